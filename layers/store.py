@@ -1,0 +1,117 @@
+"""The store interface: where layers live. Callers never see SQL or a backend's dialect.
+
+``open_store(location)`` picks the backend from the location (a ``.gpkg`` path today; a
+``postgresql://`` URL once the PostGIS backend exists).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+
+#: Bump when the tables change; the store refuses files written by a newer Gazar.
+SCHEMA_VERSION = 1
+
+DEFAULT_DB = Path("data") / "gazar.gpkg"
+
+WriteMode = Literal["append", "replace", "upsert"]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    layer: str
+    count: int
+    #: (minx, miny, maxx, maxy) in EPSG:4326, None for an empty layer
+    bbox: tuple[float, float, float, float] | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"layer": self.layer, "count": self.count, "bbox": self.bbox}
+
+
+class Store(ABC):
+    """A set of layers (see ``layers.schema.REGISTRY``) in one database."""
+
+    location: str
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version the store was written with."""
+
+    @abstractmethod
+    def layers(self) -> list[LayerInfo]:
+        """Every registered layer with its feature count and bbox (empty layers included)."""
+
+    @abstractmethod
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        where: Mapping[str, object] | None = None,
+        ids: list[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """A layer as a GeoDataFrame in EPSG:4326 with the schema's columns in order.
+
+        ``bbox`` keeps features whose bounding box intersects it (spatial index);
+        ``where`` keeps features whose columns equal the given values; ``ids`` keeps those ids.
+        Date columns hold ``datetime.date`` objects or ``None``.
+        """
+
+    @abstractmethod
+    def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
+        """One feature as a one-row GeoDataFrame; ``FeatureNotFound`` if there is none."""
+
+    @abstractmethod
+    def ids(self, layer: str) -> set[str]:
+        """Every feature id of a layer."""
+
+    @abstractmethod
+    def write(
+        self,
+        batches: Mapping[str, gpd.GeoDataFrame],
+        *,
+        mode: WriteMode = "append",
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write one or more layers in one transaction: all of it lands, or none of it.
+
+        ``append`` refuses ids that exist already; ``replace`` empties each named layer first;
+        ``upsert`` replaces features with the same id and adds the rest. ``progress`` is called
+        with the number of features written since the last call.
+        """
+
+    @abstractmethod
+    def delete(self, layer: str, ids: list[str]) -> int:
+        """Delete features by id in one transaction; returns how many were deleted."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release the backend's resources."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_location() -> str:
+    """``GAZAR_DB`` if set, else ``data/gazar.gpkg``."""
+    return os.environ.get("GAZAR_DB") or str(DEFAULT_DB)
+
+
+def open_store(location: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
+    """Open (with ``create``: make) the store at ``location`` (default: ``default_location()``)."""
+    from layers.errors import StoreError
+
+    loc = str(location) if location is not None else default_location()
+    if loc.startswith(("postgresql://", "postgres://")):
+        raise StoreError("the PostGIS backend is not available yet; use a .gpkg file")
+    from layers.gpkg import GeoPackageStore
+
+    return GeoPackageStore(Path(loc), create=create)
