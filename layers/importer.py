@@ -1,0 +1,216 @@
+"""Import: read a file, name its columns, validate it against the layer and the store, write it.
+
+``plan_import`` does everything but the write and raises on any problem, so ``--dry-run`` and a
+real import validate identically; ``commit_import`` writes the plan in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+
+from layers.errors import InputFileError, Problem, ValidationFailed
+from layers.readers import SourceInfo, read_features
+from layers.schema import REGISTRY, LayerKind, layer_kind, licence_kind_from_number
+from layers.store import Store
+from layers.validate import validate_layer
+
+DuplicateIds = Literal["refuse", "keep-first", "suffix"]
+
+
+@dataclass
+class ImportPlan:
+    layer: str
+    frame: gpd.GeoDataFrame
+    source: SourceInfo
+    replace: bool
+    warnings: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_mapping(items: list[str]) -> dict[str, str]:
+    """``["id=ADM2_PCODE", ...]`` -> ``{"id": "ADM2_PCODE"}`` (destination -> source)."""
+    out: dict[str, str] = {}
+    for item in items:
+        dst, sep, src = item.partition("=")
+        if not sep or not dst.strip() or not src.strip():
+            raise InputFileError("--map", f"'{item}' must look like FIELD=SOURCE_COLUMN")
+        if dst.strip() in out:
+            raise InputFileError("--map", f"field '{dst.strip()}' is mapped twice")
+        out[dst.strip()] = src.strip()
+    return out
+
+
+def shapefile_names(kind: LayerKind) -> dict[str, str]:
+    """Field -> its name in a Shapefile (at most 10 characters, unique within the layer)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for col in kind.columns:
+        short = col[:10]
+        n = 1
+        while short in taken:
+            suffix = str(n)
+            short = col[: 10 - len(suffix)] + suffix
+            n += 1
+        taken.add(short)
+        names[col] = short
+    return names
+
+
+def _name_columns(
+    frame: gpd.GeoDataFrame, kind: LayerKind, mapping: Mapping[str, str], file: str
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    notes: list[str] = []
+    known = set(kind.columns)
+    have = [c for c in frame.columns if c != "geometry"]
+    problems = []
+    for dst, src in mapping.items():
+        if dst not in known:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    None,
+                    dst,
+                    f"--map {dst}={src}: '{dst}' is not a field of {kind.name} "
+                    f"(fields: {', '.join(kind.columns)})",
+                )
+            )
+        if src not in frame.columns:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    None,
+                    src,
+                    f"--map {dst}={src}: the file has no column '{src}' "
+                    f"(columns: {', '.join(map(str, have))})",
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems)
+
+    renames: dict[str, str] = {}
+    targets = set(mapping)
+    for dst, src in mapping.items():
+        renames[src] = dst
+    # columns already named as fields (any case), then well-known aliases and Shapefile names
+    lower = {str(c).lower(): c for c in have if c not in renames}
+    aliases = dict(kind.aliases)
+    aliases.update({short.lower(): full for full, short in shapefile_names(kind).items()})
+    for col in kind.columns:
+        if col in targets:
+            continue
+        if col.lower() in lower:
+            renames[lower.pop(col.lower())] = col
+            targets.add(col)
+    for alias, col in aliases.items():
+        if col not in targets and alias in lower:
+            src_name = lower.pop(alias)
+            renames[src_name] = col
+            targets.add(col)
+            if src_name != col:
+                notes.append(f"column '{src_name}' read as '{col}'")
+    dropped = [c for c in have if c not in renames]
+    frame = frame.drop(columns=dropped).rename(columns=renames)
+    if dropped:
+        notes.append(
+            f"columns not kept (not fields of {kind.name}): {', '.join(map(str, dropped))}"
+        )
+    return frame, notes
+
+
+def _deduplicate(frame: gpd.GeoDataFrame, how: DuplicateIds) -> tuple[gpd.GeoDataFrame, list[str]]:
+    if how == "refuse" or "id" not in frame.columns:
+        return frame, []
+    ids = frame["id"].astype(str)
+    dup = ids.duplicated(keep="first")
+    if not dup.any():
+        return frame, []
+    names = sorted(set(ids[dup]))
+    if how == "keep-first":
+        note = f"{int(dup.sum())} repeated feature(s) dropped, first kept: {', '.join(names)}"
+        return frame[~dup.to_numpy()].reset_index(drop=True), [note]
+    counter = ids.groupby(ids).cumcount() + 1
+    frame = frame.copy()
+    frame.loc[dup.to_numpy(), "id"] = ids[dup] + "-" + counter[dup].astype(str)
+    renamed = ", ".join(frame.loc[dup.to_numpy(), "id"].astype(str))
+    return frame, [f"{int(dup.sum())} repeated id(s) renamed: {renamed}"]
+
+
+def _dependents_problems(
+    kind: LayerKind, new_ids: set[str], store: Store, file: str
+) -> list[Problem]:
+    """Replacing a layer must not leave other layers pointing at ids that disappear."""
+    problems = []
+    for other in REGISTRY.values():
+        for f in other.fields:
+            if f.references != kind.name:
+                continue
+            frame = store.read(other.name)
+            if frame.empty:
+                continue
+            refs = frame[f.name].dropna().astype(str)
+            gone = frame.loc[refs.index[~refs.isin(new_ids)], ["id", f.name]]
+            if len(gone):
+                sample = ", ".join(f"{a}→{b}" for a, b in gone.head(5).itertuples(index=False))
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        None,
+                        None,
+                        f"replacing {kind.name} would leave {len(gone)} feature(s) of "
+                        f"{other.name} pointing at ids the file does not have ({sample})",
+                    )
+                )
+    return problems
+
+
+def plan_import(
+    layer: str,
+    file: str,
+    *,
+    store: Store,
+    mapping: Mapping[str, str] | None = None,
+    crs: str | None = None,
+    source_layer: str | None = None,
+    replace: bool = False,
+    duplicate_ids: DuplicateIds = "refuse",
+) -> ImportPlan:
+    """Read and validate ``file`` for ``layer``; ``ValidationFailed`` lists every problem."""
+    kind = layer_kind(layer)
+    frame, info = read_features(file, crs=crs, source_layer=source_layer)
+    frame, notes = _name_columns(frame, kind, mapping or {}, info.file)
+    if kind.name == "licences" and "kind" not in frame.columns and "id" in frame.columns:
+        frame["kind"] = [licence_kind_from_number(str(v)) for v in frame["id"]]
+        notes.append("licence kind (MV/XV/other) taken from the licence number's prefix")
+    frame, dedup_notes = _deduplicate(frame, duplicate_ids)
+    notes += dedup_notes
+    references = {f.references for f in kind.fields if f.references}
+    validated = validate_layer(
+        frame,
+        kind,
+        file=info.file,
+        existing_ids=frozenset() if replace else store.ids(kind.name),
+        reference_ids={ref: store.ids(ref) for ref in references if ref},
+    )
+    if replace:
+        problems = _dependents_problems(kind, set(validated.frame["id"]), store, info.file)
+        if problems:
+            raise ValidationFailed(problems, warnings=validated.warnings)
+    return ImportPlan(
+        kind.name, validated.frame, info, replace, validated.warnings, info.notes + notes
+    )
+
+
+def commit_import(
+    plan: ImportPlan, store: Store, *, progress: Callable[[int], None] | None = None
+) -> None:
+    """Write a validated plan in one transaction."""
+    store.write(
+        {plan.layer: plan.frame}, mode="replace" if plan.replace else "append", progress=progress
+    )
