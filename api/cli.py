@@ -1,0 +1,82 @@
+"""The ``gazar`` command line. Each group of commands lives in ``api/commands/``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from layers.errors import GazarError, StoreError, ValidationFailed
+from layers.store import Store, default_location, open_store
+
+app = typer.Typer(
+    name="gazar",
+    help="Gazar: land-access planning for artisanal and small-scale gold mining in Mongolia.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="The store: a .gpkg file (default data/gazar.gpkg, or GAZAR_DB).",
+        show_default=False,
+    ),
+]
+
+
+def report_error(exc: GazarError) -> int:
+    """Print a Gazar error for a person; returns the exit code."""
+    if isinstance(exc, ValidationFailed):
+        err.print(f"[bold red]Refused:[/] {len(exc.problems)} problem(s)", end="")
+        err.print(f" (and {exc.truncated} more)" if exc.truncated else "", end="")
+        err.print("; nothing was written.")
+        for p in exc.problems:
+            err.print(f"  - {p}", markup=False)
+        for w in exc.warnings:
+            err.print(f"  ~ {w}", markup=False)
+        return 1
+    err.print(f"[bold red]Error:[/] {exc}", markup=True)
+    return 3 if isinstance(exc, StoreError) else 1
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a Gazar error becomes a readable message and a non-zero exit."""
+    try:
+        return fn()
+    except GazarError as exc:
+        raise typer.Exit(report_error(exc)) from None
+
+
+@contextmanager
+def store_at(db: str | None, *, create: bool = True) -> Iterator[Store]:
+    try:
+        store = open_store(db or default_location(), create=create)
+    except GazarError as exc:
+        raise typer.Exit(report_error(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        err.print("interrupted; nothing half-written was kept")
+        sys.exit(130)
+
+
+# Command modules register themselves on ``app``; imported last since they import from here.
+from api.commands import data  # noqa: E402, F401

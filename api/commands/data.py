@@ -1,0 +1,250 @@
+"""Data commands: layers, import, validate, export, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.cli import DbOption, app, err, guarded, out, store_at
+from layers.errors import Problem
+from layers.export import FORMATS, ExportFormat, export_layer
+from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mapping, plan_import
+from layers.labels import label
+from layers.schema import REGISTRY, layer_kind
+from layers.store import default_location, open_store
+
+_PROGRESS_FROM = 2000  # features: show a progress bar from this size on
+
+LayerArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(REGISTRY)}.")]
+
+
+@app.command("layers")
+def layers_cmd(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each layer with its feature count and bounding box."""
+    with store_at(db) as store:
+        infos = store.layers()
+    if as_json:
+        out.print(orjson.dumps([i.as_dict() for i in infos]).decode(), markup=False)
+        return
+    table = Table("layer", "Давхарга / Layer", "count", "bbox (lon/lat)")
+    for i in infos:
+        bbox = "—" if i.bbox is None else ", ".join(f"{v:.5f}" for v in i.bbox)
+        names = f"{label('layer', i.layer, 'mn')} / {label('layer', i.layer, 'en')}"
+        table.add_row(i.layer, names, str(i.count), bbox)
+    out.print(table)
+
+
+def _print_warnings(warnings: list[Problem]) -> None:
+    for w in warnings:
+        err.print(f"  ~ {w}", markup=False)
+
+
+def _run_import(
+    layer: str,
+    file: Path,
+    *,
+    db: str | None,
+    mapping: list[str],
+    crs: str | None,
+    source_layer: str | None,
+    dry_run: bool,
+    replace: bool,
+    duplicate_ids: DuplicateIds,
+) -> None:
+    with store_at(db) as store:
+
+        def plan() -> ImportPlan:
+            return plan_import(
+                layer,
+                str(file),
+                store=store,
+                mapping=parse_mapping(mapping),
+                crs=crs,
+                source_layer=source_layer,
+                replace=replace,
+                duplicate_ids=duplicate_ids,
+            )
+
+        p = guarded(plan)
+        for note in p.notes:
+            out.print(f"  · {note}", markup=False)
+        _print_warnings(p.warnings)
+        n = len(p.frame)
+        if dry_run:
+            out.print(
+                f"[green]Valid:[/] {n} feature(s) of {file} would be imported into {p.layer} "
+                f"({len(p.warnings)} repaired); nothing was written (--dry-run)."
+            )
+            return
+        if n >= _PROGRESS_FROM:
+            with Progress(
+                TextColumn("writing {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+            ) as bar:
+                task = bar.add_task(p.layer, total=n)
+                guarded(lambda: commit_import(p, store, progress=lambda k: bar.advance(task, k)))
+        else:
+            guarded(lambda: commit_import(p, store))
+        how = "replaced the layer with" if replace else "imported"
+        out.print(f"[green]Done:[/] {how} {n} feature(s) into {p.layer} ({store.location}).")
+
+
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="Rename a source column: FIELD=SOURCE (repeatable), e.g. --map id=ADM2_PCODE.",
+    ),
+]
+CrsOption = Annotated[
+    str | None,
+    typer.Option(help="The file's CRS when it declares none, e.g. EPSG:32648."),
+]
+SourceLayerOption = Annotated[
+    str | None, typer.Option("--source-layer", help="Layer to read from a multi-layer file.")
+]
+DuplicateOption = Annotated[
+    str,
+    typer.Option(
+        "--duplicate-ids",
+        help="Repeated ids in the file: refuse (default), keep-first, or suffix (id-2, id-3).",
+    ),
+]
+
+
+def _duplicates(value: str) -> DuplicateIds:
+    if value not in ("refuse", "keep-first", "suffix"):
+        raise typer.BadParameter(
+            "choose refuse, keep-first or suffix", param_hint="--duplicate-ids"
+        )
+    return value  # type: ignore[return-value]
+
+
+@app.command("import")
+def import_cmd(
+    layer: LayerArg,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON, GeoPackage, Shapefile (.shp/.zip), "
+            "KML/KMZ, FlatGeobuf, or CSV (WKT or corner list)."
+        ),
+    ],
+    map_: MapOption = None,
+    crs: CrsOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the whole layer.")] = False,
+    duplicate_ids: DuplicateOption = "refuse",
+    source_layer: SourceLayerOption = None,
+    db: DbOption = None,
+) -> None:
+    """Validate a file and import it into a layer: all of it, or nothing."""
+    _run_import(
+        layer,
+        file,
+        db=db,
+        mapping=map_ or [],
+        crs=crs,
+        source_layer=source_layer,
+        dry_run=dry_run,
+        replace=replace,
+        duplicate_ids=_duplicates(duplicate_ids),
+    )
+
+
+@app.command("validate")
+def validate_cmd(
+    layer: LayerArg,
+    file: Annotated[Path, typer.Argument(help="The file to check.")],
+    map_: MapOption = None,
+    crs: CrsOption = None,
+    duplicate_ids: DuplicateOption = "refuse",
+    source_layer: SourceLayerOption = None,
+    db: DbOption = None,
+) -> None:
+    """Check a file as `gazar import --dry-run` would; writes nothing."""
+    _run_import(
+        layer,
+        file,
+        db=db,
+        mapping=map_ or [],
+        crs=crs,
+        source_layer=source_layer,
+        dry_run=True,
+        replace=False,
+        duplicate_ids=_duplicates(duplicate_ids),
+    )
+
+
+@app.command("export")
+def export_cmd(
+    layer: LayerArg,
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "geojson",
+    db: DbOption = None,
+) -> None:
+    """Export a layer to a file."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    kind = guarded(lambda: layer_kind(layer))
+    with store_at(db, create=False) as store:
+        frame = guarded(lambda: store.read(kind.name))
+    fmt_: ExportFormat = fmt  # type: ignore[assignment]
+    files = guarded(lambda: export_layer(frame, kind, fmt=fmt_, out=out_file))
+    out.print(
+        f"[green]Wrote[/] {len(frame)} feature(s) of {kind.name} to {', '.join(map(str, files))}"
+    )
+
+
+@app.command("demo")
+def demo_cmd(
+    db: DbOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
+    scale: Annotated[int, typer.Option(min=1, help="Multiply the parcels (1000 ≈ 100k).")] = 1,
+    today: Annotated[
+        str | None, typer.Option(help="Date the demo is relative to (default: today).")
+    ] = None,
+) -> None:
+    """Build the demo store: five target soums with Land Conclusions, parcels and rehabilitation."""
+    from layers.demo import build_demo
+
+    from layers.schema import LAYER_ORDER
+
+    day = dt.date.fromisoformat(today) if today else dt.date.today()
+    target = Path(db or default_location())
+    layers = build_demo(seed=seed, scale=scale, today=day)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # build beside the target, then move it into place: an interrupted run keeps the old store
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".gazar-demo-", suffix=".gpkg")
+    os.close(fd)
+    os.unlink(tmp_name)
+    try:
+        with open_store(tmp_name) as store:
+            store.write({name: layers[name] for name in LAYER_ORDER})
+        for suffix in ("-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        os.replace(tmp_name, target)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(tmp_name + suffix).unlink(missing_ok=True)
+    out.print(f"[green]Demo store written:[/] {target} (seed {seed}, scale {scale}, as of {day})")
+    with store_at(str(target)) as store:
+        from api.commands.summary import print_summary
+
+        print_summary(store, today=day)
