@@ -18,7 +18,7 @@ from layers.schema import REGISTRY, LayerKind, layer_kind, licence_kind_from_num
 from layers.store import Store
 from layers.validate import validate_layer
 
-DuplicateIds = Literal["refuse", "keep-first", "suffix"]
+DuplicateIds = Literal["refuse", "drop-identical", "keep-first", "suffix"]
 
 
 @dataclass
@@ -131,6 +131,19 @@ def _deduplicate(frame: gpd.GeoDataFrame, how: DuplicateIds) -> tuple[gpd.GeoDat
     if not dup.any():
         return frame, []
     names = sorted(set(ids[dup]))
+    if how == "drop-identical":
+        # a repeat is dropped only when it is an exact copy (attributes and geometry)
+        attrs = frame.drop(columns="geometry").astype(str)
+        key = attrs.apply(lambda r: "\x1f".join(r), axis=1) + frame.geometry.to_wkb(hex=True)
+        identical = key.duplicated(keep="first") & dup
+        if not identical.any():
+            return frame, []
+        dropped = sorted(set(ids[identical]))
+        note = (
+            f"{int(identical.sum())} exact repeat(s) dropped (same attributes and geometry): "
+            f"{', '.join(dropped)}"
+        )
+        return frame[~identical.to_numpy()].reset_index(drop=True), [note]
     if how == "keep-first":
         note = f"{int(dup.sum())} repeated feature(s) dropped, first kept: {', '.join(names)}"
         return frame[~dup.to_numpy()].reset_index(drop=True), [note]

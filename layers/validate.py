@@ -249,7 +249,7 @@ def validate_layer(
                     i,
                     "id",
                     f"duplicate id '{fid}' (also feature #{first_seen[fid]}); if the file repeats "
-                    "features, import with --duplicate-ids keep-first (or suffix)",
+                    "features, import with --duplicate-ids drop-identical",
                 )
             else:
                 first_seen[fid] = i

@@ -121,15 +121,16 @@ DuplicateOption = Annotated[
     str,
     typer.Option(
         "--duplicate-ids",
-        help="Repeated ids in the file: refuse (default), keep-first, or suffix (id-2, id-3).",
+        help="Repeated ids in the file: refuse (default), drop-identical (drop exact copies, "
+        "refuse the rest), keep-first, or suffix (id-2, id-3).",
     ),
 ]
 
 
 def _duplicates(value: str) -> DuplicateIds:
-    if value not in ("refuse", "keep-first", "suffix"):
+    if value not in ("refuse", "drop-identical", "keep-first", "suffix"):
         raise typer.BadParameter(
-            "choose refuse, keep-first or suffix", param_hint="--duplicate-ids"
+            "choose refuse, drop-identical, keep-first or suffix", param_hint="--duplicate-ids"
         )
     return value  # type: ignore[return-value]
 

@@ -1,0 +1,106 @@
+"""Small layers built in memory, with shapes whose answers can be worked out by hand.
+
+Shapes are drawn in metres in UTM zone 48N around Mandal soum (Selenge) and stored in EPSG:4326,
+as every layer is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from pyproj import Transformer
+
+from layers.schema import REGISTRY
+
+ZONE48 = "EPSG:32648"
+#: a point in Mandal soum, in UTM 48N metres
+ORIGIN = Transformer.from_crs("EPSG:4326", ZONE48, always_xy=True).transform(106.5, 48.8)
+_TO_LONLAT = Transformer.from_crs(ZONE48, "EPSG:4326", always_xy=True)
+
+
+def utm_box(x: float, y: float, w: float, h: float) -> shapely.Polygon:
+    """A ``w`` x ``h`` metre rectangle whose south-west corner is (x, y) m from ``ORIGIN``."""
+    box = shapely.box(ORIGIN[0] + x, ORIGIN[1] + y, ORIGIN[0] + x + w, ORIGIN[1] + y + h)
+    return shapely.transform(box, lambda c: _stack(_TO_LONLAT.transform(c[:, 0], c[:, 1])))
+
+
+def _stack(xy: Any) -> Any:
+    import numpy as np
+
+    return np.column_stack(xy)
+
+
+def frame(layer: str, rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """A layer frame with every schema column (missing values None) from row dicts."""
+    kind = REGISTRY[layer]
+    data = {c: [r.get(c) for r in rows] for c in kind.columns}
+    geoms = [r["geometry"] for r in rows]
+    return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
+
+
+def land_conclusion(fid: str = "LC-1", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": fid,
+        "name": "Мандал - Баруун ам",
+        "aimag_code": "MN43",
+        "soum_code": "MN4322",
+        "requested_by": "soum",
+        "status": "issued",
+        "mineral": "gold",
+        "proposed_on": dt.date(2024, 3, 1),
+        "khural_approved_on": dt.date(2024, 4, 10),
+        "submitted_on": dt.date(2024, 5, 2),
+        "decided_on": dt.date(2024, 9, 20),
+        "valid_until": dt.date(2029, 9, 20),
+        "decision_ref": "АМГТГ-2024/117",
+        "geometry": utm_box(0, 0, 2000, 1000),
+    }
+    row.update(kw)
+    return row
+
+
+def parcel(fid: str = "P-1", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": fid,
+        "land_conclusion_id": "LC-1",
+        "holder": "Алтан шижир нөхөрлөл",
+        "holder_type": "partnership",
+        "members_women": 3,
+        "members_men": 4,
+        "contract_no": "MN4322-2025-001",
+        "status": "active",
+        "signed_on": dt.date(2025, 1, 15),
+        "starts_on": dt.date(2025, 2, 1),
+        "expires_on": dt.date(2027, 2, 1),
+        "geometry": utm_box(100, 100, 200, 200),
+    }
+    row.update(kw)
+    return row
+
+
+def rehab_zone(fid: str = "R-1", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": fid,
+        "parcel_id": "P-1",
+        "holder": "Алтан шижир нөхөрлөл",
+        "stage": "required",
+        "due_on": dt.date(2026, 10, 1),
+        "accepted_on": None,
+        "geometry": utm_box(120, 120, 50, 50),
+    }
+    row.update(kw)
+    return row
+
+
+def exclusion(fid: str = "X-1", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": fid,
+        "kind": "protected_area",
+        "name": "Хамгаалалттай газар",
+        "geometry": utm_box(5000, 0, 1000, 1000),
+    }
+    row.update(kw)
+    return row
