@@ -201,12 +201,13 @@ def read_features(
             ".zip (zipped shapefile), .kml, .kmz, .fgb and .csv",
         )
     given = parse_crs(crs) if crs else None
-    if frame.crs is None:
+    if corner_list:
+        frame = frame.set_crs(given or "EPSG:4326", allow_override=True)
+        if given is None:
+            notes.append("corner list in degrees read as WGS 84 (EPSG:4326); use --crs otherwise")
+    elif frame.crs is None:
         if given is not None:
             frame = frame.set_crs(given)
-        elif corner_list:
-            frame = frame.set_crs("EPSG:4326")
-            notes.append("corner list in degrees read as WGS 84 (EPSG:4326); use --crs otherwise")
         else:
             raise InputFileError(
                 str(path),
