@@ -26,7 +26,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "geojson": ("GeoJSON", ".geojson"),
     "gpkg": ("GPKG", ".gpkg"),
     "shp": ("ESRI Shapefile", ".shp"),
-    "kml": ("KML", ".kml"),
+    "kml": ("LIBKML", ".kml"),
     "csv": ("CSV", ".csv"),
     "fgb": ("FlatGeobuf", ".fgb"),
 }
