@@ -1,0 +1,32 @@
+"""Analysis settings: caps, tolerances and windows that regulations may change.
+
+The values in Government Resolution 296/2022 were not verified (see ../shared/domain.md), so every
+rule threshold is a setting with the documented default, read from ``GAZAR_*`` environment
+variables by the front doors (``AnalysisSettings()``), never built at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AnalysisSettings(BaseSettings):
+    """Thresholds used by ``geo`` (``GAZAR_PARCEL_CAP_HA=4.9`` etc.)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
+
+    overlap_tolerance_m2: float = Field(1.0, ge=0, description="Shared area below this is no overlap")
+    parcel_cap_ha: float = Field(5.0, gt=0, description="Largest parcel one contract may hold")
+    expiring_days: int = Field(60, ge=0, description="Window for contracts about to expire")
+    #: days a Land Conclusion may wait in a step before it is reported as delayed
+    pipeline_limit_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "proposed": 60,
+            "khural_approved": 30,
+            "submitted": 30,
+            "under_review": 60,
+        }
+    )
+    #: who may submit a Land Conclusion (the law and the 2017 regulation disagree)
+    allowed_requesters: tuple[str, ...] = ("soum", "aimag")
