@@ -147,29 +147,33 @@ def parse_series(
     errors: dict[int, str] = {}
     raw = values.to_numpy(dtype=object)
     numeric = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(float)
-    is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), bool, count=n)
+    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    if kind in ("boolean", "mixed", "mixed-integer"):  # True would pass as 1.0
+        is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), bool, count=n)
+    else:
+        is_bool = np.zeros(n, dtype=bool)
     fast = np.isfinite(numeric) & ~is_bool
     limit = _AXIS_LIMIT[axis]
     fast_ok = fast & (np.abs(numeric) <= limit)
     result[fast_ok] = numeric[fast_ok]
 
-    cache: dict[object, float | str] = {}
-    for pos in np.flatnonzero(~fast_ok):
-        value = raw[pos]
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            errors[int(pos)] = f"{_AXIS_NAME[axis]} is missing"
-            continue
-        key = (type(value), value)
-        if key not in cache:
-            try:
-                cache[key] = parse_coordinate(value, axis=axis)
-            except ValueError as exc:
-                cache[key] = str(exc)
-        got = cache[key]
-        if isinstance(got, str):
-            errors[int(pos)] = got
-        else:
-            result[pos] = got
+    slow = np.flatnonzero(~fast_ok)
+    # each distinct text is read once; factorize marks missing values with -1
+    codes, uniques = pd.factorize(pd.Series(raw[slow], dtype=object), use_na_sentinel=True)
+    read = np.full(len(uniques), np.nan)
+    messages: list[str | None] = [None] * len(uniques)
+    for i, value in enumerate(uniques):
+        try:
+            read[i] = parse_coordinate(value, axis=axis)
+        except ValueError as exc:
+            messages[i] = str(exc)
+    ok = codes >= 0
+    result[slow[ok]] = read[codes[ok]]
+    failed = np.array([m is not None for m in messages] + [True], dtype=bool)  # [-1]: missing
+    messages.append(f"{_AXIS_NAME[axis]} is missing")
+    bad = failed[codes]
+    for pos, code in zip(slow[bad].tolist(), codes[bad].tolist(), strict=True):
+        errors[pos] = str(messages[code])
     return result, errors
 
 
