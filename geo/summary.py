@@ -54,9 +54,8 @@ def soum_summary(
     par["allocated"] = par["status"].isin(["applied", "active"])
     horizon = today + dt.timedelta(days=expiring_days)
     ends = parcels["expires_on"]
-    par["expiring"] = (
-        (par["status"] == "active") & ~_before(ends, today) & _before(ends, horizon + dt.timedelta(1))
-    )
+    in_window = ~_before(ends, today) & _before(ends, horizon + dt.timedelta(days=1))
+    par["expiring"] = (par["status"] == "active") & in_window
 
     holder_soum = dict(zip(parcels["id"], par["soum_code"], strict=True))
     zone = pd.DataFrame({"soum_code": zones["parcel_id"].map(holder_soum)})
@@ -75,7 +74,9 @@ def soum_summary(
         members_men=("men", "sum"),
         expiring=("expiring", "sum"),
     )
-    z = zone.groupby("soum_code").agg(rehab_zones=("overdue", "size"), rehab_overdue=("overdue", "sum"))
+    z = zone.groupby("soum_code").agg(
+        rehab_zones=("overdue", "size"), rehab_overdue=("overdue", "sum")
+    )
     table = rows.join(p, how="outer").join(z, how="outer").fillna(0)
     ints = [c for c in table.columns if not c.endswith("_ha")]
     table[ints] = table[ints].astype(int)

@@ -20,6 +20,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 
@@ -367,7 +368,7 @@ class GeoPackageStore(Store):
                 params.append(_to_sql(value, ftype))
         if ids is not None:
             clauses.append("id IN (SELECT value FROM json_each(?))")
-            params.append(pd.Series(ids, dtype=object).to_json(orient="values"))
+            params.append(orjson.dumps([str(i) for i in ids]).decode())
         sql = f"SELECT {GEOM}, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in kind.columns)} "
         sql += f'FROM "{kind.name}"'
         if clauses:

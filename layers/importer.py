@@ -134,7 +134,7 @@ def _deduplicate(frame: gpd.GeoDataFrame, how: DuplicateIds) -> tuple[gpd.GeoDat
     if how == "drop-identical":
         # a repeat is dropped only when it is an exact copy (attributes and geometry)
         attrs = frame.drop(columns="geometry").astype(str)
-        key = attrs.apply(lambda r: "\x1f".join(r), axis=1) + frame.geometry.to_wkb(hex=True)
+        key = attrs.apply("\x1f".join, axis=1) + frame.geometry.to_wkb(hex=True)
         identical = key.duplicated(keep="first") & dup
         if not identical.any():
             return frame, []

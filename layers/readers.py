@@ -130,8 +130,8 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, str, bool]:
     wkt_col = next((lower[c] for c in WKT_COLUMNS if c in lower), None)
     if wkt_col is not None:
         texts = table[wkt_col].tolist()
-        geoms = []
-        problems = []
+        geoms: list[shapely.Geometry | None] = []
+        problems: list[Problem] = []
         for i, text in enumerate(texts):
             if text is None:
                 geoms.append(None)
@@ -162,8 +162,10 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, str, bool]:
         lon_col=cols["lon"],
         lat_col=cols["lat"],
     )
-    if problems:
-        raise ValidationFailed(problems)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ValidationFailed(errors, warnings=[p for p in problems if p.severity != "error"])
+    frame.attrs["warnings"] = [str(p) for p in problems]
     return frame, "CSV corner list", True
 
 
@@ -217,6 +219,7 @@ def read_features(
     elif given is not None and not frame.crs.equals(given):
         notes.append(f"the file declares {frame.crs.to_string()}; --crs {crs} was used instead")
         frame = frame.set_crs(given, allow_override=True)
+    notes += frame.attrs.pop("warnings", [])
     source_crs = frame.crs.to_string() if frame.crs is not None else "?"
     if not frame.crs.equals("EPSG:4326"):
         try:

@@ -53,7 +53,7 @@ def rich(seeded: Store) -> Store:
                         geometry=f.utm_box(0, 3000, 123.4, 567.8),
                     ),
                 ],
-            )  # fmt: skip
+            )
         }
     )
     return seeded

@@ -224,7 +224,6 @@ def demo_cmd(
 ) -> None:
     """Build the demo store: five target soums with Land Conclusions, parcels and rehabilitation."""
     from layers.demo import build_demo
-
     from layers.schema import LAYER_ORDER
 
     day = dt.date.fromisoformat(today) if today else dt.date.today()

@@ -10,22 +10,6 @@ from api.cli import out
 from geo.summary import soum_summary
 from layers.store import Store
 
-_HEADERS = {
-    "soum_code": "Сум / Soum",
-    "soum": "",
-    "land_conclusions": "Газрын дүгнэлт / LCs",
-    "issued": "Олгосон / issued",
-    "issued_ha": "га / ha issued",
-    "parcels": "Талбай / parcels",
-    "active": "Хүчинтэй / active",
-    "allocated_ha": "га / ha allocated",
-    "members_women": "Эм / women",
-    "members_men": "Эр / men",
-    "expiring": "≤60 хоног / expiring",
-    "rehab_zones": "НС бүс / rehab",
-    "rehab_overdue": "Хоцорсон / overdue",
-}
-
 
 def print_summary(store: Store, *, today: dt.date) -> None:
     """Layer counts, then one row per soum: the analysis-ready summary."""
@@ -34,12 +18,30 @@ def print_summary(store: Store, *, today: dt.date) -> None:
         for name in ("land_conclusions", "contract_parcels", "rehab_zones", "soums")
     }
     counts = ", ".join(f"{i.layer} {i.count}" for i in store.layers())
-    out.print(f"Layers: {counts}")
+    out.print(f"Давхаргууд / Layers: {counts}")
     table = soum_summary(layers, today=today)
-    grid = Table(*(_HEADERS[c] for c in table.columns), title=f"Gazar — {today}")
-    for row in table.itertuples(index=False):
+    grid = Table(
+        "Сум\nSoum",
+        "ГД (олгосон)\nLCs (issued)",
+        "Олгосон га\nIssued ha",
+        "Талбай (хүчинтэй)\nParcels (active)",
+        "Хуваарилсан га\nAllocated ha",
+        "Гишүүд эм/эр\nMembers w/m",
+        "≤60 хоног\nExpiring",
+        "НС хоцорсон\nRehab overdue",
+        title=f"Gazar — {today}",
+    )
+    for r in table.itertuples(index=False):
+        name = "НИЙТ / TOTAL" if r.soum_code == "TOTAL" else f"{r.soum} {r.soum_code}".strip()
         grid.add_row(
-            *(f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row),
-            end_section=row.soum_code == "TOTAL",
+            name,
+            f"{r.land_conclusions} ({r.issued})",
+            f"{r.issued_ha:,.1f}",
+            f"{r.parcels} ({r.active})",
+            f"{r.allocated_ha:,.1f}",
+            f"{r.members_women}/{r.members_men}",
+            str(r.expiring),
+            f"{r.rehab_overdue}/{r.rehab_zones}",
+            end_section=bool(r.soum_code == "TOTAL"),
         )
     out.print(grid)
