@@ -590,3 +590,18 @@ def test_real_eiti_licences_import(store: Store, store_path: Path) -> None:
     one = lic.set_index("id").loc["MV-00021252"]
     assert (one["holder"], one["reported_ha"]) == ("UMNIIN GOVIIN BAYALAG", 49.2816)
     assert lic.geometry.is_valid.all()
+
+
+def test_msk1942_gauss_kruger_file_is_reprojected(
+    seeded: Store, store_path: Path, tmp_path: Path
+) -> None:
+    """Legacy MSK-1942 (Pulkovo 1942 / Gauss-Krüger zone 18) data lands where it belongs."""
+    box = f.utm_box(7000, 7000, 250, 250)
+    gk = gpd.GeoDataFrame([lc_props("LC-gk")], geometry=[box], crs="EPSG:4326").to_crs("EPSG:28418")
+    assert gk.total_bounds[0] > 18_000_000  # false easting carries the zone number
+    path = _write(gk, tmp_path / "msk42.shp")
+    result = gazar("import", "land_conclusions", str(path), "--db", str(store_path))
+    assert result.exit_code == 0, result.output
+    assert "reprojected from EPSG:28418" in result.output
+    got = seeded.get("land_conclusions", "LC-gk").iloc[0]["geometry"]
+    assert shapely.normalize(got).equals_exact(shapely.normalize(box), tolerance=1e-7)
