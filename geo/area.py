@@ -1,0 +1,315 @@
+"""Areas of polygons stored in EPSG:4326: the cadastre's official hectares and the true area.
+
+Two measures, both vectorised (features are grouped by UTM zone, never looped over):
+
+``official_ha``
+    What the Mongolian mining cadastre reports: the planar area in the WGS84 UTM zone
+    (EPSG:326xx) of the polygon's centroid, zone = floor((lon + 180) / 6) + 1.
+``geodesic_ha``
+    The true area on the WGS84 ellipsoid, through an Albers equal-area projection centred on
+    Mongolia (agrees with ``pyproj.Geod(ellps="WGS84").geometry_area_perimeter`` to 1e-5).
+
+Edges
+-----
+Geometry lives in lon/lat, and Gazar's geometry operations (``shapely`` intersections,
+differences) treat an edge as a straight line in lon/lat: an east-west edge follows its
+parallel. Licence boundaries are defined that way too (corner coordinates joined along
+parallels and meridians). Projecting only the corners would replace each such edge by the
+chord between the projected corners, which is off by up to ~1e-3 on licences several
+kilometres wide. By default (``edges="lonlat"``) both measures therefore split edges longer
+than ``LONLAT_STEP_DEG`` in lon/lat before projecting, so an edge keeps its lon/lat course.
+``edges="projected"`` projects the vertices only (edges straight in the projection).
+
+On the 3,420 EITI 2019 mining and exploration licences, ``official_ha`` with lon/lat edges
+reproduces the cadastre's reported hectares to 0.01% for 99.8% of licences (87% with
+projected edges); see ``tests/test_area.py``.
+
+The zone is taken from the centroid of the polygon computed in lon/lat (``shapely.centroid``
+on the EPSG:4326 coordinates). A UTM zone is 6 degrees wide, so the lon/lat centroid and the
+centroid of the projected polygon fall in the same zone except for polygons within metres of a
+zone boundary; on the EITI licences the lon/lat centroid and the bounding-box centre pick the
+same zone for every licence, while the first vertex or the western edge pick a different zone
+for 17 licences and match the reported areas less well.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal, TypeAlias, overload
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from geo.repair import first_lonlat_problem
+from layers.errors import InvalidGeometry
+
+EdgeModel = Literal["lonlat", "projected"]
+
+#: Longest edge (degrees of lon/lat) kept as a straight chord when projecting with lon/lat
+#: edges. 0.001 deg is about 110 m north-south and 75 m east-west in Mongolia; it keeps areas
+#: within 1e-6 of the exact lon/lat-edge area on licences up to hundreds of km across.
+LONLAT_STEP_DEG = 0.001
+
+#: Albers equal-area on WGS84 centred on Mongolia (standard parallels 43 and 50 N).
+ALBERS_MONGOLIA = "+proj=aea +lat_0=47 +lon_0=104 +lat_1=43 +lat_2=50 +ellps=WGS84 +units=m"
+
+M2_PER_HA = 10_000.0
+
+GeometryInput: TypeAlias = gpd.GeoSeries | npt.NDArray[np.object_] | list[shapely.Geometry]
+
+
+@overload
+def utm_zone(lon: float) -> int: ...
+
+
+@overload
+def utm_zone(lon: npt.ArrayLike) -> npt.NDArray[np.int64]: ...
+
+
+def utm_zone(lon: float | npt.ArrayLike) -> int | npt.NDArray[np.int64]:
+    """The UTM zone number of a longitude: ``floor((lon + 180) / 6) + 1``.
+
+    Longitude 180 belongs to zone 60 (not 61).
+
+    Parameters
+    ----------
+    lon : float or array-like
+        Longitude(s) in degrees east, in [-180, 180].
+
+    Returns
+    -------
+    int or numpy.ndarray of int64
+        A zone in 1..60 for a scalar, an array of zones for an array.
+
+    Raises
+    ------
+    ValueError
+        If a longitude is not finite or outside [-180, 180].
+
+    Examples
+    --------
+    >>> utm_zone(106.9)
+    48
+    >>> utm_zone([87.76, 119.94]).tolist()
+    [45, 50]
+    """
+    arr = np.asarray(lon, dtype="float64")
+    bad = ~np.isfinite(arr) | (arr < -180.0) | (arr > 180.0)
+    if bad.any():
+        raise ValueError(f"longitude {arr[bad].flat[0]!r} is not in [-180, 180]")
+    zones = np.minimum(np.floor((arr + 180.0) / 6.0).astype("int64") + 1, 60)
+    if zones.ndim == 0:
+        return int(zones)
+    return zones
+
+
+def utm_epsg(zone: int) -> int:
+    """The EPSG code of a northern-hemisphere WGS84 UTM zone (``326xx``).
+
+    Examples
+    --------
+    >>> utm_epsg(48)
+    32648
+    """
+    if isinstance(zone, bool) or not isinstance(zone, int | np.integer) or not 1 <= zone <= 60:
+        raise ValueError(f"UTM zone {zone!r} is not an integer in 1..60")
+    return 32600 + int(zone)
+
+
+@lru_cache(maxsize=64)
+def _transformer(target: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(target), always_xy=True)
+
+
+def _as_array(geoms: GeometryInput) -> npt.NDArray[np.object_]:
+    if isinstance(geoms, gpd.GeoSeries):
+        if geoms.crs is None:
+            raise ValueError("the geometries have no CRS; Gazar stores geometry in EPSG:4326")
+        if geoms.crs.to_epsg() != 4326:
+            raise ValueError(
+                f"the geometries are in {geoms.crs.to_string()}, not EPSG:4326; "
+                "reproject them with .to_crs(4326) first"
+            )
+        return np.asarray(geoms.array, dtype=object)
+    arr = np.asarray(geoms, dtype=object)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    return arr
+
+
+def _check_lonlat(geoms: npt.NDArray[np.object_]) -> None:
+    """Refuse missing geometry and coordinates that are not finite lon/lat."""
+    missing = np.flatnonzero(shapely.is_missing(geoms))
+    if missing.size:
+        raise InvalidGeometry(f"feature #{missing[0]} has no geometry; its area is undefined")
+    problem = first_lonlat_problem(geoms)
+    if problem is not None:
+        raise InvalidGeometry(f"feature #{problem[0]} {problem[1]}")
+
+
+def _densify(geoms: npt.NDArray[np.object_], edges: EdgeModel) -> npt.NDArray[np.object_]:
+    if edges == "lonlat":
+        return np.asarray(shapely.segmentize(geoms, LONLAT_STEP_DEG), dtype=object)
+    if edges == "projected":
+        return geoms
+    raise ValueError(f"edges must be 'lonlat' or 'projected', not {edges!r}")
+
+
+def _planar_area(geoms: npt.NDArray[np.object_], target: str) -> npt.NDArray[np.float64]:
+    """Planar area (m²) of lon/lat geometries projected to ``target`` (all at once)."""
+    transformer = _transformer(target)
+
+    def project(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack((x, y))
+
+    return np.asarray(shapely.area(shapely.transform(geoms, project)), dtype="float64")
+
+
+def centroid_zones(geoms: GeometryInput) -> npt.NDArray[np.int64]:
+    """The UTM zone of each geometry's lon/lat centroid; 0 for an empty geometry.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> centroid_zones([box(101.0, 43.0, 101.1, 43.1), box(119.0, 47.0, 119.2, 47.1)]).tolist()
+    [47, 50]
+    """
+    arr = _as_array(geoms)
+    _check_lonlat(arr)
+    return _zones(arr)
+
+
+def _zones(arr: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    zones = np.zeros(len(arr), dtype="int64")
+    present = ~shapely.is_empty(arr)
+    if present.any():
+        zones[present] = utm_zone(shapely.get_x(shapely.centroid(arr[present])))
+    return zones
+
+
+def _official_m2(
+    arr: npt.NDArray[np.object_], dense: npt.NDArray[np.object_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Official m² and zones of ``arr``, measured on ``dense`` (``arr`` with edges split)."""
+    zones = _zones(arr)
+    m2 = np.zeros(len(arr), dtype="float64")
+    for zone in np.unique(zones[zones > 0]):  # at most a handful of zones, not features
+        in_zone = zones == zone
+        m2[in_zone] = _planar_area(dense[in_zone], f"EPSG:{utm_epsg(int(zone))}")
+    return m2, zones
+
+
+def official_ha(geoms: GeometryInput, *, edges: EdgeModel = "lonlat") -> npt.NDArray[np.float64]:
+    """Area in hectares as the Mongolian mining cadastre computes it.
+
+    Each geometry is projected to the WGS84 UTM zone of its lon/lat centroid
+    (EPSG:32645-32650 in Mongolia) and measured there. Geometries are grouped by zone and
+    each group is projected in one call.
+
+    Parameters
+    ----------
+    geoms : GeoSeries or array of shapely geometries
+        Polygons or MultiPolygons in EPSG:4326 (a GeoSeries in another CRS is refused).
+        Other geometry types measure 0 (lines, points), collections their polygonal parts.
+    edges : {"lonlat", "projected"}
+        ``"lonlat"`` (default): edges are straight in lon/lat (they follow parallels and
+        meridians), as in the cadastre; long edges are split every ``LONLAT_STEP_DEG``
+        before projecting. ``"projected"``: only the vertices are projected.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Hectares, aligned with ``geoms``; 0.0 for an empty geometry.
+
+    Raises
+    ------
+    InvalidGeometry
+        For a missing geometry, a NaN/infinite coordinate, a coordinate outside lon/lat
+        bounds or a geometry spanning more than 180 degrees of longitude.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> official_ha([box(106.90, 47.90, 106.91, 47.91)]).round(4).tolist()
+    [83.1019]
+    """
+    arr = _as_array(geoms)
+    _check_lonlat(arr)
+    m2, _ = _official_m2(arr, _densify(arr, edges))
+    return m2 / M2_PER_HA
+
+
+def geodesic_ha(geoms: GeometryInput, *, edges: EdgeModel = "lonlat") -> npt.NDArray[np.float64]:
+    """True (ellipsoidal) area in hectares on WGS84.
+
+    Measured in an Albers equal-area projection of the WGS84 ellipsoid centred on Mongolia
+    (``ALBERS_MONGOLIA``); being equal-area, it agrees with the geodesic area of
+    ``pyproj.Geod(ellps="WGS84")`` to better than 1e-5 (see the tests).
+
+    Parameters
+    ----------
+    geoms : GeoSeries or array of shapely geometries
+        Polygons or MultiPolygons in EPSG:4326.
+    edges : {"lonlat", "projected"}
+        As in :func:`official_ha`; ``"lonlat"`` (default) makes an edge along a parallel
+        enclose exactly the area up to that parallel.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Hectares, aligned with ``geoms``; 0.0 for an empty geometry.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> geodesic_ha([box(106.90, 47.90, 106.91, 47.91)]).round(4).tolist()
+    [83.127]
+    """
+    arr = _as_array(geoms)
+    _check_lonlat(arr)
+    return _planar_area(_densify(arr, edges), ALBERS_MONGOLIA) / M2_PER_HA
+
+
+def areas(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, edges: EdgeModel = "lonlat") -> pd.DataFrame:
+    """Official and true hectares and the official UTM zone of every feature.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        Features in EPSG:4326.
+    edges : {"lonlat", "projected"}
+        See :func:`official_ha`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``gdf``, with columns ``official_ha`` (float), ``geodesic_ha`` (float)
+        and ``utm_zone`` (nullable Int64; missing for an empty geometry).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> g = gpd.GeoSeries([box(106.90, 47.90, 106.91, 47.91)], crs=4326)
+    >>> areas(g).round(2).to_dict("records")
+    [{'official_ha': 83.1, 'geodesic_ha': 83.13, 'utm_zone': 48}]
+    """
+    series = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf
+    arr = _as_array(series)
+    _check_lonlat(arr)
+    dense = _densify(arr, edges)
+    m2, zones = _official_m2(arr, dense)
+    true_m2 = _planar_area(dense, ALBERS_MONGOLIA)
+    return pd.DataFrame(
+        {
+            "official_ha": m2 / M2_PER_HA,
+            "geodesic_ha": true_m2 / M2_PER_HA,
+            "utm_zone": pd.arrays.IntegerArray(zones, mask=zones == 0),
+        },
+        index=series.index,
+    )

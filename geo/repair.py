@@ -1,0 +1,278 @@
+"""Repairing invalid polygons before analysis, and saying which features needed it.
+
+Analyses (overlaps, containment) must not fail or mislead on a self-intersecting ring or a
+badly nested hole, so they repair such geometry with ``shapely.make_valid`` first, keep only
+the polygonal parts (a repaired bow-tie is two triangles; a collapsed spike is dropped) and
+report every repaired feature as a :class:`Repaired` record.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely import GeometryType
+
+from layers.errors import InvalidGeometry, Problem
+
+#: Feature ids aligned with a geometry array.
+Ids: TypeAlias = Sequence[str] | npt.NDArray[np.object_]
+
+_POLYGONAL = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
+
+#: Below this many geometries per thread, work stays in the calling thread (starting threads
+#: costs more than it saves).
+MIN_PER_THREAD = 5_000
+
+
+def worker_count(threads: int | None) -> int:
+    """The number of threads to use: ``threads``, or by default ``min(2, os.cpu_count())``."""
+    if threads is None:
+        return min(2, os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, not {threads!r}")
+    return threads
+
+
+def map_chunks(
+    op: Callable[..., npt.NDArray[np.generic]],
+    *arrays: npt.NDArray[np.generic],
+    workers: int,
+) -> npt.NDArray[np.generic]:
+    """``op(*arrays)`` for an elementwise shapely ``op``, split into chunks run in threads.
+
+    GEOS releases the GIL, so on a multi-core machine chunks of one large array run in
+    parallel. Small inputs (under ``MIN_PER_THREAD`` per thread) are not split.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> map_chunks(shapely.area, np.array([box(0, 0, 1, 1), box(0, 0, 2, 1)]), workers=2).tolist()
+    [1.0, 2.0]
+    """
+    n = len(arrays[0])
+    chunks = min(workers, max(1, n // MIN_PER_THREAD))
+    if chunks <= 1:
+        return np.asarray(op(*arrays))
+    edges = np.linspace(0, n, chunks + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=chunks) as pool:
+        parts = list(
+            pool.map(
+                lambda s, e: np.asarray(op(*(arr[s:e] for arr in arrays))), edges[:-1], edges[1:]
+            )
+        )
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """One feature whose geometry was invalid and was repaired before analysis."""
+
+    layer: str
+    feature_id: str
+    #: 0-based position of the feature in the analysed layer
+    index: int
+    #: why the geometry was invalid, as GEOS says it (e.g. ``Self-intersection[106.1 47.2]``)
+    reason: str
+
+    def as_problem(self) -> Problem:
+        """The repair as a warning for a land officer (``layers.errors.Problem``)."""
+        return Problem(
+            file=self.layer,
+            index=self.index,
+            feature_id=self.feature_id,
+            field="geometry",
+            reason=f"invalid geometry repaired before analysis ({self.reason})",
+            severity="warning",
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "layer": self.layer,
+            "feature_id": self.feature_id,
+            "index": self.index,
+            "reason": self.reason,
+        }
+
+
+def polygonal_parts(geoms: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """Keep only the polygonal parts of each geometry (an empty polygon if there are none).
+
+    Polygons and MultiPolygons are returned as they are; collections are rebuilt as a
+    MultiPolygon of their polygons.
+
+    Examples
+    --------
+    >>> from shapely import GeometryCollection, LineString, box
+    >>> mixed = GeometryCollection([box(0, 0, 1, 1), LineString([(1, 1), (2, 2)])])
+    >>> [g.wkt for g in polygonal_parts(np.array([mixed, LineString([(0, 0), (1, 1)])]))]
+    ['MULTIPOLYGON (((1 0, 1 1, 0 1, 0 0, 1 0)))', 'POLYGON EMPTY']
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = arr.copy()
+    types = shapely.get_type_id(arr)
+    other = np.flatnonzero(~np.isin(types, _POLYGONAL) & ~shapely.is_missing(arr))
+    if other.size == 0:
+        return out
+    parts, owner = shapely.get_parts(arr[other], return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), _POLYGONAL)
+    # MultiPolygons inside a collection are flattened to polygons first
+    polys, sub_owner = shapely.get_parts(parts[keep], return_index=True)
+    poly_owner = owner[keep][sub_owner]
+    rebuilt = np.full(other.size, shapely.Polygon(), dtype=object)
+    if polys.size:
+        has = np.unique(poly_owner)
+        multi = shapely.multipolygons(polys, indices=np.searchsorted(has, poly_owner))
+        rebuilt[has] = multi
+    out[other] = rebuilt
+    return out
+
+
+def check_polygons(geoms: npt.NDArray[np.object_], *, layer: str, ids: Ids) -> None:
+    """Refuse geometry no analysis can use, naming the layer and feature.
+
+    Missing and empty geometries are allowed (they take part in nothing). Refused: a type
+    other than Polygon/MultiPolygon, a NaN or infinite coordinate, a coordinate outside
+    lon [-180, 180] / lat [-90, 90], a polygon spanning more than 180 degrees of longitude
+    (crossing the antimeridian).
+
+    Raises
+    ------
+    InvalidGeometry
+        For the first such feature.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    present = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
+    types = shapely.get_type_id(arr)
+    wrong = np.flatnonzero(present & ~np.isin(types, _POLYGONAL))
+    if wrong.size:
+        i = int(wrong[0])
+        raise InvalidGeometry(
+            f"layer '{layer}', feature #{i} (id={ids[i]}): a {arr[i].geom_type} is not a "
+            "polygon; only Polygon and MultiPolygon features can be analysed"
+        )
+    problem = first_lonlat_problem(arr)
+    if problem is not None:
+        i, why = problem
+        raise InvalidGeometry(f"layer '{layer}', feature #{i} (id={ids[i]}): {why}")
+
+
+def first_lonlat_problem(geoms: npt.NDArray[np.object_]) -> tuple[int, str] | None:
+    """The first geometry whose coordinates are not usable lon/lat, and why (else None).
+
+    Looks for a NaN or infinite coordinate, a coordinate outside lon [-180, 180] /
+    lat [-90, 90], and a geometry spanning more than 180 degrees of longitude. Missing and
+    empty geometries are not problems here.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> first_lonlat_problem(np.array([box(106, 47, 107, 48), box(47, 106, 48, 107)]))
+    (1, 'has coordinates outside lon [-180, 180] / lat [-90, 90] (lat/lon swapped?)')
+    """
+    arr = np.asarray(geoms, dtype=object)
+    present = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
+    # shapely.bounds skips NaN coordinates, so look at the coordinates themselves
+    coords, owner = shapely.get_coordinates(arr, return_index=True)
+    non_finite = np.zeros(len(arr), dtype=bool)
+    non_finite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    bounds = shapely.bounds(arr)
+    with np.errstate(invalid="ignore"):
+        lon_out = (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
+        lat_out = (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+        outside = present & (lon_out | lat_out)
+        wide = present & ((bounds[:, 2] - bounds[:, 0]) > 180)
+    for bad, why in (
+        (non_finite, "has a NaN or infinite coordinate"),
+        (outside, "has coordinates outside lon [-180, 180] / lat [-90, 90] (lat/lon swapped?)"),
+        (wide, "spans more than 180 degrees of longitude (crosses the antimeridian?)"),
+    ):
+        hit = np.flatnonzero(bad)
+        if hit.size:
+            return int(hit[0]), why
+    return None
+
+
+def repair_polygons(
+    geoms: npt.NDArray[np.object_], *, layer: str, ids: Ids, threads: int | None = 1
+) -> tuple[npt.NDArray[np.object_], list[Repaired]]:
+    """Check, then repair invalid polygons (``make_valid``, polygonal parts only).
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+        Polygons or MultiPolygons in EPSG:4326 (missing or empty ones are left alone).
+    layer : str
+        The layer's name, for the report.
+    ids : sequence of str
+        The features' ids, aligned with ``geoms``.
+    threads : int, optional
+        Threads for the validity check (``None``: see :func:`worker_count`).
+
+    Returns
+    -------
+    (numpy.ndarray, list of Repaired)
+        The geometries with invalid ones replaced by their repair, and one record per
+        repaired feature in input order.
+
+    Raises
+    ------
+    InvalidGeometry
+        See :func:`check_polygons`.
+
+    Examples
+    --------
+    >>> from shapely import Polygon
+    >>> bowtie = Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
+    >>> fixed, repaired = repair_polygons(np.array([bowtie]), layer="parcels", ids=["p1"])
+    >>> fixed[0].geom_type, fixed[0].area, repaired[0].feature_id, repaired[0].reason
+    ('MultiPolygon', 2.0, 'p1', 'Self-intersection[1 1]')
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if len(ids) != len(arr):
+        raise ValueError(f"{len(ids)} ids for {len(arr)} geometries in layer '{layer}'")
+    check_polygons(arr, layer=layer, ids=ids)
+    present = ~shapely.is_missing(arr)
+    valid = map_chunks(shapely.is_valid, arr, workers=worker_count(threads)).astype(bool)
+    invalid = np.flatnonzero(present & ~valid)
+    if invalid.size == 0:
+        return arr, []
+    out = arr.copy()
+    reasons = shapely.is_valid_reason(arr[invalid])
+    out[invalid] = polygonal_parts(shapely.make_valid(arr[invalid]))
+    repaired = [
+        Repaired(layer=layer, feature_id=str(ids[i]), index=i, reason=str(r))
+        for i, r in zip(invalid.tolist(), reasons, strict=True)
+    ]
+    return out, repaired
+
+
+def layer_arrays(
+    gdf: gpd.GeoDataFrame, *, layer: str, id_column: str = "id"
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """The geometry array and id array of a layer, after checking its CRS and ids.
+
+    Raises
+    ------
+    ValueError
+        If the layer has no CRS or is not in EPSG:4326, or has no ``id_column``.
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"layer '{layer}' must be a GeoDataFrame, not {type(gdf).__name__}")
+    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+        crs = "no CRS" if gdf.crs is None else gdf.crs.to_string()
+        raise ValueError(
+            f"layer '{layer}' is in {crs}; analyses need EPSG:4326 (use .to_crs(4326))"
+        )
+    if id_column not in gdf.columns:
+        raise ValueError(f"layer '{layer}' has no '{id_column}' column to name its features")
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    ids = gdf[id_column].astype(str).to_numpy(dtype=object)
+    return geoms, ids
