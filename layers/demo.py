@@ -265,6 +265,7 @@ def expected_conflicts(demo: Mapping[str, gpd.GeoDataFrame]) -> list[dict[str, s
     ValueError
         naming a layer or feature id the demo does not hold (not a ``build_demo`` result).
     """
+    ids: dict[str, set[str]] = {}
     for c in DEMO_CONFLICTS:
         for side in ("a", "b"):
             layer, fid = c[f"{side}_layer"], c[f"{side}_id"]
@@ -272,7 +273,9 @@ def expected_conflicts(demo: Mapping[str, gpd.GeoDataFrame]) -> list[dict[str, s
                 continue
             if layer not in demo:
                 raise ValueError(f"the demo has no layer '{layer}' (conflict {c['kind']})")
-            if fid not in set(demo[layer]["id"]):
+            if layer not in ids:
+                ids[layer] = set(demo[layer]["id"])
+            if fid not in ids[layer]:
                 raise ValueError(f"the demo layer '{layer}' has no feature '{fid}' ({c['kind']})")
     return [dict(c) for c in DEMO_CONFLICTS]
 
@@ -533,7 +536,7 @@ def build_demo(
     >>> len(demo["contract_parcels"]), sorted(demo["soums"]["name_en"])
     (100, ['Altai', 'Bayangol', 'Mandal', 'Yusunbulag'])
     """
-    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+    if not isinstance(scale, int | np.integer) or isinstance(scale, bool) or scale < 1:
         raise ValueError(f"scale must be a whole number >= 1, not {scale!r}")
     today = today or date.today()
     rng = np.random.default_rng(seed)
@@ -557,7 +560,7 @@ def build_demo(
     lc_cells, reserved_lcs = _base_land_conclusions(rng, tables, today)
     _base_parcels(rng, tables, today, lc_cells)
     if scale > 1:
-        _extra(rng, tables, today, scale, soums, [*reserved, *reserved_lcs])
+        _extra(rng, tables, today, int(scale), soums, [*reserved, *reserved_lcs])
     return {name: t.frame() for name, t in tables.items()}
 
 
