@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geo.area import official_ha
+from geo.lifecycle import expiring
 
 
 def _before(dates: pd.Series, day: dt.date) -> np.ndarray:
@@ -23,8 +24,9 @@ def soum_summary(
 
     Columns: ``soum_code``, ``soum``, ``land_conclusions``, ``issued``, ``issued_ha``,
     ``parcels``, ``active``, ``allocated_ha`` (applied + active parcels, official hectares),
-    ``members_women``, ``members_men``, ``expiring`` (active contracts ending within
-    ``expiring_days``), ``rehab_zones``, ``rehab_overdue`` (due and not accepted).
+    ``members_women``, ``members_men``, ``expiring`` (contracts ending within
+    ``expiring_days``, as ``geo.lifecycle.expiring`` lists them), ``rehab_zones``,
+    ``rehab_overdue`` (due and not accepted).
 
     Examples
     --------
@@ -52,10 +54,8 @@ def soum_summary(
     )
     par["ha"] = official_ha(parcels.geometry) if len(parcels) else []
     par["allocated"] = par["status"].isin(["applied", "active"])
-    horizon = today + dt.timedelta(days=expiring_days)
-    ends = parcels["expires_on"]
-    in_window = ~_before(ends, today) & _before(ends, horizon + dt.timedelta(days=1))
-    par["expiring"] = (par["status"] == "active") & in_window
+    soon = set(expiring(parcels, zones, today=today, days=expiring_days)["id"])
+    par["expiring"] = parcels["id"].isin(soon).to_numpy()
 
     holder_soum = dict(zip(parcels["id"], par["soum_code"], strict=True))
     zone = pd.DataFrame({"soum_code": zones["parcel_id"].map(holder_soum)})
