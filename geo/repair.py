@@ -1,9 +1,14 @@
-"""Repairing invalid polygons before analysis, and saying which features needed it.
+"""Checking and repairing polygons before analysis, and saying which features needed it.
 
 Analyses (overlaps, containment) must not fail or mislead on a self-intersecting ring or a
 badly nested hole, so they repair such geometry with ``shapely.make_valid`` first, keep only
 the polygonal parts (a repaired bow-tie is two triangles; a collapsed spike is dropped) and
-report every repaired feature as a :class:`Repaired` record.
+report every repaired feature as a :class:`Repaired` record. Geometry that cannot be repaired
+into lon/lat polygons (a line, a NaN coordinate, swapped lat/lon, a polygon across the
+antimeridian) is refused with ``InvalidGeometry`` naming the layer and feature.
+
+``map_chunks`` splits an elementwise shapely operation across threads; the ``geo`` analyses
+share it.
 """
 
 from __future__ import annotations
@@ -135,13 +140,20 @@ def polygonal_parts(geoms: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     return out
 
 
-def check_polygons(geoms: npt.NDArray[np.object_], *, layer: str, ids: Ids) -> None:
+def check_polygons(
+    geoms: npt.NDArray[np.object_],
+    *,
+    layer: str,
+    ids: Ids,
+    valid: npt.NDArray[np.bool_] | None = None,
+) -> None:
     """Refuse geometry no analysis can use, naming the layer and feature.
 
     Missing and empty geometries are allowed (they take part in nothing). Refused: a type
     other than Polygon/MultiPolygon, a NaN or infinite coordinate, a coordinate outside
     lon [-180, 180] / lat [-90, 90], a polygon spanning more than 180 degrees of longitude
-    (crossing the antimeridian).
+    (crossing the antimeridian). ``valid`` (``shapely.is_valid`` of ``geoms``, if known)
+    limits the search for NaN coordinates to the invalid geometries, where GEOS puts them.
 
     Raises
     ------
@@ -158,18 +170,22 @@ def check_polygons(geoms: npt.NDArray[np.object_], *, layer: str, ids: Ids) -> N
             f"layer '{layer}', feature #{i} (id={ids[i]}): a {arr[i].geom_type} is not a "
             "polygon; only Polygon and MultiPolygon features can be analysed"
         )
-    problem = first_lonlat_problem(arr)
+    problem = first_lonlat_problem(arr, nan_suspects=None if valid is None else ~valid)
     if problem is not None:
         i, why = problem
         raise InvalidGeometry(f"layer '{layer}', feature #{i} (id={ids[i]}): {why}")
 
 
-def first_lonlat_problem(geoms: npt.NDArray[np.object_]) -> tuple[int, str] | None:
+def first_lonlat_problem(
+    geoms: npt.NDArray[np.object_], *, nan_suspects: npt.NDArray[np.bool_] | None = None
+) -> tuple[int, str] | None:
     """The first geometry whose coordinates are not usable lon/lat, and why (else None).
 
     Looks for a NaN or infinite coordinate, a coordinate outside lon [-180, 180] /
     lat [-90, 90], and a geometry spanning more than 180 degrees of longitude. Missing and
-    empty geometries are not problems here.
+    empty geometries are not problems here. ``nan_suspects`` (a mask) limits the coordinate
+    scan for NaN to those geometries: GEOS finds every geometry with a NaN coordinate
+    invalid, so the invalid ones are the only suspects once validity is known.
 
     Examples
     --------
@@ -179,12 +195,14 @@ def first_lonlat_problem(geoms: npt.NDArray[np.object_]) -> tuple[int, str] | No
     """
     arr = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
-    # shapely.bounds skips NaN coordinates, so look at the coordinates themselves
-    coords, owner = shapely.get_coordinates(arr, return_index=True)
+    # shapely.bounds skips NaN coordinates (it catches infinities), so look at the coordinates
+    suspects = np.arange(len(arr)) if nan_suspects is None else np.flatnonzero(nan_suspects)
+    coords, owner = shapely.get_coordinates(arr[suspects], return_index=True)
     non_finite = np.zeros(len(arr), dtype=bool)
-    non_finite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    non_finite[suspects[owner[~np.isfinite(coords).all(axis=1)]]] = True
     bounds = shapely.bounds(arr)
     with np.errstate(invalid="ignore"):
+        non_finite |= present & ~np.isfinite(bounds).all(axis=1)
         lon_out = (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
         lat_out = (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
         outside = present & (lon_out | lat_out)
@@ -238,9 +256,9 @@ def repair_polygons(
     arr = np.asarray(geoms, dtype=object)
     if len(ids) != len(arr):
         raise ValueError(f"{len(ids)} ids for {len(arr)} geometries in layer '{layer}'")
-    check_polygons(arr, layer=layer, ids=ids)
     present = ~shapely.is_missing(arr)
     valid = map_chunks(shapely.is_valid, arr, workers=worker_count(threads)).astype(bool)
+    check_polygons(arr, layer=layer, ids=ids, valid=valid | ~present)
     invalid = np.flatnonzero(present & ~valid)
     if invalid.size == 0:
         return arr, []

@@ -21,6 +21,7 @@ from geo.area import (
     utm_epsg,
     utm_zone,
 )
+from geo.repair import MIN_PER_THREAD
 from layers.errors import InvalidGeometry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mongolia"
@@ -192,6 +193,21 @@ def test_a_geoseries_must_be_in_epsg_4326() -> None:
         official_ha(series.to_crs(3857))
     with pytest.raises(ValueError, match="no CRS"):
         geodesic_ha(gpd.GeoSeries([shapely.box(106.0, 47.0, 106.01, 47.01)]))
+
+
+def test_threads_give_the_same_areas() -> None:
+    # enough small squares across all six Mongolian zones for the work to be split
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(88.0, 119.0, 3 * MIN_PER_THREAD)
+    lat = rng.uniform(42.0, 52.0, lon.size)
+    boxes = shapely.box(lon, lat, lon + 0.003, lat + 0.002)
+    assert set(centroid_zones(boxes).tolist()) == {45, 46, 47, 48, 49, 50}
+    for measure in (official_ha, geodesic_ha):
+        one, two = measure(boxes, threads=1), measure(boxes, threads=2)
+        assert np.array_equal(one, two)
+        assert (one > 0).all()
+    with pytest.raises(ValueError, match="threads"):
+        official_ha(boxes, threads=0)
 
 
 def test_edges_option_is_checked() -> None:
