@@ -173,7 +173,8 @@ def overlaps_within(
     edges : {"lonlat", "projected"}
         How overlap areas are measured; see :func:`geo.area.official_ha`.
     threads : int, optional
-        Threads for the intersections; default ``min(2, os.cpu_count())``.
+        Threads for the validity check, tree query, intersections and areas (GEOS releases
+        the GIL); default ``min(2, os.cpu_count())``.
 
     Returns
     -------
