@@ -1,0 +1,143 @@
+"""The benchmark's machinery at a tiny size: its data, the naive engine, the agreement check.
+
+PostGIS is not needed here (``scripts/bench`` runs it); these tests check that the generated
+layers are deterministic and shaped as documented, that naive geopandas ``overlay`` finds the
+same pairs and areas as Gazar on hand-built boxes and on the generated layers, and that a
+disagreement is detected and makes the run fail.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely import box
+
+from bench import run
+from bench.data import BenchData, applications, build, resurvey
+from geo.area import official_ha
+from geo.overlaps import overlaps_between, overlaps_within
+from tests.factories import utm_box
+
+
+def _layer(ids: list[str], geoms: list[shapely.Geometry]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": ids}, geometry=geoms, crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> BenchData:
+    return build(scale=2)
+
+
+def test_build_is_deterministic(tiny: BenchData) -> None:
+    again = build(scale=2)
+    for name in ("parcels", "resurvey", "applications"):
+        a, b = getattr(tiny, name), getattr(again, name)
+        assert a["id"].tolist() == b["id"].tolist()
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()
+    assert len(tiny.parcels) == len(tiny.resurvey) == len(tiny.applications) == 200
+
+
+def test_resurvey_moves_each_parcel_but_keeps_it_on_its_original(tiny: BenchData) -> None:
+    moved = np.asarray(tiny.resurvey.geometry.array)
+    original = np.asarray(tiny.parcels.geometry.array)
+    assert shapely.intersects(moved, original).all()
+    assert not shapely.equals(moved, original).any()
+    # a translation: the same official area to within the change of scale over ~12 m
+    np.testing.assert_allclose(official_ha(moved), official_ha(original), rtol=1e-5)
+
+
+def test_resurvey_offsets_are_metres() -> None:
+    # a 200 m x 200 m box moved by sigma 0 stays; by sigma 10 it keeps (200-|dx|)(200-|dy|) m²
+    p = _layer(["p"], [utm_box(0, 0, 200, 200)])
+    assert shapely.equals_exact(
+        resurvey(p, sigma_m=0.0).geometry.iloc[0], p.geometry.iloc[0], 1e-12
+    )
+    moved = resurvey(p, sigma_m=10.0, seed=5).geometry.iloc[0]
+    rng = np.random.default_rng(5)
+    east, north = abs(rng.normal(0.0, 10.0)), abs(rng.normal(0.0, 10.0))
+    assert 1.0 < max(east, north) < 40.0  # the offsets drawn are metres
+    shared = official_ha([moved.intersection(p.geometry.iloc[0])])[0]
+    # offsets are converted with a local metres-per-degree figure: right to ~0.5% of a few m
+    assert shared == pytest.approx((200 - east) * (200 - north) / 10_000, rel=1e-3)
+
+
+def test_applications_lie_in_the_region_with_documented_sizes() -> None:
+    region = box(106.0, 47.0, 106.5, 47.5)
+    apps = applications(region, n=500)
+    centres = shapely.centroid(np.asarray(apps.geometry.array))
+    assert shapely.contains(region, centres).all()
+    ha = official_ha(apps.geometry)
+    assert ha.min() > 90 * 110 / 10_000 * 0.999  # at least 90 m x 110 m
+    assert ha.max() < 220 * 220 / 10_000 * 1.001  # at most 220 m x 220 m
+    assert apps["id"].iloc[-1] == "AP-000500"
+
+
+def test_overlay_matches_hand_computed_overlaps() -> None:
+    a = _layer(["a1", "a2"], [utm_box(0, 0, 100, 100), utm_box(300, 0, 100, 100)])
+    b = _layer(
+        ["b1", "b2", "b3"],
+        [
+            utm_box(50, 0, 100, 100),  # half of a1: 0.5 ha
+            utm_box(400, 0, 100, 100),  # touches a2 along an edge: no overlap
+            utm_box(320, 20, 10, 10),  # inside a2: 0.01 ha
+        ],
+    )
+    got = run.overlay_overlaps(a, b).sort_values("b_id")
+    assert got[["a_id", "b_id"]].to_numpy().tolist() == [["a1", "b1"], ["a2", "b3"]]
+    # boxes drawn in UTM metres, stored with straight lon/lat edges: areas agree to ~1e-6
+    np.testing.assert_allclose(got["ha"], [0.5, 0.01], rtol=1e-5)
+    gazar = overlaps_between(a, b, a_layer="a", b_layer="b").records
+    np.testing.assert_allclose(gazar["overlap_ha"], got["ha"], rtol=1e-12)
+
+
+def test_overlay_within_drops_self_pairs_and_mirrors() -> None:
+    t = _layer(
+        ["p1", "p2", "p3"],
+        [utm_box(0, 0, 100, 100), utm_box(60, 0, 100, 100), utm_box(500, 0, 10, 10)],
+    )
+    got = run.overlay_overlaps(t, None)
+    assert got[["a_id", "b_id"]].to_numpy().tolist() == [["p1", "p2"]]
+    np.testing.assert_allclose(got["ha"], [0.4], rtol=1e-5)
+
+
+def test_compare_flags_missing_pairs_and_area_differences() -> None:
+    ref = {("a", "b"): 1.0, ("a", "c"): 2.0}
+    assert run.compare("x", "t", ref, {("a", "b"): 1.0, ("a", "c"): 2.0 + 1e-9}).ok
+    missing = run.compare("x", "t", ref, {("a", "b"): 1.0})
+    assert not missing.ok and missing.missing == (("a", "c"),)
+    extra = run.compare("x", "t", ref, {**ref, ("b", "c"): 1e-3})
+    assert not extra.ok and extra.extra == (("b", "c"),)
+    off = run.compare("x", "t", ref, {("a", "b"): 1.0, ("a", "c"): 2.0 + 1e-4})
+    assert not off.ok and off.rel_diff == pytest.approx(1e-4 / 3)
+
+
+def test_engines_agree_on_the_tiny_layers(tiny: BenchData) -> None:
+    bench = run.Bench(tiny, repeats=1, conn=None, run_overlay=True)
+    bench.overlaps(run.Row("between", "between", run.Goal(1.0, 4)), "parcels", "resurvey")
+    bench.overlaps(run.Row("within", "within", run.Goal(0.6, 10)), "resurvey", None)
+    assert [a.ok for a in bench.agreements] == [True, True]
+    between, within = bench.agreements
+    assert between.count >= 200  # every re-drawn parcel overlaps its original
+    assert within.count == len(overlaps_within(tiny.resurvey, layer="resurvey"))
+    assert bench.rows[0].gazar.seconds is not None and bench.rows[0].postgis.note == "n/a"
+
+
+def test_main_exits_non_zero_when_engines_disagree(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--scale", "2", "--repeats", "1", "--no-postgis"]
+    assert run.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "postgis/gazar" in out and "DISAGREE" not in out
+
+    honest = run.overlay_overlaps
+
+    def drops_a_pair(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame | None) -> pd.DataFrame:
+        return honest(a, b).iloc[1:]
+
+    monkeypatch.setattr(run, "overlay_overlaps", drops_a_pair)
+    assert run.main(argv) == 1
+    assert "overlay DISAGREE" in capsys.readouterr().out
