@@ -302,8 +302,13 @@ class Bench:
                 label="gazar",
             )
         ref = _records_pairs(res.records, a="a_id", b="b_id", ha="overlap_ha", within=within)
-        involved = len({k[0] for k in ref}) if not within else len({x for k in ref for x in k})
-        row.found = f"{len(ref):,} pairs, {involved / len(layer_a):.2%} of {a}"
+        if layer_b is None:
+            involved = len({x for k in ref for x in k}) / max(len(layer_a), 1)
+            row.found = f"{len(ref):,} pairs, {involved:.2%} of {a} overlap another"
+        else:
+            share_a = len({k[0] for k in ref}) / max(len(layer_a), 1)
+            share_b = len({k[1] for k in ref}) / max(len(layer_b), 1)
+            row.found = f"{len(ref):,} pairs, touching {share_a:.2%} of {a}, {share_b:.2%} of {b}"
         print(f"  found     {row.found}", flush=True)
 
         conn = self.conn
