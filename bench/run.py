@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import os
 import statistics
 import sys
@@ -230,10 +229,11 @@ def compare(
 
 
 def _optional(module: str) -> Any | None:
-    """``geo.<module>`` if a colleague has written it, else None."""
+    """The module if it can be imported (it may not be written yet), else None, saying why."""
     try:
         return importlib.import_module(module)
-    except ImportError:
+    except ImportError as exc:
+        print(f"  gazar     n/a ({module} cannot be imported: {exc})", flush=True)
         return None
 
 
@@ -362,7 +362,6 @@ class Bench:
         module = _optional("geo.availability")
         if module is None:
             row.gazar.note = row.postgis.note = row.overlay.note = "n/a"
-            print("  gazar     n/a (geo.availability is not there yet)", flush=True)
             return
         demo = self.data.demo
         args = (
@@ -411,48 +410,48 @@ class Bench:
         self.agreements.append(compare("postgis", row.task, ref, got, unit="Land Conclusions"))
 
     def review(self, row: Row) -> None:
+        """``geo.review.review`` of one proposed parcel, the layers indexed beforehand."""
         print(row.task, flush=True)
         self.rows.append(row)
         row.postgis.note = row.overlay.note = "n/a"
         module = _optional("geo.review")
-        call = _review_call(module, self.data) if module is not None else None
-        if call is None:
+        if module is None:
             row.gazar.note = "n/a"
-            print("  gazar     n/a (geo.review is not there yet, or has no known entry point)")
             return
-        row.gazar, _ = timed(call, repeats=max(self.repeats, 5), label="gazar")
+        from geo.settings import AnalysisSettings
+
+        settings = AnalysisSettings()
+        start = time.perf_counter()
+        context = module.ReviewContext(self.data.demo)
+        indexing = time.perf_counter() - start
+        proposal = _proposal(self.data)
+        row.gazar, result = timed(
+            lambda: module.review(
+                proposal, kind="parcel", layers=context, today=DEMO_DAY, settings=settings
+            ),
+            repeats=max(self.repeats, 5),
+            label="gazar",
+        )
+        row.found = (
+            f"verdict {result['verdict']}, {len(result['findings'])} findings; "
+            f"indexing the layers once took {indexing:.2f} s"
+        )
+        print(f"  found     {row.found}", flush=True)
 
 
-def _review_call(module: Any, data: BenchData) -> Callable[[], Any] | None:
-    """A call reviewing one proposal against the parcels, if ``geo.review`` offers one."""
-    fn = getattr(module, "review_proposal", None) or getattr(module, "review", None)
-    if fn is None:
-        return None
-    demo = data.demo
-    parcels = demo["contract_parcels"]
-    proposal = parcels.iloc[[len(parcels) // 2]].copy()
-    proposal["id"] = "PROPOSAL-1"
-    layers = {
-        "land_conclusions": demo["land_conclusions"],
-        "contract_parcels": parcels,
-        "parcels": parcels,
-        "rehab_zones": demo["rehab_zones"],
-        "exclusions": demo["exclusions"],
-        "licences": demo["licences"],
-    }
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    for name, p in params.items():
-        if name in layers:
-            kwargs[name] = layers[name]
-        elif name in ("today", "on"):
-            kwargs[name] = DEMO_DAY
-        elif name in ("proposal", "parcel", "candidate"):
-            kwargs[name] = proposal
-        elif p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD:
-            print(f"  geo.review.{fn.__name__}: unknown parameter '{name}', not benchmarked")
-            return None
-    return lambda: fn(**kwargs)
+def _proposal(data: BenchData) -> gpd.GeoDataFrame:
+    """A proposed parcel: the re-drawn copy of the middle parcel (it overlaps the original)."""
+    k = len(data.parcels) // 2
+    original = data.parcels.iloc[k]
+    return gpd.GeoDataFrame(
+        {
+            "id": ["PROPOSAL-1"],
+            "land_conclusion_id": [original["land_conclusion_id"]],
+            "holder": ["Benchmark partnership"],
+        },
+        geometry=[data.resurvey.geometry.iloc[k]],
+        crs=data.parcels.crs,
+    )
 
 
 def _print_table(rows: Sequence[Row], *, full: bool) -> None:
