@@ -627,7 +627,7 @@ def overlap_findings(
     """Findings of one overlap rule between (already filtered) features of two layers.
 
     Within one layer (``a_layer == b_layer``) ``a`` is used and each pair is listed once.
-    Returns the findings (without severity and soum) and the repaired features.
+    Returns the findings (without soum) and the repaired features.
     """
     if pair.a_layer == pair.b_layer:
         result = overlaps_within(a, layer=pair.a_layer, tolerance_m2=tolerance_m2)
@@ -636,7 +636,20 @@ def overlap_findings(
         result = overlaps_between(
             a, b, a_layer=pair.a_layer, b_layer=pair.b_layer, tolerance_m2=tolerance_m2
         )
-    rec = result.records
+    return overlap_part(result.records, a, b, pair=pair, rule=rule), list(result.repaired)
+
+
+def overlap_part(
+    records: pd.DataFrame,
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    *,
+    pair: OverlapPair,
+    rule: Rule,
+) -> pd.DataFrame:
+    """Findings from overlap records (``geo.overlaps.OVERLAP_COLUMNS``) of ``a`` and ``b``
+    features: the holder's own pairs (``pair.same_owner``) dropped, messages written."""
+    rec = records
     if pair.same_owner and len(rec):
         own = np.zeros(len(rec), dtype=bool)
         for a_col, b_col in pair.same_owner:
@@ -654,7 +667,7 @@ def overlap_findings(
         "kind_mn": kind_mn,
         "kind_en": kind_en,
     }
-    part = _part(
+    return _part(
         rule,
         rec["a_layer"],
         rec["a_id"],
@@ -664,7 +677,6 @@ def overlap_findings(
         rec.geometry,
         values,
     )
-    return part, list(result.repaired)
 
 
 def _containment(
@@ -678,60 +690,63 @@ def _containment(
     ref = _column(parts, c.reference)
     known = ref.isin(pd.Index(containers["id"].astype(str))).to_numpy() & ref.notna().to_numpy()
     sel = parts[known]
+    if len(sel) == 0:
+        return outside_part(_NO_OUTSIDE, [], part_layer=c.part_layer,
+                            container_layer=c.container_layer, rule=rule), []  # fmt: skip
     dedup = containers.drop_duplicates("id")
-    shapes = dedup.geometry.set_axis(dedup["id"].astype(str))
-    return outside_findings(
+    shapes = dedup.geometry.set_axis(dedup["id"].astype(str)).reindex(ref[known].astype(str))
+    result = outside_area(
         sel,
-        shapes.reindex(ref[known].astype(str)),
+        shapes,
+        part_layer=c.part_layer,
+        container_layer=c.container_layer,
+        tolerance_m2=tolerance_m2,
+    )
+    part = outside_part(
+        result.records,
+        shapes.index,
         part_layer=c.part_layer,
         container_layer=c.container_layer,
         rule=rule,
-        tolerance_m2=tolerance_m2,
     )
+    return part, list(result.repaired)
 
 
-def outside_findings(
-    parts: gpd.GeoDataFrame,
-    containers: gpd.GeoSeries,
+_NO_OUTSIDE: Final = pd.DataFrame({"id": [], "outside_ha": [], "geometry": []}).astype(
+    {"id": object, "outside_ha": "float64", "geometry": object}
+)
+
+
+def outside_part(
+    records: pd.DataFrame,
+    container_ids: Sequence[str] | pd.Index,
     *,
     part_layer: str,
     container_layer: str,
     rule: Rule,
-    tolerance_m2: float,
-) -> tuple[pd.DataFrame, list[Repaired]]:
-    """Findings of a containment rule: ``parts`` aligned with their ``containers`` (index =
-    container id), the area outside each above the tolerance."""
-    if len(parts) == 0:
-        none = np.array([], dtype=object)
-        return _part(rule, none, none, none, none, none, none, {}), []
-    result = outside_area(
-        parts,
-        containers,
-        part_layer=part_layer,
-        container_layer=container_layer,
-        tolerance_m2=tolerance_m2,
-    )
-    rec = result.records
-    b_ids = pd.Series(containers.index.astype(str), index=rec.index)
-    rec = rec[rec["outside_ha"].to_numpy() > 0]
-    b_ids = b_ids[rec.index]
+) -> pd.DataFrame:
+    """Findings of a containment rule from ``geo.overlaps.outside_area`` records and the ids
+    of the containers they were aligned with: the parts with an area outside."""
+    b_all = np.asarray(container_ids, dtype=object).astype(str).astype(object)
+    outside = records["outside_ha"].to_numpy(dtype="float64") > 0
+    rec = records[outside]
+    b_ids = b_all[outside]
     values = {
         "a_id": rec["id"].astype(str).to_numpy(dtype=object),
-        "b_id": b_ids.to_numpy(dtype=object),
+        "b_id": b_ids,
         "ha": format_ha(rec["outside_ha"].to_numpy()),
     }
     n = len(rec)
-    part = _part(
+    return _part(
         rule,
         np.full(n, part_layer, dtype=object),
         rec["id"],
         np.full(n, container_layer, dtype=object),
         b_ids,
         rec["outside_ha"],
-        rec.geometry,
+        rec["geometry"],
         values,
     )
-    return part, list(result.repaired)
 
 
 def reference_findings(
@@ -741,9 +756,11 @@ def reference_findings(
     ref: ReferenceRule,
     rule: Rule,
     today: dt.date,
+    none_why: tuple[str, str] = ("лавлагаа хоосон", "none is named"),
 ) -> pd.DataFrame:
     """Findings of a reference rule: features whose referenced feature is missing or not
-    valid on ``today`` (the reason is the status, the end date, or "not in the store")."""
+    valid on ``today``. The reason (``why_mn``/``why_en``) is the status, the end date, "not
+    in the store" for an unknown id, or ``none_why`` (Mongolian, English) for an empty one."""
     day = _day(today)
     refs = _column(parts, ref.reference).astype("string")
     table = targets.drop_duplicates("id")
@@ -768,8 +785,9 @@ def reference_findings(
             ended[found] = _before(hit[ref.valid.until], day)
     bad = ~ok
     group = _enum_group(ref.target, ref.valid.column)
-    why_mn = np.full(len(parts), "бүртгэлд байхгүй", dtype=object)
-    why_en = np.full(len(parts), "not in the store", dtype=object)
+    empty = refs.isna().to_numpy(dtype=bool)
+    why_mn = np.where(empty, none_why[0], "бүртгэлд байхгүй").astype(object)
+    why_en = np.where(empty, none_why[1], "not in the store").astype(object)
     end_text = _iso(ends)
     for mask, mn, en in (
         (found & ended, "хүчинтэй хугацаа " + end_text + "-нд дууссан", "valid until " + end_text),

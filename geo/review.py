@@ -1,0 +1,730 @@
+"""The desk review of a proposed Land Conclusion or contract parcel (``gazar check``).
+
+What MRPAM does by hand today, in one call: is the geometry usable (and what was repaired), its
+official and true hectares, the soums and aimags it falls in and the share outside the
+proposing soum, every overlap with every layer the rules care about (hectares, the other
+feature's id and holder), the rules it breaks (``geo.rules``), and a verdict:
+
+``invalid``
+    At least one feature cannot be analysed: no geometry, not a polygon, a NaN/infinite
+    coordinate, or coordinates outside Mongolia (swapped lat/lon, projected metres). The
+    usable features are still reviewed and their findings listed.
+``conflicts``
+    At least one finding of severity ``block``.
+``clear``
+    Otherwise. ``warn`` and ``info`` findings (another holder's rehabilitation zone under a
+    parcel, a repaired geometry) may be present with a clear verdict: they are for the
+    reviewer to read, not reasons to refuse.
+
+The rules come from the tables of :mod:`geo.rules` (the pairs where the proposal's layer meets
+another layer, the containment, reference and cap rules), so a review and ``analyze`` agree.
+A proposed parcel's Land Conclusion is the one named in its ``land_conclusion_id`` column, else
+the Land Conclusion (of any status) it overlaps most; a proposed Land Conclusion's soum is
+``soum_code``, else its ``soum_code`` column, else the soum it overlaps most.
+
+Reviews are fast because a :class:`ReviewContext` indexes each layer once (one ``STRtree`` per
+layer); the work of one review is proportional to the features near the proposal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+
+from geo.area import areas
+from geo.overlaps import outside_area, overlaps_between
+from geo.repair import Repaired, repair_polygons
+from geo.rules import (
+    LIVE,
+    OVERLAP_PAIRS,
+    RULES,
+    SEVERITY_LABELS,
+    VALID_LAND_CONCLUSION,
+    Live,
+    OverlapPair,
+    ReferenceRule,
+    Rule,
+    cap_findings,
+    outside_part,
+    overlap_findings,
+    overlap_part,
+    reference_findings,
+)
+from geo.settings import AnalysisSettings
+from layers.schema import MONGOLIA_BOUNDS, REGISTRY, STORE_CRS
+
+Kind = Literal["land_conclusion", "parcel"]
+Verdict = Literal["clear", "conflicts", "invalid"]
+
+#: The layer a proposal of each kind would join.
+KIND_LAYER: Final[dict[str, str]] = {
+    "land_conclusion": "land_conclusions",
+    "parcel": "contract_parcels",
+}
+
+#: The verdicts as a person reads them (Mongolian, English).
+VERDICT_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "clear": ("Зөрчилгүй", "Clear"),
+    "conflicts": ("Зөрчилтэй", "Conflicts"),
+    "invalid": ("Геометр ашиглах боломжгүй", "Invalid geometry"),
+}
+
+#: The layers a review looks at.
+REVIEW_LAYERS: Final = (
+    "land_conclusions",
+    "contract_parcels",
+    "rehab_zones",
+    "exclusions",
+    "licences",
+    "soums",
+    "aimags",
+)
+
+#: The name of the proposal in overlap records and repair reports.
+PROPOSAL: Final = "proposal"
+
+_POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+
+
+class ReviewContext:
+    """The layers a review compares a proposal with, each indexed once (``STRtree``).
+
+    Build it once (e.g. when a server starts, or once per ``gazar check``) and pass it to
+    :func:`review` as ``layers``; each review then only touches the features near the
+    proposal.
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame
+        Layers by name in EPSG:4326 with their schema columns (``Store.read``); missing
+        layers count as empty.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> lcs = gpd.GeoDataFrame({"id": ["LC-1"]}, geometry=[box(106, 47, 106.1, 47.1)], crs=4326)
+    >>> ctx = ReviewContext({"land_conclusions": lcs})
+    >>> ctx.near("land_conclusions", np.array([box(106.05, 47.05, 106.2, 47.2)]))["id"].tolist()
+    ['LC-1']
+    """
+
+    def __init__(self, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
+        self._frames: dict[str, gpd.GeoDataFrame] = {}
+        self._trees: dict[str, shapely.STRtree] = {}
+        self._ids: dict[str, pd.Index] = {}
+        for name in REVIEW_LAYERS:
+            frame = _layer(layers, name)
+            if frame.crs is None or frame.crs.to_epsg() != 4326:
+                raise ValueError(f"layer '{name}' must be in EPSG:4326, not {frame.crs}")
+            # indexed by id (the store's ids are unique; a repeated id keeps its first feature)
+            frame = frame.drop_duplicates("id")
+            frame = frame.set_axis(pd.Index(frame["id"].astype(str).to_numpy(dtype=object)))
+            self._frames[name] = frame
+            self._trees[name] = shapely.STRtree(np.asarray(frame.geometry.array, dtype=object))
+            self._ids[name] = frame.index
+
+    def frame(self, layer: str) -> gpd.GeoDataFrame:
+        """The whole layer, indexed by id (as ``near`` and ``by_id`` return features)."""
+        return self._frames[layer]
+
+    def near(self, layer: str, geoms: npt.NDArray[np.object_]) -> gpd.GeoDataFrame:
+        """The features of ``layer`` intersecting any of ``geoms``."""
+        if len(geoms) == 0:
+            return self._frames[layer].iloc[:0]
+        hits = np.unique(self._trees[layer].query(geoms, predicate="intersects")[1])
+        return self._frames[layer].iloc[hits]
+
+    def by_id(self, layer: str, ids: Sequence[str]) -> gpd.GeoDataFrame:
+        """The features of ``layer`` with these ids (unknown ids are skipped)."""
+        pos = self._ids[layer].get_indexer(pd.Index([str(i) for i in ids]))
+        return self._frames[layer].iloc[np.unique(pos[pos >= 0])]
+
+
+def review(
+    proposal: gpd.GeoDataFrame,
+    *,
+    kind: Kind,
+    layers: Mapping[str, gpd.GeoDataFrame] | ReviewContext,
+    today: dt.date,
+    settings: AnalysisSettings,
+    soum_code: str | None = None,
+    pairs: Sequence[OverlapPair] = OVERLAP_PAIRS,
+    live: Mapping[str, Live] = LIVE,
+) -> dict[str, Any]:
+    """Review a proposed Land Conclusion or contract parcel against every layer.
+
+    Parameters
+    ----------
+    proposal : GeoDataFrame
+        One or more features (each reviewed; totals over all), with a CRS (reprojected to
+        EPSG:4326 if needed). Optional columns: ``id`` (else ``#1``, ``#2``, ...), for a
+        parcel ``land_conclusion_id`` and ``holder``, for a Land Conclusion ``soum_code``.
+    kind : {"land_conclusion", "parcel"}
+        What is proposed.
+    layers : mapping of str to GeoDataFrame, or ReviewContext
+        The store's layers (``REVIEW_LAYERS``); a :class:`ReviewContext` to review many
+        proposals without indexing the layers again.
+    today : datetime.date
+        The day validity dates are compared with.
+    settings : AnalysisSettings
+        ``overlap_tolerance_m2`` and ``parcel_cap_ha``.
+    soum_code : str, optional
+        The proposing soum (default: see the module's description).
+    pairs, live
+        The tables of :mod:`geo.rules`.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``kind``, ``today``, ``verdict`` with ``verdict_mn``/``verdict_en``,
+        ``area`` ``{official_ha, geodesic_ha}`` (totals), ``features`` (per feature: id,
+        areas, UTM zone, verdict), ``soums`` (each soum touched: code, names, aimag,
+        ``overlap_ha``, ``share``), ``aimags``, ``proposing_soum``, ``outside_soum_ha`` and
+        ``outside_soum_share``, ``land_conclusions`` (a parcel's Land Conclusion per feature),
+        ``findings`` (each: ``severity``, ``code``, ``title_mn``/``title_en``,
+        ``proposal_id``, ``layer``, ``id``, ``holder``, ``overlap_ha``, ``message_mn``,
+        ``message_en``), ``counts`` per severity, ``repairs`` and ``problems``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``, a proposal that is not a GeoDataFrame or has no CRS.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> lcs = gpd.GeoDataFrame({"id": ["LC-1"], "status": ["issued"], "valid_until": [None],
+    ...     "soum_code": ["MN4322"]}, geometry=[box(106, 47, 106.1, 47.1)], crs=4326)
+    >>> parcel = gpd.GeoDataFrame(geometry=[box(106.01, 47.01, 106.012, 47.012)], crs=4326)
+    >>> result = review(parcel, kind="parcel", layers={"land_conclusions": lcs},
+    ...                 today=dt.date(2025, 6, 30), settings=AnalysisSettings())
+    >>> result["verdict"], round(result["area"]["official_ha"], 2), result["findings"]
+    ('clear', 3.38, [])
+    """
+    if kind not in KIND_LAYER:
+        raise ValueError(f"kind must be one of {', '.join(KIND_LAYER)}, not {kind!r}")
+    ctx = layers if isinstance(layers, ReviewContext) else ReviewContext(layers)
+    day = today.date() if isinstance(today, dt.datetime) else today
+    tol = float(settings.overlap_tolerance_m2)
+    layer = KIND_LAYER[kind]
+    frame = _proposal_frame(proposal)
+    problems = _problems(frame)
+    usable = np.ones(len(frame), dtype=bool)
+    for p in problems:
+        usable[p["index"]] = False
+    ok = frame[usable]
+    ids = ok["id"].to_numpy(dtype=object)
+    geoms, fixed = repair_polygons(
+        np.asarray(ok.geometry.array, dtype=object), layer=PROPOSAL, ids=ids
+    )
+    ok = ok.set_geometry(gpd.GeoSeries(geoms, index=ok.index, crs=STORE_CRS))
+    size = (
+        areas(ok) if len(ok) else pd.DataFrame(columns=["official_ha", "geodesic_ha", "utm_zone"])
+    )
+
+    near = {name: ctx.near(name, geoms) for name in REVIEW_LAYERS}
+    over, repairs = _overlaps(ok, near, tol)
+    repairs = [*fixed, *repairs]
+    parts: list[pd.DataFrame] = []
+    for pair in pairs:
+        if pair.rule is None or layer not in (pair.a_layer, pair.b_layer):
+            continue
+        other = pair.b_layer if pair.a_layer == layer else pair.a_layer
+        flip = pair.a_layer != layer
+        owner = tuple((b, a) if flip else (a, b) for a, b in pair.same_owner)
+        others = _live(near[other], other, live, day)
+        hits = over[(over["b_layer"] == other).to_numpy() & over["b_id"].isin(others["id"])]
+        if other == layer:  # re-checking a stored feature: it does not overlap itself
+            hits = hits[hits["a_id"] != hits["b_id"]]
+        as_pair = OverlapPair(PROPOSAL, other, pair.rule, owner)
+        parts.append(overlap_part(hits, ok, others, pair=as_pair, rule=RULES[pair.rule]))
+        if other == layer and len(ok) > 1:  # the proposed features among themselves
+            among = OverlapPair(PROPOSAL, PROPOSAL, pair.rule)
+            part, more = overlap_findings(ok, ok, pair=among, rule=RULES[pair.rule],
+                                          tolerance_m2=tol)  # fmt: skip
+            parts.append(part)
+            repairs += more
+
+    soums = _soum_shares(over, near["soums"], size)
+    lc_rows: list[dict[str, Any]] = []
+    if kind == "parcel":
+        lc_of, lc_rows = _parcel_land_conclusions(ok, over, ctx)
+        rule_parts, more = _parcel_rules(ok, lc_of, ctx, day=day, settings=settings, tol=tol)
+        parts += rule_parts
+        repairs += more
+        lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
+        lc_soum = dict(zip(lcs["id"].astype(str), lcs["soum_code"], strict=True))
+        home = soum_code or next((lc_soum[c] for c in lc_of if c in lc_soum), None)
+        in_home = sum(s["overlap_ha"] for s in soums if s["soum_code"] == home)
+        total = float(size["official_ha"].sum())
+        outside_ha = None if home is None or not len(ctx.by_id("soums", [home])) else (
+            max(total - in_home, 0.0))  # fmt: skip
+    else:
+        home = _home_soum(ok, soum_code, soums)
+        outside_ha, part, more = _outside_soum(ok, ctx, home, tol=tol)
+        parts.append(part)
+        repairs += more
+    parts.append(_repair_findings(fixed))
+
+    findings = _findings(parts, near)
+    return _report(
+        kind=kind,
+        day=day,
+        frame=frame,
+        usable=usable,
+        size=size,
+        findings=findings,
+        soums=soums,
+        aimags=_aimags(over, soums, ctx),
+        home=home,
+        outside_ha=outside_ha,
+        lc_rows=lc_rows,
+        repairs=repairs,
+        problems=problems,
+    )
+
+
+# ------------------------------------------------------------------------------- the input
+
+
+def _proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not isinstance(proposal, gpd.GeoDataFrame):
+        raise ValueError(f"the proposal must be a GeoDataFrame, not {type(proposal).__name__}")
+    if proposal.crs is None:
+        raise ValueError("the proposal has no CRS; say which (EPSG:4326 for lon/lat)")
+    frame = proposal.reset_index(drop=True)
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(STORE_CRS)
+    positional = pd.Series([f"#{i + 1}" for i in range(len(frame))], dtype=object)
+    if "id" in frame.columns:
+        given = frame["id"].astype(object)
+        ids = given.where(given.notna() & (given.astype(str).str.strip() != ""), positional)
+    else:
+        ids = positional
+    frame["id"] = ids.astype(str).to_numpy(dtype=object)
+    return frame
+
+
+def _problems(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Features no analysis can use, each with its reason (in input order)."""
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    n = len(geoms)
+    reasons = np.full(n, None, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    reasons[missing] = "empty geometry (the feature has no shape)"
+    types = shapely.get_type_id(geoms)
+    wrong = ~missing & ~np.isin(types, _POLYGONAL)
+    for i in np.flatnonzero(wrong):
+        reasons[i] = f"a {geoms[i].geom_type} is not a polygon; a proposal must be an area"
+    check = np.flatnonzero(~missing & ~wrong)
+    coords, owner = shapely.get_coordinates(geoms[check], return_index=True)
+    finite = np.ones(n, dtype=bool)
+    finite[check[owner[~np.isfinite(coords).all(axis=1)]]] = False
+    reasons[~finite] = "coordinates contain NaN or Infinity"
+    bounds = shapely.bounds(geoms)
+    x0, y0, x1, y1 = MONGOLIA_BOUNDS
+    with np.errstate(invalid="ignore"):
+        inside = (
+            (bounds[:, 0] >= x0)
+            & (bounds[:, 2] <= x1)
+            & (bounds[:, 1] >= y0)
+            & (bounds[:, 3] <= y1)
+        )
+        swapped = (
+            (bounds[:, 1] >= x0)
+            & (bounds[:, 3] <= x1)
+            & (bounds[:, 0] >= y0)
+            & (bounds[:, 2] <= y1)
+        )
+    for i in np.flatnonzero(~missing & ~wrong & finite & ~inside):
+        why = (
+            f"coordinates outside Mongolia (bounds {', '.join(f'{v:.6f}' for v in bounds[i])}; "
+            f"Mongolia is lon {x0}–{x1}, lat {y0}–{y1})"
+        )
+        if swapped[i]:
+            why += ": latitude and longitude look swapped (x must be the longitude)"
+        reasons[i] = why
+    ids = frame["id"].to_numpy(dtype=object)
+    problems = [
+        {"index": int(i), "id": str(ids[i]), "reason": str(reasons[i])}
+        for i in np.flatnonzero(reasons != None)  # noqa: E711 - elementwise on an object array
+    ]
+    if n == 0:
+        problems.append({"index": None, "id": None, "reason": "the proposal has no features"})
+    return problems
+
+
+def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:
+    frame = layers.get(name)
+    if frame is None:
+        return gpd.GeoDataFrame(
+            {c: pd.Series([], dtype=object) for c in REGISTRY[name].columns},
+            geometry=gpd.GeoSeries([], crs=STORE_CRS),
+            crs=STORE_CRS,
+        )
+    if "id" not in frame.columns:
+        raise ValueError(f"layer '{name}' has no 'id' column to name its features")
+    return frame
+
+
+def _live(
+    frame: gpd.GeoDataFrame, layer: str, live: Mapping[str, Live], day: dt.date
+) -> gpd.GeoDataFrame:
+    rule = live.get(layer)
+    return frame if rule is None or len(frame) == 0 else frame[rule.mask(frame, day)]
+
+
+# ------------------------------------------------------------------------------- the rules
+
+
+def _overlaps(
+    ok: gpd.GeoDataFrame, near: Mapping[str, gpd.GeoDataFrame], tol: float
+) -> tuple[pd.DataFrame, list[Repaired]]:
+    """Every overlap of the proposal with the features near it, all layers in one pass.
+
+    Returns records with ``a_id``, ``b_layer``, ``b_id``, ``overlap_ha`` and ``geometry``.
+    """
+    names = [n for n in REVIEW_LAYERS if len(near[n])]
+    keys = np.concatenate(
+        [np.char.add(f"{n}{_SEP}", near[n]["id"].astype(str).to_numpy(dtype=str)) for n in names]
+        or [np.array([], dtype=str)]
+    ).astype(object)
+    shapes = np.concatenate(
+        [np.asarray(near[n].geometry.array, dtype=object) for n in names]
+        or [np.array([], dtype=object)]
+    )
+    store = gpd.GeoDataFrame({"id": keys}, geometry=gpd.GeoSeries(shapes, crs=STORE_CRS))
+    result = overlaps_between(ok, store, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol)
+    rec = result.records
+    split = rec["b_id"].astype(str).str.split(_SEP, n=1, expand=True)
+    rec = rec.assign(
+        a_layer=PROPOSAL,
+        b_layer=split[0] if len(rec) else pd.Series([], dtype=object),
+        b_id=split[1] if len(rec) else pd.Series([], dtype=object),
+    )
+    repaired = [
+        Repaired(r.layer, r.feature_id.split(_SEP, 1)[-1], r.index, r.reason)
+        if r.layer == "store"
+        else r
+        for r in result.repaired
+    ]
+    return rec, repaired
+
+
+_SEP: Final = "\x1f"  # joins a layer name and a feature id into one key
+
+
+def _parcel_land_conclusions(
+    ok: gpd.GeoDataFrame, over: pd.DataFrame, ctx: ReviewContext
+) -> tuple[list[str | None], list[dict[str, Any]]]:
+    """Each proposed parcel's Land Conclusion: the one it names, else the one it overlaps most."""
+    named = (
+        ok["land_conclusion_id"].astype(object).where(ok["land_conclusion_id"].notna(), None)
+        if "land_conclusion_id" in ok.columns
+        else pd.Series([None] * len(ok), index=ok.index, dtype=object)
+    )
+    in_lcs = over[(over["b_layer"] == "land_conclusions").to_numpy()]
+    best = in_lcs.sort_values(["a_id", "overlap_ha"], ascending=[True, False], kind="stable")
+    best = best.drop_duplicates("a_id")
+    by_overlap = dict(zip(best["a_id"], best["b_id"], strict=True))
+    lc_of: list[str | None] = [
+        str(n).strip() if n is not None and str(n).strip() else by_overlap.get(i)
+        for i, n in zip(ok["id"], named, strict=True)
+    ]
+    lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
+    shared = in_lcs.groupby(["a_id", "b_id"])["overlap_ha"].sum()
+    rows: list[dict[str, Any]] = []
+    for pid, lc in zip(ok["id"], lc_of, strict=True):
+        found = lc is not None and lc in lcs.index
+        rows.append(
+            {
+                "proposal_id": pid,
+                "id": lc,
+                "found": found,
+                "name": _text(lcs.at[lc, "name"]) if found and "name" in lcs else None,
+                "status": _text(lcs.at[lc, "status"]) if found and "status" in lcs else None,
+                "valid_until": (
+                    _text(lcs.at[lc, "valid_until"]) if found and "valid_until" in lcs else None
+                ),
+                "overlap_ha": _num(shared.get((pid, lc), 0.0)),
+            }
+        )
+    return lc_of, rows
+
+
+def _parcel_rules(
+    ok: gpd.GeoDataFrame,
+    lc_of: list[str | None],
+    ctx: ReviewContext,
+    *,
+    day: dt.date,
+    settings: AnalysisSettings,
+    tol: float,
+) -> tuple[list[pd.DataFrame], list[Repaired]]:
+    """PARCEL_OUTSIDE_LC, PARCEL_LC_NOT_VALID and PARCEL_OVER_CAP for proposed parcels."""
+    refs = pd.Series(lc_of, index=ok.index, dtype=object)
+    with_lc = ok.assign(land_conclusion_id=refs)
+    lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
+    shapes = lcs.geometry
+    found = refs.isin(shapes.index).to_numpy(dtype=bool)
+    parts: list[pd.DataFrame] = []
+    repaired: list[Repaired] = []
+    if found.any():
+        containers = shapes.reindex(refs[found].astype(str))
+        result = outside_area(with_lc[found], containers, part_layer=PROPOSAL,
+                              container_layer="land_conclusions", tolerance_m2=tol)  # fmt: skip
+        parts.append(outside_part(result.records, containers.index, part_layer=PROPOSAL,
+                                  container_layer="land_conclusions",
+                                  rule=RULES["PARCEL_OUTSIDE_LC"]))  # fmt: skip
+        repaired += result.repaired
+    ref = ReferenceRule(
+        "PARCEL_LC_NOT_VALID", PROPOSAL, "land_conclusion_id", "land_conclusions",
+        VALID_LAND_CONCLUSION,
+    )  # fmt: skip
+    parts.append(
+        reference_findings(
+            with_lc,
+            lcs,
+            ref=ref,
+            rule=RULES["PARCEL_LC_NOT_VALID"],
+            today=day,
+            none_why=("аль ч газрын дүгнэлтэд багтахгүй", "it lies in no Land Conclusion"),
+        )
+    )
+    cap = float(settings.parcel_cap_ha)
+    parts.append(cap_findings(ok, layer=PROPOSAL, cap_ha=cap, rule=RULES["PARCEL_OVER_CAP"]))
+    return parts, repaired
+
+
+def _home_soum(
+    ok: gpd.GeoDataFrame, soum_code: str | None, soums: list[dict[str, Any]]
+) -> str | None:
+    """The proposing soum of a Land Conclusion proposal."""
+    if soum_code:
+        return soum_code
+    if "soum_code" in ok.columns:
+        given = [str(v) for v in ok["soum_code"].dropna().unique() if str(v).strip()]
+        if given:
+            return given[0]
+    return soums[0]["soum_code"] if soums else None
+
+
+def _outside_soum(
+    ok: gpd.GeoDataFrame, ctx: ReviewContext, home: str | None, *, tol: float
+) -> tuple[float | None, pd.DataFrame, list[Repaired]]:
+    """Hectares of a proposed Land Conclusion outside the proposing soum, as findings."""
+    soum = ctx.by_id("soums", [home]) if home else ctx.frame("soums").iloc[:0]
+    if len(ok) == 0 or len(soum) == 0:
+        return None, _no_findings(), []
+    containers = gpd.GeoSeries(
+        np.repeat(np.asarray(soum.geometry.array, dtype=object)[:1], len(ok)),
+        index=pd.Index([str(home)] * len(ok)),
+        crs=STORE_CRS,
+    )
+    result = outside_area(ok, containers, part_layer=PROPOSAL, container_layer="soums",
+                          tolerance_m2=tol)  # fmt: skip
+    part = outside_part(result.records, containers.index, part_layer=PROPOSAL,
+                        container_layer="soums", rule=RULES["LC_OUTSIDE_SOUM"])  # fmt: skip
+    return float(part["overlap_ha"].sum()), part, list(result.repaired)
+
+
+def _soum_shares(
+    over: pd.DataFrame, near: gpd.GeoDataFrame, size: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Each soum the proposal touches, with hectares and share of the proposal, largest first."""
+    in_soums = over[(over["b_layer"] == "soums").to_numpy()]
+    ha = in_soums.groupby("b_id")["overlap_ha"].sum().sort_values(ascending=False, kind="stable")
+    total = float(size["official_ha"].sum())
+    info = near
+    return [
+        {
+            "soum_code": code,
+            "name_mn": _text(info.at[code, "name_mn"]) if "name_mn" in info else None,
+            "name_en": _text(info.at[code, "name_en"]) if "name_en" in info else None,
+            "aimag_code": _text(info.at[code, "aimag_code"]) if "aimag_code" in info else None,
+            "overlap_ha": _num(value),
+            "share": _num(value / total, 6) if total > 0 else None,
+        }
+        for code, value in ha.items()
+    ]
+
+
+def _aimags(
+    over: pd.DataFrame, soums: list[dict[str, Any]], ctx: ReviewContext
+) -> list[dict[str, Any]]:
+    """The aimags the proposal touches: from the aimags layer, and the soums' aimag codes."""
+    in_aimags = over[(over["b_layer"] == "aimags").to_numpy()]
+    ha = in_aimags.groupby("b_id")["overlap_ha"].sum().sort_values(ascending=False, kind="stable")
+    codes = [str(c) for c in ha.index]
+    codes += [s["aimag_code"] for s in soums if s["aimag_code"] and s["aimag_code"] not in codes]
+    info = ctx.by_id("aimags", codes)
+    return [
+        {
+            "aimag_code": code,
+            "name_mn": _text(info.at[code, "name_mn"]) if code in info.index else None,
+            "name_en": _text(info.at[code, "name_en"]) if code in info.index else None,
+        }
+        for code in codes
+    ]
+
+
+def _no_findings() -> pd.DataFrame:
+    return _repair_findings([])
+
+
+def _repair_findings(fixed: list[Repaired]) -> pd.DataFrame:
+    rule = RULES["GEOMETRY_REPAIRED"]
+    ids = np.array([r.feature_id for r in fixed], dtype=object)
+    reasons = np.array([r.reason for r in fixed], dtype=object)
+    n = len(fixed)
+    mn, en = rule.render({"a_id": ids, "why_mn": reasons, "why_en": reasons}, n)
+    return pd.DataFrame(
+        {
+            "rule": rule.code,
+            "severity": rule.severity,
+            "a_layer": PROPOSAL,
+            "a_id": ids,
+            "b_layer": None,
+            "b_id": None,
+            "overlap_ha": np.full(n, np.nan),
+            "message_mn": mn,
+            "message_en": en,
+            "geometry": np.full(n, None, dtype=object),
+        }
+    )
+
+
+# ------------------------------------------------------------------------------- the report
+
+
+def _findings(parts: list[pd.DataFrame], near: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    table = pd.concat([p for p in parts if len(p)] or [parts[-1]], ignore_index=True)
+    table["holder"] = None
+    for layer in table["b_layer"].dropna().unique():
+        frame = near.get(str(layer))
+        if frame is None:
+            continue
+        column = next((c for c in ("holder", "name", "name_en") if c in frame.columns), None)
+        if column is None:
+            continue
+        at = (table["b_layer"] == layer).to_numpy()
+        names = frame[column]
+        table.loc[at, "holder"] = table.loc[at, "b_id"].astype(str).map(names).to_numpy()
+    severity = {s: i for i, s in enumerate(SEVERITY_LABELS)}
+    order = {code: i for i, code in enumerate(RULES)}
+    table["_s"] = table["severity"].map(severity)
+    table["_r"] = table["rule"].map(order)
+    table = table.sort_values(["_s", "_r", "a_id", "b_id"], na_position="first", kind="stable")
+    return table.drop(columns=["_s", "_r"]).reset_index(drop=True)
+
+
+def _report(
+    *,
+    kind: str,
+    day: dt.date,
+    frame: gpd.GeoDataFrame,
+    usable: npt.NDArray[np.bool_],
+    size: pd.DataFrame,
+    findings: pd.DataFrame,
+    soums: list[dict[str, Any]],
+    aimags: list[dict[str, Any]],
+    home: str | None,
+    outside_ha: float | None,
+    lc_rows: list[dict[str, Any]],
+    repairs: list[Repaired],
+    problems: list[dict[str, Any]],
+) -> dict[str, Any]:
+    blocked = set(findings.loc[findings["severity"] == "block", "a_id"].astype(str))
+    if frame.empty or not usable.all():
+        verdict: Verdict = "invalid"
+    elif blocked:
+        verdict = "conflicts"
+    else:
+        verdict = "clear"
+    sizes = size.reset_index(drop=True)
+    features = []
+    k = 0
+    for i, fid in enumerate(frame["id"]):
+        row: dict[str, Any] = {"id": fid}
+        if usable[i]:
+            row |= {
+                "official_ha": _num(sizes.at[k, "official_ha"]),
+                "geodesic_ha": _num(sizes.at[k, "geodesic_ha"]),
+                "utm_zone": _zone(sizes.at[k, "utm_zone"]),
+                "verdict": "conflicts" if fid in blocked else "clear",
+            }
+            k += 1
+        else:
+            row |= {
+                "official_ha": None,
+                "geodesic_ha": None,
+                "utm_zone": None,
+                "verdict": "invalid",
+            }
+        features.append(row)
+    official = float(size["official_ha"].sum()) if len(size) else 0.0
+    counts = findings["severity"].value_counts()
+    return {
+        "kind": kind,
+        "today": day.isoformat(),
+        "verdict": verdict,
+        "verdict_mn": VERDICT_LABELS[verdict][0],
+        "verdict_en": VERDICT_LABELS[verdict][1],
+        "area": {
+            "official_ha": _num(official),
+            "geodesic_ha": _num(float(size["geodesic_ha"].sum()) if len(size) else 0.0),
+        },
+        "features": features,
+        "soums": soums,
+        "aimags": aimags,
+        "proposing_soum": home,
+        "outside_soum_ha": None if outside_ha is None else _num(outside_ha),
+        "outside_soum_share": (
+            None if outside_ha is None or official <= 0 else _num(outside_ha / official, 6)
+        ),
+        "land_conclusions": lc_rows,
+        "findings": [_finding(r) for r in findings.to_dict("records")],
+        "counts": {s: int(counts.get(s, 0)) for s in SEVERITY_LABELS},
+        "repairs": [r.as_dict() for r in repairs],
+        "problems": problems,
+    }
+
+
+def _finding(r: Mapping[Any, Any]) -> dict[str, Any]:
+    rule: Rule = RULES[str(r["rule"])]
+    return {
+        "severity": r["severity"],
+        "code": r["rule"],
+        "title_mn": rule.title_mn,
+        "title_en": rule.title_en,
+        "proposal_id": _text(r["a_id"]),
+        "layer": _text(r["b_layer"]),
+        "id": _text(r["b_id"]),
+        "holder": _text(r["holder"]),
+        "overlap_ha": None if pd.isna(r["overlap_ha"]) else _num(r["overlap_ha"]),
+        "message_mn": r["message_mn"],
+        "message_en": r["message_en"],
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _zone(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _num(value: Any, digits: int = 4) -> float:
+    return round(float(value), digits)
