@@ -83,3 +83,4 @@ def main() -> None:
 # Command modules register themselves on ``app``; imported last since they import from here.
 from api.commands import data  # noqa: E402, F401
 from api.commands import lifecycle  # noqa: E402, F401
+from api.commands import planning  # noqa: E402, F401
