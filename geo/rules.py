@@ -789,13 +789,15 @@ def reference_findings(
     why_mn = np.where(empty, none_why[0], "бүртгэлд байхгүй").astype(object)
     why_en = np.where(empty, none_why[1], "not in the store").astype(object)
     end_text = _iso(ends)
+    status_mn = "төлөв: " + _labels(group, status, "mn")
+    status_en = "status: " + _labels(group, status, "en")
+    end_mn = "хүчинтэй хугацаа " + end_text + "-нд дууссан"
+    end_en = "valid until " + end_text
+    both = found & status_bad & ended
     for mask, mn, en in (
-        (found & ended, "хүчинтэй хугацаа " + end_text + "-нд дууссан", "valid until " + end_text),
-        (
-            found & status_bad,
-            "төлөв: " + _labels(group, status, "mn"),
-            "status: " + _labels(group, status, "en"),
-        ),
+        (found & ended, end_mn, end_en),
+        (found & status_bad, status_mn, status_en),
+        (both, status_mn + "; " + end_mn, status_en + "; " + end_en),
     ):
         why_mn = np.where(mask, mn, why_mn)
         why_en = np.where(mask, en, why_en)
