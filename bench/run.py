@@ -433,7 +433,7 @@ class Bench:
             label="gazar",
         )
         row.found = (
-            f"verdict {result['verdict']}, {len(result['findings'])} findings; "
+            f"verdict {result['verdict']}, findings: {len(result['findings'])}; "
             f"indexing the layers once took {indexing:.2f} s"
         )
         print(f"  found     {row.found}", flush=True)
