@@ -613,6 +613,93 @@ def analyze(
     return Findings(records=records, repaired=_unique_repairs(repaired))
 
 
+#: Columns of :func:`pair_overlaps` records, in order.
+PAIR_OVERLAP_COLUMNS: Final = ("a_layer", "a_id", "b_layer", "b_id", "overlap_ha", "rule",
+                               "geometry")  # fmt: skip
+
+
+def pair_overlaps(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    a_layer: str,
+    b_layer: str,
+    today: dt.date,
+    tolerance_m2: float,
+    pairs: Sequence[OverlapPair] = OVERLAP_PAIRS,
+    live: Mapping[str, Live] = LIVE,
+) -> tuple[gpd.GeoDataFrame, tuple[Repaired, ...]]:
+    """Every overlap between two layers (or within one), each with the rule it breaks.
+
+    If the pair table gives the pair a rule, only the features that count (``live``) are
+    compared, the holder's own pairs are left out and ``rule`` is its code; if the pair may
+    overlap or is not listed, every feature is compared and ``rule`` is ``None``.
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame
+        Layers by name, as for :func:`analyze`.
+    a_layer, b_layer : str
+        The layers to compare (the same name: overlaps within the layer).
+    today : datetime.date
+        For the ``live`` filters.
+    tolerance_m2 : float
+        Shared areas of at most this many official m² are not overlaps.
+    pairs, live
+        The tables.
+
+    Returns
+    -------
+    (GeoDataFrame, tuple of Repaired)
+        Records with ``PAIR_OVERLAP_COLUMNS`` (the shared area as geometry), sorted by
+        ``a_id, b_id``; the features repaired first.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> lcs = gpd.GeoDataFrame({"id": ["LC-1", "LC-2"], "status": ["issued", "rejected"],
+    ...     "valid_until": [None, None]},
+    ...     geometry=[box(106.0, 47.0, 106.02, 47.01), box(106.01, 47.0, 106.03, 47.01)],
+    ...     crs=4326)
+    >>> found, _ = pair_overlaps({"land_conclusions": lcs}, a_layer="land_conclusions",
+    ...     b_layer="land_conclusions", today=dt.date(2025, 6, 30), tolerance_m2=1.0)
+    >>> len(found)  # LC-2 was rejected: it no longer counts
+    0
+    >>> found, _ = pair_overlaps({"land_conclusions": lcs}, a_layer="land_conclusions",
+    ...     b_layer="land_conclusions", today=dt.date(2025, 6, 30), tolerance_m2=1.0,
+    ...     pairs=())
+    >>> found[["a_id", "b_id", "rule"]].to_dict("records")
+    [{'a_id': 'LC-1', 'b_id': 'LC-2', 'rule': None}]
+    """
+    for name in (a_layer, b_layer):
+        if name not in REGISTRY:
+            raise ValueError(f"unknown layer '{name}'; the layers are: {', '.join(REGISTRY)}")
+    day = _day(today)
+    entry = pair_for(pairs, a_layer, b_layer)
+    a, b = _layer(layers, a_layer), _layer(layers, b_layer)
+    if entry is None or entry.rule is None:
+        if a_layer == b_layer:
+            result = overlaps_within(a, layer=a_layer, tolerance_m2=tolerance_m2)
+        else:
+            result = overlaps_between(
+                a, b, a_layer=a_layer, b_layer=b_layer, tolerance_m2=tolerance_m2
+            )
+        records = result.records.assign(rule=None)
+        return gpd.GeoDataFrame(records[list(PAIR_OVERLAP_COLUMNS)], crs=STORE_CRS), tuple(
+            result.repaired
+        )
+    if (entry.a_layer, entry.b_layer) != (a_layer, b_layer):  # the table's order
+        a, b, a_layer, b_layer = b, a, b_layer, a_layer
+    a = a[live[a_layer].mask(a, day)] if a_layer in live else a
+    b = b[live[b_layer].mask(b, day)] if b_layer in live else b
+    part, repaired = overlap_findings(
+        a, b, pair=entry, rule=RULES[entry.rule], tolerance_m2=tolerance_m2
+    )
+    geometry = gpd.GeoSeries(part.pop("geometry").to_numpy(dtype=object), crs=STORE_CRS)
+    records = gpd.GeoDataFrame(part, geometry=geometry, crs=STORE_CRS)
+    records = records[list(PAIR_OVERLAP_COLUMNS)]
+    return records.reset_index(drop=True), _unique_repairs(repaired)
+
+
 # --------------------------------------------------------------------- the rules, one by one
 
 
