@@ -28,6 +28,20 @@ not code, in five small tables:
 date is *past* when it is before ``today`` (``expires_on``, ``valid_until`` and ``due_on`` are
 the last day that still counts). Overlaps and outside areas are measured in official hectares
 by :mod:`geo.overlaps` with the tolerance of ``AnalysisSettings.overlap_tolerance_m2``.
+
+Choices made where the issue left room:
+
+* The containment and reference rules apply to the features that count (``LIVE``): a revoked
+  Land Conclusion outside its soum, or an expired contract outside its Land Conclusion, is
+  history, not a conflict. A part whose container id is not in the store is left to the
+  reference rule (``PARCEL_LC_NOT_VALID`` says "not in the store"); a Land Conclusion whose
+  ``soum_code`` is not in the soums layer is not checked (the soums layer may be partial).
+* ``CONTRACT_ACTIVE_PAST_EXPIRY`` covers ``active`` and ``suspended`` contracts, like
+  ``geo.lifecycle.overdue_contracts``.
+* ``PARCEL_OVER_REHAB`` (``warn``) is a parcel over a rehabilitation zone not yet accepted
+  that belongs to someone else (another ``parcel_id`` and another holder).
+* ``GEOMETRY_REPAIRED`` (``info``) is used by the proposal review; ``analyze`` lists repaired
+  store features in ``Findings.repaired`` instead.
 """
 
 from __future__ import annotations

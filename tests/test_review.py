@@ -375,3 +375,13 @@ def test_a_review_does_not_grow_with_the_store() -> None:
         review(one, kind="parcel", layers=context, today=TODAY, settings=SETTINGS)
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.25
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    import doctest
+
+    import geo.review
+
+    result = doctest.testmod(geo.review)
+    assert result.attempted >= 5
+    assert result.failed == 0

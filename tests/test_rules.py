@@ -504,3 +504,13 @@ def test_analyze_finds_every_deliberate_demo_conflict_and_nothing_else(scale: in
     sizes = dict(zip(found.records["rule"], found.records["overlap_ha"], strict=False))
     assert sizes["PARCEL_OVERLAP"] == pytest.approx(0.3, rel=1e-3)  # 15 m x 200 m
     assert sizes["PARCEL_OUTSIDE_LC"] == pytest.approx(0.4, rel=1e-3)  # 20 m x 200 m
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    import doctest
+
+    import geo.rules
+
+    result = doctest.testmod(geo.rules)
+    assert result.attempted >= 8
+    assert result.failed == 0
