@@ -27,12 +27,21 @@ How it is computed (no Python loop over features or Land Conclusions):
 3. the pieces of each Land Conclusion are unioned as one row of a padded 2-D array with
    ``shapely.disjoint_subset_union_all(..., axis=1)`` (GEOS unions each cluster of touching
    pieces separately: parcels rarely touch, so this is far faster than ``union_all``);
-4. ``shapely.difference`` (vectorised) removes the blocked union from each Land Conclusion.
+4. the blocked union is removed from each Land Conclusion: where it lies wholly inside in
+   hole-free parts (parcels clear of the edge) its parts simply become holes; elsewhere
+   ``shapely.difference`` (vectorised) does it.
 
 Only the blocked union and the (small) rehabilitation and exclusion remainders are measured;
 ``allocated_ha`` is the blocked area less those two, ``available_ha`` the Land Conclusion's
-area less the blocked area. GEOS releases the GIL, so the heavy array operations are split
-across ``threads`` threads.
+area less the blocked area. Edges are split in lon/lat ring by ring before measuring
+(:func:`segmentize_rings`; same figures as ``official_ha``'s default, without GEOS's
+whole-polygon densifier, which can drop a valid polygon). GEOS releases the GIL, so the heavy
+array operations are split across ``threads`` threads.
+
+At 1,006 Land Conclusions in force against 100,000 parcels (88,142 applied or active) and
+13,829 rehabilitation zones (``layers.demo.build_demo(scale=1000)``) it takes about 1.1 s on
+two cores, and agrees with a per-Land-Conclusion ``union_all``/``difference`` loop (6.5 s) to
+3e-9 of each Land Conclusion's area.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from geo.area import official_ha
+from geo.area import LONLAT_STEP_DEG, official_ha
 from geo.repair import Repaired, layer_arrays, polygonal_parts, repair_polygons
 from layers.errors import GazarError
 from layers.labels import bilingual
@@ -248,26 +257,28 @@ def _cut_away(
     return out[solid], lc_of[solid]
 
 
-def _punch_holes(shells: ObjArray, blocked: ObjArray) -> ObjArray:
-    """Each hole-free polygon less the hole-free parts of ``blocked`` lying in its interior.
+def _punch_holes(shells: ObjArray, parts: ObjArray, owner: IntArray) -> ObjArray:
+    """Each hole-free polygon less the hole-free ``parts`` (of ``owner``) in its interior.
 
     The blocked parts become the holes (their union's parts are disjoint or touch at points,
     which holes may).
     """
-    parts, owner = shapely.get_parts(blocked, return_index=True)
     rings = np.concatenate([shapely.get_exterior_ring(shells), shapely.get_exterior_ring(parts)])
     index = np.concatenate([np.arange(len(shells)), owner])
     order = np.argsort(index, kind="stable")  # each shell first, then its holes
     return np.asarray(shapely.polygons(rings[order], indices=index[order]), dtype=object)
 
 
-def _subtract(lcs: ObjArray, blocked: ObjArray, *, workers: int) -> ObjArray:
+def _subtract(
+    lcs: ObjArray, blocked: ObjArray, parts: ObjArray, owner: IntArray, *, workers: int
+) -> ObjArray:
     """``lcs - blocked`` element-wise; an empty polygon where nothing is left.
 
-    Where a Land Conclusion is a polygon without holes and its blocked land lies wholly in
-    its interior in hole-free parts (the usual case: parcels inside, clear of the edge),
-    the blocked parts simply become holes, which is exact and ~10x faster than an overlay.
-    The rest goes through ``shapely.difference``.
+    ``parts`` and ``owner`` are the polygons of ``blocked`` and the index of the one each
+    belongs to. Where a Land Conclusion is a polygon without holes and its blocked land lies
+    wholly in its interior in hole-free parts (the usual case: parcels inside, clear of the
+    edge), the blocked parts simply become holes, which is exact and ~10x faster than an
+    overlay. The rest goes through ``shapely.difference``.
     """
     free = lcs.copy()
     some = np.flatnonzero(~shapely.is_missing(blocked))
@@ -276,13 +287,17 @@ def _subtract(lcs: ObjArray, blocked: ObjArray, *, workers: int) -> ObjArray:
     simple = (shapely.get_type_id(lcs[some]) == shapely.GeometryType.POLYGON) & (
         shapely.get_num_interior_rings(lcs[some]) == 0
     )
-    parts, owner = shapely.get_parts(blocked[some], return_index=True)
-    holed = np.bincount(owner, weights=shapely.get_num_interior_rings(parts), minlength=len(some))
-    simple &= holed == 0
+    holed = np.bincount(owner, weights=shapely.get_num_interior_rings(parts), minlength=len(lcs))
+    simple &= holed[some] == 0
     simple[simple] = shapely.contains_properly(lcs[some[simple]], blocked[some[simple]])
     fast, slow = some[simple], some[~simple]
     if fast.size:
-        free[fast] = _punch_holes(lcs[fast], blocked[fast])
+        is_fast = np.zeros(len(lcs), dtype=bool)
+        is_fast[fast] = True
+        mine = is_fast[owner]
+        local = np.full(len(lcs), -1)
+        local[fast] = np.arange(len(fast))
+        free[fast] = _punch_holes(lcs[fast], parts[mine], local[owner[mine]])
     if slow.size:
         free[slow] = polygonal_parts(
             _split(
@@ -321,12 +336,89 @@ def _need(gdf: gpd.GeoDataFrame, layer: str, columns: Sequence[str]) -> None:
         raise ValueError(f"layer '{layer}' has no column(s) {', '.join(map(repr, missing))}")
 
 
+def segmentize_rings(geoms: npt.ArrayLike, max_segment_length: float) -> ObjArray:
+    """``shapely.segmentize`` applied ring by ring, so a polygon is never "repaired" away.
+
+    GEOS densifies a polygon as a whole and, when the densified polygon is no longer valid,
+    replaces it by ``buffer(0)`` of itself, which can return an empty polygon: a valid ring
+    that passes within floating-point noise of one of its own vertices (an overlay result
+    where a cut meets an edge at a point) gains a crossing of 1e-15 degrees when its edges
+    are split, and the whole polygon is dropped. Splitting each ring and rebuilding the
+    polygons keeps every ring; the area of a ring crossing itself by 1e-15 is unaffected.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        Polygons and MultiPolygons (other geometries go through ``shapely.segmentize``).
+    max_segment_length : float
+        As in ``shapely.segmentize``.
+
+    Returns
+    -------
+    numpy.ndarray of geometries
+        Aligned with ``geoms``.
+
+    Examples
+    --------
+    >>> from shapely import Polygon, box
+    >>> [g.wkt for g in segmentize_rings([box(0, 0, 2, 1)], 1.0)]
+    ['POLYGON ((2 0, 2 1, 1 1, 0 1, 0 0, 1 0, 2 0))']
+    """
+    arr = np.asarray(geoms, dtype=object).reshape(-1)
+    out = arr.copy()
+    types = shapely.get_type_id(arr)
+    polygonal = np.isin(types, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+    present = ~shapely.is_missing(arr)
+    todo = np.flatnonzero(polygonal & present & ~shapely.is_empty(arr))
+    rest = np.flatnonzero(present & ~polygonal)
+    if rest.size:
+        out[rest] = shapely.segmentize(arr[rest], max_segment_length)
+    if todo.size:
+        parts, owner = _polygons_of(arr[todo])
+        single = types[todo] == shapely.GeometryType.POLYGON
+        out[todo] = _segmentize_parts(parts, owner, single, max_segment_length)
+    return out
+
+
+def _polygons_of(geoms: ObjArray) -> tuple[ObjArray, IntArray]:
+    """The non-empty polygons of each geometry, with the index of the geometry they belong to."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    keep = ~shapely.is_empty(parts)
+    return parts[keep], owner[keep].astype(np.intp)
+
+
+def _segmentize_parts(
+    parts: ObjArray, owner: IntArray, single: npt.NDArray[np.bool_], max_segment_length: float
+) -> ObjArray:
+    """Rebuild each geometry (a Polygon where ``single``, else a MultiPolygon) from its
+    ``parts`` with every ring's edges split (see :func:`segmentize_rings`).
+
+    Every geometry must own at least one part.
+    """
+    rings, part_of = shapely.get_rings(parts, return_index=True)
+    dense = shapely.segmentize(rings, max_segment_length)
+    polygons = np.asarray(shapely.polygons(dense, indices=part_of), dtype=object)
+    rebuilt = polygons[np.searchsorted(owner, np.arange(len(single)))]
+    if not single.all():
+        multi = ~single
+        mine = multi[owner]
+        local = np.cumsum(multi) - 1
+        rebuilt[multi] = shapely.multipolygons(polygons[mine], indices=local[owner[mine]])
+    return rebuilt
+
+
 def _measure(geoms: ObjArray) -> npt.NDArray[np.float64]:
-    """Official hectares; 0 where there is no geometry."""
+    """Official hectares; 0 where there is no geometry.
+
+    Edges are split in lon/lat ring by ring (:func:`segmentize_rings`) and then measured
+    with ``official_ha(..., edges="projected")``: the same figures as the default
+    ``edges="lonlat"``, without the whole-polygon densification that can drop a polygon.
+    """
     ha = np.zeros(len(geoms), dtype="float64")
     some = np.flatnonzero(~shapely.is_missing(geoms))
     if some.size:
-        ha[some] = official_ha(geoms[some])
+        dense = segmentize_rings(geoms[some], LONLAT_STEP_DEG)
+        ha[some] = official_ha(dense, edges="projected")
     return ha
 
 
@@ -429,13 +521,21 @@ def availability(
     rehab = _union_by_group(r_only, r_only_lc, n, workers=workers)
     excluded = _union_by_group(x_only, x_only_lc, n, workers=workers)
 
-    ha = _measure(np.concatenate([lcs, blocked, rehab, excluded]))
-    area_ha, blocked_ha, rehab_ha, excluded_ha = ha.reshape(4, n)
+    area_ha, rehab_ha, excluded_ha = _measure(np.concatenate([lcs, rehab, excluded])).reshape(3, n)
+    some = np.flatnonzero(~shapely.is_missing(blocked))
+    parts, part_owner = _polygons_of(blocked[some])
+    part_owner = some[part_owner]
+    blocked_ha = np.zeros(n)
+    if some.size:
+        single = shapely.get_type_id(blocked[some]) == shapely.GeometryType.POLYGON
+        local = np.searchsorted(some, part_owner)
+        dense = _segmentize_parts(parts, local, single, LONLAT_STEP_DEG)
+        blocked_ha[some] = official_ha(dense, edges="projected")
     has_allocated = np.bincount(a_lc, minlength=n) > 0
     allocated_ha = np.where(has_allocated, np.maximum(blocked_ha - rehab_ha - excluded_ha, 0), 0.0)
     available_ha = np.maximum(area_ha - blocked_ha, 0.0)
 
-    free = _subtract(lcs, blocked, workers=workers)
+    free = _subtract(lcs, blocked, parts, part_owner, workers=workers)
 
     rows = land_conclusions.loc[use]
     frame = gpd.GeoDataFrame(

@@ -45,6 +45,7 @@ import shapely
 from pyproj import Transformer
 
 from geo.area import LONLAT_STEP_DEG, M2_PER_HA, official_ha, utm_epsg, utm_zone
+from geo.availability import segmentize_rings
 from geo.repair import first_lonlat_problem, polygonal_parts
 from layers.errors import InvalidGeometry
 from layers.schema import STORE_CRS
@@ -347,7 +348,7 @@ def suggest_parcels(
             utm_epsg=None,
         )
     epsg = utm_epsg(utm_zone(shapely.get_x(shapely.centroid(available))))
-    land = _project(shapely.segmentize(available, LONLAT_STEP_DEG), _transformers(epsg)[0])
+    land = _project(segmentize_rings([available], LONLAT_STEP_DEG)[0], _transformers(epsg)[0])
     region = shapely.buffer(land, -EDGE_CLEARANCE_M, join_style="mitre")
     shapely.prepare(region)
     bounds = region.bounds

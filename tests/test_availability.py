@@ -35,6 +35,7 @@ from geo.availability import (
     availability_totals,
     in_force,
     require_in_force,
+    segmentize_rings,
 )
 from layers.store import Store
 from tests import factories as f
@@ -383,3 +384,32 @@ def test_cli_availability_refuses_an_unknown_soum_and_format(planning_store: Sto
     assert result.exit_code == 1
     assert "MN0000" in result.output and "сум" in result.output
     assert _cli(planning_store, "availability", "--format", "xml").exit_code == 2
+
+
+# A valid ring passing within floating-point noise of one of its own vertices (a Land
+# Conclusion's north edge cut by an exclusion, from the scale-1000 demo): GEOS's polygon
+# densifier turns it into a 1e-15 self-crossing and "repairs" it with buffer(0) to nothing.
+WEDGE = shapely.Polygon(
+    [
+        (107.03359355118371, 48.790595033442386),
+        (107.03269997275956, 48.76847891555779),
+        (106.99924245386174, 48.76906438743751),
+        (107.00001432371126, 48.78848778071083),
+        (107.00865626820035, 48.78848778071083),
+        (107.00865626820035, 48.79103155617439),
+        (107.00012134840345, 48.791180958437245),
+    ]
+)
+
+
+def test_edges_are_split_ring_by_ring_so_no_polygon_is_lost() -> None:
+    assert WEDGE.is_valid
+    dense = segmentize_rings([WEDGE, shapely.MultiPolygon([WEDGE]), None], 0.001)
+    assert dense[0].geom_type == "Polygon" and dense[1].geom_type == "MultiPolygon"
+    assert dense[2] is None
+    assert shapely.area(dense[:2]) == pytest.approx([WEDGE.area] * 2, rel=1e-12)
+    assert shapely.get_num_coordinates(dense[0]) > 60  # 3.3 km of edges every ~0.001 deg
+    frame = _run([f.land_conclusion(geometry=WEDGE)])
+    chords = official_ha([WEDGE], edges="projected")[0]  # no splitting: off by < 1e-3
+    assert frame.iloc[0]["area_ha"] == pytest.approx(chords, rel=1e-3)
+    assert frame.iloc[0]["available_ha"] == frame.iloc[0]["area_ha"] > 500
