@@ -9,7 +9,7 @@ counted once, in this priority order:
     covered by rehabilitation zones the commission has not yet accepted, and not allocated;
 ``excluded_ha``
     covered by excluded land (protected areas, water protection zones, settlements) or by
-    mining and exploration licences, and by neither of the above;
+    mining and exploration licences not yet expired, and by neither of the above;
 ``available_ha``
     the rest, returned as geometry too.
 
@@ -112,6 +112,14 @@ class LandConclusionNotInForce(GazarError):
         self.status = status
 
 
+def _not_ended(gdf: gpd.GeoDataFrame, column: str, today: dt.date) -> npt.NDArray[np.bool_]:
+    """Rows whose ``column`` date is missing or not before ``today`` (all if no such column)."""
+    if column not in gdf.columns:
+        return np.ones(len(gdf), dtype=bool)
+    until = pd.to_datetime(gdf[column], errors="coerce")
+    return np.asarray(until.isna() | (until >= pd.Timestamp(today)), dtype=bool)
+
+
 def in_force(land_conclusions: gpd.GeoDataFrame, *, today: dt.date) -> npt.NDArray[np.bool_]:
     """Which Land Conclusions are issued and valid on ``today``.
 
@@ -130,10 +138,8 @@ def in_force(land_conclusions: gpd.GeoDataFrame, *, today: dt.date) -> npt.NDArr
     for column in ("status", "valid_until"):
         if column not in land_conclusions.columns:
             raise ValueError(f"layer 'land_conclusions' has no '{column}' column")
-    until = pd.to_datetime(land_conclusions["valid_until"], errors="coerce")
-    valid = until.isna() | (until >= pd.Timestamp(today))
-    issued = land_conclusions["status"] == "issued"
-    return np.asarray(issued & valid, dtype=bool)
+    issued = np.asarray(land_conclusions["status"] == "issued", dtype=bool)
+    return issued & _not_ended(land_conclusions, "valid_until", today)
 
 
 def require_in_force(land_conclusion: gpd.GeoDataFrame, *, today: dt.date) -> None:
@@ -447,11 +453,15 @@ def availability(
     rehab_zones : GeoDataFrame
         ``rehab_zones`` with ``id`` and ``stage``; every zone whose stage is not ``accepted``
         blocks its land.
-    exclusions, licences : GeoDataFrame
-        ``exclusions`` and ``licences`` with ``id``; every feature given excludes its land
-        (pass only the licences to be respected).
+    exclusions : GeoDataFrame
+        ``exclusions`` with ``id``; every feature excludes its land.
+    licences : GeoDataFrame
+        ``licences`` with ``id``; each excludes its land until its ``expires_on`` has passed
+        (as the overlap rules of ``geo.rules`` treat them); a licence without that date or
+        column always does.
     today : datetime.date
-        The day of the analysis (Land Conclusions past ``valid_until`` are left out).
+        The day of the analysis: Land Conclusions past ``valid_until`` and licences past
+        ``expires_on`` are left out.
     threads : int, optional
         Threads for the geometry operations; default ``min(2, os.cpu_count())``.
 
@@ -502,7 +512,7 @@ def availability(
     repaired += rep
     exc, rep = _checked(exclusions, layer="exclusions")
     repaired += rep
-    lic, rep = _checked(licences, layer="licences")
+    lic, rep = _checked(licences, layer="licences", mask=_not_ended(licences, "expires_on", today))
     repaired += rep
 
     n = len(lcs)

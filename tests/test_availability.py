@@ -83,6 +83,7 @@ def _licence(fid: str, geometry: shapely.Geometry) -> dict[str, Any]:
 #   rehab R-2 (accepted)                                   -      not blocking
 #   exclusion X-1 x 1900-2100, y 400-600: half inside       2 ha   excluded
 #   licence L-1 x 200-500, y 250-350: 0.5 ha on P-1        2.5 ha excluded
+#   licence L-2, expired yesterday                         -      not excluded
 SCENE = {
     "parcels": [
         f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
@@ -102,7 +103,10 @@ SCENE = {
         ),
     ],
     "exclusions": [f.exclusion("X-1", geometry=f.utm_box(1900, 400, 200, 200))],
-    "licences": [_licence("L-1", f.utm_box(200, 250, 300, 100))],
+    "licences": [
+        _licence("L-1", f.utm_box(200, 250, 300, 100)),
+        {**_licence("L-2", f.utm_box(800, 800, 100, 100)), "expires_on": dt.date(2025, 12, 31)},
+    ],
 }
 
 
@@ -159,11 +163,11 @@ def test_available_geometry_is_the_land_left_and_measures_available_ha(
     assert parts == pytest.approx(row["area_ha"], rel=1e-12)
     # no allocated, rehabilitation, excluded or licensed land is left in it
     kept = [*SCENE["parcels"][:2], SCENE["parcels"][5], SCENE["zones"][0]]
-    for feature in [*kept, *SCENE["exclusions"], *SCENE["licences"]]:
+    for feature in [*kept, *SCENE["exclusions"], SCENE["licences"][0]]:
         shared = shapely.intersection(free, feature["geometry"])
         assert official_ha([shared])[0] * 1e4 < 1e-6, feature["id"]  # below 1 mm²
     # land held by expired, terminated and suspended parcels and accepted rehab is free
-    for feature in [*SCENE["parcels"][2:5], SCENE["zones"][1]]:
+    for feature in [*SCENE["parcels"][2:5], SCENE["zones"][1], SCENE["licences"][1]]:
         outside = shapely.difference(feature["geometry"], free)
         assert official_ha([outside])[0] * 1e4 < 1e-6, feature["id"]
 
