@@ -33,9 +33,7 @@ How it is computed (no Python loop over features or Land Conclusions):
 
 Only the blocked union and the (small) rehabilitation and exclusion remainders are measured;
 ``allocated_ha`` is the blocked area less those two, ``available_ha`` the Land Conclusion's
-area less the blocked area. Edges are split in lon/lat ring by ring before measuring
-(:func:`segmentize_rings`; same figures as ``official_ha``'s default, without GEOS's
-whole-polygon densifier, which can drop a valid polygon). GEOS releases the GIL, so the heavy
+area less the blocked area, with ``geo.area.official_ha``. GEOS releases the GIL, so the heavy
 array operations are split across ``threads`` threads.
 
 At 1,006 Land Conclusions in force against 100,000 parcels (88,142 applied or active) and
@@ -58,7 +56,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from geo.area import LONLAT_STEP_DEG, official_ha
+from geo.area import LONLAT_STEP_DEG, official_ha, polygon_parts, segmentize_parts
 from geo.repair import Repaired, layer_arrays, polygonal_parts, repair_polygons
 from layers.errors import GazarError
 from layers.labels import bilingual
@@ -342,89 +340,12 @@ def _need(gdf: gpd.GeoDataFrame, layer: str, columns: Sequence[str]) -> None:
         raise ValueError(f"layer '{layer}' has no column(s) {', '.join(map(repr, missing))}")
 
 
-def segmentize_rings(geoms: npt.ArrayLike, max_segment_length: float) -> ObjArray:
-    """``shapely.segmentize`` applied ring by ring, so a polygon is never "repaired" away.
-
-    GEOS densifies a polygon as a whole and, when the densified polygon is no longer valid,
-    replaces it by ``buffer(0)`` of itself, which can return an empty polygon: a valid ring
-    that passes within floating-point noise of one of its own vertices (an overlay result
-    where a cut meets an edge at a point) gains a crossing of 1e-15 degrees when its edges
-    are split, and the whole polygon is dropped. Splitting each ring and rebuilding the
-    polygons keeps every ring; the area of a ring crossing itself by 1e-15 is unaffected.
-
-    Parameters
-    ----------
-    geoms : array-like of shapely geometries
-        Polygons and MultiPolygons (other geometries go through ``shapely.segmentize``).
-    max_segment_length : float
-        As in ``shapely.segmentize``.
-
-    Returns
-    -------
-    numpy.ndarray of geometries
-        Aligned with ``geoms``.
-
-    Examples
-    --------
-    >>> from shapely import Polygon, box
-    >>> [g.wkt for g in segmentize_rings([box(0, 0, 2, 1)], 1.0)]
-    ['POLYGON ((2 0, 2 1, 1 1, 0 1, 0 0, 1 0, 2 0))']
-    """
-    arr = np.asarray(geoms, dtype=object).reshape(-1)
-    out = arr.copy()
-    types = shapely.get_type_id(arr)
-    polygonal = np.isin(types, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
-    present = ~shapely.is_missing(arr)
-    todo = np.flatnonzero(polygonal & present & ~shapely.is_empty(arr))
-    rest = np.flatnonzero(present & ~polygonal)
-    if rest.size:
-        out[rest] = shapely.segmentize(arr[rest], max_segment_length)
-    if todo.size:
-        parts, owner = _polygons_of(arr[todo])
-        single = types[todo] == shapely.GeometryType.POLYGON
-        out[todo] = _segmentize_parts(parts, owner, single, max_segment_length)
-    return out
-
-
-def _polygons_of(geoms: ObjArray) -> tuple[ObjArray, IntArray]:
-    """The non-empty polygons of each geometry, with the index of the geometry they belong to."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    keep = ~shapely.is_empty(parts)
-    return parts[keep], owner[keep].astype(np.intp)
-
-
-def _segmentize_parts(
-    parts: ObjArray, owner: IntArray, single: npt.NDArray[np.bool_], max_segment_length: float
-) -> ObjArray:
-    """Rebuild each geometry (a Polygon where ``single``, else a MultiPolygon) from its
-    ``parts`` with every ring's edges split (see :func:`segmentize_rings`).
-
-    Every geometry must own at least one part.
-    """
-    rings, part_of = shapely.get_rings(parts, return_index=True)
-    dense = shapely.segmentize(rings, max_segment_length)
-    polygons = np.asarray(shapely.polygons(dense, indices=part_of), dtype=object)
-    rebuilt = polygons[np.searchsorted(owner, np.arange(len(single)))]
-    if not single.all():
-        multi = ~single
-        mine = multi[owner]
-        local = np.cumsum(multi) - 1
-        rebuilt[multi] = shapely.multipolygons(polygons[mine], indices=local[owner[mine]])
-    return rebuilt
-
-
 def _measure(geoms: ObjArray) -> npt.NDArray[np.float64]:
-    """Official hectares; 0 where there is no geometry.
-
-    Edges are split in lon/lat ring by ring (:func:`segmentize_rings`) and then measured
-    with ``official_ha(..., edges="projected")``: the same figures as the default
-    ``edges="lonlat"``, without the whole-polygon densification that can drop a polygon.
-    """
+    """Official hectares; 0 where there is no geometry."""
     ha = np.zeros(len(geoms), dtype="float64")
     some = np.flatnonzero(~shapely.is_missing(geoms))
     if some.size:
-        dense = segmentize_rings(geoms[some], LONLAT_STEP_DEG)
-        ha[some] = official_ha(dense, edges="projected")
+        ha[some] = official_ha(geoms[some])
     return ha
 
 
@@ -533,13 +454,13 @@ def availability(
 
     area_ha, rehab_ha, excluded_ha = _measure(np.concatenate([lcs, rehab, excluded])).reshape(3, n)
     some = np.flatnonzero(~shapely.is_missing(blocked))
-    parts, part_owner = _polygons_of(blocked[some])
+    parts, part_owner = polygon_parts(blocked[some])
     part_owner = some[part_owner]
     blocked_ha = np.zeros(n)
     if some.size:
         single = shapely.get_type_id(blocked[some]) == shapely.GeometryType.POLYGON
         local = np.searchsorted(some, part_owner)
-        dense = _segmentize_parts(parts, local, single, LONLAT_STEP_DEG)
+        dense = segmentize_parts(parts, local, single, LONLAT_STEP_DEG)
         blocked_ha[some] = official_ha(dense, edges="projected")
     has_allocated = np.bincount(a_lc, minlength=n) > 0
     allocated_ha = np.where(has_allocated, np.maximum(blocked_ha - rehab_ha - excluded_ha, 0), 0.0)

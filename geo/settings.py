@@ -16,7 +16,9 @@ class AnalysisSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
 
-    overlap_tolerance_m2: float = Field(1.0, ge=0, description="Shared area below this is no overlap")
+    overlap_tolerance_m2: float = Field(
+        1.0, ge=0, description="Shared area below this is no overlap"
+    )
     parcel_cap_ha: float = Field(5.0, gt=0, description="Largest parcel one contract may hold")
     expiring_days: int = Field(60, ge=0, description="Window for contracts about to expire")
     #: days a Land Conclusion may wait in a step before it is reported as delayed

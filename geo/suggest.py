@@ -44,8 +44,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from geo.area import LONLAT_STEP_DEG, M2_PER_HA, official_ha, utm_epsg, utm_zone
-from geo.availability import segmentize_rings
+from geo.area import LONLAT_STEP_DEG, M2_PER_HA, official_ha, segmentize_rings, utm_epsg, utm_zone
 from geo.repair import first_lonlat_problem, polygonal_parts
 from layers.errors import InvalidGeometry
 from layers.schema import STORE_CRS

@@ -26,7 +26,7 @@ import shapely
 from typer.testing import CliRunner
 
 from api.cli import app
-from geo.area import official_ha
+from geo.area import official_ha, segmentize_rings
 from geo.availability import (
     AREA_COLUMNS,
     COLUMNS,
@@ -35,7 +35,6 @@ from geo.availability import (
     availability_totals,
     in_force,
     require_in_force,
-    segmentize_rings,
 )
 from layers.store import Store
 from tests import factories as f
