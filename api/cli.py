@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from geo.settings import AnalysisSettings
 from layers.errors import GazarError, StoreError, ValidationFailed
 from layers.store import Store, default_location, open_store
 
@@ -35,6 +37,24 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def parse_today(value: str | None) -> dt.date:
+    """``--today``: an ISO date, or today's date when not given."""
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint="--today"
+        ) from None
+
+
+def analysis_settings(**changes: Any) -> AnalysisSettings:
+    """The analysis settings (``GAZAR_*`` variables), with command-line changes on top."""
+    settings = AnalysisSettings()
+    return settings.model_copy(update=changes) if changes else settings
 
 
 def report_error(exc: GazarError) -> int:

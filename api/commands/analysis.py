@@ -22,7 +22,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import DbOption, app, err, guarded, out, store_at
+from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from geo.area import areas
 from geo.repair import check_polygons, repair_polygons
 from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext, review
@@ -54,23 +54,6 @@ SourceLayerOption = Annotated[
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write to this file instead of the terminal.")
 ]
-
-
-def _settings(**changes: Any) -> AnalysisSettings:
-    """The analysis settings (``GAZAR_*`` variables), with command-line changes on top."""
-    settings = AnalysisSettings()  # type: ignore[call-arg]
-    return settings.model_copy(update=changes) if changes else settings
-
-
-def _today(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint="--today"
-        ) from None
 
 
 def _choice(value: str, choices: Iterable[str], option: str) -> str:
@@ -241,8 +224,12 @@ def overlaps_cmd(
     for value, hint in ((layer, "--layer"), (against, "--against")):
         if value is not None and value not in REGISTRY:
             raise typer.BadParameter(f"choose one of {', '.join(REGISTRY)}", param_hint=hint)
-    settings = _settings() if tolerance_m2 is None else _settings(overlap_tolerance_m2=tolerance_m2)
-    day = _today(today)
+    settings = (
+        analysis_settings()
+        if tolerance_m2 is None
+        else analysis_settings(overlap_tolerance_m2=tolerance_m2)
+    )
+    day = parse_today(today)
     if layer is None:
         wanted = [(p.a_layer, p.b_layer) for p in OVERLAP_PAIRS if p.rule is not None]
     else:
@@ -326,8 +313,8 @@ def analyze_cmd(
     out_file: OutOption = None,
 ) -> None:
     """Run every conflict rule over the whole store: counts by soum and rule, then the list."""
-    day = _today(today)
-    settings = _settings()
+    day = parse_today(today)
+    settings = analysis_settings()
     with store_at(db, create=False) as store:
         layers = guarded(lambda: _read_layers(store, REGISTRY))
     found = guarded(lambda: analyze(layers, today=day, settings=settings))
@@ -424,8 +411,8 @@ def check_cmd(
     """
     kind = _choice(kind, KIND_LAYER, "--kind")
     fmt = _choice(fmt, ("json", "html"), "--format")
-    day = _today(today)
-    settings = _settings()
+    day = parse_today(today)
+    settings = analysis_settings()
     proposal, info = guarded(lambda: read_features(file, crs=crs, source_layer=source_layer))
     for note in info.notes:
         err.print(f"  · {note}", markup=False)

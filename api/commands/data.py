@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -13,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli import DbOption, app, err, guarded, out, store_at
+from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
 from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mapping, plan_import
@@ -226,7 +225,7 @@ def demo_cmd(
     from layers.demo import build_demo
     from layers.schema import LAYER_ORDER
 
-    day = dt.date.fromisoformat(today) if today else dt.date.today()
+    day = parse_today(today)
     target = Path(db or default_location())
     layers = build_demo(seed=seed, scale=scale, today=day)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import DbOption, app, guarded, out, store_at
+from api.cli import DbOption, analysis_settings, app, guarded, out, parse_today, store_at
 from geo.lifecycle import expiring, overdue_contracts, pipeline, pipeline_summary
-from geo.settings import AnalysisSettings
 from layers.labels import label
 
 OutputFormat = Literal["table", "json", "csv"]
@@ -23,23 +22,6 @@ TodayOption = Annotated[
     str | None, typer.Option("--today", help="The day to count from, YYYY-MM-DD (default: today).")
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="table (bilingual), json or csv.")]
-
-
-def _settings() -> AnalysisSettings:
-    """The analysis settings, read from ``GAZAR_*`` variables when a command runs."""
-    # every field has a default; mypy without the pydantic plugin does not see them
-    return AnalysisSettings()  # type: ignore[call-arg]
-
-
-def _today(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint="--today"
-        ) from None
 
 
 def _format(value: str) -> OutputFormat:
@@ -108,9 +90,9 @@ def expiring_cmd(
     holder) is not accepted by the commission. Contracts still open after their end date are
     listed too: in CSV output they are the rows whose `list` is `overdue`.
     """
-    settings = _settings()
+    settings = analysis_settings()
     window = settings.expiring_days if days is None else days
-    day = _today(today)
+    day = parse_today(today)
     output = _format(fmt)
     with store_at(db, create=False) as store:
         parcels = guarded(lambda: store.read("contract_parcels"))
@@ -221,8 +203,8 @@ def pipeline_cmd(
     GAZAR_ALLOWED_REQUESTERS (both JSON). CSV output has one row per Land Conclusion; the
     per-step summary is in the table and JSON outputs.
     """
-    settings = _settings()
-    day = _today(today)
+    settings = analysis_settings()
+    day = parse_today(today)
     output = _format(fmt)
     with store_at(db, create=False) as store:
         lcs = guarded(lambda: store.read("land_conclusions"))
