@@ -43,10 +43,7 @@ OUTSIDE_COLUMNS = ("id", "container_id", "part_ha", "outside_ha", "geometry")
 
 
 @dataclass(frozen=True)
-class OverlapResult:
-    """Overlap records and the features repaired to compute them."""
-
-    #: GeoDataFrame (EPSG:4326) with ``OVERLAP_COLUMNS``; one row per overlapping pair
+class _Result:
     records: gpd.GeoDataFrame
     repaired: tuple[Repaired, ...] = field(default=())
 
@@ -59,19 +56,19 @@ class OverlapResult:
 
 
 @dataclass(frozen=True)
-class OutsideResult:
-    """Per-feature outside areas and the features repaired to compute them."""
+class OverlapResult(_Result):
+    """Overlap records and the features repaired to compute them.
 
-    #: GeoDataFrame (EPSG:4326) with ``OUTSIDE_COLUMNS``, indexed like the parts
-    records: gpd.GeoDataFrame
-    repaired: tuple[Repaired, ...] = field(default=())
+    ``records``: GeoDataFrame (EPSG:4326) with ``OVERLAP_COLUMNS``; one row per overlapping pair.
+    """
 
-    def __len__(self) -> int:
-        return len(self.records)
 
-    def repaired_ids(self, layer: str) -> list[str]:
-        """Ids of the features of ``layer`` that were repaired."""
-        return [r.feature_id for r in self.repaired if r.layer == layer]
+@dataclass(frozen=True)
+class OutsideResult(_Result):
+    """Per-feature outside areas and the features repaired to compute them.
+
+    ``records``: GeoDataFrame (EPSG:4326) with ``OUTSIDE_COLUMNS``, indexed like the parts.
+    """
 
 
 def _check_tolerance(tolerance_m2: float) -> float:

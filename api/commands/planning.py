@@ -14,7 +14,7 @@ import shapely
 import typer
 from rich.table import Table
 
-from api.cli import DbOption, app, err, guarded, out, store_at
+from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
 from geo.availability import AREA_COLUMNS, availability, availability_totals, require_in_force
 from geo.repair import Repaired
 from geo.settings import AnalysisSettings
@@ -45,17 +45,6 @@ TodayOption = Annotated[
     typer.Option("--today", help="Date of the analysis, YYYY-MM-DD (default: today)."),
 ]
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def _day(today: str | None) -> dt.date:
-    if today is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(today)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{today!r} is not a date YYYY-MM-DD", param_hint="--today"
-        ) from None
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -203,7 +192,7 @@ def availability_cmd(
     available.
     """
     fmt_ = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
-    day = _day(today)
+    day = parse_today(today)
     with store_at(db, create=False) as store:
         where = {"soum_code": soum} if soum else None
         lcs = store.read("land_conclusions", where=where)
@@ -342,7 +331,7 @@ def suggest_cmd(
         raise typer.BadParameter(
             "the size must be a positive number of hectares", param_hint="--ha"
         )
-    day = _day(today)
+    day = parse_today(today)
     cap = AnalysisSettings().parcel_cap_ha
     if ha > cap:
         err.print(
