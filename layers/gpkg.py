@@ -390,6 +390,15 @@ class GeoPackageStore(Store):
         frame = pd.DataFrame(data)
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
 
+    def revision(self, layer: str) -> str:
+        kind = layer_kind(layer)
+        row = self._conn.execute(
+            "SELECT (SELECT value FROM gazar_meta WHERE key = ?), "
+            "(SELECT last_change FROM gpkg_contents WHERE table_name = ?)",
+            (f"revision:{kind.name}", kind.name),
+        ).fetchone()
+        return f"{row[0] or 0}/{row[1]}"
+
     def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
         frame = self.read(layer, where={"id": feature_id})
         if frame.empty:
@@ -447,6 +456,11 @@ class GeoPackageStore(Store):
 
     @staticmethod
     def _touch(c: sqlite3.Connection, table: str) -> None:
+        c.execute(
+            "INSERT INTO gazar_meta VALUES (?, '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (f"revision:{table}",),
+        )
         c.execute(
             f"""UPDATE gpkg_contents SET
                   min_x = (SELECT min(minx) FROM "rtree_{table}_{GEOM}"),

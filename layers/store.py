@@ -64,6 +64,10 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def revision(self, layer: str) -> str:
+        """A token that changes whenever the layer changes (for caches); cheap to ask."""
+
+    @abstractmethod
     def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
         """One feature as a one-row GeoDataFrame; ``FeatureNotFound`` if there is none."""
 

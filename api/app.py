@@ -1,0 +1,55 @@
+"""The FastAPI application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+
+from api import errors
+from api.deps import LayerCache
+from api.responses import OrjsonResponse
+from api.settings import ApiSettings
+from layers.store import open_store
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: read ``GAZAR_*`` from the environment now)."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.db)
+        app.state.store = store
+        app.state.layers = LayerCache(store)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title=settings.title,
+        description="Land-access planning for artisanal and small-scale gold mining in Mongolia. "
+        "OGC API – Features for every layer, and the analyses over HTTP.",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    errors.install(app)
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list[APIRouter]:
+    """Every resource's router; each lives in ``api/routes/`` with its own prefix and tags."""
+    from api.routes import ROUTERS
+
+    return list(ROUTERS)

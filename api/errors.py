@@ -1,0 +1,94 @@
+"""Domain errors → HTTP: one table, one handler. Domain code never imports FastAPI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.responses import OrjsonResponse as ORJSONResponse
+from layers.errors import (
+    FeatureNotFound,
+    GazarError,
+    InputFileError,
+    InvalidGeometry,
+    LayerNotFound,
+    StoreError,
+    ValidationFailed,
+)
+
+
+class BadRequest(GazarError):
+    """A request the API cannot answer as asked (unknown parameter, bad value): 400."""
+
+
+class PayloadTooLarge(GazarError):
+    """A request body over the size cap: 413."""
+
+
+class Unprocessable(GazarError):
+    """A well-formed request whose content cannot be used (too many vertices, ...): 422."""
+
+
+class NotFound(GazarError):
+    """A path that names nothing: 404."""
+
+
+#: most specific first; the first matching class decides the status
+STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
+    (LayerNotFound, 404, "NotFound"),
+    (FeatureNotFound, 404, "NotFound"),
+    (NotFound, 404, "NotFound"),
+    (BadRequest, 400, "InvalidParameterValue"),
+    (PayloadTooLarge, 413, "PayloadTooLarge"),
+    (InvalidGeometry, 422, "InvalidGeometry"),
+    (ValidationFailed, 422, "InvalidInput"),
+    (InputFileError, 422, "InvalidInput"),
+    (Unprocessable, 422, "InvalidInput"),
+    (StoreError, 503, "StoreUnavailable"),
+    (GazarError, 400, "BadRequest"),
+)
+
+
+def status_of(exc: GazarError) -> tuple[int, str]:
+    for cls, status, code in STATUS:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "ServerError"  # pragma: no cover - GazarError is the last row
+
+
+def _body(code: str, description: str, status: int, **extra: object) -> dict[str, object]:
+    return {"code": code, "description": description, "status": status, **extra}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into JSON bodies naming the problem."""
+
+    @app.exception_handler(GazarError)
+    async def _gazar(_: Request, exc: GazarError) -> ORJSONResponse:
+        status, code = status_of(exc)
+        extra: dict[str, object] = {}
+        if isinstance(exc, ValidationFailed):
+            extra["problems"] = [p.as_dict() for p in exc.problems]
+            description = f"{len(exc.problems)} problem(s) found"
+        else:
+            description = str(exc)
+        return ORJSONResponse(_body(code, description, status, **extra), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "body"))
+            parts.append(f"{where}: {e.get('msg')}")
+        return ORJSONResponse(
+            _body("InvalidParameterValue", "; ".join(parts) or "invalid request", 400),
+            status_code=400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        return ORJSONResponse(
+            _body(code, str(exc.detail), exc.status_code), status_code=exc.status_code
+        )

@@ -1,0 +1,9 @@
+"""One router per resource. Add a router to ``ROUTERS`` to serve it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import analysis, export, ogc
+
+ROUTERS: list[APIRouter] = [ogc.router, analysis.router, export.router]

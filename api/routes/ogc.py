@@ -1,0 +1,7 @@
+"""Routes: ogc (see the module owner's docstring once written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
