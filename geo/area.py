@@ -56,6 +56,14 @@ EdgeModel = Literal["lonlat", "projected"]
 #: within 1e-6 of the exact lon/lat-edge area on licences up to hundreds of km across.
 LONLAT_STEP_DEG = 0.001
 
+#: Geometries whose lon/lat bounding box is at most this many degrees wide and tall are
+#: measured with lon/lat edges through the projection's Jacobian at their centroid: the area
+#: in lon/lat (where their edges are straight) times the projection's local area scale. The
+#: scale's change across 0.02 deg alters the area by less than 1e-7 relative, and no edge has
+#: to be split, which is several times faster on parcels.
+LOCAL_MAX_DEG = 0.02
+_JACOBIAN_STEP_DEG = 1e-5
+
 #: Albers equal-area on WGS84 centred on Mongolia (standard parallels 43 and 50 N).
 ALBERS_MONGOLIA = "+proj=aea +lat_0=47 +lon_0=104 +lat_1=43 +lat_2=50 +ellps=WGS84 +units=m"
 
@@ -250,6 +258,49 @@ def _densify(
     raise ValueError(f"edges must be 'lonlat' or 'projected', not {edges!r}")
 
 
+def _is_small(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Which geometries are small enough for the Jacobian measure (see ``LOCAL_MAX_DEG``)."""
+    b = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        return (b[:, 2] - b[:, 0] <= LOCAL_MAX_DEG) & (b[:, 3] - b[:, 1] <= LOCAL_MAX_DEG)
+
+
+def _jacobian_area(geoms: npt.NDArray[np.object_], target: str) -> npt.NDArray[np.float64]:
+    """Area (m²) in ``target`` of small lon/lat geometries with straight lon/lat edges.
+
+    The lon/lat area times the determinant of the projection's Jacobian at the centroid,
+    by central differences. Exact for an area scale varying linearly over the geometry (the
+    first-order change integrates to zero about the centroid); the rest is second order.
+    """
+    centre = shapely.centroid(geoms)
+    lon, lat = shapely.get_x(centre), shapely.get_y(centre)
+    h = _JACOBIAN_STEP_DEG
+    t = _transformer(target)
+    xe, ye = t.transform(lon + h, lat)
+    xw, yw = t.transform(lon - h, lat)
+    xn, yn = t.transform(lon, lat + h)
+    xs, ys = t.transform(lon, lat - h)
+    det = np.abs((xe - xw) * (yn - ys) - (xn - xs) * (ye - yw)) / (4 * h * h)
+    return np.asarray(shapely.area(geoms), dtype="float64") * det
+
+
+def _lonlat_area(
+    geoms: npt.NDArray[np.object_], target: str, workers: int
+) -> npt.NDArray[np.float64]:
+    """Area (m²) in ``target`` with straight lon/lat edges, part by part: small parts through
+    the Jacobian, the others with their edges split every ``LONLAT_STEP_DEG``."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    m2 = np.zeros(len(parts), dtype="float64")
+    present = ~shapely.is_empty(parts)
+    small = present & _is_small(parts)
+    if small.any():
+        m2[small] = _jacobian_area(parts[small], target)
+    large = present & ~small
+    if large.any():
+        m2[large] = _planar_area(_densify(parts[large], "lonlat", workers), target, workers)
+    return np.asarray(np.bincount(owner, weights=m2, minlength=len(geoms)), dtype="float64")
+
+
 def _planar_area(
     geoms: npt.NDArray[np.object_], target: str, workers: int
 ) -> npt.NDArray[np.float64]:
@@ -289,15 +340,23 @@ def _zones(arr: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
     return zones
 
 
+def _measure(
+    arr: npt.NDArray[np.object_], target: str, edges: EdgeModel, workers: int
+) -> npt.NDArray[np.float64]:
+    if edges == "lonlat":
+        return _lonlat_area(arr, target, workers)
+    return _planar_area(_densify(arr, edges, workers), target, workers)
+
+
 def _official_m2(
-    arr: npt.NDArray[np.object_], dense: npt.NDArray[np.object_], workers: int
+    arr: npt.NDArray[np.object_], edges: EdgeModel, workers: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Official m² and zones of ``arr``, measured on ``dense`` (``arr`` with edges split)."""
+    """Official m² and zones of ``arr``."""
     zones = _zones(arr)
     m2 = np.zeros(len(arr), dtype="float64")
     for zone in np.unique(zones[zones > 0]):  # at most a handful of zones, not features
         in_zone = zones == zone
-        m2[in_zone] = _planar_area(dense[in_zone], f"EPSG:{utm_epsg(int(zone))}", workers)
+        m2[in_zone] = _measure(arr[in_zone], f"EPSG:{utm_epsg(int(zone))}", edges, workers)
     return m2, zones
 
 
@@ -342,7 +401,7 @@ def official_ha(
     arr = _as_array(geoms)
     _check_lonlat(arr)
     workers = worker_count(threads)
-    m2, _ = _official_m2(arr, _densify(arr, edges, workers), workers)
+    m2, _ = _official_m2(arr, edges, workers)
     return m2 / M2_PER_HA
 
 
@@ -379,7 +438,7 @@ def geodesic_ha(
     arr = _as_array(geoms)
     _check_lonlat(arr)
     workers = worker_count(threads)
-    return _planar_area(_densify(arr, edges, workers), ALBERS_MONGOLIA, workers) / M2_PER_HA
+    return _measure(arr, ALBERS_MONGOLIA, edges, workers) / M2_PER_HA
 
 
 def areas(
@@ -415,9 +474,8 @@ def areas(
     arr = _as_array(series)
     _check_lonlat(arr)
     workers = worker_count(threads)
-    dense = _densify(arr, edges, workers)
-    m2, zones = _official_m2(arr, dense, workers)
-    true_m2 = _planar_area(dense, ALBERS_MONGOLIA, workers)
+    m2, zones = _official_m2(arr, edges, workers)
+    true_m2 = _measure(arr, ALBERS_MONGOLIA, edges, workers)
     return pd.DataFrame(
         {
             "official_ha": m2 / M2_PER_HA,

@@ -155,16 +155,16 @@ def test_a_square_inside_another_overlaps_by_its_whole_area() -> None:
 
 
 def test_a_sliver_under_the_tolerance_is_no_overlap_until_the_tolerance_is_lowered() -> None:
-    # 5 mm x 100 m = 0.5 m² shared
+    # 8 mm x 100 m = 0.8 m² shared
     layers = with_parcels(
         f.parcel("P-1", geometry=f.utm_box(100, 100, 100, 100)),
-        f.parcel("P-2", geometry=f.utm_box(199.995, 100, 100, 100)),
+        f.parcel("P-2", geometry=f.utm_box(199.992, 100, 100, 100)),
     )
     assert len(run(layers)) == 0
     fine = AnalysisSettings(overlap_tolerance_m2=0.1)  # type: ignore[call-arg]
     records = run(layers, settings=fine)
     assert keys(records) == {("PARCEL_OVERLAP", "P-1", "P-2")}
-    assert records.iloc[0].overlap_ha * 10_000 == pytest.approx(0.5, rel=1e-2)
+    assert records.iloc[0].overlap_ha * 10_000 == pytest.approx(0.8, rel=1e-2)
     assert "0.0001 ha" in records.iloc[0].message_en  # four decimals below 0.01 ha
 
 
