@@ -23,17 +23,24 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.views import (
+    check_view,
+    features_geojson,
+    layers_of,
+    overlap_pairs,
+    overlaps_json,
+    overlaps_view,
+    plain_records,
+)
 from geo.area import areas
 from geo.repair import check_polygons, repair_polygons
-from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext, review
+from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext
 from geo.rules import (
-    OVERLAP_PAIRS,
     RULES,
     SEVERITY_LABELS,
     Findings,
     analyze,
     counts_by,
-    pair_overlaps,
 )
 from geo.settings import AnalysisSettings
 from layers.errors import InputFileError, InvalidGeometry
@@ -81,22 +88,13 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain values: missing values become ``None`` (JSON ``null``)."""
-    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    cleaned = table.astype(object).where(table.notna(), None)
-    return cleaned.to_dict("records")  # type: ignore[return-value]
+_plain = plain_records
 
 
 def _geojson(frame: gpd.GeoDataFrame) -> str:
     """A FeatureCollection (RFC 7946: lon/lat) of ``frame``, properties as plain values."""
-    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    features = [
-        {"type": "Feature", "properties": props, "geometry": orjson.Fragment(g) if g else None}
-        for props, g in zip(_plain(frame), geoms, strict=True)
-    ]
     return orjson.dumps(
-        {"type": "FeatureCollection", "features": features},
+        features_geojson(frame),
         option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
         default=_jsonable,
     ).decode()
@@ -230,31 +228,19 @@ def overlaps_cmd(
         else analysis_settings(overlap_tolerance_m2=tolerance_m2)
     )
     day = parse_today(today)
-    if layer is None:
-        wanted = [(p.a_layer, p.b_layer) for p in OVERLAP_PAIRS if p.rule is not None]
-    else:
-        wanted = [(layer, against or layer)]
-    names = {n for pair in wanted for n in pair}
+    wanted = overlap_pairs(layer, against)
     with store_at(db, create=False) as store:
-        layers = guarded(lambda: _read_layers(store, names))
-
-    def compute() -> tuple[gpd.GeoDataFrame, list[str]]:
-        parts, notes = [], []
-        for a, b in wanted:
-            found, repaired = pair_overlaps(
-                layers, a_layer=a, b_layer=b, today=day,
-                tolerance_m2=settings.overlap_tolerance_m2,
-            )  # fmt: skip
-            parts.append(found)
-            notes += [str(r.as_problem()) for r in repaired]
-        frame = pd.concat(parts, ignore_index=True)
-        return gpd.GeoDataFrame(frame, geometry="geometry", crs=STORE_CRS), notes
-
-    records, notes = guarded(compute)
-    for note in dict.fromkeys(notes):
+        layers = guarded(lambda: _read_layers(store, layers_of(wanted)))
+    found = guarded(
+        lambda: overlaps_view(
+            layers, pairs=wanted, today=day, tolerance_m2=settings.overlap_tolerance_m2
+        )
+    )
+    records = found.records
+    for note in dict.fromkeys(str(r.as_problem()) for r in found.repaired):
         err.print(f"  ~ {note}", markup=False)
     if fmt == "json":
-        _emit(_dumps(_plain(records)), out_file)
+        _emit(_dumps(overlaps_json(found)), out_file)
     elif fmt == "csv":
         _emit(_plain_csv(records), out_file)
     elif fmt == "geojson":
@@ -418,13 +404,13 @@ def check_cmd(
         err.print(f"  · {note}", markup=False)
     with store_at(db, create=False) as store:
         layers = guarded(lambda: _layers_near(store, proposal, soum=soum))
-    result = review(
+    result = check_view(
         proposal,
         kind=kind,  # type: ignore[arg-type]
-        layers=ReviewContext(layers),
+        context=ReviewContext(layers),
         today=day,
         settings=settings,
-        soum_code=soum,
+        soum=soum,
     )
     result["file"] = str(file)
     if fmt == "json":

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, guarded, out, parse_today, store_at
-from geo.lifecycle import expiring, overdue_contracts, pipeline, pipeline_summary
+from api.views import expiring_json, expiring_view
+from geo.lifecycle import pipeline, pipeline_summary
 from layers.labels import label
 
 OutputFormat = Literal["table", "json", "csv"]
@@ -97,17 +98,11 @@ def expiring_cmd(
     with store_at(db, create=False) as store:
         parcels = guarded(lambda: store.read("contract_parcels"))
         zones = guarded(lambda: store.read("rehab_zones"))
-    soon = expiring(parcels, zones, today=day, days=window)
-    late = overdue_contracts(parcels, today=day)
+    result = expiring_view(parcels, zones, today=day, days=window)
+    soon, late = result.soon, result.overdue
 
     if output == "json":
-        payload = {
-            "today": day,
-            "days": window,
-            "expiring": _plain(soon),
-            "overdue": _plain(late),
-        }
-        typer.echo(_dumps(payload))
+        typer.echo(_dumps(expiring_json(result)))
         return
     if output == "csv":
         rows = pd.concat(

@@ -15,7 +15,13 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
-from geo.availability import AREA_COLUMNS, availability, availability_totals, require_in_force
+from api.views import (
+    AVAILABILITY_LAYERS,
+    availability_geojson,
+    availability_json,
+    availability_view,
+)
+from geo.availability import AREA_COLUMNS, availability_totals, require_in_force
 from geo.repair import Repaired
 from geo.settings import AnalysisSettings
 from geo.suggest import SuggestResult, candidates_table, suggest_parcels
@@ -25,7 +31,7 @@ from layers.store import Store
 AvailabilityFormat = Literal["table", "json", "csv", "geojson"]
 SuggestFormat = Literal["table", "json", "geojson"]
 
-_BLOCKING_LAYERS = ("contract_parcels", "rehab_zones", "exclusions", "licences")
+_BLOCKING_LAYERS = AVAILABILITY_LAYERS
 
 _HEADERS = {
     "id": "ID",
@@ -65,16 +71,7 @@ def _around(store: Store, lcs: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
 
 def _available(store: Store, lcs: gpd.GeoDataFrame, day: dt.date) -> gpd.GeoDataFrame:
     layers = _around(store, lcs)
-    return guarded(
-        lambda: availability(
-            lcs,
-            layers["contract_parcels"],
-            layers["rehab_zones"],
-            layers["exclusions"],
-            layers["licences"],
-            today=day,
-        )
-    )
+    return guarded(lambda: availability_view(lcs, layers, today=day))
 
 
 def _warn_repaired(frame: gpd.GeoDataFrame) -> None:
@@ -90,14 +87,6 @@ def _names(store: Store, layer: str) -> dict[str, str]:
         str(i): f"{m} / {e}" if m != e else str(e)
         for i, m, e in zip(table["id"], mn, table["name_en"], strict=True)
     }
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return [
-        {str(k): (float(v) if str(k).endswith("_ha") else v) for k, v in row.items()}
-        for row in plain.to_dict("records")
-    ]
 
 
 def _ha(value: float) -> str:
@@ -204,26 +193,18 @@ def availability_cmd(
             raise typer.Exit(1)
         frame = _available(store, lcs, day)
         _warn_repaired(frame)
-        totals = {by: availability_totals(frame, by=by) for by in ("soum_code", "aimag_code")}
         if fmt_ == "table":
+            totals = {by: availability_totals(frame, by=by) for by in ("soum_code", "aimag_code")}
             _print_availability_table(frame, totals, store=store, day=day)
             return
     if fmt_ == "json":
-        doc = {
-            "as_of": day.isoformat(),
-            "land_conclusions": _records(frame),
-            "totals": {
-                "soum": _records(totals["soum_code"]),
-                "aimag": _records(totals["aimag_code"]),
-            },
-        }
-        typer.echo(orjson.dumps(doc, option=JSON_OPTS).decode())
+        typer.echo(orjson.dumps(availability_json(frame, today=day), option=JSON_OPTS).decode())
     elif fmt_ == "csv":
         buffer = io.StringIO()
         pd.DataFrame(frame.drop(columns="geometry")).to_csv(buffer, index=False)
         typer.echo(buffer.getvalue(), nl=False)
     else:
-        typer.echo(orjson.dumps(frame.to_geo_dict(drop_id=True), option=JSON_OPTS).decode())
+        typer.echo(orjson.dumps(availability_geojson(frame), option=JSON_OPTS).decode())
 
 
 def _messages(result: SuggestResult, *, lc_id: str, available_ha: float) -> dict[str, str]:
