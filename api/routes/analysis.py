@@ -1,7 +1,472 @@
-"""Routes: analysis (see the module owner's docstring once written)."""
+"""Routes: the analyses over HTTP, with the same results and JSON shapes as the ``gazar``
+commands (both call :mod:`api.views`).
+
+``GET /analysis/overlaps``, ``GET /analysis/availability``, ``POST /analysis/check`` and
+``GET /analysis/expiring``. Whole layers come from the app's layer cache; the desk review
+indexes the layers once per set of layer revisions and reuses that index across requests.
+
+Unlike ``gazar check``, which reports an ``invalid`` verdict, ``POST /analysis/check`` refuses a
+proposal with a feature no analysis can use (not a polygon, NaN, outside Mongolia) with 422, so
+a calling system learns at once that it sent something to fix. Self-intersections are repaired
+and reported in ``repairs``, as on the command line.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import geopandas as gpd
+import numpy as np
+import orjson
+import shapely
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LayerCache, LayersDep, SettingsDep
+from api.errors import BadRequest, PayloadTooLarge, Unprocessable
+from api.responses import GeoJSONResponse, OrjsonResponse
+from api.settings import ApiSettings
+from api.views import (
+    AVAILABILITY_LAYERS,
+    EXPIRING_LAYERS,
+    availability_geojson,
+    availability_json,
+    availability_view,
+    check_view,
+    expiring_json,
+    expiring_view,
+    features_geojson,
+    layers_of,
+    overlap_pairs,
+    overlaps_json,
+    overlaps_view,
+)
+from geo.review import REVIEW_LAYERS, ReviewContext
+from geo.settings import AnalysisSettings
+from layers.errors import InvalidGeometry
+from layers.schema import REGISTRY, STORE_CRS
+
+router = APIRouter(prefix="/analysis", tags=["analysis"])
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a code, a message a person can act on, and the HTTP status."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    description: str
+    status: int
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "A parameter is unknown or has a value the endpoint does not take",
+        404: "The path names nothing",
+        413: "The request body is larger than the server accepts (GAZAR_MAX_BODY_BYTES)",
+        422: "The body cannot be used: invalid geometry, coordinates outside Mongolia, "
+        "too many vertices or features",
+    }
+    return {s: {"model": ErrorBody, "description": reasons[s]} for s in statuses}
+
+
+_JSON_OR_GEOJSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        "description": "JSON (`format=json`, as `gazar ... --format json`) or GeoJSON "
+        "(`format=geojson`)",
+    }
+}
+
+TodayQuery = Annotated[
+    dt.date | None,
+    Query(description="The day dates are compared with, YYYY-MM-DD (default: today)."),
+]
+FormatQuery = Annotated[
+    Literal["json", "geojson"],
+    Query(alias="format", description="`json` (the records) or `geojson` (the areas themselves)."),
+]
+
+_CONTEXT_LOCK = threading.Lock()
+
+
+def known_parameters(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing query parameters other than ``names`` (400, naming them)."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise BadRequest(
+                f"unknown query parameter(s) {', '.join(unknown)}; this endpoint takes: {takes}"
+            )
+
+    return check
+
+
+def analysis_settings(request: Request) -> AnalysisSettings:
+    """The analysis settings (``GAZAR_*``), read once per app."""
+    settings: AnalysisSettings | None = getattr(request.app.state, "analysis_settings", None)
+    if settings is None:
+        settings = AnalysisSettings()
+        request.app.state.analysis_settings = settings
+    return settings
+
+
+AnalysisDep = Annotated[AnalysisSettings, Depends(analysis_settings)]
+
+
+def _day(today: dt.date | None) -> dt.date:
+    return today or dt.date.today()
+
+
+# -------------------------------------------------------------------------------- overlaps
+
+
+@router.get(
+    "/overlaps",
+    operation_id="overlaps",
+    summary="Overlapping features, each with the rule it breaks",
+    responses={**_JSON_OR_GEOJSON, **_errors(400)},
+    dependencies=[Depends(known_parameters("layer", "against", "tolerance_m2", "today", "format"))],
+)
+def overlaps(
+    layers: LayersDep,
+    settings: AnalysisDep,
+    layer: Annotated[
+        str | None,
+        Query(
+            description="Overlaps within this layer (or with `against`). Without it: every "
+            "pair of layers the rules forbid to overlap.",
+            json_schema_extra={"enum": list(REGISTRY)},
+        ),
+    ] = None,
+    against: Annotated[
+        str | None,
+        Query(
+            description="Overlaps of `layer` with this layer.",
+            json_schema_extra={"enum": list(REGISTRY)},
+        ),
+    ] = None,
+    tolerance_m2: Annotated[
+        float | None,
+        Query(ge=0, allow_inf_nan=False, description="Shared m² up to this are not overlaps."),
+    ] = None,
+    today: TodayQuery = None,
+    fmt: FormatQuery = "json",
+) -> OrjsonResponse:
+    """The same records as `gazar overlaps --format json` (`format=geojson`: the shared areas
+    as features)."""
+    for value, name in ((layer, "layer"), (against, "against")):
+        if value is not None and value not in REGISTRY:
+            raise BadRequest(
+                f"{name}={value!r} is not a layer; choose one of {', '.join(REGISTRY)}"
+            )
+    if against is not None and layer is None:
+        raise BadRequest("against needs layer: give the layer to compare with it")
+    pairs = overlap_pairs(layer, against)
+    tolerance = settings.overlap_tolerance_m2 if tolerance_m2 is None else tolerance_m2
+    found = overlaps_view(
+        layers.all(sorted(layers_of(pairs))), pairs=pairs, today=_day(today), tolerance_m2=tolerance
+    )
+    if fmt == "geojson":
+        return GeoJSONResponse(features_geojson(found.records))
+    return OrjsonResponse(overlaps_json(found))
+
+
+# ---------------------------------------------------------------------------- availability
+
+
+@router.get(
+    "/availability",
+    operation_id="availability",
+    summary="Land still free in each Land Conclusion in force, with totals per soum and aimag",
+    responses={**_JSON_OR_GEOJSON, **_errors(400)},
+    dependencies=[Depends(known_parameters("soum", "today", "format"))],
+)
+def availability(
+    layers: LayersDep,
+    soum: Annotated[
+        str | None,
+        Query(description="Only this soum's Land Conclusions (its code, e.g. MN4322)."),
+    ] = None,
+    today: TodayQuery = None,
+    fmt: FormatQuery = "json",
+) -> OrjsonResponse:
+    """The same document as `gazar availability --format json` (`format=geojson`: the free
+    land itself, as `--format geojson`)."""
+    day = _day(today)
+    lcs = layers.get("land_conclusions")
+    if soum is not None:
+        lcs = lcs[(lcs["soum_code"] == soum).to_numpy(dtype=bool)].reset_index(drop=True)
+        if lcs.empty and soum not in set(layers.get("soums")["id"]):
+            raise BadRequest(
+                f"soum={soum!r}: no soum has this code; the codes are the ids of "
+                "/collections/soums/items (e.g. MN4322)"
+            )
+    frame = availability_view(lcs, layers.all(AVAILABILITY_LAYERS), today=day)
+    if fmt == "geojson":
+        return GeoJSONResponse(availability_geojson(frame))
+    return OrjsonResponse(availability_json(frame, today=day))
+
+
+# ----------------------------------------------------------------------------------- check
+
+_GEOMETRY_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+#: the proposal's properties a review reads; others are ignored
+_PROPERTIES = ("land_conclusion_id", "holder", "soum_code")
+_CHECK_BODY = {
+    "required": True,
+    "description": "The proposal in lon/lat (RFC 7946): a GeoJSON Polygon or MultiPolygon, a "
+    "Feature, or a FeatureCollection. Properties a review reads: `id`, and for a parcel "
+    "`land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`.",
+    "content": {
+        media: {
+            "schema": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["Polygon", "MultiPolygon", "Feature", "FeatureCollection"],
+                    }
+                },
+            }
+        }
+        for media in ("application/json", "application/geo+json")
+    },
+}
+
+
+@router.post(
+    "/check",
+    operation_id="check",
+    summary="The desk review of a proposed Land Conclusion or parcel",
+    responses=_errors(400, 413, 422),
+    openapi_extra={"requestBody": _CHECK_BODY},
+    dependencies=[Depends(known_parameters("kind", "soum", "today"))],
+)
+async def check(
+    request: Request,
+    settings: SettingsDep,
+    analysis: AnalysisDep,
+    kind: Annotated[
+        Literal["land_conclusion", "parcel"],
+        Query(description="`land_conclusion` (MRPAM's review) or `parcel`."),
+    ] = "land_conclusion",
+    soum: Annotated[
+        str | None, Query(description="The proposing soum's code, e.g. MN4322.")
+    ] = None,
+    today: TodayQuery = None,
+) -> OrjsonResponse:
+    """The same document as `gazar check --format json`: verdict, areas, soums, overlaps and
+    the rules broken. A body over `GAZAR_MAX_BODY_BYTES` gets 413; more than
+    `GAZAR_MAX_CHECK_FEATURES` features or `GAZAR_MAX_VERTICES` vertices, a geometry that
+    cannot be read or coordinates outside Mongolia get 422."""
+    body = await read_body(request, settings.max_body_bytes)
+    proposal = proposal_from_body(body, settings=settings)
+    cache: LayerCache = request.app.state.layers
+
+    def run() -> dict[str, Any]:
+        result = check_view(
+            proposal,
+            kind=kind,
+            context=review_context(request.app.state, cache),
+            today=_day(today),
+            settings=analysis,
+            soum=soum,
+        )
+        if result["problems"]:
+            raise InvalidGeometry(
+                "the proposal cannot be reviewed: "
+                + "; ".join(
+                    f"feature #{p['index']} (id={p['id']}): {p['reason']}"
+                    for p in result["problems"]
+                )
+            )
+        return result
+
+    return OrjsonResponse(await run_in_threadpool(run))
+
+
+async def read_body(request: Request, cap: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to be over ``cap`` bytes:
+    from ``Content-Length`` before reading, and while reading (a body sent in chunks)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest(f"Content-Length {declared!r} is not a number of bytes") from None
+        if size > cap:
+            raise PayloadTooLarge(_too_large(f"{size:,} bytes", cap))
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > cap:
+            raise PayloadTooLarge(_too_large(f"over {cap:,} bytes", cap))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: str, cap: int) -> str:
+    return (
+        f"the request body is {size}; at most {cap:,} bytes are accepted "
+        "(GAZAR_MAX_BODY_BYTES): send fewer features per request or simplify their outlines"
+    )
+
+
+def proposal_from_body(body: bytes, *, settings: ApiSettings) -> gpd.GeoDataFrame:
+    """A GeoJSON body as a proposal frame (EPSG:4326) with ``id`` and the properties a review
+    reads; refuses what cannot be reviewed, naming the feature and the reason."""
+    if not body.strip():
+        raise BadRequest("the body is empty; send a GeoJSON Polygon, Feature or FeatureCollection")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not JSON ({exc}); send GeoJSON") from None
+    features = _features(doc)
+    if not features:
+        raise Unprocessable("the FeatureCollection has no features; send at least one polygon")
+    if len(features) > settings.max_check_features:
+        raise Unprocessable(
+            f"{len(features):,} features sent; a check takes at most "
+            f"{settings.max_check_features:,} (GAZAR_MAX_CHECK_FEATURES): send them in "
+            "several requests"
+        )
+    ids: list[str | None] = []
+    columns: dict[str, list[str | None]] = {name: [] for name in _PROPERTIES}
+    geoms = np.empty(len(features), dtype=object)
+    for i, feature in enumerate(features):
+        where = f"feature #{i}"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise Unprocessable(f"{where} is not a GeoJSON Feature (an object with type Feature)")
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            raise Unprocessable(f"{where}: 'properties' must be an object or null")
+        fid = _text(props.get("id", feature.get("id")))
+        ids.append(fid)
+        for name in _PROPERTIES:
+            columns[name].append(_text(props.get(name)))
+        geoms[i] = _geometry(
+            feature.get("geometry"), f"{where}{'' if fid is None else f' (id={fid})'}"
+        )
+    vertices = int(shapely.get_num_coordinates(geoms).sum())
+    if vertices > settings.max_vertices:
+        raise Unprocessable(
+            f"the proposal has {vertices:,} vertices; at most {settings.max_vertices:,} are "
+            "accepted (GAZAR_MAX_VERTICES): simplify the outline or send fewer features"
+        )
+    return gpd.GeoDataFrame({"id": ids, **columns}, geometry=geoms, crs=STORE_CRS)
+
+
+def _features(doc: object) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise Unprocessable(
+            f"the body is a JSON {type(doc).__name__}, not a GeoJSON object: send a Polygon, "
+            "MultiPolygon, Feature or FeatureCollection"
+        )
+    kind = doc.get("type")
+    if kind == "FeatureCollection":
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise Unprocessable("a FeatureCollection needs a 'features' array")
+        return features
+    if kind == "Feature":
+        return [doc]
+    if isinstance(kind, str) and kind in _GEOMETRY_TYPES:
+        return [{"type": "Feature", "geometry": doc, "properties": None}]
+    raise Unprocessable(
+        f"type {kind!r} is not GeoJSON: send a Polygon, MultiPolygon, Feature or FeatureCollection"
+    )
+
+
+def _geometry(value: object, where: str) -> shapely.Geometry | None:
+    """One GeoJSON geometry; ``None`` stays ``None`` (the review reports it as empty)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in _GEOMETRY_TYPES:
+        raise InvalidGeometry(
+            f"{where}: the geometry is not a GeoJSON geometry object; a polygon is "
+            '{"type": "Polygon", "coordinates": [[[lon, lat], ...]]}'
+        )
+    try:
+        geom = shapely.from_geojson(orjson.dumps(value))
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        raise InvalidGeometry(
+            f"{where}: the geometry cannot be read ({exc}); a polygon's rings are lists of "
+            "[lon, lat] positions, each ring closed (its last position equal to its first)"
+        ) from None
+    rings = shapely.get_rings(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else []
+    short = [r for r in rings if shapely.get_num_coordinates(r) < 4]
+    if short:
+        raise InvalidGeometry(
+            f"{where}: a ring has {shapely.get_num_coordinates(short[0])} positions; a closed "
+            "ring needs at least 4 (three corners and the first repeated)"
+        )
+    return geom
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def review_context(state: Any, layers: LayerCache) -> ReviewContext:
+    """The review layers indexed once, rebuilt only when one of them changes."""
+    with _CONTEXT_LOCK:
+        key = tuple(layers.store.revision(name) for name in REVIEW_LAYERS)
+        hit: tuple[tuple[str, ...], ReviewContext] | None = getattr(state, "review_context", None)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        context = ReviewContext(layers.all(REVIEW_LAYERS))
+        state.review_context = (key, context)
+        return context
+
+
+# -------------------------------------------------------------------------------- expiring
+
+
+@router.get(
+    "/expiring",
+    operation_id="expiring",
+    summary="Contracts ending soon, whether each may be renewed, and those past their end",
+    responses=_errors(400),
+    dependencies=[Depends(known_parameters("days", "today"))],
+)
+def expiring(
+    layers: LayersDep,
+    settings: AnalysisDep,
+    days: Annotated[
+        int | None,
+        Query(ge=0, le=36_500, description="Window in days (default GAZAR_EXPIRING_DAYS, 60)."),
+    ] = None,
+    today: TodayQuery = None,
+) -> OrjsonResponse:
+    """The same document as `gazar expiring --format json`."""
+    frames = layers.all(EXPIRING_LAYERS)
+    result = expiring_view(
+        frames["contract_parcels"],
+        frames["rehab_zones"],
+        today=_day(today),
+        days=settings.expiring_days if days is None else days,
+    )
+    return OrjsonResponse(expiring_json(result))
