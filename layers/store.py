@@ -1,7 +1,7 @@
 """The store interface: where layers live. Callers never see SQL or a backend's dialect.
 
-``open_store(location)`` picks the backend from the location (a ``.gpkg`` path today; a
-``postgresql://`` URL once the PostGIS backend exists).
+``open_store(location)`` picks the backend from the location: a ``postgresql://`` URL opens
+the PostGIS backend (``layers.postgis``), anything else a GeoPackage file (``layers.gpkg``).
 """
 
 from __future__ import annotations
@@ -111,11 +111,11 @@ def default_location() -> str:
 
 def open_store(location: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
     """Open (with ``create``: make) the store at ``location`` (default: ``default_location()``)."""
-    from layers.errors import StoreError
-
     loc = str(location) if location is not None else default_location()
     if loc.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostGIS backend is not available yet; use a .gpkg file")
+        from layers.postgis import PostGISStore
+
+        return PostGISStore(loc, create=create)
     from layers.gpkg import GeoPackageStore
 
     return GeoPackageStore(Path(loc), create=create)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,83 @@ from layers.store import Store, open_store
 from tests import factories as f
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mongolia"
+
+#: A PostgreSQL superuser URL on a throwaway cluster (``./scripts/test`` starts one and sets it).
+#: Each test that uses a store gets a fresh database there, made from a PostGIS template.
+TEST_PG = os.environ.get("GAZAR_TEST_PG") or None
+BACKENDS = ("gpkg", "postgis")
+NO_PG = (
+    "GAZAR_TEST_PG is not set: the PostGIS backend is not tested here "
+    "(./scripts/test starts a throwaway cluster and sets it)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gpkg_only: the test reads the GeoPackage file itself (sqlite, GDAL)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``store`` runs on each backend, unless it needs the GeoPackage file.
+
+    A test that asks for ``store_path`` (the .gpkg file: sqlite, ogrinfo, ``--db path``) or is
+    marked ``gpkg_only`` runs on the GeoPackage only; one that wants both backends names the
+    store by ``store.location``.
+    """
+    if "backend" not in metafunc.fixturenames:
+        return
+    gpkg_only = "store_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker(
+        "gpkg_only"
+    )
+    metafunc.parametrize("backend", ["gpkg"] if gpkg_only else list(BACKENDS), indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = getattr(request, "param", "gpkg")
+    if name == "postgis" and TEST_PG is None:
+        pytest.skip(NO_PG)
+    return name
+
+
+def pg_url(database: str) -> str:
+    """``GAZAR_TEST_PG`` with its database replaced by ``database``."""
+    from urllib.parse import urlsplit
+
+    if TEST_PG is None:
+        pytest.skip(NO_PG)
+    return urlsplit(TEST_PG)._replace(path=f"/{database}").geturl()
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id: str) -> Iterator[str]:
+    """A database with PostGIS enabled (per xdist worker), copied for each test's store."""
+    import psycopg
+
+    name = f"gazar_template_{worker_id}"
+    with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(pg_url(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        yield name
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_template: str) -> Iterator[str]:
+    """The URL of a new, empty database with PostGIS (dropped after the test)."""
+    import psycopg
+
+    name = f"gazar_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        yield pg_url(name)
+    finally:
+        with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +102,17 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_path: Path) -> Iterator[Store]:
-    s = open_store(store_path)
+def store_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's store lives: the .gpkg file (``store_path``) or a new PostGIS database."""
+    if backend == "postgis":
+        url: str = request.getfixturevalue("pg_database")
+        return url
+    return str(tmp_path / "gazar.gpkg")
+
+
+@pytest.fixture
+def store(store_location: str) -> Iterator[Store]:
+    s = open_store(store_location)
     yield s
     s.close()
 

@@ -1,0 +1,474 @@
+"""The PostGIS backend of the store: the same layers in a PostgreSQL database.
+
+For an aimag office or MRPAM, where many people edit at once and several server workers share
+one database. ``open_store("postgresql://user@host/db")`` opens it; nothing else in Gazar knows
+which backend runs.
+
+- One table per layer kind (``fid`` identity key, ``geom geometry(MultiPolygon, 4326)`` with a
+  GiST index, a unique ``id``, one column per schema field; dates are ``DATE``), created in the
+  first schema of the connection's ``search_path`` (``public`` unless the URL says otherwise,
+  e.g. ``?options=-csearch_path%3Dgazar,public``).
+- ``gazar_schema_version`` records the migrations applied; :func:`migrate` (``gazar migrate``)
+  creates and upgrades the tables under an advisory lock, so several workers starting at once
+  do not race, and a database written by a newer Gazar is refused.
+- ``gazar_revisions`` holds a counter per layer, bumped inside each write transaction; the
+  revision token adds the row's transaction id, so a restored dump never looks unchanged.
+- Every write is one transaction (all of it lands, or none of it) that first locks the revision
+  rows of its layers in name order, so writers of the same layer queue instead of deadlocking.
+  Features are loaded with ``COPY``; reads fetch WKB in binary and decode it with Shapely in one
+  vectorised call. Values always travel as query parameters; table and column names come from
+  the schema registry and are quoted with :mod:`psycopg.sql`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from layers.errors import FeatureNotFound, StoreError
+from layers.schema import REGISTRY, LayerKind, layer_kind
+from layers.store import LayerInfo, Store, WriteMode
+
+GEOM = "geom"
+SRID = 4326
+VERSION_TABLE = "gazar_schema_version"
+REVISION_TABLE = "gazar_revisions"
+_CHUNK = 5000
+_CONNECT_TIMEOUT_S = 10
+#: ``pg_advisory_xact_lock`` key held while the schema is created or migrated ("gazar" + 1)
+_MIGRATE_LOCK = 0x67617A6172_01
+
+_PG_TYPES = {
+    "str": "text",
+    "enum": "text",
+    "int": "bigint",
+    "float": "double precision",
+    "date": "date",
+}
+
+
+# --- schema and migrations ------------------------------------------------------------------
+
+
+def _layer_ddl(kind: LayerKind) -> list[sql.Composed]:
+    """CREATE TABLE and its indexes for one layer kind (names from the registry, quoted)."""
+    table = sql.Identifier(kind.name)
+    cols: list[sql.Composable] = [
+        sql.SQL("fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        sql.SQL("{} geometry(MultiPolygon, {})").format(sql.Identifier(GEOM), sql.Literal(SRID)),
+        sql.SQL("id text NOT NULL UNIQUE"),
+    ]
+    for f in kind.fields:
+        null = sql.SQL(" NOT NULL") if f.required else sql.SQL("")
+        cols.append(
+            sql.SQL("{} {}{}").format(sql.Identifier(f.name), sql.SQL(_PG_TYPES[f.type]), null)
+        )
+    return [
+        sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)),
+        sql.SQL("CREATE INDEX {} ON {} USING gist ({})").format(
+            sql.Identifier(f"{kind.name}_{GEOM}_gist"), table, sql.Identifier(GEOM)
+        ),
+    ]
+
+
+def _migration_1(conn: psycopg.Connection[Any]) -> None:
+    """The first schema: the revision counters and one table per registered layer."""
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (layer text PRIMARY KEY, revision bigint NOT NULL)").format(
+            sql.Identifier(REVISION_TABLE)
+        )
+    )
+
+
+#: ``MIGRATIONS[i]`` brings a database from schema version ``i`` to ``i + 1``. Layer tables that
+#: the registry has and the database lacks are created after the migrations, whatever the version.
+MIGRATIONS: tuple[Callable[[psycopg.Connection[Any]], None], ...] = (_migration_1,)
+LATEST = len(MIGRATIONS)
+
+
+def display_location(dsn: str) -> str:
+    """The connection string without its password, for messages and logs."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unreadable address)"
+    user = f"{params['user']}@" if params.get("user") else ""
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgresql://{user}{params.get('host') or ''}{port}/{params.get('dbname') or ''}"
+
+
+def _connect(dsn: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        where = display_location(dsn)
+        raise StoreError(f"{where}: cannot connect to PostgreSQL ({reason})") from exc
+
+
+def _version(conn: psycopg.Connection[Any]) -> int | None:
+    """The applied schema version; None when the database holds no Gazar store."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,)).fetchone()
+    if not row or not row[0]:
+        return None
+    got = conn.execute(
+        sql.SQL("SELECT coalesce(max(version), 0) FROM {}").format(sql.Identifier(VERSION_TABLE))
+    ).fetchone()
+    return int(got[0]) if got else 0
+
+
+def _missing_layers(conn: psycopg.Connection[Any]) -> list[LayerKind]:
+    rows = conn.execute(
+        "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NULL",
+        (list(REGISTRY),),
+    ).fetchall()
+    missing = {r[0] for r in rows}
+    return [k for k in REGISTRY.values() if k.name in missing]
+
+
+def _ensure_postgis(conn: psycopg.Connection[Any], where: str) -> None:
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
+        return
+    if not conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
+        raise StoreError(
+            f"{where}: the PostGIS extension is not installed on this PostgreSQL server "
+            "(Debian: apt-get install postgresql-NN-postgis-3)"
+        )
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise StoreError(
+            f"{where}: PostGIS is not enabled in this database and this user may not enable it; "
+            "ask the database administrator to run CREATE EXTENSION postgis"
+        ) from exc
+
+
+def migrate(dsn: str, *, create: bool = True) -> tuple[int, int]:
+    """Create or upgrade Gazar's tables in the database at ``dsn``.
+
+    Returns ``(before, after)`` schema versions (``before`` is 0 for a database with no store).
+    Runs in one transaction under an advisory lock, so concurrent callers wait and then find the
+    work done.
+
+    Raises
+    ------
+    StoreError
+        when the server cannot be reached, PostGIS cannot be enabled, the database holds a
+        store written by a newer Gazar, or (without ``create``) it holds no store at all.
+    """
+    where = display_location(dsn)
+    with _connect(dsn) as conn:
+        before = _check_version(conn, where, create=create)
+        if before == LATEST and not _missing_layers(conn):
+            return before, before
+        _ensure_postgis(conn, where)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+            before = _check_version(conn, where, create=create)
+            if before == 0:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, "
+                        "applied_at timestamptz NOT NULL DEFAULT now())"
+                    ).format(sql.Identifier(VERSION_TABLE))
+                )
+            for version in range(before, LATEST):
+                MIGRATIONS[version](conn)
+                conn.execute(
+                    sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(
+                        sql.Identifier(VERSION_TABLE)
+                    ),
+                    (version + 1,),
+                )
+            for kind in _missing_layers(conn):
+                for stmt in _layer_ddl(kind):
+                    conn.execute(stmt)
+        return before, LATEST
+
+
+def _check_version(conn: psycopg.Connection[Any], where: str, *, create: bool) -> int:
+    version = _version(conn)
+    if version is None:
+        if not create:
+            raise StoreError(f"{where}: no Gazar store in this database (run 'gazar migrate')")
+        return 0
+    if version > LATEST:
+        raise StoreError(
+            f"{where}: written by a newer Gazar (schema {version}, this one knows {LATEST}); "
+            "upgrade Gazar to open it"
+        )
+    return version
+
+
+# --- value conversion -----------------------------------------------------------------------
+
+
+def _to_pg(value: Any, ftype: str) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if ftype == "date":
+        if isinstance(value, dt.datetime | pd.Timestamp):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10])
+    if ftype == "int":
+        return int(value)
+    if ftype == "float":
+        return float(value)
+    return str(value)
+
+
+def _column(values: Sequence[Any], ftype: str) -> pd.Series:
+    if ftype == "int":
+        return pd.Series(pd.array(list(values), dtype="Int64"))
+    if ftype == "float":
+        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+    return pd.Series(list(values), dtype=object)
+
+
+def _multi(geoms: np.ndarray) -> np.ndarray:
+    polys = shapely.get_type_id(geoms) == 3
+    if polys.any():
+        geoms = geoms.copy()
+        geoms[polys] = shapely.multipolygons(geoms[polys, None])
+    return geoms
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+class PostGISStore(Store):
+    """Layers in a PostGIS database (see the module docstring).
+
+    ``pool_size`` bounds the connections this process holds (one per concurrent request).
+    """
+
+    def __init__(self, dsn: str, *, create: bool = True, pool_size: int = 4) -> None:
+        self.location = dsn
+        self._where = display_location(dsn)
+        migrate(dsn, create=create)
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT_S},
+            check=ConnectionPool.check_connection,
+            name=f"gazar {self._where}",
+            open=False,
+        )
+        self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _fetch(
+        self, query: sql.Composed, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn, conn.cursor(binary=binary) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        rows = self._fetch(
+            sql.SQL("SELECT coalesce(max(version), 0) FROM {}").format(
+                sql.Identifier(VERSION_TABLE)
+            )
+        )
+        return int(rows[0][0])
+
+    def layers(self) -> list[LayerInfo]:
+        parts = [
+            sql.SQL(
+                "SELECT {name}::text, count(*), ST_XMin(ST_Extent({geom})), "
+                "ST_YMin(ST_Extent({geom})), ST_XMax(ST_Extent({geom})), "
+                "ST_YMax(ST_Extent({geom})) FROM {t}"
+            ).format(name=sql.Literal(k), geom=sql.Identifier(GEOM), t=sql.Identifier(k))
+            for k in REGISTRY
+        ]
+        rows = {r[0]: r for r in self._fetch(sql.SQL(" UNION ALL ").join(parts))}
+        out = []
+        for name in REGISTRY:
+            _, count, x0, y0, x1, y1 = rows[name]
+            bbox = None if x0 is None else (float(x0), float(y0), float(x1), float(y1))
+            out.append(LayerInfo(name, int(count), bbox))
+        return out
+
+    def ids(self, layer: str) -> set[str]:
+        kind = layer_kind(layer)
+        query = sql.SQL("SELECT id FROM {}").format(sql.Identifier(kind.name))
+        return {r[0] for r in self._fetch(query)}
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        where: Mapping[str, object] | None = None,
+        ids: list[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        kind = layer_kind(layer)
+        clauses: list[sql.Composable] = []
+        params: list[Any] = []
+        if bbox is not None:
+            clauses.append(
+                sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(
+                    sql.Identifier(GEOM), sql.Literal(SRID)
+                )
+            )
+            params += [float(v) for v in bbox]
+        for col, value in (where or {}).items():
+            ftype = "str" if col == "id" else kind.field(col).type  # KeyError: unknown column
+            if value is None:
+                clauses.append(sql.SQL("{} IS NULL").format(sql.Identifier(col)))
+            else:
+                clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+                params.append(_to_pg(value, ftype))
+        if ids is not None:
+            clauses.append(sql.SQL("id = ANY(%s::text[])"))
+            params.append([str(i) for i in ids])
+        query = sql.SQL("SELECT ST_AsBinary({geom}), {cols} FROM {t}").format(
+            geom=sql.Identifier(GEOM),
+            cols=sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
+            t=sql.Identifier(kind.name),
+        )
+        if clauses:
+            query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(clauses))
+        query = sql.SQL("{} ORDER BY fid").format(query)
+        return _frame(kind, self._fetch(query, params, binary=True))
+
+    def revision(self, layer: str) -> str:
+        kind = layer_kind(layer)
+        rows = self._fetch(
+            sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
+                sql.Identifier(REVISION_TABLE)
+            ),
+            (kind.name,),
+        )
+        return f"{rows[0][0]}/{rows[0][1]}" if rows else "0"
+
+    def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
+        frame = self.read(layer, where={"id": feature_id})
+        if frame.empty:
+            raise FeatureNotFound(layer, feature_id)
+        return frame
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(
+        self,
+        batches: Mapping[str, gpd.GeoDataFrame],
+        *,
+        mode: WriteMode = "append",
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        kinds = [layer_kind(name) for name in batches]
+        prepared = [(kind, _rows(kind, batches[kind.name])) for kind in kinds]
+        if not prepared:
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            _bump(conn, [kind.name for kind, _ in prepared])
+            for kind, rows in prepared:
+                table = sql.Identifier(kind.name)
+                try:
+                    if mode == "replace":
+                        conn.execute(sql.SQL("DELETE FROM {}").format(table))
+                    elif mode == "upsert":
+                        conn.execute(
+                            sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(table),
+                            ([r[1] for r in rows],),
+                        )
+                    _copy(conn, kind, rows, progress)
+                except psycopg.errors.IntegrityError as exc:
+                    detail = exc.diag.message_detail or ""
+                    raise StoreError(
+                        f"layer '{kind.name}': {exc.diag.message_primary}"
+                        f"{'; ' + detail if detail else ''} (nothing was written)"
+                    ) from exc
+
+    def delete(self, layer: str, ids: list[str]) -> int:
+        kind = layer_kind(layer)
+        with self._pool.connection() as conn, conn.transaction():
+            _bump(conn, [kind.name])
+            cur = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(
+                    sql.Identifier(kind.name)
+                ),
+                ([str(i) for i in ids],),
+            )
+            return cur.rowcount
+
+
+def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
+    n = len(kind.columns) + 1
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(n)]
+    geoms = np.asarray(shapely.from_wkb(np.array(cols[0], dtype=object)), dtype=object)
+    single = shapely.get_num_geometries(geoms) == 1
+    if single.any():
+        geoms[single] = shapely.get_geometry(geoms[single], 0)
+    data: dict[str, Any] = {"id": pd.Series(list(cols[1]), dtype=object)}
+    for f, values in zip(kind.fields, cols[2:], strict=True):
+        data[f.name] = _column(values, f.type)
+    return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
+
+
+def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
+    """The batch as COPY rows: (hex EWKB, id, fields...); checked before any connection is used."""
+    if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
+        raise StoreError(f"layer '{kind.name}': geometry must be in EPSG:4326, got {gdf.crs}")
+    missing = [c for c in kind.columns if c not in gdf.columns]
+    if missing:
+        raise StoreError(f"layer '{kind.name}': columns missing from the batch: {missing}")
+    geoms = _multi(np.asarray(gdf.geometry.array, dtype=object))
+    ewkb = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
+    columns: list[Iterable[Any]] = [ewkb, [str(v) for v in gdf["id"]]]
+    for f in kind.fields:
+        columns.append([_to_pg(v, f.type) for v in gdf[f.name].tolist()])
+    return list(zip(*columns, strict=True))
+
+
+def _bump(conn: psycopg.Connection[Any], layers: list[str]) -> None:
+    """Count one more revision of each layer, locking their rows in name order."""
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {t} (layer, revision) "
+            "SELECT name, 1 FROM unnest(%s::text[]) AS name ORDER BY name "
+            "ON CONFLICT (layer) DO UPDATE SET revision = {t}.revision + 1"
+        ).format(t=sql.Identifier(REVISION_TABLE)),
+        (sorted(set(layers)),),
+    )
+
+
+def _copy(
+    conn: psycopg.Connection[Any],
+    kind: LayerKind,
+    rows: list[tuple[Any, ...]],
+    progress: Callable[[int], None] | None,
+) -> None:
+    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(kind.name),
+        sql.SQL(", ").join(map(sql.Identifier, [GEOM, *kind.columns])),
+    )
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            for row in chunk:
+                copy.write_row(row)
+            if progress is not None:
+                progress(len(chunk))
