@@ -10,6 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
 from api.deps import LayerCache
+from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.settings import ApiSettings
 from layers.store import open_store
@@ -45,6 +46,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     for router in _routers():
         app.include_router(router)
+    use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app
 
 

@@ -105,3 +105,4 @@ from api.commands import data  # noqa: E402, F401
 from api.commands import lifecycle  # noqa: E402, F401
 from api.commands import planning  # noqa: E402, F401
 from api.commands import analysis  # noqa: E402, F401
+from api.commands import serve  # noqa: E402, F401

@@ -1,0 +1,46 @@
+"""``gazar serve``: the HTTP API (OGC API – Features and the analyses) with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from api.cli import DbOption, app, out, store_at
+from layers.store import default_location
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each keeps its own layer cache).")
+    ] = 1,
+    db: DbOption = None,
+) -> None:
+    """Serve the store over HTTP: every layer as OGC API – Features, and the analyses."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    location = db or default_location()
+    with store_at(location, create=False) as store:  # refuse a missing store before listening
+        counts = ", ".join(f"{i.layer} {i.count}" for i in store.layers())
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    root = f"http://{shown}:{port}"
+    out.print(f"Gazar serves {location} ({counts})")
+    out.print(f"  Нүүр / Landing page:        {root}/")
+    out.print(f"  Давхаргууд / Collections:   {root}/collections")
+    out.print(f"  Гэрээт талбай / Parcels:    {root}/collections/contract_parcels/items")
+    out.print(f"  Давхцал / Overlaps:         {root}/collections/overlaps/items")
+    out.print(f"  API баримт / API docs:      {root}/api.html")
+    out.print(f"  QGIS, GDAL:                 ogrinfo OAPIF:{root}/")
+    out.print("Ctrl+C зогсооно / Ctrl+C stops the server.")
+    if workers == 1:
+        uvicorn.run(create_app(ApiSettings(db=location)), host=host, port=port)
+    else:  # each worker process builds its own app from the environment
+        os.environ["GAZAR_DB"] = location
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
