@@ -26,7 +26,7 @@ LATER = "2026-12-01"  # 62 days before the parcels' contracts end (2027-02-01)
 
 
 @pytest.fixture
-def db(store: Store, store_path: Path) -> Path:
+def db(store: Store) -> str:
     """The rule tests' scene: LC-1 (2 km x 1 km, 200 ha) holding P-1 (4 ha, with its own
     rehabilitation zone R-1), P-2 (4 ha, 1 ha of it over P-1), a licence over 25 ha of LC-1,
     and an exclusion far away."""
@@ -35,15 +35,15 @@ def db(store: Store, store_path: Path) -> Path:
     layers["licences"][0]["geometry"] = f.utm_box(1500, 500, 1000, 1000)
     built = frames(layers)
     store.write({name: built[name] for name in LAYER_ORDER if name in built})
-    return store_path
+    return store.location
 
 
-def client_for(db: Path, **caps: Any) -> TestClient:
-    return TestClient(create_app(ApiSettings(db=str(db), **caps)))
+def client_for(db: str, **caps: Any) -> TestClient:
+    return TestClient(create_app(ApiSettings(db=db, **caps)))
 
 
 @pytest.fixture
-def client(db: Path) -> Iterator[TestClient]:
+def client(db: str) -> Iterator[TestClient]:
     with client_for(db) as c:
         yield c
 
@@ -101,6 +101,7 @@ def test_overlaps_of_chosen_layers_tolerance_and_geojson(client: TestClient) -> 
     assert shapely.geometry.shape(shared["geometry"]).within(f.utm_box(249, 99, 52, 202))
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
@@ -154,6 +155,7 @@ def test_availability_as_geojson_and_for_a_soum_without_land_conclusions(
     assert empty.json()["land_conclusions"] == []
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 def test_availability_refuses_an_unknown_soum(client: TestClient) -> None:
     r = client.get("/analysis/availability", params={"soum": "MN9999"})
     assert "no soum has this code" in problem(r, 400, "InvalidParameterValue")
@@ -228,7 +230,8 @@ def test_the_review_index_is_built_once_and_rebuilt_when_a_layer_changes(
     assert [(x["code"], x["id"]) for x in doc["findings"]] == [("PARCEL_OVERLAP", "P-3")]
 
 
-def test_a_body_over_the_cap_gets_413_from_its_content_length(db: Path) -> None:
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
+def test_a_body_over_the_cap_gets_413_from_its_content_length(db: str) -> None:
     with client_for(db, max_body_bytes=2_000) as c:
         body = orjson.dumps(feature(f.utm_box(0, 0, 10, 10), note="x" * 3_000))
         r = c.post("/analysis/check", content=body)
@@ -236,7 +239,8 @@ def test_a_body_over_the_cap_gets_413_from_its_content_length(db: Path) -> None:
         assert f"{len(body):,} bytes" in text and "GAZAR_MAX_BODY_BYTES" in text
 
 
-def test_a_streamed_body_over_the_cap_gets_413_while_reading(db: Path) -> None:
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
+def test_a_streamed_body_over_the_cap_gets_413_while_reading(db: str) -> None:
     def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
         for _ in range(100):
             yield b" " * 1_000
@@ -246,7 +250,8 @@ def test_a_streamed_body_over_the_cap_gets_413_while_reading(db: Path) -> None:
         assert "over 2,000 bytes" in problem(r, 413, "PayloadTooLarge")  # counted while read
 
 
-def test_too_many_vertices_get_422(db: Path) -> None:
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
+def test_too_many_vertices_get_422(db: str) -> None:
     ring = shapely.Point(106.5, 48.8).buffer(0.01, quad_segs=8)  # 33 positions
     with client_for(db, max_vertices=32) as c:
         r = c.post("/analysis/check", json=polygon(ring))
@@ -256,7 +261,8 @@ def test_too_many_vertices_get_422(db: Path) -> None:
         assert c.post("/analysis/check", json=polygon(ring)).status_code == 200
 
 
-def test_too_many_features_get_422(db: Path) -> None:
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
+def test_too_many_features_get_422(db: str) -> None:
     square = feature(f.utm_box(0, 0, 10, 10))
     with client_for(db, max_check_features=2) as c:
         r = c.post("/analysis/check", json=collection(square, square, square))
@@ -264,6 +270,7 @@ def test_too_many_features_get_422(db: Path) -> None:
         assert c.post("/analysis/check", json=collection(square, square)).status_code == 200
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 def test_coordinates_outside_mongolia_get_422_with_the_swapped_hint(client: TestClient) -> None:
     body = feature(shapely.box(48.8, 106.5, 48.81, 106.51), id="SWAPPED")
     text = problem(client.post("/analysis/check", json=body), 422, "InvalidGeometry")
@@ -274,6 +281,7 @@ def test_coordinates_outside_mongolia_get_422_with_the_swapped_hint(client: Test
     assert "outside Mongolia" in text and "swapped" not in text
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -295,6 +303,7 @@ def test_unusable_geometry_gets_422_naming_the_feature(
     assert "feature #0" in text and needle in text
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 @pytest.mark.parametrize(
     ("content", "status", "needle"),
     [
@@ -316,6 +325,7 @@ def test_bodies_that_are_not_geojson(
     assert needle in r.json()["description"]
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 @pytest.mark.parametrize(
     ("params", "needle"),
     [
@@ -348,6 +358,7 @@ def test_expiring_names_the_zone_that_blocks_renewal(client: TestClient) -> None
     assert short["expiring"] == []
 
 
+@pytest.mark.gpkg_only  # request handling only: one backend is enough
 @pytest.mark.parametrize("days", ["-1", "ten", "99999999"])
 def test_expiring_refuses_bad_windows(client: TestClient, days: str) -> None:
     r = client.get("/analysis/expiring", params={"days": days})
@@ -380,7 +391,7 @@ def _cli_json(*args: str | Path) -> Any:
     ],
 )  # fmt: skip
 def test_the_command_line_and_http_give_the_same_json(
-    client: TestClient, db: Path, command: tuple[str, ...], url: str, params: dict[str, str]
+    client: TestClient, db: str, command: tuple[str, ...], url: str, params: dict[str, str]
 ) -> None:
     printed = _cli_json(*command, "--today", TODAY, "--db", db)
     served = client.get(url, params={**params, "today": TODAY})
@@ -398,7 +409,7 @@ def test_the_command_line_and_http_give_the_same_json(
 )
 def test_check_on_the_command_line_and_over_http_agree(
     client: TestClient,
-    db: Path,
+    db: str,
     tmp_path: Path,
     kind: str,
     geoms: list[shapely.Geometry],
@@ -407,7 +418,7 @@ def test_check_on_the_command_line_and_over_http_agree(
     path = tmp_path / "proposal.geojson"
     ids = [f"NEW-{i}" for i in range(len(geoms))]
     gpd.GeoDataFrame({"id": ids}, geometry=geoms, crs="EPSG:4326").to_file(path, driver="GeoJSON")
-    args = ["--kind", kind, "--today", TODAY, "--db", str(db)] + (["--soum", soum] if soum else [])
+    args = ["--kind", kind, "--today", TODAY, "--db", db] + (["--soum", soum] if soum else [])
     printed = _cli_json("check", path, *args)
     assert printed.pop("file") == str(path)
     params = {"kind": kind, "today": TODAY} | ({"soum": soum} if soum else {})
