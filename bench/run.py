@@ -497,6 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-postgis", action="store_true", help="skip PostGIS")
     parser.add_argument("--no-overlay", action="store_true", help="skip geopandas overlay")
     parser.add_argument("--explain", action="store_true", help="print PostGIS query plans")
+    parser.add_argument("--no-api", action="store_true", help="skip the HTTP API figures")
     args = parser.parse_args(argv)
     scale = args.scale or (SMALL_SCALE if args.small else FULL_SCALE)
     full = scale >= FULL_SCALE
@@ -545,6 +546,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for agreement in bench.agreements:
         print(agreement.describe())
+    if not args.no_api:
+        from bench import api
+
+        print()
+        api.run(data.demo, today=DEMO_DAY, repeats=args.repeats, full=full)
     bad = [a for a in bench.agreements if not a.ok]
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if bad:
