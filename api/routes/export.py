@@ -41,7 +41,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The layer as a file, named `{collectionId}.{suffix}` "
         "(`Content-Disposition: attachment`); a Shapefile comes zipped.",
         "content": {
-            media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+            media.split(";")[0]: {
+                # a JSON body is validated as JSON by clients: describe it as an object
+                "schema": {"type": "object"}
+                if media.endswith("json")
+                else {"type": "string", "format": "binary"}
+            }
             for media, _ in MEDIA.values()
         },
     },
