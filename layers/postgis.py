@@ -160,7 +160,7 @@ def migrate(dsn: str, *, create: bool = True) -> tuple[int, int]:
 
     Returns ``(before, after)`` schema versions (``before`` is 0 for a database with no store).
     Runs in one transaction under an advisory lock, so concurrent callers wait and then find the
-    work done.
+    work done; a failure leaves the database as it was.
 
     Raises
     ------
@@ -173,29 +173,36 @@ def migrate(dsn: str, *, create: bool = True) -> tuple[int, int]:
         before = _check_version(conn, where, create=create)
         if before == LATEST and not _missing_layers(conn):
             return before, before
-        _ensure_postgis(conn, where)
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-            before = _check_version(conn, where, create=create)
-            if before == 0:
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, "
-                        "applied_at timestamptz NOT NULL DEFAULT now())"
-                    ).format(sql.Identifier(VERSION_TABLE))
-                )
-            for version in range(before, LATEST):
-                MIGRATIONS[version](conn)
-                conn.execute(
-                    sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(
-                        sql.Identifier(VERSION_TABLE)
-                    ),
-                    (version + 1,),
-                )
-            for kind in _missing_layers(conn):
-                for stmt in _layer_ddl(kind):
-                    conn.execute(stmt)
+        # a session lock taken before the transaction: the transaction then starts after the
+        # previous holder's commit, and so sees the tables it created
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+        try:
+            with conn.transaction():
+                before = _check_version(conn, where, create=create)
+                _apply(conn, where, before)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
         return before, LATEST
+
+
+def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
+    _ensure_postgis(conn, where)
+    if before == 0:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(sql.Identifier(VERSION_TABLE))
+        )
+    for version in range(before, LATEST):
+        MIGRATIONS[version](conn)
+        conn.execute(
+            sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(sql.Identifier(VERSION_TABLE)),
+            (version + 1,),
+        )
+    for kind in _missing_layers(conn):
+        for stmt in _layer_ddl(kind):
+            conn.execute(stmt)
 
 
 def _check_version(conn: psycopg.Connection[Any], where: str, *, create: bool) -> int:

@@ -1,0 +1,71 @@
+"""Database commands: migrate (create or upgrade a store's tables), copy (between backends)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli import DbOption, app, guarded, out, store_at
+from layers.labels import label
+from layers.store import default_location
+from layers.transfer import copy_store, shown
+
+
+def _is_postgres(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+@app.command("migrate")
+def migrate_cmd(db: DbOption = None) -> None:
+    """Create the store's tables, or bring them up to this Gazar's schema version.
+
+    For PostGIS, run it once per upgrade before starting the server workers; it enables the
+    PostGIS extension when allowed, and refuses a database written by a newer Gazar.
+    """
+    location = db or default_location()
+    if _is_postgres(location):
+        from layers.postgis import migrate
+
+        before, after = guarded(lambda: migrate(location))
+        if before == after:
+            out.print(f"{shown(location)}: schema version {after}, up to date.")
+        else:
+            what = "created" if before == 0 else f"migrated from version {before}"
+            out.print(f"[green]{shown(location)}:[/] {what} to schema version {after}.")
+        return
+    with store_at(location) as store:  # a GeoPackage is created and upgraded when opened
+        version = guarded(store.schema_version)
+    out.print(f"{shown(location)}: schema version {version}, up to date.")
+
+
+@app.command("copy")
+def copy_cmd(
+    source: Annotated[
+        str, typer.Option("--from", help="The store to copy: a .gpkg file or postgresql:// URL.")
+    ],
+    dest: Annotated[
+        str,
+        typer.Option("--to", help="Where to copy it (created when missing; must be empty)."),
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a destination that holds features.")
+    ] = False,
+) -> None:
+    """Copy a whole store between backends (GeoPackage <-> PostGIS) and verify the copy.
+
+    Every layer is written in one transaction, then read back and compared with the source:
+    the same ids, values and geometries, or the command fails.
+    """
+    with store_at(source, create=False) as src, store_at(dest) as dst:
+        copied = guarded(lambda: copy_store(src, dst, replace=replace))
+    table = Table("layer", "Давхарга / Layer", "Тоо / Features")
+    for c in copied:
+        names = f"{label('layer', c.layer, 'mn')} / {label('layer', c.layer, 'en')}"
+        table.add_row(c.layer, names, str(c.count))
+    out.print(table)
+    total = sum(c.count for c in copied)
+    out.print(
+        f"[green]Copied and verified:[/] {total} feature(s) from {shown(source)} to {shown(dest)}."
+    )
