@@ -164,8 +164,16 @@ class Problem(BaseModel):
     status: int
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def _errors(*statuses: int, geojson: bool = False) -> dict[int | str, dict[str, Any]]:
+    """Error responses: a :class:`Problem` as ``application/json``.
+
+    On a GeoJSON route the schema is referenced rather than given as ``model``, which FastAPI
+    would document under the route's own media type (``application/geo+json``) as well.
+    """
     words = {400: "A parameter is unknown or its value cannot be used", 404: "No such resource"}
+    if geojson:
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        return {s: {"description": words[s], "content": {JSON: problem}} for s in statuses}
     return {s: {"model": Problem, "description": words[s]} for s in statuses}
 
 
@@ -469,7 +477,7 @@ def queryables(request: Request, collectionId: CollectionId) -> OrjsonResponse:
     "get 400.",
     response_class=GeoJSONResponse,
     response_model=FeatureCollection,
-    responses={200: {"headers": _CRS_HEADER}, **_errors(400, 404)},
+    responses={200: {"headers": _CRS_HEADER}, **_errors(400, 404, geojson=True)},
 )
 def items(
     request: Request,
@@ -585,7 +593,7 @@ def _page_links(
     summary="One feature (GeoJSON)",
     response_class=GeoJSONResponse,
     response_model=Feature,
-    responses={200: {"headers": _CRS_HEADER}, **_errors(400, 404)},
+    responses={200: {"headers": _CRS_HEADER}, **_errors(400, 404, geojson=True)},
 )
 def feature(
     request: Request,
