@@ -32,3 +32,11 @@ class AnalysisSettings(BaseSettings):
     )
     #: who may submit a Land Conclusion (the law and the 2017 regulation disagree)
     allowed_requesters: tuple[str, ...] = ("soum", "aimag")
+    # -- allocation (geo.allocation): values of 296/2022 not verified, so settings
+    objection_window_days: int = Field(21, ge=0, description="Days anyone may object")
+    min_members: int = Field(5, ge=1, description="Fewest members an applicant may have")
+    contract_term_years: int = Field(3, ge=1, description="Term of a contract when approved")
+    #: applications for overlapping land filed this many days apart compete (0: same day)
+    competing_window_days: int = Field(0, ge=0)
+    #: the local time zone days are counted in (Mongolia: UTC+8, no daylight saving since 2017)
+    utc_offset_hours: float = Field(8.0, ge=-12, le=14)
