@@ -40,6 +40,7 @@ import shapely
 
 from geo.area import areas
 from geo.overlaps import outside_area, overlaps_between
+from geo.raster import SLOPE_RULE, Dem, as_records, terrain, terrain_findings
 from geo.repair import Repaired, repair_polygons
 from geo.rules import (
     LIVE,
@@ -89,6 +90,9 @@ REVIEW_LAYERS: Final = (
 
 #: The name of the proposal in overlap records and repair reports.
 PROPOSAL: Final = "proposal"
+
+#: The rules a review may report: ``geo.rules``' and the terrain rule of ``geo.raster``.
+REVIEW_RULES: Final[dict[str, Rule]] = {**RULES, SLOPE_RULE.code: SLOPE_RULE}
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
@@ -157,6 +161,7 @@ def review(
     soum_code: str | None = None,
     pairs: Sequence[OverlapPair] = OVERLAP_PAIRS,
     live: Mapping[str, Live] = LIVE,
+    dem: Dem | None = None,
 ) -> dict[str, Any]:
     """Review a proposed Land Conclusion or contract parcel against every layer.
 
@@ -179,6 +184,10 @@ def review(
         The proposing soum (default: see the module's description).
     pairs, live
         The tables of :mod:`geo.rules`.
+    dem : geo.raster.Dem, optional
+        Elevations over the proposal (``layers.rasters.read_dem``): the share of each feature
+        steeper than ``settings.slope_limit_deg`` is reported under ``terrain``, and a
+        ``SLOPE_OVER_LIMIT`` warning given above ``settings.slope_share_limit``.
 
     Returns
     -------
@@ -190,7 +199,9 @@ def review(
         ``outside_soum_share``, ``land_conclusions`` (a parcel's Land Conclusion per feature),
         ``findings`` (each: ``severity``, ``code``, ``title_mn``/``title_en``,
         ``proposal_id``, ``layer``, ``id``, ``holder``, ``overlap_ha``, ``message_mn``,
-        ``message_en``), ``counts`` per severity, ``repairs`` and ``problems``.
+        ``message_en``), ``counts`` per severity, ``repairs`` and ``problems``; with a
+        ``dem``, ``terrain`` (per feature: ``id``, ``mean_slope_deg``, ``steep_share``,
+        ``steep_ha``, ``valid_share``, ``over``).
 
     Raises
     ------
@@ -272,9 +283,16 @@ def review(
         parts.append(part)
         repairs += more
     parts.append(_repair_findings(fixed))
+    slopes = None
+    if dem is not None and len(ok):
+        limit, share = float(settings.slope_limit_deg), float(settings.slope_share_limit)
+        slopes = terrain(ok, dem, slope_limit_deg=limit, share_limit=share)
+        parts.append(terrain_findings(ids, slopes, layer=PROPOSAL, slope_limit_deg=limit,
+                                      share_limit=share))  # fmt: skip
+        slopes.insert(0, "id", ids)
 
     findings = _findings(parts, near)
-    return _report(
+    report = _report(
         kind=kind,
         day=day,
         frame=frame,
@@ -289,6 +307,9 @@ def review(
         repairs=repairs,
         problems=problems,
     )
+    if slopes is not None:
+        report["terrain"] = as_records(slopes.round(6))
+    return report
 
 
 # ------------------------------------------------------------------------------- the input
@@ -618,7 +639,7 @@ def _findings(parts: list[pd.DataFrame], near: Mapping[str, gpd.GeoDataFrame]) -
         names = frame[column]
         table.loc[at, "holder"] = table.loc[at, "b_id"].astype(str).map(names).to_numpy()
     severity = {s: i for i, s in enumerate(SEVERITY_LABELS)}
-    order = {code: i for i, code in enumerate(RULES)}
+    order = {code: i for i, code in enumerate(REVIEW_RULES)}
     table["_s"] = table["severity"].map(severity)
     table["_r"] = table["rule"].map(order)
     table = table.sort_values(["_s", "_r", "a_id", "b_id"], na_position="first", kind="stable")
@@ -698,7 +719,7 @@ def _report(
 
 
 def _finding(r: Mapping[Any, Any]) -> dict[str, Any]:
-    rule: Rule = RULES[str(r["rule"])]
+    rule: Rule = REVIEW_RULES[str(r["rule"])]
     return {
         "severity": r["severity"],
         "code": r["rule"],

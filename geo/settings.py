@@ -40,3 +40,9 @@ class AnalysisSettings(BaseSettings):
     competing_window_days: int = Field(0, ge=0)
     #: the local time zone days are counted in (Mongolia: UTC+8, no daylight saving since 2017)
     utc_offset_hours: float = Field(8.0, ge=-12, le=14)
+    #: land steeper than this (degrees) is steep (``geo.raster``; a working value, unverified)
+    slope_limit_deg: float = Field(15.0, gt=0, lt=90, description="Steep land starts here")
+    #: a Land Conclusion or proposal with more steep land than this share gets a warning
+    slope_share_limit: float = Field(0.2, ge=0, le=1, description="Largest share of steep land")
+    #: a rehabilitation zone whose mean vegetation index rose less than this is flagged
+    rehab_recovery_min: float = Field(0.1, description="Smallest acceptable NDVI change")

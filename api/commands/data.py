@@ -243,6 +243,11 @@ def demo_cmd(
         for suffix in ("", "-wal", "-shm"):
             Path(tmp_name + suffix).unlink(missing_ok=True)
     out.print(f"[green]Demo store written:[/] {target} (seed {seed}, scale {scale}, as of {day})")
+    from layers.rasters import raster_dir, write_demo_rasters
+
+    rasters = write_demo_rasters(layers, raster_dir(target), seed=seed, today=day)
+    out.print(f"[green]Demo rasters written:[/] {raster_dir(target)} ({len(rasters)} files: "
+              "NDVI before and after, and a DEM, per soum)")  # fmt: skip
     with store_at(str(target)) as store:
         from api.commands.summary import print_summary
 

@@ -1,0 +1,264 @@
+"""Raster commands: rehabilitation monitoring, terrain, availability as a raster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Annotated, Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import typer
+from rich.table import Table
+
+from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.views import features_geojson, plain_records
+from geo import raster as gr
+from geo.availability import availability
+from layers import rasters
+from layers.labels import bilingual
+from layers.store import default_location
+
+_JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+PixelsOption = Annotated[
+    str,
+    typer.Option(
+        "--pixels",
+        help="weighted: partial pixels by their covered fraction (default); centre: whole "
+        "pixels whose centre is inside, as GDAL and rasterstats count them.",
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--format", help="table (default), json or csv.")]
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"choose one of {', '.join(allowed)}", param_hint=option)
+    return value
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return "—" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+@app.command("rehab-monitor")
+def rehab_monitor_cmd(
+    before: Annotated[
+        Path | None, typer.Option("--before", help="Vegetation index raster (e.g. NDVI) before.")
+    ] = None,
+    after: Annotated[
+        Path | None, typer.Option("--after", help="The same index after (any CRS and grid).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (default), json, csv or geojson.")
+    ] = "table",
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Smallest acceptable change of the mean (default GAZAR_REHAB_RECOVERY_MIN).",
+        ),
+    ] = None,
+    pixels: PixelsOption = "weighted",
+    db: DbOption = None,
+) -> None:
+    """Vegetation recovery of every rehabilitation zone between two index rasters.
+
+    For each zone: the mean, median and share of valid pixels before and after, and the change
+    of the mean; zones whose change is below the threshold are flagged. Without --before and
+    --after, the NDVI rasters registered beside the store (gazar demo writes some) are used.
+    """
+    fmt = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
+    mode = _choice(pixels, gr.PIXEL_MODES, "--pixels")
+    if (before is None) != (after is None):
+        raise typer.BadParameter("give both --before and --after, or neither", param_hint="--after")
+    settings = analysis_settings(**({} if threshold is None else {"rehab_recovery_min": threshold}))
+    minimum = float(settings.rehab_recovery_min)
+    location = db or default_location()
+    with store_at(db, create=False) as store:
+        zones = store.read("rehab_zones")
+    if before is not None and after is not None:
+        b, a = before, after
+        table = guarded(
+            lambda: rasters.rehab_recovery(b, a, zones, min_recovery=minimum, mode=mode)  # type: ignore[arg-type]
+        )
+    else:
+        table = guarded(
+            lambda: rasters.rehab_registered(location, zones, min_recovery=minimum, mode=mode)  # type: ignore[arg-type]
+        )
+    table["status_mn"] = [gr.label_of(gr.RECOVERY_LABELS, s, "mn") for s in table["status"]]
+    table["status_en"] = [gr.label_of(gr.RECOVERY_LABELS, s, "en") for s in table["status"]]
+    if fmt == "json":
+        payload = {"min_recovery": minimum, "pixels": mode, "zones": plain_records(table)}
+        typer.echo(orjson.dumps(payload, option=_JSON, default=_iso).decode())
+    elif fmt == "csv":
+        typer.echo(_csv(table), nl=False)
+    elif fmt == "geojson":
+        frame = gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
+        typer.echo(orjson.dumps(features_geojson(frame), option=_JSON, default=_iso).decode())
+    else:
+        _rehab_table(table, minimum)
+
+
+def _iso(value: object) -> object:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _rehab_table(table: pd.DataFrame, minimum: float) -> None:
+    view = Table(
+        "ID",
+        "Эзэмшигч / Holder",
+        "Үе шат / Stage",
+        "Өмнө / Before",
+        "Дараа / After",
+        "Өөрчлөлт / Change",
+        "Хүчинтэй / Valid",
+        "Төлөв / Status",
+        title=f"Нөхөн сэргээлтийн ургамалжилт / Vegetation recovery (min change {minimum:g})",
+    )
+    for row in table.itertuples(index=False):
+        r: Any = row
+        flag = "[bold red]" if r.status == "below_min" else ""
+        view.add_row(
+            str(r.id),
+            str(r.holder or ""),
+            bilingual("rehab_stage", str(r.stage)),
+            _num(r.before_mean),
+            _num(r.after_mean),
+            _num(r.change),
+            _num(r.after_valid_share, 2),
+            f"{flag}{r.status_mn} / {r.status_en}",
+        )
+    out.print(view)
+    below = int((table["status"] == "below_min").sum())
+    out.print(f"{below} бүс хангалтгүй / zone(s) below the minimum", markup=False)
+
+
+@app.command("terrain")
+def terrain_cmd(
+    dem: Annotated[
+        Path | None,
+        typer.Option("--dem", help="Elevation raster in metres (default: the registered DEMs)."),
+    ] = None,
+    layer: Annotated[
+        str, typer.Option("--layer", help="land_conclusions (default) or contract_parcels.")
+    ] = "land_conclusions",
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Slope over each Land Conclusion: mean, share steeper than GAZAR_SLOPE_LIMIT_DEG, and
+    those above GAZAR_SLOPE_SHARE_LIMIT."""
+    fmt = _choice(fmt, ("table", "json", "csv"), "--format")
+    layer = _choice(layer, ("land_conclusions", "contract_parcels"), "--layer")
+    settings = analysis_settings()
+    limit, share = float(settings.slope_limit_deg), float(settings.slope_share_limit)
+    location = db or default_location()
+    with store_at(db, create=False) as store:
+        zones = store.read(layer)
+    if dem is not None:
+        d = dem
+        table = guarded(lambda: rasters.terrain(d, zones, slope_limit_deg=limit, share_limit=share))
+    else:
+        table = guarded(
+            lambda: rasters.terrain_registered(
+                location, zones, slope_limit_deg=limit, share_limit=share
+            )
+        )
+    table.insert(0, "id", zones["id"].to_numpy())
+    if fmt == "json":
+        payload = {
+            "slope_limit_deg": limit,
+            "slope_share_limit": share,
+            "features": plain_records(table),
+        }
+        typer.echo(orjson.dumps(payload, option=_JSON).decode())
+        return
+    if fmt == "csv":
+        typer.echo(_csv(table), nl=False)
+        return
+    view = Table(
+        "ID",
+        "Дундаж налуу° / Mean slope°",
+        f"> {limit:g}° %",
+        "Эгц га / Steep ha",
+        "Хэтэрсэн / Over",
+        title="Налуу / Terrain",
+    )
+    for row in table.itertuples(index=False):
+        r: Any = row
+        over = "[bold red]тийм / yes[/]" if r.over else "үгүй / no"
+        pct = "—" if pd.isna(r.steep_share) else f"{100 * r.steep_share:.1f}"
+        view.add_row(str(r.id), _num(r.mean_slope_deg, 1), pct, _num(r.steep_ha, 2), over)
+    out.print(view)
+
+
+@app.command("export-raster")
+def export_raster_cmd(
+    what: Annotated[str, typer.Argument(help="available: free land in Land Conclusions.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The GeoTIFF (COG) to write.")],
+    res: Annotated[float, typer.Option("--res", help="Pixel size in metres.")] = 10.0,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="Target CRS (default: the UTM zone of the area)."),
+    ] = None,
+    soum: Annotated[
+        str | None, typer.Option("--soum", help="Only this soum's Land Conclusions.")
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Date of the analysis, YYYY-MM-DD.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """A Cloud-Optimised GeoTIFF of free land: 1 available, 0 elsewhere in Land Conclusions in
+    force, 255 (nodata) outside — QGIS opens it as it is."""
+    _choice(what, ("available",), "WHAT")
+    if not res > 0:
+        raise typer.BadParameter("the resolution must be positive", param_hint="--res")
+    day = parse_today(today)
+    with store_at(db, create=False) as store:
+        lcs = store.read("land_conclusions", where={"soum_code": soum} if soum else None)
+        if lcs.empty:
+            err.print("[bold red]Error:[/] no Land Conclusion to rasterise")
+            raise typer.Exit(1)
+        bbox = tuple(float(v) for v in lcs.total_bounds)
+        near = {
+            name: store.read(name, bbox=bbox)  # type: ignore[arg-type]
+            for name in ("contract_parcels", "rehab_zones", "exclusions", "licences")
+        }
+    frame = guarded(
+        lambda: availability(
+            lcs,
+            near["contract_parcels"],
+            near["rehab_zones"],
+            near["exclusions"],
+            near["licences"],
+            today=day,
+        )
+    )
+    if frame.empty:
+        err.print("[bold red]Error:[/] no Land Conclusion is in force on that day")
+        raise typer.Exit(1)
+    in_force = lcs.set_index("id").loc[frame["id"]].geometry
+    land = gpd.GeoSeries(np.asarray(in_force.array, dtype=object), crs=lcs.crs)
+    summary = guarded(
+        lambda: rasters.write_availability(out_file, land, frame.geometry, res=res, crs=crs)
+    )
+    ha = summary["pixel_ha"]
+    free = "" if ha is None else f" (≈{summary['available_pixels'] * ha:,.1f} ha)"
+    out.print(
+        f"[green]Wrote[/] {summary['path']}: {summary['width']} x {summary['height']} pixels "
+        f"at {res:g} in {summary['crs']}; {summary['available_pixels']:,} available pixels"
+        f"{free} of {summary['land_pixels']:,} in Land Conclusions"
+    )
