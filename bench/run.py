@@ -498,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-overlay", action="store_true", help="skip geopandas overlay")
     parser.add_argument("--explain", action="store_true", help="print PostGIS query plans")
     parser.add_argument("--no-api", action="store_true", help="skip the HTTP API figures")
+    parser.add_argument(
+        "--no-backends", action="store_true", help="skip reading the store from each backend"
+    )
     args = parser.parse_args(argv)
     scale = args.scale or (SMALL_SCALE if args.small else FULL_SCALE)
     full = scale >= FULL_SCALE
@@ -551,12 +554,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print()
         api.run(data.demo, today=DEMO_DAY, repeats=args.repeats, full=full)
+    same_reads = True
+    if not args.no_backends:
+        from bench import backends
+
+        print()
+        same_reads = backends.run(data.demo, dsn=dsn, repeats=args.repeats, today=DEMO_DAY)
     bad = [a for a in bench.agreements if not a.ok]
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if bad:
         print(f"ENGINES DISAGREE on {len(bad)} comparison(s): see above", file=sys.stderr)
         return 1
-    return 0
+    return 0 if same_reads else 1
 
 
 if __name__ == "__main__":

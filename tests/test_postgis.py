@@ -367,3 +367,20 @@ def test_migrate_command(pg_database: str, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["migrate", "--db", "postgresql://u:pw@127.0.0.1:1/x"])
     assert refused.exit_code == 3
     assert "cannot connect" in refused.output and "pw@" not in refused.output
+
+
+@needs_pg
+def test_bench_reads_the_same_layers_from_both_backends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import backends
+    from bench.data import DEMO_DAY, build
+
+    demo = build(scale=2).demo
+    assert backends.run(demo, dsn=TEST_PG, repeats=1, today=DEMO_DAY)
+    out = capsys.readouterr().out
+    assert "GeoPackage  PostGIS" in out
+    assert "both backends read the same 200 parcels" in out
+    with psycopg.connect(TEST_PG or "", autocommit=True) as admin:
+        left = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'gazar_bench_%'")
+        assert left.fetchall() == []  # its database was dropped
