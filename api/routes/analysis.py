@@ -263,6 +263,7 @@ _CHECK_BODY = {
 )
 async def check(
     request: Request,
+    layers: LayersDep,
     settings: SettingsDep,
     analysis: AnalysisDep,
     kind: Annotated[
@@ -279,14 +280,13 @@ async def check(
     `GAZAR_MAX_CHECK_FEATURES` features or `GAZAR_MAX_VERTICES` vertices, a geometry that
     cannot be read or coordinates outside Mongolia get 422."""
     body = await read_body(request, settings.max_body_bytes)
-    proposal = proposal_from_body(body, settings=settings)
-    cache: LayerCache = request.app.state.layers
 
-    def run() -> dict[str, Any]:
+    def run() -> dict[str, Any]:  # parsing and reviewing off the event loop
+        proposal = proposal_from_body(body, settings=settings)
         result = check_view(
             proposal,
             kind=kind,
-            context=review_context(request.app.state, cache),
+            context=review_context(request.app.state, layers),
             today=_day(today),
             settings=analysis,
             soum=soum,
