@@ -590,3 +590,13 @@ def test_demo_terrain_flags_the_mountain_soum(demo_db: Path) -> None:
 def test_geo_raster_examples() -> None:
     failures, tried = doctest.testmod(gr, optionflags=doctest.NORMALIZE_WHITESPACE)[:2]
     assert tried > 10 and failures == 0
+
+
+def test_the_benchmark_agrees_with_rasterstats_on_a_small_raster(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("rasterstats")
+    from bench import raster as bench
+
+    assert bench.main(["--size", "400", "--zones", "60"]) == 0
+    assert "agree to 1e-09: yes" in capsys.readouterr().out
