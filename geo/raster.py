@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 
+from geo.repair import polygonal_parts
 from geo.rules import Rule
 
 PixelMode = Literal["weighted", "centre"]
@@ -416,9 +417,8 @@ def plan_windows(geoms: Any, *, max_pixels: int = 4096 * 4096, pad: int = 0) -> 
         tr, tc = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
         tiles_ = shapely.box(tc, tr, tc + side, tr + side)
         pieces = shapely.intersection(arr[zone], tiles_)
-        pieces = np.asarray(
-            [shapely.MultiPolygon(_polygons(p)) for p in pieces], dtype=object
-        )  # keep polygonal parts: a tile edge along the zone's edge leaves lines
+        # polygonal parts only: a tile edge along the zone's edge leaves lines
+        pieces = polygonal_parts(np.asarray(pieces, dtype=object))
         keep = ~shapely.is_empty(pieces)
         for piece, rr, cc in zip(pieces[keep], tr[keep], tc[keep], strict=True):
             pb = shapely.bounds(piece)
@@ -434,15 +434,6 @@ def plan_windows(geoms: Any, *, max_pixels: int = 4096 * 4096, pad: int = 0) -> 
                 )
             )
     return windows
-
-
-def _polygons(geom: Any) -> list[Any]:
-    if geom is None or geom.is_empty:
-        return []
-    if isinstance(geom, shapely.Polygon):
-        return [geom]
-    parts = getattr(geom, "geoms", [])
-    return [p for part in parts for p in _polygons(part)]
 
 
 def _window(
@@ -958,10 +949,7 @@ def availability_block(
         if not len(arr):
             continue
         near = arr[shapely.intersects(arr, rect)]
-        pieces = np.asarray(
-            [shapely.MultiPolygon(_polygons(p)) for p in shapely.intersection(near, rect)],
-            dtype=object,
-        )
+        pieces = polygonal_parts(np.asarray(shapely.intersection(near, rect), dtype=object))
         cov = pixel_coverage(pieces, mode="centre")
         out[cov.row - row_off, cov.col - col_off] = value
     return out
