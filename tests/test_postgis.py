@@ -14,8 +14,10 @@ import shutil
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -260,34 +262,69 @@ def _pg_program(name: str) -> str:
     return found
 
 
-@needs_pg
-def test_pg_dump_restores_into_a_new_database_identically(
-    pg: Store, pg_database: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def owner(pg_template: str) -> Iterator[tuple[str, str]]:
+    """A login role that is no superuser, as in the README's deployment, and a database it owns
+    (PostGIS enabled by the administrator): ``(role, database URL)``."""
     from tests.conftest import pg_url
 
-    _seed(pg)
-    pg.delete("exclusions", ["X-1"])  # the identity counter has moved past the rows left
+    suffix = uuid.uuid4().hex[:10]
+    role, db = f"gazar_{suffix}", f"gazar_owned_{suffix}"
+    admin = pg_url("postgres")
+    _sql(admin, f'CREATE ROLE "{role}" LOGIN')
+    _sql(admin, f'CREATE DATABASE "{db}" OWNER "{role}" TEMPLATE "{pg_template}"')
+    try:
+        yield role, _as_role(pg_url(db), role)
+    finally:
+        _sql(admin, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        _sql(admin, f'DROP DATABASE IF EXISTS "{db}_restored" WITH (FORCE)')
+        _sql(admin, f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _as_role(url: str, role: str) -> str:
+    return urlsplit(url)._replace(netloc=f"{role}@{urlsplit(url).netloc.split('@')[-1]}").geturl()
+
+
+@needs_pg
+def test_a_role_without_superuser_runs_the_store_and_its_backups_restore_identically(
+    owner: tuple[str, str], pg_template: str, tmp_path: Path
+) -> None:
+    """The README's backup and restore, step by step."""
+    from tests.conftest import pg_url
+
+    role, url = owner
+    with open_store(url) as pg:
+        _seed(pg)
+        pg.delete("exclusions", ["X-1"])  # the identity counter has moved past the rows left
+        before, revision = snapshot(pg), pg.revision("exclusions")
+    assert _sql(url, "SELECT tableowner FROM pg_tables WHERE tablename = 'exclusions'") == [(role,)]
     dump = tmp_path / "gazar.dump"
     subprocess.run(
-        [_pg_program("pg_dump"), "--format=custom", f"--file={dump}", pg_database], check=True
+        [
+            _pg_program("pg_dump"),
+            "--format=custom",
+            "--no-comments",  # the extension's comment belongs to the administrator
+            "--exclude-table-data=public.spatial_ref_sys",  # PostGIS brings its own rows
+            f"--file={dump}",
+            url,
+        ],
+        check=True,
     )
-    restored = pg_url(f"{pg_database.rsplit('/', 1)[1]}_restored")
-    name = restored.rsplit("/", 1)[1]
-    _sql(pg_url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE template0')
-    try:
-        subprocess.run(
-            [_pg_program("pg_restore"), "--no-owner", "--exit-on-error", "-d", restored, str(dump)],
-            check=True,
-        )
-        with open_store(restored, create=False) as again:
-            assert snapshot(again) == snapshot(pg)
-            assert again.schema_version() == pg.schema_version()
-            assert again.revision("exclusions") != pg.revision("exclusions")
-            again.write({"exclusions": f.frame("exclusions", [f.exclusion("X-1")])})
-            assert again.read("exclusions")["id"].tolist() == ["X-2", "X-1"]
-    finally:
-        _sql(pg_url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # the administrator makes an empty database for the owner and enables PostGIS in it
+    name = f"{urlsplit(url).path.strip('/')}_restored"
+    _sql(pg_url("postgres"), f'CREATE DATABASE "{name}" OWNER "{role}" TEMPLATE template0')
+    _sql(pg_url(name), "CREATE EXTENSION postgis")
+    restored = _as_role(pg_url(name), role)
+    subprocess.run(
+        [_pg_program("pg_restore"), "--no-owner", "--exit-on-error", "-d", restored, str(dump)],
+        check=True,
+    )
+    with open_store(restored, create=False) as again:
+        assert snapshot(again) == before
+        assert again.schema_version() == LATEST
+        assert again.revision("exclusions") != revision  # caches of the old database re-read
+        again.write({"exclusions": f.frame("exclusions", [f.exclusion("X-1")])})
+        assert again.read("exclusions")["id"].tolist() == ["X-2", "X-1"]
 
 
 # --- gazar copy and gazar migrate -----------------------------------------------------------------
