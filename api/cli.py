@@ -108,3 +108,4 @@ from api.commands import analysis  # noqa: E402, F401
 from api.commands import serve  # noqa: E402, F401
 from api.commands import db as db_commands  # noqa: E402, F401
 from api.commands import raster  # noqa: E402, F401
+from api.commands import map as map_commands  # noqa: E402, F401

@@ -5,5 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import analysis, export, ogc
+from web import pages
 
-ROUTERS: list[APIRouter] = [ogc.router, analysis.router, export.router]
+ROUTERS: list[APIRouter] = [ogc.router, analysis.router, export.router, pages.router]

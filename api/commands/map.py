@@ -1,0 +1,103 @@
+"""``gazar map``: one self-contained HTML map that opens offline (from a USB stick)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from geo.availability import availability
+from geo.rules import analyze
+from layers.schema import REGISTRY
+from web import maps
+from web.assets import external_refs, inline_assets
+from web.i18n import parse_lang, text
+
+
+@app.command("map")
+def map_cmd(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)
+    ],
+    soum: Annotated[
+        str | None, typer.Option("--soum", help="Only this soum (code, e.g. MN4322).")
+    ] = None,
+    land_conclusion: Annotated[
+        str | None,
+        typer.Option("--land-conclusion", help="Only this Land Conclusion (its id)."),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="mn (default) or en.")] = "mn",
+    basemap: Annotated[
+        bool,
+        typer.Option(
+            "--basemap/--no-basemap",
+            help="Offer the online tile basemap as an optional layer (off when opened).",
+        ),
+    ] = True,
+    today: Annotated[
+        str | None,
+        typer.Option("--today", help="The day statuses are judged on, YYYY-MM-DD."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write one HTML file with the map, Leaflet and every plugin inside it.
+
+    The file needs no server and no network: copy it to a USB stick and open it in any
+    browser. Without --soum or --land-conclusion it shows every soum.
+    """
+    if soum and land_conclusion:
+        raise typer.BadParameter(
+            "give --soum or --land-conclusion, not both", param_hint="--land-conclusion"
+        )
+    language = parse_lang(lang)
+    day = parse_today(today)
+    settings = analysis_settings()
+    with store_at(db, create=False) as store:
+        layers = guarded(lambda: {name: store.read(name) for name in REGISTRY})
+    findings = guarded(lambda: analyze(layers, today=day, settings=settings).records)
+    free = guarded(
+        lambda: availability(
+            layers["land_conclusions"],
+            layers["contract_parcels"],
+            layers["rehab_zones"],
+            layers["exclusions"],
+            layers["licences"],
+            today=day,
+        )
+    )
+    if land_conclusion:
+        m = guarded(
+            lambda: maps.land_conclusion_map(
+                layers,
+                land_conclusion,
+                lang=language,
+                findings=findings,
+                available=free,
+                basemap=basemap,
+            )
+        )
+        title = f"{text('title_land_conclusion', language)} {land_conclusion}"
+    elif soum:
+        m = guarded(
+            lambda: maps.soum_map(
+                layers, soum, lang=language, findings=findings, available=free, basemap=basemap
+            )
+        )
+        title = f"{text('title_soum', language)} {soum}"
+    else:
+        m = maps.overview_map(
+            layers, lang=language, findings=findings, available=free, basemap=basemap
+        )
+        title = text("title_overview", language)
+    page = guarded(
+        lambda: inline_assets(maps.page_html(m, title=f"Gazar — {title}", lang=language))
+    )
+    left = external_refs(page)
+    if left:  # pragma: no cover - every asset is local; a new plugin default would show here
+        err.print(f"[bold red]Error:[/] the map still loads {left[0]}", markup=True)
+        raise typer.Exit(1)
+    out_file.write_text(page, encoding="utf-8")
+    size = out_file.stat().st_size
+    err.print(f"wrote {out_file} ({size / 1e6:.1f} MB): opens offline in any browser")

@@ -1,0 +1,400 @@
+"""Render tests on the map builders (web/maps.py) and the asset handling (web/assets.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pytest
+import shapely
+
+from geo.availability import availability
+from geo.rules import analyze
+from geo.settings import AnalysisSettings
+from layers.errors import FeatureNotFound
+from tests import factories as f
+from web import maps
+from web.assets import AssetMissing, external_refs, inline_assets, static_file
+
+TODAY = dt.date(2026, 6, 30)
+
+
+def soum(code: str = "MN4322", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": code,
+        "aimag_code": "MN43",
+        "name_mn": "Мандал",
+        "name_en": "Mandal",
+        "geometry": f.utm_box(-3000, -3000, 12000, 8000),
+    }
+    row.update(kw)
+    return row
+
+
+def licence(fid: str = "MV-000001", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": fid,
+        "holder": "Алт ХХК",
+        "kind": "MV",
+        "mineral": "gold",
+        "given_on": dt.date(2020, 1, 1),
+        "expires_on": dt.date(2040, 1, 1),
+        "soum_code": "MN4322",
+        "reported_ha": 25.0,
+        "geometry": f.utm_box(8000, 0, 500, 500),
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    """One soum, one issued LC (2 x 1 km), three parcels — two active ones overlapping by
+    100 m x 200 m = 2 ha, one applied — a rehab zone, an exclusion and a licence."""
+    return {
+        "soums": f.frame("soums", [soum(), soum("MN4310", name_mn="Баянгол", name_en="Bayangol",
+                                                geometry=f.utm_box(20000, 0, 5000, 5000))]),
+        "land_conclusions": f.frame("land_conclusions", [f.land_conclusion()]),
+        "contract_parcels": f.frame(
+            "contract_parcels",
+            [
+                f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
+                f.parcel("P-2", holder="Шинэ од хоршоо", geometry=f.utm_box(200, 100, 200, 200)),
+                f.parcel("P-3", status="applied", holder="Бор өндөр",
+                         geometry=f.utm_box(1000, 100, 200, 200)),
+            ],
+        ),
+        "rehab_zones": f.frame("rehab_zones", [f.rehab_zone()]),
+        "exclusions": f.frame("exclusions", [f.exclusion()]),
+        "licences": f.frame("licences", [licence()]),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def findings(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    return analyze(layers, today=TODAY, settings=AnalysisSettings()).records
+
+
+@pytest.fixture
+def free(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    return availability(
+        layers["land_conclusions"],
+        layers["contract_parcels"],
+        layers["rehab_zones"],
+        layers["exclusions"],
+        layers["licences"],
+        today=TODAY,
+    )
+
+
+def by_name(m: Any) -> dict[str, maps.GazarLayer]:
+    return {e.layer: e for e in maps.gazar_layers(m)}
+
+
+def features(element: maps.GazarLayer) -> list[dict[str, Any]]:
+    doc = orjson.loads(element.data_json)
+    assert doc["type"] == "FeatureCollection"
+    return doc["features"]
+
+
+def html_of(m: Any) -> str:
+    return maps.page_html(m, title="t", lang="mn")
+
+
+# --------------------------------------------------------------------------- layers and counts
+
+
+def test_every_layer_is_a_switchable_layer_in_drawing_order_with_its_count(
+    layers: dict[str, gpd.GeoDataFrame], findings: gpd.GeoDataFrame, free: gpd.GeoDataFrame
+) -> None:
+    m = maps.overview_map(layers, lang="en", findings=findings, available=free)
+    assert maps.layer_names(m) == [
+        "soums", "land_conclusions", "exclusions", "licences", "rehab_zones",
+        "contract_parcels", "available", "overlaps",
+    ]  # fmt: skip
+    names = [e.layer_name for e in maps.gazar_layers(m)]
+    assert names[:2] == ["Soums (2)", "Land Conclusions (1)"]
+    assert "ASM contract parcels (3)" in names
+    counts = {k: len(features(v)) for k, v in by_name(m).items()}
+    assert counts == {
+        "soums": 2, "land_conclusions": 1, "exclusions": 1, "licences": 1, "rehab_zones": 1,
+        "contract_parcels": 3, "available": 1, "overlaps": 1,
+    }  # fmt: skip
+    page = html_of(m)
+    # the layer switcher lists every data layer and the optional basemap
+    assert page.count("L.control.layers(") == 1
+    assert '"Online basemap (internet)"' in page
+
+
+def test_the_overlap_is_the_shared_area_in_red_and_both_parcels_list_the_rule(
+    layers: dict[str, gpd.GeoDataFrame], findings: gpd.GeoDataFrame
+) -> None:
+    m = maps.overview_map(layers, lang="en", findings=findings)
+    overlap = by_name(m)["overlaps"]
+    (feat,) = features(overlap)
+    # 100 m x 200 m shared by P-1 and P-2: 2 ha
+    assert feat["properties"]["rule"] == "PARCEL_OVERLAP"
+    assert feat["properties"]["overlap_ha"] == pytest.approx(2.0, abs=0.01)
+    assert overlap.spec["style"]["fillColor"] == "#e31a1c"
+    rules = by_name(m)["contract_parcels"].spec["rules"]
+    assert set(rules) == {"P-1", "P-2"}
+    assert rules["P-1"] == rules["P-2"]
+    assert "overlaps contract parcel" in rules["P-1"][0]
+    # the applied parcel P-3 breaks nothing
+    assert "P-3" not in rules
+
+
+def test_parcels_are_coloured_by_contract_status(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    m = maps.overview_map(layers, lang="mn")
+    parcels = by_name(m)["contract_parcels"]
+    spec = parcels.spec
+    assert spec["key"] == "status"
+    colour = {
+        p["properties"]["id"]: (spec["style"] | spec["styles"][p["properties"]["status"]])[
+            "fillColor"
+        ]
+        for p in features(parcels)
+    }
+    assert (
+        colour["P-1"]
+        == colour["P-2"]
+        == maps.LOOKS["contract_parcels"].styles["active"]["fillColor"]
+    )
+    assert colour["P-3"] != colour["P-1"]
+    # the legend shows the two statuses present, under their Mongolian names
+    m_legend = next(o for o in maps.gazar_layers(m) if o.layer == "contract_parcels")
+    assert m_legend.spec["labels"]["contract_status"]["active"] == "Хүчинтэй"
+    legend = _setup(m)["legend"]
+    section = next(s for s in legend["sections"] if s["title"] == "Гэрээт талбай")
+    assert [i["label"] for i in section["items"]] == ["Өргөдөл гаргасан", "Хүчинтэй"]
+
+
+def _setup(m: Any) -> dict[str, Any]:
+    (setup,) = [e for e in m._children.values() if isinstance(e, maps.GazarSetup)]
+    return setup.options
+
+
+@pytest.mark.parametrize(
+    ("lang", "holder", "status", "official", "rules"),
+    [
+        ("mn", "Эзэмшигч", "Хүчинтэй", "Албан талбай, га", "Зөрчсөн дүрэм"),
+        ("en", "Holder", "Active", "Official area, ha", "Rules broken"),
+    ],
+)
+def test_popups_are_in_the_chosen_language(
+    layers: dict[str, gpd.GeoDataFrame],
+    findings: gpd.GeoDataFrame,
+    lang: str,
+    holder: str,
+    status: str,
+    official: str,
+    rules: str,
+) -> None:
+    m = maps.overview_map(layers, lang=lang, findings=findings)  # type: ignore[arg-type]
+    spec = by_name(m)["contract_parcels"].spec
+    labels = {fl["key"]: fl["label"] for fl in spec["fields"]}
+    assert labels["holder"] == holder
+    assert labels["official_ha"] == official
+    assert spec["labels"]["contract_status"]["active"] == status
+    assert spec["rulesLabel"] == rules
+    message = spec["rules"]["P-1"][0]
+    assert ("давхцаж" in message) if lang == "mn" else ("overlaps" in message)
+    setup = _setup(m)
+    assert setup["search"]["placeholder"] == (
+        "Хайх: дугаар эсвэл эзэмшигч" if lang == "mn" else "Search: id or holder"
+    )
+    # Leaflet.draw's own strings are replaced only for Mongolian
+    assert (setup["drawLocal"] is not None) == (lang == "mn")
+
+
+def test_popups_carry_the_fields_official_hectares_holder_and_dates(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    m = maps.overview_map(layers)
+    p1 = next(p for p in features(by_name(m)["contract_parcels"]) if p["properties"]["id"] == "P-1")
+    props = p1["properties"]
+    assert props["holder"] == "Алтан шижир нөхөрлөл"
+    assert props["contract_no"] == "MN4322-2025-001"
+    assert props["signed_on"] == "2025-01-15"
+    assert props["expires_on"] == "2027-02-01"
+    assert (props["members_women"], props["members_men"]) == (3, 4)
+    # 200 m x 200 m drawn in its own UTM zone: 4 ha as the cadastre measures it
+    assert props["official_ha"] == pytest.approx(4.0, abs=1e-3)
+    lc = features(by_name(m)["land_conclusions"])[0]["properties"]
+    assert lc["official_ha"] == pytest.approx(200.0, abs=1e-2)
+    assert lc["decision_ref"] == "АМГТГ-2024/117"
+    assert lc["valid_until"] == "2029-09-20"
+
+
+def test_search_covers_ids_and_holders(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    specs = {k: v.spec for k, v in by_name(maps.overview_map(layers)).items()}
+    assert {"id", "holder"} <= set(specs["contract_parcels"]["search"])
+    assert {"id", "holder"} <= set(specs["licences"]["search"])
+    assert "id" in specs["land_conclusions"]["search"]
+
+
+# --------------------------------------------------------------------------- no network
+
+
+def test_no_script_or_stylesheet_leaves_the_machine(
+    layers: dict[str, gpd.GeoDataFrame], findings: gpd.GeoDataFrame, free: gpd.GeoDataFrame
+) -> None:
+    page = html_of(maps.overview_map(layers, findings=findings, available=free))
+    assert external_refs(page) == []
+    assert not re.search(r"""(src|href)=["'](https?:)?//""", page)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert scripts and sheets
+    assert all(u.startswith("/static/") for u in scripts + sheets)
+    # the online basemap is a layer that is not on the map when it opens
+    tiles = re.search(r"var (tile_layer_\w+) = L\.tileLayer\(\s*\"https://", page)
+    assert tiles is not None
+    assert f"{tiles.group(1)}.addTo(" not in page
+
+
+def test_external_refs_finds_a_cdn_script() -> None:
+    page = '<script src="https://cdn.example.org/leaflet.js"></script><link href="//x/y.css">'
+    assert len(external_refs(page)) == 2
+
+
+def test_a_standalone_file_inlines_every_asset_and_its_images(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    page = inline_assets(html_of(maps.overview_map(layers)))
+    assert "/static/" not in page
+    assert external_refs(page) == []
+    assert "L.control.fullscreen" in page and "L.Draw" in page
+    # leaflet.css's layer-switcher icon and the plugins' sprites became data: addresses
+    assert "data:image/png;base64," in page
+    assert "data:image/svg+xml;base64," in page
+    assert re.search(r"url\((['\"]?)images/", page) is None
+
+
+def test_static_files_stay_inside_their_folders() -> None:
+    assert static_file("/static/vendor/leaflet/leaflet.js").name == "leaflet.js"
+    assert static_file("gazar/gazar.js").name == "gazar.js"
+    for bad in ("/static/vendor/leaflet/../../package.json", "/static/nothing/x.js",
+                "/static/gazar/missing.js"):  # fmt: skip
+        with pytest.raises(AssetMissing):
+            static_file(bad)
+
+
+# --------------------------------------------------------------------------- large layers
+
+
+def test_coordinates_have_six_decimals_and_outlines_are_simplified() -> None:
+    wiggly = shapely.Polygon(
+        [(106.0 + 0.1 * np.cos(a) + 1e-7 * np.sin(40 * a), 48.0 + 0.1 * np.sin(a))
+         for a in np.linspace(0, 2 * np.pi, 2001)]
+    )  # fmt: skip
+    frame = f.frame("soums", [soum(geometry=wiggly)])
+    element = by_name(maps.build_map({"soums": frame}))["soums"]
+    text = element.data_json
+    decimals = [len(d) for d in re.findall(r"\d+\.(\d+)", text.split('"geometry"')[1])]
+    assert max(decimals) <= 6
+    coords = features(element)[0]["geometry"]["coordinates"][0]
+    assert len(coords) < 2001 / 4  # the 0.1 mm wiggles are gone
+
+
+def test_a_layer_above_the_inline_limit_is_loaded_by_bbox(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    remote = maps.RemoteLoading(inline_limit=2, min_zoom=12, page_limit=500)
+    m = maps.overview_map(layers, remote=remote)
+    parcels = by_name(m)["contract_parcels"]
+    assert parcels.data_json == "null"
+    assert parcels.spec["remote"]["url"] == "/collections/contract_parcels/items"
+    assert parcels.spec["remote"]["minZoom"] == 12
+    assert parcels.spec["remote"]["limit"] == 500
+    # small layers stay inline, and the soum background never goes remote
+    assert features(by_name(m)["land_conclusions"])
+    assert features(by_name(m)["soums"])
+    assert by_name(m)["soums"].spec["remote"] is None
+    page = html_of(m)
+    assert "Шинэ од хоршоо" not in page  # no parcel was inlined
+
+
+def _many_parcels(n: int) -> gpd.GeoDataFrame:
+    side = int(np.ceil(np.sqrt(n)))
+    i = np.arange(n)
+    x, y = (i % side) * 230.0, (i // side) * 230.0
+    boxes = [f.utm_box(float(a), float(b), 200, 200) for a, b in zip(x, y, strict=True)]
+    rows = [
+        f.parcel(f"CP-{k:05d}", holder=f"Нөхөрлөл {k}", contract_no=f"MN4322-2025-{k:05d}",
+                 geometry=g)
+        for k, g in enumerate(boxes)
+    ]  # fmt: skip
+    return f.frame("contract_parcels", rows)
+
+
+def test_a_5000_parcel_map_page_is_under_10_mb(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    big = dict(layers)
+    big["contract_parcels"] = _many_parcels(5000)
+    start = time.perf_counter()
+    page = inline_assets(html_of(maps.overview_map(big)))  # every parcel inlined
+    seconds = time.perf_counter() - start
+    size = len(page.encode("utf-8"))
+    assert page.count('"CP-') >= 5000
+    assert size < 10_000_000, f"{size / 1e6:.1f} MB"
+    assert seconds < 30
+    served = html_of(maps.overview_map(big, remote=maps.RemoteLoading()))
+    assert len(served.encode()) < 1_000_000  # parcels come by bbox instead
+
+
+# --------------------------------------------------------------------------- one soum, one LC
+
+
+def test_a_soum_map_keeps_what_touches_the_soum(
+    layers: dict[str, gpd.GeoDataFrame], findings: gpd.GeoDataFrame
+) -> None:
+    m = maps.soum_map(layers, "MN4322", lang="en", findings=findings)
+    ids = {k: [p["properties"]["id"] for p in features(v)] for k, v in by_name(m).items()}
+    assert ids["soums"] == ["MN4322"]
+    assert sorted(ids["contract_parcels"]) == ["P-1", "P-2", "P-3"]
+    assert "overlaps" in ids
+    assert _setup(m)["title"] == "Soum: Mandal (MN4322)"
+    far = maps.soum_map(layers, "MN4310")
+    assert maps.layer_names(far) == ["soums"]
+    with pytest.raises(FeatureNotFound):
+        maps.soum_map(layers, "MN0000")
+
+
+def test_a_land_conclusion_map_has_its_parcels_and_free_land(
+    layers: dict[str, gpd.GeoDataFrame], free: gpd.GeoDataFrame
+) -> None:
+    m = maps.land_conclusion_map(layers, "LC-1", available=free)
+    got = by_name(m)
+    assert [p["properties"]["id"] for p in features(got["land_conclusions"])] == ["LC-1"]
+    assert len(features(got["contract_parcels"])) == 3
+    assert [p["properties"]["id"] for p in features(got["available"])] == ["LC-1"]
+    assert "licences" not in got  # 8 km away
+    with pytest.raises(FeatureNotFound):
+        maps.land_conclusion_map(layers, "LC-404")
+
+
+def test_a_reviewed_proposal_shows_its_overlaps(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    from geo.review import review
+
+    proposal = gpd.GeoDataFrame(
+        {"id": ["NEW"]}, geometry=[f.utm_box(250, 150, 100, 100)], crs="EPSG:4326"
+    )
+    result = review(proposal, kind="parcel", layers=layers, today=TODAY,
+                    settings=AnalysisSettings())  # fmt: skip
+    assert result["verdict"] == "conflicts"
+    overlaps = maps.review_overlaps(result, proposal, layers)
+    # 100 m x 100 m inside both P-1 and P-2 (and the rehab zone is elsewhere)
+    assert sorted(overlaps["b_id"]) == ["P-1", "P-2"]
+    shared = {b: float(ha) for b, ha in zip(overlaps["b_id"], overlaps["overlap_ha"], strict=True)}
+    assert shared == pytest.approx({"P-1": 0.5, "P-2": 1.0}, abs=0.01)
+    m = maps.review_map(proposal, result, layers, lang="en", draw_field="drawn")
+    got = by_name(m)
+    assert len(features(got["overlaps"])) == 2
+    assert features(got["proposal"])[0]["properties"]["verdict"] == "conflicts"
+    assert got["proposal"].spec["rules"]["NEW"]
+    assert _setup(m)["draw"] == {"field": "drawn"}
+    assert _setup(m)["title"] == "Review: Conflicts"

@@ -1,0 +1,286 @@
+"""The web pages through the app (TestClient): every page, both languages, /check and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from layers.store import Store
+from tests import factories as f
+from tests.test_maps import licence, soum
+from web.assets import external_refs
+
+TODAY = "2026-06-30"
+
+
+@pytest.fixture
+def scene(store: Store) -> Store:
+    """One soum with an issued LC holding two active parcels that overlap by 2 ha, an applied
+    parcel, a rehab zone, an exclusion and a licence; a second soum with a rejected LC."""
+    store.write(
+        {
+            "soums": f.frame("soums", [soum(), soum("MN4310", name_mn="Баянгол",
+                                                    name_en="Bayangol",
+                                                    geometry=f.utm_box(20000, 0, 5000, 5000))]),
+            "land_conclusions": f.frame("land_conclusions", [
+                f.land_conclusion(),
+                f.land_conclusion("LC-2", soum_code="MN4310", status="rejected",
+                                  name="Баянгол - Хойд", geometry=f.utm_box(21000, 1000, 500, 500)),
+            ]),
+            "contract_parcels": f.frame("contract_parcels", [
+                f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
+                f.parcel("P-2", holder="Шинэ од хоршоо", geometry=f.utm_box(200, 100, 200, 200)),
+                f.parcel("P-3", status="applied", holder="Бор өндөр",
+                         geometry=f.utm_box(1000, 100, 200, 200)),
+            ]),
+            "rehab_zones": f.frame("rehab_zones", [f.rehab_zone()]),
+            "exclusions": f.frame("exclusions", [f.exclusion()]),
+            "licences": f.frame("licences", [licence()]),
+        }
+    )  # fmt: skip
+    return store
+
+
+@pytest.fixture
+def client(scene: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(ApiSettings(db=scene.location))) as c:
+        yield c
+
+
+def page(client: TestClient, url: str, status: int = 200) -> str:
+    r = client.get(url)
+    assert r.status_code == status, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html")
+    assert external_refs(r.text) == [], url
+    return r.text
+
+
+def proposal_geojson(*boxes: tuple[float, float, float, float]) -> dict[str, Any]:
+    feats = [
+        {"type": "Feature", "properties": {"id": f"NEW-{i + 1}"},
+         "geometry": json.loads(gpd.GeoSeries([f.utm_box(*b)], crs=4326).to_json())["features"][0]["geometry"]}
+        for i, b in enumerate(boxes)
+    ]  # fmt: skip
+    return {"type": "FeatureCollection", "features": feats}
+
+
+#: 100 m x 100 m across P-1 (0.5 ha) and P-2 (1 ha)
+OVERLAPPING = (250.0, 150.0, 100.0, 100.0)
+#: inside the LC, touching nothing
+FREE = (1500.0, 600.0, 100.0, 100.0)
+
+
+# --------------------------------------------------------------------------- every page
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/map", "/map/soum/MN4322", "/map/land-conclusion/LC-1", "/check", "/availability",
+     "/register"],
+)  # fmt: skip
+def test_every_page_is_mongolian_by_default_and_english_on_request(
+    client: TestClient, url: str
+) -> None:
+    mn = page(client, url)
+    en = page(client, url + "?lang=en")
+    assert '<html lang="mn">' in mn and '<html lang="en">' in en
+    assert ">Газрын зураг</a>" in mn and ">Map</a>" in en
+    # the switch leads to the other language on the same page
+    assert f'href="{url}?lang=en"' in mn
+    assert f'href="{url}"' in en
+
+
+def test_the_map_page_loads_leaflet_from_static(client: TestClient) -> None:
+    html = page(client, "/map?today=" + TODAY)
+    for src in re.findall(r'<script src="([^"]+)"', html) + re.findall(
+        r'<link rel="stylesheet" href="([^"]+)"', html
+    ):
+        assert src.startswith("/static/")
+        r = client.get(src)
+        assert r.status_code == 200, src
+        assert len(r.content) > 100
+    assert "gazar.layer(" in html and "gazar.setup(" in html
+    # the layer switcher's names (written as JSON by folium)
+    assert json.dumps("Гэрээт талбай (3)") in html
+    assert json.dumps("Давхцал (1)") in html  # P-1 x P-2
+
+
+def test_static_refuses_paths_outside_its_folders(client: TestClient) -> None:
+    assert client.get("/static/vendor/leaflet/leaflet.css").status_code == 200
+    assert (
+        client.get("/static/vendor/leaflet/images/layers.png")
+        .headers["content-type"]
+        .startswith("image/png")
+    )
+    assert client.get("/static/vendor/leaflet/..%2F..%2Fpackage.json").status_code == 404
+    assert client.get("/static/gazar/nothing.js").status_code == 404
+
+
+def test_unknown_soum_and_land_conclusion_are_404_pages(client: TestClient) -> None:
+    html = page(client, "/map/soum/MN0000", status=404)
+    assert "MN0000" in html and "Олдсонгүй" in html
+    html = page(client, "/map/land-conclusion/LC-404?lang=en", status=404)
+    assert "LC-404" in html and "Not found" in html
+
+
+def test_a_bad_date_is_refused(client: TestClient) -> None:
+    assert client.get("/map?today=yesterday").status_code == 400
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_an_uploaded_geojson_shows_conflicts_findings_and_overlaps(
+    client: TestClient,
+) -> None:
+    body = json.dumps(proposal_geojson(OVERLAPPING)).encode()
+    r = client.post(
+        "/check",
+        data={"kind": "parcel", "lang": "en", "today": TODAY},
+        files={"file": ("proposal.geojson", body, "application/geo+json")},
+    )
+    assert r.status_code == 200, r.text[:500]
+    assert 'data-verdict="conflicts"' in r.text
+    rows = re.findall(r'<tr class="finding">(.*?)</tr>', r.text, re.S)
+    assert len(rows) == 2
+    assert any("P-1" in row and "0.50" in row for row in rows)
+    assert any("P-2" in row and "1.00" in row for row in rows)
+    assert json.dumps("Overlaps (2)") in r.text  # the red layer on the map
+    assert 'name="proposal"' in r.text  # the report buttons carry the proposal
+
+
+def test_check_a_drawn_polygon_that_is_clear(client: TestClient) -> None:
+    drawn = json.dumps(proposal_geojson(FREE))
+    r = client.post("/check", data={"drawn": drawn, "kind": "parcel", "today": TODAY})
+    assert r.status_code == 200
+    assert 'data-verdict="clear"' in r.text
+    assert "Зөрчил илрээгүй." in r.text
+
+
+def _zipped_shapefile(tmp_path: Path, frame: gpd.GeoDataFrame) -> bytes:
+    frame.to_file(tmp_path / "p.shp")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for part in tmp_path.glob("p.*"):
+            z.write(part, part.name)
+    return buf.getvalue()
+
+
+def test_check_reads_kml_zipped_shapefiles_and_corner_lists(
+    client: TestClient, tmp_path: Path
+) -> None:
+    frame = gpd.GeoDataFrame.from_features(proposal_geojson(OVERLAPPING), crs=4326)
+    frame.to_file(tmp_path / "p.kml", driver="KML")
+    corners = "id,order,lon,lat\n" + "".join(
+        f"NEW-1,{i},{x:.8f},{y:.8f}\n"
+        for i, (x, y) in enumerate(frame.geometry.iloc[0].exterior.coords[:-1])
+    )
+    uploads = {
+        "p.kml": (tmp_path / "p.kml").read_bytes(),
+        "p.zip": _zipped_shapefile(tmp_path, frame),
+        "corners.csv": corners.encode(),
+    }
+    for name, data in uploads.items():
+        r = client.post(
+            "/check", data={"kind": "parcel", "today": TODAY}, files={"file": (name, data)}
+        )
+        assert r.status_code == 200, (name, r.text[:800])
+        assert 'data-verdict="conflicts"' in r.text, name
+        assert len(re.findall(r'<tr class="finding">', r.text)) == 2, name
+
+
+def test_check_explains_an_unreadable_file_or_nothing_sent(client: TestClient) -> None:
+    r = client.post("/check", data={"lang": "en"}, files={"file": ("notes.txt", b"hello")})
+    assert r.status_code == 422
+    assert "notes.txt" in r.text and "unknown file type" in r.text
+    assert "/tmp" not in r.text  # the temporary path is not shown
+    r = client.post("/check", data={"lang": "en"})
+    assert r.status_code == 422
+    assert "No file was uploaded and no polygon was drawn." in r.text
+
+
+def test_check_refuses_a_file_over_the_size_cap(scene: Store) -> None:
+    app = create_app(ApiSettings(db=scene.location, max_body_bytes=2000))
+    with TestClient(app) as c:
+        big = json.dumps(proposal_geojson(*([OVERLAPPING] * 30))).encode()
+        r = c.post("/check", files={"file": ("big.geojson", big)})
+    assert r.status_code == 413
+    assert "GAZAR_MAX_BODY_BYTES" in r.text
+
+
+def test_the_report_is_a_printable_page_and_a_pdf(client: TestClient) -> None:
+    form = {
+        "proposal": json.dumps(proposal_geojson(OVERLAPPING)),
+        "kind": "parcel",
+        "lang": "mn",
+        "today": TODAY,
+    }
+    r = client.post("/check/report", data=form | {"format": "html"})
+    assert r.status_code == 200
+    assert 'data-verdict="conflicts"' in r.text
+    assert "Хяналтын тайлан" in r.text
+    assert r.text.count("<path") == 4  # the proposal, its two overlaps, its outline on top
+    assert external_refs(r.text) == []
+    r = client.post("/check/report", data=form | {"format": "pdf"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    assert re.search(rb"/BaseFont /\w+\+DejaVuSans", r.content)  # Cyrillic font embedded
+    assert client.get("/check/report", follow_redirects=False).headers["location"] == "/check"
+
+
+# --------------------------------------------------------------------------- availability
+
+
+def test_availability_lists_the_free_hectares_per_soum_and_land_conclusion(
+    client: TestClient,
+) -> None:
+    from geo.availability import availability
+
+    html = page(client, f"/availability?lang=en&today={TODAY}")
+    by_lc = re.search(r'<table class="data" id="by-lc">(.*?)</table>', html, re.S)
+    assert by_lc is not None
+    rows = re.findall(r"<tr><td>(.*?)</tr>", by_lc.group(1), re.S)
+    assert len(rows) == 1  # LC-2 is rejected: not in force
+    assert "LC-1" in rows[0]
+    # the page shows what geo.availability computes for the same store and day
+    with TestClient(create_app(ApiSettings(db=client.app.state.settings.db))) as c:  # type: ignore[attr-defined]
+        store = c.app.state.store  # type: ignore[attr-defined]
+        frame = availability(
+            store.read("land_conclusions"), store.read("contract_parcels"),
+            store.read("rehab_zones"), store.read("exclusions"), store.read("licences"),
+            today=dt.date.fromisoformat(TODAY),
+        )  # fmt: skip
+    free = f"{frame['available_ha'].iloc[0]:,.2f}".replace(",", " ")
+    assert f'<td class="num">{free}</td>' in rows[0]
+    assert json.dumps("Available land (1)") in html
+
+
+# --------------------------------------------------------------------------- register
+
+
+def test_the_register_lists_statuses_and_dates_in_both_languages(client: TestClient) -> None:
+    mn = page(client, "/register")
+    assert "Олгосон" in mn and "Татгалзсан" in mn  # issued, rejected
+    assert "Хүчинтэй" in mn and "Өргөдөл гаргасан" in mn  # active, applied
+    assert "2024-09-20" in mn  # LC-1 decided_on
+    assert "Шинэ од хоршоо" in mn
+    assert "3 / 4" in mn  # members women / men
+    en = page(client, "/register?lang=en&soum=MN4310")
+    lcs = re.search(r'id="register-lcs">(.*?)</table>', en, re.S)
+    assert lcs is not None
+    assert "Rejected" in lcs.group(1) and "LC-1" not in lcs.group(1)
+    assert 'id="register-contracts"' not in en  # no contract in MN4310
+    assert "Nothing registered." in en

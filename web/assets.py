@@ -1,0 +1,154 @@
+"""Leaflet and its plugins from local npm packages, never a CDN.
+
+The pages load every script and stylesheet from ``/static/...``: ``/static/vendor/<package>/``
+serves the files of the npm packages pinned in ``package.json`` (installed into
+``node_modules`` by ``scripts/setup``), ``/static/gazar/`` Gazar's own map code in
+``web/static``. A standalone map file (``gazar map``) has the same files inlined, the images
+their stylesheets refer to included as ``data:`` addresses, so it opens from a USB stick with no
+network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from layers.errors import GazarError
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+#: ``GAZAR_NODE_MODULES`` may name another ``node_modules`` folder (e.g. a packaged install)
+NODE_MODULES: Final = Path(os.environ.get("GAZAR_NODE_MODULES") or ROOT / "node_modules")
+GAZAR_STATIC: Final = Path(__file__).resolve().parent / "static"
+
+#: URL prefix of every asset the pages load
+STATIC_URL: Final = "/static"
+
+#: ``/static/<prefix>/...`` -> the folder it is served from
+STATIC_ROOTS: Final[dict[str, Path]] = {
+    "vendor/leaflet": NODE_MODULES / "leaflet" / "dist",
+    "vendor/leaflet-draw": NODE_MODULES / "leaflet-draw" / "dist",
+    "vendor/leaflet.fullscreen": NODE_MODULES / "leaflet.fullscreen",
+    "gazar": GAZAR_STATIC,
+}
+
+Asset = tuple[str, str]
+
+LEAFLET_JS: Final[Asset] = ("leaflet", f"{STATIC_URL}/vendor/leaflet/leaflet.js")
+LEAFLET_CSS: Final[Asset] = ("leaflet_css", f"{STATIC_URL}/vendor/leaflet/leaflet.css")
+DRAW_JS: Final[Asset] = ("leaflet_draw_js", f"{STATIC_URL}/vendor/leaflet-draw/leaflet.draw.js")
+DRAW_CSS: Final[Asset] = (
+    "leaflet_draw_css",
+    f"{STATIC_URL}/vendor/leaflet-draw/leaflet.draw.css",
+)
+FULLSCREEN_JS: Final[Asset] = (
+    "Control.Fullscreen.js",
+    f"{STATIC_URL}/vendor/leaflet.fullscreen/Control.FullScreen.js",
+)
+FULLSCREEN_CSS: Final[Asset] = (
+    "Control.FullScreen.css",
+    f"{STATIC_URL}/vendor/leaflet.fullscreen/Control.FullScreen.css",
+)
+GAZAR_JS: Final[Asset] = ("gazar_js", f"{STATIC_URL}/gazar/gazar.js")
+GAZAR_CSS: Final[Asset] = ("gazar_css", f"{STATIC_URL}/gazar/gazar.css")
+
+
+class AssetMissing(GazarError):
+    """A static file the maps need is not installed (``npm ci`` has not run)."""
+
+    def __init__(self, path: str, file: Path) -> None:
+        super().__init__(
+            f"static file '{path}' is missing ({file}); run scripts/setup, which installs "
+            "Leaflet and its plugins with npm ci"
+        )
+        self.path = path
+
+
+def static_file(path: str) -> Path:
+    """The file behind a static address (``/static/vendor/leaflet/leaflet.js`` or without the
+    ``/static/`` prefix).
+
+    Raises
+    ------
+    AssetMissing
+        For an address outside the served folders, a path leaving its folder (``..``), or a
+        file that does not exist.
+    """
+    rel = path.removeprefix(STATIC_URL + "/").lstrip("/")
+    for prefix, folder in STATIC_ROOTS.items():
+        if rel.startswith(prefix + "/"):
+            base = folder.resolve()
+            file = (base / rel[len(prefix) + 1 :]).resolve()
+            if file.is_relative_to(base) and file.is_file():
+                return file
+            raise AssetMissing(path, file)
+    raise AssetMissing(path, Path(rel))
+
+
+def localize(element: Any, js: Iterable[Asset] = (), css: Iterable[Asset] = ()) -> Any:
+    """Make a folium element load ``js`` and ``css`` (local addresses) instead of its defaults.
+
+    Set on the instance, so folium's own classes keep their CDN defaults for other users.
+    """
+    element.default_js = list(js)
+    element.default_css = list(css)
+    return element
+
+
+_SCRIPT = re.compile(r'<script src="(/static/[^"]+)"></script>')
+_STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)"/?>')
+_CSS_URL = re.compile(r"url\((['\"]?)(?!data:|#|https?:)([^'\")]+)\1\)")
+#: any script or stylesheet address that would need the network
+_EXTERNAL = re.compile(
+    r"<script[^>]+src=\"(?:https?:)?//[^\"]+\"|<link[^>]+href=\"(?:https?:)?//[^\"]+\""
+    r"|@import\s+url\((['\"]?)(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+def external_refs(html: str) -> list[str]:
+    """Every ``<script src>``, ``<link href>`` or CSS ``@import`` that leaves the machine."""
+    return [m.group(0) for m in _EXTERNAL.finditer(html)]
+
+
+def _data_uri(file: Path) -> str:
+    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    if file.suffix == ".svg":
+        mime = "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(file.read_bytes()).decode('ascii')}"
+
+
+def inline_css(file: Path) -> str:
+    """A stylesheet's text with the images it refers to (``url(images/x.png)``) inlined."""
+    text = file.read_text(encoding="utf-8")
+
+    def repl(m: re.Match[str]) -> str:
+        target = (file.parent / m.group(2)).resolve()
+        if not target.is_file():  # e.g. IE's ``url(#default#VML)`` is skipped above
+            return m.group(0)
+        return f'url("{_data_uri(target)}")'
+
+    return _CSS_URL.sub(repl, text)
+
+
+def _script_text(file: Path) -> str:
+    # a literal "</script>" inside the code would end the element early
+    return file.read_text(encoding="utf-8").replace("</script", "<\\/script")
+
+
+def inline_assets(html: str) -> str:
+    """Replace every ``/static/...`` script and stylesheet link by the file's contents.
+
+    The result needs neither the server nor the network.
+
+    Raises
+    ------
+    AssetMissing
+        When a referenced file is not installed.
+    """
+    html = _SCRIPT.sub(lambda m: f"<script>{_script_text(static_file(m.group(1)))}</script>", html)
+    return _STYLESHEET.sub(lambda m: f"<style>{inline_css(static_file(m.group(1)))}</style>", html)

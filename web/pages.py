@@ -1,0 +1,677 @@
+"""The web pages: maps, the check of a proposal, available land and the public register.
+
+``/map``, ``/map/soum/{code}``, ``/map/land-conclusion/{id}``, ``/check`` (GET: the form and a
+map to draw on; POST: the review of an uploaded file or a drawn polygon), ``/check/report``
+(the same review as a printable page or a PDF), ``/availability``, ``/register``, and the
+assets under ``/static`` (Leaflet and its plugins from ``node_modules``, Gazar's own files from
+``web/static``). Every page is in Mongolian unless ``?lang=en``.
+
+A review here is the one ``POST /analysis/check`` answers: the same parser and caps
+(:func:`api.routes.analysis.proposal_from_body`), the same indexed layers
+(:func:`api.routes.analysis.review_context`) and :func:`api.views.check_view`. Uploaded files
+are read by :func:`layers.readers.read_features` from a temporary folder removed afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Final, cast
+
+import folium
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+from branca.element import Figure
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LayerCache, LayersDep, SettingsDep
+from api.errors import BadRequest, NotFound, PayloadTooLarge
+from api.routes.analysis import analysis_settings, proposal_from_body, review_context
+from api.settings import ApiSettings
+from api.views import check_view
+from geo.area import official_ha
+from geo.availability import availability, availability_totals
+from geo.review import REVIEW_LAYERS
+from geo.rules import SEVERITY_LABELS, analyze
+from layers.errors import FeatureNotFound, GazarError
+from layers.labels import Lang, label
+from layers.readers import read_features
+from layers.schema import REGISTRY
+from web import maps
+from web.assets import AssetMissing, static_file
+from web.i18n import parse_lang, text
+
+TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+class WebSettings(BaseSettings):
+    """How pages load large layers (``GAZAR_MAP_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAZAR_MAP_", extra="ignore")
+
+    #: a layer with more features than this is loaded by bounding box instead of inlined
+    inline_limit: int = Field(3000, ge=0)
+    #: bbox loading starts at this zoom
+    min_zoom: int = Field(11, ge=0, le=19)
+    #: the most features one bbox request asks for
+    page_limit: int = Field(5000, ge=1)
+    #: rows per register table
+    register_rows: int = Field(1000, ge=1)
+
+
+def web_settings(request: Request) -> WebSettings:
+    """The page settings, read once per app (tests may set ``app.state.web_settings``)."""
+    settings: WebSettings | None = getattr(request.app.state, "web_settings", None)
+    if settings is None:
+        settings = WebSettings()
+        request.app.state.web_settings = settings
+    return settings
+
+
+def _remote(request: Request) -> maps.RemoteLoading:
+    s = web_settings(request)
+    return maps.RemoteLoading(
+        inline_limit=s.inline_limit, min_zoom=s.min_zoom, page_limit=s.page_limit
+    )
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+@functools.cache
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+    )
+
+
+def ha(value: object) -> str:
+    """Hectares with two decimals; a dash for nothing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{float(value):,.2f}".replace(",", " ")  # type: ignore[arg-type]
+
+
+def _pct(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
+
+
+def _url_for(lang: Lang) -> Any:
+    def url(path: str) -> str:
+        return f"{path}{'&' if '?' in path else '?'}lang=en" if lang == "en" else path
+
+    return url
+
+
+def _switch_url(request: Request, lang: Lang) -> str:
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    if lang == "mn":
+        params["lang"] = "en"
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def render(
+    request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page from ``web/templates`` with the helpers every template uses."""
+    side = 0 if lang == "mn" else 1
+    helpers = {
+        "lang": lang,
+        "other_lang": "en" if lang == "mn" else "mn",
+        "t": lambda key: text(key, lang),
+        "url": _url_for(lang),
+        "switch_url": _switch_url(request, lang),
+        "ha": ha,
+        "pct": _pct,
+        "severity": lambda s: SEVERITY_LABELS.get(s, (s, s))[side],
+        "layer": lambda name: label("layer", str(name), lang) if name else "",
+        "shown": lambda n, total: (
+            text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
+        ),
+    }
+    body = _env().get_template(template).render(**helpers, **context)
+    return HTMLResponse(body, status_code=status)
+
+
+def map_parts(m: folium.Map) -> dict[str, Any]:
+    """A folium map cut into what a page places in its head, body and end."""
+    root = cast(Figure, m.get_root())
+    root.render()
+    return {
+        "map_header": root.header.render(),
+        "map_html": root.html.render(),
+        "map_script": root.script.render(),
+    }
+
+
+def _error(
+    request: Request, lang: Lang, message: str, *, status: int, nav: str = "map"
+) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        lang,
+        status=status,
+        title=text("not_found", lang) if status == 404 else text("check_error", lang),
+        heading=text("not_found", lang) if status == 404 else text("check_error", lang),
+        message=message,
+        nav=nav,
+        back="/" + nav,
+    )
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def _day(today: str | None) -> dt.date:
+    if not today:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(today)
+    except ValueError:
+        raise BadRequest(f"today={today!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+_DERIVED_LOCK = threading.Lock()
+
+
+def derived(
+    request: Request, layers: LayerCache, day: dt.date
+) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The store's layers, the findings of every rule and the available land, computed once
+    per store revision and day."""
+    settings = analysis_settings(request)
+    with _DERIVED_LOCK:
+        key = (tuple(layers.store.revision(n) for n in REGISTRY), day)
+        hit = getattr(request.app.state, "web_derived", None)
+        if hit is not None and hit[0] == key:
+            return hit[1]  # type: ignore[no-any-return]
+        frames = layers.all(tuple(REGISTRY))
+        findings = analyze(frames, today=day, settings=settings).records
+        free = availability(
+            frames["land_conclusions"],
+            frames["contract_parcels"],
+            frames["rehab_zones"],
+            frames["exclusions"],
+            frames["licences"],
+            today=day,
+        )
+        free.attrs.clear()
+        value = (frames, findings, free)
+        request.app.state.web_derived = (key, value)
+        return value
+
+
+def _soum_choices(frames: dict[str, gpd.GeoDataFrame], lang: Lang) -> list[tuple[str, str]]:
+    soums = frames.get("soums")
+    if soums is None or len(soums) == 0:
+        return []
+    first, second = ("name_mn", "name_en") if lang == "mn" else ("name_en", "name_mn")
+    names = soums[first].where(soums[first].notna() & (soums[first] != ""), soums[second])
+    pairs = sorted(zip(soums["id"].astype(str), names.fillna("").astype(str), strict=True),
+                   key=lambda p: (p[1], p[0]))  # fmt: skip
+    return pairs
+
+
+Lang_ = Annotated[str | None, Query(description="mn (default) or en")]
+Today_ = Annotated[str | None, Query(description="The day statuses are judged on, YYYY-MM-DD")]
+
+
+# ------------------------------------------------------------------------------ assets
+
+
+@router.get("/static/{path:path}")
+def static(path: str) -> FileResponse:
+    """Leaflet, its plugins and Gazar's map code: local files, never a CDN."""
+    try:
+        file = static_file(path)
+    except AssetMissing as exc:
+        raise NotFound(str(exc)) from None
+    return FileResponse(file, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# ------------------------------------------------------------------------------ maps
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_overview(
+    request: Request, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+) -> HTMLResponse:
+    """Every soum and every layer."""
+    language = parse_lang(lang)
+    frames, findings, free = derived(request, layers, _day(today))
+    m = maps.overview_map(
+        frames, lang=language, findings=findings, available=free, remote=_remote(request)
+    )
+    title = text("title_overview", language)
+    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+
+
+@router.get("/map/soum/{code}", response_class=HTMLResponse)
+def map_soum(
+    request: Request, code: str, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+) -> HTMLResponse:
+    """One soum."""
+    language = parse_lang(lang)
+    frames, findings, free = derived(request, layers, _day(today))
+    try:
+        m = maps.soum_map(
+            frames,
+            code,
+            lang=language,
+            findings=findings,
+            available=free,
+            remote=_remote(request),
+        )
+    except FeatureNotFound as exc:
+        return _error(request, language, str(exc), status=404)
+    title = f"{text('title_soum', language)} {code}"
+    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+
+
+@router.get("/map/land-conclusion/{feature_id}", response_class=HTMLResponse)
+def map_land_conclusion(
+    request: Request,
+    feature_id: str,
+    layers: LayersDep,
+    lang: Lang_ = None,
+    today: Today_ = None,
+) -> HTMLResponse:
+    """One Land Conclusion with its parcels."""
+    language = parse_lang(lang)
+    frames, findings, free = derived(request, layers, _day(today))
+    try:
+        m = maps.land_conclusion_map(
+            frames, feature_id, lang=language, findings=findings, available=free
+        )
+    except FeatureNotFound as exc:
+        return _error(request, language, str(exc), status=404)
+    title = f"{text('title_land_conclusion', language)} {feature_id}"
+    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+
+
+# ------------------------------------------------------------------------------ check
+
+
+@router.get("/check", response_class=HTMLResponse)
+def check_form(request: Request, layers: LayersDep, lang: Lang_ = None) -> HTMLResponse:
+    """Upload a file or draw a polygon."""
+    language = parse_lang(lang)
+    frames = layers.all(tuple(REGISTRY))
+    m = maps.build_map(
+        frames,
+        lang=language,
+        title=text("check_title", language),
+        remote=_remote(request),
+        draw_field="drawn",
+        hidden=("aimags",),
+    )
+    return _check_page(request, language, m, frames=frames)
+
+
+def _check_page(
+    request: Request,
+    lang: Lang,
+    m: folium.Map,
+    *,
+    frames: dict[str, gpd.GeoDataFrame],
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    context.setdefault("kind", "parcel")
+    context.setdefault("soum", "")
+    return render(
+        request,
+        "check.html",
+        lang,
+        status=status,
+        title=text("check_title", lang),
+        nav="check",
+        soums=_soum_choices(frames, lang),
+        **map_parts(m),
+        **context,
+    )
+
+
+_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+_CHUNK = 1 << 20
+
+
+async def _read_upload(upload: UploadFile, cap: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(
+                f"{upload.filename}: larger than {cap:,} bytes (GAZAR_MAX_BODY_BYTES)"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def proposal_from_file(
+    name: str, data: bytes, *, settings: ApiSettings
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """An uploaded file as a proposal: read by ``read_features`` (any format it knows), then
+    through the same checks as a GeoJSON body of ``POST /analysis/check``."""
+    suffix = Path(name).suffix.lower()
+    suffix = suffix if _SUFFIX.match(suffix) else ""
+    with tempfile.TemporaryDirectory(prefix="gazar-check-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            frame, info = read_features(path)
+        except GazarError as exc:
+            raise _Unreadable(str(exc).replace(str(path), name)) from None
+    body = orjson.dumps(_geojson(frame))
+    notes = [n.replace(str(path), name) for n in info.notes]
+    return proposal_from_body(body, settings=settings), notes
+
+
+class _Unreadable(GazarError):
+    """An uploaded file ``read_features`` could not read (its message names the upload)."""
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Features with their properties as text (column names lower-cased), for the parser."""
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    table.columns = [str(c).lower() for c in table.columns]
+    table = table.loc[:, ~table.columns.duplicated()].astype(object)
+    table = table.where(table.notna(), None)
+    records = [
+        {k: None if v is None else str(v) for k, v in row.items()}
+        for row in table.to_dict("records")
+    ]
+    texts = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": orjson.Fragment(g) if g is not None else None,
+            }
+            for props, g in zip(records, texts, strict=True)
+        ],
+    }
+
+
+def _review(
+    request: Request,
+    layers: LayerCache,
+    proposal: gpd.GeoDataFrame,
+    *,
+    kind: str,
+    soum: str | None,
+    day: dt.date,
+) -> dict[str, Any]:
+    return check_view(
+        proposal,
+        kind="land_conclusion" if kind == "land_conclusion" else "parcel",
+        context=review_context(request.app.state, layers),
+        today=day,
+        settings=analysis_settings(request),
+        soum=soum or None,
+    )
+
+
+@router.post("/check", response_class=HTMLResponse)
+async def check_submit(
+    request: Request,
+    layers: LayersDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    drawn: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "parcel",
+    soum: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "mn",
+    today: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """The review of an uploaded file or a drawn polygon: verdict, findings, the map."""
+    language = parse_lang(lang)
+    kind = "land_conclusion" if kind == "land_conclusion" else "parcel"
+    notes: list[str] = []
+    try:
+        if file is not None and file.filename:
+            data = await _read_upload(file, settings.max_body_bytes)
+            proposal, notes = await run_in_threadpool(
+                proposal_from_file, file.filename, data, settings=settings
+            )
+        elif drawn.strip():
+            proposal = proposal_from_body(drawn.encode("utf-8"), settings=settings)
+        else:
+            raise BadRequest(text("check_nothing", language))
+    except GazarError as exc:
+        frames = layers.all(tuple(REGISTRY))
+        m = maps.build_map(
+            frames, lang=language, remote=_remote(request), draw_field="drawn", hidden=("aimags",)
+        )
+        status = 413 if isinstance(exc, PayloadTooLarge) else 422
+        return _check_page(
+            request, language, m, frames=frames, status=status, error=str(exc), kind=kind, soum=soum
+        )
+    day = _day(today)
+
+    def run() -> tuple[dict[str, Any], folium.Map, dict[str, gpd.GeoDataFrame]]:
+        result = _review(request, layers, proposal, kind=kind, soum=soum, day=day)
+        frames = layers.all(tuple(REGISTRY))
+        m = maps.review_map(proposal, result, frames, lang=language, draw_field="drawn")
+        return result, m, frames
+
+    result, m, frames = await run_in_threadpool(run)
+    return _check_page(
+        request,
+        language,
+        m,
+        frames=frames,
+        result=result,
+        notes=notes,
+        kind=kind,
+        soum=soum,
+        proposal_json=orjson.dumps(_proposal_doc(proposal)).decode(),
+    )
+
+
+def _proposal_doc(proposal: gpd.GeoDataFrame) -> dict[str, Any]:
+    return _geojson(proposal)
+
+
+@router.get("/check/report", response_class=HTMLResponse)
+def check_report_form(lang: Lang_ = None) -> Response:
+    """Reports are made from a reviewed proposal: go to the check page."""
+    return RedirectResponse("/check?lang=en" if parse_lang(lang) == "en" else "/check", 303)
+
+
+@router.post("/check/report")
+def check_report(
+    request: Request,
+    layers: LayersDep,
+    settings: SettingsDep,
+    proposal: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "parcel",
+    soum: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "mn",
+    format: Annotated[str, Form()] = "html",
+    today: Annotated[str, Form()] = "",
+) -> Response:
+    """The review as a printable HTML page (``format=html``) or a PDF (``format=pdf``)."""
+    from web.report import review_pdf, review_sketch
+
+    language = parse_lang(lang)
+    if not proposal.strip():
+        return _error(request, language, text("report_missing", language), status=400,
+                      nav="check")  # fmt: skip
+    frame = proposal_from_body(proposal.encode("utf-8"), settings=settings)
+    result = _review(request, layers, frame, kind=kind, soum=soum, day=_day(today))
+    frames = layers.all(tuple(REVIEW_LAYERS))
+    overlaps = maps.review_overlaps(result, frame, frames)
+    if format == "pdf":
+        pdf = review_pdf(result, lang=language, proposal=frame, overlaps=overlaps)
+        name = f"gazar-review-{result['today']}.pdf"
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )
+    sketch = review_sketch(frame, overlaps)
+    return render(
+        request, "report.html", language, title=text("report_title", language), result=result,
+        sketch=sketch,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ availability
+
+
+_HA_COLUMNS: Final = ("area_ha", "allocated_ha", "rehab_blocked_ha", "excluded_ha", "available_ha")
+
+
+@router.get("/availability", response_class=HTMLResponse)
+def availability_page(
+    request: Request, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+) -> HTMLResponse:
+    """Available hectares per soum and Land Conclusion, with the free land on a map."""
+    language = parse_lang(lang)
+    day = _day(today)
+    frames, _, free = derived(request, layers, day)
+    names = dict(_soum_choices(frames, language))
+    lcs = pd.DataFrame(free.drop(columns="geometry")).to_dict("records")
+    per_soum = availability_totals(free, by="soum_code") if len(free) else pd.DataFrame()
+    soums = [
+        {**row, "count": row["land_conclusions"], "name": names.get(str(row["soum_code"]), "")}
+        for row in per_soum.to_dict("records")
+    ]
+    totals = {c: float(free[c].sum()) for c in _HA_COLUMNS} if len(free) else {}
+    in_force = frames["land_conclusions"]
+    in_force = in_force[in_force["id"].astype(str).isin(free["id"].astype(str))]
+    m = maps.build_map(
+        {"soums": frames["soums"], "land_conclusions": in_force},
+        lang=language,
+        title=text("title_availability", language),
+        available=free,
+        bounds=maps._bounds_of([in_force]) if len(in_force) else None,
+    )
+    return render(
+        request,
+        "availability.html",
+        language,
+        title=text("availability_title", language),
+        nav="availability",
+        lcs=lcs,
+        soums=soums,
+        totals=totals,
+        ha_columns=_HA_COLUMNS,
+        today=day.isoformat(),
+        **map_parts(m),
+    )
+
+
+# ------------------------------------------------------------------------------ register
+
+
+_LC_DATES: Final = (
+    "proposed_on",
+    "khural_approved_on",
+    "submitted_on",
+    "decided_on",
+    "valid_until",
+)
+_PARCEL_DATES: Final = ("signed_on", "starts_on", "expires_on")
+
+
+def _date_text(values: pd.Series) -> list[str]:
+    return [v.isoformat()[:10] if hasattr(v, "isoformat") else "" for v in values]
+
+
+def _hectares(frame: gpd.GeoDataFrame) -> list[float | None]:
+    if len(frame) == 0:
+        return []
+    return [float(v) for v in official_ha(np.asarray(frame.geometry.array, dtype=object))]
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(
+    request: Request,
+    layers: LayersDep,
+    lang: Lang_ = None,
+    soum: Annotated[str | None, Query(description="Only this soum, e.g. MN4322")] = None,
+) -> HTMLResponse:
+    """The public register: Land Conclusions and contracts with their statuses and dates."""
+    language = parse_lang(lang)
+    limit = web_settings(request).register_rows
+    frames = layers.all(("land_conclusions", "contract_parcels", "soums"))
+    lcs, parcels = frames["land_conclusions"], frames["contract_parcels"]
+    if soum:
+        lcs = lcs[lcs["soum_code"].astype(str) == soum]
+        parcels = parcels[parcels["land_conclusion_id"].astype(str).isin(lcs["id"].astype(str))]
+    names = dict(_soum_choices(frames, language))
+    lcs = lcs.sort_values(["soum_code", "id"])
+    parcels = parcels.sort_values(["land_conclusion_id", "id"])
+    shown_lcs, shown_parcels = lcs.iloc[:limit], parcels.iloc[:limit]
+
+    def lab(group: str, values: pd.Series) -> list[str]:
+        return [label(group, str(v), language) if isinstance(v, str) else "" for v in values]
+
+    lc_table = pd.DataFrame(
+        {
+            "id": shown_lcs["id"].astype(str),
+            "name": shown_lcs["name"].fillna(""),
+            "soum": [f"{names.get(str(c), '')} ({c})" for c in shown_lcs["soum_code"]],
+            "status": lab("land_conclusion_status", shown_lcs["status"]),
+            "requested_by": lab("requested_by", shown_lcs["requested_by"]),
+            **{c: _date_text(shown_lcs[c]) for c in _LC_DATES},
+            "decision_ref": shown_lcs["decision_ref"].fillna(""),
+            "official_ha": _hectares(shown_lcs),
+        }
+    )
+    women = shown_parcels["members_women"].astype("Int64").astype(str).replace("<NA>", "")
+    men = shown_parcels["members_men"].astype("Int64").astype(str).replace("<NA>", "")
+    parcel_table = pd.DataFrame(
+        {
+            "id": shown_parcels["id"].astype(str),
+            "contract_no": shown_parcels["contract_no"].fillna(""),
+            "holder": shown_parcels["holder"].fillna(""),
+            "holder_type": lab("holder_type", shown_parcels["holder_type"]),
+            "members": (women + " / " + men).to_numpy(),
+            "land_conclusion_id": shown_parcels["land_conclusion_id"].astype(str),
+            "status": lab("contract_status", shown_parcels["status"]),
+            **{c: _date_text(shown_parcels[c]) for c in _PARCEL_DATES},
+            "official_ha": _hectares(shown_parcels),
+        }
+    )
+    lc_rows = lc_table.to_dict("records")
+    parcel_rows = parcel_table.to_dict("records")
+    return render(
+        request,
+        "register.html",
+        language,
+        title=text("register_title", language),
+        nav="register",
+        soums=_soum_choices(frames, language),
+        soum=soum or "",
+        lcs={"rows": lc_rows, "total": len(lcs)},
+        contracts={"rows": parcel_rows, "total": len(parcels)},
+    )
+
+
+__all__ = ["WebSettings", "map_parts", "render", "router"]

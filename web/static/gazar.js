@@ -1,0 +1,414 @@
+/* Gazar's map code: layers coloured by status, bilingual popups built from the data, a legend,
+ * search by id or holder, measurement, a drawn proposal for the check page, and large layers
+ * loaded by bounding box from the API (OGC API Features) as the user pans.
+ * Needs Leaflet; measuring and drawing need Leaflet.draw. Every string a person reads comes
+ * from the page (Mongolian or English), none is written here. */
+(function (window, document) {
+  "use strict";
+  var L = window.L;
+  var gazar = (window.gazar = window.gazar || {});
+  gazar.maps = gazar.maps || [];
+
+  function registry(map) {
+    if (!map._gazar) {
+      map._gazar = { layers: [], strings: {}, measuring: null, status: null };
+      gazar.maps.push(map);
+    }
+    return map._gazar;
+  }
+
+  function el(tag, cls, text, parent) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function isEmpty(v) {
+    return v === null || v === undefined || v === "" || (typeof v === "number" && isNaN(v));
+  }
+
+  function show(spec, field, props) {
+    var v = props[field.key];
+    if (field.key === "members") {
+      var w = props.members_women, m = props.members_men;
+      if (isEmpty(w) && isEmpty(m)) return null;
+      return (isEmpty(w) ? "?" : w) + " / " + (isEmpty(m) ? "?" : m);
+    }
+    if (isEmpty(v)) return null;
+    if (field.group && spec.labels[field.group] && spec.labels[field.group][v] !== undefined) {
+      return spec.labels[field.group][v];
+    }
+    if (field.ha && typeof v === "number") return v.toFixed(2);
+    if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T/.test(v)) return v.slice(0, 10);
+    return v;
+  }
+
+  function popupContent(spec, props) {
+    var box = el("div", "gazar-popup");
+    var head = isEmpty(props.id) ? spec.title : spec.title + " " + props.id;
+    el("div", "gazar-popup-title", head, box);
+    var table = el("table", "gazar-popup-table", null, box);
+    spec.fields.forEach(function (field) {
+      var value = show(spec, field, props);
+      if (value === null) return;
+      var row = el("tr", null, null, table);
+      el("th", null, field.label, row);
+      el("td", null, value, row);
+    });
+    if (spec.rulesLabel) {
+      var broken = (spec.rules && spec.rules[props.id]) || props.rules || [];
+      var row = el("tr", broken.length ? "gazar-broken" : null, null, table);
+      el("th", null, spec.rulesLabel, row);
+      var cell = el("td", null, null, row);
+      if (!broken.length) {
+        cell.textContent = spec.noRules;
+      } else {
+        var list = el("ul", null, null, cell);
+        broken.forEach(function (text) { el("li", null, text, list); });
+      }
+    }
+    return box;
+  }
+
+  function styleOf(spec, feature) {
+    var value = spec.key ? feature.properties[spec.key] : null;
+    return L.extend({}, spec.style, (spec.styles && spec.styles[value]) || {});
+  }
+
+  /* One layer: ``spec`` says how to style, label and (for large layers) load it; ``data`` is
+   * an inline FeatureCollection or null when the features come from ``spec.remote``. */
+  gazar.layer = function (map, spec, data) {
+    var reg = registry(map);
+    var layer = L.geoJSON(null, {
+      style: function (feature) { return styleOf(spec, feature); },
+      interactive: spec.interactive !== false,
+      onEachFeature: function (feature, path) {
+        if (spec.interactive === false) return;
+        path.bindPopup(function () { return popupContent(spec, feature.properties); },
+          { maxWidth: 380 });
+      }
+    });
+    layer.gazarSpec = spec;
+    if (data) layer.addData(data);
+    reg.layers.push(layer);
+    if (spec.remote) bboxLoader(map, layer, spec);
+    return layer;
+  };
+
+  function setStatus(map, layer, text) {
+    var reg = registry(map);
+    layer.gazarStatus = text;
+    if (!reg.status) return;
+    var lines = [];
+    reg.layers.forEach(function (l) {
+      if (l.gazarStatus && map.hasLayer(l)) lines.push(l.gazarSpec.title + ": " + l.gazarStatus);
+    });
+    reg.status.textContent = lines.join(" · ");
+    reg.status.style.display = lines.length ? "" : "none";
+  }
+
+  /* Large layers: fetch the features in view (padded) from the OGC items endpoint whenever the
+   * map stops moving, above ``minZoom`` only. Stale answers are dropped, not aborted. */
+  function bboxLoader(map, layer, spec) {
+    var remote = spec.remote, s = remote.strings, timer = null, seq = 0, lastKey = null;
+    layer.gazarLoads = 0;
+    function load() {
+      if (!map.hasLayer(layer)) return;
+      if (map.getZoom() < remote.minZoom) {
+        layer.clearLayers();
+        lastKey = null;
+        setStatus(map, layer, s.zoomIn);
+        return;
+      }
+      var b = map.getBounds().pad(0.2);
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+        .map(function (x) { return x.toFixed(5); }).join(",");
+      if (bbox === lastKey) return;
+      var mine = ++seq;
+      setStatus(map, layer, s.loading);
+      var sep = remote.url.indexOf("?") < 0 ? "?" : "&";
+      window.fetch(remote.url + sep + "bbox=" + bbox + "&limit=" + remote.limit,
+        { headers: { Accept: "application/geo+json, application/json" } })
+        .then(function (resp) {
+          if (!resp.ok) throw new Error(String(resp.status));
+          return resp.json();
+        })
+        .then(function (fc) {
+          if (mine !== seq) return;
+          layer.clearLayers();
+          layer.addData(fc);
+          lastKey = bbox;
+          layer.gazarLoads += 1;
+          var n = (fc.features || []).length;
+          var more = typeof fc.numberMatched === "number" ? fc.numberMatched > n : n >= remote.limit;
+          setStatus(map, layer, more ? s.capped.replace("{n}", n) : null);
+          if (layer._gazarOpen) openById(map, layer, layer._gazarOpen);
+        })
+        .catch(function () { if (mine === seq) setStatus(map, layer, s.failed); });
+    }
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(load, 200);
+    }
+    map.on("moveend", later);
+    layer.on("add", later);
+    layer.on("remove", function () { setStatus(map, layer, null); });
+  }
+
+  function openById(map, layer, id) {
+    layer._gazarOpen = null;
+    layer.eachLayer(function (path) {
+      if (path.feature && String(path.feature.properties.id) === String(id)) path.openPopup();
+    });
+  }
+
+  /* What the map draws now: polygons on the map, per layer, and how many the canvas draws. */
+  gazar.drawn = function (map) {
+    map = map || gazar.maps[0];
+    var out = { total: 0, canvas: 0, layers: {} };
+    Object.keys(map._layers).forEach(function (k) {
+      var l = map._layers[k];
+      if (l instanceof L.Polygon) {
+        out.total += 1;
+        if (l._renderer instanceof L.Canvas) out.canvas += 1;
+      }
+    });
+    registry(map).layers.forEach(function (layer) {
+      out.layers[layer.gazarSpec.layer] = map.hasLayer(layer) ? layer.getLayers().length : 0;
+    });
+    return out;
+  };
+
+  function control(position, build) {
+    var Ctl = L.Control.extend({ options: { position: position }, onAdd: build });
+    return new Ctl();
+  }
+
+  function legend(map, spec) {
+    control("bottomright", function () {
+      var box = L.DomUtil.create("details", "gazar-legend leaflet-bar");
+      box.open = spec.open !== false;
+      el("summary", null, spec.title, box);
+      spec.sections.forEach(function (section) {
+        el("div", "gazar-legend-title", section.title, box);
+        section.items.forEach(function (item) {
+          var row = el("div", "gazar-legend-item", null, box);
+          var sw = el("span", "gazar-swatch", null, row);
+          sw.style.background = item.style.fillOpacity === 0 ? "transparent" : item.style.fillColor;
+          sw.style.borderColor = item.style.color;
+          if (item.style.dashArray) sw.style.borderStyle = "dashed";
+          el("span", null, item.label, row);
+        });
+      });
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    }).addTo(map);
+  }
+
+  function search(map, s) {
+    var reg = registry(map);
+    function find(text) {
+      var q = String(text || "").trim().toLowerCase();
+      var exact = [], partial = [];
+      if (!q) return [];
+      reg.layers.forEach(function (layer) {
+        var keys = layer.gazarSpec.search || [];
+        if (!keys.length) return;
+        layer.eachLayer(function (path) {
+          var p = path.feature.properties;
+          var hit = false, same = false;
+          keys.forEach(function (k) {
+            var v = p[k];
+            if (isEmpty(v)) return;
+            v = String(v).toLowerCase();
+            if (v === q) same = true;
+            if (v.indexOf(q) >= 0) hit = true;
+          });
+          if (hit) (same ? exact : partial).push({ layer: layer, path: path });
+        });
+      });
+      return exact.concat(partial).slice(0, 12);
+    }
+    function go(hit) {
+      if (!map.hasLayer(hit.layer)) map.addLayer(hit.layer);
+      map.fitBounds(hit.path.getBounds(), { maxZoom: 15, padding: [40, 40] });
+      hit.path.openPopup();
+    }
+    function remoteLookup(q, list) {
+      var pending = reg.layers.filter(function (l) { return l.gazarSpec.remote; });
+      var found = false;
+      if (!pending.length) { el("li", "gazar-none", s.none, list); return; }
+      var left = pending.length;
+      pending.forEach(function (layer) {
+        var r = layer.gazarSpec.remote;
+        window.fetch(r.url + "/" + encodeURIComponent(q), { headers: { Accept: "application/geo+json" } })
+          .then(function (resp) { return resp.ok ? resp.json() : null; })
+          .then(function (feature) {
+            if (!feature || found) return;
+            found = true;
+            if (!map.hasLayer(layer)) map.addLayer(layer);
+            layer._gazarOpen = feature.id || (feature.properties || {}).id || q;
+            map.fitBounds(L.geoJSON(feature).getBounds(), { maxZoom: Math.max(15, r.minZoom) });
+          })
+          .catch(function () { return null; })
+          .then(function () {
+            left -= 1;
+            if (!left && !found) el("li", "gazar-none", s.none, list);
+          });
+      });
+    }
+    control("topleft", function () {
+      var box = L.DomUtil.create("div", "gazar-search leaflet-bar");
+      var input = el("input", null, null, box);
+      input.type = "search";
+      input.placeholder = s.placeholder;
+      input.setAttribute("aria-label", s.placeholder);
+      var list = el("ul", "gazar-search-results", null, box);
+      function render(hits) {
+        list.textContent = "";
+        hits.forEach(function (hit) {
+          var p = hit.path.feature.properties;
+          var label = [p.id, p.holder || p.name].filter(function (v) { return !isEmpty(v); });
+          var item = el("li", null, hit.layer.gazarSpec.title + ": " + label.join(" — "), list);
+          item.addEventListener("click", function () { go(hit); });
+        });
+      }
+      input.addEventListener("input", function () { render(find(input.value)); });
+      input.addEventListener("keydown", function (e) {
+        if (e.key !== "Enter") return;
+        e.preventDefault();
+        var hits = find(input.value);
+        render(hits);
+        if (hits.length) go(hits[0]);
+        else if (input.value.trim()) remoteLookup(input.value.trim(), list);
+      });
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    }).addTo(map);
+  }
+
+  function formatLength(m, s) {
+    return m >= 1000 ? (m / 1000).toFixed(2) + " " + s.km : Math.round(m) + " " + s.m;
+  }
+
+  function lengthOf(latlngs, closed) {
+    var total = 0;
+    for (var i = 1; i < latlngs.length; i++) total += latlngs[i - 1].distanceTo(latlngs[i]);
+    if (closed && latlngs.length > 2) total += latlngs[latlngs.length - 1].distanceTo(latlngs[0]);
+    return total;
+  }
+
+  /* Measurement with Leaflet.draw's line and polygon tools; results stay as popups. */
+  function measure(map, s) {
+    if (!L.Draw) return;
+    var reg = registry(map);
+    var group = L.featureGroup().addTo(map);
+    var shape = { color: "#ff7800", weight: 3, fillOpacity: 0.1 };
+    var tools = {
+      line: new L.Draw.Polyline(map, { shapeOptions: shape, metric: true, feet: false, showLength: true }),
+      area: new L.Draw.Polygon(map, { shapeOptions: shape, metric: ["ha", "m"], showArea: true, showLength: true })
+    };
+    map.on(L.Draw.Event.CREATED, function (e) {
+      if (!reg.measuring) return;
+      var latlngs = e.layer.getLatLngs();
+      var text;
+      if (reg.measuring === "area") {
+        var ring = latlngs[0];
+        var ha = L.GeometryUtil.geodesicArea(ring) / 10000;
+        text = s.area + ": " + ha.toFixed(2) + " " + s.ha + " · " + s.perimeter + ": " +
+          formatLength(lengthOf(ring, true), s);
+      } else {
+        text = s.length + ": " + formatLength(lengthOf(latlngs, false), s);
+      }
+      e.layer.gazarMeasure = text;
+      group.addLayer(e.layer);
+      e.layer.bindPopup(el("div", "gazar-measure-result", text)).openPopup();
+    });
+    map.on(L.Draw.Event.DRAWSTOP, function () { reg.measuring = null; });
+    control("topleft", function () {
+      var box = L.DomUtil.create("div", "gazar-measure leaflet-bar");
+      [["line", "↔", s.line], ["area", "▱", s.areaTool], ["clear", "✕", s.clear]].forEach(function (b) {
+        var a = el("a", "gazar-measure-" + b[0], b[1], box);
+        a.href = "#";
+        a.title = b[2];
+        a.setAttribute("role", "button");
+        a.setAttribute("aria-label", b[2]);
+        L.DomEvent.on(a, "click", function (ev) {
+          L.DomEvent.preventDefault(ev);
+          L.DomEvent.stopPropagation(ev);
+          if (reg.measuring) tools[reg.measuring].disable();
+          if (b[0] === "clear") { group.clearLayers(); return; }
+          reg.measuring = b[0];
+          tools[b[0]].enable();
+        });
+      });
+      return box;
+    }).addTo(map);
+  }
+
+  /* The check page: a polygon drawn on the map goes into a form field as GeoJSON. */
+  function drawProposal(map, opts) {
+    if (!L.Control.Draw) return;
+    var reg = registry(map);
+    var drawn = L.featureGroup().addTo(map);
+    var field = document.getElementById(opts.field);
+    new L.Control.Draw({
+      position: "topleft",
+      draw: { polygon: { showArea: true, metric: ["ha", "m"], allowIntersection: false },
+        rectangle: false, polyline: false, circle: false, marker: false, circlemarker: false },
+      edit: { featureGroup: drawn }
+    }).addTo(map);
+    function sync() {
+      if (!field) return;
+      var fc = drawn.toGeoJSON();
+      field.value = fc.features.length ? JSON.stringify(fc) : "";
+      field.dispatchEvent(new Event("change"));
+    }
+    map.on(L.Draw.Event.CREATED, function (e) {
+      if (reg.measuring) return;
+      drawn.addLayer(e.layer);
+      sync();
+    });
+    map.on(L.Draw.Event.EDITED, sync);
+    map.on(L.Draw.Event.DELETED, sync);
+    gazar.drawnProposal = drawn;
+  }
+
+  function merge(target, source) {
+    Object.keys(source).forEach(function (k) {
+      if (source[k] && typeof source[k] === "object" && !Array.isArray(source[k]) && target[k]) {
+        merge(target[k], source[k]);
+      } else {
+        target[k] = source[k];
+      }
+    });
+  }
+
+  /* The controls of one map, after its layers: scale, legend, search, measurement, status. */
+  gazar.setup = function (map, opts) {
+    var reg = registry(map);
+    reg.strings = opts.strings || {};
+    if (opts.drawLocal && L.drawLocal) merge(L.drawLocal, opts.drawLocal);
+    L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
+    if (opts.title) {
+      control("topright", function () { return el("div", "gazar-title leaflet-bar", opts.title); })
+        .addTo(map);
+    }
+    if (opts.search) search(map, opts.search);
+    if (opts.measure) measure(map, opts.measure);
+    if (opts.draw) drawProposal(map, opts.draw);
+    if (opts.legend) legend(map, opts.legend);
+    control("bottomleft", function () {
+      reg.status = el("div", "gazar-status leaflet-bar");
+      reg.status.style.display = "none";
+      return reg.status;
+    }).addTo(map);
+    if (opts.note) {
+      map.attributionControl.addAttribution(opts.note);
+    }
+  };
+})(window, document);
