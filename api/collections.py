@@ -266,10 +266,14 @@ class CollectionData:
     frame: gpd.GeoDataFrame
     main_date: str | None
     official_ha: npt.NDArray[np.float64] = field(init=False)
+    #: built before the data is shared between request threads
+    tree: shapely.STRtree = field(init=False)
 
     def __post_init__(self) -> None:
         self.frame = self.frame.reset_index(drop=True)
         self.official_ha = np.round(_official(self.geoms), 6)
+        self.tree = shapely.STRtree(self.geoms)
+        self.tree.query(shapely.box(0, 0, 0, 0))  # GEOS builds the tree on the first query
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -277,10 +281,6 @@ class CollectionData:
     @cached_property
     def geoms(self) -> npt.NDArray[np.object_]:
         return np.asarray(self.frame.geometry.array, dtype=object)
-
-    @cached_property
-    def tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.geoms)
 
     @cached_property
     def ids(self) -> npt.NDArray[np.object_]:

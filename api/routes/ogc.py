@@ -530,10 +530,9 @@ def items(
     definition = collection_def(collectionId)
     _check_parameters(request, [*ITEM_PARAMETERS, *(q.name for q in definition.queryables)])
     out_crs = crs_mod.parse_crs(crs, parameter="crs")
+    box_crs = crs_mod.parse_crs(bbox_crs, parameter="bbox-crs")
     query = ItemQuery(
-        boxes=()
-        if bbox is None
-        else _boxes(parse_bbox(bbox), crs_mod.parse_crs(bbox_crs, parameter="bbox-crs")),
+        boxes=() if bbox is None else _boxes(parse_bbox(bbox), box_crs),
         interval=None if datetime is None else _interval(definition, datetime),
         equals=_equals(request, definition),
     )
