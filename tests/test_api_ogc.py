@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -646,3 +647,45 @@ def test_openapi_downgrade_rewrites_31_constructs() -> None:
     assert props["t"] == {"type": "string", "nullable": True}
     validate(out)
     assert doc["openapi"] == "3.1.0"  # the input is left as it was
+
+
+# ------------------------------------------------------------------------------ gazar serve
+
+
+def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "none.gpkg")])
+    assert result.exit_code == 3
+    assert "no such store" in result.output
+    assert not (tmp_path / "none.gpkg").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_serve_runs_uvicorn_on_the_store(
+    gpkg: str, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
+    monkeypatch.setenv("GAZAR_DB", "unset")  # serve sets it for its workers: undone after
+    args = ["serve", "--db", gpkg, "--port", "8123", "--workers", str(workers)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8123/collections" in result.output
+    assert "contract_parcels 13" in result.output
+    ((target, kw),) = calls
+    assert (kw["host"], kw["port"]) == ("127.0.0.1", 8123)
+    if workers == 1:
+        with TestClient(target) as c:  # the app itself, serving the store named
+            assert items(c)["numberMatched"] == 13
+    else:  # each worker builds the app from the environment
+        assert target == "api.app:create_app"
+        assert kw["factory"] is True and kw["workers"] == 3
+        assert os.environ["GAZAR_DB"] == gpkg
