@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
 import tempfile
@@ -113,13 +114,16 @@ def _number(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    times = []
+def medians_ms(fns: Sequence[Callable[[], object]], runs: int) -> list[float]:
+    """The median milliseconds of each of ``fns``, run in turn ``runs`` times (interleaved, so
+    a change in the machine's load touches them alike)."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [1000 * statistics.median(t) for t in times]
 
 
 def best_s(fn: Callable[[], object], runs: int) -> float:
@@ -204,12 +208,14 @@ def check(
         figure.note = f"{first.status_code}: {first.text[:200]}"
         return figure
     result = first.json()
-    figure.gazar = median_ms(lambda: client.post(url, content=body), runs)
     context = ReviewContext({name: store.read(name) for name in REVIEW_LAYERS})
     proposal = gpd.GeoDataFrame.from_features([_proposal(parcels)], crs="EPSG:4326")
     settings = AnalysisSettings()
-    figure.reference = median_ms(
-        lambda: review(proposal, kind="parcel", layers=context, today=today, settings=settings),
+    figure.gazar, figure.reference = medians_ms(
+        [
+            lambda: client.post(url, content=body),
+            lambda: review(proposal, kind="parcel", layers=context, today=today, settings=settings),
+        ],
         runs,
     )
     figure.note = (
@@ -246,14 +252,13 @@ def bbox_page(client: Any, store: Any, parcels: gpd.GeoDataFrame, *, runs: int) 
     returned = len(first.json()["features"])
     if returned != PAGE:
         figure.note = f"the page held {returned} features, not {PAGE}"
-    figure.gazar = median_ms(lambda: client.get(url), runs)
 
     def naive() -> str:
         frame = store.read("contract_parcels", bbox=bbox).iloc[:PAGE]
         text: str = frame.to_json(default=str)
         return text
 
-    figure.reference = median_ms(naive, max(3, runs // 3))
+    figure.gazar, figure.reference = medians_ms([lambda: client.get(url), naive], runs)
     figure.note = figure.note or f"{returned} features, {len(first.content):,} bytes"
     return figure
 
@@ -279,7 +284,8 @@ def run(
             store.write({name: layers[name] for name in LAYER_ORDER if name in layers})
         print(
             f"API: wrote {len(layers['contract_parcels']):,} parcels to a GeoPackage in "
-            f"{time.perf_counter() - start:.1f} s",
+            f"{time.perf_counter() - start:.1f} s; load average {_load()} on "
+            f"{os.cpu_count()} cores",
             flush=True,
         )
         figures.append(serialisation(layers["contract_parcels"], repeats=repeats))
@@ -292,7 +298,12 @@ def run(
             )
             print(f"  {figures[-1].task}: done", flush=True)
     print_table(figures, full=full)
+    print(f"load average after the run: {_load()} (figures measured on a busy machine are slower)")
     return figures
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def print_table(figures: Sequence[Figure], *, full: bool) -> None:
