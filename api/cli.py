@@ -109,3 +109,4 @@ from api.commands import serve  # noqa: E402, F401
 from api.commands import db as db_commands  # noqa: E402, F401
 from api.commands import raster  # noqa: E402, F401
 from api.commands import map as map_commands  # noqa: E402, F401
+from api.commands import allocation as allocation_commands  # noqa: E402, F401

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import Forbidden, Unauthorized
 from api.responses import OrjsonResponse as ORJSONResponse
 from layers.errors import (
     FeatureNotFound,
@@ -16,6 +17,7 @@ from layers.errors import (
     StoreError,
     ValidationFailed,
 )
+from layers.ledger import Conflict
 
 
 class BadRequest(GazarError):
@@ -46,6 +48,9 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (InputFileError, 422, "InvalidInput"),
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),
+    (Unauthorized, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (Conflict, 409, "Conflict"),
     (GazarError, 400, "BadRequest"),
 )
 
@@ -73,6 +78,10 @@ def install(app: FastAPI) -> None:
             description = f"{len(exc.problems)} problem(s) found"
         else:
             description = str(exc)
+        if isinstance(exc, Conflict) and exc.reasons:
+            extra["reasons"] = [
+                r.as_dict() if hasattr(r, "as_dict") else str(r) for r in exc.reasons
+            ]
         return ORJSONResponse(_body(code, description, status, **extra), status_code=status)
 
     @app.exception_handler(RequestValidationError)

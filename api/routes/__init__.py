@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import analysis, export, ogc
+from api.routes import allocation, analysis, export, ogc
 from web import pages
 
-ROUTERS: list[APIRouter] = [ogc.router, analysis.router, export.router, pages.router]
+ROUTERS: list[APIRouter] = [
+    ogc.router,
+    analysis.router,
+    export.router,
+    pages.router,
+    allocation.router,
+]

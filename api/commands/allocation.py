@@ -1,0 +1,512 @@
+"""Allocation commands: apply, object, decide, draws, MRPAM review, users and the audit log.
+
+Each command is one ledger transaction with the same rules as the HTTP API
+(:mod:`api.allocation`). Run on the server without ``--token``, a command acts as the local
+operator (full rights), named ``cli:<login>`` in the log; with ``--token`` (or
+``GAZAR_TOKEN``) it acts as that user, with that user's role and soum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.markup import escape
+
+from api import allocation as service
+from api.auth import Unauthorized, local_operator
+from api.cli import DbOption, analysis_settings, app, err, guarded, out, report_error
+from layers.errors import GazarError, InputFileError
+from layers.ledger import ROLES, Ledger, User, open_ledger
+
+users_app = typer.Typer(help="Users and their tokens (roles: public, soum, aimag, mrpam, admin).")
+audit_app = typer.Typer(help="The append-only, hash-chained log of every change.")
+draw_app = typer.Typer(help="Draws between competing applications: announce, then run.")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(draw_app, name="draw")
+
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="GAZAR_TOKEN",
+        help="Act as the user of this token (default: the local operator).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _ledger(db: str | None) -> Ledger:
+    try:
+        return open_ledger(db, create=False)
+    except GazarError as exc:
+        raise typer.Exit(report_error(exc)) from None
+
+
+def _user(ledger: Ledger, token: str | None) -> User:
+    if token is None:
+        return local_operator(f"cli:{getpass.getuser()}")
+    user = ledger.authenticate(token)
+    if user is None:
+        raise typer.Exit(report_error(Unauthorized("the token is unknown or revoked")))
+    return user
+
+
+def _echo(doc: Any) -> None:
+    typer.echo(orjson.dumps(doc, option=_OPTS).decode())
+
+
+def _reasons(doc: dict[str, Any]) -> None:
+    for r in doc.get("reasons", []):
+        out.print(f"  [red]✗[/] {escape(r['message_mn'])}\n    {escape(r['message_en'])}")
+    for r in doc.get("notes", []):
+        out.print(f"  [yellow]![/] {escape(r['message_mn'])}\n    {escape(r['message_en'])}")
+
+
+# ------------------------------------------------------------------------------ applying
+
+
+@app.command("apply")
+def apply_cmd(
+    land_conclusion_id: Annotated[str, typer.Argument(help="The Land Conclusion applied in.")],
+    holder: Annotated[str, typer.Option("--holder", help="The partnership or cooperative.")],
+    women: Annotated[int, typer.Option("--women", min=0, help="Members who are women.")],
+    men: Annotated[int, typer.Option("--men", min=0, help="Members who are men.")],
+    holder_type: Annotated[
+        str, typer.Option("--type", help="partnership, cooperative or individual.")
+    ] = "partnership",
+    polygon: Annotated[
+        Path | None,
+        typer.Option("--polygon", help="A file with the parcel (GeoJSON, KML, Shapefile, ...)."),
+    ] = None,
+    ha: Annotated[
+        float | None,
+        typer.Option("--ha", help="Or: a size in hectares, placed in the free land for you."),
+    ] = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Apply for a parcel: the server stamps the time, numbers it and checks eligibility.
+
+    An application that fails a check is recorded too, with every reason, so anyone can read
+    why. Exit code 0 when filed (eligible or not), 1 when refused before filing.
+    """
+    geometry = None
+    if polygon is not None:
+        geometry = guarded(lambda: _one_polygon(polygon))
+    data = service.ApplicationInput(
+        land_conclusion_id=land_conclusion_id,
+        holder=holder,
+        holder_type=holder_type,
+        members_women=women,
+        members_men=men,
+        geometry=geometry,
+        requested_ha=ha,
+    )
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(lambda: service.apply(ledger, data, user=user, settings=analysis_settings()))
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(doc)
+        return
+    status = "[green]" if doc["status"] == "pending" else "[red]"
+    out.print(
+        f"Өргөдөл / Application [bold]{doc['id']}[/] — {escape(doc['filed_at'])}, "
+        f"{doc['land_conclusion_id']} дараалал / place {doc['place']}, "
+        f"{doc['official_ha']:.4f} га / ha: {status}{doc['status_mn']} / {doc['status_en']}[/]"
+    )
+    _reasons(doc)
+    out.print(
+        f"Гомдол гаргах хугацаа / Objections until: {doc['objection_until']}",
+    )
+
+
+def _one_polygon(path: Path) -> Any:
+    from layers.readers import read_features
+
+    frame, _ = read_features(path)
+    if len(frame) != 1:
+        raise InputFileError(str(path), f"holds {len(frame)} features; an application is one")
+    return frame.geometry.iloc[0]
+
+
+@app.command("object")
+def object_cmd(
+    number: Annotated[str, typer.Argument(help="The application number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (published).")],
+    name: Annotated[str, typer.Option("--name", help="Who objects (published).")] = "",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Object to an application within its objection window."""
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(
+            lambda: service.object_to(
+                ledger, number, name=name, reason=reason, user=user, settings=analysis_settings()
+            )
+        )
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(doc)
+        return
+    out.print(f"Гомдол / Objection {doc['id']} — {doc['filed_at']}")
+
+
+@app.command("decide")
+def decide_cmd(
+    number: Annotated[str, typer.Argument(help="The application number.")],
+    outcome: Annotated[str, typer.Argument(help="approve or reject")],
+    reason: Annotated[str, typer.Option("--reason", help="The written reason (published).")],
+    contract_no: Annotated[
+        str | None, typer.Option("--contract-no", help="Contract number (default: the number).")
+    ] = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Approve (creating the contract parcel and its term) or reject an application.
+
+    An approval re-checks every rule in the same transaction as the write; when refused,
+    every reason is printed and the exit code is 1.
+    """
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(
+            lambda: service.decide(
+                ledger,
+                number,
+                outcome=outcome,
+                reason=reason,
+                contract_no=contract_no,
+                user=user,
+                settings=analysis_settings(),
+            )
+        )
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(doc)
+        return
+    if doc["outcome"] == "approve":
+        out.print(
+            f"[green]Зөвшөөрсөн / Approved[/] {number}: гэрээт талбай / contract parcel "
+            f"{doc['parcel_id']} ({doc['contract_no']}), дуусах / expires {doc['expires_on']}"
+        )
+    else:
+        out.print(f"[red]Татгалзсан / Rejected[/] {number}: {escape(doc['reason'])}")
+
+
+# ---------------------------------------------------------------------------------- draws
+
+
+@draw_app.command("announce")
+def draw_announce(
+    number: Annotated[str, typer.Argument(help="Any application of the competing group.")],
+    date: Annotated[str, typer.Option("--date", help="The draw date, YYYY-MM-DD (a later day).")],
+    value: Annotated[str, typer.Option("--value", help="The public value, announced now.")],
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Announce the draw of a competing group: its members, date and public value."""
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise typer.BadParameter(f"{date!r} is not YYYY-MM-DD", param_hint="--date") from None
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(
+            lambda: service.announce_draw(
+                ledger,
+                number,
+                draw_date=day,
+                public_value=value,
+                user=user,
+                settings=analysis_settings(),
+            )
+        )
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(doc)
+        return
+    out.print(
+        f"Сугалаа / Draw [bold]{doc['id']}[/] {doc['draw_date']}: "
+        f"{', '.join(doc['applications'])}; нийтийн утга / public value {escape(value)}"
+    )
+
+
+@draw_app.command("run")
+def draw_run(
+    draw_id: Annotated[str, typer.Argument(help="The draw's id.")],
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Run an announced draw on or after its date: seed, order, winner."""
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(
+            lambda: service.run_draw(ledger, draw_id, user=user, settings=analysis_settings())
+        )
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(doc)
+        return
+    _print_draw(doc)
+
+
+def _print_draw(doc: dict[str, Any]) -> None:
+    out.print(f"Сугалаа / Draw [bold]{doc['id']}[/] ({doc['status']})")
+    out.print(f"  seed = SHA-256 of:\n{escape(doc['input'] or '')}")
+    out.print(f"  seed: {doc['seed']}")
+    out.print(f"  дараалал / order: {', '.join(doc['result'] or [])}")
+    out.print(f"  ялагч / winner: [bold]{doc['winner']}[/]")
+
+
+@app.command("verify-draw")
+def verify_draw_cmd(
+    draw_id: Annotated[str, typer.Argument(help="The draw's id.")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Recompute a draw from its published inputs; exit 1 when the result does not follow."""
+    ledger = _ledger(db)
+    try:
+        draw = guarded(lambda: service.draw_view(ledger, draw_id))
+    finally:
+        ledger.close()
+    if draw["seed"] is None:
+        err.print(f"Сугалаа {draw_id} явагдаагүй / draw {draw_id} has not run yet")
+        raise typer.Exit(1)
+    check = draw["verification"]
+    if as_json:
+        _echo(check)
+    else:
+        colour = "green" if check["ok"] else "red"
+        out.print(f"[{colour}]{escape(check['message_mn'])}\n{escape(check['message_en'])}[/]")
+        out.print(f"  seed: {check['seed']}")
+    if not check["ok"]:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- MRPAM and contracts
+
+
+@app.command("review")
+def review_cmd(
+    land_conclusion_id: Annotated[str, typer.Argument(help="The Land Conclusion.")],
+    status: Annotated[str, typer.Argument(help="under_review, issued or rejected")],
+    ref: Annotated[
+        str | None, typer.Option("--ref", help="Decision reference (to issue or reject).")
+    ] = None,
+    valid_until: Annotated[
+        str | None, typer.Option("--valid-until", help="Last valid day when issued.")
+    ] = None,
+    token: TokenOption = None,
+    db: DbOption = None,
+) -> None:
+    """MRPAM's review of a Land Conclusion: under_review, then issued or rejected."""
+    until = dt.date.fromisoformat(valid_until) if valid_until else None
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        doc = guarded(
+            lambda: service.review_land_conclusion(
+                ledger,
+                land_conclusion_id,
+                status=status,
+                decision_ref=ref,
+                valid_until=until,
+                user=user,
+                settings=analysis_settings(),
+            )
+        )
+    finally:
+        ledger.close()
+    out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
+
+
+# ---------------------------------------------------------------------------------- users
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Who the token is for.")],
+    role: Annotated[str, typer.Option("--role", help=", ".join(ROLES))],
+    soum: Annotated[str | None, typer.Option("--soum", help="The soum (role soum).")] = None,
+    aimag: Annotated[str | None, typer.Option("--aimag", help="The aimag (role aimag).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a user and print the token once: it is stored only as a salted hash."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
+    ledger = _ledger(db)
+    operator = f"cli:{getpass.getuser()}"
+    try:
+        user, token = ledger.add_user(
+            name,
+            role=role,  # type: ignore[arg-type]
+            soum_code=soum,
+            aimag_code=aimag,
+            actor=operator,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except GazarError as exc:
+        raise typer.Exit(report_error(exc)) from None
+    finally:
+        ledger.close()
+    err.print(
+        f"Хэрэглэгч / User '{escape(user.name)}' ({user.role}"
+        f"{', ' + user.soum_code if user.soum_code else ''}"
+        f"{', ' + user.aimag_code if user.aimag_code else ''}). "
+        "Түлхүүрийг одоо хадгална уу: дахин харагдахгүй / "
+        "Keep the token now: it is not shown again."
+    )
+    typer.echo(token)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a user's token (the user stays in the log)."""
+    ledger = _ledger(db)
+    try:
+        user = guarded(lambda: ledger.revoke_user(name, actor=f"cli:{getpass.getuser()}"))
+    finally:
+        ledger.close()
+    out.print(f"Хүчингүй болгосон / Revoked: {escape(user.name)} ({user.revoked_at})")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
+    """Every user with role, soum and aimag (never the tokens)."""
+    ledger = _ledger(db)
+    try:
+        users = ledger.users()
+    finally:
+        ledger.close()
+    if as_json:
+        _echo([u.as_dict() for u in users])
+        return
+    for u in users:
+        state = f"revoked {u.revoked_at}" if u.revoked_at else "active"
+        out.print(
+            f"{escape(u.name)}\t{u.role}\t{u.soum_code or '—'}\t{u.aimag_code or '—'}\t{state}"
+        )
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
+    """Recompute the hash chain; exit 1 naming the first broken event."""
+    ledger = _ledger(db)
+    try:
+        check = ledger.verify_chain()
+    finally:
+        ledger.close()
+    if as_json:
+        _echo(check.as_dict())
+    elif check.ok:
+        out.print(
+            f"[green]Бүртгэлийн гинж бүрэн / The log's chain is intact[/]: {check.events} "
+            f"event(s), head {check.head_seq} {check.head_hash}"
+        )
+    else:
+        err.print(
+            f"[bold red]Бүртгэлийн гинж тасарсан / The log's chain is broken at event "
+            f"{check.first_broken}[/]: {escape(check.reason or '')}"
+        )
+    if check.pending and not as_json:
+        out.print(
+            f"{check.pending} өөрчлөлт битүүмжлэгдээгүй / change(s) caught but not yet sealed "
+            "(gazar audit seal)"
+        )
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("seal")
+def audit_seal(db: DbOption = None) -> None:
+    """Seal changes written outside a ledger (imports, QGIS) into the log now."""
+    ledger = _ledger(db)
+    try:
+        n = ledger.seal()
+    finally:
+        ledger.close()
+    out.print(f"{n} өөрчлөлт битүүмжилсэн / change(s) sealed")
+
+
+@audit_app.command("log")
+def audit_log(
+    after: Annotated[int, typer.Option("--after", min=0, help="Events after this one.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    db: DbOption = None,
+) -> None:
+    """The log's events as JSON lines."""
+    ledger = _ledger(db)
+    try:
+        events = ledger.events(after=after, limit=limit)
+    finally:
+        ledger.close()
+    for e in events:
+        typer.echo(orjson.dumps(e.as_dict()).decode())
+
+
+# ------------------------------------------------------------------------------- register
+
+
+@app.command("register")
+def register_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or geojson.")] = "json",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    db: DbOption = None,
+) -> None:
+    """The public register (queue, decisions, objections, draws, contracts expiring soon)."""
+    if fmt not in ("json", "csv", "geojson"):
+        raise typer.BadParameter("choose json, csv or geojson", param_hint="--format")
+    ledger = _ledger(db)
+    try:
+        if fmt == "geojson":
+            text = orjson.dumps(
+                service.register_geojson(ledger, settings=analysis_settings())
+            ).decode()
+        else:
+            doc = service.register(ledger, settings=analysis_settings())
+            text = (
+                service.register_csv(doc)
+                if fmt == "csv"
+                else orjson.dumps(doc, option=_OPTS).decode()
+            )
+    finally:
+        ledger.close()
+    if out_path is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        err.print(f"{out_path}: {len(text.encode())} bytes")

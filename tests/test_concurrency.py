@@ -1,0 +1,201 @@
+"""Never two contracts on the same land: concurrent approvals against a two-worker server.
+
+The server is ``gazar serve --workers 2`` (two processes, each with its own connection to the
+store); twenty approvals are sent at once. Approval checks and writes in one transaction
+(``BEGIN IMMEDIATE``), so exactly one succeeds and the others get 409 with their reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api import allocation as service
+from api.auth import local_operator
+from geo.overlaps import overlaps_within
+from geo.settings import AnalysisSettings
+from layers.ledger import open_ledger
+from layers.store import open_store
+from tests import factories as f
+
+N = 20
+SETTINGS = AnalysisSettings()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> int:
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            count += 1
+    return count
+
+
+def _prepare(path: Path) -> dict[str, Any]:
+    """20 mutually overlapping applications ranked by a draw, and one that stands alone."""
+    store = open_store(path)
+    lc = f.land_conclusion(valid_until=None)
+    store.write({"land_conclusions": f.frame("land_conclusions", [lc])})
+    store.close()
+    filed = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    clock = [filed]
+    operator = local_operator("setup")
+    with open_ledger(path, clock=lambda: clock[0]) as ledger:
+        token = ledger.add_user("Засаг дарга", role="soum", soum_code="MN4322", actor="setup")[1]
+        numbers = []
+        for i in range(N):  # each 200 x 200 m, 10 m further east: all share x 690-700 m
+            data = service.ApplicationInput(
+                "LC-1",
+                f"Нөхөрлөл {i}",
+                "partnership",
+                3,
+                3,
+                geometry=f.utm_box(500 + 10 * i, 100, 200, 200),
+            )
+            numbers.append(service.apply(ledger, data, user=operator, settings=SETTINGS)["id"])
+        alone = service.ApplicationInput(
+            "LC-1", "Ганц", "cooperative", 4, 4, geometry=f.utm_box(1500, 100, 200, 200)
+        )
+        single = service.apply(ledger, alone, user=operator, settings=SETTINGS)["id"]
+        clock[0] = filed + dt.timedelta(days=1)
+        draw = service.announce_draw(
+            ledger,
+            numbers[0],
+            draw_date=(filed + dt.timedelta(days=2)).date(),
+            public_value="2026 lotto 7 19 23",
+            user=operator,
+            settings=SETTINGS,
+        )
+        assert draw["applications"] == sorted(numbers)
+        clock[0] = filed + dt.timedelta(days=3)
+        result = service.run_draw(ledger, draw["id"], user=operator, settings=SETTINGS)
+    return {"token": token, "numbers": numbers, "single": single, "order": result["result"]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("concurrency") / "gazar.gpkg"
+    info = _prepare(path)
+    port = _free_port()
+    log = (path.parent / "server.log").open("wb")
+    env = {**os.environ, "GAZAR_DB": str(path)}
+    gazar = Path(sys.executable).with_name("gazar")
+    proc = subprocess.Popen(
+        [str(gazar), "serve", "--workers", "2", "--port", str(port), "--db", str(path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError((path.parent / "server.log").read_text())
+            try:
+                if httpx.get(f"{url}/audit", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not start within 90 s")
+            time.sleep(0.2)
+        info["workers"] = _children(proc.pid)
+        yield url, path, info
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _approve_all(url: str, token: str, numbers: list[str]) -> list[httpx.Response]:
+    start = threading.Barrier(len(numbers))
+
+    def approve(number: str) -> httpx.Response:
+        with httpx.Client(timeout=60) as client:
+            start.wait()
+            return client.post(
+                f"{url}/applications/{number}/decision",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"outcome": "approve", "reason": "Шаардлага хангасан"},
+            )
+
+    with ThreadPoolExecutor(len(numbers)) as pool:
+        return list(pool.map(approve, numbers))
+
+
+def _active_parcels_do_not_overlap(path: Path) -> int:
+    with open_store(path) as store:
+        parcels = store.read("contract_parcels")
+    active = parcels[parcels["status"] == "active"]
+    pairs = overlaps_within(active, layer="contract_parcels", tolerance_m2=0.0).records
+    assert pairs.empty, pairs[["a_id", "b_id", "overlap_ha"]]
+    return len(active)
+
+
+def test_server_runs_two_workers(server: tuple[str, Path, dict[str, Any]]) -> None:
+    assert server[2]["workers"] >= 2
+
+
+def test_twenty_concurrent_approvals_of_overlapping_applications(
+    server: tuple[str, Path, dict[str, Any]],
+) -> None:
+    url, path, info = server
+    started = time.monotonic()
+    responses = _approve_all(url, info["token"], info["numbers"])
+    took = time.monotonic() - started
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [409] * (N - 1), [r.text for r in responses if r.status_code >= 500]
+    (won,) = [r.json() for r in responses if r.status_code == 200]
+    assert won["application_id"] == info["order"][0]  # the draw's winner
+    for r in responses:
+        if r.status_code == 409:
+            body = r.json()
+            assert body["code"] == "Conflict" and body["reasons"]
+            assert {x["code"] for x in body["reasons"]} <= {"RANKED_BEHIND", "PARCEL_OVERLAP"}
+            assert all(x["message_mn"] and x["message_en"] for x in body["reasons"])
+    assert _active_parcels_do_not_overlap(path) == 1
+    assert took < 30
+
+
+def test_twenty_concurrent_approvals_of_one_application(
+    server: tuple[str, Path, dict[str, Any]],
+) -> None:
+    url, path, info = server
+    responses = _approve_all(url, info["token"], [info["single"]] * N)
+    assert sorted(r.status_code for r in responses) == [200] + [409] * (N - 1)
+    for r in responses:
+        if r.status_code == 409:
+            assert [x["code"] for x in r.json()["reasons"]] == ["NOT_PENDING"]
+    with open_ledger(path, create=False) as ledger:
+        decisions = ledger.records("decisions", where={"application_id": info["single"]})
+        assert len(decisions) == 1
+        assert ledger.verify_chain().ok
+    assert _active_parcels_do_not_overlap(path) >= 1
