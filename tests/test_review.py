@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import geopandas as gpd
@@ -14,7 +12,6 @@ import shapely
 
 from geo.review import REVIEW_LAYERS, ReviewContext, review
 from geo.settings import AnalysisSettings
-from layers.demo import build_demo
 from tests import factories as f
 from tests.test_rules import TODAY, frames, scene
 
@@ -357,24 +354,6 @@ def test_the_context_holds_every_review_layer() -> None:
     context = ReviewContext({})
     assert all(len(context.frame(name)) == 0 for name in REVIEW_LAYERS)
     assert check(context, proposal(f.utm_box(500, 100, 200, 200)))["verdict"] == "conflicts"
-
-
-# ------------------------------------------------------------------------------------- speed
-
-
-def test_a_review_does_not_grow_with_the_store() -> None:
-    """Measured: about 30 ms per parcel review against 100,000 parcels (scale 1000) once the
-    layers are indexed; here 10,000 parcels with a generous bound for a busy machine."""
-    demo = build_demo(seed=7, scale=100, today=TODAY)
-    context = ReviewContext(demo)
-    parcels = demo["contract_parcels"].geometry.iloc[::2000]
-    times = []
-    for g in parcels:
-        one = gpd.GeoDataFrame(geometry=[shapely.affinity.translate(g, 0.001, 0.0)], crs=4326)
-        start = time.perf_counter()
-        review(one, kind="parcel", layers=context, today=TODAY, settings=SETTINGS)
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.25
 
 
 def test_the_examples_in_the_docstrings_hold() -> None:
