@@ -45,6 +45,7 @@ SRID = 4326
 VERSION_TABLE = "gazar_schema_version"
 REVISION_TABLE = "gazar_revisions"
 _CHUNK = 5000
+_DETAIL_CHARS = 200
 _CONNECT_TIMEOUT_S = 10
 #: ``pg_advisory_xact_lock`` key held while the schema is created or migrated ("gazar" + 1)
 _MIGRATE_LOCK = 0x67617A6172_01
@@ -403,10 +404,8 @@ class PostGISStore(Store):
                         )
                     _copy(conn, kind, rows, progress)
                 except psycopg.errors.IntegrityError as exc:
-                    detail = exc.diag.message_detail or ""
                     raise StoreError(
-                        f"layer '{kind.name}': {exc.diag.message_primary}"
-                        f"{'; ' + detail if detail else ''} (nothing was written)"
+                        f"layer '{kind.name}': {_reason(exc)} (nothing was written)"
                     ) from exc
 
     def delete(self, layer: str, ids: list[str]) -> int:
@@ -420,6 +419,16 @@ class PostGISStore(Store):
                 ([str(i) for i in ids],),
             )
             return cur.rowcount
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The server's message and its detail (``Key (id)=(P-1) already exists.``), kept short:
+    a refused row's detail quotes the whole row, geometry included."""
+    primary = exc.diag.message_primary or str(exc).strip()
+    detail = exc.diag.message_detail or ""
+    if len(detail) > _DETAIL_CHARS:
+        detail = detail[:_DETAIL_CHARS] + "..."
+    return f"{primary}; {detail}" if detail else primary
 
 
 def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:

@@ -197,6 +197,20 @@ def test_values_travel_as_parameters(pg: Store) -> None:
         pg.read("exclusions", where={"name = name OR 1": 1})
 
 
+@needs_pg
+def test_a_refused_row_is_named_in_a_short_message(pg: Store) -> None:
+    ring = shapely.Point(106.5, 48.8).buffer(0.01, quad_segs=2000)  # 8,000 vertices
+    with pytest.raises(StoreError) as info:
+        pg.write(
+            {"exclusions": f.frame("exclusions", [f.exclusion("X-9", kind=None, geometry=ring)])}
+        )
+    message = str(info.value)
+    assert message.startswith("layer 'exclusions': null value in column \"kind\"")
+    assert message.endswith("(nothing was written)")
+    assert len(message) < 400  # the row's detail (its geometry as hex) is cut short
+    assert pg.ids("exclusions") == set()
+
+
 # --- several processes ------------------------------------------------------------------------
 
 
