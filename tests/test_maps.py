@@ -398,3 +398,20 @@ def test_a_reviewed_proposal_shows_its_overlaps(layers: dict[str, gpd.GeoDataFra
     assert got["proposal"].spec["rules"]["NEW"]
     assert _setup(m)["draw"] == {"field": "drawn"}
     assert _setup(m)["title"] == "Review: Conflicts"
+
+
+def test_a_drawn_proposal_without_ids_gets_the_reviews_ids(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    from geo.review import review
+
+    drawn = gpd.GeoDataFrame(
+        {"id": [None]}, geometry=[f.utm_box(1500, 600, 100, 100)], crs="EPSG:4326"
+    )
+    result = review(drawn, kind="parcel", layers=layers, today=TODAY, settings=AnalysisSettings())
+    assert result["verdict"] == "clear"
+    m = maps.review_map(drawn, result, layers)
+    (feat,) = features(by_name(m)["proposal"])
+    assert feat["properties"]["id"] == "#1"
+    assert feat["properties"]["official_ha"] == pytest.approx(1.0, abs=1e-3)
+    assert "overlaps" not in by_name(m)

@@ -17,12 +17,20 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from layers.store import Store
+from layers.store import Store, open_store
 from tests import factories as f
 from tests.test_maps import licence, soum
 from web.assets import external_refs
 
 TODAY = "2026-06-30"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A GeoPackage store: the pages read the store through the interface, so one backend is
+    enough here (the store's own tests cover both)."""
+    with open_store(tmp_path / "pages.gpkg") as s:
+        yield s
 
 
 @pytest.fixture

@@ -464,7 +464,8 @@ def _properties(name: str, frame: gpd.GeoDataFrame, look: Look, lang: Lang) -> d
             props[key] = _plain(one.where(one.notna() & (one.astype(str) != ""), other))
         elif key in frame.columns:
             col = frame[key]
-            props[key] = _plain(col.round(4) if key.endswith("_ha") else col)
+            ha = key.endswith("_ha")
+            props[key] = _plain(pd.to_numeric(col, errors="coerce").round(4) if ha else col)
     return props
 
 
@@ -1006,6 +1007,7 @@ def review_overlaps(
         ``FINDING_COLUMNS`` (``a_layer`` is ``"proposal"``), EPSG:4326.
     """
     rows: list[dict[str, Any]] = []
+    proposal = with_review_ids(proposal)
     mine = proposal.set_axis(proposal["id"].astype(str).to_numpy())
     for f in result.get("findings", []):
         other_layer, other_id = f.get("layer"), f.get("id")
@@ -1061,14 +1063,30 @@ def _polygonal(shape: Any) -> Any:
     return shapely.union_all(parts) if parts else None
 
 
+def with_review_ids(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The proposal with the ids a review gives its features: its ``id``, else ``#1``, ``#2``…
+
+    Examples
+    --------
+    >>> p = gpd.GeoDataFrame({"id": ["A", None]}, geometry=[None, None], crs=4326)
+    >>> with_review_ids(p)["id"].tolist()
+    ['A', '#2']
+    """
+    frame = proposal.reset_index(drop=True)
+    positional = pd.Series([f"#{i + 1}" for i in range(len(frame))], dtype=object)
+    if "id" in frame.columns:
+        given = frame["id"].astype(object)
+        ids = given.where(given.notna() & (given.astype(str).str.strip() != ""), positional)
+    else:
+        ids = positional
+    return frame.assign(id=ids.astype(str).to_numpy(dtype=object))
+
+
 def proposal_frame(proposal: gpd.GeoDataFrame, result: Mapping[str, Any]) -> gpd.GeoDataFrame:
     """The reviewed features with their id, verdict and areas from the review."""
     per = {str(f["id"]): f for f in result.get("features", [])}
-    ids = (
-        proposal["id"].astype(str)
-        if "id" in proposal.columns
-        else pd.Series([f"#{i + 1}" for i in range(len(proposal))], index=proposal.index)
-    )
+    proposal = with_review_ids(proposal)
+    ids = proposal["id"]
     return gpd.GeoDataFrame(
         {
             "id": ids.to_numpy(dtype=object),
