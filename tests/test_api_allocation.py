@@ -573,3 +573,55 @@ def test_approval_rechecks_the_land_at_decision_time(env: Env) -> None:
     assert r.status_code == 409
     assert [(x["code"], x["ids"]) for x in r.json()["reasons"]] == [("PARCEL_OVERLAP", ["P-LATE"])]
     assert "0.50 ha" in r.json()["reasons"][0]["message_en"]  # 50 x 100 m shared
+
+
+def test_the_commands(env: Env, tmp_path: Path) -> None:
+    """gazar apply / object / decide / draw announce / register on the same records."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from geo.allocation import local_day
+
+    _, _, info, path, _ = env
+    runner = CliRunner()
+    db = ["--db", str(path)]
+    polygon = tmp_path / "parcel.geojson"
+    polygon.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {},
+         "geometry": shapely.geometry.mapping(box(1200, 300))}]}))  # fmt: skip
+    filed = runner.invoke(app, ["apply", "LC-A", "--holder", "Шинэ хоршоо", "--type", "cooperative",
+                                "--women", "3", "--men", "2", "--polygon", str(polygon), "--json", *db])  # fmt: skip
+    assert filed.exit_code == 0, filed.output
+    doc = orjson.loads(filed.stdout)
+    assert (
+        doc["status"] == "pending"
+        and doc["place"] == 6
+        and doc["official_ha"] == pytest.approx(4, rel=1e-3)
+    )
+    number = doc["id"]
+    token = info["tokens"]["public"]
+    objected = runner.invoke(
+        app, ["object", number, "--reason", "Худаг / a well", "--token", token, *db]
+    )
+    assert objected.exit_code == 0 and f"{number}/O1" in objected.output
+    # a public token may not decide; the local operator may
+    refused = runner.invoke(
+        app, ["decide", number, "reject", "--reason", "x", "--token", token, *db]
+    )
+    assert refused.exit_code == 1 and "may not decide" in refused.output
+    early = runner.invoke(app, ["decide", number, "approve", "--reason", "ok", *db])
+    assert early.exit_code == 1 and "Objections may be filed until" in early.output
+    rejected = runner.invoke(app, ["decide", number, "reject", "--reason", "Худаг ойр", *db])
+    assert rejected.exit_code == 0 and "Rejected" in rejected.output
+    tomorrow = local_day(dt.datetime.now(dt.UTC), utc_offset_hours=8) + dt.timedelta(days=1)
+    pair = info["apps"]["MN4322"]["pair"]
+    announced = runner.invoke(app, ["draw", "announce", pair[1], "--date", tomorrow.isoformat(),
+                                    "--value", "17", "--json", *db])  # fmt: skip
+    assert announced.exit_code == 0, announced.output
+    assert orjson.loads(announced.stdout)["applications"] == pair
+    out = tmp_path / "register.csv"
+    exported = runner.invoke(app, ["register", "--format", "csv", "--out", str(out), *db])
+    assert exported.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["status"] for r in rows if r["section"] == "decision"] == ["reject"]
+    assert sum(r["section"] == "draw" for r in rows) == 3
