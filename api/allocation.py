@@ -23,7 +23,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from api.auth import authorize
+from api.auth import authorize, require_role
 from api.errors import BadRequest, Unprocessable
 from geo.allocation import (
     OUTCOMES,
@@ -340,6 +340,7 @@ def decide(
         raise BadRequest(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if not reason.strip():
         raise Unprocessable("шийдвэрийн үндэслэлийг бичнэ үү / a decision needs a written reason")
+    require_role(user, "decide")
     with ledger.transaction(actor=_name(user), request=f"decide {outcome} {number}") as tx:
         frame = _application(tx, number)
         app = frame.iloc[0]
@@ -449,6 +450,7 @@ def announce_draw(
     The group must be final (its filing window closed); the public value is published now,
     with the server time, and the draw may run on ``draw_date`` (a later day) or after.
     """
+    require_role(user, "draw")
     with ledger.transaction(actor=_name(user), request=f"draw announce {number}") as tx:
         app = _application(tx, number).iloc[0]
         who = authorize(
@@ -507,6 +509,7 @@ def run_draw(
     ledger: Ledger, draw_id: str, *, user: User | None, settings: AnalysisSettings
 ) -> dict[str, Any]:
     """Run an announced draw on or after its date: the seed, the order, the winner."""
+    require_role(user, "draw")
     with ledger.transaction(actor=_name(user), request=f"draw run {draw_id}") as tx:
         rows = tx.records("draws", where={"id": draw_id})
         if not rows:
@@ -584,6 +587,7 @@ def review_land_conclusion(
     valid_until: dt.date | None = None,
 ) -> dict[str, Any]:
     """MRPAM's review step: ``submitted → under_review → issued | rejected``."""
+    require_role(user, "review")
     with ledger.transaction(actor=_name(user), request=f"review {lc_id} {status}") as tx:
         lcs = tx.read("land_conclusions", ids=[lc_id])
         if lcs.empty:
@@ -644,6 +648,7 @@ def set_contract_status(
     ledger: Ledger, parcel_id: str, *, status: str, reason: str, user: User | None
 ) -> dict[str, Any]:
     """Suspend, reactivate, terminate or close a contract (soum officials of its soum)."""
+    require_role(user, "contracts")
     with ledger.transaction(actor=_name(user), request=f"contract {parcel_id} {status}") as tx:
         parcels = tx.read("contract_parcels", ids=[parcel_id])
         if parcels.empty:
@@ -675,6 +680,7 @@ def set_rehab_stage(
     settings: AnalysisSettings,
 ) -> dict[str, Any]:
     """Move a rehabilitation zone forward (acceptance records the day)."""
+    require_role(user, "contracts")
     with ledger.transaction(actor=_name(user), request=f"rehab {zone_id} {stage}") as tx:
         zones = tx.read("rehab_zones", ids=[zone_id])
         if zones.empty:

@@ -84,16 +84,8 @@ def authorize(
     Forbidden
         When the role may not do it, or the object lies outside the official's soum/aimag.
     """
-    if user is None:
-        raise Unauthorized(
-            "Нэвтрэх түлхүүр (Bearer token) шаардлагатай / this request needs a Bearer token"
-        )
+    user = require_role(user, action)
     what_mn, what_en = ACTION_LABELS[action]
-    if action not in PERMISSIONS.get(user.role, frozenset()):
-        raise Forbidden(
-            f"'{user.name}' ({user.role}) {what_mn} эрхгүй / "
-            f"the role '{user.role}' of '{user.name}' may not {what_en}"
-        )
     if action in SCOPED:
         if user.role == "soum" and (soum_code is None or soum_code != user.soum_code):
             raise Forbidden(
@@ -107,6 +99,25 @@ def authorize(
                 f"'{user.name}' may {what_en} only in aimag {user.aimag_code}, and this "
                 f"belongs to aimag {aimag_code or 'none'}"
             )
+    return user
+
+
+def require_role(user: User | None, action: Action) -> User:
+    """Refuse unless ``user`` exists and its role may do ``action`` somewhere.
+
+    Checked before a write transaction starts, so refused requests never take the write lock;
+    :func:`authorize` then checks the object inside the transaction.
+    """
+    if user is None:
+        raise Unauthorized(
+            "Нэвтрэх түлхүүр (Bearer token) шаардлагатай / this request needs a Bearer token"
+        )
+    if action not in PERMISSIONS.get(user.role, frozenset()):
+        what_mn, what_en = ACTION_LABELS[action]
+        raise Forbidden(
+            f"'{user.name}' ({user.role}) {what_mn} эрхгүй / "
+            f"the role '{user.role}' of '{user.name}' may not {what_en}"
+        )
     return user
 
 
