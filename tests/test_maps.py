@@ -319,6 +319,18 @@ def test_a_layer_above_the_inline_limit_is_loaded_by_bbox(
     assert "Шинэ од хоршоо" not in page  # no parcel was inlined
 
 
+def test_a_remote_layer_with_too_many_findings_leaves_rules_out_of_its_popups(
+    layers: dict[str, gpd.GeoDataFrame], findings: gpd.GeoDataFrame
+) -> None:
+    # P-1 and P-2 break a rule: two entries, above an inline limit of one
+    m = maps.overview_map(layers, findings=findings, remote=maps.RemoteLoading(inline_limit=1))
+    spec = by_name(m)["contract_parcels"].spec
+    assert spec["remote"] is not None
+    assert "rules" not in spec and "rulesLabel" not in spec
+    inline = by_name(maps.overview_map(layers, findings=findings))["contract_parcels"].spec
+    assert set(inline["rules"]) == {"P-1", "P-2"}
+
+
 def _many_parcels(n: int) -> gpd.GeoDataFrame:
     side = int(np.ceil(np.sqrt(n)))
     i = np.arange(n)

@@ -557,6 +557,10 @@ class _Plan:
                     "capped": text("shown_first", self.lang),
                 },
             }
+        if far and remote is not None and rules is not None and len(rules) > remote.inline_limit:
+            # a layer too large to inline has too many findings to inline too: its popups
+            # leave the rules out rather than say none are broken
+            look = replace(look, rules=False)
         spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
         data = None
         if not far:
