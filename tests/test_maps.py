@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from typing import Any
 
 import geopandas as gpd
@@ -347,13 +346,10 @@ def _many_parcels(n: int) -> gpd.GeoDataFrame:
 def test_a_5000_parcel_map_page_is_under_10_mb(layers: dict[str, gpd.GeoDataFrame]) -> None:
     big = dict(layers)
     big["contract_parcels"] = _many_parcels(5000)
-    start = time.perf_counter()
     page = inline_assets(html_of(maps.overview_map(big)))  # every parcel inlined
-    seconds = time.perf_counter() - start
     size = len(page.encode("utf-8"))
     assert page.count('"CP-') >= 5000
     assert size < 10_000_000, f"{size / 1e6:.1f} MB"
-    assert seconds < 30
     served = html_of(maps.overview_map(big, remote=maps.RemoteLoading()))
     assert len(served.encode()) < 1_000_000  # parcels come by bbox instead
 
