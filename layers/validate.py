@@ -121,6 +121,8 @@ def _convert(f: Field, value: Any, enum_table: Mapping[str, str]) -> Any:
         if f.type == "int":
             if not number.is_integer():
                 raise ValueError(f"'{value}' is not a whole number")
+            if abs(number) >= 2**63:
+                raise ValueError(f"{value} is too large")
             number = int(number)
         if f.minimum is not None and number < f.minimum:
             raise ValueError(f"{value} is below the minimum {f.minimum:g}")

@@ -44,10 +44,10 @@ class ApplicationIn(BaseModel):
     land_conclusion_id: str = Field(min_length=1)
     holder: str = Field(min_length=1, description="The partnership or cooperative")
     holder_type: Literal["partnership", "cooperative", "individual"]
-    members_women: int = Field(ge=0)
-    members_men: int = Field(ge=0)
+    members_women: int = Field(ge=0, le=100_000)
+    members_men: int = Field(ge=0, le=100_000)
     geometry: dict[str, Any] | None = None
-    requested_ha: float | None = Field(None, gt=0)
+    requested_ha: float | None = Field(None, gt=0, le=100_000)
 
 
 class ObjectionIn(BaseModel):
