@@ -23,6 +23,7 @@ import shapely
 
 from geo.availability import availability, availability_totals
 from geo.lifecycle import expiring, overdue_contracts
+from geo.raster import RECOVERY_LABELS, Dem, label_of
 from geo.repair import Repaired
 from geo.review import Kind, ReviewContext, review
 from geo.rules import OVERLAP_PAIRS, pair_overlaps
@@ -195,11 +196,55 @@ def check_view(
     today: dt.date,
     settings: AnalysisSettings,
     soum: str | None = None,
+    dem: tuple[str, Dem] | None = None,
 ) -> dict[str, Any]:
-    """The desk review of ``proposal`` (``geo.review.review``): a JSON-ready dict."""
-    return review(
-        proposal, kind=kind, layers=context, today=today, settings=settings, soum_code=soum
+    """The desk review of ``proposal`` (``geo.review.review``): a JSON-ready dict.
+
+    ``dem`` is a DEM's name and its elevations over the proposal (``layers.rasters.read_dem``
+    or ``proposal_dem``): the review then has ``terrain``, a ``SLOPE_OVER_LIMIT`` warning
+    where the proposal is too steep, and ``dem`` (the name).
+    """
+    result = review(
+        proposal,
+        kind=kind,
+        layers=context,
+        today=today,
+        settings=settings,
+        soum_code=soum,
+        dem=None if dem is None else dem[1],
     )
+    if dem is not None:
+        result["dem"] = dem[0]
+    return result
+
+
+# ----------------------------------------------------------------------------- rehab
+
+
+def rehab_labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """``layers.rasters.rehab_recovery`` (or ``rehab_registered``) with each status's
+    label in Mongolian (``status_mn``) and English (``status_en``)."""
+    status = table["status"].astype(str)
+    return table.assign(
+        status_mn=[label_of(RECOVERY_LABELS, s, "mn") for s in status],
+        status_en=[label_of(RECOVERY_LABELS, s, "en") for s in status],
+    )
+
+
+def rehab_json(table: pd.DataFrame, *, min_recovery: float, pixels: str) -> dict[str, Any]:
+    """``min_recovery``, ``pixels`` and one record per rehabilitation zone (its fields, the
+    statistics before and after, ``change``, ``status``, ``status_mn``, ``status_en``)."""
+    return {
+        "min_recovery": min_recovery,
+        "pixels": pixels,
+        "zones": plain_records(rehab_labelled(table)),
+    }
+
+
+def rehab_geojson(table: pd.DataFrame, zones: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The zones themselves with the records of :func:`rehab_json` as properties."""
+    frame = gpd.GeoDataFrame(rehab_labelled(table), geometry=zones.geometry, crs=zones.crs)
+    return features_geojson(frame)
 
 
 # -------------------------------------------------------------------------------- expiring

@@ -16,6 +16,7 @@ the store's schema stays the layers'.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import tempfile
@@ -316,6 +317,8 @@ def read_dem(
     info = raster_info(path)
     px = zones_in_pixels(zones, info)
     px = px[~(shapely.is_missing(px) | shapely.is_empty(px))]
+    with np.errstate(invalid="ignore"):
+        px = px[np.isfinite(shapely.bounds(px)).all(axis=1)]  # NaN or unprojectable: none
     if not len(px):
         return None
     x0, y0, x1, y1 = shapely.total_bounds(px)
@@ -522,6 +525,8 @@ def raster_dir(store_location: str | os.PathLike[str]) -> Path:
 def registered(store_location: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rasters registered beside a store (``file`` made an absolute ``path``); none if
     it has no manifest."""
+    if "://" in str(store_location):  # a database (PostGIS) has no folder beside it
+        return []
     folder = raster_dir(store_location)
     manifest = folder / MANIFEST
     if not manifest.exists():
@@ -551,20 +556,111 @@ def covering(
 ) -> list[tuple[dict[str, Any], npt.NDArray[np.bool_]]]:
     """The registered rasters of a kind, each with the mask of the zones inside its extent."""
     geoms = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
+    if geoms.crs is not None and geoms.crs.to_epsg() != 4326:
+        geoms = geoms.to_crs("EPSG:4326")
+    arr = np.asarray(geoms.array, dtype=object)
     found = []
     for e in entries:
         if e["kind"] != kind:
             continue
-        info = raster_info(e["path"])
-        t = info.transform
-        x = sorted((t.c, t.c + t.a * info.width))
-        y = sorted((t.f, t.f + t.e * info.height))
-        extent = gpd.GeoSeries([shapely.box(x[0], y[0], x[1], y[1])], crs=info.crs.to_wkt())
-        ext = extent.to_crs(geoms.crs).iloc[0]
-        mask = np.asarray(geoms.within(ext), dtype=bool)
+        mask = np.asarray(shapely.within(arr, lonlat_extent(e["path"])), dtype=bool)
         if mask.any():
             found.append((e, mask))
     return found
+
+
+def lonlat_extent(path: str | os.PathLike[str]) -> shapely.Geometry:
+    """A raster's extent in lon/lat (its edges densified before reprojecting), remembered
+    while the file's size and modification time stay the same."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise InputFileError(str(path), f"not a readable raster ({exc})") from None
+    return _lonlat_extent(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _lonlat_extent(path: str, mtime_ns: int, size: int) -> shapely.Geometry:
+    info = raster_info(path)
+    t = info.transform
+    x = sorted((t.c, t.c + t.a * info.width))
+    y = sorted((t.f, t.f + t.e * info.height))
+    box = shapely.box(x[0], y[0], x[1], y[1])
+    edge = max(x[1] - x[0], y[1] - y[0]) / 64
+    extent = gpd.GeoSeries([shapely.segmentize(box, edge)], crs=info.crs.to_wkt())
+    return extent.to_crs("EPSG:4326").iloc[0]
+
+
+def file_stamps(entries: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, int, int], ...]:
+    """``(file, size, mtime_ns)`` of registered rasters (``-1`` for a missing file): a
+    cache key that changes whenever one of the files is rewritten."""
+    out = []
+    for e in entries:
+        try:
+            stat = os.stat(e["path"])
+            out.append((str(e["file"]), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            out.append((str(e["file"]), -1, -1))
+    return tuple(out)
+
+
+def named(entries: list[dict[str, Any]], name: str, *, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The registered raster called ``name`` (its manifest ``file``, with or without
+    ``.tif``) among ``kinds``. Only names listed in the manifest are accepted — never a
+    path — so a caller (e.g. an HTTP client) cannot make Gazar open any other file.
+
+    Raises ``KeyError`` naming the rasters that may be chosen.
+    """
+    for e in entries:
+        if e["kind"] in kinds and name in (e["file"], Path(str(e["file"])).stem):
+            return e
+    choices = [str(e["file"]) for e in entries if e["kind"] in kinds]
+    raise KeyError(
+        f"{name!r} is not a registered raster; choose one of {', '.join(choices) or '(none)'}"
+    )
+
+
+def proposal_dem(
+    store_location: str | os.PathLike[str],
+    zones: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[dict[str, Any], gr.Dem] | None:
+    """The registered DEM holding the most of ``zones`` (the first listed of equals), read
+    over them only (:func:`read_dem`); None if no registered DEM holds any of them.
+
+    Zones without a usable lon/lat polygon (missing, empty, NaN) are left out, as a review
+    reports them itself.
+    """
+    entries = [e for e in registered(store_location) if e["kind"] == "dem"]
+    if not entries:
+        return None
+    geoms = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
+    usable = usable_lonlat(geoms)
+    if not usable.any():
+        return None
+    part = geoms[usable]
+    best = max(covering(entries, "dem", part), key=lambda hit: int(hit[1].sum()), default=None)
+    if best is None:
+        return None
+    entry, inside = best
+    dem = read_dem(entry["path"], part[inside], max_pixels=max_pixels)
+    return None if dem is None else (entry, dem)
+
+
+def usable_lonlat(zones: gpd.GeoDataFrame | gpd.GeoSeries) -> npt.NDArray[np.bool_]:
+    """Which zones have a geometry with finite lon/lat coordinates (the mask of ``zones``)."""
+    series = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
+    if series.crs is not None and series.crs.to_epsg() != 4326:
+        series = series.to_crs("EPSG:4326")
+    geoms = np.asarray(series.array, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    with np.errstate(invalid="ignore"):
+        bounds = shapely.bounds(geoms)
+        ok &= np.isfinite(bounds).all(axis=1)
+        ok &= (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
+        ok &= (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+    return np.asarray(ok, dtype=bool)
 
 
 # ------------------------------------------------------------------------------- demo rasters

@@ -49,13 +49,17 @@ class Server:
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from layers.demo import build_demo
+    from layers.rasters import raster_dir, write_demo_rasters
     from layers.schema import LAYER_ORDER
     from layers.store import open_store
 
     path = tmp_path_factory.mktemp("browser") / "demo.gpkg"
-    layers = build_demo(seed=7, scale=1, today=dt.date.today())
+    today = dt.date.today()
+    layers = build_demo(seed=7, scale=1, today=today)
     with open_store(path) as store:
         store.write({name: layers[name] for name in LAYER_ORDER})
+    # the NDVI rasters the recovery layer is measured on, as gazar demo registers them
+    write_demo_rasters(layers, raster_dir(path), seed=7, today=today)
     return path
 
 
@@ -163,6 +167,8 @@ def test_the_overview_draws_every_feature_on_a_canvas_and_a_layer_switches_off(
     for name in STORE_LAYERS:
         assert drawn["layers"][name] == server.counts[name], name
     assert drawn["layers"]["overlaps"] >= 1 and drawn["layers"]["available"] >= 1
+    # every rehabilitation zone again, coloured by its recovery
+    assert drawn["layers"]["rehab_recovery"] == server.counts["rehab_zones"] > 0
     assert drawn["total"] == sum(drawn["layers"].values())
     assert drawn["canvas"] == drawn["total"]  # prefer_canvas: nothing drawn as SVG
     assert v.page.locator("svg.leaflet-zoom-animated path").count() == 0
@@ -175,6 +181,16 @@ def test_the_overview_draws_every_feature_on_a_canvas_and_a_layer_switches_off(
     assert after["total"] == drawn["total"] - parcels
     label.locator("input").check()
     assert v.drawn()["total"] == drawn["total"]
+    # and the recovery layer
+    zones = drawn["layers"]["rehab_recovery"]
+    label = v.page.locator(
+        ".leaflet-control-layers-overlays label", has_text="Нөхөн сэргээлтийн явц"
+    )
+    label.locator("input").uncheck()
+    after = v.drawn()
+    assert after["layers"]["rehab_recovery"] == 0
+    assert after["layers"]["rehab_zones"] == zones  # the zones by stage stay
+    assert after["total"] == drawn["total"] - zones
     v.clean()
 
 

@@ -423,3 +423,93 @@ def test_a_drawn_proposal_without_ids_gets_the_reviews_ids(
     assert feat["properties"]["id"] == "#1"
     assert feat["properties"]["official_ha"] == pytest.approx(1.0, abs=1e-3)
     assert "overlaps" not in by_name(m)
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def _recovery(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """Three zones as ``layers.rasters.rehab_registered`` answers: one recovering, one below
+    the minimum and one under clouds."""
+    zones = layers["rehab_zones"]
+    rows = [
+        f.rehab_zone("R-1"),
+        f.rehab_zone("R-2", geometry=f.utm_box(1020, 120, 50, 50), parcel_id="P-3"),
+        f.rehab_zone("R-3", geometry=f.utm_box(30000, 0, 50, 50), parcel_id=None),
+    ]
+    frame = f.frame("rehab_zones", rows).set_crs(zones.crs, allow_override=True)
+    return frame.assign(
+        before_mean=[0.1, 0.1, 0.1],
+        after_mean=[0.51234, 0.12, np.nan],
+        before_median=[0.1, 0.1, 0.1],
+        after_median=[0.5, 0.12, np.nan],
+        before_valid_share=[1.0, 1.0, 1.0],
+        after_valid_share=[0.87654, 1.0, 0.0],
+        change=[0.41234, 0.02, np.nan],
+        status=["recovering", "below_min", "no_data"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "below", "change"),
+    [
+        ("mn", "Нөхөн сэргээлтийн явц", "Сэргэлт хангалтгүй", "Өөрчлөлт"),
+        ("en", "Rehabilitation recovery", "Recovery below the minimum", "Change"),
+    ],
+)
+def test_the_recovery_layer_colours_zones_by_status_with_a_bilingual_legend_and_popup(
+    layers: dict[str, gpd.GeoDataFrame], lang: str, title: str, below: str, change: str
+) -> None:
+    recovery = _recovery(layers)
+    m = maps.overview_map(layers, lang=lang, recovery=recovery)  # type: ignore[arg-type]
+    names = maps.layer_names(m)
+    # a layer of its own above the store's layers, switchable, with its count
+    assert names.index("rehab_recovery") == names.index("contract_parcels") + 1
+    layer = by_name(m)["rehab_recovery"]
+    assert layer.layer_name == f"{title} (3)" and layer.control and layer.show
+    spec = layer.spec
+    look = maps.RECOVERY_LOOK
+    colour = {
+        p["properties"]["id"]: (spec["style"] | spec["styles"][p["properties"]["status"]])[
+            "fillColor"
+        ]
+        for p in features(layer)
+    }
+    assert colour == {
+        "R-1": look.styles["recovering"]["fillColor"],
+        "R-2": look.styles["below_min"]["fillColor"],
+        "R-3": look.styles["no_data"]["fillColor"],
+    }
+    assert len(set(colour.values())) == 3
+    props = {p["properties"]["id"]: p["properties"] for p in features(layer)}
+    assert props["R-1"]["after_mean"] == 0.512 and props["R-1"]["change"] == 0.412
+    assert props["R-1"]["after_valid_pct"] == 87.7 and props["R-1"]["before_valid_pct"] == 100.0
+    assert props["R-3"]["change"] is None and props["R-3"]["after_valid_pct"] == 0.0
+    assert props["R-1"]["official_ha"] == pytest.approx(0.25, abs=1e-3)  # 50 m x 50 m
+    labels = {fl["key"]: fl["label"] for fl in spec["fields"]}
+    assert labels["change"] == change
+    assert spec["labels"]["recovery"]["below_min"] == below
+    assert "rules" not in spec  # a measurement, not a rule: no "rules broken" row
+    (section,) = [s for s in _setup(m)["legend"]["sections"] if s["title"] == title]
+    assert [i["label"] for i in section["items"]][1] == below
+    assert len(section["items"]) == 3
+
+
+def test_the_recovery_layer_follows_the_selection_and_can_start_hidden(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    recovery = _recovery(layers)
+    soum_ids = [
+        p["properties"]["id"]
+        for p in features(by_name(maps.soum_map(layers, "MN4322", recovery=recovery))[
+            "rehab_recovery"])
+    ]  # fmt: skip
+    assert soum_ids == ["R-1", "R-2"]  # R-3 lies 30 km east, outside the soum
+    lc = maps.land_conclusion_map(layers, "LC-1", recovery=recovery)
+    # the Land Conclusion map shows the zones it shows in the rehabilitation layer
+    shown = {p["properties"]["id"] for p in features(by_name(lc)["rehab_zones"])}
+    got = {p["properties"]["id"] for p in features(by_name(lc)["rehab_recovery"])}
+    assert got == shown == {"R-1"}
+    hidden = maps.build_map(layers, recovery=recovery, hidden=("rehab_recovery",))
+    assert by_name(hidden)["rehab_recovery"].show is False
+    assert "rehab_recovery" not in maps.layer_names(maps.overview_map(layers))

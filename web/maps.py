@@ -8,10 +8,12 @@ What a map shows, each a layer the user can switch off: the soum and aimag outli
 background; the store has no roads or lakes), Land Conclusions coloured by status, contract
 parcels by contract status, rehabilitation zones by stage, excluded land and licences by kind,
 the overlaps of :func:`geo.rules.analyze` in red and the available land of
-:func:`geo.availability.availability` in green; an online tile basemap is an optional layer,
-off by default. Popups list the feature's fields, its official hectares and the rules it breaks,
-in Mongolian or English. Controls: layer switcher, legend, metric scale bar, measurement (line
-and area), full screen, search by id or holder.
+:func:`geo.availability.availability` in green, and — where vegetation rasters are registered —
+the rehabilitation zones coloured by their recovery (``layers.rasters.rehab_registered``); an
+online tile basemap is an optional layer, off by default. Popups list the feature's fields,
+its official hectares and the rules it breaks, in Mongolian or English. Controls: layer
+switcher, legend, metric scale bar, measurement (line and area), full screen, search by id or
+holder.
 
 Large layers stay light: paths are drawn on a canvas (``prefer_canvas``), geometry is
 simplified and coordinates are rounded to six decimals (~0.1 m); with :class:`RemoteLoading`
@@ -39,6 +41,7 @@ from folium.plugins import Fullscreen
 from folium.template import Template
 
 from geo.area import official_ha
+from geo.raster import RECOVERY_LABELS
 from geo.review import VERDICT_LABELS
 from geo.rules import CONTAINMENT, FINDING_COLUMNS, RULES, SEVERITY_LABELS
 from layers.errors import FeatureNotFound
@@ -249,6 +252,30 @@ OVERLAP_LOOK: Final = Look(
     ),
     rules=False,
 )
+#: Rehabilitation zones by their vegetation recovery (``geo.raster.recovery_table`` statuses).
+RECOVERY_LOOK: Final = Look(
+    "status",
+    "recovery",
+    _fill("#969696", 0.5),
+    {
+        "recovering": _fill("#01665e", 0.6, line="#003c30"),
+        "below_min": _fill("#f46d43", 0.65, line="#a50026"),
+        "no_data": _fill("#bdbdbd", 0.5, line="#636363") | {"dashArray": "3 3"},
+    },
+    fields=(
+        ("holder", None),
+        ("stage", "rehab_stage"),
+        ("status", "recovery"),
+        ("before_mean", None),
+        ("after_mean", None),
+        ("change", None),
+        ("before_valid_pct", None),
+        ("after_valid_pct", None),
+        ("official_ha", None),
+    ),
+    search=(),
+    rules=False,
+)
 PROPOSAL_LOOK: Final = Look(
     "verdict",
     "verdict",
@@ -399,6 +426,7 @@ def _labels(lang: Lang) -> dict[str, dict[str, str]]:
     groups["rule"] = {code: (r.title_mn, r.title_en)[side] for code, r in RULES.items()}
     groups["severity"] = {k: v[side] for k, v in SEVERITY_LABELS.items()}
     groups["verdict"] = {k: v[side] for k, v in VERDICT_LABELS.items()}
+    groups["recovery"] = {k: v[side] for k, v in RECOVERY_LABELS.items()}
     return groups
 
 
@@ -625,6 +653,36 @@ def _overlap_frame(findings: gpd.GeoDataFrame | None, lang: Lang) -> gpd.GeoData
     return out
 
 
+def recovery_properties(recovery: gpd.GeoDataFrame) -> dict[str, list[object]]:
+    """The popup values of the recovery layer: means and change to three decimals, valid
+    pixels as percentages (one decimal), the zone's fields and official hectares.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> z = gpd.GeoDataFrame({"id": ["RZ-1"], "status": ["recovering"], "before_mean": [0.1],
+    ...     "after_mean": [0.41234], "change": [0.31234], "before_valid_share": [1.0],
+    ...     "after_valid_share": [0.8756]}, geometry=[box(106, 47, 106.001, 47.001)], crs=4326)
+    >>> p = recovery_properties(z)
+    >>> p["after_mean"], p["change"], p["after_valid_pct"]
+    ([0.412], [0.312], [87.6])
+    """
+    props: dict[str, list[object]] = {
+        "id": _plain(recovery["id"].astype(str)),
+        "status": _plain(recovery["status"].astype(str)),
+        "official_ha": _plain(pd.Series(_official(recovery)).round(4)),
+    }
+    for key in ("holder", "stage"):
+        if key in recovery.columns:
+            props[key] = _plain(recovery[key])
+    for key in ("before_mean", "after_mean", "change"):
+        props[key] = _plain(pd.to_numeric(recovery[key], errors="coerce").round(3))
+    for side in ("before", "after"):
+        share = pd.to_numeric(recovery[f"{side}_valid_share"], errors="coerce")
+        props[f"{side}_valid_pct"] = _plain((100 * share).round(1))
+    return props
+
+
 def _draw_local(lang: Lang) -> dict[str, Any] | None:
     return DRAW_LOCAL_MN if lang == "mn" else None
 
@@ -643,6 +701,7 @@ def build_map(
     basemap: bool = True,
     draw_field: str | None = None,
     hidden: Collection[str] = (),
+    recovery: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """A map of the store's layers with the analysis results on top.
 
@@ -672,7 +731,13 @@ def build_map(
     draw_field : str, optional
         The id of a form field that receives a polygon drawn on the map (GeoJSON).
     hidden : collection of str
-        Layer names (store layers, ``"overlaps"``, ``"available"``) off when the map opens.
+        Layer names (store layers, ``"overlaps"``, ``"available"``, ``"rehab_recovery"``) off
+        when the map opens.
+    recovery : GeoDataFrame, optional
+        Rehabilitation zones with their recovery (``layers.rasters.rehab_registered``: the
+        zones' fields, ``status``, ``before_mean``, ``after_mean``, ``change``,
+        ``before_valid_share``, ``after_valid_share``): a layer coloured by ``status``.
+        Always inlined (no API collection serves it).
 
     Returns
     -------
@@ -705,6 +770,17 @@ def build_map(
             show=name not in hidden,
             remote=remote if name not in ("soums", "aimags") else None,
         )
+    shown_recovery = _non_empty(recovery)
+    plan.add(
+        "rehab_recovery",
+        shown_recovery,
+        RECOVERY_LOOK,
+        title=text("layer_recovery", lang),
+        rules=None,
+        show="rehab_recovery" not in hidden,
+        remote=None,
+        properties=None if shown_recovery is None else recovery_properties(shown_recovery),
+    )
     plan.add(
         "available",
         _non_empty(available),
@@ -881,6 +957,7 @@ def soum_map(
     available: gpd.GeoDataFrame | None = None,
     remote: RemoteLoading | None = None,
     basemap: bool = True,
+    recovery: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """One soum: its outline and every feature touching it.
 
@@ -902,6 +979,7 @@ def soum_map(
         bounds=tuple(soum.total_bounds),  # type: ignore[arg-type]
         remote=remote,
         basemap=basemap,
+        recovery=_touching(recovery, outline),
     )
 
 
@@ -913,6 +991,7 @@ def land_conclusion_map(
     findings: gpd.GeoDataFrame | None = None,
     available: gpd.GeoDataFrame | None = None,
     basemap: bool = True,
+    recovery: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """One Land Conclusion with its parcels and zones and everything it touches.
 
@@ -939,6 +1018,9 @@ def land_conclusion_map(
         free = available[available["id"].astype(str) == str(land_conclusion_id)]
     name = lc["name"].iloc[0] if "name" in lc.columns else ""
     box = _bounds_of([lc, part.get("contract_parcels"), part.get("rehab_zones")])
+    shown = part.get("rehab_zones")
+    if recovery is not None and shown is not None:
+        recovery = recovery[recovery["id"].astype(str).isin(shown["id"].astype(str))]
     return build_map(
         part,
         lang=lang,
@@ -947,6 +1029,7 @@ def land_conclusion_map(
         available=free,
         bounds=box,
         basemap=basemap,
+        recovery=recovery if shown is not None else None,
     )
 
 
@@ -958,6 +1041,7 @@ def overview_map(
     available: gpd.GeoDataFrame | None = None,
     remote: RemoteLoading | None = None,
     basemap: bool = True,
+    recovery: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Every soum and every feature of the store."""
     return build_map(
@@ -968,6 +1052,7 @@ def overview_map(
         available=available,
         remote=remote,
         basemap=basemap,
+        recovery=recovery,
     )
 
 

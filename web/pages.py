@@ -8,14 +8,18 @@ assets under ``/static`` (Leaflet and its plugins from ``node_modules``, Gazar's
 
 A review here is the one ``POST /analysis/check`` answers: the same parser and caps
 (:func:`api.routes.analysis.proposal_from_body`), the same indexed layers
-(:func:`api.routes.analysis.review_context`) and :func:`api.views.check_view`. Uploaded files
-are read by :func:`layers.readers.read_features` from a temporary folder removed afterwards.
+(:func:`api.routes.analysis.review_context`), the same registered DEM under the proposal and
+:func:`api.views.check_view`. Uploaded files are read by :func:`layers.readers.read_features`
+from a temporary folder removed afterwards. Map pages show the rehabilitation zones coloured by
+recovery when vegetation rasters are registered beside the store (the answer of
+``GET /analysis/rehab``, kept until the zones or a raster change).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 import tempfile
 import threading
@@ -38,7 +42,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import LayerCache, LayersDep, SettingsDep
 from api.errors import BadRequest, NotFound, PayloadTooLarge
-from api.routes.analysis import analysis_settings, proposal_from_body, review_context
+from api.routes.analysis import (
+    analysis_settings,
+    proposal_dem,
+    proposal_from_body,
+    rehab_cached,
+    review_context,
+)
 from api.settings import ApiSettings
 from api.views import check_view
 from geo.area import official_ha
@@ -192,6 +202,22 @@ def _day(today: str | None) -> dt.date:
 
 
 _DERIVED_LOCK = threading.Lock()
+_LOG = logging.getLogger("gazar.web")
+
+
+def recovery(request: Request, layers: LayerCache) -> gpd.GeoDataFrame | None:
+    """The rehabilitation zones with their recovery on the registered NDVI rasters (the
+    ``GET /analysis/rehab`` answer with the default threshold, cached with it); None when
+    none are registered, or when they cannot be read (logged: the map is shown without)."""
+    minimum = float(analysis_settings(request).rehab_recovery_min)
+    try:
+        table, zones = rehab_cached(request.app.state, layers, min_recovery=minimum)
+    except NotFound:
+        return None
+    except GazarError as exc:
+        _LOG.warning("the recovery layer is left out: %s", exc)
+        return None
+    return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
 
 
 def derived(
@@ -260,7 +286,12 @@ def map_overview(
     language = parse_lang(lang)
     frames, findings, free = derived(request, layers, _day(today))
     m = maps.overview_map(
-        frames, lang=language, findings=findings, available=free, remote=_remote(request)
+        frames,
+        lang=language,
+        findings=findings,
+        available=free,
+        remote=_remote(request),
+        recovery=recovery(request, layers),
     )
     title = text("title_overview", language)
     return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
@@ -281,6 +312,7 @@ def map_soum(
             findings=findings,
             available=free,
             remote=_remote(request),
+            recovery=recovery(request, layers),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
@@ -301,7 +333,12 @@ def map_land_conclusion(
     frames, findings, free = derived(request, layers, _day(today))
     try:
         m = maps.land_conclusion_map(
-            frames, feature_id, lang=language, findings=findings, available=free
+            frames,
+            feature_id,
+            lang=language,
+            findings=findings,
+            available=free,
+            recovery=recovery(request, layers),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
@@ -432,6 +469,7 @@ def _review(
         today=day,
         settings=analysis_settings(request),
         soum=soum or None,
+        dem=proposal_dem(layers, proposal),
     )
 
 

@@ -33,6 +33,7 @@ from api.views import (
     plain_records,
 )
 from geo.area import areas
+from geo.raster import Dem
 from geo.repair import check_polygons, repair_polygons
 from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext
 from geo.rules import (
@@ -43,6 +44,7 @@ from geo.rules import (
     counts_by,
 )
 from geo.settings import AnalysisSettings
+from layers import rasters
 from layers.errors import InputFileError, InvalidGeometry
 from layers.labels import label
 from layers.readers import read_features
@@ -389,11 +391,21 @@ def check_cmd(
     today: TodayOption = None,
     db: DbOption = None,
     out_file: OutOption = None,
+    dem: Annotated[
+        Path | None,
+        typer.Option(
+            "--dem",
+            help="Elevation raster (metres) for the slope finding; default: the DEM "
+            "registered beside the store that holds the proposal, if any.",
+        ),
+    ] = None,
 ) -> None:
     """Review a proposal against the store: verdict, areas, soums, overlaps and broken rules.
 
-    The exit code is 0 whenever the review ran (the verdict — clear, conflicts or invalid — is
-    in the output); 1 only when the file cannot be read.
+    With a DEM (--dem, or one registered beside the store, as gazar demo writes) the share of
+    the proposal steeper than GAZAR_SLOPE_LIMIT_DEG is reported, with a warning above
+    GAZAR_SLOPE_SHARE_LIMIT. The exit code is 0 whenever the review ran (the verdict — clear,
+    conflicts or invalid — is in the output); 1 only when a file cannot be read.
     """
     kind = _choice(kind, KIND_LAYER, "--kind")
     fmt = _choice(fmt, ("json", "html"), "--format")
@@ -404,6 +416,8 @@ def check_cmd(
         err.print(f"  · {note}", markup=False)
     with store_at(db, create=False) as store:
         layers = guarded(lambda: _layers_near(store, proposal, soum=soum))
+        location = store.location
+    elevations = guarded(lambda: _dem_for(proposal, dem, location))
     result = check_view(
         proposal,
         kind=kind,  # type: ignore[arg-type]
@@ -411,12 +425,27 @@ def check_cmd(
         today=day,
         settings=settings,
         soum=soum,
+        dem=elevations,
     )
     result["file"] = str(file)
     if fmt == "json":
         _emit(_dumps(result), out_file)
     else:
         _emit(review_html(result), out_file)
+
+
+def _dem_for(proposal: gpd.GeoDataFrame, dem: Path | None, location: str) -> tuple[str, Dem] | None:
+    """The DEM under the proposal: ``dem`` if given (a note when it misses the proposal),
+    else the registered DEM holding it (``layers.rasters.proposal_dem``), else None."""
+    if dem is None:
+        found = rasters.proposal_dem(location, proposal)
+        return None if found is None else (str(found[0]["file"]), found[1])
+    usable = rasters.usable_lonlat(proposal)
+    block = rasters.read_dem(dem, proposal[usable]) if usable.any() else None
+    if block is None:
+        err.print(f"  · {dem}: the DEM does not cover the proposal; no slope", markup=False)
+        return None
+    return str(dem), block
 
 
 def _layers_near(

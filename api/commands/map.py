@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
 from geo.availability import availability
 from geo.rules import analyze
+from layers import rasters
+from layers.errors import GazarError
 from layers.schema import REGISTRY
 from web import maps
 from web.assets import external_refs, inline_assets
@@ -45,7 +48,9 @@ def map_cmd(
     """Write one HTML file with the map, Leaflet and every plugin inside it.
 
     The file needs no server and no network: copy it to a USB stick and open it in any
-    browser. Without --soum or --land-conclusion it shows every soum.
+    browser. Without --soum or --land-conclusion it shows every soum. Where NDVI rasters are
+    registered beside the store (gazar demo writes some), the rehabilitation zones are also
+    shown coloured by their recovery (as gazar rehab-monitor measures it).
     """
     if soum and land_conclusion:
         raise typer.BadParameter(
@@ -56,6 +61,8 @@ def map_cmd(
     settings = analysis_settings()
     with store_at(db, create=False) as store:
         layers = guarded(lambda: {name: store.read(name) for name in REGISTRY})
+        location = store.location
+    recovery = _recovery(location, layers["rehab_zones"], float(settings.rehab_recovery_min))
     findings = guarded(lambda: analyze(layers, today=day, settings=settings).records)
     free = guarded(
         lambda: availability(
@@ -76,19 +83,31 @@ def map_cmd(
                 findings=findings,
                 available=free,
                 basemap=basemap,
+                recovery=recovery,
             )
         )
         title = f"{text('title_land_conclusion', language)} {land_conclusion}"
     elif soum:
         m = guarded(
             lambda: maps.soum_map(
-                layers, soum, lang=language, findings=findings, available=free, basemap=basemap
+                layers,
+                soum,
+                lang=language,
+                findings=findings,
+                available=free,
+                basemap=basemap,
+                recovery=recovery,
             )
         )
         title = f"{text('title_soum', language)} {soum}"
     else:
         m = maps.overview_map(
-            layers, lang=language, findings=findings, available=free, basemap=basemap
+            layers,
+            lang=language,
+            findings=findings,
+            available=free,
+            basemap=basemap,
+            recovery=recovery,
         )
         title = text("title_overview", language)
     page = guarded(
@@ -101,3 +120,16 @@ def map_cmd(
     out_file.write_text(page, encoding="utf-8")
     size = out_file.stat().st_size
     err.print(f"wrote {out_file} ({size / 1e6:.1f} MB): opens offline in any browser")
+
+
+def _recovery(location: str, zones: gpd.GeoDataFrame, minimum: float) -> gpd.GeoDataFrame | None:
+    """The zones with their recovery on the registered NDVI rasters; None when none are
+    registered, or (with a warning) when they cannot be read."""
+    try:
+        if not any(e["kind"] == "ndvi_before" for e in rasters.registered(location)):
+            return None
+        table = rasters.rehab_registered(location, zones, min_recovery=minimum)
+    except GazarError as exc:
+        err.print(f"  · no recovery layer: {exc}", markup=False)
+        return None
+    return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
-from api.views import features_geojson, plain_records
+from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
 from geo.availability import availability
 from layers import rasters
@@ -96,18 +96,16 @@ def rehab_monitor_cmd(
         table = guarded(
             lambda: rasters.rehab_registered(location, zones, min_recovery=minimum, mode=mode)  # type: ignore[arg-type]
         )
-    table["status_mn"] = [gr.label_of(gr.RECOVERY_LABELS, s, "mn") for s in table["status"]]
-    table["status_en"] = [gr.label_of(gr.RECOVERY_LABELS, s, "en") for s in table["status"]]
     if fmt == "json":
-        payload = {"min_recovery": minimum, "pixels": mode, "zones": plain_records(table)}
+        payload = rehab_json(table, min_recovery=minimum, pixels=mode)
         typer.echo(orjson.dumps(payload, option=_JSON, default=_iso).decode())
     elif fmt == "csv":
-        typer.echo(_csv(table), nl=False)
+        typer.echo(_csv(rehab_labelled(table)), nl=False)
     elif fmt == "geojson":
-        frame = gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
-        typer.echo(orjson.dumps(features_geojson(frame), option=_JSON, default=_iso).decode())
+        doc = rehab_geojson(table, zones)
+        typer.echo(orjson.dumps(doc, option=_JSON, default=_iso).decode())
     else:
-        _rehab_table(table, minimum)
+        _rehab_table(rehab_labelled(table), minimum)
 
 
 def _iso(value: object) -> object:

@@ -1,9 +1,12 @@
 """Routes: the analyses over HTTP, with the same results and JSON shapes as the ``gazar``
 commands (both call :mod:`api.views`).
 
-``GET /analysis/overlaps``, ``GET /analysis/availability``, ``POST /analysis/check`` and
-``GET /analysis/expiring``. Whole layers come from the app's layer cache; the desk review
-indexes the layers once per set of layer revisions and reuses that index across requests.
+``GET /analysis/overlaps``, ``GET /analysis/availability``, ``POST /analysis/check``,
+``GET /analysis/expiring`` and ``GET /analysis/rehab``. Whole layers come from the app's layer
+cache; the desk review indexes the layers once per set of layer revisions and reuses that index
+across requests, and reads only the window of the registered DEM under the proposal.
+Rehabilitation monitoring reads rasters registered beside the store only — a client names them,
+never gives a path — and keeps each answer until the zones or a raster file change.
 
 Unlike ``gazar check``, which reports an ``invalid`` verdict, ``POST /analysis/check`` refuses a
 proposal with a feature no analysis can use (not a polygon, NaN, outside Mongolia) with 422, so
@@ -21,13 +24,14 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import orjson
+import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LayerCache, LayersDep, SettingsDep
-from api.errors import BadRequest, PayloadTooLarge, Unprocessable
+from api.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from api.responses import GeoJSONResponse, OrjsonResponse
 from api.settings import ApiSettings
 from api.views import (
@@ -44,9 +48,14 @@ from api.views import (
     overlap_pairs,
     overlaps_json,
     overlaps_view,
+    rehab_geojson,
+    rehab_json,
 )
+from geo import raster as gr
+from geo.raster import Dem
 from geo.review import REVIEW_LAYERS, ReviewContext
 from geo.settings import AnalysisSettings
+from layers import rasters
 from layers.errors import InvalidGeometry
 from layers.schema import REGISTRY, STORE_CRS
 
@@ -66,7 +75,7 @@ class ErrorBody(BaseModel):
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "A parameter is unknown or has a value the endpoint does not take",
-        404: "The path names nothing",
+        404: "The path names nothing (or, for rehab, no raster is registered)",
         413: "The request body is larger than the server accepts (GAZAR_MAX_BODY_BYTES)",
         422: "The body cannot be used: invalid geometry, coordinates outside Mongolia, "
         "too many vertices or features",
@@ -276,9 +285,11 @@ async def check(
     today: TodayQuery = None,
 ) -> OrjsonResponse:
     """The same document as `gazar check --format json`: verdict, areas, soums, overlaps and
-    the rules broken. A body over `GAZAR_MAX_BODY_BYTES` gets 413; more than
-    `GAZAR_MAX_CHECK_FEATURES` features or `GAZAR_MAX_VERTICES` vertices, a geometry that
-    cannot be read or coordinates outside Mongolia get 422."""
+    the rules broken; where a DEM registered beside the store holds the proposal, its slope
+    (`terrain`, `dem`, a `SLOPE_OVER_LIMIT` warning when too steep). A body over
+    `GAZAR_MAX_BODY_BYTES` gets 413; more than `GAZAR_MAX_CHECK_FEATURES` features or
+    `GAZAR_MAX_VERTICES` vertices, a geometry that cannot be read or coordinates outside
+    Mongolia get 422."""
     body = await read_body(request, settings.max_body_bytes)
 
     def run() -> dict[str, Any]:  # parsing and reviewing off the event loop
@@ -290,6 +301,7 @@ async def check(
             today=_day(today),
             settings=analysis,
             soum=soum,
+            dem=proposal_dem(layers, proposal),
         )
         if result["problems"]:
             raise InvalidGeometry(
@@ -430,6 +442,13 @@ def _text(value: object) -> str | None:
     return text if text.strip() else None
 
 
+def proposal_dem(layers: LayerCache, proposal: gpd.GeoDataFrame) -> tuple[str, Dem] | None:
+    """The registered DEM's name and its elevations under ``proposal`` (only that window is
+    read), or None when no DEM registered beside the store holds it."""
+    found = rasters.proposal_dem(layers.store.location, proposal)
+    return None if found is None else (str(found[0]["file"]), found[1])
+
+
 def review_context(state: Any, layers: LayerCache) -> ReviewContext:
     """The review layers indexed once, rebuilt only when one of them changes."""
     with _CONTEXT_LOCK:
@@ -470,3 +489,130 @@ def expiring(
         days=settings.expiring_days if days is None else days,
     )
     return OrjsonResponse(expiring_json(result))
+
+
+# ----------------------------------------------------------------------------------- rehab
+
+#: the raster kinds a client may name for ``before`` and ``after``
+NDVI_KINDS: tuple[str, ...] = ("ndvi_before", "ndvi_after")
+#: the rehab answers kept (each a table of every zone), newest last
+_REHAB_KEEP = 8
+_REHAB_LOCK = threading.Lock()
+
+
+def rehab_cached(
+    state: Any,
+    layers: LayerCache,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    min_recovery: float,
+    mode: gr.PixelMode = "weighted",
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Every rehabilitation zone's recovery (``layers.rasters.rehab_registered``, or
+    ``rehab_recovery`` of the two registered rasters named) and the zones, computed once per
+    request parameters, ``rehab_zones`` revision and size and time of each raster file used.
+
+    Raises ``NotFound`` when no NDVI raster is registered, ``BadRequest`` for a name the
+    manifest does not list.
+    """
+    location = layers.store.location
+    entries = rasters.registered(location)
+    ndvi = [e for e in entries if e["kind"] in NDVI_KINDS]
+    if not any(e["kind"] == "ndvi_before" for e in ndvi) and before is None:
+        raise NotFound(
+            "no NDVI rasters are registered beside the store: gazar demo writes some, or list "
+            "yours (kind ndvi_before and ndvi_after) in the manifest.json of its .rasters folder"
+        )
+    if (before is None) != (after is None):
+        raise BadRequest("give both before and after (registered raster names), or neither")
+    if before is not None and after is not None:
+        try:
+            used = [rasters.named(entries, n, kinds=NDVI_KINDS) for n in (before, after)]
+        except KeyError as exc:
+            raise BadRequest(str(exc.args[0])) from None
+    else:
+        used = ndvi
+    manifest = {"file": rasters.MANIFEST, "path": rasters.raster_dir(location) / rasters.MANIFEST}
+    key = (
+        before,
+        after,
+        float(min_recovery),
+        mode,
+        layers.store.revision("rehab_zones"),
+        rasters.file_stamps([*used, manifest]),
+    )
+    with _REHAB_LOCK:
+        cache: dict[Any, tuple[pd.DataFrame, gpd.GeoDataFrame]] | None = getattr(
+            state, "rehab_cache", None
+        )
+        if cache is None:
+            cache = state.rehab_cache = {}
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        zones = layers.get("rehab_zones")
+        if len(used) == 2 and before is not None:
+            table = rasters.rehab_recovery(
+                used[0]["path"], used[1]["path"], zones, min_recovery=min_recovery, mode=mode
+            )
+        else:
+            table = rasters.rehab_registered(location, zones, min_recovery=min_recovery, mode=mode)
+        cache[key] = (table, zones)
+        while len(cache) > _REHAB_KEEP:
+            cache.pop(next(iter(cache)))
+        return table, zones
+
+
+@router.get(
+    "/rehab",
+    operation_id="rehab",
+    summary="Vegetation recovery of every rehabilitation zone between two registered rasters",
+    responses={**_JSON_OR_GEOJSON, **_errors(400, 404, 422)},
+    dependencies=[Depends(known_parameters("before", "after", "threshold", "pixels", "format"))],
+)
+def rehab(
+    request: Request,
+    layers: LayersDep,
+    settings: AnalysisDep,
+    before: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A registered NDVI raster's name (its file in the store's raster "
+            "manifest, e.g. `ndvi_before_MN4322.tif`); never a path. With `after`. Default: "
+            "every registered before/after pair, each zone measured on the pair holding it.",
+        ),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=200, description="The registered NDVI raster to compare with."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        Query(
+            allow_inf_nan=False,
+            ge=-2,
+            le=2,
+            description="Smallest acceptable change of the mean (default "
+            "GAZAR_REHAB_RECOVERY_MIN, 0.1).",
+        ),
+    ] = None,
+    pixels: Annotated[
+        Literal["weighted", "centre"],
+        Query(
+            description="`weighted`: partial pixels by their covered fraction; `centre`: "
+            "whole pixels whose centre is inside (as GDAL and rasterstats)."
+        ),
+    ] = "weighted",
+    fmt: FormatQuery = "json",
+) -> OrjsonResponse:
+    """The same document as `gazar rehab-monitor --format json` (`format=geojson`: the zones
+    with the same properties, as `--format geojson`)."""
+    minimum = float(settings.rehab_recovery_min if threshold is None else threshold)
+    table, zones = rehab_cached(
+        request.app.state, layers, before=before, after=after, min_recovery=minimum, mode=pixels
+    )
+    if fmt == "geojson":
+        return GeoJSONResponse(rehab_geojson(table, zones))
+    return OrjsonResponse(rehab_json(table, min_recovery=minimum, pixels=pixels))
