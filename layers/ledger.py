@@ -38,16 +38,13 @@ Never two contracts on the same land
     can commit between the checks and the write. Threads of one process share the connection
     under a lock.
 
-For a PostGIS ledger (``layers/postgis.py``)
-    The same tables; ``transaction`` runs ``BEGIN`` then ``SELECT pg_advisory_xact_lock(k)``
-    with one key for all allocation writes (row locks alone cannot stop two inserts of
-    overlapping new parcels), or ``SERIALIZABLE`` with retries; triggers ``BEFORE UPDATE OR
-    DELETE ON gazar_events`` (and on ``decisions``/``objections``) that ``RAISE EXCEPTION``;
-    ``AFTER INSERT OR UPDATE OR DELETE`` row triggers on every layer and allocation table
-    writing ``to_jsonb(OLD)``/``to_jsonb(NEW)`` (``encode(ST_AsBinary(geom), 'hex')``) to
-    ``gazar_changes`` with the actor from ``current_setting('gazar.actor', true)`` (set by
-    ``SET LOCAL`` in the transaction); the chain may be sealed in SQL with ``sha256()``
-    (PostgreSQL 11+) as long as the hashed text is the JSON described above.
+On PostGIS (``layers/ledger_pg.py``)
+    The same tables and the same hash recipe (``gazar audit verify`` runs :func:`check_chain`
+    on either); statement-level triggers with transition tables fill ``gazar_changes``, with
+    the actor from ``SET LOCAL gazar.actor``; append-only tables refuse UPDATE, DELETE and
+    TRUNCATE by trigger; every ledger transaction takes one ``pg_advisory_xact_lock`` key
+    first, so the checks inside it see every committed allocation and two approvals of
+    overlapping parcels cannot both commit, whichever server process runs them.
 """
 
 from __future__ import annotations
@@ -60,7 +57,7 @@ import secrets
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,9 +360,14 @@ class Ledger(Store):
     def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]:
         """One write transaction by ``actor``: every change in it is logged under that name."""
 
-    @abstractmethod
-    def acting_as(self, actor: str, request: str) -> AbstractContextManager[None]:
+    @contextmanager
+    def acting_as(self, actor: str, request: str) -> Iterator[None]:
         """Store writes (``write``, ``delete``) inside the block are logged as ``actor``'s."""
+        token = _actor.set((actor, request))
+        try:
+            yield
+        finally:
+            _actor.reset(token)
 
     @abstractmethod
     def applications(
@@ -382,7 +384,6 @@ class Ledger(Store):
     ) -> list[dict[str, Any]]:
         """Rows of ``objections``, ``decisions`` or ``draws``, in the order written."""
 
-    @abstractmethod
     def add_user(
         self,
         name: str,
@@ -393,18 +394,64 @@ class Ledger(Store):
         actor: str,
     ) -> tuple[User, str]:
         """Create a user; returns it with its token (shown once, stored only hashed)."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a user needs a name")
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if role == "soum" and not soum_code:
+            raise ValueError("a soum official needs --soum CODE (e.g. MN4322)")
+        if role == "aimag" and not aimag_code:
+            raise ValueError("an aimag official needs --aimag CODE (e.g. MN43)")
+        key = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        created = stamp(self.clock())
+        row = {
+            "id": key,
+            "name": name,
+            "role": role,
+            "soum_code": soum_code,
+            "aimag_code": aimag_code,
+            "salt": salt,
+            "token_hash": token_digest(salt, secret),
+            "created_at": created,
+            "revoked_at": None,
+        }
+        with self.transaction(actor=actor, request=f"users add {name} --role {role}") as tx:
+            if tx.records("gazar_users", where={"name": name}):
+                raise Conflict(f"a user called '{name}' exists already")
+            tx.insert("gazar_users", [row])
+        user = User(key, name, role, soum_code, aimag_code, created)
+        return user, f"gazar_{key}_{secret}"
 
-    @abstractmethod
     def revoke_user(self, name: str, *, actor: str) -> User:
         """Revoke a user's token."""
+        with self.transaction(actor=actor, request=f"users revoke {name}") as tx:
+            rows = tx.records("gazar_users", where={"name": name})
+            if not rows:
+                raise RecordNotFound("gazar_users", name)
+            if rows[0]["revoked_at"] is None:
+                tx.update("gazar_users", rows[0]["id"], {"revoked_at": stamp(tx.now())})
+            row = tx.records("gazar_users", where={"name": name})[0]
+        return _user(row)
 
-    @abstractmethod
     def users(self) -> list[User]:
         """Every user, revoked ones included."""
+        return [_user(r) for r in self.records("gazar_users")]
 
-    @abstractmethod
     def authenticate(self, token: str) -> User | None:
         """The user a token belongs to, None for an unknown or revoked token."""
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != "gazar":
+            return None
+        rows = self.records("gazar_users", where={"id": parts[1]})
+        if not rows or rows[0]["revoked_at"] is not None:
+            return None
+        row = rows[0]
+        if not secrets.compare_digest(token_digest(row["salt"], parts[2]), row["token_hash"]):
+            return None
+        return _user(row)
 
     @abstractmethod
     def events(self, *, after: int = 0, limit: int | None = None) -> list[Event]:
@@ -572,14 +619,6 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
                 self._seal(c)
 
     @contextmanager
-    def acting_as(self, actor: str, request: str) -> Iterator[None]:
-        token = _actor.set((actor, request))
-        try:
-            yield
-        finally:
-            _actor.reset(token)
-
-    @contextmanager
     def transaction(self, *, actor: str, request: str) -> Iterator[LedgerTx]:
         with self.acting_as(actor, request), self._transaction() as c:
             yield _GeoPackageTx(self, c, self.clock())
@@ -704,73 +743,6 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock:
             return _records(self._conn, table, where)
 
-    # -- users -------------------------------------------------------------------------------
-
-    def add_user(
-        self,
-        name: str,
-        *,
-        role: Role,
-        soum_code: str | None = None,
-        aimag_code: str | None = None,
-        actor: str,
-    ) -> tuple[User, str]:
-        name = name.strip()
-        if not name:
-            raise ValueError("a user needs a name")
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        if role == "soum" and not soum_code:
-            raise ValueError("a soum official needs --soum CODE (e.g. MN4322)")
-        if role == "aimag" and not aimag_code:
-            raise ValueError("an aimag official needs --aimag CODE (e.g. MN43)")
-        key = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        salt = secrets.token_hex(16)
-        created = stamp(self.clock())
-        row = {
-            "id": key,
-            "name": name,
-            "role": role,
-            "soum_code": soum_code,
-            "aimag_code": aimag_code,
-            "salt": salt,
-            "token_hash": token_digest(salt, secret),
-            "created_at": created,
-            "revoked_at": None,
-        }
-        with self.transaction(actor=actor, request=f"users add {name} --role {role}") as tx:
-            if tx.records("gazar_users", where={"name": name}):
-                raise Conflict(f"a user called '{name}' exists already")
-            tx.insert("gazar_users", [row])
-        user = User(key, name, role, soum_code, aimag_code, created)
-        return user, f"gazar_{key}_{secret}"
-
-    def revoke_user(self, name: str, *, actor: str) -> User:
-        with self.transaction(actor=actor, request=f"users revoke {name}") as tx:
-            rows = tx.records("gazar_users", where={"name": name})
-            if not rows:
-                raise RecordNotFound("gazar_users", name)
-            if rows[0]["revoked_at"] is None:
-                tx.update("gazar_users", rows[0]["id"], {"revoked_at": stamp(tx.now())})
-            row = tx.records("gazar_users", where={"name": name})[0]
-        return _user(row)
-
-    def users(self) -> list[User]:
-        return [_user(r) for r in self.records("gazar_users")]
-
-    def authenticate(self, token: str) -> User | None:
-        parts = token.strip().split("_", 2)
-        if len(parts) != 3 or parts[0] != "gazar":
-            return None
-        rows = self.records("gazar_users", where={"id": parts[1]})
-        if not rows or rows[0]["revoked_at"] is not None:
-            return None
-        row = rows[0]
-        if not secrets.compare_digest(token_digest(row["salt"], parts[2]), row["token_hash"]):
-            return None
-        return _user(row)
-
     # -- the log -----------------------------------------------------------------------------
 
     def events(self, *, after: int = 0, limit: int | None = None) -> list[Event]:
@@ -786,19 +758,33 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock:
             pending = self._conn.execute("SELECT count(*) FROM gazar_changes").fetchone()[0]
             cur = self._conn.execute("SELECT * FROM gazar_events ORDER BY seq")
-            prev, expect, count = GENESIS, 1, 0
-            head: tuple[int | None, str | None] = (None, None)
-            while batch := cur.fetchmany(5000):
-                for row in batch:
-                    event = Event(*row)
-                    count += 1
-                    why = _broken(event, expect, prev)
-                    if why is not None:
-                        cur.close()
-                        return ChainCheck(False, count, event.seq, why, *head, pending)
-                    prev, expect = event.hash, event.seq + 1
-                    head = (event.seq, event.hash)
-        return ChainCheck(True, count, None, None, *head, pending)
+            try:
+                return check_chain(_batches(cur), pending=int(pending))
+            finally:
+                cur.close()
+
+
+def _batches(cur: Any, size: int = 5000) -> Iterator[Sequence[Any]]:
+    """The rows of a cursor, fetched ``size`` at a time."""
+    while batch := cur.fetchmany(size):
+        yield from batch
+
+
+def check_chain(rows: Iterable[Sequence[Any]], *, pending: int) -> ChainCheck:
+    """Recompute the hash chain over the log's rows (``gazar_events`` columns, in ``seq``
+    order) and name the first event that does not follow; every backend's log is checked here.
+    """
+    prev, expect, count = GENESIS, 1, 0
+    head: tuple[int | None, str | None] = (None, None)
+    for row in rows:
+        event = Event(*row)
+        count += 1
+        why = _broken(event, expect, prev)
+        if why is not None:
+            return ChainCheck(False, count, event.seq, why, *head, pending)
+        prev, expect = event.hash, event.seq + 1
+        head = (event.seq, event.hash)
+    return ChainCheck(True, count, None, None, *head, pending)
 
 
 def _broken(event: Event, expect: int, prev: str) -> str | None:
@@ -967,7 +953,9 @@ def open_ledger(
 
     loc = str(location) if location is not None else default_location()
     if loc.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the allocation ledger is not available on PostGIS yet; use a .gpkg store")
+        from layers.ledger_pg import PostGISLedger
+
+        return PostGISLedger(loc, create=create, clock=clock)
     return GeoPackageLedger(Path(loc), create=create, clock=clock)
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
@@ -332,33 +333,7 @@ class PostGISStore(Store):
         ids: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
         kind = layer_kind(layer)
-        clauses: list[sql.Composable] = []
-        params: list[Any] = []
-        if bbox is not None:
-            clauses.append(
-                sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(
-                    sql.Identifier(GEOM), sql.Literal(SRID)
-                )
-            )
-            params += [float(v) for v in bbox]
-        for col, value in (where or {}).items():
-            ftype = "str" if col == "id" else kind.field(col).type  # KeyError: unknown column
-            if value is None:
-                clauses.append(sql.SQL("{} IS NULL").format(sql.Identifier(col)))
-            else:
-                clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
-                params.append(_to_pg(value, ftype))
-        if ids is not None:
-            clauses.append(sql.SQL("id = ANY(%s::text[])"))
-            params.append([str(i) for i in ids])
-        query = sql.SQL("SELECT ST_AsBinary({geom}), {cols} FROM {t}").format(
-            geom=sql.Identifier(GEOM),
-            cols=sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
-            t=sql.Identifier(kind.name),
-        )
-        if clauses:
-            query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(clauses))
-        query = sql.SQL("{} ORDER BY fid").format(query)
+        query, params = _select(kind, bbox=bbox, where=where, ids=ids)
         return _frame(kind, self._fetch(query, params, binary=True))
 
     def revision(self, layer: str) -> str:
@@ -379,6 +354,13 @@ class PostGISStore(Store):
 
     # -- writing -----------------------------------------------------------------------------
 
+    @contextmanager
+    def _transaction(self, layers: Sequence[str]) -> Iterator[psycopg.Connection[Any]]:
+        """One write transaction that first counts a new revision of ``layers``."""
+        with self._pool.connection() as conn, conn.transaction():
+            _bump(conn, list(layers))
+            yield conn
+
     def write(
         self,
         batches: Mapping[str, gpd.GeoDataFrame],
@@ -390,8 +372,7 @@ class PostGISStore(Store):
         prepared = [(kind, _rows(kind, batches[kind.name])) for kind in kinds]
         if not prepared:
             return
-        with self._pool.connection() as conn, conn.transaction():
-            _bump(conn, [kind.name for kind, _ in prepared])
+        with self._transaction([kind.name for kind, _ in prepared]) as conn:
             for kind, rows in prepared:
                 table = sql.Identifier(kind.name)
                 try:
@@ -410,8 +391,7 @@ class PostGISStore(Store):
 
     def delete(self, layer: str, ids: list[str]) -> int:
         kind = layer_kind(layer)
-        with self._pool.connection() as conn, conn.transaction():
-            _bump(conn, [kind.name])
+        with self._transaction([kind.name]) as conn:
             cur = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(
                     sql.Identifier(kind.name)
@@ -419,6 +399,43 @@ class PostGISStore(Store):
                 ([str(i) for i in ids],),
             )
             return cur.rowcount
+
+
+def _select(
+    kind: LayerKind,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    where: Mapping[str, object] | None = None,
+    ids: list[str] | None = None,
+) -> tuple[sql.Composed, list[Any]]:
+    """The query reading a layer kind's features (WKB first, then its columns) and its values."""
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if bbox is not None:
+        clauses.append(
+            sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, {})").format(
+                sql.Identifier(GEOM), sql.Literal(SRID)
+            )
+        )
+        params += [float(v) for v in bbox]
+    for col, value in (where or {}).items():
+        ftype = "str" if col == "id" else kind.field(col).type  # KeyError: unknown column
+        if value is None:
+            clauses.append(sql.SQL("{} IS NULL").format(sql.Identifier(col)))
+        else:
+            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+            params.append(_to_pg(value, ftype))
+    if ids is not None:
+        clauses.append(sql.SQL("id = ANY(%s::text[])"))
+        params.append([str(i) for i in ids])
+    query = sql.SQL("SELECT ST_AsBinary({geom}), {cols} FROM {t}").format(
+        geom=sql.Identifier(GEOM),
+        cols=sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
+        t=sql.Identifier(kind.name),
+    )
+    if clauses:
+        query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(clauses))
+    return sql.SQL("{} ORDER BY fid").format(query), params
 
 
 def _reason(exc: psycopg.Error) -> str:

@@ -1,4 +1,9 @@
-"""layers.ledger: the append-only, hash-chained log, users and tokens, transactions."""
+"""layers.ledger: the append-only, hash-chained log, users and tokens, transactions.
+
+Every test runs on both backends (``store_location``); tampering goes around the store's own
+refusals: on the GeoPackage by dropping its triggers with sqlite3, on PostGIS as a superuser
+with the triggers switched off (``session_replication_role = replica``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -18,24 +24,48 @@ from layers.ledger import (
     GENESIS,
     Conflict,
     GeoPackageLedger,
+    Ledger,
     event_hash,
     open_ledger,
 )
+from layers.ledger_pg import PostGISLedger
 from layers.store import Store, open_store
 from tests import factories as f
 
 CLOCK = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)
 
+#: how a logged geometry starts: the GeoPackage blob ("GP") or PostGIS's little-endian WKB
+GEOM_HEX = {"gpkg": "4750", "postgis": "0106000000"}
 
-def ledger_at(path: Path) -> GeoPackageLedger:
-    ledger = open_ledger(path, clock=lambda: CLOCK)
-    assert isinstance(ledger, GeoPackageLedger)
+
+def ledger_at(location: str) -> Ledger:
+    ledger = open_ledger(location, clock=lambda: CLOCK)
+    kind = PostGISLedger if location.startswith("postgresql://") else GeoPackageLedger
+    assert isinstance(ledger, kind)
     return ledger
 
 
-def test_baseline_logs_every_feature_already_in_the_store(seeded: Store, store_path: Path) -> None:
+def _sql(location: str, query: str, *, bypass: bool = False) -> list[tuple[object, ...]]:
+    """Run SQL on the database itself, as another program would; ``bypass``: with the
+    store's refusals switched off (the GeoPackage's triggers dropped; PostGIS as superuser)."""
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location, autocommit=True) as conn:
+            if bypass:
+                conn.execute("SET session_replication_role = replica")
+            cur = conn.execute(query.encode())
+            return cur.fetchall() if cur.description else []
+    with sqlite3.connect(location) as raw:
+        if bypass:
+            for op in ("update", "delete"):
+                raw.execute(f'DROP TRIGGER "gazar_keep_gazar_events_{op}"')
+        return raw.execute(query).fetchall()
+
+
+def test_baseline_logs_every_feature_already_in_the_store(
+    seeded: Store, store_location: str, backend: str
+) -> None:
     seeded.close()
-    with ledger_at(store_path) as ledger:
+    with ledger_at(store_location) as ledger:
         events = ledger.events()
         assert [(e.action, e.object) for e in events] == [
             ("baseline", "land_conclusions/LC-1"),
@@ -45,15 +75,15 @@ def test_baseline_logs_every_feature_already_in_the_store(seeded: Store, store_p
         ]
         after = orjson.loads(events[1].after or "")
         assert after["holder"] == "Алтан шижир нөхөрлөл" and after["status"] == "active"
-        assert after["geom"].startswith("4750")  # the stored blob in hex: "GP"
+        assert after["geom"].startswith(GEOM_HEX[backend])  # the stored geometry in hex
         assert events[0].prev_hash == GENESIS
         assert ledger.verify_chain().ok
-    with ledger_at(store_path) as again:  # opening again adds nothing
+    with ledger_at(store_location) as again:  # opening again adds nothing
         assert len(again.events()) == 4
 
 
-def test_writes_are_logged_with_actor_before_and_after(store_path: Path) -> None:
-    with ledger_at(store_path) as ledger:
+def test_writes_are_logged_with_actor_before_and_after(store_location: str) -> None:
+    with ledger_at(store_location) as ledger:
         with ledger.acting_as("Болд", "import parcels"):
             ledger.write(
                 {
@@ -80,11 +110,11 @@ def test_writes_are_logged_with_actor_before_and_after(store_path: Path) -> None
         assert event.seq == prev.seq + 1
 
 
-def test_hash_is_sha256_of_the_documented_json(store_path: Path) -> None:
+def test_hash_is_sha256_of_the_documented_json(store_location: str) -> None:
     import hashlib
     import json
 
-    with ledger_at(store_path) as ledger:
+    with ledger_at(store_location) as ledger:
         ledger.add_user("Ганаа", role="public", actor="admin")
         e = ledger.events()[-1]
     text = json.dumps(
@@ -98,21 +128,25 @@ def test_hash_is_sha256_of_the_documented_json(store_path: Path) -> None:
     )
 
 
-def test_changes_made_outside_the_ledger_are_caught_then_sealed(store_path: Path) -> None:
-    with ledger_at(store_path):
+def test_changes_made_outside_the_ledger_are_caught_then_sealed(
+    store_location: str, backend: str
+) -> None:
+    with ledger_at(store_location):
         pass
-    plain = open_store(store_path)  # e.g. gazar import, which knows nothing of the ledger
+    plain = open_store(store_location)  # e.g. gazar import, which knows nothing of the ledger
     plain.write({"land_conclusions": f.frame("land_conclusions", [f.land_conclusion()])})
     plain.close()
     expected = [(None, "insert")]
-    if shutil.which("ogrinfo"):  # or GDAL (as QGIS does), editing the file itself
-        subprocess.run(
-            ["ogrinfo", "-q", str(store_path), "-sql",
-             "UPDATE land_conclusions SET status = 'revoked' WHERE id = 'LC-1'"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+    update = "UPDATE land_conclusions SET status = 'revoked' WHERE id = 'LC-1'"
+    if backend == "postgis":  # or another program (QGIS, psql) editing the tables
+        _sql(store_location, update)
         expected.append((None, "update"))
-    with ledger_at(store_path) as ledger:
+    elif shutil.which("ogrinfo"):  # or GDAL (as QGIS does), editing the file itself
+        subprocess.run(
+            ["ogrinfo", "-q", store_location, "-sql", update], check=True, capture_output=True
+        )
+        expected.append((None, "update"))
+    with ledger_at(store_location) as ledger:
         check = ledger.verify_chain()
         assert check.ok and check.pending == len(expected) and check.events == 0
         assert ledger.seal() == len(expected)
@@ -122,8 +156,8 @@ def test_changes_made_outside_the_ledger_are_caught_then_sealed(store_path: Path
 
 
 @pytest.mark.parametrize("table", ["gazar_events", "decisions", "objections"])
-def test_log_and_decisions_refuse_update_and_delete(store_path: Path, table: str) -> None:
-    with ledger_at(store_path) as ledger:
+def test_log_and_decisions_refuse_update_and_delete(store_location: str, table: str) -> None:
+    with ledger_at(store_location) as ledger:
         ledger.add_user("Ганаа", role="public", actor="admin")
         with ledger.transaction(actor="a", request="r") as tx:
             tx.insert("decisions", [{"id": "A-1", "application_id": "A-1", "outcome": "reject",
@@ -134,14 +168,19 @@ def test_log_and_decisions_refuse_update_and_delete(store_path: Path, table: str
             row = {"decisions": "A-1", "objections": "A-1/O1"}[table]
             with ledger.transaction(actor="a", request="r") as tx, pytest.raises(Conflict):
                 tx.update(table, row, {"reason": "z"})
-    with sqlite3.connect(store_path) as raw:
-        for sql in (f'UPDATE "{table}" SET rowid = rowid', f'DELETE FROM "{table}"'):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                raw.execute(sql)
+    column = "actor" if table == "gazar_events" else "reason"
+    statements = [f'UPDATE "{table}" SET {column} = {column}', f'DELETE FROM "{table}"']
+    refused: type[Exception] = sqlite3.DatabaseError
+    if store_location.startswith("postgresql://"):
+        statements.append(f'TRUNCATE "{table}"')
+        refused = psycopg.errors.RestrictViolation
+    for sql in statements:  # even the database's owner, writing directly
+        with pytest.raises(refused, match="append-only"):
+            _sql(store_location, sql)
 
 
-def test_a_refused_transaction_writes_nothing_and_logs_nothing(store_path: Path) -> None:
-    with ledger_at(store_path) as ledger:
+def test_a_refused_transaction_writes_nothing_and_logs_nothing(store_location: str) -> None:
+    with ledger_at(store_location) as ledger:
         before = len(ledger.events())
         with pytest.raises(Conflict), ledger.transaction(actor="a", request="r") as tx:
             tx.write({"land_conclusions": f.frame("land_conclusions", [f.land_conclusion()])})
@@ -150,8 +189,8 @@ def test_a_refused_transaction_writes_nothing_and_logs_nothing(store_path: Path)
         assert len(ledger.events()) == before and ledger.verify_chain().pending == 0
 
 
-def test_tokens_are_stored_only_as_salted_hashes(store_path: Path) -> None:
-    with ledger_at(store_path) as ledger:
+def test_tokens_are_stored_only_as_salted_hashes(store_location: str, backend: str) -> None:
+    with ledger_at(store_location) as ledger:
         user, token = ledger.add_user("Болд", role="soum", soum_code="MN4322", actor="admin")
         other, token2 = ledger.add_user("Сараа", role="public", actor="admin")
         assert ledger.authenticate(token) == user
@@ -170,22 +209,25 @@ def test_tokens_are_stored_only_as_salted_hashes(store_path: Path) -> None:
         log = b"".join(
             (e.after or "").encode() + (e.before or "").encode() for e in ledger.events()
         )
-    wal = Path(f"{store_path}-wal")  # closed: checkpointed into the file, but look anyway
-    raw = store_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert b"token_hash" not in log and b"salt" not in log
+    if backend == "postgis":  # no row of any table holds the secret
+        tables = ("gazar_users", "gazar_events", "gazar_changes")
+        rows = [r for t in tables for r in _sql(store_location, f"SELECT t::text FROM {t} AS t")]
+        assert any(user.id in str(r) for r in rows)  # the rows were read
+        assert not any(secret in str(r) for r in rows)
+        return
+    wal = Path(f"{store_location}-wal")  # closed: checkpointed into the file, but look anyway
+    raw = Path(store_location).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert user.id.encode() in raw  # the file was read
     assert secret.encode() not in raw
-    assert b"token_hash" not in log and b"salt" not in log
 
 
-def _tamper(path: Path, sql: str) -> None:
-    with sqlite3.connect(path) as raw:
-        raw.execute('DROP TRIGGER "gazar_keep_gazar_events_update"')
-        raw.execute('DROP TRIGGER "gazar_keep_gazar_events_delete"')
-        raw.execute(sql)
+def _tamper(location: str, sql: str) -> None:
+    _sql(location, sql, bypass=True)
 
 
-def _five_events(path: Path) -> None:
-    with ledger_at(path) as ledger:
+def _five_events(location: str) -> None:
+    with ledger_at(location) as ledger:
         for name in ("a", "b", "c", "d", "e"):
             ledger.add_user(name, role="public", actor="admin")
         assert ledger.verify_chain().events == 5
@@ -194,9 +236,9 @@ def _five_events(path: Path) -> None:
 runner = CliRunner()
 
 
-def test_audit_verify_passes_on_an_intact_log(store_path: Path) -> None:
-    _five_events(store_path)
-    result = runner.invoke(app, ["audit", "verify", "--db", str(store_path)])
+def test_audit_verify_passes_on_an_intact_log(store_location: str) -> None:
+    _five_events(store_location)
+    result = runner.invoke(app, ["audit", "verify", "--db", store_location])
     assert result.exit_code == 0, result.output
     assert "intact" in result.output and "5 event(s)" in result.output
 
@@ -218,44 +260,44 @@ def test_audit_verify_passes_on_an_intact_log(store_path: Path) -> None:
     ],
 )
 def test_audit_verify_names_the_first_broken_event(
-    store_path: Path, sql: str, first: int, why: str
+    store_location: str, sql: str, first: int, why: str
 ) -> None:
-    _five_events(store_path)
-    _tamper(store_path, sql)
-    result = runner.invoke(app, ["audit", "verify", "--db", str(store_path)])
+    _five_events(store_location)
+    _tamper(store_location, sql)
+    result = runner.invoke(app, ["audit", "verify", "--db", store_location])
     assert result.exit_code == 1
     assert f"broken at event {first}" in result.output
     assert why in result.output
-    as_json = runner.invoke(app, ["audit", "verify", "--json", "--db", str(store_path)])
+    as_json = runner.invoke(app, ["audit", "verify", "--json", "--db", store_location])
     assert orjson.loads(as_json.stdout)["first_broken"] == first
 
 
-def test_a_rehashed_event_breaks_the_link_to_the_next(store_path: Path) -> None:
-    _five_events(store_path)
-    with ledger_at(store_path) as ledger:
+def test_a_rehashed_event_breaks_the_link_to_the_next(store_location: str) -> None:
+    _five_events(store_location)
+    with ledger_at(store_location) as ledger:
         e = ledger.events()[1]  # seq 2
     forged_after = (e.after or "").replace('"b"', '"mallory"')
     forged = event_hash(
         e.seq, e.time, e.actor, e.request, e.action, e.object, e.before, forged_after, e.prev_hash
     )
     _tamper(
-        store_path,
+        store_location,
         f"UPDATE gazar_events SET after = '{forged_after}', hash = '{forged}' WHERE seq = 2",
     )
-    with ledger_at(store_path) as ledger:
+    with ledger_at(store_location) as ledger:
         check = ledger.verify_chain()
     assert not check.ok and check.first_broken == 3 and "prev_hash" in (check.reason or "")
 
 
-def test_users_commands(store_path: Path) -> None:
-    with ledger_at(store_path):
+def test_users_commands(store_location: str) -> None:
+    with ledger_at(store_location):
         pass
-    db = ["--db", str(store_path)]
+    db = ["--db", store_location]
     add = runner.invoke(app, ["users", "add", "Болд", "--role", "soum", "--soum", "MN4322", *db])
     assert add.exit_code == 0, add.output
     token = add.stdout.strip().splitlines()[-1]
     assert token.startswith("gazar_")
-    with ledger_at(store_path) as ledger:
+    with ledger_at(store_location) as ledger:
         user = ledger.authenticate(token)
         assert user is not None and user.role == "soum" and user.soum_code == "MN4322"
         assert ledger.events()[-1].actor.startswith("cli:")  # type: ignore[union-attr]

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from layers.errors import StoreError
+from layers.ledger import open_ledger
 from layers.postgis import LATEST, REVISION_TABLE, VERSION_TABLE, migrate
 from layers.schema import REGISTRY
 from layers.store import SCHEMA_VERSION, Store, open_store
@@ -303,14 +304,16 @@ def _as_role(url: str, role: str) -> str:
 def test_a_role_without_superuser_runs_the_store_and_its_backups_restore_identically(
     owner: tuple[str, str], pg_template: str, tmp_path: Path
 ) -> None:
-    """The README's backup and restore, step by step."""
+    """The README's backup and restore, step by step, of a store with its allocation ledger."""
     from tests.conftest import pg_url
 
     role, url = owner
-    with open_store(url) as pg:
+    with open_ledger(url) as pg:  # as the server opens it: the log's tables and triggers too
         _seed(pg)
         pg.delete("exclusions", ["X-1"])  # the identity counter has moved past the rows left
-        before, revision = snapshot(pg), pg.revision("exclusions")
+        pg.add_user("Болд", role="soum", soum_code="MN4322", actor="admin")
+        before, revision, log = snapshot(pg), pg.revision("exclusions"), pg.verify_chain()
+    assert log.ok and log.events == 7
     assert _sql(url, "SELECT tableowner FROM pg_tables WHERE tablename = 'exclusions'") == [(role,)]
     dump = tmp_path / "gazar.dump"
     subprocess.run(
@@ -333,12 +336,16 @@ def test_a_role_without_superuser_runs_the_store_and_its_backups_restore_identic
         [_pg_program("pg_restore"), "--no-owner", "--exit-on-error", "-d", restored, str(dump)],
         check=True,
     )
-    with open_store(restored, create=False) as again:
+    with open_ledger(restored, create=False) as again:
         assert snapshot(again) == before
         assert again.schema_version() == LATEST
         assert again.revision("exclusions") != revision  # caches of the old database re-read
+        assert again.verify_chain() == log  # the same chain, to the same head
         again.write({"exclusions": f.frame("exclusions", [f.exclusion("X-1")])})
         assert again.read("exclusions")["id"].tolist() == ["X-2", "X-1"]
+        assert again.verify_chain().events == log.events + 1  # logged, chained on
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        _sql(restored, "DELETE FROM gazar_events")  # the restored log still refuses changes
 
 
 # --- gazar copy and gazar migrate -----------------------------------------------------------------
@@ -410,6 +417,7 @@ def test_migrate_command(pg_database: str, tmp_path: Path) -> None:
     first = runner.invoke(app, ["migrate", "--db", pg_database])
     assert first.exit_code == 0, first.output
     assert f"created to schema version {LATEST}" in first.output
+    assert _sql(pg_database, "SELECT count(*) FROM gazar_events") == [(0,)]  # the ledger too
     second = runner.invoke(app, ["migrate", "--db", pg_database])
     assert f"schema version {LATEST}, up to date" in second.output
     gpkg = runner.invoke(app, ["migrate", "--db", str(tmp_path / "new.gpkg")])

@@ -29,6 +29,10 @@ def migrate_cmd(db: DbOption = None) -> None:
         from layers.postgis import migrate
 
         before, after = guarded(lambda: migrate(location))
+        from layers.ledger import open_ledger
+
+        # the allocation ledger's tables and triggers too, so workers find them made
+        guarded(lambda: open_ledger(location, create=False).close())
         if before == after:
             out.print(f"{shown(location)}: schema version {after}, up to date.")
         else:
