@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,11 @@ from api.deps import LayerCache
 from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.settings import ApiSettings
+from layers.errors import StoreError
+from layers.ledger import Ledger, open_ledger
 from layers.store import open_store
+
+_log = logging.getLogger("gazar")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -25,9 +30,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         store = open_store(settings.db)
         app.state.store = store
         app.state.layers = LayerCache(store)
+        ledger = _open_ledger(settings.db)
+        app.state.ledger = ledger
         try:
             yield
         finally:
+            if ledger is not None:
+                ledger.close()
             store.close()
 
     app = FastAPI(
@@ -48,6 +57,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(router)
     use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app
+
+
+def _open_ledger(location: str) -> Ledger | None:
+    """The allocation ledger, owned by the app; None (the allocation endpoints then try again
+    on their first request, and answer 503 if it still fails) when it cannot be opened, so
+    that the maps and the OGC API still serve a store the ledger cannot be added to."""
+    try:
+        return open_ledger(location, create=False)
+    except StoreError as exc:
+        _log.warning("the allocation ledger could not be opened: %s", exc)
+        return None
 
 
 def _routers() -> list[APIRouter]:

@@ -141,7 +141,8 @@ def bearer(request: Request) -> str | None:
 
 
 def get_ledger(request: Request) -> Ledger:
-    """The ledger of the app's store, opened once per process on first use."""
+    """The ledger of the app's store: opened in the app's lifespan (``api/app.py``), or here
+    on first use when that failed."""
     ledger: Ledger | None = getattr(request.app.state, "ledger", None)
     if ledger is None:
         from layers.ledger import open_ledger
