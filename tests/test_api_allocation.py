@@ -1,7 +1,8 @@
 """The allocation API: the role x endpoint x soum matrix, the whole process, the register feeds.
 
-One store is prepared once per module (two soums of Selenge, MN4322 and MN4310, and one of
-Govi-Altai, MN8201), then copied for each test, so each test starts from the same records.
+One store is prepared once per module and backend (two soums of Selenge, MN4322 and MN4310, and
+one of Govi-Altai, MN8201), then copied for each test, so each test starts from the same
+records: the GeoPackage file is copied, a PostGIS database is made with it as its template.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from layers.ledger import GeoPackageLedger, open_ledger
+from layers.ledger import Ledger, open_ledger, parse_json_list
 from layers.store import open_store
 from tests import factories as f
+from tests.conftest import BACKENDS, NO_PG, TEST_PG, pg_url
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Ulaanbaatar: applications filed
 T_WINDOW = T0 + dt.timedelta(days=1)  # objections open, competing groups closed
@@ -48,7 +51,7 @@ class Clock:
         return self.now
 
 
-def _apply(ledger: GeoPackageLedger, lc: str, holder: str, geom: Any) -> str:
+def _apply(ledger: Ledger, lc: str, holder: str, geom: Any) -> str:
     from api import allocation as service
     from api.auth import local_operator
     from geo.settings import AnalysisSettings
@@ -59,10 +62,58 @@ def _apply(ledger: GeoPackageLedger, lc: str, holder: str, geom: Any) -> str:
     return str(doc["id"])
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """The prepared store and what is in it (numbers, tokens)."""
-    path = tmp_path_factory.mktemp("alloc") / "template.gpkg"
+def _is_pg(location: str) -> bool:
+    return location.startswith("postgresql://")
+
+
+def _admin(query: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+        admin.execute(query.encode())
+
+
+def _database(location: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(location).path.lstrip("/")
+
+
+def _copy_store(source: str, folder: Path) -> str:
+    """A copy of the store at ``source``: its file copied, or a database made from it."""
+    if not _is_pg(source):
+        path = folder / "gazar.gpkg"
+        shutil.copy(source, path)
+        return str(path)
+    name = f"gazar_test_{uuid.uuid4().hex[:12]}"
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_database(source)}"')
+    return pg_url(name)
+
+
+def _drop_store(location: str) -> None:
+    if _is_pg(location):
+        _admin(f'DROP DATABASE IF EXISTS "{_database(location)}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The prepared store (a .gpkg file or a PostGIS database) and what is in it."""
+    folder = tmp_path_factory.mktemp("alloc")
+    if request.param == "postgis":
+        if TEST_PG is None:
+            pytest.skip(NO_PG)
+        path = _copy_store(pg_url(request.getfixturevalue("pg_template")), folder)
+    else:
+        path = str(folder / "template.gpkg")
+    try:
+        yield _prepare(path)
+    finally:
+        _drop_store(path)
+
+
+def _prepare(path: str) -> tuple[str, dict[str, Any]]:
     lcs, parcels, zones = [], [], []
     for soum, (aimag, lc, dx) in SOUMS.items():
         lcs.append(f.land_conclusion(lc, soum_code=soum, aimag_code=aimag,
@@ -86,7 +137,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     clock = Clock()
     info: dict[str, Any] = {"tokens": {}, "apps": {}}
     with open_ledger(path, clock=clock) as ledger:
-        assert isinstance(ledger, GeoPackageLedger)
         users: dict[str, dict[str, Any]] = {
             "public": {"role": "public"},
             "soum_4322": {"role": "soum", "soum_code": "MN4322"},
@@ -132,27 +182,32 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 @pytest.fixture(scope="module")
-def client(template: tuple[Path, dict[str, Any]]) -> Iterator[tuple[TestClient, FastAPI]]:
-    """One app for the module; each test gives it the ledger of its own copy of the store."""
-    app: FastAPI = create_app(ApiSettings(db=str(template[0])))
-    with TestClient(app) as test_client:
-        yield test_client, app
+def client(
+    template: tuple[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, FastAPI]]:
+    """One app for the module (on a copy: a database in use cannot be a template); each test
+    gives it the ledger of its own copy of the store."""
+    location = _copy_store(template[0], tmp_path_factory.mktemp("app"))
+    app: FastAPI = create_app(ApiSettings(db=location))
+    try:
+        with TestClient(app) as test_client:
+            yield test_client, app
+    finally:
+        _drop_store(location)
 
 
-Env = tuple[TestClient, Clock, dict[str, Any], Path, GeoPackageLedger]
+Env = tuple[TestClient, Clock, dict[str, Any], str, Ledger]
 
 
 @pytest.fixture
 def env(
-    template: tuple[Path, dict[str, Any]],
+    template: tuple[str, dict[str, Any]],
     client: tuple[TestClient, FastAPI],
     tmp_path: Path,
 ) -> Iterator[Env]:
-    path = tmp_path / "gazar.gpkg"
-    shutil.copy(template[0], path)
+    path = _copy_store(template[0], tmp_path)
     clock = Clock()
     ledger = open_ledger(path, create=False, clock=clock)
-    assert isinstance(ledger, GeoPackageLedger)
     test_client, app = client
     app.state.ledger = ledger
     try:
@@ -160,6 +215,7 @@ def env(
     finally:
         app.state.ledger = None
         ledger.close()
+        _drop_store(path)
 
 
 def auth(info: dict[str, Any], who: str) -> dict[str, str]:
@@ -525,25 +581,31 @@ def test_verify_draw_command(env: Env) -> None:
 
     from api.cli import app
 
-    client, clock, info, path, _ = env
+    client, clock, info, path, ledger = env
     clock.now = T_DECIDE
     draw = info["apps"]["MN4322"]["draw"]
     runner = CliRunner()
-    not_run = runner.invoke(app, ["verify-draw", draw, "--db", str(path)])
+    not_run = runner.invoke(app, ["verify-draw", draw, "--db", path])
     assert not_run.exit_code == 1
     assert client.post(f"/draws/{draw}/run", headers=auth(info, "admin")).status_code == 200
-    ok = runner.invoke(app, ["verify-draw", draw, "--db", str(path)])
+    ok = runner.invoke(app, ["verify-draw", draw, "--db", path])
     assert ok.exit_code == 0 and "follows from its inputs" in ok.output
-    # a published result edited afterwards no longer follows from the inputs
-    import sqlite3
+    # a published result edited afterwards (around the store's refusal) no longer follows
+    order = parse_json_list(ledger.records("draws", where={"id": draw})[0]["result"])
+    forged = (orjson.dumps(order[::-1]).decode(), draw)
+    if _is_pg(path):
+        import psycopg
 
-    with sqlite3.connect(path) as raw:
-        raw.execute('DROP TRIGGER "gazar_keep_draws_update"')
-        order = orjson.loads(raw.execute("SELECT result FROM draws WHERE id = ?", (draw,))
-                             .fetchone()[0])  # fmt: skip
-        raw.execute("UPDATE draws SET result = ? WHERE id = ?",
-                    (orjson.dumps(order[::-1]).decode(), draw))  # fmt: skip
-    bad = runner.invoke(app, ["verify-draw", draw, "--db", str(path)])
+        with psycopg.connect(path, autocommit=True) as raw:
+            raw.execute("SET session_replication_role = replica")  # as a superuser
+            raw.execute("UPDATE draws SET result = %s WHERE id = %s", forged)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(path) as raw:
+            raw.execute('DROP TRIGGER "gazar_keep_draws_update"')
+            raw.execute("UPDATE draws SET result = ? WHERE id = ?", forged)
+    bad = runner.invoke(app, ["verify-draw", draw, "--db", path])
     assert bad.exit_code == 1 and f"the order should be {', '.join(order)}" in bad.output
 
 
@@ -584,7 +646,7 @@ def test_the_commands(env: Env, tmp_path: Path) -> None:
 
     _, _, info, path, _ = env
     runner = CliRunner()
-    db = ["--db", str(path)]
+    db = ["--db", path]
     polygon = tmp_path / "parcel.geojson"
     polygon.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {},

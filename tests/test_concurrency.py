@@ -1,8 +1,9 @@
 """Never two contracts on the same land: concurrent approvals against a two-worker server.
 
-The server is ``gazar serve --workers 2`` (two processes, each with its own connection to the
-store); twenty approvals are sent at once. Approval checks and writes in one transaction
-(``BEGIN IMMEDIATE``), so exactly one succeeds and the others get 409 with their reasons.
+The server is ``gazar serve --workers 2`` (two processes, each with its own connections to the
+store), on a GeoPackage and on PostGIS; twenty approvals are sent at once. Approval checks and
+writes in one transaction (``BEGIN IMMEDIATE``, or on PostGIS after taking the allocation
+advisory lock), so exactly one succeeds and the others get 409 with their reasons.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +32,7 @@ from geo.settings import AnalysisSettings
 from layers.ledger import open_ledger
 from layers.store import open_store
 from tests import factories as f
+from tests.conftest import BACKENDS, NO_PG, TEST_PG, pg_url
 
 N = 20
 SETTINGS = AnalysisSettings()
@@ -53,7 +56,7 @@ def _children(pid: int) -> int:
     return count
 
 
-def _prepare(path: Path) -> dict[str, Any]:
+def _prepare(path: str) -> dict[str, Any]:
     """20 mutually overlapping applications ranked by a draw, and one that stands alone."""
     store = open_store(path)
     lc = f.land_conclusion(valid_until=None)
@@ -94,16 +97,41 @@ def _prepare(path: Path) -> dict[str, Any]:
     return {"token": token, "numbers": numbers, "single": single, "order": result["result"]}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, Any]]]:
-    path = tmp_path_factory.mktemp("concurrency") / "gazar.gpkg"
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("concurrency")
+    if request.param == "postgis":
+        if TEST_PG is None:
+            pytest.skip(NO_PG)
+        import psycopg
+
+        name = f"gazar_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+            template = request.getfixturevalue("pg_template")
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'.encode())
+        path = pg_url(name)
+    else:
+        name, path = "", str(folder / "gazar.gpkg")
+    try:
+        yield from _serve(path, folder)
+    finally:
+        if name:
+            import psycopg
+
+            with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def _serve(path: str, folder: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
     info = _prepare(path)
     port = _free_port()
-    log = (path.parent / "server.log").open("wb")
-    env = {**os.environ, "GAZAR_DB": str(path)}
+    log = (folder / "server.log").open("wb")
+    env = {**os.environ, "GAZAR_DB": path}
     gazar = Path(sys.executable).with_name("gazar")
     proc = subprocess.Popen(
-        [str(gazar), "serve", "--workers", "2", "--port", str(port), "--db", str(path)],
+        [str(gazar), "serve", "--workers", "2", "--port", str(port), "--db", path],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -114,7 +142,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                raise AssertionError((path.parent / "server.log").read_text())
+                raise AssertionError((folder / "server.log").read_text())
             try:
                 if httpx.get(f"{url}/audit", timeout=2).status_code == 200:
                     break
@@ -151,7 +179,7 @@ def _approve_all(url: str, token: str, numbers: list[str]) -> list[httpx.Respons
         return list(pool.map(approve, numbers))
 
 
-def _active_parcels_do_not_overlap(path: Path) -> int:
+def _active_parcels_do_not_overlap(path: str) -> int:
     with open_store(path) as store:
         parcels = store.read("contract_parcels")
     active = parcels[parcels["status"] == "active"]
@@ -160,7 +188,7 @@ def _active_parcels_do_not_overlap(path: Path) -> int:
     return len(active)
 
 
-def test_concurrent_approvals_on_two_workers(server: tuple[str, Path, dict[str, Any]]) -> None:
+def test_concurrent_approvals_on_two_workers(server: tuple[str, str, dict[str, Any]]) -> None:
     """One server for both rounds (starting one costs seconds)."""
     url, path, info = server
     assert info["workers"] >= 2  # uvicorn's two worker processes under the supervisor
