@@ -87,7 +87,7 @@ def _geometry(value: dict[str, Any] | None) -> shapely.Geometry | None:
         return None
     try:
         return shapely.from_geojson(orjson.dumps(value).decode())
-    except shapely.errors.GEOSException as exc:
+    except (shapely.errors.GEOSException, orjson.JSONEncodeError) as exc:  # e.g. 2**64
         raise Unprocessable(f"geometry: not a GeoJSON geometry ({exc})") from None
 
 
