@@ -14,10 +14,16 @@ from layers.validate import validate_layer
 runner = CliRunner()
 
 
-def test_demo_builds_a_valid_store_and_prints_the_summary(tmp_path: Path) -> None:
-    db = tmp_path / "demo.gpkg"
-    result = runner.invoke(app, ["demo", "--db", str(db), "--today", "2026-06-01"])
+def test_demo_builds_a_valid_store_and_prints_the_summary(
+    backend: str, store_location: str
+) -> None:
+    db = store_location
+    result = runner.invoke(app, ["demo", "--db", db, "--today", "2026-06-01"])
     assert result.exit_code == 0, result.output
+    if backend == "postgis":  # written in the database itself; the rasters are files
+        assert "Demo rasters not written" in result.output
+        again = runner.invoke(app, ["demo", "--db", db, "--seed", "4", "--today", "2026-06-01"])
+        assert again.exit_code == 0, again.output  # replaced whole, not appended
     text = result.output
     for soum in (
         "Есөнбулаг MN8201",

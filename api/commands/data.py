@@ -19,6 +19,7 @@ from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mappi
 from layers.labels import label
 from layers.schema import REGISTRY, layer_kind
 from layers.store import default_location, open_store
+from layers.transfer import shown
 
 _PROGRESS_FROM = 2000  # features: show a progress bar from this size on
 
@@ -226,8 +227,22 @@ def demo_cmd(
     from layers.schema import LAYER_ORDER
 
     day = parse_today(today)
-    target = Path(db or default_location())
+    location = db or default_location()
     layers = build_demo(seed=seed, scale=scale, today=day)
+    if location.startswith(("postgresql://", "postgres://")):
+        # a database: every layer replaced in one transaction (a failure keeps the old ones)
+        batches = {name: layers[name] for name in LAYER_ORDER}
+        with store_at(location) as store:
+            guarded(lambda: store.write(batches, mode="replace"))
+            out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
+                      f"{scale}, as of {day})")  # fmt: skip
+            out.print("Demo rasters not written: they are files beside a GeoPackage store "
+                      "(gazar demo --db data/gazar.gpkg writes them)")  # fmt: skip
+            from api.commands.summary import print_summary
+
+            print_summary(store, today=day)
+        return
+    target = Path(location)
     target.parent.mkdir(parents=True, exist_ok=True)
     # build beside the target, then move it into place: an interrupted run keeps the old store
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".gazar-demo-", suffix=".gpkg")
