@@ -9,6 +9,7 @@ import typer
 
 from api.cli import DbOption, app, out, store_at
 from layers.store import default_location
+from layers.transfer import shown
 
 
 @app.command("serve")
@@ -29,9 +30,9 @@ def serve(
     location = db or default_location()
     with store_at(location, create=False) as store:  # refuse a missing store before listening
         counts = ", ".join(f"{i.layer} {i.count}" for i in store.layers())
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    root = f"http://{shown}:{port}"
-    out.print(f"Gazar serves {location} ({counts})")
+    name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    root = f"http://{name}:{port}"
+    out.print(f"Gazar serves {shown(location)} ({counts})")  # a URL without its password
     out.print(f"  Нүүр / Landing page:        {root}/")
     out.print(f"  Давхаргууд / Collections:   {root}/collections")
     out.print(f"  Гэрээт талбай / Parcels:    {root}/collections/contract_parcels/items")
