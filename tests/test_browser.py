@@ -217,6 +217,12 @@ def test_the_register_page_loads_cleanly(server: Server, browser: Any) -> None:
         assert (
             page.locator("#register-contracts tr").count() == server.counts["contract_parcels"] + 1
         )
+        # the allocation record: the demo has no applications yet; the log head is published
+        assert page.locator("#register-unavailable").count() == 0
+        assert page.locator("h2#queue").inner_text().endswith("(0)")
+        head = page.locator("#log-head-hash").inner_text()
+        assert len(head) == 64 and int(head, 16) >= 0
+        assert page.locator("ul.feeds a").count() == 3
     finally:
         page.close()
 

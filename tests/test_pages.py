@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
+from api import allocation as service
 from api.app import create_app
+from api.auth import local_operator
 from api.settings import ApiSettings
+from geo.settings import AnalysisSettings
+from layers.ledger import GeoPackageLedger, open_ledger
 from layers.store import Store, open_store
 from tests import factories as f
 from tests.test_maps import licence, soum
@@ -292,3 +299,196 @@ def test_the_register_lists_statuses_and_dates_in_both_languages(client: TestCli
     assert "Rejected" in lcs.group(1) and "LC-1" not in lcs.group(1)
     assert 'id="register-contracts"' not in en  # no contract in MN4310
     assert "Nothing registered." in en
+
+
+# ------------------------------------------------------------- register: the allocation record
+
+#: applications filed at 10:00 in Ulaanbaatar; the register is read on T_VIEW, when the
+#: contracts of the scene (expiring 2027-02-01) are within the 60-day window
+T_FILE = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+T_VIEW = dt.datetime(2027, 1, 20, 2, 0, tzinfo=dt.UTC)
+REJECT_REASON = "Идэвхтэй гэрээт талбайтай давхцаж байна"
+APPROVE_REASON = "Шаардлага хангасан, гомдол үндэслэлгүй"
+OBJECTION = "Бэлчээрийн худаг талбай дотор байна"
+PUBLIC_VALUE = "73519"
+
+
+@dataclass
+class Clock:
+    now: dt.datetime = T_FILE
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def allocated(scene: Store) -> Iterator[tuple[TestClient, GeoPackageLedger, dict[str, str]]]:
+    """The scene after the allocation process, run through :mod:`api.allocation`: a free
+    application (objected to, then approved), two competing ones (drawn), and one over P-1
+    (ineligible, then rejected); the app reads the register through this ledger."""
+    clock = Clock()
+    ledger = open_ledger(scene.location, create=False, clock=clock)
+    assert isinstance(ledger, GeoPackageLedger)
+    settings, admin = AnalysisSettings(), local_operator("Засаг дарга")
+
+    def apply(holder: str, box: tuple[float, float, float, float]) -> dict[str, Any]:
+        data = service.ApplicationInput(
+            "LC-1", holder, "partnership", 3, 3, geometry=f.utm_box(*box)
+        )
+        return service.apply(ledger, data, user=admin, settings=settings)
+
+    free = apply("Хөх толгой нөхөрлөл", FREE)
+    pair = [apply("Нэгдүгээр нөхөрлөл", (500, 600, 100, 100)),
+            apply("Хоёрдугаар нөхөрлөл", (550, 600, 100, 100))]  # fmt: skip
+    over = apply("Давхар нөхөрлөл", OVERLAPPING)
+    assert free["status"] == "pending" and over["status"] == "ineligible"
+    clock.now = T_FILE + dt.timedelta(days=1)
+    service.object_to(ledger, free["id"], name="Б. Болд", reason=OBJECTION, user=admin,
+                      settings=settings)  # fmt: skip
+    draw = service.announce_draw(
+        ledger, pair[0]["id"], draw_date=(T_FILE + dt.timedelta(days=2)).date(),
+        public_value=PUBLIC_VALUE, user=admin, settings=settings,
+    )  # fmt: skip
+    service.decide(ledger, over["id"], outcome="reject", reason=REJECT_REASON, user=admin,
+                   settings=settings)  # fmt: skip
+    clock.now = T_FILE + dt.timedelta(days=2)
+    service.run_draw(ledger, draw["id"], user=admin, settings=settings)
+    clock.now = T_FILE + dt.timedelta(days=30)  # the objection window has closed
+    service.decide(ledger, free["id"], outcome="approve", reason=APPROVE_REASON, user=admin,
+                   settings=settings)  # fmt: skip
+    clock.now = T_VIEW
+    ids = {"free": free["id"], "first": pair[0]["id"], "second": pair[1]["id"],
+           "over": over["id"], "draw": draw["id"]}  # fmt: skip
+    app = create_app(ApiSettings(db=scene.location))
+    with TestClient(app) as c:
+        app.state.ledger = ledger
+        yield c, ledger, ids
+    ledger.close()
+
+
+def _section(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}">(.*?)</table>', html, re.S)
+    assert found is not None, element_id
+    return found.group(1)
+
+
+def test_the_register_shows_the_allocation_record_in_both_languages(
+    allocated: tuple[TestClient, GeoPackageLedger, dict[str, str]],
+) -> None:
+    client, ledger, ids = allocated
+    feed = client.get("/register.json").json()
+    mn, en = page(client, "/register"), page(client, "/register?lang=en")
+    for html, lang in ((mn, "mn"), (en, "en")):
+        # the queue of LC-1: each application with its place, server time and reasons
+        queue = re.findall(r'data-land-conclusion="LC-1">(.*?)</table>', html, re.S)
+        assert len(queue) == 1
+        for q in feed["queue"]:
+            row = re.search(rf'id="application-{q["id"]}">(.*?)</tr>', queue[0], re.S)
+            assert row is not None, q["id"]
+            assert f"<td>{q['id']}</td>" in row.group(1)
+            assert q["filed_at"] in row.group(1) and q["filed_at"].startswith("2026-12-01T02:00")
+            assert f'<td class="num">{q["place"]}</td>' in row.group(1)
+            assert q["objection_until"] == "2026-12-22"
+            assert "2026-12-22 (" + ("хаагдсан" if lang == "mn" else "closed") in row.group(1)
+            for r in q["reasons"]:
+                assert str(escape(r[f"message_{lang}"])) in row.group(1)
+        over = re.search(rf'id="application-{ids["over"]}">(.*?)</tr>', queue[0], re.S)
+        assert over is not None and "P-1" in over.group(1)  # the overlap with P-1 is the reason
+        free = re.search(rf'id="application-{ids["free"]}">(.*?)</tr>', queue[0], re.S)
+        assert free is not None
+        assert ("Шаардлага хангасан" if lang == "mn" else "Eligible") in free.group(1)
+        assert free.group(1).rstrip().endswith('<td class="num">1</td>')  # one objection
+        # the two competing applications name each other (the first filed knew of none)
+        first = re.search(rf'id="application-{ids["first"]}">(.*?)</tr>', queue[0], re.S)
+        assert first is not None
+        now = "Одоо өрсөлдөж буй өргөдөл" if lang == "mn" else "Competing now with"
+        assert f"{now} (" in first.group(1) and f"#application-{ids['second']}" in first.group(1)
+        # decisions with their written reasons, who and when
+        decisions = _section(html, "register-decisions")
+        assert str(escape(REJECT_REASON)) in decisions and str(escape(APPROVE_REASON)) in decisions
+        assert ("Татгалзсан" if lang == "mn" else "Rejected") in decisions
+        assert ("Зөвшөөрсөн" if lang == "mn" else "Approved") in decisions
+        assert "Засаг дарга" in decisions and "2026-12-31T02:00" in decisions
+        assert f"CP-{ids['free']}" in decisions
+        # the objection
+        objections = _section(html, "register-objections")
+        assert OBJECTION in objections and "Б. Болд" in objections and ids["free"] in objections
+        # the draw: public value, the input it hashes, the seed, the order and how to verify
+        draws = _section(html, "register-draws")
+        expected_input = "\n".join(
+            ["gazar-draw-v1", *sorted([ids["first"], ids["second"]]), "2026-12-03", PUBLIC_VALUE]
+        )
+        seed = hashlib.sha256(expected_input.encode()).hexdigest()
+        assert f'<code class="mono draw-input">{expected_input}</code>' in draws
+        assert f'<td class="mono">{seed}</td>' in draws
+        assert f'<td class="mono">{PUBLIC_VALUE}</td>' in draws and "2026-12-03" in draws
+        winner = feed["draws"][0]["winner"]
+        assert f'<li><a href="#application-{winner}">{winner}</a> · ' in draws
+        assert f"<code>gazar verify-draw {ids['draw']}</code>" in draws
+        assert str(escape(feed["draws"][0]["verification"][f"message_{lang}"])) in draws
+        # contracts expiring within 60 days: P-1 (rehabilitation overdue) and P-2
+        expiring = _section(html, "register-expiring")
+        rows = dict(re.findall(r"<tr><td>(P-\d)</td>(.*?)</tr>", expiring, re.S))
+        assert set(rows) == {"P-1", "P-2"}  # P-3 is only applied for
+        refused, renewed = (
+            ("Сунгах боломжгүй", "Сунгаж болно") if lang == "mn" else ("Renewal refused", "May be renewed")
+        )  # fmt: skip
+        assert refused in rows["P-1"] and "R-1" in rows["P-1"]
+        assert renewed in rows["P-2"] and '<td class="num">12</td>' in rows["P-2"]
+        # the log head, to publish
+        head = ledger.verify_chain()
+        assert head.ok and head.head_hash is not None
+        assert f'<td class="mono" id="log-head-hash">{head.head_hash}</td>' in html
+        for feed_url in ("/register.json", "/register.geojson", "/register.csv"):
+            assert f'<a href="{feed_url}">' in html
+    assert "Өргөдлийн дараалал" in mn and "Application queue" in en
+    assert "Сугалаа" in mn and "Draws" in en
+    assert "60 хоногийн дотор" in mn and "Contracts expiring within 60 days" in en
+
+
+def test_the_register_filters_the_allocation_record_by_soum(
+    allocated: tuple[TestClient, GeoPackageLedger, dict[str, str]],
+) -> None:
+    client, ledger, ids = allocated
+    other = page(client, "/register?soum=MN4310&lang=en")
+    assert ids["free"] not in other and ids["draw"] not in other and "P-2" not in other
+    assert 'id="register-decisions"' not in other and 'id="register-draws"' not in other
+    assert "Application queue (0)" in other and "Decisions (0)" in other
+    assert 'id="log-head-hash">' + str(ledger.verify_chain().head_hash) in other  # every soum
+    own = page(client, "/register?soum=MN4322&lang=en")
+    assert "Application queue (4)" in own and "Draws (1)" in own and "Objections (1)" in own
+
+
+def test_a_store_new_to_the_ledger_shows_empty_sections(scene: Store, client: TestClient) -> None:
+    """A store the ledger never opened: its first open (by the app, as for the feeds) adds the
+    ledger's tables and logs each feature once (10 here); the sections are empty, and reading
+    the register writes nothing more."""
+    html = page(client, "/register?lang=en")
+    for heading in ("Application queue", "Decisions", "Objections", "Draws"):
+        assert re.search(rf"{heading} \(0\)</h2>\s*<p>Nothing registered.</p>", html)
+    assert 'id="register-unavailable"' not in html
+    with open_ledger(scene.location, create=False) as ledger:
+        check = ledger.verify_chain()
+    assert check.ok
+    assert check.events == 10  # 2 soums, 2 LCs, 3 parcels, 1 zone, 1 exclusion, 1 licence
+    assert f'id="log-head-hash">{check.head_hash}<' in html
+    page(client, "/register")
+    with open_ledger(scene.location, create=False) as ledger:
+        assert ledger.verify_chain() == check  # reading the register wrote nothing
+
+
+def test_a_store_whose_ledger_cannot_be_opened_shows_a_note(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The ledger is opened from the app's settings: pointed at no store, it cannot open, and
+    the page says so instead of failing."""
+    state = client.app.state  # type: ignore[attr-defined]
+    state.ledger = None  # as the app's lifespan leaves it when the ledger cannot be opened
+    state.settings = ApiSettings(db=str(tmp_path / "missing.gpkg"))
+    mn = page(client, "/register")
+    assert 'id="register-unavailable"' in mn and "унших боломжгүй" in mn
+    en = page(client, "/register?lang=en")
+    assert "The allocation records cannot be read from this store" in en
+    assert "Application queue (0)" in en and 'id="register-log"' not in en
+    assert 'id="register-lcs"' in en  # the layers are still shown
+    assert not (tmp_path / "missing.gpkg").exists()

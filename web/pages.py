@@ -62,6 +62,7 @@ from layers.schema import REGISTRY
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
+from web.register import FEEDS, allocation_record, read_register
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 
@@ -654,10 +655,20 @@ def register_page(
     lang: Lang_ = None,
     soum: Annotated[str | None, Query(description="Only this soum, e.g. MN4322")] = None,
 ) -> HTMLResponse:
-    """The public register: Land Conclusions and contracts with their statuses and dates."""
+    """The public register: Land Conclusions and contracts with their statuses and dates, and
+    the allocation record (queue, decisions, objections, draws, contracts about to expire, the
+    log head) as the feeds publish it (:mod:`web.register`)."""
     language = parse_lang(lang)
     limit = web_settings(request).register_rows
     frames = layers.all(("land_conclusions", "contract_parcels", "soums"))
+    analysis = analysis_settings(request)
+    record = allocation_record(
+        read_register(request, settings=analysis),
+        lang=language,
+        soum=soum or None,
+        land_conclusions=frames["land_conclusions"],
+        limit=limit,
+    )
     lcs, parcels = frames["land_conclusions"], frames["contract_parcels"]
     if soum:
         lcs = lcs[lcs["soum_code"].astype(str) == soum]
@@ -709,6 +720,9 @@ def register_page(
         soum=soum or "",
         lcs={"rows": lc_rows, "total": len(lcs)},
         contracts={"rows": parcel_rows, "total": len(parcels)},
+        record=record,
+        expiring_days=analysis.expiring_days,
+        feeds=FEEDS,
     )
 
 

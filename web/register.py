@@ -1,0 +1,228 @@
+"""The allocation record on the public register page (``/register``).
+
+The page shows what the feeds ``/register.json``, ``/register.geojson`` and ``/register.csv``
+publish — the queue of each Land Conclusion, the decisions with their written reasons, the
+objections, the draws with their seeds and the contracts about to expire with their renewal
+eligibility, and the head of the hash-chained log — read by the same
+:func:`api.allocation.register` from the same ledger (:func:`api.auth.get_ledger`), then
+filtered by soum and put in the page's language by :func:`allocation_record`.
+
+The page reads the ledger the app opened (:func:`api.auth.get_ledger`); reading the register
+writes nothing. The only write is the ledger's own first open of a GeoPackage store it has never
+opened (by the app, for the page or the feeds alike): it adds the ledger's tables and logs each
+existing feature once. When the store's ledger cannot be opened at all (:func:`read_register`
+returns None), the sections are shown empty with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import pandas as pd
+from fastapi import Request
+
+from api.allocation import register
+from api.auth import get_ledger
+from geo.allocation import STATUS_LABELS
+from geo.settings import AnalysisSettings
+from layers.errors import GazarError
+from layers.labels import Lang, label
+from web.i18n import text
+
+_LOG = logging.getLogger("gazar.web.register")
+
+#: a decision's outcome as the status it gives the application
+_OUTCOME_STATUS: Final = {"approve": "approved", "reject": "rejected"}
+
+#: the feeds a soum can publish, linked from the page
+FEEDS: Final = ("/register.json", "/register.geojson", "/register.csv")
+
+
+def read_register(request: Request, *, settings: AnalysisSettings) -> dict[str, Any] | None:
+    """The register of the app's store (:func:`api.allocation.register`), or None when the
+    store's ledger cannot be opened (the reason is logged, not shown: it may name server paths).
+    """
+    try:
+        ledger = get_ledger(request)
+    except GazarError as exc:
+        _LOG.warning("the register page shows no allocation records: %s", exc)
+        return None
+    return register(ledger, settings=settings)
+
+
+def _side(pair: tuple[str, str], lang: Lang) -> str:
+    return pair[0] if lang == "mn" else pair[1]
+
+
+def _status(value: str, lang: Lang) -> str:
+    return _side(STATUS_LABELS.get(value, (value, value)), lang)
+
+
+def _reasons(items: list[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
+    key = "mn" if lang == "mn" else "en"
+    return [
+        {
+            "code": str(r["code"]),
+            "title": str(r.get(f"title_{key}") or r["code"]),
+            "message": str(r[f"message_{key}"]),
+        }
+        for r in items
+    ]
+
+
+def _capped(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    return {"rows": rows[:limit], "total": len(rows)}
+
+
+def allocation_record(
+    doc: Mapping[str, Any] | None,
+    *,
+    lang: Lang,
+    soum: str | None,
+    land_conclusions: pd.DataFrame,
+    limit: int,
+) -> dict[str, Any]:
+    """The register's sections for the page: filtered to ``soum``, labelled in ``lang``.
+
+    Parameters
+    ----------
+    doc
+        What :func:`api.allocation.register` returns; None when the ledger cannot be read
+        (every section is then empty and ``available`` is False).
+    lang
+        The page's language.
+    soum
+        Only this soum's records (applications and draws by their ``soum_code``, decisions
+        and objections by their application's, expiring contracts by their Land
+        Conclusion's); None for all. The log head always covers the whole store.
+    land_conclusions
+        The ``land_conclusions`` layer (``id``, ``name``, ``soum_code``): names for the queue's
+        headings and the soum of each expiring contract.
+    limit
+        The most rows shown per section (the totals count all).
+
+    Returns
+    -------
+    dict
+        ``available``, ``today``, ``generated_at``, ``queue`` (groups per
+        Land Conclusion, each ``{"id", "name", "rows"}``, with ``total`` and ``shown``),
+        ``decisions``, ``objections``, ``draws``, ``expiring`` (each ``{"rows", "total"}``)
+        and ``log`` (None without a ledger).
+    """
+    lc_ids = land_conclusions["id"].astype(str)
+    lc_name = dict(zip(lc_ids, land_conclusions["name"].fillna("").astype(str), strict=True))
+    lc_soum = dict(zip(lc_ids, land_conclusions["soum_code"].astype(str), strict=True))
+    if doc is None:
+        empty: dict[str, Any] = {"rows": [], "total": 0}
+        return {
+            "available": False,
+            "today": None,
+            "generated_at": None,
+            "queue": {"groups": [], "total": 0, "shown": 0},
+            "decisions": empty,
+            "objections": empty,
+            "draws": empty,
+            "expiring": empty,
+            "log": None,
+        }
+    today = str(doc["today"])
+    apps = [q for q in doc["queue"] if not soum or q["soum_code"] == soum]
+    in_soum = {str(q["id"]) for q in apps}
+    queue = [_queue_row(q, lang=lang, today=today) for q in apps[:limit]]
+    groups: dict[str, dict[str, Any]] = {}
+    for row in queue:
+        lc = row["land_conclusion_id"]
+        group = groups.setdefault(lc, {"id": lc, "name": lc_name.get(lc, ""), "rows": []})
+        group["rows"].append(row)
+    decisions = [
+        _decision_row(d, lang=lang) for d in doc["decisions"] if d["application_id"] in in_soum
+    ]
+    objections = [dict(o) for o in doc["objections"] if o["application_id"] in in_soum]
+    draws = [_draw_row(w, lang=lang) for w in doc["draws"] if not soum or w["soum_code"] == soum]
+    expiring = [
+        _expiring_row(e, lang=lang)
+        for e in doc["expiring"]
+        if not soum or lc_soum.get(str(e["land_conclusion_id"])) == soum
+    ]
+    return {
+        "available": True,
+        "today": today,
+        "generated_at": doc["generated_at"],
+        "queue": {
+            "groups": sorted(groups.values(), key=lambda g: (lc_soum.get(g["id"], ""), g["id"])),
+            "total": len(apps),
+            "shown": len(queue),
+        },
+        "decisions": _capped(decisions, limit),
+        "objections": _capped(objections, limit),
+        "draws": _capped(draws, limit),
+        "expiring": _capped(expiring, limit),
+        "log": _log(doc["log"]),
+    }
+
+
+def _queue_row(q: Mapping[str, Any], *, lang: Lang, today: str) -> dict[str, Any]:
+    until = q["objection_until"]
+    return {
+        "id": str(q["id"]),
+        "land_conclusion_id": str(q["land_conclusion_id"]),
+        "filed_at": q["filed_at"],
+        "place": q["place"],
+        "position": q["position"],
+        "holder": q["holder"],
+        "holder_type": label("holder_type", str(q["holder_type"]), lang),
+        "members": f"{q['members_women']} / {q['members_men']}",
+        "official_ha": q["official_ha"],
+        "status": q["status"],
+        "status_label": _status(str(q["status"]), lang),
+        "reasons": _reasons(q["reasons"], lang),
+        "notes": _reasons(q["notes"], lang),
+        "objection_until": until,
+        "objection_open": until is not None and today <= str(until),
+        "objection_count": q["objection_count"],
+        "competing_now": [str(n) for n in q["group"] if n != q["id"]],
+    }
+
+
+def _decision_row(d: Mapping[str, Any], *, lang: Lang) -> dict[str, Any]:
+    outcome = str(d["outcome"])
+    return {
+        **d,
+        "outcome_label": _status(_OUTCOME_STATUS.get(outcome, outcome), lang),
+    }
+
+
+def _draw_row(w: Mapping[str, Any], *, lang: Lang) -> dict[str, Any]:
+    check = w["verification"]
+    key = "mn" if lang == "mn" else "en"
+    return {
+        **w,
+        "status_label": text(f"draw_{w['status']}", lang),
+        "verified": None if check is None else bool(check["ok"]),
+        "verification": None if check is None else str(check[f"message_{key}"]),
+        "verify_command": f"gazar verify-draw {w['id']}",
+    }
+
+
+def _expiring_row(e: Mapping[str, Any], *, lang: Lang) -> dict[str, Any]:
+    return {
+        **e,
+        "status_label": label("contract_status", str(e["status"]), lang),
+        "renewal": text("renewal_yes" if e["renewal_eligible"] else "renewal_no", lang),
+        "reason": e["reason_mn"] if lang == "mn" else e["reason_en"],
+    }
+
+
+def _log(check: Mapping[str, Any]) -> dict[str, Any]:
+    head = check["head"]
+    return {
+        "ok": bool(check["ok"]),
+        "events": check["events"],
+        "head_seq": head["seq"],
+        "head_hash": head["hash"],
+        "first_broken": check["first_broken"],
+        "reason": check["reason"],
+        "pending": check["pending"],
+    }
