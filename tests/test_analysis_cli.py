@@ -37,7 +37,7 @@ def write(path: Path, frame: gpd.GeoDataFrame) -> Path:
 
 
 @pytest.fixture
-def conflicted(store: Store, store_path: Path) -> Path:
+def conflicted(store: Store) -> str:
     """The rule tests' scene with a second parcel over the first (1 ha) and a licence over
     the Land Conclusion (25 ha)."""
     layers = scene()
@@ -45,7 +45,7 @@ def conflicted(store: Store, store_path: Path) -> Path:
     layers["licences"][0]["geometry"] = f.utm_box(1500, 500, 1000, 1000)
     built = frames(layers)
     store.write({name: built[name] for name in LAYER_ORDER if name in built})
-    return store_path
+    return store.location  # a .gpkg file or a PostGIS database: the tests run on both
 
 
 # -------------------------------------------------------------------------------------- area
@@ -150,7 +150,7 @@ def test_area_of_the_real_licences_matches_the_cadastre() -> None:
 # --------------------------------------------------------------------------------- overlaps
 
 
-def test_overlaps_by_default_lists_every_broken_pair_rule(conflicted: Path) -> None:
+def test_overlaps_by_default_lists_every_broken_pair_rule(conflicted: str) -> None:
     result = invoke("overlaps", "--db", conflicted, "--today", TODAY, "--format", "json")
     assert result.exit_code == 0, result.output
     rows = orjson.loads(result.stdout)
@@ -162,14 +162,14 @@ def test_overlaps_by_default_lists_every_broken_pair_rule(conflicted: Path) -> N
     assert set(rows[0]) == {"a_layer", "a_id", "b_layer", "b_id", "overlap_ha", "rule"}
 
 
-def test_overlaps_table_is_bilingual(conflicted: Path) -> None:
+def test_overlaps_table_is_bilingual(conflicted: str) -> None:
     result = invoke("overlaps", "--db", conflicted, "--today", TODAY)
     assert result.exit_code == 0, result.output
     for text in ("Гэрээт талбай давхцсан", "Parcels overlap", "Overlap ha", "Нийт / Total: 2"):
         assert text in result.stdout
 
 
-def test_overlaps_of_chosen_layers_and_tolerance(conflicted: Path) -> None:
+def test_overlaps_of_chosen_layers_and_tolerance(conflicted: str) -> None:
     base = ("overlaps", "--db", conflicted, "--today", TODAY)
     result = invoke(*base, "--layer", "land_conclusions", "--against", "soums", "--format", "csv")
     assert result.exit_code == 0, result.output
@@ -187,12 +187,12 @@ def test_overlaps_of_chosen_layers_and_tolerance(conflicted: Path) -> None:
     assert shared.within(f.utm_box(249, 99, 52, 202))  # the 50 m x 200 m strip
 
 
-def test_overlaps_refuses_bad_options(conflicted: Path) -> None:
+def test_overlaps_refuses_bad_options(conflicted: str, tmp_path: Path) -> None:
     base = ("overlaps", "--db", conflicted)
     assert invoke(*base, "--against", "licences").exit_code == 2
     assert invoke(*base, "--layer", "parcels").exit_code == 2
     assert invoke(*base, "--format", "xml").exit_code == 2
-    assert invoke("overlaps", "--db", conflicted.parent / "none.gpkg").exit_code == 3
+    assert invoke("overlaps", "--db", tmp_path / "none.gpkg").exit_code == 3
 
 
 # ---------------------------------------------------------------------------------- analyze
@@ -241,8 +241,8 @@ def test_analyze_prints_bilingual_counts_then_the_list(demo_db: Path) -> None:
     assert text.index("Conflicts by soum and rule") < text.index("Findings")
 
 
-def test_analyze_an_empty_store(store: Store, store_path: Path) -> None:
-    result = invoke("analyze", "--db", store_path, "--json")
+def test_analyze_an_empty_store(store: Store) -> None:
+    result = invoke("analyze", "--db", store.location, "--json")
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["findings"] == []
 
@@ -255,7 +255,7 @@ def proposal_file(tmp_path: Path, *geoms: shapely.Geometry, **columns: list[Any]
     return write(tmp_path / "proposal.geojson", frame)
 
 
-def test_check_a_clear_parcel(conflicted: Path, tmp_path: Path) -> None:
+def test_check_a_clear_parcel(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(500, 300, 200, 200), id=["NEW"])
     result = invoke("check", path, "--kind", "parcel", "--db", conflicted, "--today", TODAY)
     assert result.exit_code == 0, result.output
@@ -266,7 +266,7 @@ def test_check_a_clear_parcel(conflicted: Path, tmp_path: Path) -> None:
     assert payload["land_conclusions"][0]["id"] == "LC-1"
 
 
-def test_check_conflicts_still_exit_zero(conflicted: Path, tmp_path: Path) -> None:
+def test_check_conflicts_still_exit_zero(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(150, 100, 200, 200), id=["NEW"])
     result = invoke("check", path, "--kind", "parcel", "--db", conflicted, "--today", TODAY)
     assert result.exit_code == 0, result.output
@@ -280,7 +280,7 @@ def test_check_conflicts_still_exit_zero(conflicted: Path, tmp_path: Path) -> No
 
 
 def test_check_an_invalid_proposal_exits_zero_with_the_verdict(
-    conflicted: Path, tmp_path: Path
+    conflicted: str, tmp_path: Path
 ) -> None:
     path = proposal_file(tmp_path, shapely.box(48.8, 106.5, 48.81, 106.51), id=["SWAPPED"])
     result = invoke("check", path, "--db", conflicted, "--today", TODAY)
@@ -290,7 +290,7 @@ def test_check_an_invalid_proposal_exits_zero_with_the_verdict(
     assert "swapped" in payload["problems"][0]["reason"]
 
 
-def test_check_an_unreadable_file_exits_one(conflicted: Path, tmp_path: Path) -> None:
+def test_check_an_unreadable_file_exits_one(conflicted: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.geojson"
     bad.write_text("not json at all")
     assert invoke("check", bad, "--db", conflicted).exit_code == 1
@@ -298,7 +298,7 @@ def test_check_an_unreadable_file_exits_one(conflicted: Path, tmp_path: Path) ->
     assert invoke("check", bad, "--kind", "licence", "--db", conflicted).exit_code == 2
 
 
-def test_check_a_land_conclusion_across_the_soum_border(conflicted: Path, tmp_path: Path) -> None:
+def test_check_a_land_conclusion_across_the_soum_border(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(14000, 0, 2000, 1000), id=["LC-NEW"])
     result = invoke("check", path, "--soum", "MN4322", "--db", conflicted, "--today", TODAY)
     assert result.exit_code == 0, result.output
@@ -310,7 +310,7 @@ def test_check_a_land_conclusion_across_the_soum_border(conflicted: Path, tmp_pa
     assert payload["verdict"] == "conflicts"
 
 
-def test_check_reads_a_named_soum_beyond_the_proposal(conflicted: Path, tmp_path: Path) -> None:
+def test_check_reads_a_named_soum_beyond_the_proposal(conflicted: str, tmp_path: Path) -> None:
     # proposed by Bayangol, but wholly inside Mandal: all of it is outside the proposing soum
     path = proposal_file(tmp_path, f.utm_box(3000, 3000, 1000, 1000), id=["LC-NEW"])
     result = invoke("check", path, "--soum", "MN4310", "--db", conflicted, "--today", TODAY)
@@ -319,7 +319,7 @@ def test_check_reads_a_named_soum_beyond_the_proposal(conflicted: Path, tmp_path
     assert [(x["code"], x["id"]) for x in payload["findings"]] == [("LC_OUTSIDE_SOUM", "MN4310")]
 
 
-def test_check_html_is_self_contained_and_bilingual(conflicted: Path, tmp_path: Path) -> None:
+def test_check_html_is_self_contained_and_bilingual(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(150, 100, 200, 200), id=["<NEW & 1>"])
     target = tmp_path / "review.html"
     result = invoke("check", path, "--kind", "parcel", "--format", "html", "--out", target,

@@ -59,13 +59,14 @@ def rich(seeded: Store) -> Store:
     return seeded
 
 
+@pytest.mark.gpkg_only  # the file formats, not the store: one backend suffices
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_export_round_trip(fmt: str, rich: Store, store_path: Path, tmp_path: Path) -> None:
+def test_export_round_trip(fmt: str, rich: Store, tmp_path: Path) -> None:
     name, import_args = FORMATS[fmt]
     out = tmp_path / "export" / name
     result = runner.invoke(
         app,
-        ["export", "land_conclusions", "--format", fmt, "--out", str(out), "--db", str(store_path)],
+        ["export", "land_conclusions", "--format", fmt, "--out", str(out), "--db", rich.location],
     )
     assert result.exit_code == 0, result.output
     assert "Wrote 3 feature(s)" in result.output
@@ -89,7 +90,7 @@ def test_export_round_trip(fmt: str, rich: Store, store_path: Path, tmp_path: Pa
     assert back.loc["LC-1", "proposed_on"] == dt.date(2024, 3, 1)
 
 
-def test_zipped_shapefile_export_imports(rich: Store, store_path: Path, tmp_path: Path) -> None:
+def test_zipped_shapefile_export_imports(rich: Store, tmp_path: Path) -> None:
     out = tmp_path / "lc.zip"
     result = runner.invoke(
         app,
@@ -101,7 +102,7 @@ def test_zipped_shapefile_export_imports(rich: Store, store_path: Path, tmp_path
             "--out",
             str(out),
             "--db",
-            str(store_path),
+            rich.location,
         ],
     )
     assert result.exit_code == 0, result.output
@@ -112,7 +113,7 @@ def test_zipped_shapefile_export_imports(rich: Store, store_path: Path, tmp_path
         assert s.ids("land_conclusions") == {"LC-1", "LC-2", "LC-3"}
 
 
-def test_unknown_format_is_refused(seeded: Store, store_path: Path, tmp_path: Path) -> None:
+def test_unknown_format_is_refused(seeded: Store, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
@@ -123,7 +124,7 @@ def test_unknown_format_is_refused(seeded: Store, store_path: Path, tmp_path: Pa
             "--out",
             str(tmp_path / "x"),
             "--db",
-            str(store_path),
+            seeded.location,
         ],
     )
     assert result.exit_code != 0
@@ -131,10 +132,10 @@ def test_unknown_format_is_refused(seeded: Store, store_path: Path, tmp_path: Pa
     assert not (tmp_path / "x").exists()
 
 
-def test_layers_json(seeded: Store, store_path: Path) -> None:
+def test_layers_json(seeded: Store) -> None:
     import orjson
 
-    result = runner.invoke(app, ["layers", "--json", "--db", str(store_path)])
+    result = runner.invoke(app, ["layers", "--json", "--db", seeded.location])
     assert result.exit_code == 0
     rows = {r["layer"]: r for r in orjson.loads(result.output)}
     assert rows["contract_parcels"]["count"] == 1

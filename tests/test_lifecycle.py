@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -512,8 +511,10 @@ def cli(*args: str) -> str:
     return result.stdout
 
 
-def test_cli_expiring_json(lifecycle_store: Store, store_path: Path) -> None:
-    text = cli("expiring", "--db", str(store_path), "--today", "2026-03-01", "--format", "json")
+def test_cli_expiring_json(lifecycle_store: Store) -> None:
+    text = cli(
+        "expiring", "--db", lifecycle_store.location, "--today", "2026-03-01", "--format", "json"
+    )
     data = orjson.loads(text)
     assert data["today"] == "2026-03-01"
     assert data["days"] == 60
@@ -531,9 +532,9 @@ def test_cli_expiring_json(lifecycle_store: Store, store_path: Path) -> None:
     assert (late["id"], late["expires_on"], late["days_overdue"]) == ("P-4", "2026-02-20", 9)
 
 
-def test_cli_expiring_days_option_and_csv(lifecycle_store: Store, store_path: Path) -> None:
+def test_cli_expiring_days_option_and_csv(lifecycle_store: Store) -> None:
     text = cli(
-        "expiring", "--db", str(store_path), "--today", "2026-03-01", "--days", "61",
+        "expiring", "--db", lifecycle_store.location, "--today", "2026-03-01", "--days", "61",
         "--format", "csv",
     )  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -548,14 +549,16 @@ def test_cli_expiring_days_option_and_csv(lifecycle_store: Store, store_path: Pa
     assert rows[3]["days_left"] == "-9"
 
 
-def test_cli_expiring_table_is_bilingual(lifecycle_store: Store, store_path: Path) -> None:
-    text = cli("expiring", "--db", str(store_path), "--today", "2026-03-01")
+def test_cli_expiring_table_is_bilingual(lifecycle_store: Store) -> None:
+    text = cli("expiring", "--db", lifecycle_store.location, "--today", "2026-03-01")
     for words in ("Эзэмшигч", "Holder", "Хүчинтэй", "Active", "Татгалзана / Refused", "P-4"):
         assert words in text
 
 
-def test_cli_pipeline_json(lifecycle_store: Store, store_path: Path) -> None:
-    text = cli("pipeline", "--db", str(store_path), "--today", "2026-03-01", "--format", "json")
+def test_cli_pipeline_json(lifecycle_store: Store) -> None:
+    text = cli(
+        "pipeline", "--db", lifecycle_store.location, "--today", "2026-03-01", "--format", "json"
+    )
     data = orjson.loads(text)
     assert data["today"] == "2026-03-01"
     rows = {r["id"]: r for r in data["land_conclusions"]}
@@ -574,22 +577,26 @@ def test_cli_pipeline_json(lifecycle_store: Store, store_path: Path) -> None:
 
 
 def test_cli_pipeline_reads_allowed_requesters_from_the_environment(
-    lifecycle_store: Store, store_path: Path, monkeypatch: pytest.MonkeyPatch
+    lifecycle_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GAZAR_ALLOWED_REQUESTERS", '["soum"]')
-    text = cli("pipeline", "--db", str(store_path), "--today", "2026-03-01", "--format", "json")
+    text = cli(
+        "pipeline", "--db", lifecycle_store.location, "--today", "2026-03-01", "--format", "json"
+    )
     rows = {r["id"]: r for r in orjson.loads(text)["land_conclusions"]}
     assert rows["LC-1"]["data_problems"] == []
     assert rows["LC-2"]["data_problems"] == ["requester_not_allowed"]
 
 
-def test_cli_pipeline_table_is_bilingual(lifecycle_store: Store, store_path: Path) -> None:
-    text = cli("pipeline", "--db", str(store_path), "--today", "2026-03-01")
+def test_cli_pipeline_table_is_bilingual(lifecycle_store: Store) -> None:
+    text = cli("pipeline", "--db", lifecycle_store.location, "--today", "2026-03-01")
     for words in ("АМГТГ-т илгээсэн", "Submitted to MRPAM", "Хоцорсон / Delayed", "Median days"):
         assert words in text
 
 
-def test_cli_refuses_a_bad_date(lifecycle_store: Store, store_path: Path) -> None:
-    result = runner.invoke(app, ["pipeline", "--db", str(store_path), "--today", "2026-02-30"])
+def test_cli_refuses_a_bad_date(lifecycle_store: Store) -> None:
+    result = runner.invoke(
+        app, ["pipeline", "--db", lifecycle_store.location, "--today", "2026-02-30"]
+    )
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.output
