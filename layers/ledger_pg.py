@@ -14,9 +14,10 @@ keeps them in the store's PostgreSQL database:
   addition to a store, on either backend.
 - Changes are caught by ``AFTER INSERT``/``UPDATE``/``DELETE`` triggers ``FOR EACH
   STATEMENT`` with transition tables, on every layer table and allocation table: each changed
-  row goes to ``gazar_changes`` as JSON (``to_jsonb`` of the row without ``fid``, the
-  geometry as the hex of its WKB, ``gazar_users`` without its token hash), in the writer's own
-  transaction, whoever writes (Gazar, ``gazar import`` through the plain store, QGIS, psql).
+  row goes to ``gazar_changes`` as JSON (its columns in the schema's order, as on the
+  GeoPackage; the geometry as the hex of its WKB; ``gazar_users`` without its token hash), in
+  the writer's own transaction, whoever writes (Gazar, ``gazar import`` through the plain store,
+  QGIS, psql).
   One statement per changed statement, not one per row: a 100,000-feature ``COPY`` is logged
   in one ``INSERT ... SELECT``. The actor is ``SET LOCAL gazar.actor`` (``set_config``) of the
   ledger transaction; other writers leave it unset (``NULL``, "system").
