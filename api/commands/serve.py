@@ -33,6 +33,10 @@ def serve(
     name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     root = f"http://{name}:{port}"
     out.print(f"Gazar serves {shown(location)} ({counts})")  # a URL without its password
+    out.print(f"  Газрын зураг / Map:         {root}/map")
+    out.print(f"  Шалгах / Check a proposal:  {root}/check")
+    out.print(f"  Чөлөөт газар / Available:   {root}/availability")
+    out.print(f"  Нийтийн бүртгэл / Register: {root}/register")
     out.print(f"  Нүүр / Landing page:        {root}/")
     out.print(f"  Давхаргууд / Collections:   {root}/collections")
     out.print(f"  Гэрээт талбай / Parcels:    {root}/collections/contract_parcels/items")
