@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -22,6 +23,8 @@ from api.auth import Unauthorized, local_operator
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, report_error
 from layers.errors import GazarError, InputFileError
 from layers.ledger import ROLES, Ledger, User, open_ledger
+
+T = TypeVar("T")
 
 users_app = typer.Typer(help="Users and their tokens (roles: public, soum, aimag, mrpam, admin).")
 audit_app = typer.Typer(help="The append-only, hash-chained log of every change.")
@@ -58,6 +61,17 @@ def _user(ledger: Ledger, token: str | None) -> User:
     if user is None:
         raise typer.Exit(report_error(Unauthorized("the token is unknown or revoked")))
     return user
+
+
+def _act(db: str | None, token: str | None, action: Callable[[Ledger, User], T]) -> T:
+    """Open the ledger, run ``action`` as the token's user (or the local operator), close it;
+    a Gazar error becomes a readable message and a non-zero exit."""
+    ledger = _ledger(db)
+    try:
+        user = _user(ledger, token)
+        return guarded(lambda: action(ledger, user))
+    finally:
+        ledger.close()
 
 
 def _echo(doc: Any) -> None:
@@ -112,12 +126,11 @@ def apply_cmd(
         geometry=geometry,
         requested_ha=ha,
     )
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(lambda: service.apply(ledger, data, user=user, settings=analysis_settings()))
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.apply(ledger, data, user=user, settings=analysis_settings()),
+    )
     if as_json:
         _echo(doc)
         return
@@ -152,16 +165,13 @@ def object_cmd(
     db: DbOption = None,
 ) -> None:
     """Object to an application within its objection window."""
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(
-            lambda: service.object_to(
-                ledger, number, name=name, reason=reason, user=user, settings=analysis_settings()
-            )
-        )
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.object_to(
+            ledger, number, name=name, reason=reason, user=user, settings=analysis_settings()
+        ),
+    )
     if as_json:
         _echo(doc)
         return
@@ -185,22 +195,19 @@ def decide_cmd(
     An approval re-checks every rule in the same transaction as the write; when refused,
     every reason is printed and the exit code is 1.
     """
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(
-            lambda: service.decide(
-                ledger,
-                number,
-                outcome=outcome,
-                reason=reason,
-                contract_no=contract_no,
-                user=user,
-                settings=analysis_settings(),
-            )
-        )
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.decide(
+            ledger,
+            number,
+            outcome=outcome,
+            reason=reason,
+            contract_no=contract_no,
+            user=user,
+            settings=analysis_settings(),
+        ),
+    )
     if as_json:
         _echo(doc)
         return
@@ -230,21 +237,18 @@ def draw_announce(
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise typer.BadParameter(f"{date!r} is not YYYY-MM-DD", param_hint="--date") from None
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(
-            lambda: service.announce_draw(
-                ledger,
-                number,
-                draw_date=day,
-                public_value=value,
-                user=user,
-                settings=analysis_settings(),
-            )
-        )
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.announce_draw(
+            ledger,
+            number,
+            draw_date=day,
+            public_value=value,
+            user=user,
+            settings=analysis_settings(),
+        ),
+    )
     if as_json:
         _echo(doc)
         return
@@ -262,14 +266,13 @@ def draw_run(
     db: DbOption = None,
 ) -> None:
     """Run an announced draw on or after its date: seed, order, winner."""
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(
-            lambda: service.run_draw(ledger, draw_id, user=user, settings=analysis_settings())
-        )
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.run_draw(
+            ledger, draw_id, user=user, settings=analysis_settings()
+        ),
+    )
     if as_json:
         _echo(doc)
         return
@@ -328,22 +331,19 @@ def review_cmd(
 ) -> None:
     """MRPAM's review of a Land Conclusion: under_review, then issued or rejected."""
     until = dt.date.fromisoformat(valid_until) if valid_until else None
-    ledger = _ledger(db)
-    try:
-        user = _user(ledger, token)
-        doc = guarded(
-            lambda: service.review_land_conclusion(
-                ledger,
-                land_conclusion_id,
-                status=status,
-                decision_ref=ref,
-                valid_until=until,
-                user=user,
-                settings=analysis_settings(),
-            )
-        )
-    finally:
-        ledger.close()
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: service.review_land_conclusion(
+            ledger,
+            land_conclusion_id,
+            status=status,
+            decision_ref=ref,
+            valid_until=until,
+            user=user,
+            settings=analysis_settings(),
+        ),
+    )
     out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
 
 
