@@ -349,7 +349,17 @@ class GeoPackageStore(Store):
         where: Mapping[str, object] | None = None,
         ids: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
-        kind = layer_kind(layer)
+        return self._read_kind(layer_kind(layer), bbox=bbox, where=where, ids=ids)
+
+    def _read_kind(
+        self,
+        kind: LayerKind,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        where: Mapping[str, object] | None = None,
+        ids: list[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """``read`` for any table laid out as a layer kind (also ones outside the registry)."""
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:
@@ -369,13 +379,12 @@ class GeoPackageStore(Store):
         if ids is not None:
             clauses.append("id IN (SELECT value FROM json_each(?))")
             params.append(orjson.dumps([str(i) for i in ids]).decode())
-        sql = f"SELECT {GEOM}, {', '.join(f'{chr(34)}{c}{chr(34)}' for c in kind.columns)} "
-        sql += f'FROM "{kind.name}"'
+        cols = ", ".join(f'"{c}"' for c in kind.columns)
+        sql = f'SELECT {GEOM}, {cols} FROM "{kind.name}"'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY fid"
-        rows = self._conn.execute(sql, params).fetchall()
-        return self._frame(kind, rows)
+        return self._frame(kind, self._conn.execute(sql, params).fetchall())
 
     @staticmethod
     def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
@@ -419,23 +428,35 @@ class GeoPackageStore(Store):
         ]
         with self._transaction() as c:
             for kind, rows in prepared:
-                t = kind.name
-                if mode == "replace":
-                    c.execute(f'DELETE FROM "{t}"')
-                elif mode == "upsert":
-                    c.executemany(f'DELETE FROM "{t}" WHERE id = ?', [(r[1],) for r in rows])
-                names = ", ".join(f'"{col}"' for col in [GEOM, *kind.columns])
-                marks = ", ".join("?" for _ in range(len(kind.columns) + 1))
-                insert = f'INSERT INTO "{t}" ({names}) VALUES ({marks})'
-                for start in range(0, len(rows), _CHUNK):
-                    chunk = rows[start : start + _CHUNK]
-                    try:
-                        c.executemany(insert, chunk)
-                    except sqlite3.IntegrityError as exc:
-                        raise StoreError(f"layer '{t}': {exc} (nothing was written)") from exc
-                    if progress is not None:
-                        progress(len(chunk))
-                self._touch(c, t)
+                try:
+                    self._write_rows(c, kind, rows, mode=mode, progress=progress)
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(f"layer '{kind.name}': {exc} (nothing was written)") from exc
+
+    def _write_rows(
+        self,
+        c: sqlite3.Connection,
+        kind: LayerKind,
+        rows: list[tuple[Any, ...]],
+        *,
+        mode: WriteMode,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write one layer's prepared rows (``_rows``) inside the caller's transaction."""
+        t = kind.name
+        if mode == "replace":
+            c.execute(f'DELETE FROM "{t}"')
+        elif mode == "upsert":
+            c.executemany(f'DELETE FROM "{t}" WHERE id = ?', [(r[1],) for r in rows])
+        names = ", ".join(f'"{col}"' for col in [GEOM, *kind.columns])
+        marks = ", ".join("?" for _ in range(len(kind.columns) + 1))
+        insert = f'INSERT INTO "{t}" ({names}) VALUES ({marks})'
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            c.executemany(insert, chunk)
+            if progress is not None:
+                progress(len(chunk))
+        self._touch(c, t)
 
     @staticmethod
     def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:

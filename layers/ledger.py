@@ -692,40 +692,6 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock:
             return super().delete(layer, ids)
 
-    def _read_kind(
-        self,
-        kind: LayerKind,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if bbox is not None:
-            minx, miny, maxx, maxy = (float(v) for v in bbox)
-            clauses.append(
-                f'fid IN (SELECT id FROM "rtree_{kind.name}_{GEOM}" '
-                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
-            )
-            params += [maxx, minx, maxy, miny]
-        for col, value in (where or {}).items():
-            ftype = "str" if col == "id" else kind.field(col).type
-            if value is None:
-                clauses.append(f'"{col}" IS NULL')
-            else:
-                clauses.append(f'"{col}" = ?')
-                params.append(_to_sql(value, ftype))
-        if ids is not None:
-            clauses.append("id IN (SELECT value FROM json_each(?))")
-            params.append(orjson.dumps([str(i) for i in ids]).decode())
-        cols = ", ".join(f'"{c}"' for c in kind.columns)
-        sql = f'SELECT {GEOM}, {cols} FROM "{kind.name}"'
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY fid"
-        return self._frame(kind, self._conn.execute(sql, params).fetchall())
-
     # -- allocation records ------------------------------------------------------------------
 
     def applications(
@@ -927,19 +893,10 @@ class _GeoPackageTx(LedgerTx):
         for name, gdf in batches.items():
             kind = APPLICATIONS if name == APPLICATIONS.name else layer_kind(name)
             rows = self._ledger._rows(kind, gdf)
-            if mode == "replace":
-                self._c.execute(f'DELETE FROM "{kind.name}"')
-            elif mode == "upsert":
-                self._c.executemany(
-                    f'DELETE FROM "{kind.name}" WHERE id = ?', [(r[1],) for r in rows]
-                )
-            names = ", ".join(f'"{col}"' for col in [GEOM, *kind.columns])
-            marks = ", ".join("?" for _ in range(len(kind.columns) + 1))
             try:
-                self._c.executemany(f'INSERT INTO "{kind.name}" ({names}) VALUES ({marks})', rows)
+                self._ledger._write_rows(self._c, kind, rows, mode=mode)
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"layer '{kind.name}': {exc}") from exc
-            self._ledger._touch(self._c, kind.name)
 
 
 def open_ledger(
