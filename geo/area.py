@@ -265,36 +265,61 @@ def _is_small(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
         return (b[:, 2] - b[:, 0] <= LOCAL_MAX_DEG) & (b[:, 3] - b[:, 1] <= LOCAL_MAX_DEG)
 
 
-def _jacobian_area(geoms: npt.NDArray[np.object_], target: str) -> npt.NDArray[np.float64]:
-    """Area (m²) in ``target`` of small lon/lat geometries with straight lon/lat edges.
-
-    The lon/lat area times the determinant of the projection's Jacobian at the centroid,
-    by central differences. Exact for an area scale varying linearly over the geometry (the
-    first-order change integrates to zero about the centroid); the rest is second order.
-    """
-    centre = shapely.centroid(geoms)
-    lon, lat = shapely.get_x(centre), shapely.get_y(centre)
+def _jacobian_det(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], target: str
+) -> npt.NDArray[np.float64]:
+    """The projection's local area scale (m² per square degree) at each lon/lat point, by
+    central differences."""
     h = _JACOBIAN_STEP_DEG
     t = _transformer(target)
     xe, ye = t.transform(lon + h, lat)
     xw, yw = t.transform(lon - h, lat)
     xn, yn = t.transform(lon, lat + h)
     xs, ys = t.transform(lon, lat - h)
-    det = np.abs((xe - xw) * (yn - ys) - (xn - xs) * (ye - yw)) / (4 * h * h)
+    return np.asarray(np.abs((xe - xw) * (yn - ys) - (xn - xs) * (ye - yw)) / (4 * h * h))
+
+
+def _jacobian_area(
+    geoms: npt.NDArray[np.object_],
+    target: str,
+    centre: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Area (m²) in ``target`` of small lon/lat geometries with straight lon/lat edges.
+
+    The lon/lat area times the determinant of the projection's Jacobian at the centroid
+    (``centre``, if already known). Exact for an area scale varying linearly over the
+    geometry (the first-order change integrates to zero about the centroid); the rest is
+    second order.
+    """
+    if centre is None:
+        point = shapely.centroid(geoms)
+        centre = shapely.get_x(point), shapely.get_y(point)
+    det = _jacobian_det(centre[0], centre[1], target)
     return np.asarray(shapely.area(geoms), dtype="float64") * det
 
 
 def _lonlat_area(
-    geoms: npt.NDArray[np.object_], target: str, workers: int
+    geoms: npt.NDArray[np.object_],
+    target: str,
+    workers: int,
+    centre: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Area (m²) in ``target`` with straight lon/lat edges, part by part: small parts through
-    the Jacobian, the others with their edges split every ``LONLAT_STEP_DEG``."""
-    parts, owner = shapely.get_parts(geoms, return_index=True)
+    the Jacobian, the others with their edges split every ``LONLAT_STEP_DEG``.
+
+    ``centre``: the geometries' centroids, if known; used when every geometry is a single
+    Polygon (then its one part's centroid)."""
+    if centre is not None and (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON).all():
+        parts, owner = geoms, np.arange(len(geoms))
+    else:
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        centre = None
     m2 = np.zeros(len(parts), dtype="float64")
     present = ~shapely.is_empty(parts)
     small = present & _is_small(parts)
     if small.any():
-        m2[small] = _jacobian_area(parts[small], target)
+        part_centre = None if centre is None else (centre[0][small], centre[1][small])
+        m2[small] = _jacobian_area(parts[small], target, part_centre)
     large = present & ~small
     if large.any():
         m2[large] = _planar_area(_densify(parts[large], "lonlat", workers), target, workers)
@@ -333,18 +358,33 @@ def centroid_zones(geoms: GeometryInput) -> npt.NDArray[np.int64]:
 
 
 def _zones(arr: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    return _centres_and_zones(arr)[1]
+
+
+def _centres_and_zones(
+    arr: npt.NDArray[np.object_],
+) -> tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.int64]]:
+    """The lon/lat centroid of each geometry (NaN when empty) and its UTM zone (0 when empty)."""
     zones = np.zeros(len(arr), dtype="int64")
+    lon = np.full(len(arr), np.nan)
+    lat = np.full(len(arr), np.nan)
     present = ~shapely.is_empty(arr)
     if present.any():
-        zones[present] = utm_zone(shapely.get_x(shapely.centroid(arr[present])))
-    return zones
+        point = shapely.centroid(arr[present])
+        lon[present], lat[present] = shapely.get_x(point), shapely.get_y(point)
+        zones[present] = utm_zone(lon[present])
+    return (lon, lat), zones
 
 
 def _measure(
-    arr: npt.NDArray[np.object_], target: str, edges: EdgeModel, workers: int
+    arr: npt.NDArray[np.object_],
+    target: str,
+    edges: EdgeModel,
+    workers: int,
+    centre: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> npt.NDArray[np.float64]:
     if edges == "lonlat":
-        return _lonlat_area(arr, target, workers)
+        return _lonlat_area(arr, target, workers, centre)
     return _planar_area(_densify(arr, edges, workers), target, workers)
 
 
@@ -352,12 +392,55 @@ def _official_m2(
     arr: npt.NDArray[np.object_], edges: EdgeModel, workers: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Official m² and zones of ``arr``."""
-    zones = _zones(arr)
+    (lon, lat), zones = _centres_and_zones(arr)
     m2 = np.zeros(len(arr), dtype="float64")
     for zone in np.unique(zones[zones > 0]):  # at most a handful of zones, not features
         in_zone = zones == zone
-        m2[in_zone] = _measure(arr[in_zone], f"EPSG:{utm_epsg(int(zone))}", edges, workers)
+        target = f"EPSG:{utm_epsg(int(zone))}"
+        m2[in_zone] = _measure(arr[in_zone], target, edges, workers, (lon[in_zone], lat[in_zone]))
     return m2, zones
+
+
+def official_ha_checked(
+    geoms: npt.NDArray[np.object_], *, edges: EdgeModel = "lonlat", threads: int | None = None
+) -> npt.NDArray[np.float64]:
+    """:func:`official_ha` of geometries already known to be present, finite lon/lat.
+
+    For the analyses, which check their input layers once (``geo.repair``) and then measure
+    geometry derived from them (intersections, differences): the coordinate scan of
+    :func:`official_ha` would only repeat that check.
+    """
+    m2, _ = _official_m2(np.asarray(geoms, dtype=object), edges, worker_count(threads))
+    return m2 / M2_PER_HA
+
+
+def small_official_ha(
+    lonlat_area: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Official hectares of small geometries from their lon/lat area and lon/lat centroid.
+
+    The measure :func:`official_ha` applies to geometries at most ``LOCAL_MAX_DEG`` wide and
+    tall (edges straight in lon/lat): the area in square degrees times the UTM projection's
+    area scale at the centroid, in the zone of the centroid. For analyses that already know
+    both (a polygon clipped in numpy), without building a geometry.
+
+    Examples
+    --------
+    >>> small_official_ha([0.0001], [106.905], [47.905]).round(4).tolist()
+    [83.1019]
+    """
+    area = np.asarray(lonlat_area, dtype="float64").reshape(-1)
+    x = np.asarray(lon, dtype="float64").reshape(-1)
+    y = np.asarray(lat, dtype="float64").reshape(-1)
+    ha = np.zeros(len(area), dtype="float64")
+    measured = area > 0
+    zones = np.zeros(len(area), dtype="int64")
+    zones[measured] = utm_zone(x[measured])
+    for zone in np.unique(zones[measured]):
+        in_zone = zones == zone
+        det = _jacobian_det(x[in_zone], y[in_zone], f"EPSG:{utm_epsg(int(zone))}")
+        ha[in_zone] = area[in_zone] * det / M2_PER_HA
+    return ha
 
 
 def official_ha(

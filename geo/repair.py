@@ -170,14 +170,19 @@ def check_polygons(
             f"layer '{layer}', feature #{i} (id={ids[i]}): a {arr[i].geom_type} is not a "
             "polygon; only Polygon and MultiPolygon features can be analysed"
         )
-    problem = first_lonlat_problem(arr, nan_suspects=None if valid is None else ~valid)
+    problem = first_lonlat_problem(
+        arr, nan_suspects=None if valid is None else ~valid, present=present
+    )
     if problem is not None:
         i, why = problem
         raise InvalidGeometry(f"layer '{layer}', feature #{i} (id={ids[i]}): {why}")
 
 
 def first_lonlat_problem(
-    geoms: npt.NDArray[np.object_], *, nan_suspects: npt.NDArray[np.bool_] | None = None
+    geoms: npt.NDArray[np.object_],
+    *,
+    nan_suspects: npt.NDArray[np.bool_] | None = None,
+    present: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[int, str] | None:
     """The first geometry whose coordinates are not usable lon/lat, and why (else None).
 
@@ -185,7 +190,8 @@ def first_lonlat_problem(
     lat [-90, 90], and a geometry spanning more than 180 degrees of longitude. Missing and
     empty geometries are not problems here. ``nan_suspects`` (a mask) limits the coordinate
     scan for NaN to those geometries: GEOS finds every geometry with a NaN coordinate
-    invalid, so the invalid ones are the only suspects once validity is known.
+    invalid, so the invalid ones are the only suspects once validity is known. ``present``
+    (the geometries neither missing nor empty), if known, saves looking again.
 
     Examples
     --------
@@ -194,7 +200,8 @@ def first_lonlat_problem(
     (1, 'has coordinates outside lon [-180, 180] / lat [-90, 90] (lat/lon swapped?)')
     """
     arr = np.asarray(geoms, dtype=object)
-    present = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
+    if present is None:
+        present = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
     # shapely.bounds skips NaN coordinates (it catches infinities), so look at the coordinates
     suspects = np.arange(len(arr)) if nan_suspects is None else np.flatnonzero(nan_suspects)
     coords, owner = shapely.get_coordinates(arr[suspects], return_index=True)
@@ -219,7 +226,12 @@ def first_lonlat_problem(
 
 
 def repair_polygons(
-    geoms: npt.NDArray[np.object_], *, layer: str, ids: Ids, threads: int | None = 1
+    geoms: npt.NDArray[np.object_],
+    *,
+    layer: str,
+    ids: Ids,
+    threads: int | None = 1,
+    known_valid: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.object_], list[Repaired]]:
     """Check, then repair invalid polygons (``make_valid``, polygonal parts only).
 
@@ -233,6 +245,9 @@ def repair_polygons(
         The features' ids, aligned with ``geoms``.
     threads : int, optional
         Threads for the validity check (``None``: see :func:`worker_count`).
+    known_valid : numpy.ndarray of bool, optional
+        Geometries already known to be valid polygons with finite coordinates (for example
+        the boxes of :func:`geo.boxes.axis_boxes`): GEOS does not check them again.
 
     Returns
     -------
@@ -257,7 +272,14 @@ def repair_polygons(
     if len(ids) != len(arr):
         raise ValueError(f"{len(ids)} ids for {len(arr)} geometries in layer '{layer}'")
     present = ~shapely.is_missing(arr)
-    valid = map_chunks(shapely.is_valid, arr, workers=worker_count(threads)).astype(bool)
+    if known_valid is None:
+        valid = map_chunks(shapely.is_valid, arr, workers=worker_count(threads)).astype(bool)
+    else:
+        if len(known_valid) != len(arr):
+            raise ValueError(f"known_valid has {len(known_valid)} flags for {len(arr)} geometries")
+        valid = np.asarray(known_valid, dtype=bool).copy()
+        unknown = np.flatnonzero(~valid)
+        valid[unknown] = map_chunks(shapely.is_valid, arr[unknown], workers=worker_count(threads))
     check_polygons(arr, layer=layer, ids=ids, valid=valid | ~present)
     invalid = np.flatnonzero(present & ~valid)
     if invalid.size == 0:
