@@ -2,11 +2,17 @@
 
 An overlap is a shared area above a tolerance (default 1 m², in official square metres):
 polygons that only touch along an edge or at a corner do not overlap, a polygon entirely
-inside another does. Candidates come from one bulk ``STRtree`` query; the intersections of all
+inside another does. Candidates come from bulk ``STRtree`` queries; the intersections of all
 candidate pairs are computed at once (``shapely.intersection`` on arrays, split across threads
 since GEOS releases the GIL) and measured with :func:`geo.area.official_ha`. Intersections
 are exact (no ``set_precision`` snapping), so a sliver from coordinates that almost, but do
 not quite, coincide is measured and dropped by the tolerance instead of being hidden.
+
+Pairs of convex four-corner polygons (:mod:`geo.quads`; parcels are drawn that way) take a
+shortcut: their candidates are the tree's bounding-box matches, their shared part is clipped in
+numpy for all pairs at once and measured from its lon/lat area and centroid
+(:func:`geo.area.small_official_ha`), and they need no GEOS validity check. Every other pair
+goes through GEOS as above.
 
 Invalid input geometry is repaired first (``shapely.make_valid``, polygonal parts only) and
 each repaired feature is reported in the result's ``repaired`` list.
@@ -23,7 +29,15 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from geo.area import M2_PER_HA, EdgeModel, official_ha
+from geo.area import (
+    LOCAL_MAX_DEG,
+    M2_PER_HA,
+    EdgeModel,
+    official_ha,
+    official_ha_checked,
+    small_official_ha,
+)
+from geo.quads import clip_quads, find_quads, ring_measures, ring_polygons
 from geo.repair import (
     MIN_PER_THREAD,
     Repaired,
@@ -78,19 +92,48 @@ def _check_tolerance(tolerance_m2: float) -> float:
     return tol
 
 
+@dataclass(frozen=True)
+class _Layer:
+    """A layer's geometry checked and repaired, its ids, and its convex quadrilaterals."""
+
+    name: str
+    geoms: npt.NDArray[np.object_]
+    ids: npt.NDArray[np.object_]
+    #: which features are convex quadrilaterals (``geo.quads.convex_quads``)
+    quads: npt.NDArray[np.bool_]
+    #: their corners, counter-clockwise, shape (n, 4, 2) (NaN for the other features)
+    corners: npt.NDArray[np.float64]
+    repaired: list[Repaired]
+
+
+def _layer(gdf: gpd.GeoDataFrame, *, layer: str, id_column: str, workers: int) -> _Layer:
+    geoms, ids = layer_arrays(gdf, layer=layer, id_column=id_column)
+    quads, quad_corners = find_quads(geoms)  # valid by construction: GEOS need not check them
+    geoms, repaired = repair_polygons(
+        geoms, layer=layer, ids=ids, threads=workers, known_valid=quads
+    )
+    corners = np.full((len(geoms), 4, 2), np.nan)
+    corners[quads] = quad_corners
+    return _Layer(layer, geoms, ids, quads, corners, repaired)
+
+
 def _query(
-    tree: shapely.STRtree, geoms: npt.NDArray[np.object_], *, workers: int
+    tree: shapely.STRtree,
+    geoms: npt.NDArray[np.object_],
+    *,
+    predicate: str | None,
+    workers: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """``tree.query(geoms, predicate="intersects")``, the query geometries split in threads."""
+    """``tree.query(geoms, predicate=predicate)``, the query geometries split in threads."""
     n = len(geoms)
     chunks = min(workers, max(1, n // MIN_PER_THREAD))
     if chunks <= 1:
-        i, j = tree.query(geoms, predicate="intersects")
+        i, j = tree.query(geoms, predicate=predicate)
         return i, j
     edges = np.linspace(0, n, chunks + 1).astype(int).tolist()
 
     def query_chunk(start: int, stop: int) -> npt.NDArray[np.intp]:
-        pairs = tree.query(geoms[start:stop], predicate="intersects")
+        pairs = tree.query(geoms[start:stop], predicate=predicate)
         pairs[0] += start  # positions in the chunk -> positions in ``geoms``
         return pairs
 
@@ -100,24 +143,116 @@ def _query(
     return pairs[0], pairs[1]
 
 
-def _measure_overlaps(
-    a_geoms: npt.NDArray[np.object_],
-    b_geoms: npt.NDArray[np.object_],
+def _candidates(
+    a: _Layer, b: _Layer, *, workers: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Pairs (position in ``a``, position in ``b``) that may share area, and which are pairs of
+    quadrilaterals.
+
+    Quadrilateral pairs are the trees' bounding-box matches (clipping decides whether they
+    share area); every other pair must pass GEOS's ``intersects`` test.
+    """
+    a_box, a_other = np.flatnonzero(a.quads), np.flatnonzero(~a.quads)
+    b_box, b_other = np.flatnonzero(b.quads), np.flatnonzero(~b.quads)
+    found: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], bool]] = []
+    if b_box.size:
+        tree = shapely.STRtree(b.geoms[b_box])
+        i, j = _query(tree, a.geoms[a_box], predicate=None, workers=workers)
+        found.append((a_box[i], b_box[j], True))
+        i, j = _query(tree, a.geoms[a_other], predicate="intersects", workers=workers)
+        found.append((a_other[i], b_box[j], False))
+    if b_other.size:
+        tree = shapely.STRtree(b.geoms[b_other])
+        i, j = _query(tree, a.geoms, predicate="intersects", workers=workers)
+        found.append((i, b_other[j], False))
+    if not found:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0, dtype=bool)
+    i = np.concatenate([f[0] for f in found]).astype(np.intp)
+    j = np.concatenate([f[1] for f in found]).astype(np.intp)
+    box = np.concatenate([np.full(len(f[0]), f[2]) for f in found])
+    return i, j, box
+
+
+def _quad_overlaps(
+    a: _Layer,
+    b: _Layer,
     i: npt.NDArray[np.intp],
     j: npt.NDArray[np.intp],
+    *,
+    edges: EdgeModel,
+    workers: int,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.object_], np.ndarray]:
+    """The pairs of quadrilaterals sharing area, their shared polygons and official hectares."""
+
+    def chunk(
+        i: npt.NDArray[np.intp], j: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.object_], np.ndarray]:
+        origin = a.corners[i, :1]  # local coordinates keep the precision of small areas
+        verts, count = clip_quads(a.corners[i] - origin, b.corners[j] - origin)
+        lonlat_area, cx, cy = ring_measures(verts, count)
+        some = np.flatnonzero(lonlat_area > 0)
+        origin = origin[some]
+        shared = ring_polygons(verts[some] + origin, count[some])
+        # small by its own extent, as official_ha decides (the padding repeats a vertex)
+        verts, count = verts[some], count[some]
+        width = verts.shape[1]
+        padded = np.arange(width)[None, :] >= count[:, None]
+        verts[padded] = np.broadcast_to(verts[:, :1], verts.shape)[padded]
+        extent = verts.max(axis=1) - verts.min(axis=1)
+        small = (extent <= LOCAL_MAX_DEG).all(axis=1) & (edges == "lonlat")
+        ha = np.zeros(len(some), dtype="float64")
+        ha[small] = small_official_ha(
+            lonlat_area[some][small],
+            cx[some][small] + origin[small, 0, 0],
+            cy[some][small] + origin[small, 0, 1],
+        )
+        ha[~small] = official_ha_checked(shared[~small], edges=edges, threads=1)
+        return i[some], j[some], shared, ha
+
+    n = len(i)
+    chunks = min(workers, max(1, n // MIN_PER_THREAD))
+    if chunks <= 1:
+        return chunk(i, j)
+    cuts = np.linspace(0, n, 4 * chunks + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=chunks) as pool:
+        parts = list(pool.map(lambda s, e: chunk(i[s:e], j[s:e]), cuts[:-1], cuts[1:]))
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        np.concatenate([p[3] for p in parts]),
+    )
+
+
+def _measure_overlaps(
+    a: _Layer,
+    b: _Layer,
+    i: npt.NDArray[np.intp],
+    j: npt.NDArray[np.intp],
+    box: npt.NDArray[np.bool_],
     *,
     tolerance_m2: float,
     edges: EdgeModel,
     workers: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.object_], np.ndarray]:
     """Intersect candidate pairs, keep those sharing more than the tolerance."""
-    inter = map_chunks(shapely.intersection, a_geoms[i], b_geoms[j], workers=workers)
+    # pairs of quadrilaterals: clipped in numpy, in chunks on threads (numpy releases the GIL)
+    bi, bj, shared, box_ha = _quad_overlaps(a, b, i[box], j[box], edges=edges, workers=workers)
+    # other pairs: GEOS overlay
+    gi, gj = i[~box], j[~box]
+    inter = map_chunks(shapely.intersection, a.geoms[gi], b.geoms[gj], workers=workers)
     # touching pairs give lines or points (area 0): drop them before projecting anything
     some = np.flatnonzero(shapely.area(inter) > 0)
-    inter = polygonal_parts(inter[some])
-    ha = official_ha(inter, edges=edges, threads=workers)
+    gi, gj, inter = gi[some], gj[some], polygonal_parts(inter[some])
+    ha = np.concatenate((box_ha, official_ha_checked(inter, edges=edges, threads=workers)))
+    i = np.concatenate((bi, gi)).astype(np.intp)
+    j = np.concatenate((bj, gj)).astype(np.intp)
     keep = ha * M2_PER_HA > tolerance_m2
-    return i[some][keep], j[some][keep], inter[keep], ha[keep]
+    n_box = len(bi)
+    box_keep, other_keep = keep[:n_box], keep[n_box:]
+    geoms = np.concatenate((shared[box_keep], inter[other_keep]))
+    return i[keep], j[keep], geoms, ha[keep]
 
 
 def _records(
@@ -202,21 +337,21 @@ def overlaps_within(
     [{'a_id': 'p1', 'b_id': 'p2', 'overlap_ha': 0.845}]
     """
     tol = _check_tolerance(tolerance_m2)
-    geoms, ids = layer_arrays(gdf, layer=layer, id_column=id_column)
     workers = worker_count(threads)
-    geoms, repaired = repair_polygons(geoms, layer=layer, ids=ids, threads=workers)
-    i, j = _query(shapely.STRtree(geoms), geoms, workers=workers)
+    one = _layer(gdf, layer=layer, id_column=id_column, workers=workers)
+    i, j, box = _candidates(one, one, workers=workers)
     first = i < j  # each unordered pair once, and no feature with itself
     i, j, inter, ha = _measure_overlaps(
-        geoms, geoms, i[first], j[first], tolerance_m2=tol, edges=edges, workers=workers
+        one, one, i[first], j[first], box[first], tolerance_m2=tol, edges=edges, workers=workers
     )
+    ids = one.ids
     a_ids, b_ids = ids[i], ids[j]
     swap = a_ids.astype(str) > b_ids.astype(str)
     a_ids, b_ids = np.where(swap, b_ids, a_ids), np.where(swap, a_ids, b_ids)
     records = _records(
         a_layer=layer, a_ids=a_ids, b_layer=layer, b_ids=b_ids, overlap_ha=ha, geoms=inter
     )
-    return OverlapResult(records=records, repaired=tuple(repaired))
+    return OverlapResult(records=records, repaired=tuple(one.repaired))
 
 
 def overlaps_between(
@@ -260,19 +395,30 @@ def overlaps_between(
     [{'a_id': 'lc1', 'b_id': 'MV-1', 'overlap_ha': 21.121}]
     """
     tol = _check_tolerance(tolerance_m2)
-    a_geoms, a_ids = layer_arrays(a, layer=a_layer, id_column=id_column)
-    b_geoms, b_ids = layer_arrays(b, layer=b_layer, id_column=id_column)
     workers = worker_count(threads)
-    a_geoms, a_fixed = repair_polygons(a_geoms, layer=a_layer, ids=a_ids, threads=workers)
-    b_geoms, b_fixed = repair_polygons(b_geoms, layer=b_layer, ids=b_ids, threads=workers)
-    i, j = _query(shapely.STRtree(b_geoms), a_geoms, workers=workers)
+    if workers > 1 and min(len(a), len(b)) >= MIN_PER_THREAD:  # one layer per thread
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            one, other = pool.map(
+                lambda gdf, name: _layer(gdf, layer=name, id_column=id_column, workers=1),
+                (a, b),
+                (a_layer, b_layer),
+            )
+    else:
+        one = _layer(a, layer=a_layer, id_column=id_column, workers=workers)
+        other = _layer(b, layer=b_layer, id_column=id_column, workers=workers)
+    i, j, box = _candidates(one, other, workers=workers)
     i, j, inter, ha = _measure_overlaps(
-        a_geoms, b_geoms, i, j, tolerance_m2=tol, edges=edges, workers=workers
+        one, other, i, j, box, tolerance_m2=tol, edges=edges, workers=workers
     )
     records = _records(
-        a_layer=a_layer, a_ids=a_ids[i], b_layer=b_layer, b_ids=b_ids[j], overlap_ha=ha, geoms=inter
+        a_layer=a_layer,
+        a_ids=one.ids[i],
+        b_layer=b_layer,
+        b_ids=other.ids[j],
+        overlap_ha=ha,
+        geoms=inter,
     )
-    return OverlapResult(records=records, repaired=(*a_fixed, *b_fixed))
+    return OverlapResult(records=records, repaired=(*one.repaired, *other.repaired))
 
 
 def _container_arrays(
