@@ -16,6 +16,11 @@
     100k, 5.8% of the applications overlap a parcel (9,850 pairs; 9.4% of the parcels are
     touched); at small sizes almost none do, since the parcels then cover a tiny part of the
     aimags.
+``parcels_5``, ``resurvey_5``
+    The same parcels and re-drawn parcels with a fifth corner in the middle of their first
+    edge: the same shapes, areas and overlaps (to floating-point rounding of the midpoint), but
+    no longer four-corner parcels, so every pair goes through GEOS instead of the four-corner
+    clipping of ``geo.quads``.
 ``demo``
     Every layer of the demo (1,016 Land Conclusions for 100k parcels, rehabilitation zones,
     exclusions, licences), for the availability analysis.
@@ -52,6 +57,8 @@ class BenchData:
     parcels: gpd.GeoDataFrame
     resurvey: gpd.GeoDataFrame
     applications: gpd.GeoDataFrame
+    parcels_5: gpd.GeoDataFrame
+    resurvey_5: gpd.GeoDataFrame
     #: every layer of the demo, by layer name
     demo: dict[str, gpd.GeoDataFrame]
 
@@ -89,6 +96,27 @@ def resurvey(
     moved[:, 1] += north[which] / M_PER_DEG_LAT
     out = shapely.set_coordinates(geoms.copy(), moved)
     return _layer(_ids("RS", n), np.asarray(out, dtype=object))
+
+
+def five_corners(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The same four-corner polygons with a fifth corner in the middle of their first edge.
+
+    Ids are kept. The shapes do not change (but for the rounding of a slanted edge's
+    midpoint); only the way they are drawn does.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> p = gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(0, 0, 2, 1)], crs=4326)
+    >>> g = five_corners(p).geometry.iloc[0]
+    >>> len(g.exterior.coords), g.equals(p.geometry.iloc[0])
+    (6, True)
+    """
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    ring = shapely.get_coordinates(geoms).reshape(len(geoms), 5, 2)
+    middle = (ring[:, :1] + ring[:, 1:2]) / 2
+    five = shapely.polygons(np.concatenate((ring[:, :1], middle, ring[:, 1:]), axis=1))
+    return _layer(layer["id"].to_numpy(dtype=object), np.asarray(five, dtype=object))
 
 
 def applications(region: shapely.Geometry, *, n: int, seed: int = 13) -> gpd.GeoDataFrame:
@@ -135,9 +163,12 @@ def build(*, scale: int, seed: int = 7) -> BenchData:
     demo = build_demo(seed=seed, scale=scale, today=DEMO_DAY)
     parcels = demo["contract_parcels"]
     region = shapely.union_all(np.asarray(demo["aimags"].geometry.array, dtype=object))
+    redrawn = resurvey(parcels)
     return BenchData(
         parcels=parcels,
-        resurvey=resurvey(parcels),
+        resurvey=redrawn,
         applications=applications(region, n=len(parcels)),
+        parcels_5=five_corners(parcels),
+        resurvey_5=five_corners(redrawn),
         demo=demo,
     )

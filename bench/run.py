@@ -123,7 +123,8 @@ class Row:
 
     task: str
     kind: Kind
-    goal: Goal
+    #: None: a row for comparison, with no goal of its own
+    goal: Goal | None
     gazar: Timing = field(default_factory=Timing)
     postgis: Timing = field(default_factory=Timing)
     overlay: Timing = field(default_factory=Timing)
@@ -139,6 +140,8 @@ class Row:
             return "n/a"
         if not full:
             return "(small)"
+        if self.goal is None:
+            return "-"
         missed = []
         if self.gazar.seconds > self.goal.seconds:
             missed.append(f"{self.gazar.seconds:.2f} s > {self.goal.seconds:g} s")
@@ -255,6 +258,8 @@ def _postgis(dsn: str | None, data: BenchData) -> Iterator[Any | None]:
             "parcels": (data.parcels, [("status", "text")]),
             "resurvey": (data.resurvey, []),
             "applications": (data.applications, []),
+            "parcels_5": (data.parcels_5, []),
+            "resurvey_5": (data.resurvey_5, []),
             "land_conclusions": (
                 demo["land_conclusions"],
                 [("status", "text"), ("valid_until", "date")],
@@ -475,7 +480,7 @@ def _print_table(rows: Sequence[Row], *, full: bool) -> None:
                 r.postgis.cell(),
                 r.overlay.cell(),
                 *(f"{x:.1f}x" if x is not None else "n/a" for x in ratios),
-                r.goal.describe(),
+                r.goal.describe() if r.goal else "none (comparison)",
                 r.verdict(full=full),
             )
         )
@@ -536,6 +541,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         bench.overlaps(
             Row(f"within: {n} re-drawn parcels", "within", Goal(0.6, 10)), "resurvey", None
+        )
+        # the same shapes with a fifth corner: every pair through GEOS, not the four-corner
+        # clipping (geo.quads), to show the general path against the same PostGIS queries
+        bench.overlaps(
+            Row(f"between, 5-corner copies: {n} x {n} re-drawn", "between", None),
+            "parcels_5",
+            "resurvey_5",
+        )
+        bench.overlaps(
+            Row(f"within, 5-corner copies: {n} re-drawn", "within", None), "resurvey_5", None
         )
         bench.availability(
             Row(f"availability: {len(lcs):,} LCs x {n} parcels", "availability", Goal(1.5))

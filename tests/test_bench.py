@@ -49,6 +49,24 @@ def test_resurvey_moves_each_parcel_but_keeps_it_on_its_original(tiny: BenchData
     np.testing.assert_allclose(official_ha(moved), official_ha(original), rtol=1e-5)
 
 
+def test_five_corner_copies_are_the_same_shapes_and_overlap_the_same(tiny: BenchData) -> None:
+    from geo.quads import convex_quads
+
+    four = np.asarray(tiny.parcels.geometry.array)
+    five = np.asarray(tiny.parcels_5.geometry.array)
+    assert convex_quads(four).all() and not convex_quads(five).any()
+    # the midpoint of a slanted edge is on it to floating-point rounding
+    differ = shapely.area(shapely.symmetric_difference(four, five))
+    assert (differ <= 1e-10 * shapely.area(four)).all()
+    assert (shapely.get_num_coordinates(five) == 6).all()
+    assert tiny.parcels_5["id"].tolist() == tiny.parcels["id"].tolist()
+    quads = overlaps_between(tiny.parcels, tiny.resurvey, a_layer="p", b_layer="r").records
+    geos = overlaps_between(tiny.parcels_5, tiny.resurvey_5, a_layer="p", b_layer="r").records
+    assert len(quads) >= len(tiny.parcels)
+    assert quads[["a_id", "b_id"]].values.tolist() == geos[["a_id", "b_id"]].values.tolist()
+    np.testing.assert_allclose(quads["overlap_ha"], geos["overlap_ha"], rtol=1e-7)
+
+
 def test_resurvey_offsets_are_metres() -> None:
     # a 200 m x 200 m box moved by sigma 0 stays; by sigma 10 it keeps (200-|dx|)(200-|dy|) m²
     p = _layer(["p"], [utm_box(0, 0, 200, 200)])
