@@ -120,9 +120,10 @@ def clip_quads(subject: FloatArray, clip: FloatArray) -> tuple[FloatArray, npt.N
     Returns
     -------
     (numpy.ndarray of shape (n, m, 2), numpy.ndarray of int)
-        The shared polygons' vertices, counter-clockwise, padded to the longest (m <= 8), and
-        each one's vertex count (below 3: nothing shared). A boundary the two polygons share
-        may leave a repeated vertex; it adds no area.
+        The shared polygons' vertices, counter-clockwise, padded to the longest (m <= 8 but
+        for near-degenerate input; the padding holds anything), and each one's vertex count
+        (below 3: nothing shared). A boundary the two polygons share may leave a repeated
+        vertex; it adds no area.
 
     Examples
     --------
@@ -130,35 +131,60 @@ def clip_quads(subject: FloatArray, clip: FloatArray) -> tuple[FloatArray, npt.N
     >>> b = a + 1.0
     >>> verts, count = clip_quads(a, b)
     >>> count.tolist(), verts[0, : count[0]].tolist()
-    ([4], [[1.0, 1.0], [2.0, 1.0], [2.0, 2.0], [1.0, 2.0]])
+    ([4], [[2.0, 2.0], [1.0, 2.0], [1.0, 1.0], [2.0, 1.0]])
     """
     n = len(subject)
-    verts = np.asarray(subject, dtype="float64")
+    # rings kept closed (the first vertex again at ``count``), x and y apart: the next vertex
+    # of every vertex is then a slice, not a gather
+    xs = np.empty((n, 9))
+    ys = np.empty((n, 9))
+    xs[:, :4], ys[:, :4] = subject[..., 0], subject[..., 1]
+    xs[:, 4], ys[:, 4] = xs[:, 0], ys[:, 0]
     count = np.full(n, 4, dtype=np.intp)
-    rows = np.arange(n)[:, None]
+    width = 4
     for e in range(4):
-        start = clip[:, e][:, None, :]
-        along = (clip[:, (e + 1) % 4] - clip[:, e])[:, None, :]
-        width = verts.shape[1]
+        sx, sy = clip[:, e, 0, None], clip[:, e, 1, None]
+        dx = clip[:, (e + 1) % 4, 0, None] - sx
+        dy = clip[:, (e + 1) % 4, 1, None] - sy
+        # >= 0: on the inner (left) side of the clip edge
+        side = dx * (ys[:, : width + 1] - sy) - dy * (xs[:, : width + 1] - sx)
         present = np.arange(width)[None, :] < count[:, None]
-        nxt = _next_index(count, width)
-        after = verts[rows, nxt]
-        side = _cross(along, verts - start)  # >= 0: on the inner (left) side of the edge
-        side_after = side[rows, nxt]
-        inside, inside_after = side >= 0, side_after >= 0
-        crossing = present & (inside != inside_after)
+        # only polygons with a vertex outside this edge change
+        rows = np.flatnonzero((present & (side[:, :width] < 0)).any(axis=1))
+        if rows.size == 0:
+            continue
+        s0, s1 = side[rows, :width], side[rows, 1 : width + 1]
+        x0, x1 = xs[rows, :width], xs[rows, 1 : width + 1]
+        y0, y1 = ys[rows, :width], ys[rows, 1 : width + 1]
+        present = present[rows]
+        inside, inside_after = s0 >= 0, s1 >= 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            t = side / (side - side_after)
-            meet = verts + t[..., None] * (after - verts)
+            t = s0 / (s0 - s1)
         # each edge of the polygon gives: where it crosses the clip line, then its end if inside
-        emitted = np.stack((meet, after), axis=2).reshape(n, 2 * width, 2)
-        keep = np.stack((crossing, present & inside_after), axis=2).reshape(n, 2 * width)
+        keep = np.empty((rows.size, 2 * width), dtype=bool)
+        keep[:, 0::2] = present & (inside != inside_after)
+        keep[:, 1::2] = present & inside_after
+        out_x = np.empty((rows.size, 2 * width))
+        out_y = np.empty((rows.size, 2 * width))
+        with np.errstate(invalid="ignore"):
+            out_x[:, 0::2] = x0 + t * (x1 - x0)
+            out_y[:, 0::2] = y0 + t * (y1 - y0)
+        out_x[:, 1::2], out_y[:, 1::2] = x1, y1
         slot = np.cumsum(keep, axis=1) - 1  # where each kept vertex goes, in order
-        count = slot[:, -1] + 1
-        longest = max(int(count.max(initial=0)), 1)
-        verts = np.zeros((n, longest, 2))
-        verts[np.broadcast_to(rows, keep.shape)[keep], slot[keep]] = emitted[keep]
-    return verts, count
+        new_count = slot[:, -1] + 1
+        longest = int(new_count.max())
+        if longest + 1 > xs.shape[1]:  # only near-degenerate input adds more than one vertex
+            grow = np.zeros((n, longest + 1 - xs.shape[1]))
+            xs, ys = np.hstack((xs, grow)), np.hstack((ys, grow))
+        r, c = np.nonzero(keep)
+        xs[rows[r], slot[r, c]] = out_x[r, c]
+        ys[rows[r], slot[r, c]] = out_y[r, c]
+        count[rows] = new_count
+        xs[rows, new_count] = xs[rows, 0]
+        ys[rows, new_count] = ys[rows, 0]
+        width = max(width, longest)
+    width = max(int(count.max(initial=0)), 1)
+    return np.stack((xs[:, :width], ys[:, :width]), axis=2), count
 
 
 def ring_measures(
@@ -179,11 +205,14 @@ def ring_measures(
     present = np.arange(width)[None, :] < count[:, None]
     after = verts[rows, _next_index(count, width)]
     x, y, xa, ya = verts[..., 0], verts[..., 1], after[..., 0], after[..., 1]
-    term = np.where(present, x * ya - xa * y, 0.0)
-    twice = term.sum(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # the padding may hold anything
+        term = np.where(present, x * ya - xa * y, 0.0)
+        twice = term.sum(axis=1)
+        sum_x = np.where(present, (x + xa) * term, 0.0).sum(axis=1)
+        sum_y = np.where(present, (y + ya) * term, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cx = ((x + xa) * term).sum(axis=1) / (3 * twice)
-        cy = ((y + ya) * term).sum(axis=1) / (3 * twice)
+        cx = sum_x / (3 * twice)
+        cy = sum_y / (3 * twice)
     ok = (count >= 3) & (twice > 0)
     return np.where(ok, twice / 2, 0.0), np.where(ok, cx, np.nan), np.where(ok, cy, np.nan)
 
