@@ -155,6 +155,37 @@ def test_availability_as_geojson_and_for_a_soum_without_land_conclusions(
     assert empty.json()["land_conclusions"] == []
 
 
+def test_availability_is_computed_once_per_store_revision_and_day(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.collections
+
+    calls: list[object] = []
+    real = api.collections.availability
+
+    def counted(*args: Any, **kwargs: Any) -> gpd.GeoDataFrame:
+        calls.append(kwargs["today"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api.collections, "availability", counted)
+    first = client.get("/analysis/availability", params={"today": TODAY}).json()
+    soum = client.get("/analysis/availability", params={"today": TODAY, "soum": "MN4322"}).json()
+    assert soum["land_conclusions"] == first["land_conclusions"]
+    assert len(calls) == 1
+    client.get("/analysis/availability", params={"today": LATER})
+    assert len(calls) == 2  # another day: computed again
+    # a new parcel written to the store is seen by the next request
+    parcels = store.read("contract_parcels")
+    extra = parcels.iloc[[0]].copy()
+    extra["id"] = "P-NEW"
+    extra["geometry"] = [f.utm_box(1000, 100, 200, 200)]  # 4 ha of free land in LC-1
+    store.write({"contract_parcels": extra.reset_index(drop=True)})
+    after = client.get("/analysis/availability", params={"today": TODAY}).json()
+    assert len(calls) == 3
+    [before_lc], [after_lc] = first["land_conclusions"], after["land_conclusions"]
+    assert after_lc["available_ha"] == pytest.approx(before_lc["available_ha"] - 4.0, rel=1e-3)
+
+
 @pytest.mark.gpkg_only  # request handling only: one backend is enough
 def test_availability_refuses_an_unknown_soum(client: TestClient) -> None:
     r = client.get("/analysis/availability", params={"soum": "MN9999"})

@@ -33,13 +33,12 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import LayerCache, LayersDep, SettingsDep
 from api.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from api.responses import GeoJSONResponse, OrjsonResponse
+from api.routes.ogc import get_collections
 from api.settings import ApiSettings
 from api.views import (
-    AVAILABILITY_LAYERS,
     EXPIRING_LAYERS,
     availability_geojson,
     availability_json,
-    availability_view,
     check_view,
     expiring_json,
     expiring_view,
@@ -199,6 +198,7 @@ def overlaps(
     dependencies=[Depends(known_parameters("soum", "today", "format"))],
 )
 def availability(
+    request: Request,
     layers: LayersDep,
     soum: Annotated[
         str | None,
@@ -208,17 +208,21 @@ def availability(
     fmt: FormatQuery = "json",
 ) -> OrjsonResponse:
     """The same document as `gazar availability --format json` (`format=geojson`: the free
-    land itself, as `--format geojson`)."""
+    land itself, as `--format geojson`).
+
+    The whole store's availability is computed once per day and store revision (it is the
+    `available_land` collection's) and a soum's rows are taken from it: each Land
+    Conclusion's figures depend only on what lies in it."""
     day = _day(today)
-    lcs = layers.get("land_conclusions")
+    frame = get_collections(request).get("available_land", today=day).frame
     if soum is not None:
-        lcs = lcs[(lcs["soum_code"] == soum).to_numpy(dtype=bool)].reset_index(drop=True)
-        if lcs.empty and soum not in set(layers.get("soums")["id"]):
+        frame = frame[(frame["soum_code"] == soum).to_numpy(dtype=bool)].reset_index(drop=True)
+        lcs = layers.get("land_conclusions")
+        if not (lcs["soum_code"] == soum).any() and soum not in set(layers.get("soums")["id"]):
             raise BadRequest(
                 f"soum={soum!r}: no soum has this code; the codes are the ids of "
                 "/collections/soums/items (e.g. MN4322)"
             )
-    frame = availability_view(lcs, layers.all(AVAILABILITY_LAYERS), today=day)
     if fmt == "geojson":
         return GeoJSONResponse(availability_geojson(frame))
     return OrjsonResponse(availability_json(frame, today=day))
