@@ -334,21 +334,34 @@ def _proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _problems(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    """Features no analysis can use, each with its reason (in input order)."""
+    """Features no analysis can use, each with its reason in English and Mongolian (in input
+    order). ``reason`` repeats ``reason_en``."""
     geoms = np.asarray(frame.geometry.array, dtype=object)
     n = len(geoms)
-    reasons = np.full(n, None, dtype=object)
+    reasons: list[tuple[str, str] | None] = [None] * n  # (English, Mongolian)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    reasons[missing] = "empty geometry (the feature has no shape)"
+    for i in np.flatnonzero(missing):
+        reasons[i] = (
+            "empty geometry (the feature has no shape)",
+            "хоосон геометр (объектод хэлбэр байхгүй)",
+        )
     types = shapely.get_type_id(geoms)
     wrong = ~missing & ~np.isin(types, _POLYGONAL)
     for i in np.flatnonzero(wrong):
-        reasons[i] = f"a {geoms[i].geom_type} is not a polygon; a proposal must be an area"
+        kind = geoms[i].geom_type
+        reasons[i] = (
+            f"a {kind} is not a polygon; a proposal must be an area",
+            f"{kind} нь олон өнцөгт биш; санал болгох газар нь талбай байх ёстой",
+        )
     check = np.flatnonzero(~missing & ~wrong)
     coords, owner = shapely.get_coordinates(geoms[check], return_index=True)
     finite = np.ones(n, dtype=bool)
     finite[check[owner[~np.isfinite(coords).all(axis=1)]]] = False
-    reasons[~finite] = "coordinates contain NaN or Infinity"
+    for i in np.flatnonzero(~finite):
+        reasons[i] = (
+            "coordinates contain NaN or Infinity",
+            "координатад тоон бус (NaN) эсвэл хязгааргүй утга байна",
+        )
     bounds = shapely.bounds(geoms)
     x0, y0, x1, y1 = MONGOLIA_BOUNDS
     with np.errstate(invalid="ignore"):
@@ -365,21 +378,27 @@ def _problems(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
             & (bounds[:, 2] <= y1)
         )
     for i in np.flatnonzero(~missing & ~wrong & finite & ~inside):
-        why = (
-            f"coordinates outside Mongolia (bounds {', '.join(f'{v:.6f}' for v in bounds[i])}; "
-            f"Mongolia is lon {x0}–{x1}, lat {y0}–{y1})"
+        box = ", ".join(f"{v:.6f}" for v in bounds[i])
+        en = (
+            f"coordinates outside Mongolia (bounds {box}; Mongolia is lon {x0}–{x1}, lat {y0}–{y1})"
+        )
+        mn = (
+            f"координат Монгол Улсаас гадна байна (хүрээ {box}; Монгол Улс: уртраг {x0}–{x1}, "
+            f"өргөрөг {y0}–{y1})"
         )
         if swapped[i]:
-            why += ": latitude and longitude look swapped (x must be the longitude)"
-        reasons[i] = why
+            en += ": latitude and longitude look swapped (x must be the longitude)"
+            mn += ": өргөрөг, уртраг солигдсон бололтой (x нь уртраг байх ёстой)"
+        reasons[i] = (en, mn)
     ids = frame["id"].to_numpy(dtype=object)
-    problems = [
-        {"index": int(i), "id": str(ids[i]), "reason": str(reasons[i])}
-        for i in np.flatnonzero(reasons != None)  # noqa: E711 - elementwise on an object array
-    ]
+    problems = [_problem(i, str(ids[i]), *why) for i, why in enumerate(reasons) if why is not None]
     if n == 0:
-        problems.append({"index": None, "id": None, "reason": "the proposal has no features"})
+        problems.append(_problem(None, None, "the proposal has no features", "саналд объект алга"))
     return problems
+
+
+def _problem(index: int | None, feature_id: str | None, en: str, mn: str) -> dict[str, Any]:
+    return {"index": index, "id": feature_id, "reason": en, "reason_en": en, "reason_mn": mn}
 
 
 def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:

@@ -184,6 +184,25 @@ def test_check_a_drawn_polygon_that_is_clear(client: TestClient) -> None:
     assert "Зөрчил илрээгүй." in r.text
 
 
+def test_check_names_a_feature_it_cannot_use_in_the_page_language(client: TestClient) -> None:
+    doc = proposal_geojson(FREE)
+    doc["features"].append(
+        {"type": "Feature", "properties": {"id": "PIN"},
+         "geometry": {"type": "Point", "coordinates": [106.5, 48.8]}}
+    )  # fmt: skip
+    for lang, reason in (
+        ("mn", "Point нь олон өнцөгт биш"),
+        ("en", "a Point is not a polygon"),
+    ):
+        r = client.post(
+            "/check",
+            data={"drawn": json.dumps(doc), "kind": "parcel", "today": TODAY, "lang": lang},
+        )
+        assert r.status_code == 200, r.text[:500]
+        assert 'data-verdict="invalid"' in r.text
+        assert f"#1 (PIN): {reason}" in r.text
+
+
 def _zipped_shapefile(tmp_path: Path, frame: gpd.GeoDataFrame) -> bytes:
     frame.to_file(tmp_path / "p.shp")
     buf = io.BytesIO()

@@ -115,19 +115,23 @@ def test_a_parcel_over_a_contract_parcel_has_conflicts(ctx: ReviewContext) -> No
 
 
 @pytest.mark.parametrize(
-    ("geometry", "reason"),
+    ("geometry", "reason", "reason_mn"),
     [
-        (shapely.Polygon(), "empty geometry"),
-        (None, "empty geometry"),
-        (shapely.Point(106.5, 48.8), "a Point is not a polygon"),
-        (shapely.box(48.8, 106.5, 48.81, 106.51), "latitude and longitude look swapped"),
-        (shapely.box(10.0, 50.0, 10.1, 50.1), "outside Mongolia"),
-        ("nan", "NaN"),
+        (shapely.Polygon(), "empty geometry", "хоосон геометр"),
+        (None, "empty geometry", "хоосон геометр"),
+        (shapely.Point(106.5, 48.8), "a Point is not a polygon", "Point нь олон өнцөгт биш"),
+        (
+            shapely.box(48.8, 106.5, 48.81, 106.51),
+            "latitude and longitude look swapped",
+            "өргөрөг, уртраг солигдсон",
+        ),
+        (shapely.box(10.0, 50.0, 10.1, 50.1), "outside Mongolia", "Монгол Улсаас гадна"),
+        ("nan", "NaN", "NaN"),
     ],
     ids=["empty", "missing", "point", "swapped", "germany", "nan"],
 )
 def test_unusable_geometry_is_invalid_with_its_reason(
-    ctx: ReviewContext, geometry: shapely.Geometry | str | None, reason: str
+    ctx: ReviewContext, geometry: shapely.Geometry | str | None, reason: str, reason_mn: str
 ) -> None:
     if geometry == "nan":
         with np.errstate(invalid="ignore"):
@@ -137,7 +141,8 @@ def test_unusable_geometry_is_invalid_with_its_reason(
     assert result["verdict_en"] == "Invalid geometry"
     [problem] = result["problems"]
     assert problem["id"] == "BAD" and problem["index"] == 0
-    assert reason in problem["reason"]
+    assert reason in problem["reason"] and problem["reason_en"] == problem["reason"]
+    assert reason_mn in problem["reason_mn"]
     assert result["features"] == [
         {"id": "BAD", "official_ha": None, "geodesic_ha": None, "utm_zone": None,
          "verdict": "invalid"}
@@ -158,6 +163,7 @@ def test_an_empty_proposal_is_invalid(ctx: ReviewContext) -> None:
     result = check(ctx, proposal())
     assert result["verdict"] == "invalid"
     assert result["problems"][0]["reason"] == "the proposal has no features"
+    assert result["problems"][0]["reason_mn"] == "саналд объект алга"
 
 
 def test_warnings_leave_the_verdict_clear(ctx: ReviewContext) -> None:

@@ -230,7 +230,7 @@ def review_pdf(
     notes = {
         "repairs": [f"{x.get('feature_id')}: {x.get('reason')}" for x in result.get("repairs", [])],
         "problems": [
-            f"#{p.get('index')} ({p.get('id')}): {p.get('reason')}"
+            f"#{p.get('index')} ({p.get('id')}): {p.get(f'reason_{lang}') or p.get('reason')}"
             for p in result.get("problems", [])
         ],
     }

@@ -545,7 +545,8 @@ def review_html(result: Mapping[str, Any]) -> str:
         for x in result["features"]
     )
     notes = "".join(
-        f"<li>{e(p['id'])}: {e(p['reason'])}</li>" for p in result["problems"]
+        f"<li>{e(p['id'])}: {e(p['reason_mn'])} / {e(p['reason_en'])}</li>"
+        for p in result["problems"]
     ) + "".join(f"<li>{e(r['feature_id'])} ({e(r['layer'])}): {e(r['reason'])}</li>"
                 for r in result["repairs"])  # fmt: skip
     area = result["area"]
