@@ -6,11 +6,12 @@ into blocks by :func:`geo.raster.plan_windows`, and only the window of each bloc
 the raster is read — at most ``max_pixels`` pixels at a time, whatever the raster's size.
 
 The registry: rasters that belong to a store (the demo's NDVI and DEM) live in a folder beside
-it, ``<store>.rasters/`` (``data/gazar.rasters/`` for ``data/gazar.gpkg``), listed in its
-``manifest.json``: ``{"version": 1, "rasters": [{"kind", "area", "file", "date", "crs",
-"description"}]}`` with ``kind`` one of :data:`RASTER_KINDS` and ``area`` a soum code. A JSON
-file, not a table in the GeoPackage, so that a person (or QGIS) sees the rasters as files and
-the store's schema stays the layers'.
+it, ``<store>.rasters/`` (``data/gazar.rasters/`` for ``data/gazar.gpkg``), or in the folder
+the ``GAZAR_RASTERS`` environment variable names (the only way for a PostGIS store, which has
+no folder beside it), listed in its ``manifest.json``: ``{"version": 1, "rasters": [{"kind",
+"area", "file", "date", "crs", "description"}]}`` with ``kind`` one of :data:`RASTER_KINDS`
+and ``area`` a soum code. A JSON file, not a table in the GeoPackage, so that a person (or
+QGIS) sees the rasters as files and the store's schema stays the layers'.
 """
 
 from __future__ import annotations
@@ -516,16 +517,40 @@ def write_availability(
 # ------------------------------------------------------------------------------- the registry
 
 
+#: The environment variable naming the folder of the store's rasters, for any store.
+RASTERS_ENV: Final = "GAZAR_RASTERS"
+
+
+def _is_database(store_location: str | os.PathLike[str]) -> bool:
+    return "://" in str(store_location)
+
+
 def raster_dir(store_location: str | os.PathLike[str]) -> Path:
-    """The folder of a store's rasters: ``data/gazar.rasters`` for ``data/gazar.gpkg``."""
+    """The folder of a store's rasters: ``$GAZAR_RASTERS`` when set, else beside a GeoPackage
+    (``data/gazar.rasters`` for ``data/gazar.gpkg``).
+
+    Raises
+    ------
+    InputFileError
+        For a database (PostGIS) store without ``GAZAR_RASTERS``: it has no folder beside it.
+    """
+    explicit = os.environ.get(RASTERS_ENV, "").strip()
+    if explicit:
+        return Path(explicit)
+    if _is_database(store_location):
+        raise InputFileError(
+            RASTERS_ENV,
+            "a PostGIS store has no folder beside it for rasters; set GAZAR_RASTERS to the "
+            "folder that holds them (and their manifest.json)",
+        )
     p = Path(store_location)
     return p.with_name(p.stem + ".rasters")
 
 
 def registered(store_location: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The rasters registered beside a store (``file`` made an absolute ``path``); none if
-    it has no manifest."""
-    if "://" in str(store_location):  # a database (PostGIS) has no folder beside it
+    """The rasters registered for a store (``file`` made an absolute ``path``); none if it
+    has no manifest, or is a database without ``GAZAR_RASTERS``."""
+    if _is_database(store_location) and not os.environ.get(RASTERS_ENV, "").strip():
         return []
     folder = raster_dir(store_location)
     manifest = folder / MANIFEST

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from layers.rasters import RASTERS_ENV, registered
 from layers.schema import REGISTRY
 from layers.store import open_store
 from layers.validate import validate_layer
@@ -15,15 +17,21 @@ runner = CliRunner()
 
 
 def test_demo_builds_a_valid_store_and_prints_the_summary(
-    backend: str, store_location: str
+    backend: str, store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = store_location
+    monkeypatch.delenv(RASTERS_ENV, raising=False)
     result = runner.invoke(app, ["demo", "--db", db, "--today", "2026-06-01"])
     assert result.exit_code == 0, result.output
     if backend == "postgis":  # written in the database itself; the rasters are files
-        assert "Demo rasters not written" in result.output
+        assert "Demo rasters not written" in result.output and RASTERS_ENV in result.output
+        # with a folder for them, the rasters are written there
+        monkeypatch.setenv(RASTERS_ENV, str(tmp_path / "pg-rasters"))
         again = runner.invoke(app, ["demo", "--db", db, "--seed", "4", "--today", "2026-06-01"])
         assert again.exit_code == 0, again.output  # replaced whole, not appended
+        assert "Demo rasters written" in again.output
+        kinds = {e["kind"] for e in registered(db)}
+        assert kinds == {"ndvi_before", "ndvi_after", "dem"}
     text = result.output
     for soum in (
         "Есөнбулаг MN8201",

@@ -34,6 +34,7 @@ from api.app import create_app
 from api.cli import app as cli
 from api.settings import ApiSettings
 from layers import rasters
+from layers.errors import InputFileError
 from layers.store import Store, open_store
 from tests import factories as f
 from tests.test_maps import soum
@@ -183,6 +184,42 @@ def test_rehab_over_http_by_hand(client: TestClient) -> None:
     # a threshold of 0.01 lets RZ-B pass
     low = client.get("/analysis/rehab", params={"threshold": "0.01"}).json()
     assert [z["status"] for z in low["zones"]] == ["recovering", "recovering", "no_data"]
+
+
+def test_gazar_rasters_names_the_folder_of_any_stores_rasters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://gazar@localhost/gazar"
+    monkeypatch.delenv(rasters.RASTERS_ENV, raising=False)
+    assert rasters.raster_dir(tmp_path / "a.gpkg") == tmp_path / "a.rasters"
+    assert rasters.registered(url) == []  # a database has no folder beside it
+    with pytest.raises(InputFileError, match="set GAZAR_RASTERS"):
+        rasters.raster_dir(url)
+    shared = tmp_path / "shared-rasters"
+    monkeypatch.setenv(rasters.RASTERS_ENV, str(shared))
+    assert rasters.raster_dir(url) == shared == rasters.raster_dir(tmp_path / "a.gpkg")
+    register_rasters(url)
+    entries = rasters.registered(url)
+    assert [(e["kind"], e["path"]) for e in entries] == [
+        ("ndvi_before", str(shared / "b.tif")),
+        ("ndvi_after", str(shared / "a.tif")),
+        ("dem", str(shared / "dem.tif")),
+    ]
+
+
+def test_rehab_and_slope_of_a_store_with_its_rasters_in_gazar_rasters(
+    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(rasters.RASTERS_ENV, str(tmp_path / "rasters"))
+    with open_store(store_location) as s:
+        fill(s)
+    register_rasters(store_location)
+    doc = cli_json("rehab-monitor", "--db", store_location, "--format", "json")
+    status = {z["id"]: z["status"] for z in doc["zones"]}
+    assert status == {"RZ-A": "recovering", "RZ-B": "below_min", "RZ-C": "no_data"}
+    with TestClient(create_app(ApiSettings(db=store_location))) as c:
+        served = c.get("/analysis/rehab").json()
+        assert {z["id"]: z["status"] for z in served["zones"]} == status
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -20,6 +20,11 @@ from layers.labels import label
 from layers.schema import REGISTRY, layer_kind
 from layers.store import default_location, open_store
 from layers.transfer import shown
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import geopandas as gpd
 
 _PROGRESS_FROM = 2000  # features: show a progress bar from this size on
 
@@ -213,6 +218,16 @@ def export_cmd(
     )
 
 
+def _demo_rasters(
+    layers: dict[str, gpd.GeoDataFrame], folder: Path, *, seed: int, today: dt.date
+) -> None:
+    from layers.rasters import write_demo_rasters
+
+    written = write_demo_rasters(layers, folder, seed=seed, today=today)
+    out.print(f"[green]Demo rasters written:[/] {folder} ({len(written)} files: "
+              "NDVI before and after, and a DEM, per soum)")  # fmt: skip
+
+
 @app.command("demo")
 def demo_cmd(
     db: DbOption = None,
@@ -224,6 +239,7 @@ def demo_cmd(
 ) -> None:
     """Build the demo store: five target soums with Land Conclusions, parcels and rehabilitation."""
     from layers.demo import build_demo
+    from layers.rasters import RASTERS_ENV, raster_dir
     from layers.schema import LAYER_ORDER
 
     day = parse_today(today)
@@ -236,8 +252,11 @@ def demo_cmd(
             guarded(lambda: store.write(batches, mode="replace"))
             out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
                       f"{scale}, as of {day})")  # fmt: skip
-            out.print("Demo rasters not written: they are files beside a GeoPackage store "
-                      "(gazar demo --db data/gazar.gpkg writes them)")  # fmt: skip
+            if os.environ.get(RASTERS_ENV, "").strip():
+                _demo_rasters(layers, raster_dir(location), seed=seed, today=day)
+            else:
+                out.print("Demo rasters not written: a PostGIS store keeps its rasters in the "
+                          f"folder {RASTERS_ENV} names; set it to write them there")  # fmt: skip
             from api.commands.summary import print_summary
 
             print_summary(store, today=day)
@@ -258,11 +277,7 @@ def demo_cmd(
         for suffix in ("", "-wal", "-shm"):
             Path(tmp_name + suffix).unlink(missing_ok=True)
     out.print(f"[green]Demo store written:[/] {target} (seed {seed}, scale {scale}, as of {day})")
-    from layers.rasters import raster_dir, write_demo_rasters
-
-    rasters = write_demo_rasters(layers, raster_dir(target), seed=seed, today=day)
-    out.print(f"[green]Demo rasters written:[/] {raster_dir(target)} ({len(rasters)} files: "
-              "NDVI before and after, and a DEM, per soum)")  # fmt: skip
+    _demo_rasters(layers, raster_dir(str(target)), seed=seed, today=day)
     with store_at(str(target)) as store:
         from api.commands.summary import print_summary
 

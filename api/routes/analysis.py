@@ -526,7 +526,8 @@ def rehab_cached(
     if not any(e["kind"] == "ndvi_before" for e in ndvi) and before is None:
         raise NotFound(
             "no NDVI rasters are registered beside the store: gazar demo writes some, or list "
-            "yours (kind ndvi_before and ndvi_after) in the manifest.json of its .rasters folder"
+            "yours (kind ndvi_before and ndvi_after) in the manifest.json of its .rasters folder "
+            "(or of the folder GAZAR_RASTERS names: the only place for a PostGIS store)"
         )
     if (before is None) != (after is None):
         raise BadRequest("give both before and after (registered raster names), or neither")
