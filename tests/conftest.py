@@ -92,8 +92,9 @@ def pg_database(pg_template: str) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_db(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch a store named by the environment."""
+    """Tests never touch a store or a rasters folder named by the environment."""
     monkeypatch.delenv("GAZAR_DB", raising=False)
+    monkeypatch.delenv("GAZAR_RASTERS", raising=False)
 
 
 @pytest.fixture
