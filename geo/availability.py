@@ -45,9 +45,7 @@ two cores, and agrees with a per-Land-Conclusion ``union_all``/``difference`` lo
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import geopandas as gpd
@@ -57,7 +55,14 @@ import pandas as pd
 import shapely
 
 from geo.area import official_ha, official_ha_checked, polygon_parts
-from geo.repair import Repaired, layer_arrays, polygonal_parts, repair_polygons
+from geo.repair import (
+    Repaired,
+    layer_arrays,
+    map_chunks,
+    polygonal_parts,
+    repair_polygons,
+    worker_count,
+)
 from layers.errors import GazarError
 from layers.labels import bilingual
 from layers.schema import STORE_CRS
@@ -152,34 +157,6 @@ def require_in_force(land_conclusion: gpd.GeoDataFrame, *, today: dt.date) -> No
         )
 
 
-def _workers(threads: int | None) -> int:
-    if threads is None:
-        return min(2, os.cpu_count() or 1)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, not {threads!r}")
-    return threads
-
-
-def _split(
-    op: Callable[..., ObjArray], arrays: Sequence[np.ndarray], *, workers: int, minimum: int
-) -> ObjArray:
-    """``op(*arrays)`` over the first axis, in up to ``workers`` threads (GEOS drops the GIL)."""
-    n = len(arrays[0])
-    chunks = min(workers, max(1, n // minimum))
-    if chunks <= 1:
-        return np.asarray(op(*arrays))
-    bounds = np.linspace(0, n, chunks + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=chunks) as pool:
-        parts = list(
-            pool.map(
-                lambda s, e: op(*(a[s:e] for a in arrays)),
-                bounds[:-1].tolist(),
-                bounds[1:].tolist(),
-            )
-        )
-    return np.concatenate(parts)
-
-
 def _union_by_group(geoms: ObjArray, groups: IntArray, size: int, *, workers: int) -> ObjArray:
     """The union of ``geoms`` per group number (0..size-1); None for a group with none.
 
@@ -207,11 +184,8 @@ def _union_by_group(geoms: ObjArray, groups: IntArray, size: int, *, workers: in
         local[rows] = np.arange(len(rows))
         member = local[row_of] >= 0
         padded[local[row_of[member]], position[member]] = geoms[member]
-        out[uniq[rows]] = _split(
-            lambda a: _UNION_ROWS(a, axis=1),
-            [padded],
-            workers=workers,
-            minimum=_MIN_ROWS_PER_THREAD,
+        out[uniq[rows]] = map_chunks(
+            lambda a: _UNION_ROWS(a, axis=1), padded, workers=workers, minimum=_MIN_ROWS_PER_THREAD
         )
     return out
 
@@ -226,9 +200,9 @@ def _clip(lcs: ObjArray, sources: ObjArray, *, workers: int) -> tuple[ObjArray, 
     lc_i, src_j = tree.query(lcs, predicate="intersects")
     src_j = keep[src_j]
     pieces = sources[src_j].copy()
-    covered = _split(
-        shapely.covers, [lcs[lc_i], pieces], workers=workers, minimum=_MIN_PAIRS_PER_THREAD
-    )
+    covered = map_chunks(
+        shapely.covers, lcs[lc_i], pieces, workers=workers, minimum=_MIN_PAIRS_PER_THREAD
+    ).astype(bool)
     cut = np.flatnonzero(~covered)
     if cut.size:
         pieces[cut] = polygonal_parts(shapely.intersection(pieces[cut], lcs[lc_i[cut]]))
@@ -304,9 +278,10 @@ def _subtract(
         free[fast] = _punch_holes(lcs[fast], parts[mine], local[owner[mine]])
     if slow.size:
         free[slow] = polygonal_parts(
-            _split(
+            map_chunks(
                 shapely.difference,
-                [lcs[slow], blocked[slow]],
+                lcs[slow],
+                blocked[slow],
                 workers=workers,
                 minimum=_MIN_ROWS_PER_THREAD,
             )
@@ -418,7 +393,7 @@ def availability(
     >>> frame[["area_ha", "allocated_ha", "available_ha"]].round(2).to_dict("records")
     [{'area_ha': 163.3, 'allocated_ha': 81.65, 'available_ha': 81.65}]
     """
-    workers = _workers(threads)
+    workers = worker_count(threads)
     _need(land_conclusions, "land_conclusions", ["name", "soum_code", "aimag_code"])
     _need(parcels, "contract_parcels", ["status"])
     _need(rehab_zones, "rehab_zones", ["stage"])

@@ -45,6 +45,7 @@ from geo.repair import (
     map_chunks,
     polygonal_parts,
     repair_polygons,
+    run_chunks,
     worker_count,
 )
 from layers.schema import STORE_CRS
@@ -96,7 +97,6 @@ def _check_tolerance(tolerance_m2: float) -> float:
 class _Layer:
     """A layer's geometry checked and repaired, its ids, and its convex quadrilaterals."""
 
-    name: str
     geoms: npt.NDArray[np.object_]
     ids: npt.NDArray[np.object_]
     #: which features are convex quadrilaterals (``geo.quads.convex_quads``)
@@ -114,7 +114,7 @@ def _layer(gdf: gpd.GeoDataFrame, *, layer: str, id_column: str, workers: int) -
     )
     corners = np.full((len(geoms), 4, 2), np.nan)
     corners[quads] = quad_corners
-    return _Layer(layer, geoms, ids, quads, corners, repaired)
+    return _Layer(geoms, ids, quads, corners, repaired)
 
 
 def _query(
@@ -125,21 +125,13 @@ def _query(
     workers: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """``tree.query(geoms, predicate=predicate)``, the query geometries split in threads."""
-    n = len(geoms)
-    chunks = min(workers, max(1, n // MIN_PER_THREAD))
-    if chunks <= 1:
-        i, j = tree.query(geoms, predicate=predicate)
-        return i, j
-    edges = np.linspace(0, n, chunks + 1).astype(int).tolist()
 
     def query_chunk(start: int, stop: int) -> npt.NDArray[np.intp]:
         pairs = tree.query(geoms[start:stop], predicate=predicate)
         pairs[0] += start  # positions in the chunk -> positions in ``geoms``
         return pairs
 
-    with ThreadPoolExecutor(max_workers=chunks) as pool:
-        parts = list(pool.map(query_chunk, edges[:-1], edges[1:]))
-    pairs = np.concatenate(parts, axis=1)
+    pairs = np.concatenate(run_chunks(len(geoms), query_chunk, workers=workers), axis=1)
     return pairs[0], pairs[1]
 
 
@@ -152,15 +144,15 @@ def _candidates(
     Quadrilateral pairs are the trees' bounding-box matches (clipping decides whether they
     share area); every other pair must pass GEOS's ``intersects`` test.
     """
-    a_box, a_other = np.flatnonzero(a.quads), np.flatnonzero(~a.quads)
-    b_box, b_other = np.flatnonzero(b.quads), np.flatnonzero(~b.quads)
+    a_quad, a_other = np.flatnonzero(a.quads), np.flatnonzero(~a.quads)
+    b_quad, b_other = np.flatnonzero(b.quads), np.flatnonzero(~b.quads)
     found: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], bool]] = []
-    if b_box.size:
-        tree = shapely.STRtree(b.geoms[b_box])
-        i, j = _query(tree, a.geoms[a_box], predicate=None, workers=workers)
-        found.append((a_box[i], b_box[j], True))
+    if b_quad.size:
+        tree = shapely.STRtree(b.geoms[b_quad])
+        i, j = _query(tree, a.geoms[a_quad], predicate=None, workers=workers)
+        found.append((a_quad[i], b_quad[j], True))
         i, j = _query(tree, a.geoms[a_other], predicate="intersects", workers=workers)
-        found.append((a_other[i], b_box[j], False))
+        found.append((a_other[i], b_quad[j], False))
     if b_other.size:
         tree = shapely.STRtree(b.geoms[b_other])
         i, j = _query(tree, a.geoms, predicate="intersects", workers=workers)
@@ -170,8 +162,8 @@ def _candidates(
         return empty, empty, np.zeros(0, dtype=bool)
     i = np.concatenate([f[0] for f in found]).astype(np.intp)
     j = np.concatenate([f[1] for f in found]).astype(np.intp)
-    box = np.concatenate([np.full(len(f[0]), f[2]) for f in found])
-    return i, j, box
+    quad = np.concatenate([np.full(len(f[0]), f[2]) for f in found])
+    return i, j, quad
 
 
 def _quad_overlaps(
@@ -192,37 +184,26 @@ def _quad_overlaps(
         verts, count = clip_quads(a.corners[i] - origin, b.corners[j] - origin)
         lonlat_area, cx, cy = ring_measures(verts, count)
         some = np.flatnonzero(lonlat_area > 0)
-        origin = origin[some]
-        shared = ring_polygons(verts[some] + origin, count[some])
+        i, j, origin, verts, count = i[some], j[some], origin[some], verts[some], count[some]
+        lonlat_area, cx, cy = lonlat_area[some], cx[some], cy[some]
+        shared = ring_polygons(verts + origin, count)
         # small by its own extent, as official_ha decides (the padding repeats a vertex)
-        verts, count = verts[some], count[some]
-        width = verts.shape[1]
-        padded = np.arange(width)[None, :] >= count[:, None]
+        padded = np.arange(verts.shape[1])[None, :] >= count[:, None]
         verts[padded] = np.broadcast_to(verts[:, :1], verts.shape)[padded]
         extent = verts.max(axis=1) - verts.min(axis=1)
         small = (extent <= LOCAL_MAX_DEG).all(axis=1) & (edges == "lonlat")
         ha = np.zeros(len(some), dtype="float64")
         ha[small] = small_official_ha(
-            lonlat_area[some][small],
-            cx[some][small] + origin[small, 0, 0],
-            cy[some][small] + origin[small, 0, 1],
+            lonlat_area[small], cx[small] + origin[small, 0, 0], cy[small] + origin[small, 0, 1]
         )
         ha[~small] = official_ha_checked(shared[~small], edges=edges, threads=1)
-        return i[some], j[some], shared, ha
+        return i, j, shared, ha
 
-    n = len(i)
-    chunks = min(workers, max(1, n // MIN_PER_THREAD))
-    if chunks <= 1:
-        return chunk(i, j)
-    cuts = np.linspace(0, n, 4 * chunks + 1).astype(int).tolist()
-    with ThreadPoolExecutor(max_workers=chunks) as pool:
-        parts = list(pool.map(lambda s, e: chunk(i[s:e], j[s:e]), cuts[:-1], cuts[1:]))
-    return (
-        np.concatenate([p[0] for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
-        np.concatenate([p[3] for p in parts]),
+    parts = run_chunks(
+        len(i), lambda s, e: chunk(i[s:e], j[s:e]), workers=workers, pieces_per_thread=4
     )
+    qi, qj, shared, ha = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    return qi, qj, shared, ha
 
 
 def _measure_overlaps(
@@ -230,7 +211,7 @@ def _measure_overlaps(
     b: _Layer,
     i: npt.NDArray[np.intp],
     j: npt.NDArray[np.intp],
-    box: npt.NDArray[np.bool_],
+    quad: npt.NDArray[np.bool_],
     *,
     tolerance_m2: float,
     edges: EdgeModel,
@@ -238,21 +219,19 @@ def _measure_overlaps(
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.object_], np.ndarray]:
     """Intersect candidate pairs, keep those sharing more than the tolerance."""
     # pairs of quadrilaterals: clipped in numpy, in chunks on threads (numpy releases the GIL)
-    bi, bj, shared, box_ha = _quad_overlaps(a, b, i[box], j[box], edges=edges, workers=workers)
+    qi, qj, shared, quad_ha = _quad_overlaps(a, b, i[quad], j[quad], edges=edges, workers=workers)
     # other pairs: GEOS overlay
-    gi, gj = i[~box], j[~box]
+    gi, gj = i[~quad], j[~quad]
     inter = map_chunks(shapely.intersection, a.geoms[gi], b.geoms[gj], workers=workers)
     # touching pairs give lines or points (area 0): drop them before projecting anything
     some = np.flatnonzero(shapely.area(inter) > 0)
     gi, gj, inter = gi[some], gj[some], polygonal_parts(inter[some])
-    ha = np.concatenate((box_ha, official_ha_checked(inter, edges=edges, threads=workers)))
-    i = np.concatenate((bi, gi)).astype(np.intp)
-    j = np.concatenate((bj, gj)).astype(np.intp)
+    ha = np.concatenate((quad_ha, official_ha_checked(inter, edges=edges, threads=workers)))
+    i = np.concatenate((qi, gi)).astype(np.intp)
+    j = np.concatenate((qj, gj)).astype(np.intp)
+    geoms = np.concatenate((shared, inter))
     keep = ha * M2_PER_HA > tolerance_m2
-    n_box = len(bi)
-    box_keep, other_keep = keep[:n_box], keep[n_box:]
-    geoms = np.concatenate((shared[box_keep], inter[other_keep]))
-    return i[keep], j[keep], geoms, ha[keep]
+    return i[keep], j[keep], geoms[keep], ha[keep]
 
 
 def _records(
@@ -339,10 +318,10 @@ def overlaps_within(
     tol = _check_tolerance(tolerance_m2)
     workers = worker_count(threads)
     one = _layer(gdf, layer=layer, id_column=id_column, workers=workers)
-    i, j, box = _candidates(one, one, workers=workers)
+    i, j, quad = _candidates(one, one, workers=workers)
     first = i < j  # each unordered pair once, and no feature with itself
     i, j, inter, ha = _measure_overlaps(
-        one, one, i[first], j[first], box[first], tolerance_m2=tol, edges=edges, workers=workers
+        one, one, i[first], j[first], quad[first], tolerance_m2=tol, edges=edges, workers=workers
     )
     ids = one.ids
     a_ids, b_ids = ids[i], ids[j]
@@ -406,9 +385,9 @@ def overlaps_between(
     else:
         one = _layer(a, layer=a_layer, id_column=id_column, workers=workers)
         other = _layer(b, layer=b_layer, id_column=id_column, workers=workers)
-    i, j, box = _candidates(one, other, workers=workers)
+    i, j, quad = _candidates(one, other, workers=workers)
     i, j, inter, ha = _measure_overlaps(
-        one, other, i, j, box, tolerance_m2=tol, edges=edges, workers=workers
+        one, other, i, j, quad, tolerance_m2=tol, edges=edges, workers=workers
     )
     records = _records(
         a_layer=a_layer,

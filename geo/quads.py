@@ -99,10 +99,6 @@ def find_quads(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], FloatArray]
     return mask, np.ascontiguousarray(corners)
 
 
-def _cross(u: FloatArray, v: FloatArray) -> FloatArray:
-    return np.asarray(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0])
-
-
 def _next_index(count: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.intp]:
     k = np.arange(width)[None, :]
     return np.where(k + 1 < count[:, None], k + 1, 0)

@@ -7,8 +7,8 @@ report every repaired feature as a :class:`Repaired` record. Geometry that canno
 into lon/lat polygons (a line, a NaN coordinate, swapped lat/lon, a polygon across the
 antimeridian) is refused with ``InvalidGeometry`` naming the layer and feature.
 
-``map_chunks`` splits an elementwise shapely operation across threads; the ``geo`` analyses
-share it.
+``map_chunks`` splits an elementwise shapely operation across threads (``run_chunks`` any
+work over a range); the ``geo`` analyses share them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +26,8 @@ import shapely
 from shapely import GeometryType
 
 from layers.errors import InvalidGeometry, Problem
+
+T = TypeVar("T")
 
 #: Feature ids aligned with a geometry array.
 Ids: TypeAlias = Sequence[str] | npt.NDArray[np.object_]
@@ -46,15 +48,44 @@ def worker_count(threads: int | None) -> int:
     return threads
 
 
+def run_chunks(
+    n: int,
+    fn: Callable[[int, int], T],
+    *,
+    workers: int,
+    pieces_per_thread: int = 1,
+    minimum: int = MIN_PER_THREAD,
+) -> list[T]:
+    """``fn(start, stop)`` over consecutive slices of ``range(n)``, in threads when large.
+
+    Under ``minimum`` items per thread, one call covers everything in the calling thread.
+    Otherwise the range is cut into ``pieces_per_thread`` slices per thread (more pieces even
+    out uneven work) and the results come back in order.
+
+    Examples
+    --------
+    >>> run_chunks(10, lambda s, e: (s, e), workers=2)
+    [(0, 10)]
+    """
+    chunks = min(workers, max(1, n // minimum))
+    if chunks <= 1:
+        return [fn(0, n)]
+    cuts = np.linspace(0, n, chunks * pieces_per_thread + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=chunks) as pool:
+        return list(pool.map(fn, cuts[:-1], cuts[1:]))
+
+
 def map_chunks(
     op: Callable[..., npt.NDArray[np.generic]],
     *arrays: npt.NDArray[np.generic],
     workers: int,
+    minimum: int = MIN_PER_THREAD,
 ) -> npt.NDArray[np.generic]:
-    """``op(*arrays)`` for an elementwise shapely ``op``, split into chunks run in threads.
+    """``op(*arrays)`` for a shapely ``op`` working row by row on the first axis, split into
+    chunks run in threads.
 
     GEOS releases the GIL, so on a multi-core machine chunks of one large array run in
-    parallel. Small inputs (under ``MIN_PER_THREAD`` per thread) are not split.
+    parallel. Small inputs (under ``minimum`` rows per thread) are not split.
 
     Examples
     --------
@@ -63,17 +94,13 @@ def map_chunks(
     [1.0, 2.0]
     """
     n = len(arrays[0])
-    chunks = min(workers, max(1, n // MIN_PER_THREAD))
-    if chunks <= 1:
-        return np.asarray(op(*arrays))
-    edges = np.linspace(0, n, chunks + 1).astype(int).tolist()
-    with ThreadPoolExecutor(max_workers=chunks) as pool:
-        parts = list(
-            pool.map(
-                lambda s, e: np.asarray(op(*(arr[s:e] for arr in arrays))), edges[:-1], edges[1:]
-            )
-        )
-    return np.concatenate(parts)
+    parts = run_chunks(
+        n,
+        lambda s, e: np.asarray(op(*(arr[s:e] for arr in arrays))),
+        workers=workers,
+        minimum=minimum,
+    )
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @dataclass(frozen=True)
