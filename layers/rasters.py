@@ -525,6 +525,12 @@ def _is_database(store_location: str | os.PathLike[str]) -> bool:
     return "://" in str(store_location)
 
 
+def configured_dir() -> Path | None:
+    """The folder ``GAZAR_RASTERS`` names, if it is set (and not blank)."""
+    explicit = os.environ.get(RASTERS_ENV, "").strip()
+    return Path(explicit) if explicit else None
+
+
 def raster_dir(store_location: str | os.PathLike[str]) -> Path:
     """The folder of a store's rasters: ``$GAZAR_RASTERS`` when set, else beside a GeoPackage
     (``data/gazar.rasters`` for ``data/gazar.gpkg``).
@@ -534,9 +540,9 @@ def raster_dir(store_location: str | os.PathLike[str]) -> Path:
     InputFileError
         For a database (PostGIS) store without ``GAZAR_RASTERS``: it has no folder beside it.
     """
-    explicit = os.environ.get(RASTERS_ENV, "").strip()
-    if explicit:
-        return Path(explicit)
+    explicit = configured_dir()
+    if explicit is not None:
+        return explicit
     if _is_database(store_location):
         raise InputFileError(
             RASTERS_ENV,
@@ -550,7 +556,7 @@ def raster_dir(store_location: str | os.PathLike[str]) -> Path:
 def registered(store_location: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rasters registered for a store (``file`` made an absolute ``path``); none if it
     has no manifest, or is a database without ``GAZAR_RASTERS``."""
-    if _is_database(store_location) and not os.environ.get(RASTERS_ENV, "").strip():
+    if _is_database(store_location) and configured_dir() is None:
         return []
     folder = raster_dir(store_location)
     manifest = folder / MANIFEST

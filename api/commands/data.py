@@ -239,7 +239,7 @@ def demo_cmd(
 ) -> None:
     """Build the demo store: five target soums with Land Conclusions, parcels and rehabilitation."""
     from layers.demo import build_demo
-    from layers.rasters import RASTERS_ENV, raster_dir
+    from layers.rasters import RASTERS_ENV, configured_dir, raster_dir
     from layers.schema import LAYER_ORDER
 
     day = parse_today(today)
@@ -252,8 +252,9 @@ def demo_cmd(
             guarded(lambda: store.write(batches, mode="replace"))
             out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
                       f"{scale}, as of {day})")  # fmt: skip
-            if os.environ.get(RASTERS_ENV, "").strip():
-                _demo_rasters(layers, raster_dir(location), seed=seed, today=day)
+            folder = configured_dir()
+            if folder is not None:
+                _demo_rasters(layers, folder, seed=seed, today=day)
             else:
                 out.print("Demo rasters not written: a PostGIS store keeps its rasters in the "
                           f"folder {RASTERS_ENV} names; set it to write them there")  # fmt: skip
