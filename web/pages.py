@@ -49,10 +49,11 @@ from api.routes.analysis import (
     rehab_cached,
     review_context,
 )
+from api.routes.ogc import get_collections
 from api.settings import ApiSettings
 from api.views import check_view
 from geo.area import official_ha
-from geo.availability import availability, availability_totals
+from geo.availability import availability_totals
 from geo.review import REVIEW_LAYERS
 from geo.rules import SEVERITY_LABELS, analyze
 from layers.errors import FeatureNotFound, GazarError
@@ -225,7 +226,8 @@ def derived(
     request: Request, layers: LayerCache, day: dt.date
 ) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The store's layers, the findings of every rule and the available land, computed once
-    per store revision and day."""
+    per store revision and day (the available land is the ``available_land`` collection's,
+    shared with the OGC API and ``/analysis/availability``)."""
     settings = analysis_settings(request)
     with _DERIVED_LOCK:
         key = (tuple(layers.store.revision(n) for n in REGISTRY), day)
@@ -234,15 +236,7 @@ def derived(
             return hit[1]  # type: ignore[no-any-return]
         frames = layers.all(tuple(REGISTRY))
         findings = analyze(frames, today=day, settings=settings).records
-        free = availability(
-            frames["land_conclusions"],
-            frames["contract_parcels"],
-            frames["rehab_zones"],
-            frames["exclusions"],
-            frames["licences"],
-            today=day,
-        )
-        free.attrs.clear()
+        free = get_collections(request).get("available_land", today=day).frame
         value = (frames, findings, free)
         request.app.state.web_derived = (key, value)
         return value
