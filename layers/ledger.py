@@ -471,6 +471,29 @@ _actor: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 )
 
 
+def _update_values(
+    table: str, changes: Mapping[str, Any], to_db: Callable[[Any, str], Any]
+) -> dict[str, Any]:
+    """The column values of an update of ``table``: a layer's (or ``applications``') converted
+    with ``to_db`` by field type, a record table's as given once its columns are checked.
+
+    Raises
+    ------
+    StoreError
+        For an unknown table or a column a record table does not have.
+    """
+    if table in REGISTRY or table == APPLICATIONS.name:
+        kind = APPLICATIONS if table == APPLICATIONS.name else layer_kind(table)
+        return {c: to_db(v, kind.field(c).type) for c, v in changes.items()}
+    if table in RECORDS:
+        known = {c for c, _ in RECORDS[table]}
+        bad = [c for c in changes if c not in known]
+        if bad:
+            raise StoreError(f"table '{table}' has no column(s) {bad}")
+        return dict(changes)
+    raise StoreError(f"unknown table '{table}'")
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -866,17 +889,7 @@ class _GeoPackageTx(LedgerTx):
             raise Conflict(f"table '{table}': {exc}") from exc
 
     def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
-        if table in REGISTRY or table == APPLICATIONS.name:
-            kind = APPLICATIONS if table == APPLICATIONS.name else layer_kind(table)
-            values = {c: _to_sql(v, kind.field(c).type) for c, v in changes.items()}
-        elif table in RECORDS:
-            known = {c for c, _ in RECORDS[table]}
-            bad = [c for c in changes if c not in known]
-            if bad:
-                raise StoreError(f"table '{table}' has no column(s) {bad}")
-            values = dict(changes)
-        else:
-            raise StoreError(f"unknown table '{table}'")
+        values = _update_values(table, changes, _to_sql)
         sets = ", ".join(f'"{c}" = ?' for c in values)
         try:
             cur = self._c.execute(

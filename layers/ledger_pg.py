@@ -56,6 +56,7 @@ from layers.ledger import (
     LedgerTx,
     RecordNotFound,
     _actor,
+    _update_values,
     _utcnow,
     check_chain,
     event_hash,
@@ -560,23 +561,12 @@ class _PostGISTx(LedgerTx):
             raise Conflict(f"table '{table}': {_reason(exc)}") from exc
 
     def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
-        spatial = table in REGISTRY or table == APPLICATIONS.name
-        if spatial:
-            kind = _kind(table)
-            values = {c: _to_pg(v, kind.field(c).type) for c, v in changes.items()}
-        elif table in RECORDS:
-            known = {c for c, _ in RECORDS[table]}
-            bad = [c for c in changes if c not in known]
-            if bad:
-                raise StoreError(f"table '{table}' has no column(s) {bad}")
-            values = dict(changes)
-        else:
-            raise StoreError(f"unknown table '{table}'")
+        values = _update_values(table, changes, _to_pg)
         query = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
             sql.Identifier(table),
             sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values),
         )
-        if spatial:
+        if table in REGISTRY or table == APPLICATIONS.name:
             self._touch(table)
         try:
             with self._c.transaction():
