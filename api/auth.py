@@ -141,18 +141,11 @@ def bearer(request: Request) -> str | None:
 
 
 def get_ledger(request: Request) -> Ledger:
-    """The ledger of the app's store: opened in the app's lifespan (``api/app.py``), or here
-    on first use when that failed."""
-    ledger: Ledger | None = getattr(request.app.state, "ledger", None)
-    if ledger is None:
-        from layers.ledger import open_ledger
+    """The ledger of the app's store: opened with the services in the app's lifespan, or on
+    first use when that failed (:meth:`api.services.Services.open_ledger`)."""
+    from api.deps import get_services
 
-        with _OPEN_LOCK:
-            ledger = getattr(request.app.state, "ledger", None)
-            if ledger is None:
-                ledger = open_ledger(request.app.state.settings.db, create=False)
-                request.app.state.ledger = ledger
-    return ledger
+    return get_services(request).open_ledger()
 
 
 def current_user(request: Request) -> User | None:

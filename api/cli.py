@@ -11,9 +11,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from api.settings import Settings, load_settings
 from geo.settings import AnalysisSettings
 from layers.errors import GazarError, StoreError, ValidationFailed
-from layers.store import Store, default_location, open_store
+from layers.store import Store, open_store
 
 app = typer.Typer(
     name="gazar",
@@ -51,10 +52,20 @@ def parse_today(value: str | None) -> dt.date:
         ) from None
 
 
+def settings(db: str | None = None) -> Settings:
+    """The settings tree (``GAZAR_*`` variables, :func:`api.settings.load_settings`), with the
+    store ``--db`` names on top."""
+    return load_settings(db=db)
+
+
+def location(db: str | None) -> str:
+    """The store ``--db`` names, else ``GAZAR_DB``, else ``data/gazar.gpkg``."""
+    return db or settings().db
+
+
 def analysis_settings(**changes: Any) -> AnalysisSettings:
     """The analysis settings (``GAZAR_*`` variables), with command-line changes on top."""
-    settings = AnalysisSettings()
-    return settings.model_copy(update=changes) if changes else settings
+    return load_settings(**changes).analysis
 
 
 def report_error(exc: GazarError) -> int:
@@ -83,7 +94,7 @@ def guarded(fn: Callable[[], T]) -> T:
 @contextmanager
 def store_at(db: str | None, *, create: bool = True) -> Iterator[Store]:
     try:
-        store = open_store(db or default_location(), create=create)
+        store = open_store(location(db), create=create)
     except GazarError as exc:
         raise typer.Exit(report_error(exc)) from None
     try:

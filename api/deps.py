@@ -1,54 +1,86 @@
-"""Things opened once in the app's lifespan and handed to routes (``Annotated`` aliases)."""
+"""The ``Annotated`` dependencies routes and pages take: the one :class:`api.services.Services`
+object the app's lifespan built, and the parts of it most routes need."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Annotated
 
-import geopandas as gpd
 from fastapi import Depends, Request
 
-from api.settings import ApiSettings
-from layers.store import Store
+from api.services import Services
+from api.services.errors import BadRequest, PayloadTooLarge
+from api.services.layers import LayerCache
+from api.settings import ApiSettings, Settings
+from geo.settings import AnalysisSettings
 
 
-class LayerCache:
-    """Whole layers in memory for the analyses, re-read only when the store says they changed."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
-
-    def get(self, layer: str) -> gpd.GeoDataFrame:
-        with self._lock:
-            rev = self.store.revision(layer)
-            hit = self._frames.get(layer)
-            if hit is not None and hit[0] == rev:
-                return hit[1]
-            frame = self.store.read(layer)
-            self._frames[layer] = (rev, frame)
-            return frame
-
-    def all(self, names: list[str] | tuple[str, ...]) -> dict[str, gpd.GeoDataFrame]:
-        return {name: self.get(name) for name in names}
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 def get_settings(request: Request) -> ApiSettings:
-    settings: ApiSettings = request.app.state.settings
-    return settings
+    return get_services(request).settings.api
 
 
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+def get_all_settings(request: Request) -> Settings:
+    return get_services(request).settings
+
+
+def get_analysis_settings(request: Request) -> AnalysisSettings:
+    return get_services(request).settings.analysis
 
 
 def get_layers(request: Request) -> LayerCache:
-    cache: LayerCache = request.app.state.layers
-    return cache
+    return get_services(request).layers
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
+AllSettingsDep = Annotated[Settings, Depends(get_all_settings)]
+AnalysisDep = Annotated[AnalysisSettings, Depends(get_analysis_settings)]
 LayersDep = Annotated[LayerCache, Depends(get_layers)]
+
+
+def known_parameters(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing query parameters other than ``names`` (400, naming them)."""
+    allowed = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise BadRequest(
+                f"unknown query parameter(s) {', '.join(unknown)}; this endpoint takes: {takes}"
+            )
+
+    return check
+
+
+async def read_body(request: Request, cap: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to be over ``cap`` bytes:
+    from ``Content-Length`` before reading, and while reading (a body sent in chunks)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest(f"Content-Length {declared!r} is not a number of bytes") from None
+        if size > cap:
+            raise PayloadTooLarge(_too_large(f"{size:,} bytes", cap))
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > cap:
+            raise PayloadTooLarge(_too_large(f"over {cap:,} bytes", cap))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: str, cap: int) -> str:
+    return (
+        f"the request body is {size}; at most {cap:,} bytes are accepted "
+        "(GAZAR_MAX_BODY_BYTES): send fewer features per request or simplify their outlines"
+    )

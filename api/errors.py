@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import Forbidden, Unauthorized
 from api.responses import OrjsonResponse as ORJSONResponse
+from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from layers.errors import (
     FeatureNotFound,
     GazarError,
@@ -19,21 +20,7 @@ from layers.errors import (
 )
 from layers.ledger import Conflict
 
-
-class BadRequest(GazarError):
-    """A request the API cannot answer as asked (unknown parameter, bad value): 400."""
-
-
-class PayloadTooLarge(GazarError):
-    """A request body over the size cap: 413."""
-
-
-class Unprocessable(GazarError):
-    """A well-formed request whose content cannot be used (too many vertices, ...): 422."""
-
-
-class NotFound(GazarError):
-    """A path that names nothing: 404."""
+__all__ = ["STATUS", "BadRequest", "NotFound", "PayloadTooLarge", "Unprocessable", "install"]
 
 
 #: most specific first; the first matching class decides the status

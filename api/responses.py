@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -17,3 +18,13 @@ class OrjsonResponse(JSONResponse):
 
 class GeoJSONResponse(OrjsonResponse):
     media_type = "application/geo+json"
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a code, a message a person can act on, and the HTTP status."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    description: str
+    status: int

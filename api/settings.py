@@ -1,19 +1,62 @@
-"""Server settings (``GAZAR_*`` environment variables), built by the caller, never at import."""
+"""The one settings tree: every ``GAZAR_*`` variable, read here and nowhere else.
+
+One class per concern, each a pydantic-settings class with the ``GAZAR_`` prefix:
+
+==================  ===================  ==================================================
+concern             class                variables
+==================  ===================  ==================================================
+the store           :class:`StoreSettings`  ``GAZAR_DB``, ``GAZAR_RASTERS``
+the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps
+the pages           :class:`WebSettings`    ``GAZAR_MAP_*``, ``GAZAR_NODE_MODULES``,
+                                            ``GAZAR_PDF_FONT_DIR``
+the analyses        :class:`AnalysisEnv`    thresholds of ``geo.settings.AnalysisSettings``
+==================  ===================  ==================================================
+
+:func:`load_settings` reads them all at once into a :class:`Settings` tree and checks the
+values that depend on each other; the front doors (``create_app``, the ``gazar`` commands) call
+it, never anything below them: ``geo/`` and ``layers/`` get plain values. Nothing is read at
+import time.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from layers.store import default_location
+from geo.settings import AnalysisSettings
+from layers.store import DEFAULT_DB
+
+_ENV = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
+
+
+class StoreSettings(BaseSettings):
+    """Where the store and its rasters are."""
+
+    model_config = _ENV
+
+    #: a GeoPackage file or a ``postgresql://`` URL
+    db: str = Field(str(DEFAULT_DB), min_length=1, description="Store location")
+    #: the folder of the store's registered rasters (for a PostGIS store the only place);
+    #: default: beside a GeoPackage (``data/gazar.rasters`` for ``data/gazar.gpkg``)
+    rasters: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not str(values.get("rasters") or "").strip():
+            values = {**values, "rasters": None}
+        return values
 
 
 class ApiSettings(BaseSettings):
     """What the HTTP server needs: where the store is, and the caps that keep it safe."""
 
-    model_config = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
+    model_config = _ENV
 
-    db: str = Field(default_factory=default_location, description="Store location")
+    db: str = Field(str(DEFAULT_DB), min_length=1, description="Store location")
     title: str = "Gazar"
     #: items per page when the client does not say, and the most it may ask for
     default_limit: int = Field(100, ge=1)
@@ -24,3 +67,107 @@ class ApiSettings(BaseSettings):
     max_vertices: int = Field(100_000, ge=4)
     #: a check with more features than this gets 422
     max_check_features: int = Field(200, ge=1)
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        if self.default_limit > self.max_limit:
+            raise ValueError(
+                f"GAZAR_DEFAULT_LIMIT ({self.default_limit}) is larger than GAZAR_MAX_LIMIT "
+                f"({self.max_limit}): a page cannot hold more than the most a client may ask for"
+            )
+        return self
+
+
+class WebSettings(BaseSettings):
+    """How pages load large layers (``GAZAR_MAP_*``) and where their files are."""
+
+    model_config = SettingsConfigDict(env_prefix="GAZAR_MAP_", extra="ignore")
+
+    #: a layer with more features than this is loaded by bounding box instead of inlined
+    inline_limit: int = Field(3000, ge=0)
+    #: bbox loading starts at this zoom
+    min_zoom: int = Field(11, ge=0, le=19)
+    #: the most features one bbox request asks for
+    page_limit: int = Field(5000, ge=1)
+    #: rows per register table
+    register_rows: int = Field(1000, ge=1)
+
+
+class FileSettings(BaseSettings):
+    """Folders of files the pages use: Leaflet's ``node_modules`` and the PDF font."""
+
+    model_config = _ENV
+
+    #: another ``node_modules`` folder (e.g. a packaged install); default: the checkout's
+    node_modules: Path | None = None
+    #: a folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf for the PDF report
+    pdf_font_dir: Path | None = None
+
+
+class AnalysisEnv(BaseSettings, AnalysisSettings):
+    """The analysis thresholds (:class:`geo.settings.AnalysisSettings`) read from ``GAZAR_*``."""
+
+    model_config = _ENV
+
+
+class Settings(BaseModel):
+    """The whole tree, as :func:`load_settings` reads it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    store: StoreSettings
+    api: ApiSettings
+    web: WebSettings
+    files: FileSettings
+    analysis: AnalysisSettings
+
+    @model_validator(mode="after")
+    def _agree(self) -> Self:
+        if self.api.db != self.store.db:
+            raise ValueError(
+                f"the server's store ({self.api.db}) is not the store ({self.store.db})"
+            )
+        return self
+
+    @property
+    def db(self) -> str:
+        return self.store.db
+
+
+def load_settings(
+    *,
+    db: str | None = None,
+    api: ApiSettings | None = None,
+    web: WebSettings | None = None,
+    analysis: AnalysisSettings | None = None,
+    **analysis_changes: Any,
+) -> Settings:
+    """Every setting: the ``GAZAR_*`` environment, with what the caller gives on top.
+
+    ``db`` (e.g. ``--db``) names the store; ``api``, ``web`` or ``analysis`` replace a whole
+    concern (tests, ``create_app(ApiSettings(...))``); ``analysis_changes`` change single
+    analysis thresholds (command-line options).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        Naming the variable and why its value is refused.
+    """
+    if api is not None and db is None:
+        db = api.db
+    store = StoreSettings(db=db) if db is not None else StoreSettings()
+    api = api if api is not None else ApiSettings(db=store.db)
+    if api.db != store.db:
+        api = api.model_copy(update={"db": store.db})
+    if analysis is None:
+        analysis = AnalysisSettings(**AnalysisEnv().model_dump())
+    thresholds = analysis
+    if analysis_changes:
+        thresholds = thresholds.model_copy(update=analysis_changes)
+    return Settings(
+        store=store,
+        api=api,
+        web=web if web is not None else WebSettings(),
+        files=FileSettings(),
+        analysis=thresholds,
+    )

@@ -1,20 +1,21 @@
 """Analysis settings: caps, tolerances and windows that regulations may change.
 
 The values in Government Resolution 296/2022 were not verified (see ../shared/domain.md), so every
-rule threshold is a setting with the documented default, read from ``GAZAR_*`` environment
-variables by the front doors (``AnalysisSettings()``), never built at import time.
+rule threshold is a setting with the documented default. ``geo`` only receives them: the front
+doors read the ``GAZAR_*`` environment variables once (``api.settings.load_settings``) and pass
+the values down; ``AnalysisSettings()`` here is the documented defaults, never the environment.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class AnalysisSettings(BaseSettings):
-    """Thresholds used by ``geo`` (``GAZAR_PARCEL_CAP_HA=4.9`` etc.)."""
+class AnalysisSettings(BaseModel):
+    """Thresholds used by ``geo`` (read from ``GAZAR_PARCEL_CAP_HA=4.9`` etc. by
+    ``api.settings``)."""
 
-    model_config = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     overlap_tolerance_m2: float = Field(
         1.0, ge=0, description="Shared area below this is no overlap"

@@ -105,8 +105,9 @@ class Store(ABC):
 
 
 def default_location() -> str:
-    """``GAZAR_DB`` if set, else ``data/gazar.gpkg``."""
-    return os.environ.get("GAZAR_DB") or str(DEFAULT_DB)
+    """``data/gazar.gpkg``: the store when none is named (the front doors read ``GAZAR_DB``
+    through ``api.settings`` and name it)."""
+    return str(DEFAULT_DB)
 
 
 def open_store(location: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:

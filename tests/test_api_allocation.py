@@ -209,11 +209,11 @@ def env(
     clock = Clock()
     ledger = open_ledger(path, create=False, clock=clock)
     test_client, app = client
-    app.state.ledger = ledger
+    app.state.services.ledger = ledger
     try:
         yield test_client, clock, template[1], path, ledger
     finally:
-        app.state.ledger = None
+        app.state.services.ledger = None
         ledger.close()
         _drop_store(path)
 

@@ -158,16 +158,16 @@ def test_availability_as_geojson_and_for_a_soum_without_land_conclusions(
 def test_availability_is_computed_once_per_store_revision_and_day(
     client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import api.collections
+    import api.services.collections
 
     calls: list[object] = []
-    real = api.collections.availability
+    real = api.services.collections.availability
 
     def counted(*args: Any, **kwargs: Any) -> gpd.GeoDataFrame:
         calls.append(kwargs["today"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.collections, "availability", counted)
+    monkeypatch.setattr(api.services.collections, "availability", counted)
     first = client.get("/analysis/availability", params={"today": TODAY}).json()
     soum = client.get("/analysis/availability", params={"today": TODAY, "soum": "MN4322"}).json()
     assert soum["land_conclusions"] == first["land_conclusions"]
@@ -251,13 +251,13 @@ def test_the_review_index_is_built_once_and_rebuilt_when_a_layer_changes(
     params = {"kind": "parcel", "today": TODAY}
     assert client.post("/analysis/check", params=params, json=body).json()["verdict"] == "clear"
     state = client.app.state  # type: ignore[attr-defined]
-    first = state.review_context
+    first = state.services.review.context()
     client.post("/analysis/check", params=params, json=body)
-    assert state.review_context is first
+    assert state.services.review.context() is first
     under = f.parcel("P-3", holder="Гурав", geometry=f.utm_box(1000, 300, 100, 100))
     store.write({"contract_parcels": f.frame("contract_parcels", [under])})
     doc = client.post("/analysis/check", params=params, json=body).json()
-    assert state.review_context is not first
+    assert state.services.review.context() is not first
     assert [(x["code"], x["id"]) for x in doc["findings"]] == [("PARCEL_OVERLAP", "P-3")]
 
 

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from api.collections import COLLECTIONS, OVERLAP_RULES
+from api.services.collections import COLLECTIONS, OVERLAP_RULES
 from api.settings import ApiSettings
 from geo.rules import analyze
 from geo.settings import AnalysisSettings

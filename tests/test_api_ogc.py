@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -673,8 +674,15 @@ def test_serve_runs_uvicorn_on_the_store(
     from api.cli import app as cli
 
     calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
-    monkeypatch.setenv("GAZAR_DB", "unset")  # serve sets it for its workers: undone after
+    env_files: list[str] = []
+
+    def run(target: Any, **kw: Any) -> None:
+        calls.append((target, kw))
+        if "env_file" in kw:  # read while uvicorn would load it: serve removes it after
+            env_files.append(Path(kw["env_file"]).read_text(encoding="utf-8"))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setenv("GAZAR_DB", "unset")  # serve never writes the environment itself
     args = ["serve", "--db", gpkg, "--port", "8123", "--workers", str(workers)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -685,7 +693,9 @@ def test_serve_runs_uvicorn_on_the_store(
     if workers == 1:
         with TestClient(target) as c:  # the app itself, serving the store named
             assert items(c)["numberMatched"] == 13
-    else:  # each worker builds the app from the environment
+    else:  # each worker builds the app from the env file uvicorn loads for them
         assert target == "api.app:create_app"
         assert kw["factory"] is True and kw["workers"] == 3
-        assert os.environ["GAZAR_DB"] == gpkg
+        assert env_files == [f"GAZAR_DB={json.dumps(gpkg)}\n"]
+        assert os.environ["GAZAR_DB"] == "unset"
+        assert not Path(kw["env_file"]).exists()

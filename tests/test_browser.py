@@ -311,9 +311,15 @@ def test_check_a_polygon_drawn_on_the_map(server: Server, visit: Any) -> None:
 
 
 def test_large_layers_load_by_bbox_from_the_api(server: Server, visit: Any) -> None:
-    from web.pages import WebSettings
+    from api.settings import WebSettings
 
-    server.app.state.web_settings = WebSettings(inline_limit=10, min_zoom=0, page_limit=1000)
+    services = server.app.state.services
+    before = services.settings
+
+    def pages_with(web: WebSettings) -> None:
+        services.settings = before.model_copy(update={"web": web})
+
+    pages_with(WebSettings(inline_limit=10, min_zoom=0, page_limit=1000))
     try:
         v = visit(server.url + "/map/soum/MN4322")
         v.page.wait_for_function("gazar.drawn().layers.contract_parcels > 0")
@@ -323,14 +329,14 @@ def test_large_layers_load_by_bbox_from_the_api(server: Server, visit: Any) -> N
         assert v.drawn()["layers"]["contract_parcels"] == doc["numberReturned"] > 0
         v.clean()
         # above the zoom threshold nothing is fetched and the map says why
-        server.app.state.web_settings = WebSettings(inline_limit=10, min_zoom=19)
+        pages_with(WebSettings(inline_limit=10, min_zoom=19))
         v = visit(server.url + "/map/soum/MN4322?lang=en")
         v.page.wait_for_function("gazar.drawn().layers.contract_parcels === 0")
         v.page.wait_for_selector(".gazar-status:has-text('Zoom in to see them')")
         assert not [u for u in v.requests if "/collections/contract_parcels/items" in u]
         v.clean()
     finally:
-        del server.app.state.web_settings
+        services.settings = before
 
 
 def test_the_standalone_file_renders_offline(server: Server, visit: Any, tmp_path: Path) -> None:

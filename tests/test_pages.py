@@ -21,7 +21,7 @@ from markupsafe import escape
 from api import allocation as service
 from api.app import create_app
 from api.auth import local_operator
-from api.settings import ApiSettings
+from api.settings import ApiSettings, load_settings
 from geo.settings import AnalysisSettings
 from layers.ledger import GeoPackageLedger, open_ledger
 from layers.store import Store, open_store
@@ -291,7 +291,7 @@ def test_availability_lists_the_free_hectares_per_soum_and_land_conclusion(
     assert "LC-1" in rows[0]
     # the page shows what geo.availability computes for the same store and day
     with TestClient(create_app(ApiSettings(db=client.app.state.settings.db))) as c:  # type: ignore[attr-defined]
-        store = c.app.state.store  # type: ignore[attr-defined]
+        store = c.app.state.services.store  # type: ignore[attr-defined]
         frame = availability(
             store.read("land_conclusions"), store.read("contract_parcels"),
             store.read("rehab_zones"), store.read("exclusions"), store.read("licences"),
@@ -380,7 +380,7 @@ def allocated(scene: Store) -> Iterator[tuple[TestClient, GeoPackageLedger, dict
            "over": over["id"], "draw": draw["id"]}  # fmt: skip
     app = create_app(ApiSettings(db=scene.location))
     with TestClient(app) as c:
-        app.state.ledger = ledger
+        app.state.services.ledger = ledger
         yield c, ledger, ids
     ledger.close()
 
@@ -502,8 +502,9 @@ def test_a_store_whose_ledger_cannot_be_opened_shows_a_note(
     """The ledger is opened from the app's settings: pointed at no store, it cannot open, and
     the page says so instead of failing."""
     state = client.app.state  # type: ignore[attr-defined]
-    state.ledger = None  # as the app's lifespan leaves it when the ledger cannot be opened
-    state.settings = ApiSettings(db=str(tmp_path / "missing.gpkg"))
+    services = state.services
+    services.ledger = None  # as the app's lifespan leaves it when the ledger cannot be opened
+    services.settings = load_settings(db=str(tmp_path / "missing.gpkg"))
     mn = page(client, "/register")
     assert 'id="register-unavailable"' in mn and "унших боломжгүй" in mn
     en = page(client, "/register?lang=en")

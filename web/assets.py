@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,20 +20,25 @@ from typing import Any, Final
 from layers.errors import GazarError
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-#: ``GAZAR_NODE_MODULES`` may name another ``node_modules`` folder (e.g. a packaged install)
-NODE_MODULES: Final = Path(os.environ.get("GAZAR_NODE_MODULES") or ROOT / "node_modules")
+#: the checkout's ``node_modules`` (``GAZAR_NODE_MODULES``, read by ``api.settings``, may name
+#: another, e.g. a packaged install)
+NODE_MODULES: Final = ROOT / "node_modules"
 GAZAR_STATIC: Final = Path(__file__).resolve().parent / "static"
 
 #: URL prefix of every asset the pages load
 STATIC_URL: Final = "/static"
 
-#: ``/static/<prefix>/...`` -> the folder it is served from
-STATIC_ROOTS: Final[dict[str, Path]] = {
-    "vendor/leaflet": NODE_MODULES / "leaflet" / "dist",
-    "vendor/leaflet-draw": NODE_MODULES / "leaflet-draw" / "dist",
-    "vendor/leaflet.fullscreen": NODE_MODULES / "leaflet.fullscreen",
-    "gazar": GAZAR_STATIC,
-}
+
+def static_roots(node_modules: Path | None = None) -> dict[str, Path]:
+    """``/static/<prefix>/...`` -> the folder it is served from."""
+    modules = node_modules or NODE_MODULES
+    return {
+        "vendor/leaflet": modules / "leaflet" / "dist",
+        "vendor/leaflet-draw": modules / "leaflet-draw" / "dist",
+        "vendor/leaflet.fullscreen": modules / "leaflet.fullscreen",
+        "gazar": GAZAR_STATIC,
+    }
+
 
 Asset = tuple[str, str]
 
@@ -68,9 +72,9 @@ class AssetMissing(GazarError):
         self.path = path
 
 
-def static_file(path: str) -> Path:
+def static_file(path: str, node_modules: Path | None = None) -> Path:
     """The file behind a static address (``/static/vendor/leaflet/leaflet.js`` or without the
-    ``/static/`` prefix).
+    ``/static/`` prefix), Leaflet's from ``node_modules`` (default: the checkout's).
 
     Raises
     ------
@@ -79,7 +83,7 @@ def static_file(path: str) -> Path:
         file that does not exist.
     """
     rel = path.removeprefix(STATIC_URL + "/").lstrip("/")
-    for prefix, folder in STATIC_ROOTS.items():
+    for prefix, folder in static_roots(node_modules).items():
         if rel.startswith(prefix + "/"):
             base = folder.resolve()
             file = (base / rel[len(prefix) + 1 :]).resolve()
@@ -140,7 +144,7 @@ def _script_text(file: Path) -> str:
     return file.read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-def inline_assets(html: str) -> str:
+def inline_assets(html: str, node_modules: Path | None = None) -> str:
     """Replace every ``/static/...`` script and stylesheet link by the file's contents.
 
     The result needs neither the server nor the network.
@@ -150,5 +154,11 @@ def inline_assets(html: str) -> str:
     AssetMissing
         When a referenced file is not installed.
     """
-    html = _SCRIPT.sub(lambda m: f"<script>{_script_text(static_file(m.group(1)))}</script>", html)
-    return _STYLESHEET.sub(lambda m: f"<style>{inline_css(static_file(m.group(1)))}</style>", html)
+
+    def script(m: re.Match[str]) -> str:
+        return f"<script>{_script_text(static_file(m.group(1), node_modules))}</script>"
+
+    def style(m: re.Match[str]) -> str:
+        return f"<style>{inline_css(static_file(m.group(1), node_modules))}</style>"
+
+    return _STYLESHEET.sub(style, _SCRIPT.sub(script, html))

@@ -6,23 +6,20 @@ map to draw on; POST: the review of an uploaded file or a drawn polygon), ``/che
 assets under ``/static`` (Leaflet and its plugins from ``node_modules``, Gazar's own files from
 ``web/static``). Every page is in Mongolian unless ``?lang=en``.
 
-A review here is the one ``POST /analysis/check`` answers: the same parser and caps
-(:func:`api.routes.analysis.proposal_from_body`), the same indexed layers
-(:func:`api.routes.analysis.review_context`), the same registered DEM under the proposal and
-:func:`api.views.check_view`. Uploaded files are read by :func:`layers.readers.read_features`
-from a temporary folder removed afterwards. Map pages show the rehabilitation zones coloured by
-recovery when vegetation rasters are registered beside the store (the answer of
-``GET /analysis/rehab``, kept until the zones or a raster change).
+Pages call the service layer (:class:`api.services.Services`) as the JSON API does, never a
+route module. A review here is the one ``POST /analysis/check`` answers: the same parser and
+caps (:mod:`api.services.proposals`), the same indexed layers and registered DEM
+(:class:`api.services.review.ReviewService`). Uploaded files are read by
+:func:`layers.readers.read_features` from a temporary folder removed afterwards. Map pages show
+the findings and the available land the services keep per store revision and day, and the
+rehabilitation zones coloured by recovery when vegetation rasters are registered beside the
+store (the answer of ``GET /analysis/rehab``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
-import re
-import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Any, Final, cast
 
@@ -31,35 +28,22 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
-import shapely
 from branca.element import Figure
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LayerCache, LayersDep, SettingsDep
-from api.errors import BadRequest, NotFound, PayloadTooLarge
-from api.routes.analysis import (
-    analysis_settings,
-    proposal_dem,
-    proposal_from_body,
-    rehab_cached,
-    review_context,
-)
-from api.routes.ogc import get_collections
-from api.settings import ApiSettings
-from api.views import check_view
+from api.deps import ServicesDep, get_services
+from api.services import Services
+from api.services.errors import BadRequest, NotFound, PayloadTooLarge
+from api.services.proposals import proposal_from_body, proposal_from_file, proposal_geojson
 from geo.area import official_ha
 from geo.availability import availability_totals
 from geo.review import REVIEW_LAYERS
-from geo.rules import SEVERITY_LABELS, analyze
+from geo.rules import SEVERITY_LABELS
 from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
-from layers.readers import read_features
-from layers.schema import REGISTRY
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
@@ -70,32 +54,8 @@ TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-class WebSettings(BaseSettings):
-    """How pages load large layers (``GAZAR_MAP_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="GAZAR_MAP_", extra="ignore")
-
-    #: a layer with more features than this is loaded by bounding box instead of inlined
-    inline_limit: int = Field(3000, ge=0)
-    #: bbox loading starts at this zoom
-    min_zoom: int = Field(11, ge=0, le=19)
-    #: the most features one bbox request asks for
-    page_limit: int = Field(5000, ge=1)
-    #: rows per register table
-    register_rows: int = Field(1000, ge=1)
-
-
-def web_settings(request: Request) -> WebSettings:
-    """The page settings, read once per app (tests may set ``app.state.web_settings``)."""
-    settings: WebSettings | None = getattr(request.app.state, "web_settings", None)
-    if settings is None:
-        settings = WebSettings()
-        request.app.state.web_settings = settings
-    return settings
-
-
 def _remote(request: Request) -> maps.RemoteLoading:
-    s = web_settings(request)
+    s = get_services(request).settings.web
     return maps.RemoteLoading(
         inline_limit=s.inline_limit, min_zoom=s.min_zoom, page_limit=s.page_limit
     )
@@ -203,43 +163,13 @@ def _day(today: str | None) -> dt.date:
         raise BadRequest(f"today={today!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-_DERIVED_LOCK = threading.Lock()
-_LOG = logging.getLogger("gazar.web")
-
-
-def recovery(request: Request, layers: LayerCache) -> gpd.GeoDataFrame | None:
-    """The rehabilitation zones with their recovery on the registered NDVI rasters (the
-    ``GET /analysis/rehab`` answer with the default threshold, cached with it); None when
-    none are registered, or when they cannot be read (logged: the map is shown without)."""
-    minimum = float(analysis_settings(request).rehab_recovery_min)
-    try:
-        table, zones = rehab_cached(request.app.state, layers, min_recovery=minimum)
-    except NotFound:
-        return None
-    except GazarError as exc:
-        _LOG.warning("the recovery layer is left out: %s", exc)
-        return None
-    return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
-
-
 def derived(
-    request: Request, layers: LayerCache, day: dt.date
+    services: Services, day: dt.date
 ) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The store's layers, the findings of every rule and the available land, computed once
-    per store revision and day (the available land is the ``available_land`` collection's,
-    shared with the OGC API and ``/analysis/availability``)."""
-    settings = analysis_settings(request)
-    with _DERIVED_LOCK:
-        key = (tuple(layers.store.revision(n) for n in REGISTRY), day)
-        hit = getattr(request.app.state, "web_derived", None)
-        if hit is not None and hit[0] == key:
-            return hit[1]  # type: ignore[no-any-return]
-        frames = layers.all(tuple(REGISTRY))
-        findings = analyze(frames, today=day, settings=settings).records
-        free = get_collections(request).get("available_land", today=day).frame
-        value = (frames, findings, free)
-        request.app.state.web_derived = (key, value)
-        return value
+    """The store's layers, the findings of every rule and the available land on ``day``, as
+    the services keep them per store revision and day (shared with the OGC API and
+    ``/analysis/availability``)."""
+    return services.frames(), services.findings(day), services.available_land(day)
 
 
 def _soum_choices(frames: dict[str, gpd.GeoDataFrame], lang: Lang) -> list[tuple[str, str]]:
@@ -261,10 +191,10 @@ Today_ = Annotated[str | None, Query(description="The day statuses are judged on
 
 
 @router.get("/static/{path:path}")
-def static(path: str) -> FileResponse:
+def static(path: str, services: ServicesDep) -> FileResponse:
     """Leaflet, its plugins and Gazar's map code: local files, never a CDN."""
     try:
-        file = static_file(path)
+        file = static_file(path, services.settings.files.node_modules)
     except AssetMissing as exc:
         raise NotFound(str(exc)) from None
     return FileResponse(file, headers={"Cache-Control": "public, max-age=3600"})
@@ -275,18 +205,18 @@ def static(path: str) -> FileResponse:
 
 @router.get("/map", response_class=HTMLResponse)
 def map_overview(
-    request: Request, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+    request: Request, services: ServicesDep, lang: Lang_ = None, today: Today_ = None
 ) -> HTMLResponse:
     """Every soum and every layer."""
     language = parse_lang(lang)
-    frames, findings, free = derived(request, layers, _day(today))
+    frames, findings, free = derived(services, _day(today))
     m = maps.overview_map(
         frames,
         lang=language,
         findings=findings,
         available=free,
         remote=_remote(request),
-        recovery=recovery(request, layers),
+        recovery=services.recovery_layer(),
     )
     title = text("title_overview", language)
     return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
@@ -294,11 +224,11 @@ def map_overview(
 
 @router.get("/map/soum/{code}", response_class=HTMLResponse)
 def map_soum(
-    request: Request, code: str, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+    request: Request, code: str, services: ServicesDep, lang: Lang_ = None, today: Today_ = None
 ) -> HTMLResponse:
     """One soum."""
     language = parse_lang(lang)
-    frames, findings, free = derived(request, layers, _day(today))
+    frames, findings, free = derived(services, _day(today))
     try:
         m = maps.soum_map(
             frames,
@@ -307,7 +237,7 @@ def map_soum(
             findings=findings,
             available=free,
             remote=_remote(request),
-            recovery=recovery(request, layers),
+            recovery=services.recovery_layer(),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
@@ -319,13 +249,13 @@ def map_soum(
 def map_land_conclusion(
     request: Request,
     feature_id: str,
-    layers: LayersDep,
+    services: ServicesDep,
     lang: Lang_ = None,
     today: Today_ = None,
 ) -> HTMLResponse:
     """One Land Conclusion with its parcels."""
     language = parse_lang(lang)
-    frames, findings, free = derived(request, layers, _day(today))
+    frames, findings, free = derived(services, _day(today))
     try:
         m = maps.land_conclusion_map(
             frames,
@@ -333,7 +263,7 @@ def map_land_conclusion(
             lang=language,
             findings=findings,
             available=free,
-            recovery=recovery(request, layers),
+            recovery=services.recovery_layer(),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
@@ -345,10 +275,10 @@ def map_land_conclusion(
 
 
 @router.get("/check", response_class=HTMLResponse)
-def check_form(request: Request, layers: LayersDep, lang: Lang_ = None) -> HTMLResponse:
+def check_form(request: Request, services: ServicesDep, lang: Lang_ = None) -> HTMLResponse:
     """Upload a file or draw a polygon."""
     language = parse_lang(lang)
-    frames = layers.all(tuple(REGISTRY))
+    frames = services.frames()
     m = maps.build_map(
         frames,
         lang=language,
@@ -384,7 +314,6 @@ def _check_page(
     )
 
 
-_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 _CHUNK = 1 << 20
 
 
@@ -401,78 +330,26 @@ async def _read_upload(upload: UploadFile, cap: int) -> bytes:
     return b"".join(parts)
 
 
-def proposal_from_file(
-    name: str, data: bytes, *, settings: ApiSettings
-) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """An uploaded file as a proposal: read by ``read_features`` (any format it knows), then
-    through the same checks as a GeoJSON body of ``POST /analysis/check``."""
-    suffix = Path(name).suffix.lower()
-    suffix = suffix if _SUFFIX.match(suffix) else ""
-    with tempfile.TemporaryDirectory(prefix="gazar-check-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(data)
-        try:
-            frame, info = read_features(path)
-        except GazarError as exc:
-            raise _Unreadable(str(exc).replace(str(path), name)) from None
-    body = orjson.dumps(_geojson(frame))
-    notes = [n.replace(str(path), name) for n in info.notes]
-    return proposal_from_body(body, settings=settings), notes
-
-
-class _Unreadable(GazarError):
-    """An uploaded file ``read_features`` could not read (its message names the upload)."""
-
-
-def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Features with their properties as text (column names lower-cased), for the parser."""
-    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    table.columns = [str(c).lower() for c in table.columns]
-    table = table.loc[:, ~table.columns.duplicated()].astype(object)
-    table = table.where(table.notna(), None)
-    records = [
-        {k: None if v is None else str(v) for k, v in row.items()}
-        for row in table.to_dict("records")
-    ]
-    texts = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": props,
-                "geometry": orjson.Fragment(g) if g is not None else None,
-            }
-            for props, g in zip(records, texts, strict=True)
-        ],
-    }
-
-
 def _review(
-    request: Request,
-    layers: LayerCache,
+    services: Services,
     proposal: gpd.GeoDataFrame,
     *,
     kind: str,
     soum: str | None,
     day: dt.date,
 ) -> dict[str, Any]:
-    return check_view(
+    return services.review.check(
         proposal,
         kind="land_conclusion" if kind == "land_conclusion" else "parcel",
-        context=review_context(request.app.state, layers),
         today=day,
-        settings=analysis_settings(request),
         soum=soum or None,
-        dem=proposal_dem(layers, proposal),
     )
 
 
 @router.post("/check", response_class=HTMLResponse)
 async def check_submit(
     request: Request,
-    layers: LayersDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     file: Annotated[UploadFile | None, File()] = None,
     drawn: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "parcel",
@@ -484,6 +361,7 @@ async def check_submit(
     language = parse_lang(lang)
     kind = "land_conclusion" if kind == "land_conclusion" else "parcel"
     notes: list[str] = []
+    settings = services.settings.api
     try:
         if file is not None and file.filename:
             data = await _read_upload(file, settings.max_body_bytes)
@@ -495,7 +373,7 @@ async def check_submit(
         else:
             raise BadRequest(text("check_nothing", language))
     except GazarError as exc:
-        frames = layers.all(tuple(REGISTRY))
+        frames = services.frames()
         m = maps.build_map(
             frames, lang=language, remote=_remote(request), draw_field="drawn", hidden=("aimags",)
         )
@@ -506,8 +384,8 @@ async def check_submit(
     day = _day(today)
 
     def run() -> tuple[dict[str, Any], folium.Map, dict[str, gpd.GeoDataFrame]]:
-        result = _review(request, layers, proposal, kind=kind, soum=soum, day=day)
-        frames = layers.all(tuple(REGISTRY))
+        result = _review(services, proposal, kind=kind, soum=soum, day=day)
+        frames = services.frames()
         m = maps.review_map(proposal, result, frames, lang=language, draw_field="drawn")
         return result, m, frames
 
@@ -521,12 +399,8 @@ async def check_submit(
         notes=notes,
         kind=kind,
         soum=soum,
-        proposal_json=orjson.dumps(_proposal_doc(proposal)).decode(),
+        proposal_json=orjson.dumps(proposal_geojson(proposal)).decode(),
     )
-
-
-def _proposal_doc(proposal: gpd.GeoDataFrame) -> dict[str, Any]:
-    return _geojson(proposal)
 
 
 @router.get("/check/report", response_class=HTMLResponse)
@@ -538,8 +412,7 @@ def check_report_form(lang: Lang_ = None) -> Response:
 @router.post("/check/report")
 def check_report(
     request: Request,
-    layers: LayersDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     proposal: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "parcel",
     soum: Annotated[str, Form()] = "",
@@ -554,12 +427,18 @@ def check_report(
     if not proposal.strip():
         return _error(request, language, text("report_missing", language), status=400,
                       nav="check")  # fmt: skip
-    frame = proposal_from_body(proposal.encode("utf-8"), settings=settings)
-    result = _review(request, layers, frame, kind=kind, soum=soum, day=_day(today))
-    frames = layers.all(tuple(REVIEW_LAYERS))
+    frame = proposal_from_body(proposal.encode("utf-8"), settings=services.settings.api)
+    result = _review(services, frame, kind=kind, soum=soum, day=_day(today))
+    frames = services.layers.all(REVIEW_LAYERS)
     overlaps = maps.review_overlaps(result, frame, frames)
     if format == "pdf":
-        pdf = review_pdf(result, lang=language, proposal=frame, overlaps=overlaps)
+        pdf = review_pdf(
+            result,
+            lang=language,
+            proposal=frame,
+            overlaps=overlaps,
+            font_dir=services.settings.files.pdf_font_dir,
+        )
         name = f"gazar-review-{result['today']}.pdf"
         return Response(
             pdf,
@@ -581,12 +460,12 @@ _HA_COLUMNS: Final = ("area_ha", "allocated_ha", "rehab_blocked_ha", "excluded_h
 
 @router.get("/availability", response_class=HTMLResponse)
 def availability_page(
-    request: Request, layers: LayersDep, lang: Lang_ = None, today: Today_ = None
+    request: Request, services: ServicesDep, lang: Lang_ = None, today: Today_ = None
 ) -> HTMLResponse:
     """Available hectares per soum and Land Conclusion, with the free land on a map."""
     language = parse_lang(lang)
     day = _day(today)
-    frames, _, free = derived(request, layers, day)
+    frames, free = services.frames(), services.available_land(day)
     names = dict(_soum_choices(frames, language))
     lcs = pd.DataFrame(free.drop(columns="geometry")).to_dict("records")
     per_soum = availability_totals(free, by="soum_code") if len(free) else pd.DataFrame()
@@ -645,7 +524,7 @@ def _hectares(frame: gpd.GeoDataFrame) -> list[float | None]:
 @router.get("/register", response_class=HTMLResponse)
 def register_page(
     request: Request,
-    layers: LayersDep,
+    services: ServicesDep,
     lang: Lang_ = None,
     soum: Annotated[str | None, Query(description="Only this soum, e.g. MN4322")] = None,
 ) -> HTMLResponse:
@@ -653,11 +532,11 @@ def register_page(
     the allocation record (queue, decisions, objections, draws, contracts about to expire, the
     log head) as the feeds publish it (:mod:`web.register`)."""
     language = parse_lang(lang)
-    limit = web_settings(request).register_rows
-    frames = layers.all(("land_conclusions", "contract_parcels", "soums"))
-    analysis = analysis_settings(request)
+    limit = services.settings.web.register_rows
+    frames = services.layers.all(("land_conclusions", "contract_parcels", "soums"))
+    analysis = services.settings.analysis
     record = allocation_record(
-        read_register(request, settings=analysis),
+        read_register(services),
         lang=language,
         soum=soum or None,
         land_conclusions=frames["land_conclusions"],
@@ -720,4 +599,4 @@ def register_page(
     )
 
 
-__all__ = ["WebSettings", "map_parts", "render", "router"]
+__all__ = ["map_parts", "render", "router"]

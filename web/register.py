@@ -21,13 +21,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import pandas as pd
-from fastapi import Request
 
 from api.allocation import register
-from api.auth import get_ledger
+from api.services import Services
 from geo.allocation import STATUS_LABELS
-from geo.settings import AnalysisSettings
-from layers.errors import GazarError
 from layers.labels import Lang, label
 from web.i18n import text
 
@@ -40,16 +37,12 @@ _OUTCOME_STATUS: Final = {"approve": "approved", "reject": "rejected"}
 FEEDS: Final = ("/register.json", "/register.geojson", "/register.csv")
 
 
-def read_register(request: Request, *, settings: AnalysisSettings) -> dict[str, Any] | None:
-    """The register of the app's store (:func:`api.allocation.register`), or None when the
-    store's ledger cannot be opened (the reason is logged, not shown: it may name server paths).
-    """
-    try:
-        ledger = get_ledger(request)
-    except GazarError as exc:
-        _LOG.warning("the register page shows no allocation records: %s", exc)
-        return None
-    return register(ledger, settings=settings)
+def read_register(services: Services) -> dict[str, Any] | None:
+    """The register of the services' store (:func:`api.allocation.register`), or None when
+    the store's ledger cannot be opened (the reason is logged, not shown: it may name server
+    paths)."""
+    ledger = services.ledger_or_none()
+    return None if ledger is None else register(ledger, settings=services.settings.analysis)
 
 
 def _side(pair: tuple[str, str], lang: Lang) -> str:

@@ -7,7 +7,6 @@ folder holding ``DejaVuSans.ttf`` and ``DejaVuSans-Bold.ttf``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -32,7 +31,7 @@ class FontMissing(GazarError):
     """No font with Cyrillic letters for the PDF."""
 
 
-def font_files() -> tuple[Path, Path]:
+def font_files(extra: Path | None = None) -> tuple[Path, Path]:
     """DejaVu Sans regular and bold.
 
     Raises
@@ -40,8 +39,7 @@ def font_files() -> tuple[Path, Path]:
     FontMissing
         Naming the folders searched and the Debian package to install.
     """
-    extra = os.environ.get("GAZAR_PDF_FONT_DIR")
-    dirs = ((Path(extra),) if extra else ()) + FONT_DIRS
+    dirs = ((extra,) if extra else ()) + FONT_DIRS
     for folder in dirs:
         regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
         if regular.is_file() and bold.is_file():
@@ -144,8 +142,10 @@ def review_pdf(
     lang: Lang = "mn",
     proposal: gpd.GeoDataFrame | None = None,
     overlaps: gpd.GeoDataFrame | None = None,
+    font_dir: Path | None = None,
 ) -> bytes:
-    """The review as an A4 PDF: verdict, areas, soums, findings and a sketch.
+    """The review as an A4 PDF: verdict, areas, soums, findings and a sketch (DejaVu Sans from
+    ``font_dir``, ``GAZAR_PDF_FONT_DIR``, when given, else the system's fonts).
 
     Raises
     ------
@@ -155,7 +155,7 @@ def review_pdf(
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    regular, bold = font_files()
+    regular, bold = font_files(font_dir)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("DejaVu", "", str(regular))

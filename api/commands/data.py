@@ -13,12 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
+from api.cli import location as cli_location
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
 from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mapping, plan_import
 from layers.labels import label
 from layers.schema import REGISTRY, layer_kind
-from layers.store import default_location, open_store
+from layers.store import open_store
 from layers.transfer import shown
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ def demo_cmd(
     from layers.schema import LAYER_ORDER
 
     day = parse_today(today)
-    location = db or default_location()
+    location = cli_location(db)
     layers = build_demo(seed=seed, scale=scale, today=day)
     if location.startswith(("postgresql://", "postgres://")):
         # a database: every layer replaced in one transaction (a failure keeps the old ones)

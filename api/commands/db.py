@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, app, guarded, out, store_at
+from api.cli import location as cli_location
 from layers.labels import label
-from layers.store import default_location
 from layers.transfer import copy_store, shown
 
 
@@ -24,7 +24,7 @@ def migrate_cmd(db: DbOption = None) -> None:
     For PostGIS, run it once per upgrade before starting the server workers; it enables the
     PostGIS extension when allowed, and refuses a database written by a newer Gazar.
     """
-    location = db or default_location()
+    location = cli_location(db)
     if _is_postgres(location):
         from layers.postgis import migrate
 

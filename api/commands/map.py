@@ -9,6 +9,7 @@ import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from api.settings import load_settings
 from geo.availability import availability
 from geo.rules import analyze
 from layers import rasters
@@ -111,7 +112,10 @@ def map_cmd(
         )
         title = text("title_overview", language)
     page = guarded(
-        lambda: inline_assets(maps.page_html(m, title=f"Gazar — {title}", lang=language))
+        lambda: inline_assets(
+            maps.page_html(m, title=f"Gazar — {title}", lang=language),
+            load_settings().files.node_modules,
+        )
     )
     left = external_refs(page)
     if left:  # pragma: no cover - every asset is local; a new plugin default would show here

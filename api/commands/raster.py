@@ -15,12 +15,12 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.cli import location as cli_location
 from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
 from geo.availability import availability
 from layers import rasters
 from layers.labels import bilingual
-from layers.store import default_location
 
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
@@ -84,7 +84,7 @@ def rehab_monitor_cmd(
         raise typer.BadParameter("give both --before and --after, or neither", param_hint="--after")
     settings = analysis_settings(**({} if threshold is None else {"rehab_recovery_min": threshold}))
     minimum = float(settings.rehab_recovery_min)
-    location = db or default_location()
+    location = cli_location(db)
     with store_at(db, create=False) as store:
         zones = store.read("rehab_zones")
     if before is not None and after is not None:
@@ -162,7 +162,7 @@ def terrain_cmd(
     layer = _choice(layer, ("land_conclusions", "contract_parcels"), "--layer")
     settings = analysis_settings()
     limit, share = float(settings.slope_limit_deg), float(settings.slope_share_limit)
-    location = db or default_location()
+    location = cli_location(db)
     with store_at(db, create=False) as store:
         zones = store.read(layer)
     if dem is not None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import os
+import json
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api.cli import DbOption, app, out, store_at
-from layers.store import default_location
+from api.cli import location as cli_location
 from layers.transfer import shown
 
 
@@ -25,9 +27,9 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.settings import ApiSettings
+    from api.settings import load_settings
 
-    location = db or default_location()
+    location = cli_location(db)
     with store_at(location, create=False) as store:  # refuse a missing store before listening
         counts = ", ".join(f"{i.layer} {i.count}" for i in store.layers())
     name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -45,7 +47,18 @@ def serve(
     out.print(f"  QGIS, GDAL:                 ogrinfo OAPIF:{root}/")
     out.print("Ctrl+C зогсооно / Ctrl+C stops the server.")
     if workers == 1:
-        uvicorn.run(create_app(ApiSettings(db=location)), host=host, port=port)
-    else:  # each worker process builds its own app from the environment
-        os.environ["GAZAR_DB"] = location
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(create_app(load_settings(db=location)), host=host, port=port)
+        return
+    # each worker process builds its own app (api.settings reads GAZAR_DB): uvicorn hands the
+    # store to the workers through an env file it loads before starting them
+    with tempfile.TemporaryDirectory(prefix="gazar-serve-") as folder:
+        env_file = Path(folder) / "gazar.env"
+        env_file.write_text(f"GAZAR_DB={json.dumps(location)}\n", encoding="utf-8")
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            env_file=env_file,
+        )

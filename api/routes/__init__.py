@@ -1,16 +1,15 @@
-"""One router per resource. Add a router to ``ROUTERS`` to serve it."""
+"""The JSON API: one router per resource. Add a router to ``ROUTERS`` to serve it (the pages'
+router, ``web.pages``, is mounted beside them by ``api.app.create_app``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api.routes import allocation, analysis, export, ogc
-from web import pages
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
     analysis.router,
     export.router,
-    pages.router,
     allocation.router,
 ]

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from api.deps import LayersDep
+from api.deps import LayersDep, known_parameters
 from api.errors import NotFound
-from api.routes.analysis import ErrorBody, known_parameters
+from api.responses import ErrorBody
 from layers.export import export_layer
 from layers.schema import REGISTRY
 

@@ -2,8 +2,8 @@
 
 ``/`` (landing page), ``/conformance``, ``/api`` (the OpenAPI document, served by the app
 factory), ``/collections``, ``/collections/{collectionId}``, ``.../queryables``, ``.../items``
-and ``.../items/{featureId}``. Collections are defined in :mod:`api.collections` (every store
-layer, plus the derived ``overlaps`` and ``available_land``); features are written by
+and ``.../items/{featureId}``. Collections are defined in :mod:`api.services.collections`
+(every store layer, plus the derived ``overlaps`` and ``available_land``); features are written by
 :mod:`api.geojson`; coordinate systems are handled by :mod:`api.crs`.
 
 Items take ``limit`` (default and maximum from ``ApiSettings``; a larger limit is cut to the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -26,7 +25,11 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import URL
 
 from api import crs as crs_mod
-from api.collections import (
+from api.deps import SettingsDep, get_services
+from api.errors import BadRequest
+from api.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
+from api.responses import GeoJSONResponse, OrjsonResponse
+from api.services.collections import (
     COLLECTIONS,
     CollectionCache,
     CollectionData,
@@ -35,10 +38,6 @@ from api.collections import (
     collection_def,
     select,
 )
-from api.deps import LayerCache, SettingsDep
-from api.errors import BadRequest
-from api.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
-from api.responses import GeoJSONResponse, OrjsonResponse
 from layers.errors import FeatureNotFound
 
 router = APIRouter(tags=["OGC API – Features"])
@@ -195,19 +194,10 @@ CollectionId = Annotated[
 
 # ------------------------------------------------------------------------------------ helpers
 
-_CACHE_LOCK = threading.Lock()
-
 
 def get_collections(request: Request) -> CollectionCache:
-    """The app's collection cache, made on first use for the store the lifespan opened."""
-    state = request.app.state
-    layers: LayerCache = state.layers
-    with _CACHE_LOCK:
-        cache: CollectionCache | None = getattr(state, "ogc_collections", None)
-        if cache is None or cache.store is not layers.store:
-            cache = CollectionCache(layers.store, layers.get)
-            state.ogc_collections = cache
-    return cache
+    """The collections of the app's services (built in the lifespan)."""
+    return get_services(request).collections
 
 
 def _link(href: str | URL, rel: str, media_type: str, title: str) -> dict[str, str]:

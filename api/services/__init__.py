@@ -1,1 +1,154 @@
-"""The service layer: what both front doors (the JSON API and the pages) call."""
+"""The service layer: what both front doors (the JSON API and the pages) call.
+
+One :class:`Services` object is built in the app's lifespan (``api/app.py``) and kept on
+``app.state.services``, as tipg keeps its collection catalog; routes and pages reach it through
+the ``Annotated`` dependencies of ``api/deps.py``. It owns:
+
+- the settings tree (:mod:`api.settings`), the store and the allocation ledger;
+- the layer cache (:class:`~api.services.layers.LayerCache`, per layer revision);
+- the findings of every rule for a day, computed once per store revision and day and shared by
+  the ``overlaps`` collection and the map pages;
+- the OGC collections, derived ones included (:mod:`api.services.collections`);
+- the review (:mod:`api.services.review`) and the proposals it reads
+  (:mod:`api.services.proposals`);
+- rehabilitation monitoring over registered rasters (:mod:`api.services.rehab`);
+- the allocation operations (:mod:`api.services.allocation`).
+
+Nothing here imports the routes or the pages, and nothing raises HTTP errors: the service's
+own errors (:mod:`api.services.errors`) are mapped to statuses by ``api/errors.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import geopandas as gpd
+
+from api.services.collections import CollectionCache
+from api.services.errors import BadRequest, NotFound
+from api.services.layers import LayerCache
+from api.services.rehab import RehabService
+from api.services.review import ReviewService
+from api.settings import Settings
+from geo.rules import analyze
+from layers.errors import GazarError, StoreError
+from layers.ledger import Ledger, open_ledger
+from layers.schema import REGISTRY
+from layers.store import Store, open_store
+
+_LOG = logging.getLogger("gazar")
+
+__all__ = ["Services"]
+
+
+class Services:
+    """Everything the front doors share, for one store."""
+
+    def __init__(self, settings: Settings, store: Store, ledger: Ledger | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        #: the allocation ledger; None until it can be opened (see :meth:`open_ledger`)
+        self.ledger = ledger
+        self.layers = LayerCache(store)
+        self.collections = CollectionCache(
+            store, self.layers.get, settings=settings.analysis, findings=self.findings
+        )
+        self.review = ReviewService(self.layers, settings.analysis)
+        self.rehab = RehabService(self.layers)
+        self._lock = threading.Lock()
+        self._ledger_lock = threading.Lock()
+        self._findings: tuple[tuple[object, ...], gpd.GeoDataFrame] | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Services:
+        """Open the store of ``settings`` and its ledger (None, logged, when the ledger cannot
+        be added to the store: the maps and the OGC API still serve it)."""
+        store = open_store(settings.db)
+        try:
+            ledger: Ledger | None = open_ledger(settings.db, create=False)
+        except StoreError as exc:
+            _LOG.warning("the allocation ledger could not be opened: %s", exc)
+            ledger = None
+        return cls(settings, store, ledger)
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+        self.store.close()
+
+    # ------------------------------------------------------------------------- ledger
+
+    def open_ledger(self) -> Ledger:
+        """The ledger of the store: the one opened with the services, or opened now when that
+        failed. Raises ``StoreError`` (503) when it still cannot be opened."""
+        ledger = self.ledger
+        if ledger is not None:
+            return ledger
+        with self._ledger_lock:
+            if self.ledger is None:
+                self.ledger = open_ledger(self.settings.db, create=False)
+            return self.ledger
+
+    def ledger_or_none(self) -> Ledger | None:
+        """The ledger, or None (logged: the reason may name server paths) when it cannot be
+        opened, for the pages that show the allocation record beside the layers."""
+        try:
+            return self.open_ledger()
+        except GazarError as exc:
+            _LOG.warning("no allocation records: %s", exc)
+            return None
+
+    # ------------------------------------------------------------------------- analysis
+
+    def frames(self) -> dict[str, gpd.GeoDataFrame]:
+        """Every store layer."""
+        return self.layers.all(REGISTRY)
+
+    def findings(self, day: dt.date) -> gpd.GeoDataFrame:
+        """The findings of every rule over the whole store on ``day`` (``gazar analyze``),
+        computed once per store revision and day; the ``overlaps`` collection and the maps
+        share them."""
+        with self._lock:
+            key = (self.layers.revisions(REGISTRY), day)
+            if self._findings is not None and self._findings[0] == key:
+                return self._findings[1]
+            records = analyze(self.frames(), today=day, settings=self.settings.analysis).records
+            self._findings = (key, records)
+            return records
+
+    def available_land(self, day: dt.date, *, soum: str | None = None) -> gpd.GeoDataFrame:
+        """Each Land Conclusion in force with its free land on ``day`` (the ``available_land``
+        collection's frame), only ``soum``'s when given.
+
+        Raises
+        ------
+        BadRequest
+            When ``soum`` is the code of no soum.
+        """
+        frame = self.collections.get("available_land", today=day).frame
+        if soum is None:
+            return frame
+        lcs = self.layers.get("land_conclusions")
+        if not (lcs["soum_code"] == soum).any() and soum not in set(self.layers.get("soums")["id"]):
+            raise BadRequest(
+                f"soum={soum!r}: no soum has this code; the codes are the ids of "
+                "/collections/soums/items (e.g. MN4322)"
+            )
+        keep = (frame["soum_code"] == soum).to_numpy(dtype=bool)
+        return frame[keep].reset_index(drop=True)
+
+    def recovery_layer(self) -> gpd.GeoDataFrame | None:
+        """The rehabilitation zones with their recovery on the registered NDVI rasters (the
+        ``GET /analysis/rehab`` answer with the default threshold); None when none are
+        registered or they cannot be read (logged: the maps are shown without)."""
+        minimum = float(self.settings.analysis.rehab_recovery_min)
+        try:
+            table, zones = self.rehab.recovery(min_recovery=minimum)
+        except NotFound:
+            return None
+        except GazarError as exc:
+            _LOG.warning("the recovery layer is left out: %s", exc)
+            return None
+        return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)

@@ -29,10 +29,10 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from api.errors import BadRequest, NotFound
+from api.services.errors import BadRequest, NotFound
 from geo.area import official_ha
 from geo.availability import availability
-from geo.rules import OVERLAP_PAIRS, SEVERITIES, analyze
+from geo.rules import OVERLAP_PAIRS, SEVERITIES
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
 from layers.labels import LABELS
@@ -40,6 +40,17 @@ from layers.schema import REGISTRY, STORE_CRS, FieldType
 from layers.store import Store
 
 Frames = Mapping[str, gpd.GeoDataFrame]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a derived collection is computed from: the source layers, the findings of every
+    rule for the day (computed once per store revision and day by the service layer, shared
+    with the pages), and the analysis settings."""
+
+    frames: Frames
+    findings: Callable[[dt.date], gpd.GeoDataFrame]
+    settings: AnalysisSettings
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class CollectionDef:
     main_date: str | None = None
     #: derived collections are computed (and depend on the day); others are a store layer
     derived: bool = False
-    build: Callable[[Frames, dt.date, AnalysisSettings], gpd.GeoDataFrame] | None = None
+    build: Callable[[Sources, dt.date], gpd.GeoDataFrame] | None = None
 
     @property
     def title(self) -> str:
@@ -158,8 +169,8 @@ OVERLAP_COLUMNS: Final = (
 )  # fmt: skip
 
 
-def _overlaps(frames: Frames, today: dt.date, settings: AnalysisSettings) -> gpd.GeoDataFrame:
-    records = analyze(frames, today=today, settings=settings).records
+def _overlaps(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
+    records = sources.findings(today)
     rows = records[records["rule"].isin(OVERLAP_RULES)].reset_index(drop=True)
     ids = rows["rule"].astype(str) + ":" + rows["a_id"].astype(str) + ":" + rows["b_id"].astype(str)
     dup = ids.duplicated(keep=False).to_numpy()
@@ -171,7 +182,8 @@ def _overlaps(frames: Frames, today: dt.date, settings: AnalysisSettings) -> gpd
     )
 
 
-def _available_land(frames: Frames, today: dt.date, _: AnalysisSettings) -> gpd.GeoDataFrame:
+def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
+    frames = sources.frames
     frame = availability(
         frames["land_conclusions"],
         frames["contract_parcels"],
@@ -365,18 +377,20 @@ def select(data: CollectionData, query: ItemQuery) -> npt.NDArray[np.intp]:
 class CollectionCache:
     """Each collection's data, rebuilt only when a layer it comes from changes (or the day)."""
 
-    def __init__(self, store: Store, read: Callable[[str], gpd.GeoDataFrame]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        read: Callable[[str], gpd.GeoDataFrame],
+        *,
+        settings: AnalysisSettings,
+        findings: Callable[[dt.date], gpd.GeoDataFrame],
+    ) -> None:
         self.store = store
+        self.settings = settings
         self._read = read
-        self._settings: AnalysisSettings | None = None
+        self._findings = findings
         self._locks = {cid: threading.Lock() for cid in COLLECTIONS}
         self._data: dict[str, tuple[tuple[object, ...], CollectionData]] = {}
-
-    @property
-    def settings(self) -> AnalysisSettings:
-        if self._settings is None:
-            self._settings = AnalysisSettings()
-        return self._settings
 
     def key(self, definition: CollectionDef, today: dt.date) -> tuple[object, ...]:
         revisions = tuple(self.store.revision(name) for name in definition.sources)
@@ -394,7 +408,8 @@ class CollectionCache:
                 frame = self._read(collection_id)
             else:
                 frames = {name: self._read(name) for name in definition.sources}
-                frame = definition.build(frames, day, self.settings)
+                sources = Sources(frames, self._findings, self.settings)
+                frame = definition.build(sources, day)
             data = CollectionData(frame, definition.main_date)
             self._data[collection_id] = (key, data)
             return data

@@ -1,0 +1,99 @@
+"""Rehabilitation monitoring over the rasters registered beside the store, each answer kept
+until the zones or a raster file change (``GET /analysis/rehab`` and the maps' recovery layer).
+
+A client names registered rasters, never gives a path, so it cannot make the server open
+another file."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final
+
+import geopandas as gpd
+import pandas as pd
+
+from api.services.errors import BadRequest, NotFound
+from api.services.layers import LayerCache
+from geo import raster as gr
+from layers import rasters
+
+#: the raster kinds a client may name for ``before`` and ``after``
+NDVI_KINDS: Final[tuple[str, ...]] = ("ndvi_before", "ndvi_after")
+#: the answers kept (each a table of every zone), newest last
+_KEEP: Final = 8
+
+
+class RehabService:
+    """The recovery of every rehabilitation zone, computed once per parameters and files."""
+
+    def __init__(self, layers: LayerCache) -> None:
+        self.layers = layers
+        self._lock = threading.Lock()
+        self._cache: dict[Any, tuple[pd.DataFrame, gpd.GeoDataFrame]] = {}
+
+    def recovery(
+        self,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        min_recovery: float,
+        mode: gr.PixelMode = "weighted",
+    ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+        """Every zone's recovery (all registered pairs, or the two registered rasters named)
+        and the zones.
+
+        Raises
+        ------
+        NotFound
+            When no NDVI raster is registered.
+        BadRequest
+            For a name the manifest does not list, or only one of ``before`` and ``after``.
+        """
+        location = self.layers.store.location
+        entries = rasters.registered(location)
+        ndvi = [e for e in entries if e["kind"] in NDVI_KINDS]
+        if not any(e["kind"] == "ndvi_before" for e in ndvi) and before is None:
+            raise NotFound(
+                "no NDVI rasters are registered beside the store: gazar demo writes some, or "
+                "list yours (kind ndvi_before and ndvi_after) in the manifest.json of its "
+                ".rasters folder (or of the folder GAZAR_RASTERS names: the only place for a "
+                "PostGIS store)"
+            )
+        if (before is None) != (after is None):
+            raise BadRequest("give both before and after (registered raster names), or neither")
+        if before is not None and after is not None:
+            try:
+                used = [rasters.named(entries, n, kinds=NDVI_KINDS) for n in (before, after)]
+            except KeyError as exc:
+                raise BadRequest(str(exc.args[0])) from None
+        else:
+            used = ndvi
+        manifest = {
+            "file": rasters.MANIFEST,
+            "path": rasters.raster_dir(location) / rasters.MANIFEST,
+        }
+        key = (
+            before,
+            after,
+            float(min_recovery),
+            mode,
+            self.layers.store.revision("rehab_zones"),
+            rasters.file_stamps([*used, manifest]),
+        )
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            zones = self.layers.get("rehab_zones")
+            if len(used) == 2 and before is not None:
+                table = rasters.rehab_recovery(
+                    used[0]["path"], used[1]["path"], zones, min_recovery=min_recovery, mode=mode
+                )
+            else:
+                table = rasters.rehab_registered(
+                    location, zones, min_recovery=min_recovery, mode=mode
+                )
+            self._cache[key] = (table, zones)
+            while len(self._cache) > _KEEP:
+                self._cache.pop(next(iter(self._cache)))
+            return table, zones

@@ -1,0 +1,65 @@
+"""The desk review of a proposal, as ``POST /analysis/check``, the ``/check`` page and its
+report give it: the review layers indexed once per set of their revisions, the registered DEM
+under the proposal, and :func:`api.views.check_view`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any, Literal
+
+import geopandas as gpd
+
+from api.services.layers import LayerCache
+from api.views import check_view
+from geo.raster import Dem
+from geo.review import REVIEW_LAYERS, ReviewContext
+from geo.settings import AnalysisSettings
+from layers import rasters
+
+Kind = Literal["land_conclusion", "parcel"]
+
+
+class ReviewService:
+    """Reviews against the store's layers, with their index kept per revision."""
+
+    def __init__(self, layers: LayerCache, settings: AnalysisSettings) -> None:
+        self.layers = layers
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._context: tuple[tuple[str, ...], ReviewContext] | None = None
+
+    def context(self) -> ReviewContext:
+        """The review layers indexed once, rebuilt only when one of them changes."""
+        with self._lock:
+            key = self.layers.revisions(REVIEW_LAYERS)
+            if self._context is not None and self._context[0] == key:
+                return self._context[1]
+            context = ReviewContext(self.layers.all(REVIEW_LAYERS))
+            self._context = (key, context)
+            return context
+
+    def dem(self, proposal: gpd.GeoDataFrame) -> tuple[str, Dem] | None:
+        """The registered DEM's name and its elevations under ``proposal`` (only that window
+        is read), or None when no DEM registered beside the store holds it."""
+        found = rasters.proposal_dem(self.layers.store.location, proposal)
+        return None if found is None else (str(found[0]["file"]), found[1])
+
+    def check(
+        self,
+        proposal: gpd.GeoDataFrame,
+        *,
+        kind: Kind,
+        today: dt.date,
+        soum: str | None = None,
+    ) -> dict[str, Any]:
+        """The review of ``proposal`` as ``gazar check --format json`` prints it."""
+        return check_view(
+            proposal,
+            kind=kind,
+            context=self.context(),
+            today=today,
+            settings=self.settings,
+            soum=soum or None,
+            dem=self.dem(proposal),
+        )
