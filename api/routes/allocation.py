@@ -22,9 +22,9 @@ from starlette.responses import Response
 
 from api import allocation as service
 from api.auth import LedgerDep, UserDep
+from api.deps import AnalysisDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
-from api.routes.analysis import AnalysisDep
 from layers.ledger import RecordNotFound
 
 router = APIRouter(tags=["allocation"])
