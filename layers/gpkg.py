@@ -176,7 +176,7 @@ def from_blobs(blobs: Iterable[bytes | None]) -> np.ndarray:
 # --- value conversion ----------------------------------------------------------------------
 
 
-def _to_sql(value: Any, ftype: str) -> Any:
+def to_sql_value(value: Any, ftype: str) -> Any:
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -375,7 +375,7 @@ class GeoPackageStore(Store):
                 clauses.append(f'"{col}" IS NULL')
             else:
                 clauses.append(f'"{col}" = ?')
-                params.append(_to_sql(value, ftype))
+                params.append(to_sql_value(value, ftype))
         if ids is not None:
             clauses.append("id IN (SELECT value FROM json_each(?))")
             params.append(orjson.dumps([str(i) for i in ids]).decode())
@@ -472,7 +472,7 @@ class GeoPackageStore(Store):
             geoms[polys] = shapely.multipolygons(geoms[polys, None])
         columns: list[list[Any]] = [to_blobs(geoms), [str(v) for v in gdf["id"]]]
         for f in kind.fields:
-            columns.append([_to_sql(v, f.type) for v in gdf[f.name].tolist()])
+            columns.append([to_sql_value(v, f.type) for v in gdf[f.name].tolist()])
         return list(zip(*columns, strict=True))
 
     @staticmethod
