@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 import geo.raster as gr
 from api.cli import app
+from api.services import rasters
 from geo.review import review
 from geo.settings import AnalysisSettings
-from layers import rasters
 from layers.errors import InputFileError
 from layers.store import open_store
 from tests import factories as f

@@ -15,10 +15,10 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.services import rasters
 from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
 from geo.availability import availability
-from layers import rasters
 from layers.labels import bilingual
 from layers.store import default_location
 

@@ -34,6 +34,7 @@ from api.deps import LayerCache, LayersDep, SettingsDep
 from api.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from api.responses import GeoJSONResponse, OrjsonResponse
 from api.routes.ogc import get_collections
+from api.services import rasters
 from api.settings import ApiSettings
 from api.views import (
     EXPIRING_LAYERS,
@@ -54,7 +55,6 @@ from geo import raster as gr
 from geo.raster import Dem
 from geo.review import REVIEW_LAYERS, ReviewContext
 from geo.settings import AnalysisSettings
-from layers import rasters
 from layers.errors import InvalidGeometry
 from layers.schema import REGISTRY, STORE_CRS
 
