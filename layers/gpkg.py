@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import sqlite3
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,6 +210,8 @@ class GeoPackageStore(Store):
     """Layers in one GeoPackage file (see the module docstring)."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
+        #: the one connection is shared by the process's threads, one statement at a time
+        self._lock = threading.RLock()
         self.path = Path(path)
         self.location = str(self.path)
         if not self.path.exists():
@@ -326,6 +329,10 @@ class GeoPackageStore(Store):
         return int(row[0]) if row else 0
 
     def layers(self) -> list[LayerInfo]:
+        with self._lock:
+            return self._layers()
+
+    def _layers(self) -> list[LayerInfo]:
         out = []
         for name in REGISTRY:
             count = self._conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
@@ -339,7 +346,8 @@ class GeoPackageStore(Store):
 
     def ids(self, layer: str) -> set[str]:
         kind = layer_kind(layer)
-        return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
+        with self._lock:
+            return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
 
     def read(
         self,
@@ -349,7 +357,13 @@ class GeoPackageStore(Store):
         where: Mapping[str, object] | None = None,
         ids: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
-        return self._read_kind(layer_kind(layer), bbox=bbox, where=where, ids=ids)
+        with self._lock:
+            return self._read_kind(self._kind(layer), bbox=bbox, where=where, ids=ids)
+
+    def _kind(self, layer: str) -> LayerKind:
+        """The layout of a table ``read`` may read: a registered layer (a ledger adds its
+        ``applications``)."""
+        return layer_kind(layer)
 
     def _read_kind(
         self,
@@ -426,7 +440,7 @@ class GeoPackageStore(Store):
         prepared = [
             (layer_kind(name), self._rows(layer_kind(name), gdf)) for name, gdf in batches.items()
         ]
-        with self._transaction() as c:
+        with self._lock, self._transaction() as c:
             for kind, rows in prepared:
                 try:
                     self._write_rows(c, kind, rows, mode=mode, progress=progress)
@@ -495,7 +509,7 @@ class GeoPackageStore(Store):
 
     def delete(self, layer: str, ids: list[str]) -> int:
         kind = layer_kind(layer)
-        with self._transaction() as c:
+        with self._lock, self._transaction() as c:
             cur = c.executemany(f'DELETE FROM "{kind.name}" WHERE id = ?', [(i,) for i in ids])
             self._touch(c, kind.name)
             return cur.rowcount

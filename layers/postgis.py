@@ -336,10 +336,15 @@ class PostGISStore(Store):
         ids: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
         with self._pool.connection() as conn:
-            return read_features(conn, layer_kind(layer), bbox=bbox, where=where, ids=ids)
+            return read_features(conn, self._kind(layer), bbox=bbox, where=where, ids=ids)
+
+    def _kind(self, layer: str) -> LayerKind:
+        """The layout of a table ``read`` and ``revision`` know: a registered layer (a ledger
+        adds its ``applications``)."""
+        return layer_kind(layer)
 
     def revision(self, layer: str) -> str:
-        kind = layer_kind(layer)
+        kind = self._kind(layer)
         rows = self._fetch(
             sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
                 sql.Identifier(REVISION_TABLE)

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import geopandas as gpd
 
-from layers.ledger.base import ACTOR
+from layers.ledger.base import ACTOR, APPLICATIONS
 from layers.ledger.chain import ChainCheck, Event
 from layers.ledger.users import UserAccounts
 from layers.store import Store, WriteMode
@@ -79,14 +79,14 @@ class Ledger(Store, UserAccounts):
         finally:
             ACTOR.reset(token)
 
-    @abstractmethod
     def applications(
         self,
         *,
         where: Mapping[str, object] | None = None,
         ids: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
-        """Applications (EPSG:4326), oldest first."""
+        """Applications (EPSG:4326), oldest first: ``read("applications", ...)``."""
+        return self.read(APPLICATIONS.name, where=where, ids=ids)
 
     @abstractmethod
     def records(

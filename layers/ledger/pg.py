@@ -64,7 +64,6 @@ from layers.ledger.interface import Ledger, LedgerTx
 from layers.postgis import (
     GEOM,
     MIGRATE_LOCK,
-    REVISION_TABLE,
     PostGISStore,
     bump_revisions,
     error_reason,
@@ -74,7 +73,7 @@ from layers.postgis import (
     to_pg_value,
     write_features,
 )
-from layers.schema import REGISTRY
+from layers.schema import REGISTRY, LayerKind
 from layers.store import WriteMode
 
 #: ``pg_advisory_xact_lock`` key held by every ledger transaction ("gazar" + 2)
@@ -406,37 +405,8 @@ class PostGISLedger(PostGISStore, Ledger):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        if layer != APPLICATIONS.name:
-            return super().read(layer, bbox=bbox, where=where, ids=ids)
-        with self._pool.connection() as conn:
-            return read_features(conn, APPLICATIONS, bbox=bbox, where=where, ids=ids)
-
-    def revision(self, layer: str) -> str:
-        if layer != APPLICATIONS.name:
-            return super().revision(layer)
-        rows = self._fetch(
-            sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
-                sql.Identifier(REVISION_TABLE)
-            ),
-            (layer,),
-        )
-        return f"{rows[0][0]}/{rows[0][1]}" if rows else "0"
-
-    def applications(
-        self,
-        *,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return self.read(APPLICATIONS.name, where=where, ids=ids)
+    def _kind(self, layer: str) -> LayerKind:
+        return table_kind(layer)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from layers.ledger.base import (
 )
 from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
 from layers.ledger.interface import Ledger, LedgerTx
-from layers.schema import REGISTRY
+from layers.schema import REGISTRY, LayerKind
 from layers.store import WriteMode
 
 _LOG_DDL: Final = """
@@ -65,7 +64,6 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         create: bool = True,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self._lock = threading.RLock()
         self._ready = False
         self.clock = clock
         super().__init__(Path(path), create=create)
@@ -207,20 +205,10 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock, GeoPackageStore._transaction(self) as c:
             return self._seal(c)
 
-    # -- the store, under the lock -----------------------------------------------------------
+    # -- the store -----------------------------------------------------------
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        with self._lock:
-            if layer == APPLICATIONS.name:
-                return self._read_kind(APPLICATIONS, bbox=bbox, where=where, ids=ids)
-            return super().read(layer, bbox=bbox, where=where, ids=ids)
+    def _kind(self, layer: str) -> LayerKind:
+        return table_kind(layer)
 
     def revision(self, layer: str) -> str:
         with self._lock:
@@ -231,38 +219,7 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
                 return f"{row[0] if row else 0}"
             return super().revision(layer)
 
-    def layers(self) -> list[Any]:
-        with self._lock:
-            return super().layers()
-
-    def ids(self, layer: str) -> set[str]:
-        with self._lock:
-            return super().ids(layer)
-
-    def write(
-        self,
-        batches: Mapping[str, gpd.GeoDataFrame],
-        *,
-        mode: WriteMode = "append",
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        with self._lock:
-            super().write(batches, mode=mode, progress=progress)
-
-    def delete(self, layer: str, ids: list[str]) -> int:
-        with self._lock:
-            return super().delete(layer, ids)
-
     # -- allocation records ------------------------------------------------------------------
-
-    def applications(
-        self,
-        *,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        with self._lock:
-            return self._read_kind(APPLICATIONS, where=where, ids=ids)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -15,7 +12,7 @@ from layers.labels import pair
 from layers.ledger.base import Conflict, RecordNotFound, stamp
 
 if TYPE_CHECKING:
-    from layers.ledger.interface import LedgerTx
+    from layers.ledger.interface import Ledger
 
 Role = Literal["public", "soum", "aimag", "mrpam", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("public", "soum", "aimag", "mrpam", "admin")
@@ -65,23 +62,12 @@ def user_from_row(row: Mapping[str, Any]) -> User:
     )
 
 
-class UserAccounts(ABC):
-    """Adding, revoking and authenticating users: what a ledger does with ``gazar_users``."""
-
-    clock: Callable[[], dt.datetime]
-
-    @abstractmethod
-    def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]:
-        """One write transaction by ``actor`` (see ``Ledger.transaction``)."""
-
-    @abstractmethod
-    def records(
-        self, table: str, *, where: Mapping[str, object] | None = None
-    ) -> list[dict[str, Any]]:
-        """Rows of a record table (see ``Ledger.records``)."""
+class UserAccounts:
+    """Adding, revoking and authenticating users: what a :class:`~layers.ledger.Ledger` does
+    with its ``gazar_users`` table, through its transactions and records."""
 
     def add_user(
-        self,
+        self: Ledger,
         name: str,
         *,
         role: Role,
@@ -121,7 +107,7 @@ class UserAccounts(ABC):
         user = User(key, name, role, soum_code, aimag_code, created)
         return user, f"gazar_{key}_{secret}"
 
-    def revoke_user(self, name: str, *, actor: str) -> User:
+    def revoke_user(self: Ledger, name: str, *, actor: str) -> User:
         """Revoke a user's token."""
         with self.transaction(actor=actor, request=f"users revoke {name}") as tx:
             rows = tx.records("gazar_users", where={"name": name})
@@ -132,11 +118,11 @@ class UserAccounts(ABC):
             row = tx.records("gazar_users", where={"name": name})[0]
         return user_from_row(row)
 
-    def users(self) -> list[User]:
+    def users(self: Ledger) -> list[User]:
         """Every user, revoked ones included."""
         return [user_from_row(r) for r in self.records("gazar_users")]
 
-    def authenticate(self, token: str) -> User | None:
+    def authenticate(self: Ledger, token: str) -> User | None:
         """The user a token belongs to, None for an unknown or revoked token."""
         parts = token.strip().split("_", 2)
         if len(parts) != 3 or parts[0] != "gazar":
