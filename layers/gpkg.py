@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +27,7 @@ import shapely
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import SCHEMA_VERSION, LayerInfo, Store, WriteMode
+from layers.store import SCHEMA_VERSION, LayerInfo, ReadQuery, Store, WriteMode
 
 GEOM = "geom"
 SRS_ID = 4326
@@ -349,31 +349,18 @@ class GeoPackageStore(Store):
         with self._lock:
             return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
         with self._lock:
-            return self._read_kind(self._kind(layer), bbox=bbox, where=where, ids=ids)
+            return self._read_kind(self._kind(layer), **query)
 
     def _kind(self, layer: str) -> LayerKind:
         """The layout of a table ``read`` may read: a registered layer (a ledger adds its
         ``applications``)."""
         return layer_kind(layer)
 
-    def _read_kind(
-        self,
-        kind: LayerKind,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+    def _read_kind(self, kind: LayerKind, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
         """``read`` for any table laid out as a layer kind (also ones outside the registry)."""
+        bbox, where, ids = query.get("bbox"), query.get("where"), query.get("ids")
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:

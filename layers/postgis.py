@@ -26,7 +26,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import LayerInfo, Store, WriteMode
+from layers.store import LayerInfo, ReadQuery, Store, WriteMode
 
 GEOM = "geom"
 SRID = 4326
@@ -327,16 +327,9 @@ class PostGISStore(Store):
         query = sql.SQL("SELECT id FROM {}").format(sql.Identifier(kind.name))
         return {r[0] for r in self._fetch(query)}
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
         with self._pool.connection() as conn:
-            return read_features(conn, self._kind(layer), bbox=bbox, where=where, ids=ids)
+            return read_features(conn, self._kind(layer), **query)
 
     def _kind(self, layer: str) -> LayerKind:
         """The layout of a table ``read`` and ``revision`` know: a registered layer (a ledger
@@ -401,13 +394,11 @@ class PostGISStore(Store):
 
 
 def select_features(
-    kind: LayerKind,
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    where: Mapping[str, object] | None = None,
-    ids: list[str] | None = None,
+    kind: LayerKind, **filters: Unpack[ReadQuery]
 ) -> tuple[sql.Composed, list[Any]]:
-    """The query reading a layer kind's features (WKB first, then its columns) and its values."""
+    """The query reading a layer kind's features (WKB first, then its columns) and its values:
+    ``Store.read``'s filters (``bbox``, ``where``, ``ids``) as SQL."""
+    bbox, where, ids = filters.get("bbox"), filters.get("where"), filters.get("ids")
     clauses: list[sql.Composable] = []
     params: list[Any] = []
     if bbox is not None:
@@ -438,19 +429,14 @@ def select_features(
 
 
 def read_features(
-    conn: psycopg.Connection[Any],
-    kind: LayerKind,
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    where: Mapping[str, object] | None = None,
-    ids: list[str] | None = None,
+    conn: psycopg.Connection[Any], kind: LayerKind, **query: Unpack[ReadQuery]
 ) -> gpd.GeoDataFrame:
     """``Store.read`` of any table laid out as a layer kind, on ``conn`` (so inside the
     caller's transaction when it has one): :func:`select_features` decoded by
     :func:`frame_from_rows`."""
-    query, params = select_features(kind, bbox=bbox, where=where, ids=ids)
+    statement, params = select_features(kind, **query)
     with conn.cursor(binary=True) as cur:
-        cur.execute(query, params)
+        cur.execute(statement, params)
         return frame_from_rows(kind, cur.fetchall())
 
 

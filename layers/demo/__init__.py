@@ -15,38 +15,12 @@ The package: :mod:`~layers.demo.sites` (the facts and plans), :mod:`~layers.demo
 
 from layers.demo.build import build_demo
 from layers.demo.shapes import LEGACY_HOLDER
-from layers.demo.sites import (
-    AIMAGS,
-    BLOCK_GAP,
-    CELL,
-    CELL_GAP,
-    CLEARANCE,
-    DEMO_CONFLICTS,
-    EXCLUSIONS,
-    EXTRA_CELLS,
-    LAND_CONCLUSION_PLANS,
-    LAND_CONCLUSION_VALIDITY_DAYS,
-    LC_MARGIN,
-    LICENCES,
-    SITES,
-    SOUMS,
-    expected_conflicts,
-)
+from layers.demo.sites import AIMAGS, DEMO_CONFLICTS, SITES, SOUMS, expected_conflicts
 
 __all__ = [
     "AIMAGS",
-    "BLOCK_GAP",
-    "CELL",
-    "CELL_GAP",
-    "CLEARANCE",
     "DEMO_CONFLICTS",
-    "EXCLUSIONS",
-    "EXTRA_CELLS",
-    "LAND_CONCLUSION_PLANS",
-    "LAND_CONCLUSION_VALIDITY_DAYS",
-    "LC_MARGIN",
     "LEGACY_HOLDER",
-    "LICENCES",
     "SITES",
     "SOUMS",
     "build_demo",

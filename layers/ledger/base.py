@@ -124,7 +124,7 @@ def table_kind(table: str) -> LayerKind:
 
     Raises
     ------
-    KeyError
+    LayerNotFound
         For a table that is neither (``layers.schema.layer_kind``'s error).
     """
     return APPLICATIONS if table == APPLICATIONS.name else layer_kind(table)

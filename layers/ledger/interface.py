@@ -7,14 +7,14 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import geopandas as gpd
 
 from layers.ledger.base import ACTOR, APPLICATIONS
 from layers.ledger.chain import ChainCheck, Event
 from layers.ledger.users import UserAccounts
-from layers.store import Store, WriteMode
+from layers.store import ReadQuery, Store, WriteMode
 
 
 class LedgerTx(ABC):
@@ -25,15 +25,9 @@ class LedgerTx(ABC):
         """The server time (UTC) of this transaction."""
 
     @abstractmethod
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        """A layer, or ``applications``, as the transaction sees it."""
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        """A layer, or ``applications``, as the transaction sees it (``query``: the filters
+        ``bbox``, ``where`` and ``ids`` of :meth:`layers.store.Store.read`)."""
 
     @abstractmethod
     def records(

@@ -37,7 +37,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import geopandas as gpd
 import psycopg
@@ -74,7 +74,7 @@ from layers.postgis import (
     write_features,
 )
 from layers.schema import REGISTRY, LayerKind
-from layers.store import WriteMode
+from layers.store import ReadQuery, WriteMode
 
 #: ``pg_advisory_xact_lock`` key held by every ledger transaction ("gazar" + 2)
 LEDGER_LOCK: Final = 0x67617A6172_02
@@ -455,15 +455,8 @@ class _PostGISTx(LedgerTx):
             bump_revisions(self._c, [table])
             self._counted.add(table)
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return read_features(self._c, table_kind(layer), bbox=bbox, where=where, ids=ids)
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        return read_features(self._c, table_kind(layer), **query)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import geopandas as gpd
 
@@ -33,7 +33,7 @@ from layers.ledger.base import (
 from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
 from layers.ledger.interface import Ledger, LedgerTx
 from layers.schema import REGISTRY, LayerKind
-from layers.store import WriteMode
+from layers.store import ReadQuery, WriteMode
 
 _LOG_DDL: Final = """
 CREATE TABLE IF NOT EXISTS gazar_events (
@@ -280,15 +280,8 @@ class _GeoPackageTx(LedgerTx):
     def now(self) -> dt.datetime:
         return self._now
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return self._ledger.read(layer, bbox=bbox, where=where, ids=ids)
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        return self._ledger.read(layer, **query)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from layers.labels import pair
 from layers.ledger.base import Conflict, RecordNotFound, stamp
 
 if TYPE_CHECKING:
-    from layers.ledger.interface import Ledger
+    from layers.ledger.interface import LedgerTx
 
 Role = Literal["public", "soum", "aimag", "mrpam", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("public", "soum", "aimag", "mrpam", "admin")
@@ -62,12 +64,24 @@ def user_from_row(row: Mapping[str, Any]) -> User:
     )
 
 
+class _Accounts(Protocol):
+    """What :class:`UserAccounts` needs of the ledger it is mixed into."""
+
+    clock: Callable[[], dt.datetime]
+
+    def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]: ...
+
+    def records(
+        self, table: str, *, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
 class UserAccounts:
     """Adding, revoking and authenticating users: what a :class:`~layers.ledger.Ledger` does
     with its ``gazar_users`` table, through its transactions and records."""
 
     def add_user(
-        self: Ledger,
+        self: _Accounts,
         name: str,
         *,
         role: Role,
@@ -107,7 +121,7 @@ class UserAccounts:
         user = User(key, name, role, soum_code, aimag_code, created)
         return user, f"gazar_{key}_{secret}"
 
-    def revoke_user(self: Ledger, name: str, *, actor: str) -> User:
+    def revoke_user(self: _Accounts, name: str, *, actor: str) -> User:
         """Revoke a user's token."""
         with self.transaction(actor=actor, request=f"users revoke {name}") as tx:
             rows = tx.records("gazar_users", where={"name": name})
@@ -118,11 +132,11 @@ class UserAccounts:
             row = tx.records("gazar_users", where={"name": name})[0]
         return user_from_row(row)
 
-    def users(self: Ledger) -> list[User]:
+    def users(self: _Accounts) -> list[User]:
         """Every user, revoked ones included."""
         return [user_from_row(r) for r in self.records("gazar_users")]
 
-    def authenticate(self: Ledger, token: str) -> User | None:
+    def authenticate(self: _Accounts, token: str) -> User | None:
         """The user a token belongs to, None for an unknown or revoked token."""
         parts = token.strip().split("_", 2)
         if len(parts) != 3 or parts[0] != "gazar":
