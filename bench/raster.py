@@ -1,4 +1,4 @@
-"""Zonal statistics: Gazar (``layers.rasters.zonal_stats``) against rasterstats, in one run.
+"""Zonal statistics: Gazar (``api.services.rasters.zonal_stats``) against rasterstats, in one run.
 
 Run through ``./scripts/bench raster [--small]`` or ``python -m bench.raster``.
 
@@ -27,8 +27,8 @@ import rasterio
 import shapely
 from affine import Affine
 
+from api.services import rasters
 from geo import raster as gr
-from layers import rasters
 
 AGREE = 1e-9
 GOAL_RATIO = 3.0

@@ -13,10 +13,11 @@ import datetime as dt
 import math
 import sqlite3
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,7 @@ import shapely
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import SCHEMA_VERSION, LayerInfo, Store, WriteMode
+from layers.store import SCHEMA_VERSION, LayerInfo, ReadQuery, Store, WriteMode
 
 GEOM = "geom"
 SRS_ID = 4326
@@ -176,7 +177,7 @@ def from_blobs(blobs: Iterable[bytes | None]) -> np.ndarray:
 # --- value conversion ----------------------------------------------------------------------
 
 
-def _to_sql(value: Any, ftype: str) -> Any:
+def to_sql_value(value: Any, ftype: str) -> Any:
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -209,6 +210,8 @@ class GeoPackageStore(Store):
     """Layers in one GeoPackage file (see the module docstring)."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
+        #: the one connection is shared by the process's threads, one statement at a time
+        self._lock = threading.RLock()
         self.path = Path(path)
         self.location = str(self.path)
         if not self.path.exists():
@@ -326,6 +329,10 @@ class GeoPackageStore(Store):
         return int(row[0]) if row else 0
 
     def layers(self) -> list[LayerInfo]:
+        with self._lock:
+            return self._layers()
+
+    def _layers(self) -> list[LayerInfo]:
         out = []
         for name in REGISTRY:
             count = self._conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
@@ -339,27 +346,21 @@ class GeoPackageStore(Store):
 
     def ids(self, layer: str) -> set[str]:
         kind = layer_kind(layer)
-        return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
+        with self._lock:
+            return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return self._read_kind(layer_kind(layer), bbox=bbox, where=where, ids=ids)
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        with self._lock:
+            return self._read_kind(self._kind(layer), **query)
 
-    def _read_kind(
-        self,
-        kind: LayerKind,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+    def _kind(self, layer: str) -> LayerKind:
+        """The layout of a table ``read`` may read: a registered layer (a ledger adds its
+        ``applications``)."""
+        return layer_kind(layer)
+
+    def _read_kind(self, kind: LayerKind, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
         """``read`` for any table laid out as a layer kind (also ones outside the registry)."""
+        bbox, where, ids = query.get("bbox"), query.get("where"), query.get("ids")
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:
@@ -375,7 +376,7 @@ class GeoPackageStore(Store):
                 clauses.append(f'"{col}" IS NULL')
             else:
                 clauses.append(f'"{col}" = ?')
-                params.append(_to_sql(value, ftype))
+                params.append(to_sql_value(value, ftype))
         if ids is not None:
             clauses.append("id IN (SELECT value FROM json_each(?))")
             params.append(orjson.dumps([str(i) for i in ids]).decode())
@@ -426,7 +427,7 @@ class GeoPackageStore(Store):
         prepared = [
             (layer_kind(name), self._rows(layer_kind(name), gdf)) for name, gdf in batches.items()
         ]
-        with self._transaction() as c:
+        with self._lock, self._transaction() as c:
             for kind, rows in prepared:
                 try:
                     self._write_rows(c, kind, rows, mode=mode, progress=progress)
@@ -472,7 +473,7 @@ class GeoPackageStore(Store):
             geoms[polys] = shapely.multipolygons(geoms[polys, None])
         columns: list[list[Any]] = [to_blobs(geoms), [str(v) for v in gdf["id"]]]
         for f in kind.fields:
-            columns.append([_to_sql(v, f.type) for v in gdf[f.name].tolist()])
+            columns.append([to_sql_value(v, f.type) for v in gdf[f.name].tolist()])
         return list(zip(*columns, strict=True))
 
     @staticmethod
@@ -495,7 +496,7 @@ class GeoPackageStore(Store):
 
     def delete(self, layer: str, ids: list[str]) -> int:
         kind = layer_kind(layer)
-        with self._transaction() as c:
+        with self._lock, self._transaction() as c:
             cur = c.executemany(f'DELETE FROM "{kind.name}" WHERE id = ?', [(i,) for i in ids])
             self._touch(c, kind.name)
             return cur.rowcount

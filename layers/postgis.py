@@ -26,7 +26,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import LayerInfo, Store, WriteMode
+from layers.store import LayerInfo, ReadQuery, Store, WriteMode
 
 GEOM = "geom"
 SRID = 4326
@@ -48,8 +48,9 @@ REVISION_TABLE = "gazar_revisions"
 _CHUNK = 5000
 _DETAIL_CHARS = 200
 _CONNECT_TIMEOUT_S = 10
-#: ``pg_advisory_xact_lock`` key held while the schema is created or migrated ("gazar" + 1)
-_MIGRATE_LOCK = 0x67617A6172_01
+#: ``pg_advisory_lock`` key held while the schema is created or migrated ("gazar" + 1); the
+#: ledger's tables are created under it too
+MIGRATE_LOCK = 0x67617A6172_01
 
 _PG_TYPES = {
     "str": "text",
@@ -63,7 +64,7 @@ _PG_TYPES = {
 # --- schema and migrations ------------------------------------------------------------------
 
 
-def _layer_ddl(kind: LayerKind) -> list[sql.Composed]:
+def layer_ddl(kind: LayerKind) -> list[sql.Composed]:
     """CREATE TABLE and its indexes for one layer kind (names from the registry, quoted)."""
     table = sql.Identifier(kind.name)
     cols: list[sql.Composable] = [
@@ -177,13 +178,13 @@ def migrate(dsn: str, *, create: bool = True) -> tuple[int, int]:
             return before, before
         # a session lock taken before the transaction: the transaction then starts after the
         # previous holder's commit, and so sees the tables it created
-        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
         try:
             with conn.transaction():
                 before = _check_version(conn, where, create=create)
                 _apply(conn, where, before)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
         return before, LATEST
 
 
@@ -203,7 +204,7 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
             (version + 1,),
         )
     for kind in _missing_layers(conn):
-        for stmt in _layer_ddl(kind):
+        for stmt in layer_ddl(kind):
             conn.execute(stmt)
 
 
@@ -224,7 +225,9 @@ def _check_version(conn: psycopg.Connection[Any], where: str, *, create: bool) -
 # --- value conversion -----------------------------------------------------------------------
 
 
-def _to_pg(value: Any, ftype: str) -> Any:
+def to_pg_value(value: Any, ftype: str) -> Any:
+    """A value as a query parameter for a column of schema type ``ftype`` (None for a missing
+    value: None, NaT or NaN; a ``datetime.date`` for a date)."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -324,20 +327,17 @@ class PostGISStore(Store):
         query = sql.SQL("SELECT id FROM {}").format(sql.Identifier(kind.name))
         return {r[0] for r in self._fetch(query)}
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        kind = layer_kind(layer)
-        query, params = _select(kind, bbox=bbox, where=where, ids=ids)
-        return _frame(kind, self._fetch(query, params, binary=True))
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        with self._pool.connection() as conn:
+            return read_features(conn, self._kind(layer), **query)
+
+    def _kind(self, layer: str) -> LayerKind:
+        """The layout of a table ``read`` and ``revision`` know: a registered layer (a ledger
+        adds its ``applications``)."""
+        return layer_kind(layer)
 
     def revision(self, layer: str) -> str:
-        kind = layer_kind(layer)
+        kind = self._kind(layer)
         rows = self._fetch(
             sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
                 sql.Identifier(REVISION_TABLE)
@@ -358,7 +358,7 @@ class PostGISStore(Store):
     def _transaction(self, layers: Sequence[str]) -> Iterator[psycopg.Connection[Any]]:
         """One write transaction that first counts a new revision of ``layers``."""
         with self._pool.connection() as conn, conn.transaction():
-            _bump(conn, list(layers))
+            bump_revisions(conn, list(layers))
             yield conn
 
     def write(
@@ -369,24 +369,16 @@ class PostGISStore(Store):
         progress: Callable[[int], None] | None = None,
     ) -> None:
         kinds = [layer_kind(name) for name in batches]
-        prepared = [(kind, _rows(kind, batches[kind.name])) for kind in kinds]
+        prepared = [(kind, prepare_rows(kind, batches[kind.name])) for kind in kinds]
         if not prepared:
             return
         with self._transaction([kind.name for kind, _ in prepared]) as conn:
             for kind, rows in prepared:
-                table = sql.Identifier(kind.name)
                 try:
-                    if mode == "replace":
-                        conn.execute(sql.SQL("DELETE FROM {}").format(table))
-                    elif mode == "upsert":
-                        conn.execute(
-                            sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(table),
-                            ([r[1] for r in rows],),
-                        )
-                    _copy(conn, kind, rows, progress)
+                    write_features(conn, kind, rows, mode=mode, progress=progress)
                 except psycopg.errors.IntegrityError as exc:
                     raise StoreError(
-                        f"layer '{kind.name}': {_reason(exc)} (nothing was written)"
+                        f"layer '{kind.name}': {error_reason(exc)} (nothing was written)"
                     ) from exc
 
     def delete(self, layer: str, ids: list[str]) -> int:
@@ -401,14 +393,12 @@ class PostGISStore(Store):
             return cur.rowcount
 
 
-def _select(
-    kind: LayerKind,
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    where: Mapping[str, object] | None = None,
-    ids: list[str] | None = None,
+def select_features(
+    kind: LayerKind, **filters: Unpack[ReadQuery]
 ) -> tuple[sql.Composed, list[Any]]:
-    """The query reading a layer kind's features (WKB first, then its columns) and its values."""
+    """The query reading a layer kind's features (WKB first, then its columns) and its values:
+    ``Store.read``'s filters (``bbox``, ``where``, ``ids``) as SQL."""
+    bbox, where, ids = filters.get("bbox"), filters.get("where"), filters.get("ids")
     clauses: list[sql.Composable] = []
     params: list[Any] = []
     if bbox is not None:
@@ -424,7 +414,7 @@ def _select(
             clauses.append(sql.SQL("{} IS NULL").format(sql.Identifier(col)))
         else:
             clauses.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
-            params.append(_to_pg(value, ftype))
+            params.append(to_pg_value(value, ftype))
     if ids is not None:
         clauses.append(sql.SQL("id = ANY(%s::text[])"))
         params.append([str(i) for i in ids])
@@ -438,7 +428,41 @@ def _select(
     return sql.SQL("{} ORDER BY fid").format(query), params
 
 
-def _reason(exc: psycopg.Error) -> str:
+def read_features(
+    conn: psycopg.Connection[Any], kind: LayerKind, **query: Unpack[ReadQuery]
+) -> gpd.GeoDataFrame:
+    """``Store.read`` of any table laid out as a layer kind, on ``conn`` (so inside the
+    caller's transaction when it has one): :func:`select_features` decoded by
+    :func:`frame_from_rows`."""
+    statement, params = select_features(kind, **query)
+    with conn.cursor(binary=True) as cur:
+        cur.execute(statement, params)
+        return frame_from_rows(kind, cur.fetchall())
+
+
+def write_features(
+    conn: psycopg.Connection[Any],
+    kind: LayerKind,
+    rows: list[tuple[Any, ...]],
+    *,
+    mode: WriteMode,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write one layer kind's rows (:func:`prepare_rows`) on ``conn`` in the caller's
+    transaction, as ``Store.write``'s ``mode`` says: ``replace`` empties the table first,
+    ``upsert`` deletes the rows with the same ids first, ``append`` only adds."""
+    table = sql.Identifier(kind.name)
+    if mode == "replace":
+        conn.execute(sql.SQL("DELETE FROM {}").format(table))
+    elif mode == "upsert":
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(table),
+            ([r[1] for r in rows],),
+        )
+    copy_rows(conn, kind, rows, progress)
+
+
+def error_reason(exc: psycopg.Error) -> str:
     """The server's message and its detail (``Key (id)=(P-1) already exists.``), kept short:
     a refused row's detail quotes the whole row, geometry included."""
     primary = exc.diag.message_primary or str(exc).strip()
@@ -448,7 +472,8 @@ def _reason(exc: psycopg.Error) -> str:
     return f"{primary}; {detail}" if detail else primary
 
 
-def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
+def frame_from_rows(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
+    """Rows read by :func:`select_features` (WKB, id, fields...) as a layer's GeoDataFrame."""
     n = len(kind.columns) + 1
     cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(n)]
     geoms = np.asarray(shapely.from_wkb(np.array(cols[0], dtype=object)), dtype=object)
@@ -461,7 +486,7 @@ def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
 
 
-def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
+def prepare_rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     """The batch as COPY rows: (hex EWKB, id, fields...); checked before any connection is used."""
     if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
         raise StoreError(f"layer '{kind.name}': geometry must be in EPSG:4326, got {gdf.crs}")
@@ -472,11 +497,11 @@ def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     ewkb = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
     columns: list[Iterable[Any]] = [ewkb, [str(v) for v in gdf["id"]]]
     for f in kind.fields:
-        columns.append([_to_pg(v, f.type) for v in gdf[f.name].tolist()])
+        columns.append([to_pg_value(v, f.type) for v in gdf[f.name].tolist()])
     return list(zip(*columns, strict=True))
 
 
-def _bump(conn: psycopg.Connection[Any], layers: list[str]) -> None:
+def bump_revisions(conn: psycopg.Connection[Any], layers: list[str]) -> None:
     """Count one more revision of each layer, locking their rows in name order."""
     conn.execute(
         sql.SQL(
@@ -488,12 +513,14 @@ def _bump(conn: psycopg.Connection[Any], layers: list[str]) -> None:
     )
 
 
-def _copy(
+def copy_rows(
     conn: psycopg.Connection[Any],
     kind: LayerKind,
     rows: list[tuple[Any, ...]],
     progress: Callable[[int], None] | None,
 ) -> None:
+    """``COPY`` prepared rows (:func:`prepare_rows`) into a layer kind's table, in chunks,
+    calling ``progress`` with each chunk's size."""
     query = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(kind.name),
         sql.SQL(", ").join(map(sql.Identifier, [GEOM, *kind.columns])),

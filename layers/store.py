@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import geopandas as gpd
 
@@ -21,6 +21,15 @@ SCHEMA_VERSION = 1
 DEFAULT_DB = Path("data") / "gazar.gpkg"
 
 WriteMode = Literal["append", "replace", "upsert"]
+
+
+class ReadQuery(TypedDict, total=False):
+    """The filters of :meth:`Store.read` as keyword arguments (each optional, None for none):
+    the backends' readers take them as ``**query: Unpack[ReadQuery]`` and pass them on."""
+
+    bbox: tuple[float, float, float, float] | None
+    where: Mapping[str, object] | None
+    ids: list[str] | None
 
 
 @dataclass(frozen=True)

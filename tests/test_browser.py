@@ -48,8 +48,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from api.services.rasters import raster_dir, write_demo_rasters
     from layers.demo import build_demo
-    from layers.rasters import raster_dir, write_demo_rasters
     from layers.schema import LAYER_ORDER
     from layers.store import open_store
 

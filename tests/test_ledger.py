@@ -28,7 +28,7 @@ from layers.ledger import (
     event_hash,
     open_ledger,
 )
-from layers.ledger_pg import PostGISLedger
+from layers.ledger.pg import PostGISLedger
 from layers.store import Store, open_store
 from tests import factories as f
 

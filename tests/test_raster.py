@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 import geo.raster as gr
 from api.cli import app
+from api.services import rasters
 from geo.review import review
 from geo.settings import AnalysisSettings
-from layers import rasters
 from layers.errors import InputFileError
 from layers.store import open_store
 from tests import factories as f
@@ -588,7 +588,9 @@ def test_demo_terrain_flags_the_mountain_soum(demo_db: Path) -> None:
 
 
 def test_geo_raster_examples() -> None:
-    failures, tried = doctest.testmod(gr, optionflags=doctest.NORMALIZE_WHITESPACE)[:2]
+    modules = [gr, gr.pixels, gr.zonal, gr.slope, gr.rehab, gr.grid]  # the package, by job
+    results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in modules]
+    failures, tried = sum(r.failed for r in results), sum(r.attempted for r in results)
     assert tried > 10 and failures == 0
 
 

@@ -30,10 +30,11 @@ from affine import Affine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import layers.rasters
 from api.app import create_app
 from api.cli import app as cli
+from api.services import rasters
 from api.settings import ApiSettings
-from layers import rasters
 from layers.errors import InputFileError
 from layers.store import Store, open_store
 from tests import factories as f
@@ -272,6 +273,7 @@ def test_rehab_never_opens_a_path_given_in_the_query(
         return real(path)
 
     monkeypatch.setattr(rasters, "raster_info", info)
+    monkeypatch.setattr(layers.rasters, "raster_info", info)
     folder = rasters.raster_dir(db)
     for name in (str(outside), "../secret.tif", "secret", str(folder / "a.tif"), "dem.tif"):
         text = problem(client.get("/analysis/rehab", params={"before": name, "after": "a"}), 400)

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.services import rasters
 from api.views import (
     check_view,
     features_geojson,
@@ -44,7 +45,6 @@ from geo.rules import (
     counts_by,
 )
 from geo.settings import AnalysisSettings
-from layers import rasters
 from layers.errors import InputFileError, InvalidGeometry
 from layers.labels import label
 from layers.readers import read_features

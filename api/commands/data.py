@@ -222,7 +222,7 @@ def export_cmd(
 def _demo_rasters(
     layers: dict[str, gpd.GeoDataFrame], folder: Path, *, seed: int, today: dt.date
 ) -> None:
-    from layers.rasters import write_demo_rasters
+    from api.services.rasters import write_demo_rasters
 
     written = write_demo_rasters(layers, folder, seed=seed, today=today)
     out.print(f"[green]Demo rasters written:[/] {folder} ({len(written)} files: "

@@ -9,10 +9,10 @@ import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from api.services import rasters
 from api.settings import load_settings
 from geo.availability import availability
 from geo.rules import analyze
-from layers import rasters
 from layers.errors import GazarError
 from layers.schema import REGISTRY
 from web import maps

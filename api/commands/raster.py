@@ -16,10 +16,10 @@ from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
+from api.services import rasters
 from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
 from geo.availability import availability
-from layers import rasters
 from layers.labels import bilingual
 
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS

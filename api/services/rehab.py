@@ -12,6 +12,7 @@ from typing import Any, Final
 import geopandas as gpd
 import pandas as pd
 
+from api.services import rasters as analysis
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
 from geo import raster as gr
@@ -86,11 +87,11 @@ class RehabService:
                 return hit
             zones = self.layers.get("rehab_zones")
             if len(used) == 2 and before is not None:
-                table = rasters.rehab_recovery(
+                table = analysis.rehab_recovery(
                     used[0]["path"], used[1]["path"], zones, min_recovery=min_recovery, mode=mode
                 )
             else:
-                table = rasters.rehab_registered(
+                table = analysis.rehab_registered(
                     location, zones, min_recovery=min_recovery, mode=mode
                 )
             self._cache[key] = (table, zones)

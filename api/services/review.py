@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import geopandas as gpd
 
+from api.services import rasters
 from api.services.layers import LayerCache
 from api.views import check_view
 from geo.raster import Dem
 from geo.review import REVIEW_LAYERS, ReviewContext
 from geo.settings import AnalysisSettings
-from layers import rasters
 
 Kind = Literal["land_conclusion", "parcel"]
 

@@ -5,7 +5,7 @@ keeps them in the store's PostgreSQL database:
 
 - The tables: ``applications`` (a layer table: ``geometry(MultiPolygon, 4326)`` with a GiST
   index), ``objections``, ``decisions``, ``draws`` and ``gazar_users`` (the columns of
-  :data:`layers.ledger.RECORDS`, plus an identity ``fid`` giving the order written),
+  :data:`layers.ledger.base.RECORDS`, plus an identity ``fid`` giving the order written),
   ``gazar_events`` (the log) and ``gazar_changes`` (changes caught, waiting to be sealed).
   They are created, like the GeoPackage's, when a ledger is first opened on the store (or by
   ``gazar migrate``), under the same advisory lock as the store's migrations; the statements
@@ -37,52 +37,49 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import geopandas as gpd
 import psycopg
 from psycopg import sql
 
 from layers.errors import StoreError
-from layers.ledger import (
-    _SECRET_COLUMNS,
+from layers.ledger.base import (
+    ACTOR,
+    APPEND_ONLY,
     APPLICATIONS,
-    GENESIS,
     RECORDS,
-    ChainCheck,
     Conflict,
-    Event,
-    Ledger,
-    LedgerTx,
     RecordNotFound,
-    _actor,
-    _update_values,
-    _utcnow,
-    check_chain,
-    event_hash,
+    check_countable,
+    logged_columns,
+    logged_tables,
+    record_columns,
+    table_kind,
+    update_values,
+    utcnow,
 )
+from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
+from layers.ledger.interface import Ledger, LedgerTx
 from layers.postgis import (
-    _MIGRATE_LOCK,
     GEOM,
-    REVISION_TABLE,
+    MIGRATE_LOCK,
     PostGISStore,
-    _bump,
-    _copy,
-    _frame,
-    _layer_ddl,
-    _reason,
-    _rows,
-    _select,
-    _to_pg,
+    bump_revisions,
+    error_reason,
+    layer_ddl,
+    prepare_rows,
+    read_features,
+    to_pg_value,
+    write_features,
 )
-from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import WriteMode
+from layers.schema import REGISTRY, LayerKind
+from layers.store import ReadQuery, WriteMode
 
 #: ``pg_advisory_xact_lock`` key held by every ledger transaction ("gazar" + 2)
 LEDGER_LOCK: Final = 0x67617A6172_02
 META_TABLE: Final = "gazar_meta"
 _VERSION_KEY: Final = "ledger_ddl"
-_APPEND_ONLY: Final = ("gazar_events", "decisions", "objections")
 _BATCH: Final = 5000
 
 #: the server time as the log stores it (the GeoPackage's ``strftime('%Y-%m-%dT%H:%M:%fZ')``)
@@ -100,24 +97,12 @@ END $f$
 """
 
 
-def _tables() -> list[str]:
-    return [*REGISTRY, APPLICATIONS.name, *RECORDS]
-
-
-def _columns(table: str) -> list[str]:
-    """The columns a logged row shows (as on the GeoPackage: the geometry last, no secrets)."""
-    if table in REGISTRY or table == APPLICATIONS.name:
-        return [*_kind(table).columns, GEOM]
-    secret = _SECRET_COLUMNS.get(table, ())
-    return [c for c, _ in RECORDS[table] if c not in secret]
-
-
 def _row_json(table: str, ref: str) -> sql.Composable:
     """A row of ``table`` (alias ``ref``) as the log's JSON text: its columns in order, the
     geometry as the hex of its WKB. Built from the columns, not ``to_jsonb(row)``, which would
     also render the geometry as GeoJSON (~30 µs a row)."""
     parts: list[sql.Composable] = []
-    for c in _columns(table):
+    for c in logged_columns(table, GEOM):
         column = sql.SQL("{}.{}").format(sql.Identifier(ref), sql.Identifier(c))
         if c == GEOM:
             column = sql.SQL("encode(ST_AsBinary({}), 'hex')").format(column)
@@ -177,7 +162,7 @@ def _ddl() -> list[sql.Composable]:
             )
         )
     stmts.append(sql.SQL(_REFUSE_FUNCTION))
-    for table in _APPEND_ONLY:
+    for table in APPEND_ONLY:
         message = sql.Literal(f"{table} is append-only: rows are never changed or deleted")
         stmts.append(
             sql.SQL(
@@ -206,7 +191,7 @@ def _ddl() -> list[sql.Composable]:
             "EXECUTE FUNCTION gazar_refuse('draws are never deleted')"
         ),
     ]
-    for table in _tables():
+    for table in logged_tables():
         stmts += _log_triggers(table)
     return stmts
 
@@ -256,7 +241,7 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
     if _meta(conn) == version:
         return
     # the store's migration lock: workers opening the ledger at once wait, then find it made
-    conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
     try:
         with conn.transaction():
             previous = _meta(conn)
@@ -264,7 +249,7 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
                 return
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
             if not _exists(conn, APPLICATIONS.name):
-                for stmt in _layer_ddl(APPLICATIONS):
+                for stmt in layer_ddl(APPLICATIONS):
                     conn.execute(stmt)
             for name, table in conn.execute(
                 "SELECT t.tgname, quote_ident(c.relname) FROM pg_trigger AS t "
@@ -288,7 +273,7 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
                 _baseline(conn)
             _seal(conn)
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
 def _baseline(conn: psycopg.Connection[Any]) -> None:
@@ -335,16 +320,10 @@ def _seal(conn: psycopg.Connection[Any]) -> int:
     return len(rows)
 
 
-def _kind(table: str) -> LayerKind:
-    return APPLICATIONS if table == APPLICATIONS.name else layer_kind(table)
-
-
 def _records(
     conn: psycopg.Connection[Any], table: str, where: Mapping[str, object] | None
 ) -> list[dict[str, Any]]:
-    if table not in RECORDS:
-        raise StoreError(f"'{table}' is not an allocation table ({', '.join(RECORDS)})")
-    cols = [c for c, _ in RECORDS[table]]
+    cols = record_columns(table)
     clauses: list[sql.Composable] = []
     params: list[Any] = []
     for col, value in (where or {}).items():
@@ -364,20 +343,6 @@ def _records(
     return [dict(zip(cols, r, strict=True)) for r in conn.execute(query, params).fetchall()]
 
 
-def _read(
-    conn: psycopg.Connection[Any],
-    kind: LayerKind,
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    where: Mapping[str, object] | None = None,
-    ids: list[str] | None = None,
-) -> gpd.GeoDataFrame:
-    query, params = _select(kind, bbox=bbox, where=where, ids=ids)
-    with conn.cursor(binary=True) as cur:
-        cur.execute(query, params)
-        return _frame(kind, cur.fetchall())
-
-
 class PostGISLedger(PostGISStore, Ledger):
     """The ledger in the store's PostGIS database (see the module docstring).
 
@@ -389,7 +354,7 @@ class PostGISLedger(PostGISStore, Ledger):
         dsn: str,
         *,
         create: bool = True,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
         pool_size: int = 4,
     ) -> None:
         self.clock = clock
@@ -406,7 +371,7 @@ class PostGISLedger(PostGISStore, Ledger):
     @staticmethod
     def _begin(conn: psycopg.Connection[Any]) -> None:
         """Name the actor for the triggers, then wait for the allocation lock."""
-        actor, request = _actor.get() or ("", "")
+        actor, request = ACTOR.get() or ("", "")
         conn.execute(
             "SELECT set_config('gazar.actor', %s, true), set_config('gazar.request', %s, true)",
             (actor, request),
@@ -418,7 +383,7 @@ class PostGISLedger(PostGISStore, Ledger):
         """A store write through the ledger: logged as the acting user's, then sealed."""
         with self._pool.connection() as conn, conn.transaction():
             self._begin(conn)
-            _bump(conn, list(layers))
+            bump_revisions(conn, list(layers))
             yield conn
             _seal(conn)
 
@@ -440,37 +405,8 @@ class PostGISLedger(PostGISStore, Ledger):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        if layer != APPLICATIONS.name:
-            return super().read(layer, bbox=bbox, where=where, ids=ids)
-        with self._pool.connection() as conn:
-            return _read(conn, APPLICATIONS, bbox=bbox, where=where, ids=ids)
-
-    def revision(self, layer: str) -> str:
-        if layer != APPLICATIONS.name:
-            return super().revision(layer)
-        rows = self._fetch(
-            sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
-                sql.Identifier(REVISION_TABLE)
-            ),
-            (layer,),
-        )
-        return f"{rows[0][0]}/{rows[0][1]}" if rows else "0"
-
-    def applications(
-        self,
-        *,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return self.read(APPLICATIONS.name, where=where, ids=ids)
+    def _kind(self, layer: str) -> LayerKind:
+        return table_kind(layer)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None
@@ -516,18 +452,11 @@ class _PostGISTx(LedgerTx):
     def _touch(self, table: str) -> None:
         """Count a new revision of a layer (or ``applications``) once per transaction."""
         if table not in self._counted:
-            _bump(self._c, [table])
+            bump_revisions(self._c, [table])
             self._counted.add(table)
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        where: Mapping[str, object] | None = None,
-        ids: list[str] | None = None,
-    ) -> gpd.GeoDataFrame:
-        return _read(self._c, _kind(layer), bbox=bbox, where=where, ids=ids)
+    def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
+        return read_features(self._c, table_kind(layer), **query)
 
     def records(
         self, table: str, *, where: Mapping[str, object] | None = None
@@ -535,8 +464,7 @@ class _PostGISTx(LedgerTx):
         return _records(self._c, table, where)
 
     def count(self, table: str, *, prefix: str | None = None) -> int:
-        if table not in (*RECORDS, APPLICATIONS.name, *REGISTRY):
-            raise StoreError(f"unknown table '{table}'")
+        check_countable(table)
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
         params: list[Any] = []
         if prefix is not None:
@@ -546,9 +474,7 @@ class _PostGISTx(LedgerTx):
         return int(row[0]) if row else 0
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        if table not in RECORDS:
-            raise StoreError(f"'{table}' is not an allocation table ({', '.join(RECORDS)})")
-        cols = [c for c, _ in RECORDS[table]]
+        cols = record_columns(table)
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
             sql.Identifier(table),
             sql.SQL(", ").join(map(sql.Identifier, cols)),
@@ -558,10 +484,10 @@ class _PostGISTx(LedgerTx):
             with self._c.transaction(), self._c.cursor() as cur:
                 cur.executemany(query, [tuple(r.get(c) for c in cols) for r in rows])
         except psycopg.errors.IntegrityError as exc:
-            raise Conflict(f"table '{table}': {_reason(exc)}") from exc
+            raise Conflict(f"table '{table}': {error_reason(exc)}") from exc
 
     def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
-        values = _update_values(table, changes, _to_pg)
+        values = update_values(table, changes, to_pg_value)
         query = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
             sql.Identifier(table),
             sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values),
@@ -572,25 +498,17 @@ class _PostGISTx(LedgerTx):
             with self._c.transaction():
                 cur = self._c.execute(query, [*values.values(), row_id])
         except psycopg.errors.IntegrityError as exc:
-            raise Conflict(f"table '{table}', id '{row_id}': {_reason(exc)}") from exc
+            raise Conflict(f"table '{table}', id '{row_id}': {error_reason(exc)}") from exc
         if cur.rowcount == 0:
             raise RecordNotFound(table, row_id)
 
     def write(self, batches: Mapping[str, gpd.GeoDataFrame], *, mode: WriteMode = "append") -> None:
         for name, gdf in batches.items():
-            kind = _kind(name)
-            rows = _rows(kind, gdf)
-            table = sql.Identifier(kind.name)
+            kind = table_kind(name)
+            rows = prepare_rows(kind, gdf)
             self._touch(kind.name)
             try:
                 with self._c.transaction():
-                    if mode == "replace":
-                        self._c.execute(sql.SQL("DELETE FROM {}").format(table))
-                    elif mode == "upsert":
-                        self._c.execute(
-                            sql.SQL("DELETE FROM {} WHERE id = ANY(%s::text[])").format(table),
-                            ([r[1] for r in rows],),
-                        )
-                    _copy(self._c, kind, rows, None)
+                    write_features(self._c, kind, rows, mode=mode)
             except psycopg.errors.IntegrityError as exc:
-                raise Conflict(f"layer '{kind.name}': {_reason(exc)}") from exc
+                raise Conflict(f"layer '{kind.name}': {error_reason(exc)}") from exc
