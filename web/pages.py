@@ -50,6 +50,7 @@ from api.routes.analysis import (
     review_context,
 )
 from api.routes.ogc import get_collections
+from api.services.allocation import AllocationDep
 from api.settings import ApiSettings
 from api.views import check_view
 from geo.area import official_ha
@@ -646,6 +647,7 @@ def _hectares(frame: gpd.GeoDataFrame) -> list[float | None]:
 def register_page(
     request: Request,
     layers: LayersDep,
+    allocation: AllocationDep,
     lang: Lang_ = None,
     soum: Annotated[str | None, Query(description="Only this soum, e.g. MN4322")] = None,
 ) -> HTMLResponse:
@@ -655,9 +657,8 @@ def register_page(
     language = parse_lang(lang)
     limit = web_settings(request).register_rows
     frames = layers.all(("land_conclusions", "contract_parcels", "soums"))
-    analysis = analysis_settings(request)
     record = allocation_record(
-        read_register(request, settings=analysis),
+        read_register(allocation),
         lang=language,
         soum=soum or None,
         land_conclusions=frames["land_conclusions"],
@@ -715,7 +716,7 @@ def register_page(
         lcs={"rows": lc_rows, "total": len(lcs)},
         contracts={"rows": parcel_rows, "total": len(parcels)},
         record=record,
-        expiring_days=analysis.expiring_days,
+        expiring_days=allocation.settings.expiring_days,
         feeds=FEEDS,
     )
 
