@@ -133,6 +133,8 @@ def _geometry(value: dict[str, Any] | None) -> shapely.Geometry | None:
 def create_application(
     body: ApplicationIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """File an application (server time, number, place in the queue) with its eligibility:
+    an ineligible one is recorded too, with every reason."""
     return allocation.apply(body.parsed(), user=user)
 
 
@@ -143,6 +145,7 @@ def list_applications(
     land_conclusion_id: str | None = Query(None),
     soum_code: str | None = Query(None),
 ) -> list[dict[str, Any]]:
+    """The applications, oldest first, each with its place among the pending ones now."""
     where = {"status": status, "land_conclusion_id": land_conclusion_id, "soum_code": soum_code}
     return allocation.applications({k: v for k, v in where.items() if v is not None})
 
@@ -153,6 +156,7 @@ def list_applications(
     "One application: reasons, objections, decision, draw",
 )
 def get_application(number: str, allocation: AllocationDep) -> dict[str, Any]:
+    """One application with its objections, decision, draw and competing group."""
     return allocation.application(number)
 
 
@@ -165,11 +169,13 @@ def get_application(number: str, allocation: AllocationDep) -> dict[str, Any]:
 def create_objection(
     number: str, body: ObjectionIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """Object to an application (published with it) while its objection window is open."""
     return allocation.object_to(number, name=body.name, reason=body.reason, user=user)
 
 
 @_read("/applications/{number}/objections", "listObjections")
 def list_objections(number: str, allocation: AllocationDep) -> list[dict[str, Any]]:
+    """The objections filed against an application."""
     return allocation.objections(number)
 
 
@@ -181,6 +187,7 @@ def list_objections(number: str, allocation: AllocationDep) -> list[dict[str, An
 def decide_application(
     number: str, body: DecisionIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """Approve or reject an application; an approval re-checks every rule first."""
     return allocation.decide(
         number, outcome=body.outcome, reason=body.reason, contract_no=body.contract_no, user=user
     )
@@ -188,6 +195,7 @@ def decide_application(
 
 @_read("/applications/{number}/decision", "getDecision")
 def get_decision(number: str, allocation: AllocationDep) -> dict[str, Any]:
+    """The decision on an application, with its written reason."""
     return allocation.decision(number)
 
 
@@ -201,6 +209,7 @@ def get_decision(number: str, allocation: AllocationDep) -> dict[str, Any]:
     created=True,
 )
 def announce_draw(body: DrawIn, allocation: AllocationDep, user: UserDep) -> dict[str, Any]:
+    """Announce the draw of a closed competing group: its members, date and public value."""
     return allocation.announce_draw(
         body.application, draw_date=body.draw_date, public_value=body.public_value, user=user
     )
@@ -208,16 +217,19 @@ def announce_draw(body: DrawIn, allocation: AllocationDep, user: UserDep) -> dic
 
 @_write("/draws/{draw_id}/run", "runDraw", "Run an announced draw on or after its date")
 def run_draw(draw_id: str, allocation: AllocationDep, user: UserDep) -> dict[str, Any]:
+    """Run an announced draw: the seed, the order and the winner."""
     return allocation.run_draw(draw_id, user=user)
 
 
 @router.get("/draws", operation_id="listDraws")
 def list_draws(allocation: AllocationDep) -> list[dict[str, Any]]:
+    """Every draw, announced or run."""
     return allocation.draws()
 
 
 @_read("/draws/{draw_id}", "getDraw", "A draw with its inputs, seed, order and re-computation")
 def get_draw(draw_id: str, allocation: AllocationDep) -> dict[str, Any]:
+    """One draw as published, re-computed once it has run."""
     return allocation.draw(draw_id)
 
 
@@ -232,6 +244,7 @@ def get_draw(draw_id: str, allocation: AllocationDep) -> dict[str, Any]:
 def review_land_conclusion(
     lc_id: str, body: ReviewIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """Move a Land Conclusion one step through MRPAM's review."""
     return allocation.review_land_conclusion(
         lc_id,
         status=body.status,
@@ -249,6 +262,7 @@ def review_land_conclusion(
 def set_contract_status(
     parcel_id: str, body: ContractStatusIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """Change a contract's status, with a reason (officials of its soum or aimag)."""
     return allocation.set_contract_status(
         parcel_id, status=body.status, reason=body.reason, user=user
     )
@@ -262,6 +276,7 @@ def set_contract_status(
 def set_rehab_stage(
     zone_id: str, body: RehabStageIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
+    """Move a rehabilitation zone forward; acceptance records the day."""
     return allocation.set_rehab_stage(zone_id, stage=body.stage, user=user)
 
 

@@ -70,32 +70,23 @@ def authorize(
         When the role may not do it, or the object lies outside the official's soum/aimag.
     """
     user = require_role(user, action)
-    if action not in SCOPED:
+    if action not in SCOPED or user.role not in ("soum", "aimag"):
         return user
-    what_mn, what = pair("access_action", action)
-    if user.role == "soum" and (soum_code is None or soum_code != user.soum_code):
+    here, own = (
+        (soum_code, user.soum_code) if user.role == "soum" else (aimag_code, user.aimag_code)
+    )
+    if here is None or here != own:
+        what_mn, what = pair("access_action", action)
         raise Forbidden(
             both(
                 "access_message",
-                "soum",
+                user.role,
                 name=user.name,
-                own=user.soum_code,
+                own=own,
                 what=what,
                 what_mn=what_mn,
-                here=soum_code or "none",
-                here_mn=soum_code or "—",
-            )
-        )
-    if user.role == "aimag" and (aimag_code is None or aimag_code != user.aimag_code):
-        raise Forbidden(
-            both(
-                "access_message",
-                "aimag",
-                name=user.name,
-                own=user.aimag_code,
-                what=what,
-                what_mn=what_mn,
-                here=aimag_code or "none",
+                here=here or "none",
+                here_mn=here or "—",
             )
         )
     return user

@@ -47,19 +47,7 @@ from api.services.allocation_checks import (
     today_of,
 )
 from api.services.messages import both
-from geo.allocation import (
-    OUTCOMES,
-    NoRoom,
-    competing_groups,
-    contract_parcel,
-    draw_input,
-    draw_order,
-    draw_seed,
-    eligibility,
-    group_closed,
-    objection_until,
-    parcel_of_size,
-)
+from geo import allocation as rules
 from geo.availability import LandConclusionNotInForce
 from geo.settings import AnalysisSettings
 from layers.errors import StoreError
@@ -149,14 +137,14 @@ class AllocationService:
                 region = lc.geometry
                 waiting = tx.read("applications", bbox=shapely.bounds(region).tolist())
                 try:
-                    geom = parcel_of_size(
+                    geom = rules.parcel_of_size(
                         data.land_conclusion_id,
                         ha=float(data.requested_ha or 0),
                         layers=near(tx, region, data.land_conclusion_id),
                         applications=waiting,
                         today=today,
                     )
-                except NoRoom as exc:
+                except rules.NoRoom as exc:
                     raise Conflict("no parcel of that size fits", [exc.reason]) from None
                 except LandConclusionNotInForce as exc:
                     raise Conflict(str(exc)) from None
@@ -177,7 +165,7 @@ class AllocationService:
                 geometry=[geom],
                 crs=STORE_CRS,
             )
-            result = eligibility(
+            result = rules.eligibility(
                 frame,
                 layers=near(tx, geom, data.land_conclusion_id),
                 applications=tx.read("applications", bbox=pad(geom)),
@@ -195,7 +183,7 @@ class AllocationService:
                 reasons=_dumps([r.as_dict() for r in result.reasons]),
                 notes=_dumps([r.as_dict() for r in result.notes]),
                 competing=_dumps(list(result.competing)),
-                objection_until=objection_until(today, days=settings.objection_window_days),
+                objection_until=rules.objection_until(today, days=settings.objection_window_days),
                 decided_at=None,
                 parcel_id=None,
                 applicant=who.name,
@@ -256,8 +244,8 @@ class AllocationService:
         and it is still eligible (above all: no overlap with any parcel holding land) — then
         writes the contract parcel, the decision and the application's new status together.
         """
-        if outcome not in OUTCOMES:
-            raise BadRequest(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        if outcome not in rules.OUTCOMES:
+            raise BadRequest(f"outcome must be one of {', '.join(rules.OUTCOMES)}, not {outcome!r}")
         if not reason.strip():
             raise Unprocessable(both("allocation_message", "decision_reason"))
         require_role(user, "decide")
@@ -288,7 +276,7 @@ class AllocationService:
                 reasons = approval_blockers(tx, frame, today=today, settings=self.settings)
                 if reasons:
                     raise Conflict(f"application {number} cannot be approved", reasons)
-                parcel = contract_parcel(
+                parcel = rules.contract_parcel(
                     frame,
                     parcel_id=f"CP-{number}",
                     contract_no=contract_no or number,
@@ -345,13 +333,13 @@ class AllocationService:
                 "applications",
                 where={"land_conclusion_id": app["land_conclusion_id"], "status": "pending"},
             )
-            groups = competing_groups(pending, settings=self.settings)
+            groups = rules.competing_groups(pending, settings=self.settings)
             group = groups.get(number)
             if group is None:
                 raise Conflict(both("allocation_message", "no_competitor", number=number))
             members = sorted(str(i) for i in groups.index[(groups == group).to_numpy()])
             filed = pending.set_index(pending["id"].astype(str)).loc[members, "filed_at"]
-            if not group_closed(filed, today=today, settings=self.settings):
+            if not rules.group_closed(filed, today=today, settings=self.settings):
                 raise Conflict(both("allocation_message", "group_open"))
             if draw_date <= today:
                 raise Conflict(
@@ -362,7 +350,9 @@ class AllocationService:
                         today=today.isoformat(),
                     )
                 )
-            draw_input(members, draw_date=draw_date, public_value=public_value)  # checks inputs
+            rules.draw_input(
+                members, draw_date=draw_date, public_value=public_value
+            )  # checks inputs
             for draw in tx.records("draws"):
                 if set(parse_json_list(draw["applications"])) & set(members):
                     raise Conflict(
@@ -403,16 +393,18 @@ class AllocationService:
                     both("allocation_message", "draw_not_yet", id=draw_id, day=day.isoformat())
                 )
             members = parse_json_list(draw["applications"])
-            seed = draw_seed(members, draw_date=day, public_value=draw["public_value"])
+            seed = rules.draw_seed(members, draw_date=day, public_value=draw["public_value"])
             tx.update(
                 "draws",
                 draw_id,
                 {
                     "run_at": stamp(tx.now()),
                     "run_by": who.name,
-                    "input": draw_input(members, draw_date=day, public_value=draw["public_value"]),
+                    "input": rules.draw_input(
+                        members, draw_date=day, public_value=draw["public_value"]
+                    ),
                     "seed": seed,
-                    "result": _dumps(draw_order(members, seed=seed)),
+                    "result": _dumps(rules.draw_order(members, seed=seed)),
                 },
             )
         return self.draw(draw_id)
