@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.services import Services
+from api.services.allocation import AllocationService
 from api.services.errors import BadRequest, PayloadTooLarge
 from api.services.layers import LayerCache
 from api.settings import ApiSettings, Settings
@@ -36,11 +37,16 @@ def get_layers(request: Request) -> LayerCache:
     return get_services(request).layers
 
 
+def get_allocation(request: Request) -> AllocationService:
+    return get_services(request).allocation
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 AllSettingsDep = Annotated[Settings, Depends(get_all_settings)]
 AnalysisDep = Annotated[AnalysisSettings, Depends(get_analysis_settings)]
 LayersDep = Annotated[LayerCache, Depends(get_layers)]
+AllocationDep = Annotated[AllocationService, Depends(get_allocation)]
 
 
 def known_parameters(*names: str) -> Callable[[Request], None]:

@@ -6,8 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import Forbidden, Unauthorized
 from api.responses import OrjsonResponse as ORJSONResponse
+from api.services.access import Forbidden, Unauthorized
 from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from layers.errors import (
     FeatureNotFound,

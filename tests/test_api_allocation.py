@@ -52,12 +52,13 @@ class Clock:
 
 
 def _apply(ledger: Ledger, lc: str, holder: str, geom: Any) -> str:
-    from api import allocation as service
-    from api.auth import local_operator
+    from api.services.access import local_operator
+    from api.services.allocation import AllocationService, ApplicationInput
     from geo.settings import AnalysisSettings
 
-    data = service.ApplicationInput(lc, holder, "partnership", 3, 3, geometry=geom)
-    doc = service.apply(ledger, data, user=local_operator("setup"), settings=AnalysisSettings())
+    data = ApplicationInput(lc, holder, "partnership", 3, 3, geometry=geom)
+    allocation = AllocationService(lambda: ledger, AnalysisSettings())
+    doc = allocation.apply(data, user=local_operator("setup"))
     assert doc["status"] == "pending", doc["reasons"]
     return str(doc["id"])
 
@@ -162,20 +163,18 @@ def _prepare(path: str) -> tuple[str, dict[str, Any]]:
                     _apply(ledger, lc, "Дөрөв", box(dx + 950, 100)),
                 ],
             }
-        from api import allocation as service
-        from api.auth import local_operator
+        from api.services.access import local_operator
+        from api.services.allocation import AllocationService
         from geo.settings import AnalysisSettings
 
         clock.now = T_WINDOW
         for soum in SOUMS:
             first = info["apps"][soum]["drawn"][0]
-            draw = service.announce_draw(
-                ledger,
+            draw = AllocationService(lambda: ledger, AnalysisSettings()).announce_draw(
                 first,
                 draw_date=(T_WINDOW + dt.timedelta(days=1)).date(),
                 public_value="48213",
                 user=local_operator("setup"),
-                settings=AnalysisSettings(),
             )
             info["apps"][soum]["draw"] = draw["id"]
     return path, info

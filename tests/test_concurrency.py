@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api import allocation as service
-from api.auth import local_operator
+from api.services.access import local_operator
+from api.services.allocation import AllocationService, ApplicationInput
 from geo.overlaps import overlaps_within
 from geo.settings import AnalysisSettings
 from layers.ledger import open_ledger
@@ -67,9 +67,10 @@ def _prepare(path: str) -> dict[str, Any]:
     operator = local_operator("setup")
     with open_ledger(path, clock=lambda: clock[0]) as ledger:
         token = ledger.add_user("Засаг дарга", role="soum", soum_code="MN4322", actor="setup")[1]
+        allocation = AllocationService(lambda: ledger, SETTINGS)
         numbers = []
         for i in range(N):  # each 200 x 200 m, 10 m further east: all share x 690-700 m
-            data = service.ApplicationInput(
+            data = ApplicationInput(
                 "LC-1",
                 f"Нөхөрлөл {i}",
                 "partnership",
@@ -77,23 +78,21 @@ def _prepare(path: str) -> dict[str, Any]:
                 3,
                 geometry=f.utm_box(500 + 10 * i, 100, 200, 200),
             )
-            numbers.append(service.apply(ledger, data, user=operator, settings=SETTINGS)["id"])
-        alone = service.ApplicationInput(
+            numbers.append(allocation.apply(data, user=operator)["id"])
+        alone = ApplicationInput(
             "LC-1", "Ганц", "cooperative", 4, 4, geometry=f.utm_box(1500, 100, 200, 200)
         )
-        single = service.apply(ledger, alone, user=operator, settings=SETTINGS)["id"]
+        single = allocation.apply(alone, user=operator)["id"]
         clock[0] = filed + dt.timedelta(days=1)
-        draw = service.announce_draw(
-            ledger,
+        draw = allocation.announce_draw(
             numbers[0],
             draw_date=(filed + dt.timedelta(days=2)).date(),
             public_value="2026 lotto 7 19 23",
             user=operator,
-            settings=SETTINGS,
         )
         assert draw["applications"] == sorted(numbers)
         clock[0] = filed + dt.timedelta(days=3)
-        result = service.run_draw(ledger, draw["id"], user=operator, settings=SETTINGS)
+        result = allocation.run_draw(draw["id"], user=operator)
     return {"token": token, "numbers": numbers, "single": single, "order": result["result"]}
 
 

@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from api import allocation as service
 from api.app import create_app
-from api.auth import local_operator
+from api.services.access import local_operator
+from api.services.allocation import AllocationService, ApplicationInput
 from api.settings import ApiSettings, load_settings
 from geo.settings import AnalysisSettings
 from layers.ledger import GeoPackageLedger, open_ledger
@@ -342,19 +342,18 @@ class Clock:
 
 @pytest.fixture
 def allocated(scene: Store) -> Iterator[tuple[TestClient, GeoPackageLedger, dict[str, str]]]:
-    """The scene after the allocation process, run through :mod:`api.allocation`: a free
+    """The scene after the allocation process, run through :class:`AllocationService`: a free
     application (objected to, then approved), two competing ones (drawn), and one over P-1
     (ineligible, then rejected); the app reads the register through this ledger."""
     clock = Clock()
     ledger = open_ledger(scene.location, create=False, clock=clock)
     assert isinstance(ledger, GeoPackageLedger)
-    settings, admin = AnalysisSettings(), local_operator("Засаг дарга")
+    admin = local_operator("Засаг дарга")
+    service = AllocationService(lambda: ledger, AnalysisSettings())
 
     def apply(holder: str, box: tuple[float, float, float, float]) -> dict[str, Any]:
-        data = service.ApplicationInput(
-            "LC-1", holder, "partnership", 3, 3, geometry=f.utm_box(*box)
-        )
-        return service.apply(ledger, data, user=admin, settings=settings)
+        data = ApplicationInput("LC-1", holder, "partnership", 3, 3, geometry=f.utm_box(*box))
+        return service.apply(data, user=admin)
 
     free = apply("Хөх толгой нөхөрлөл", FREE)
     pair = [apply("Нэгдүгээр нөхөрлөл", (500, 600, 100, 100)),
@@ -362,19 +361,16 @@ def allocated(scene: Store) -> Iterator[tuple[TestClient, GeoPackageLedger, dict
     over = apply("Давхар нөхөрлөл", OVERLAPPING)
     assert free["status"] == "pending" and over["status"] == "ineligible"
     clock.now = T_FILE + dt.timedelta(days=1)
-    service.object_to(ledger, free["id"], name="Б. Болд", reason=OBJECTION, user=admin,
-                      settings=settings)  # fmt: skip
+    service.object_to(free["id"], name="Б. Болд", reason=OBJECTION, user=admin)
     draw = service.announce_draw(
-        ledger, pair[0]["id"], draw_date=(T_FILE + dt.timedelta(days=2)).date(),
-        public_value=PUBLIC_VALUE, user=admin, settings=settings,
+        pair[0]["id"], draw_date=(T_FILE + dt.timedelta(days=2)).date(),
+        public_value=PUBLIC_VALUE, user=admin,
     )  # fmt: skip
-    service.decide(ledger, over["id"], outcome="reject", reason=REJECT_REASON, user=admin,
-                   settings=settings)  # fmt: skip
+    service.decide(over["id"], outcome="reject", reason=REJECT_REASON, user=admin)
     clock.now = T_FILE + dt.timedelta(days=2)
-    service.run_draw(ledger, draw["id"], user=admin, settings=settings)
+    service.run_draw(draw["id"], user=admin)
     clock.now = T_FILE + dt.timedelta(days=30)  # the objection window has closed
-    service.decide(ledger, free["id"], outcome="approve", reason=APPROVE_REASON, user=admin,
-                   settings=settings)  # fmt: skip
+    service.decide(free["id"], outcome="approve", reason=APPROVE_REASON, user=admin)
     clock.now = T_VIEW
     ids = {"free": free["id"], "first": pair[0]["id"], "second": pair[1]["id"],
            "over": over["id"], "draw": draw["id"]}  # fmt: skip

@@ -534,9 +534,8 @@ def register_page(
     language = parse_lang(lang)
     limit = services.settings.web.register_rows
     frames = services.layers.all(("land_conclusions", "contract_parcels", "soums"))
-    analysis = services.settings.analysis
     record = allocation_record(
-        read_register(services),
+        read_register(services.allocation),
         lang=language,
         soum=soum or None,
         land_conclusions=frames["land_conclusions"],
@@ -594,7 +593,7 @@ def register_page(
         lcs={"rows": lc_rows, "total": len(lcs)},
         contracts={"rows": parcel_rows, "total": len(parcels)},
         record=record,
-        expiring_days=analysis.expiring_days,
+        expiring_days=services.settings.analysis.expiring_days,
         feeds=FEEDS,
     )
 

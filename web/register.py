@@ -4,14 +4,14 @@ The page shows what the feeds ``/register.json``, ``/register.geojson`` and ``/r
 publish — the queue of each Land Conclusion, the decisions with their written reasons, the
 objections, the draws with their seeds and the contracts about to expire with their renewal
 eligibility, and the head of the hash-chained log — read by the same
-:func:`api.allocation.register` from the same ledger (:func:`api.auth.get_ledger`), then
+:meth:`api.services.allocation.AllocationService.register` from the same ledger, then
 filtered by soum and put in the page's language by :func:`allocation_record`.
 
-The page reads the ledger the app opened (:func:`api.auth.get_ledger`); reading the register
-writes nothing. The only write is the ledger's own first open of a GeoPackage store it has never
-opened (by the app, for the page or the feeds alike): it adds the ledger's tables and logs each
-existing feature once. When the store's ledger cannot be opened at all (:func:`read_register`
-returns None), the sections are shown empty with a note.
+The page reads the ledger the app opened, through the app's allocation service; reading the
+register writes nothing. The only write is the ledger's own first open of a GeoPackage store
+it has never opened (by the app, for the page or the feeds alike): it adds the ledger's tables
+and logs each existing feature once. When the store's ledger cannot be opened at all
+(:func:`read_register` returns None), the sections are shown empty with a note.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from api.allocation import register
-from api.services import Services
+from api.services.allocation import AllocationService, LedgerUnavailable
 from geo.allocation import STATUS_LABELS
-from layers.labels import Lang, label
+from layers.labels import Lang, label, pick
 from web.i18n import text
 
 _LOG = logging.getLogger("gazar.web.register")
@@ -37,20 +36,19 @@ _OUTCOME_STATUS: Final = {"approve": "approved", "reject": "rejected"}
 FEEDS: Final = ("/register.json", "/register.geojson", "/register.csv")
 
 
-def read_register(services: Services) -> dict[str, Any] | None:
-    """The register of the services' store (:func:`api.allocation.register`), or None when
-    the store's ledger cannot be opened (the reason is logged, not shown: it may name server
-    paths)."""
-    ledger = services.ledger_or_none()
-    return None if ledger is None else register(ledger, settings=services.settings.analysis)
-
-
-def _side(pair: tuple[str, str], lang: Lang) -> str:
-    return pair[0] if lang == "mn" else pair[1]
+def read_register(allocation: AllocationService) -> dict[str, Any] | None:
+    """The register (:meth:`AllocationService.register`), or None when the store's ledger
+    cannot be opened (the reason is logged, not shown: it may name server paths).
+    """
+    try:
+        return allocation.register()
+    except LedgerUnavailable as exc:
+        _LOG.warning("the register page shows no allocation records: %s", exc)
+        return None
 
 
 def _status(value: str, lang: Lang) -> str:
-    return _side(STATUS_LABELS.get(value, (value, value)), lang)
+    return pick(STATUS_LABELS.get(value, (value, value)), lang)
 
 
 def _reasons(items: list[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
@@ -82,7 +80,7 @@ def allocation_record(
     Parameters
     ----------
     doc
-        What :func:`api.allocation.register` returns; None when the ledger cannot be read
+        What :meth:`AllocationService.register` returns; None when the ledger cannot be read
         (every section is then empty and ``available`` is False).
     lang
         The page's language.

@@ -1,9 +1,9 @@
 """Allocation commands: apply, object, decide, draws, MRPAM review, users and the audit log.
 
-Each command is one ledger transaction with the same rules as the HTTP API
-(:mod:`api.allocation`). Run on the server without ``--token``, a command acts as the local
-operator (full rights), named ``cli:<login>`` in the log; with ``--token`` (or
-``GAZAR_TOKEN``) it acts as that user, with that user's role and soum.
+Each command is one ledger transaction of the service the HTTP API calls too
+(:class:`api.services.allocation.AllocationService`). Run on the server without ``--token``,
+a command acts as the local operator (full rights), named ``cli:<login>`` in the log; with
+``--token`` (or ``GAZAR_TOKEN``) it acts as that user, with that user's role and soum.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import orjson
 import typer
 from rich.markup import escape
 
-from api import allocation as service
-from api.auth import Unauthorized, local_operator
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, report_error
+from api.services.access import Unauthorized, local_operator
+from api.services.allocation import AllocationService, ApplicationInput
 from layers.errors import GazarError, InputFileError
 from layers.ledger import ROLES, Ledger, User, open_ledger
 
@@ -63,13 +63,18 @@ def _user(ledger: Ledger, token: str | None) -> User:
     return user
 
 
-def _act(db: str | None, token: str | None, action: Callable[[Ledger, User], T]) -> T:
+def _service(ledger: Ledger) -> AllocationService:
+    """The allocation service the HTTP API uses, over this command's ledger."""
+    return AllocationService(lambda: ledger, analysis_settings())
+
+
+def _act(db: str | None, token: str | None, action: Callable[[AllocationService, User], T]) -> T:
     """Open the ledger, run ``action`` as the token's user (or the local operator), close it;
     a Gazar error becomes a readable message and a non-zero exit."""
     ledger = _ledger(db)
     try:
         user = _user(ledger, token)
-        return guarded(lambda: action(ledger, user))
+        return guarded(lambda: action(_service(ledger), user))
     finally:
         ledger.close()
 
@@ -117,7 +122,7 @@ def apply_cmd(
     geometry = None
     if polygon is not None:
         geometry = guarded(lambda: _one_polygon(polygon))
-    data = service.ApplicationInput(
+    data = ApplicationInput(
         land_conclusion_id=land_conclusion_id,
         holder=holder,
         holder_type=holder_type,
@@ -126,11 +131,7 @@ def apply_cmd(
         geometry=geometry,
         requested_ha=ha,
     )
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.apply(ledger, data, user=user, settings=analysis_settings()),
-    )
+    doc = _act(db, token, lambda allocation, user: allocation.apply(data, user=user))
     if as_json:
         _echo(doc)
         return
@@ -168,9 +169,7 @@ def object_cmd(
     doc = _act(
         db,
         token,
-        lambda ledger, user: service.object_to(
-            ledger, number, name=name, reason=reason, user=user, settings=analysis_settings()
-        ),
+        lambda allocation, user: allocation.object_to(number, name=name, reason=reason, user=user),
     )
     if as_json:
         _echo(doc)
@@ -198,14 +197,8 @@ def decide_cmd(
     doc = _act(
         db,
         token,
-        lambda ledger, user: service.decide(
-            ledger,
-            number,
-            outcome=outcome,
-            reason=reason,
-            contract_no=contract_no,
-            user=user,
-            settings=analysis_settings(),
+        lambda allocation, user: allocation.decide(
+            number, outcome=outcome, reason=reason, contract_no=contract_no, user=user
         ),
     )
     if as_json:
@@ -240,13 +233,8 @@ def draw_announce(
     doc = _act(
         db,
         token,
-        lambda ledger, user: service.announce_draw(
-            ledger,
-            number,
-            draw_date=day,
-            public_value=value,
-            user=user,
-            settings=analysis_settings(),
+        lambda allocation, user: allocation.announce_draw(
+            number, draw_date=day, public_value=value, user=user
         ),
     )
     if as_json:
@@ -266,13 +254,7 @@ def draw_run(
     db: DbOption = None,
 ) -> None:
     """Run an announced draw on or after its date: seed, order, winner."""
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.run_draw(
-            ledger, draw_id, user=user, settings=analysis_settings()
-        ),
-    )
+    doc = _act(db, token, lambda allocation, user: allocation.run_draw(draw_id, user=user))
     if as_json:
         _echo(doc)
         return
@@ -296,7 +278,7 @@ def verify_draw_cmd(
     """Recompute a draw from its published inputs; exit 1 when the result does not follow."""
     ledger = _ledger(db)
     try:
-        draw = guarded(lambda: service.draw_view(ledger, draw_id))
+        draw = guarded(lambda: _service(ledger).draw(draw_id))
     finally:
         ledger.close()
     if draw["seed"] is None:
@@ -334,14 +316,8 @@ def review_cmd(
     doc = _act(
         db,
         token,
-        lambda ledger, user: service.review_land_conclusion(
-            ledger,
-            land_conclusion_id,
-            status=status,
-            decision_ref=ref,
-            valid_until=until,
-            user=user,
-            settings=analysis_settings(),
+        lambda allocation, user: allocation.review_land_conclusion(
+            land_conclusion_id, status=status, decision_ref=ref, valid_until=until, user=user
         ),
     )
     out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
@@ -492,17 +468,13 @@ def register_cmd(
         raise typer.BadParameter("choose json, csv or geojson", param_hint="--format")
     ledger = _ledger(db)
     try:
+        allocation = _service(ledger)
         if fmt == "geojson":
-            text = orjson.dumps(
-                service.register_geojson(ledger, settings=analysis_settings())
-            ).decode()
+            text = orjson.dumps(allocation.register_geojson()).decode()
+        elif fmt == "csv":
+            text = allocation.register_csv()
         else:
-            doc = service.register(ledger, settings=analysis_settings())
-            text = (
-                service.register_csv(doc)
-                if fmt == "csv"
-                else orjson.dumps(doc, option=_OPTS).decode()
-            )
+            text = orjson.dumps(allocation.register(), option=_OPTS).decode()
     finally:
         ledger.close()
     if out_path is None:

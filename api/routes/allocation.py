@@ -1,9 +1,10 @@
 """Routes: the allocation process over HTTP, and the public register's data feeds.
 
 Reads are open to everyone; every write needs ``Authorization: Bearer <token>`` and checks
-the role and the object (:mod:`api.auth`). Refusals: 401 (no or bad token), 403 (role or
-soum), 404 (no such record), 409 (the records forbid it: every reason listed), 422 (unusable
-input). The rules are those of :mod:`api.allocation`, shared with the ``gazar`` commands.
+the role and the object (:mod:`api.services.access`). Refusals: 400 (a malformed request),
+401 (no or bad token), 403 (role or soum), 404 (no such record), 409 (the records forbid it:
+every reason listed), 422 (unusable input). Each route parses its input and calls the
+:class:`api.services.allocation.AllocationService` the ``gazar`` commands call too.
 
 ``/register.json``, ``/register.geojson`` and ``/register.csv`` are the feeds a soum can
 publish daily (the HTML page ``/register`` is served by ``web``).
@@ -12,7 +13,8 @@ publish daily (the HTML page ``/register`` is served by ``web``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import orjson
 import shapely
@@ -20,22 +22,44 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from api import allocation as service
-from api.auth import LedgerDep, UserDep
-from api.deps import AnalysisDep
+from api.auth import UserDep
+from api.deps import AllocationDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
-from layers.ledger import RecordNotFound
+from api.services.allocation import ApplicationInput
 
 router = APIRouter(tags=["allocation"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The request is malformed (a parameter or the body is invalid)"},
     401: {"description": "No token, or an unknown or revoked one"},
     403: {"description": "The token's role or soum does not allow this"},
     404: {"description": "No such record"},
     409: {"description": "Refused by the records' state; the description lists every reason"},
     422: {"description": "The input cannot be used"},
 }
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _write(
+    path: str, operation_id: str, summary: str, *, created: bool = False
+) -> Callable[[F], F]:
+    """A write: POST ``path``, answering 201 (``created``) or 200, or any refusal of _ERRORS."""
+    return router.post(
+        path,
+        status_code=201 if created else 200,
+        operation_id=operation_id,
+        summary=summary,
+        responses=_ERRORS,
+    )
+
+
+def _read(path: str, operation_id: str, summary: str | None = None) -> Callable[[F], F]:
+    """A read of one record: GET ``path``, 404 when there is none."""
+    return router.get(
+        path, operation_id=operation_id, summary=summary, responses={404: _ERRORS[404]}
+    )
 
 
 class ApplicationIn(BaseModel):
@@ -48,6 +72,18 @@ class ApplicationIn(BaseModel):
     members_men: int = Field(ge=0, le=100_000)
     geometry: dict[str, Any] | None = None
     requested_ha: float | None = Field(None, gt=0, le=100_000)
+
+    def parsed(self) -> ApplicationInput:
+        """What the service files (the geometry parsed from GeoJSON)."""
+        return ApplicationInput(
+            land_conclusion_id=self.land_conclusion_id,
+            holder=self.holder,
+            holder_type=self.holder_type,
+            members_women=self.members_women,
+            members_men=self.members_men,
+            geometry=_geometry(self.geometry),
+            requested_ha=self.requested_ha,
+        )
 
 
 class ObjectionIn(BaseModel):
@@ -94,221 +130,163 @@ def _geometry(value: dict[str, Any] | None) -> shapely.Geometry | None:
 # ---------------------------------------------------------------------------- applications
 
 
-@router.post(
-    "/applications",
-    status_code=201,
-    operation_id="createApplication",
-    summary="Apply for a parcel",
-    responses=_ERRORS,
-)
+@_write("/applications", "createApplication", "Apply for a parcel", created=True)
 def create_application(
-    body: ApplicationIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
+    body: ApplicationIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    data = service.ApplicationInput(
-        land_conclusion_id=body.land_conclusion_id,
-        holder=body.holder,
-        holder_type=body.holder_type,
-        members_women=body.members_women,
-        members_men=body.members_men,
-        geometry=_geometry(body.geometry),
-        requested_ha=body.requested_ha,
-    )
-    return service.apply(ledger, data, user=user, settings=settings)
+    """File an application (server time, number, place in the queue) with its eligibility:
+    an ineligible one is recorded too, with every reason."""
+    return allocation.apply(body.parsed(), user=user)
 
 
 @router.get("/applications", operation_id="listApplications", summary="The queue")
 def list_applications(
-    ledger: LedgerDep,
-    settings: AnalysisDep,
+    allocation: AllocationDep,
     status: str | None = Query(None),
     land_conclusion_id: str | None = Query(None),
     soum_code: str | None = Query(None),
 ) -> list[dict[str, Any]]:
-    where = {
-        k: v
-        for k, v in (
-            ("status", status),
-            ("land_conclusion_id", land_conclusion_id),
-            ("soum_code", soum_code),
-        )
-        if v is not None
-    }
-    return service.applications_view(ledger, settings=settings, where=where)
+    """The applications, oldest first, each with its place among the pending ones now."""
+    where = {"status": status, "land_conclusion_id": land_conclusion_id, "soum_code": soum_code}
+    return allocation.applications({k: v for k, v in where.items() if v is not None})
 
 
-@router.get(
+@_read(
     "/applications/{number}",
-    operation_id="getApplication",
-    summary="One application: reasons, objections, decision, draw",
-    responses={404: _ERRORS[404]},
+    "getApplication",
+    "One application: reasons, objections, decision, draw",
 )
-def get_application(number: str, ledger: LedgerDep, settings: AnalysisDep) -> dict[str, Any]:
-    return service.application_view(ledger, number, settings=settings)
+def get_application(number: str, allocation: AllocationDep) -> dict[str, Any]:
+    """One application with its objections, decision, draw and competing group."""
+    return allocation.application(number)
 
 
-@router.post(
+@_write(
     "/applications/{number}/objections",
-    status_code=201,
-    operation_id="createObjection",
-    summary="Object to an application within its objection window",
-    responses=_ERRORS,
+    "createObjection",
+    "Object to an application within its objection window",
+    created=True,
 )
 def create_objection(
-    number: str, body: ObjectionIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
+    number: str, body: ObjectionIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    return service.object_to(
-        ledger, number, name=body.name, reason=body.reason, user=user, settings=settings
-    )
+    """Object to an application (published with it) while its objection window is open."""
+    return allocation.object_to(number, name=body.name, reason=body.reason, user=user)
 
 
-@router.get(
-    "/applications/{number}/objections",
-    operation_id="listObjections",
-    responses={404: _ERRORS[404]},
-)
-def list_objections(number: str, ledger: LedgerDep) -> list[dict[str, Any]]:
-    if ledger.applications(ids=[number]).empty:
-        raise RecordNotFound("applications", number)
-    return ledger.records("objections", where={"application_id": number})
+@_read("/applications/{number}/objections", "listObjections")
+def list_objections(number: str, allocation: AllocationDep) -> list[dict[str, Any]]:
+    """The objections filed against an application."""
+    return allocation.objections(number)
 
 
-@router.post(
+@_write(
     "/applications/{number}/decision",
-    operation_id="decideApplication",
-    summary="Approve (creating the contract parcel) or reject, with a written reason",
-    responses=_ERRORS,
+    "decideApplication",
+    "Approve (creating the contract parcel) or reject, with a written reason",
 )
 def decide_application(
-    number: str, body: DecisionIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
+    number: str, body: DecisionIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    return service.decide(
-        ledger,
-        number,
-        outcome=body.outcome,
-        reason=body.reason,
-        contract_no=body.contract_no,
-        user=user,
-        settings=settings,
+    """Approve or reject an application; an approval re-checks every rule first."""
+    return allocation.decide(
+        number, outcome=body.outcome, reason=body.reason, contract_no=body.contract_no, user=user
     )
 
 
-@router.get(
-    "/applications/{number}/decision",
-    operation_id="getDecision",
-    responses={404: _ERRORS[404]},
-)
-def get_decision(number: str, ledger: LedgerDep) -> dict[str, Any]:
-    rows = ledger.records("decisions", where={"application_id": number})
-    if not rows:
-        raise RecordNotFound("decisions", number)
-    return rows[0]
+@_read("/applications/{number}/decision", "getDecision")
+def get_decision(number: str, allocation: AllocationDep) -> dict[str, Any]:
+    """The decision on an application, with its written reason."""
+    return allocation.decision(number)
 
 
 # ---------------------------------------------------------------------------------- draws
 
 
-@router.post(
+@_write(
     "/draws",
-    status_code=201,
-    operation_id="announceDraw",
-    summary="Announce the draw of a competing group, with the public value",
-    responses=_ERRORS,
+    "announceDraw",
+    "Announce the draw of a competing group, with the public value",
+    created=True,
 )
-def announce_draw(
-    body: DrawIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
-) -> dict[str, Any]:
-    return service.announce_draw(
-        ledger,
-        body.application,
-        draw_date=body.draw_date,
-        public_value=body.public_value,
-        user=user,
-        settings=settings,
+def announce_draw(body: DrawIn, allocation: AllocationDep, user: UserDep) -> dict[str, Any]:
+    """Announce the draw of a closed competing group: its members, date and public value."""
+    return allocation.announce_draw(
+        body.application, draw_date=body.draw_date, public_value=body.public_value, user=user
     )
 
 
-@router.post(
-    "/draws/{draw_id}/run",
-    operation_id="runDraw",
-    summary="Run an announced draw on or after its date",
-    responses=_ERRORS,
-)
-def run_draw(
-    draw_id: str, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
-) -> dict[str, Any]:
-    return service.run_draw(ledger, draw_id, user=user, settings=settings)
+@_write("/draws/{draw_id}/run", "runDraw", "Run an announced draw on or after its date")
+def run_draw(draw_id: str, allocation: AllocationDep, user: UserDep) -> dict[str, Any]:
+    """Run an announced draw: the seed, the order and the winner."""
+    return allocation.run_draw(draw_id, user=user)
 
 
 @router.get("/draws", operation_id="listDraws")
-def list_draws(ledger: LedgerDep) -> list[dict[str, Any]]:
-    return [service.draw_view(ledger, d["id"]) for d in ledger.records("draws")]
+def list_draws(allocation: AllocationDep) -> list[dict[str, Any]]:
+    """Every draw, announced or run."""
+    return allocation.draws()
 
 
-@router.get(
-    "/draws/{draw_id}",
-    operation_id="getDraw",
-    summary="A draw with its inputs, seed, order and re-computation",
-    responses={404: _ERRORS[404]},
-)
-def get_draw(draw_id: str, ledger: LedgerDep) -> dict[str, Any]:
-    return service.draw_view(ledger, draw_id)
+@_read("/draws/{draw_id}", "getDraw", "A draw with its inputs, seed, order and re-computation")
+def get_draw(draw_id: str, allocation: AllocationDep) -> dict[str, Any]:
+    """One draw as published, re-computed once it has run."""
+    return allocation.draw(draw_id)
 
 
 # ------------------------------------------------- Land Conclusions, contracts, rehabilitation
 
 
-@router.post(
+@_write(
     "/land_conclusions/{lc_id}/review",
-    operation_id="reviewLandConclusion",
-    summary="MRPAM: under_review, then issued or rejected with a decision reference",
-    responses=_ERRORS,
+    "reviewLandConclusion",
+    "MRPAM: under_review, then issued or rejected with a decision reference",
 )
 def review_land_conclusion(
-    lc_id: str, body: ReviewIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
+    lc_id: str, body: ReviewIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    return service.review_land_conclusion(
-        ledger,
+    """Move a Land Conclusion one step through MRPAM's review."""
+    return allocation.review_land_conclusion(
         lc_id,
         status=body.status,
         decision_ref=body.decision_ref,
         valid_until=body.valid_until,
         user=user,
-        settings=settings,
     )
 
 
-@router.post(
+@_write(
     "/contracts/{parcel_id}/status",
-    operation_id="setContractStatus",
-    summary="Suspend, reactivate, terminate or close a contract",
-    responses=_ERRORS,
+    "setContractStatus",
+    "Suspend, reactivate, terminate or close a contract",
 )
 def set_contract_status(
-    parcel_id: str, body: ContractStatusIn, ledger: LedgerDep, user: UserDep
+    parcel_id: str, body: ContractStatusIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    return service.set_contract_status(
-        ledger, parcel_id, status=body.status, reason=body.reason, user=user
+    """Change a contract's status, with a reason (officials of its soum or aimag)."""
+    return allocation.set_contract_status(
+        parcel_id, status=body.status, reason=body.reason, user=user
     )
 
 
-@router.post(
+@_write(
     "/rehab_zones/{zone_id}/stage",
-    operation_id="setRehabStage",
-    summary="Move a rehabilitation zone to its next stage",
-    responses=_ERRORS,
+    "setRehabStage",
+    "Move a rehabilitation zone to its next stage",
 )
 def set_rehab_stage(
-    zone_id: str, body: RehabStageIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
+    zone_id: str, body: RehabStageIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    return service.set_rehab_stage(ledger, zone_id, stage=body.stage, user=user, settings=settings)
+    """Move a rehabilitation zone forward; acceptance records the day."""
+    return allocation.set_rehab_stage(zone_id, stage=body.stage, user=user)
 
 
 # ------------------------------------------------------------------------ register and log
 
 
 @router.get("/register.json", operation_id="registerJson", summary="The public register")
-def register_json(ledger: LedgerDep, settings: AnalysisDep) -> dict[str, Any]:
-    return service.register(ledger, settings=settings)
+def register_json(allocation: AllocationDep) -> dict[str, Any]:
+    return allocation.register()
 
 
 @router.get(
@@ -317,8 +295,8 @@ def register_json(ledger: LedgerDep, settings: AnalysisDep) -> dict[str, Any]:
     summary="The applications as GeoJSON",
     response_class=GeoJSONResponse,
 )
-def register_geojson(ledger: LedgerDep, settings: AnalysisDep) -> GeoJSONResponse:
-    return GeoJSONResponse(service.register_geojson(ledger, settings=settings))
+def register_geojson(allocation: AllocationDep) -> GeoJSONResponse:
+    return GeoJSONResponse(allocation.register_geojson())
 
 
 @router.get(
@@ -327,24 +305,28 @@ def register_geojson(ledger: LedgerDep, settings: AnalysisDep) -> GeoJSONRespons
     summary="The register as one CSV table",
     response_class=Response,
 )
-def register_csv(ledger: LedgerDep, settings: AnalysisDep) -> Response:
-    text = service.register_csv(service.register(ledger, settings=settings))
+def register_csv(allocation: AllocationDep) -> Response:
     return Response(
-        text,
+        allocation.register_csv(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'inline; filename="register.csv"'},
     )
 
 
 @router.get("/audit", operation_id="auditVerify", summary="Recompute the log's hash chain")
-def audit(ledger: LedgerDep) -> dict[str, Any]:
-    return ledger.verify_chain().as_dict()
+def audit(allocation: AllocationDep) -> dict[str, Any]:
+    return allocation.audit()
 
 
-@router.get("/events", operation_id="listEvents", summary="The append-only log")
+@router.get(
+    "/events",
+    operation_id="listEvents",
+    summary="The append-only log",
+    responses={400: _ERRORS[400]},
+)
 def events(
-    ledger: LedgerDep,
+    allocation: AllocationDep,
     after: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
-    return [e.as_dict() for e in ledger.events(after=after, limit=limit)]
+    return [e.as_dict() for e in allocation.events(after=after, limit=limit)]

@@ -26,6 +26,7 @@ import threading
 
 import geopandas as gpd
 
+from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
@@ -57,6 +58,7 @@ class Services:
         )
         self.review = ReviewService(self.layers, settings.analysis)
         self.rehab = RehabService(self.layers)
+        self.allocation = AllocationService(self.open_ledger, settings.analysis)
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()
         self._findings: tuple[tuple[object, ...], gpd.GeoDataFrame] | None = None
@@ -82,13 +84,16 @@ class Services:
 
     def open_ledger(self) -> Ledger:
         """The ledger of the store: the one opened with the services, or opened now when that
-        failed. Raises ``StoreError`` (503) when it still cannot be opened."""
+        failed. Raises ``LedgerUnavailable`` (503) when it still cannot be opened."""
         ledger = self.ledger
         if ledger is not None:
             return ledger
         with self._ledger_lock:
             if self.ledger is None:
-                self.ledger = open_ledger(self.settings.db, create=False)
+                try:
+                    self.ledger = open_ledger(self.settings.db, create=False)
+                except StoreError as exc:
+                    raise LedgerUnavailable(str(exc)) from exc
             return self.ledger
 
     def ledger_or_none(self) -> Ledger | None:

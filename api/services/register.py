@@ -1,0 +1,317 @@
+"""The allocation records as JSON: applications, draws, and the public register's feeds.
+
+What ``GET /applications``, ``/draws``, ``/register.json``, ``/register.geojson`` and
+``/register.csv`` answer, what ``gazar register`` prints and what the ``/register`` page
+shows, read from the ledger (:class:`layers.ledger.Ledger`) outside any write. The
+:class:`api.services.allocation.AllocationService` calls these with its ledger and settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Mapping
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from api.services.allocation_checks import today_of
+from geo.allocation import STATUS_LABELS, competing_groups, verify_draw
+from geo.lifecycle import expiring
+from geo.settings import AnalysisSettings
+from layers.labels import label, messages
+from layers.ledger import Ledger, RecordNotFound, parse_json_list, stamp
+
+#: columns of ``/register.csv``: one row per record, the ``section`` saying which kind
+CSV_COLUMNS: Final = (
+    "section",
+    "id",
+    "application_id",
+    "land_conclusion_id",
+    "soum_code",
+    "holder",
+    "status",
+    "time",
+    "place",
+    "position",
+    "official_ha",
+    "text_mn",
+    "text_en",
+    "detail",
+)
+
+
+def feature_json(row: pd.Series) -> dict[str, Any]:
+    """A record's fields (not its geometry) as plain values; dates as ISO text."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "geometry":
+            continue
+        if isinstance(value, dt.date):
+            out[str(key)] = value.isoformat()
+        elif value is None or (not isinstance(value, str) and pd.isna(value)):
+            out[str(key)] = None
+        elif isinstance(value, np.integer):
+            out[str(key)] = int(value)
+        else:
+            out[str(key)] = value
+    return out
+
+
+# ---------------------------------------------------------------------------- applications
+
+
+def application_view(ledger: Ledger, number: str, *, settings: AnalysisSettings) -> dict[str, Any]:
+    """One application with its reasons, objections, decision, draw and competing group."""
+    frame = ledger.applications(ids=[number])
+    if frame.empty:
+        raise RecordNotFound("applications", number)
+    lc = str(frame["land_conclusion_id"].iloc[0])
+    rows = application_rows(ledger.applications(where={"land_conclusion_id": lc}), settings)
+    out = next(r for r in rows if r["id"] == number)
+    out["objections"] = ledger.records("objections", where={"application_id": number})
+    decisions = ledger.records("decisions", where={"application_id": number})
+    out["decision"] = decisions[0] if decisions else None
+    draws = [d for d in ledger.records("draws") if number in parse_json_list(d["applications"])]
+    out["draw"] = draw_json(draws[0]) if draws else None
+    out["geometry"] = shapely.geometry.mapping(frame.geometry.iloc[0])
+    return out
+
+
+def _application_json(row: pd.Series) -> dict[str, Any]:
+    out = feature_json(row)
+    for key in ("reasons", "notes", "competing"):
+        out[key] = parse_json_list(row[key])
+    status = str(row["status"])
+    out["status_mn"], out["status_en"] = STATUS_LABELS.get(status, (status, status))
+    out["holder_type_mn"] = label("holder_type", str(row["holder_type"]), "mn")
+    out["holder_type_en"] = label("holder_type", str(row["holder_type"]), "en")
+    return out
+
+
+def application_rows(frame: gpd.GeoDataFrame, settings: AnalysisSettings) -> list[dict[str, Any]]:
+    """Applications as JSON, oldest first, each with ``position`` (its place among the pending
+    applications of its Land Conclusion now) and ``group`` (the pending applications it
+    competes with now, itself included; ``competing`` is what was known when it was filed).
+    """
+    rows = [_application_json(r) for _, r in frame.iterrows()]
+    groups = competing_groups(frame, settings=settings) if len(frame) else pd.Series([])
+    members: dict[str, list[str]] = {}
+    for number, group in groups.items():
+        if group is not None:
+            members.setdefault(str(group), []).append(str(number))
+    seen: dict[str, int] = {}
+    for r in rows:
+        group = groups.get(r["id"]) if len(groups) else None
+        r["group"] = sorted(members[str(group)]) if group is not None else []
+        if r["status"] == "pending":
+            lc = str(r["land_conclusion_id"])
+            seen[lc] = seen.get(lc, 0) + 1
+            r["position"] = seen[lc]
+        else:
+            r["position"] = None
+    return rows
+
+
+# ---------------------------------------------------------------------------------- draws
+
+
+def draw_json(draw: Mapping[str, Any]) -> dict[str, Any]:
+    """A draw as published, with its re-computation (``verification``) once it has run."""
+    out = dict(draw)
+    out["applications"] = parse_json_list(draw["applications"])
+    out["result"] = parse_json_list(draw["result"]) if draw["result"] else None
+    out["winner"] = out["result"][0] if out["result"] else None
+    out["status"] = "run" if draw["seed"] else "announced"
+    out["verification"] = verify(draw).as_dict() if draw["seed"] else None
+    return out
+
+
+def verify(draw: Mapping[str, Any]) -> Any:
+    """Recompute a stored draw (``gazar verify-draw``)."""
+    return verify_draw(
+        parse_json_list(draw["applications"]),
+        draw_date=dt.date.fromisoformat(draw["draw_date"]),
+        public_value=draw["public_value"],
+        seed=draw["seed"] or "",
+        order=parse_json_list(draw["result"]),
+    )
+
+
+# ------------------------------------------------------------------------------- register
+
+
+def register(
+    ledger: Ledger, *, settings: AnalysisSettings, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The public register: queue, decisions, objections, draws, contracts expiring soon."""
+    moment = now or ledger.clock()
+    today = today_of(moment, settings)
+    queue = application_rows(ledger.applications(), settings)
+    objections = ledger.records("objections")
+    count: dict[str, int] = {}
+    for o in objections:
+        count[o["application_id"]] = count.get(o["application_id"], 0) + 1
+    for q in queue:
+        q["objection_count"] = count.get(q["id"], 0)
+    soon = expiring(
+        ledger.read("contract_parcels"),
+        ledger.read("rehab_zones"),
+        today=today,
+        days=settings.expiring_days,
+    )
+    expiring_rows = [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}
+        for r in _plain(soon)
+    ]
+    return {
+        "generated_at": stamp(moment),
+        "today": today.isoformat(),
+        "settings": {
+            "objection_window_days": settings.objection_window_days,
+            "min_members": settings.min_members,
+            "parcel_cap_ha": settings.parcel_cap_ha,
+            "contract_term_years": settings.contract_term_years,
+            "competing_window_days": settings.competing_window_days,
+            "expiring_days": settings.expiring_days,
+        },
+        "queue": queue,
+        "decisions": ledger.records("decisions"),
+        "objections": objections,
+        "draws": [draw_json(d) for d in ledger.records("draws")],
+        "expiring": expiring_rows,
+        "log": ledger.verify_chain().as_dict(),
+    }
+
+
+def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    rows: list[dict[str, Any]] = cleaned.to_dict("records")  # type: ignore[assignment]
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, np.generic):
+                r[k] = v.item()
+    return rows
+
+
+def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str, Any]:
+    """The applications as a GeoJSON FeatureCollection (properties as in the register)."""
+    frame = ledger.applications()
+    rows = application_rows(frame, settings)
+    decisions = {d["application_id"]: d for d in ledger.records("decisions")}
+    features = []
+    for props, geom in zip(rows, frame.geometry, strict=True):
+        d = decisions.get(props["id"])
+        props["decision_outcome"] = d["outcome"] if d else None
+        props["decision_reason"] = d["reason"] if d else None
+        features.append(
+            {
+                "type": "Feature",
+                "id": props["id"],
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def register_csv(doc: Mapping[str, Any]) -> str:
+    """The register (as :func:`register` returns it) as one CSV table, section by section."""
+    rows = [
+        *(_queue_csv(q) for q in doc["queue"]),
+        *(_objection_csv(o) for o in doc["objections"]),
+        *(_decision_csv(d) for d in doc["decisions"]),
+        *(_draw_csv(w) for w in doc["draws"]),
+        *(_expiring_csv(e) for e in doc["expiring"]),
+    ]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({c: "" if r.get(c) is None else r.get(c) for c in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def _queue_csv(q: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "application",
+        "id": q["id"],
+        "application_id": q["id"],
+        "land_conclusion_id": q["land_conclusion_id"],
+        "soum_code": q["soum_code"],
+        "holder": q["holder"],
+        "status": q["status"],
+        "time": q["filed_at"],
+        "place": q["place"],
+        "position": q["position"],
+        "official_ha": q["official_ha"],
+        "text_mn": "; ".join(r["message_mn"] for r in q["reasons"]),
+        "text_en": "; ".join(r["message_en"] for r in q["reasons"]),
+        "detail": f"objections={q['objection_count']}; until={q['objection_until']}",
+    }
+
+
+def _objection_csv(o: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "objection",
+        "id": o["id"],
+        "application_id": o["application_id"],
+        "holder": o["name"],
+        "time": o["filed_at"],
+        "text_mn": o["reason"],
+        "text_en": o["reason"],
+    }
+
+
+def _decision_csv(d: Mapping[str, Any]) -> dict[str, Any]:
+    detail = (
+        f"parcel={d['parcel_id']}; contract={d['contract_no']}; expires_on={d['expires_on']}"
+        if d["parcel_id"]
+        else ""
+    )
+    return {
+        "section": "decision",
+        "id": d["id"],
+        "application_id": d["application_id"],
+        "status": d["outcome"],
+        "time": d["decided_at"],
+        "text_mn": d["reason"],
+        "text_en": d["reason"],
+        "detail": detail,
+    }
+
+
+def _draw_csv(w: Mapping[str, Any]) -> dict[str, Any]:
+    text_mn, text_en = messages(
+        "register_csv", "draw", draw_date=w["draw_date"], public_value=w["public_value"]
+    )
+    return {
+        "section": "draw",
+        "id": w["id"],
+        "application_id": ";".join(w["result"] or w["applications"]),
+        "land_conclusion_id": w["land_conclusion_id"],
+        "soum_code": w["soum_code"],
+        "status": w["status"],
+        "time": w["run_at"] or w["announced_at"],
+        "text_mn": text_mn,
+        "text_en": text_en,
+        "detail": f"seed={w['seed'] or ''}; winner={w['winner'] or ''}",
+    }
+
+
+def _expiring_csv(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "section": "expiring",
+        "id": e["id"],
+        "land_conclusion_id": e["land_conclusion_id"],
+        "holder": e["holder"],
+        "status": "renewal_eligible" if e["renewal_eligible"] else "renewal_refused",
+        "time": e["expires_on"],
+        "text_mn": e["reason_mn"],
+        "text_en": e["reason_en"],
+        "detail": f"days_left={e['days_left']}",
+    }
