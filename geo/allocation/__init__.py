@@ -52,6 +52,17 @@ name is importable from ``geo.allocation``; the labels and messages are in
 ``layers/catalogue/allocation.toml``.
 """
 
+from geo.allocation.checks import (
+    ALLOCATING,
+    ALLOCATION_LIVE,
+    NoRoom,
+    eligibility,
+    holder_key,
+    members_reason,
+    parcel_of_size,
+    queue_reasons,
+    rehab_reason,
+)
 from geo.allocation.draws import (
     DRAW_FORMAT,
     DrawCheck,
@@ -63,17 +74,6 @@ from geo.allocation.draws import (
     draw_seed,
     group_closed,
     verify_draw,
-)
-from geo.allocation.checks import (
-    ALLOCATING,
-    ALLOCATION_LIVE,
-    NoRoom,
-    eligibility,
-    holder_key,
-    members_reason,
-    parcel_of_size,
-    queue_reasons,
-    rehab_reason,
 )
 from geo.allocation.reasons import (
     APPLICATION_STATUSES,

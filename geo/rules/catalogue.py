@@ -15,6 +15,7 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from geo.templates import fill
 from layers.labels import pair
 
 Severity = Literal["block", "warn", "info"]
@@ -107,20 +108,7 @@ class Rule:
         >>> en[0]
         'Contract parcel P-1 overlaps contract parcel P-2 by 0.50 ha'
         """
-        return _fill(self.message_mn, values, n), _fill(self.message_en, values, n)
-
-
-def _fill(template: str, values: Values, n: int) -> npt.NDArray[np.object_]:
-    out = np.full(n, "", dtype=object)
-    for literal, name, _, _ in Formatter().parse(template):
-        out = out + literal
-        if name:
-            if name not in values:
-                raise KeyError(f"no value for the placeholder {{{name}}} of '{template}'")
-            value = values[name]
-            part = value if isinstance(value, str) else np.asarray(value, dtype=object)
-            out = out + part
-    return out
+        return fill(self.message_mn, values, n), fill(self.message_en, values, n)
 
 
 #: The severity of each rule, in catalogue order (reports list the rules in this order).

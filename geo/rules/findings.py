@@ -19,8 +19,9 @@ import shapely
 from geo.area import official_ha
 from geo.overlaps import outside_area, overlaps_between, overlaps_within
 from geo.repair import Repaired
-from geo.rules.catalogue import FINDING_COLUMNS, Rule, _fill
+from geo.rules.catalogue import FINDING_COLUMNS, Rule
 from geo.rules.tables import SOUM_OF, ContainmentRule, DateRule, Live, OverlapPair, ReferenceRule
+from geo.templates import fill
 from geo.vocab import before, column_of, holder_keys, stamps
 from layers.labels import LABELS, pair
 from layers.schema import REGISTRY, STORE_CRS
@@ -470,4 +471,4 @@ def _templates(
     """The ``rule_why`` template ``code`` filled column-wise, in Mongolian and English."""
     mn, en = pair("rule_why", code)
     n = len(next(iter(values.values())))
-    return _fill(mn, values, n), _fill(en, values, n)
+    return fill(mn, values, n), fill(en, values, n)
