@@ -48,8 +48,13 @@ def fill(template: str, values: Values, n: int) -> npt.NDArray[np.object_]:
     return out
 
 
+Value = str | Sequence[str] | pd.Series
+#: one value for both languages, or a ``(Mongolian, English)`` pair of them
+PairValue = Value | tuple[Value, Value]
+
+
 def fill_pair(
-    group: str, code: str, index: pd.Index, /, **values: str | Sequence[str] | pd.Series
+    group: str, code: str, index: pd.Index, /, **values: PairValue
 ) -> tuple[pd.Series, pd.Series]:
     """The catalogue template ``group.code`` filled per row in Mongolian and English.
 

@@ -205,9 +205,11 @@ def holder_key(name: object) -> str:
     >>> holder_key(None), holder_key(float("nan")), holder_key("   ")
     ('', '', '')
     """
-    if name is None or (not isinstance(name, str) and bool(pd.isna(name))):  # type: ignore[arg-type]
-        return ""
-    return " ".join(str(name).split()).casefold()
+    if not isinstance(name, str):
+        if name is None or name is pd.NA or (isinstance(name, float) and np.isnan(name)):
+            return ""
+        name = str(name)
+    return " ".join(name.split()).casefold()
 
 
 def holder_keys(names: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ import shapely
 
 from geo.allocation.reasons import Eligibility, Reason, local_days, stamps
 from geo.availability import availability, require_in_force
+from geo.frames import layer_or_empty
 from geo.overlaps import overlaps_between
 from geo.review import review
 from geo.rules import LIVE, Live
@@ -28,8 +29,8 @@ from geo.vocab import (
     holder_keys,
     rehab_accepted,
 )
-from layers.labels import LABELS, message, messages, pair, pick
-from layers.schema import REGISTRY, STORE_CRS
+from layers.labels import LABELS, Lang, message, messages, pair, pick
+from layers.schema import STORE_CRS
 
 #: Contract statuses whose parcels hold their land against new applications
 #: (:data:`geo.vocab.HOLDING_STATUSES`).
@@ -115,10 +116,12 @@ def rehab_reason(
     hit = zones[(mine & (overdue | ended | legacy)).to_numpy(dtype=bool)]
     if hit.empty:
         return None
-    notes_mn, notes_en = [], []
+    notes_mn: list[str] = []
+    notes_en: list[str] = []
     for zid, stage, d in zip(hit["id"], hit["stage"], hit["due_on"], strict=True):
         stages = pair("rehab_stage", str(stage)) if str(stage) in LABELS["rehab_stage"] else None
-        for lang, out in (("mn", notes_mn), ("en", notes_en)):
+        langs: tuple[tuple[Lang, list[str]], ...] = (("mn", notes_mn), ("en", notes_en))
+        for lang, out in langs:
             stage_text = pick(stages, lang) if stages else str(stage)
             if isinstance(d, dt.date):
                 out.append(message("rehab_zone_note", "dated", lang, zone=zid, stage=stage_text,
@@ -279,11 +282,7 @@ def eligibility(
     )
 
 
-def _frame(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> pd.DataFrame:
-    frame = layers.get(name)
-    if frame is None:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in REGISTRY[name].columns})
-    return frame
+_frame = layer_or_empty
 
 
 # --------------------------------------------------------------------------- size requests
@@ -345,15 +344,7 @@ def parcel_of_size(
     return result.candidates.geometry.iloc[0]
 
 
-def _geoframe(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:
-    frame = layers.get(name)
-    if frame is None:
-        return gpd.GeoDataFrame(
-            {c: pd.Series([], dtype=object) for c in REGISTRY[name].columns},
-            geometry=gpd.GeoSeries([], crs=STORE_CRS),
-            crs=STORE_CRS,
-        )
-    return frame
+_geoframe = layer_or_empty
 
 
 class NoRoom(ValueError):

@@ -5,6 +5,7 @@ See :mod:`geo.allocation` for the draw's published recipe.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -182,15 +183,7 @@ class DrawCheck:
     message_en: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "seed": self.seed,
-            "order": self.order,
-            "seed_matches": self.seed_matches,
-            "order_matches": self.order_matches,
-            "message_mn": self.message_mn,
-            "message_en": self.message_en,
-        }
+        return dataclasses.asdict(self)
 
 
 def verify_draw(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
+
+from geo.frames import as_day
 
 
 def require(frame: pd.DataFrame, columns: Collection[str], what: str) -> None:
@@ -15,12 +16,7 @@ def require(frame: pd.DataFrame, columns: Collection[str], what: str) -> None:
         raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
-def day_of(today: dt.date) -> dt.date:
-    if isinstance(today, dt.datetime):
-        return today.date()
-    if not isinstance(today, dt.date):
-        raise ValueError(f"today must be a date, not {today!r}")
-    return today
+day_of = as_day
 
 
 def date_stamps(frame: pd.DataFrame, column: str, what: str) -> pd.Series:

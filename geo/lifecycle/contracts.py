@@ -119,13 +119,19 @@ def _zone_notes(pairs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     late = fill_pair("blocking_zone", "overdue", index, date=due)
     never = pair("blocking_zone", "undated")
     old = pair("blocking_zone", "legacy")
-    when = tuple(
+    when_mn, when_en = (
         pd.Series(np.where(undated, never[k], np.where(overdue, late[k], dated[k])), index=index)
         for k in (0, 1)
     )
-    mark = tuple(pd.Series(np.where(legacy, old[k], ""), index=index) for k in (0, 1))
+    mark_mn, mark_en = (pd.Series(np.where(legacy, old[k], ""), index=index) for k in (0, 1))
     return fill_pair(
-        "blocking_zone", "note", index, zone=pairs["zone"], stage=stage, when=when, legacy=mark
+        "blocking_zone",
+        "note",
+        index,
+        zone=pairs["zone"],
+        stage=stage,
+        when=(when_mn, when_en),
+        legacy=(mark_mn, mark_en),
     )
 
 

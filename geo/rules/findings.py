@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from geo.area import official_ha
+from geo.frames import as_day, layer_or_empty
 from geo.overlaps import outside_area, overlaps_between, overlaps_within
 from geo.repair import Repaired
 from geo.rules.catalogue import FINDING_COLUMNS, Rule
@@ -392,14 +393,7 @@ def soum_codes(
 
 
 def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:
-    frame = layers.get(name)
-    if frame is None:
-        columns = REGISTRY[name].columns
-        return gpd.GeoDataFrame(
-            {c: pd.Series([], dtype=object) for c in columns},
-            geometry=gpd.GeoSeries([], crs=STORE_CRS),
-            crs=STORE_CRS,
-        )
+    frame = layer_or_empty(layers, name)
     if "id" not in frame.columns:
         raise ValueError(f"layer '{name}' has no 'id' column to name its features")
     return frame
@@ -450,12 +444,7 @@ def _iso(values: pd.Series) -> npt.NDArray[np.object_]:
     return dates.dt.strftime("%Y-%m-%d").fillna("—").to_numpy(dtype=object)
 
 
-def _day(today: dt.date) -> dt.date:
-    if isinstance(today, dt.datetime):
-        return today.date()
-    if not isinstance(today, dt.date):
-        raise ValueError(f"today must be a date, not {today!r}")
-    return today
+_day = as_day
 
 
 def _unique_repairs(repaired: Iterable[Repaired]) -> tuple[Repaired, ...]:
