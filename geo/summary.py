@@ -81,7 +81,7 @@ def soum_summary(
     names = {}
     if soums is not None and len(soums):
         names = dict(zip(soums["id"], soums["name_mn"].fillna(soums["name_en"]), strict=True))
-    table.insert(1, "soum", table["soum_code"].map(names).fillna(""))
+    table.insert(1, "soum", table["soum_code"].map(names).astype(object).fillna(""))
     total = table.drop(columns=["soum_code", "soum"]).sum(numeric_only=True)
     total_row = pd.DataFrame([{"soum_code": "TOTAL", "soum": "", **total.to_dict()}])
     table = pd.concat([table, total_row], ignore_index=True)

@@ -93,8 +93,8 @@ def codes(result: geo.allocation.Eligibility) -> list[str]:
 
 
 def test_doctests_run() -> None:
-    import geo.allocation.draws
     import geo.allocation.checks
+    import geo.allocation.draws
     import geo.allocation.reasons
 
     modules = (geo.allocation.reasons, geo.allocation.checks, geo.allocation.draws)
