@@ -23,8 +23,9 @@ The cadastre reads edges the lon/lat way: on the 3,420 EITI 2019 mining (MV) and
 (XV) licences, ``official_ha`` reproduces the reported hectares to 0.01% for 99.77% of
 licences and to 0.1% for 99.91% (median difference 8.5e-8), against 87.5% to 0.01% when only
 the corners are projected (see ``tests/test_area.py``). The 27 petroleum blocks in the same
-file (numbers ``ГТБХГ-*``) follow another rule: 26 of them are reported as their planar area
-in UTM 48N with straight edges, whatever their zone (the 27th is a round 24,000 ha).
+file (numbers beginning with the Cyrillic letters GTBKhG) follow another rule: 26 of them are
+reported as their planar area in UTM 48N with straight edges, whatever their zone (the 27th
+is a round 24,000 ha).
 
 The zone is taken from the centroid of the polygon computed in lon/lat (``shapely.centroid``
 on the EPSG:4326 coordinates). A UTM zone is 6 degrees wide, so the lon/lat centroid and the

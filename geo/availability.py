@@ -4,9 +4,11 @@ For every Land Conclusion in force on a day, the land is split into four parts, 
 counted once, in this priority order:
 
 ``allocated_ha``
-    covered by contract parcels that hold the land (status ``applied`` or ``active``);
+    covered by contract parcels that hold the land (:func:`geo.vocab.holds_land`: status
+    ``applied``, ``active`` or ``suspended`` — a suspended contract may be reinstated);
 ``rehab_blocked_ha``
-    covered by rehabilitation zones the commission has not yet accepted, and not allocated;
+    covered by rehabilitation zones the commission has not yet accepted
+    (:func:`geo.vocab.rehab_accepted`), and not allocated;
 ``excluded_ha``
     covered by excluded land (protected areas, water protection zones, settlements) or by
     mining and exploration licences not yet expired, and by neither of the above;
@@ -36,9 +38,10 @@ Only the blocked union and the (small) rehabilitation and exclusion remainders a
 area less the blocked area, with ``geo.area.official_ha``. GEOS releases the GIL, so the heavy
 array operations are split across ``threads`` threads.
 
-At 1,006 Land Conclusions in force against 100,000 parcels (88,142 applied or active) and
-13,829 rehabilitation zones (``layers.demo.build_demo(scale=1000)``) it takes about 0.85 s on
-two cores, and agrees with a per-Land-Conclusion ``union_all``/``difference`` loop (6.5 s) to
+At 1,006 Land Conclusions in force against 100,000 parcels (88,142 applied or active when
+measured, before suspended parcels held land too) and 13,829 rehabilitation zones
+(``layers.demo.build_demo(scale=1000)``) it took about 0.85 s on two cores, and agrees with
+a per-Land-Conclusion ``union_all``/``difference`` loop (6.5 s) to
 3e-9 of each Land Conclusion's area.
 """
 
@@ -63,15 +66,27 @@ from geo.repair import (
     repair_polygons,
     worker_count,
 )
+from geo.vocab import HOLDING_STATUSES, holds_land, in_force, rehab_accepted
 from layers.errors import GazarError
-from layers.labels import bilingual
+from layers.labels import bilingual, messages, pair
 from layers.schema import STORE_CRS
+
+__all__ = [
+    "ALLOCATING_STATUSES",
+    "AREA_COLUMNS",
+    "COLUMNS",
+    "LandConclusionNotInForce",
+    "availability",
+    "availability_totals",
+    "in_force",
+    "require_in_force",
+]
 
 ObjArray = npt.NDArray[np.object_]
 IntArray = npt.NDArray[np.intp]
 
-#: Contract statuses whose parcels hold their land.
-ALLOCATING_STATUSES: tuple[str, ...] = ("applied", "active")
+#: Contract statuses whose parcels hold their land (:data:`geo.vocab.HOLDING_STATUSES`).
+ALLOCATING_STATUSES: tuple[str, ...] = HOLDING_STATUSES
 
 #: The numeric columns of an availability row, in order.
 AREA_COLUMNS: tuple[str, ...] = (
@@ -102,15 +117,15 @@ class LandConclusionNotInForce(GazarError):
 
     def __init__(self, feature_id: str, *, status: str, valid_until: dt.date | None) -> None:
         if status == "issued" and valid_until is not None:
-            mn = f"хүчинтэй хугацаа {valid_until.isoformat()}-нд дууссан"
-            en = f"its validity ended on {valid_until.isoformat()}"
+            why = messages("lc_not_in_force", "ended", date=valid_until.isoformat())
         else:
-            mn, en = "олгогдоогүй", "it is not issued"
+            why = pair("lc_not_in_force", "not_issued")
         state = bilingual("land_conclusion_status", status)
-        super().__init__(
-            f"Газрын дүгнэлт '{feature_id}' хүчингүй: {mn} (төлөв: {state}) / "
-            f"Land Conclusion '{feature_id}' is not in force: {en} (status: {state})"
+        mn, en = (
+            text.format_map({"id": feature_id, "why": w, "status": state})
+            for text, w in zip(pair("lc_not_in_force", "message"), why, strict=True)
         )
+        super().__init__(f"{mn} / {en}")
         self.feature_id = feature_id
         self.status = status
 
@@ -121,28 +136,6 @@ def _not_ended(gdf: gpd.GeoDataFrame, column: str, today: dt.date) -> npt.NDArra
         return np.ones(len(gdf), dtype=bool)
     until = pd.to_datetime(gdf[column], errors="coerce")
     return np.asarray(until.isna() | (until >= pd.Timestamp(today)), dtype=bool)
-
-
-def in_force(land_conclusions: gpd.GeoDataFrame, *, today: dt.date) -> npt.NDArray[np.bool_]:
-    """Which Land Conclusions are issued and valid on ``today``.
-
-    A Land Conclusion is in force when its ``status`` is ``issued`` and its ``valid_until``
-    is missing or not before ``today``.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> import pandas as pd
-    >>> lcs = pd.DataFrame({"status": ["issued", "issued", "rejected"],
-    ...                     "valid_until": [None, dt.date(2020, 1, 1), None]})
-    >>> in_force(lcs, today=dt.date(2025, 1, 1)).tolist()
-    [True, False, False]
-    """
-    for column in ("status", "valid_until"):
-        if column not in land_conclusions.columns:
-            raise ValueError(f"layer 'land_conclusions' has no '{column}' column")
-    issued = np.asarray(land_conclusions["status"] == "issued", dtype=bool)
-    return issued & _not_ended(land_conclusions, "valid_until", today)
 
 
 def require_in_force(land_conclusion: gpd.GeoDataFrame, *, today: dt.date) -> None:
@@ -341,11 +334,11 @@ def availability(
     land_conclusions : GeoDataFrame
         ``land_conclusions`` layer (EPSG:4326) with ``id``, ``name``, ``soum_code``,
         ``aimag_code``, ``status``, ``valid_until``. Only those in force on ``today`` are
-        analysed (see :func:`in_force`).
+        analysed (see :func:`geo.vocab.in_force`).
     parcels : GeoDataFrame
-        ``contract_parcels`` with ``id`` and ``status``; parcels whose status is in
-        ``ALLOCATING_STATUSES`` (applied, active) allocate their land, whichever Land
-        Conclusion they name: what counts is where they lie.
+        ``contract_parcels`` with ``id`` and ``status``; parcels that hold land
+        (:func:`geo.vocab.holds_land`: applied, active, suspended) allocate it, whichever
+        Land Conclusion they name: what counts is where they lie.
     rehab_zones : GeoDataFrame
         ``rehab_zones`` with ``id`` and ``stage``; every zone whose stage is not ``accepted``
         blocks its land.
@@ -400,10 +393,9 @@ def availability(
 
     use = in_force(land_conclusions, today=today)
     lcs, repaired = _checked(land_conclusions, layer="land_conclusions", mask=use)
-    allocating = np.asarray(parcels["status"].isin(ALLOCATING_STATUSES), dtype=bool)
-    par, rep = _checked(parcels, layer="contract_parcels", mask=allocating)
+    par, rep = _checked(parcels, layer="contract_parcels", mask=holds_land(parcels))
     repaired += rep
-    blocking = np.asarray(rehab_zones["stage"] != "accepted", dtype=bool)
+    blocking = ~rehab_accepted(rehab_zones)
     rez, rep = _checked(rehab_zones, layer="rehab_zones", mask=blocking)
     repaired += rep
     exc, rep = _checked(exclusions, layer="exclusions")

@@ -6,15 +6,11 @@ import datetime as dt
 from collections.abc import Mapping
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geo.area import official_ha
 from geo.lifecycle import expiring
-
-
-def _before(dates: pd.Series, day: dt.date) -> np.ndarray:
-    return np.array([d is not None and d < day for d in dates], dtype=bool)
+from geo.vocab import before, holds_land, in_force, rehab_accepted
 
 
 def soum_summary(
@@ -22,17 +18,19 @@ def soum_summary(
 ) -> pd.DataFrame:
     """One row per soum holding Land Conclusions, plus a ``TOTAL`` row.
 
-    Columns: ``soum_code``, ``soum``, ``land_conclusions``, ``issued``, ``issued_ha``,
-    ``parcels``, ``active``, ``allocated_ha`` (applied + active parcels, official hectares),
-    ``members_women``, ``members_men``, ``expiring`` (contracts ending within
-    ``expiring_days``, as ``geo.lifecycle.expiring`` lists them), ``rehab_zones``,
-    ``rehab_overdue`` (due and not accepted).
+        Columns: ``soum_code``, ``soum``, ``land_conclusions``, ``issued``, ``issued_ha``,
+        ``parcels``, ``active``, ``allocated_ha`` (parcels that hold land — applied, active and
+    suspended, :func:`geo.vocab.holds_land` — in official hectares),
+        ``members_women``, ``members_men``, ``expiring`` (contracts ending within
+        ``expiring_days``, as ``geo.lifecycle.expiring`` lists them), ``rehab_zones``,
+        ``rehab_overdue`` (due and not accepted). ``issued`` counts the Land Conclusions in force
+        (:func:`geo.vocab.in_force`).
 
-    Examples
-    --------
-    >>> soum_summary({"land_conclusions": lcs, "contract_parcels": parcels,
-    ...               "rehab_zones": zones, "soums": soums}, today=dt.date(2026, 1, 1))
-    ... # doctest: +SKIP
+        Examples
+        --------
+        >>> soum_summary({"land_conclusions": lcs, "contract_parcels": parcels,
+        ...               "rehab_zones": zones, "soums": soums}, today=dt.date(2026, 1, 1))
+        ... # doctest: +SKIP
     """
     lcs = layers["land_conclusions"]
     parcels = layers["contract_parcels"]
@@ -41,8 +39,7 @@ def soum_summary(
 
     lc = pd.DataFrame({"id": lcs["id"], "soum_code": lcs["soum_code"], "status": lcs["status"]})
     lc["ha"] = official_ha(lcs.geometry) if len(lcs) else []
-    valid_until = lcs["valid_until"]
-    lc["issued"] = (lc["status"] == "issued") & ~_before(valid_until, today)
+    lc["issued"] = in_force(lcs, today)
 
     par = pd.DataFrame(
         {
@@ -53,13 +50,13 @@ def soum_summary(
         }
     )
     par["ha"] = official_ha(parcels.geometry) if len(parcels) else []
-    par["allocated"] = par["status"].isin(["applied", "active"])
+    par["allocated"] = holds_land(parcels)
     soon = set(expiring(parcels, zones, today=today, days=expiring_days)["id"])
     par["expiring"] = parcels["id"].isin(soon).to_numpy()
 
     holder_soum = dict(zip(parcels["id"], par["soum_code"], strict=True))
     zone = pd.DataFrame({"soum_code": zones["parcel_id"].map(holder_soum)})
-    zone["overdue"] = (zones["stage"] != "accepted").to_numpy() & _before(zones["due_on"], today)
+    zone["overdue"] = ~rehab_accepted(zones) & before(zones["due_on"], today)
 
     rows = lc.groupby("soum_code").agg(
         land_conclusions=("id", "size"),
@@ -84,7 +81,7 @@ def soum_summary(
     names = {}
     if soums is not None and len(soums):
         names = dict(zip(soums["id"], soums["name_mn"].fillna(soums["name_en"]), strict=True))
-    table.insert(1, "soum", table["soum_code"].map(names).fillna(""))
+    table.insert(1, "soum", table["soum_code"].map(names).astype(object).fillna(""))
     total = table.drop(columns=["soum_code", "soum"]).sum(numeric_only=True)
     total_row = pd.DataFrame([{"soum_code": "TOTAL", "soum": "", **total.to_dict()}])
     table = pd.concat([table, total_row], ignore_index=True)

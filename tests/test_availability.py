@@ -76,7 +76,8 @@ def _licence(fid: str, geometry: shapely.Geometry) -> dict[str, Any]:
 # One Land Conclusion with every kind of blocked land:
 #   active parcel P-1   x 100-300, y 100-300               4 ha   allocated
 #   applied parcel P-2  x 1000-1100, y 600-700             1 ha   allocated
-#   expired P-3, terminated P-4, suspended P-5             -      not allocated
+#   expired P-3, terminated P-4                            -      not allocated
+#   suspended P-5 x 1600-1700, y 100-200                   1 ha   allocated (it may be reinstated)
 #   parcel P-6 half outside the LC: x -100-100, y 500-600  1 ha   allocated (inside half)
 #   rehab R-1 (required) x 250-350, y 100-200: 0.5 ha on P-1, 0.5 ha rehab-blocked
 #   rehab R-2 (accepted)                                   -      not blocking
@@ -128,14 +129,14 @@ def test_each_hectare_is_counted_once_in_priority_order(scene: gpd.GeoDataFrame)
     row = scene.iloc[0]
     # by hand, in metres
     assert row["area_ha"] == pytest.approx(200.0, abs=HAND_M2)
-    assert row["allocated_ha"] == pytest.approx(4.0 + 1.0 + 1.0, abs=HAND_M2)
+    assert row["allocated_ha"] == pytest.approx(4.0 + 1.0 + 1.0 + 1.0, abs=HAND_M2)
     assert row["rehab_blocked_ha"] == pytest.approx(0.5, abs=HAND_M2)
     assert row["excluded_ha"] == pytest.approx(2.0 + 2.5, abs=HAND_M2)
-    assert row["available_ha"] == pytest.approx(200.0 - 6.0 - 0.5 - 4.5, abs=HAND_M2)
+    assert row["available_ha"] == pytest.approx(200.0 - 7.0 - 0.5 - 4.5, abs=HAND_M2)
     # the official area of each expected piece
     assert row["area_ha"] == pytest.approx(_ha((0, 0, 2000, 1000)), rel=1e-12)
     p6_inside = _inside_lc(f.utm_box(-100, 500, 200, 100))
-    allocated = _ha((100, 100, 200, 200), (1000, 600, 100, 100)) + p6_inside
+    allocated = _ha((100, 100, 200, 200), (1000, 600, 100, 100), (1600, 100, 100, 100)) + p6_inside
     assert row["allocated_ha"] == pytest.approx(allocated, rel=1e-6)
     p1, r1, l1 = (
         f.utm_box(100, 100, 200, 200),
@@ -161,12 +162,12 @@ def test_available_geometry_is_the_land_left_and_measures_available_ha(
     parts = row[["allocated_ha", "rehab_blocked_ha", "excluded_ha", "available_ha"]].sum()
     assert parts == pytest.approx(row["area_ha"], rel=1e-12)
     # no allocated, rehabilitation, excluded or licensed land is left in it
-    kept = [*SCENE["parcels"][:2], SCENE["parcels"][5], SCENE["zones"][0]]
+    kept = [*SCENE["parcels"][:2], *SCENE["parcels"][4:6], SCENE["zones"][0]]
     for feature in [*kept, *SCENE["exclusions"], SCENE["licences"][0]]:
         shared = shapely.intersection(free, feature["geometry"])
         assert official_ha([shared])[0] * 1e4 < 1e-6, feature["id"]  # below 1 mm²
-    # land held by expired, terminated and suspended parcels and accepted rehab is free
-    for feature in [*SCENE["parcels"][2:5], SCENE["zones"][1], SCENE["licences"][1]]:
+    # land held by expired and terminated parcels and accepted rehab is free
+    for feature in [*SCENE["parcels"][2:4], SCENE["zones"][1], SCENE["licences"][1]]:
         outside = shapely.difference(feature["geometry"], free)
         assert official_ha([outside])[0] * 1e4 < 1e-6, feature["id"]
 
@@ -343,7 +344,7 @@ def test_cli_availability_table_is_bilingual(planning_store: Store) -> None:
         assert text in result.output
     assert "LC-1" in result.output and "LC-3" in result.output
     assert "LC-2" not in result.output  # rejected
-    assert "189.00" in result.output  # LC-1's available hectares
+    assert "188.00" in result.output  # LC-1's available hectares (suspended P-5 allocated)
 
 
 def test_cli_availability_json(planning_store: Store) -> None:
@@ -356,7 +357,7 @@ def test_cli_availability_json(planning_store: Store) -> None:
     assert rows["LC-1"]["excluded_ha"] == pytest.approx(4.5, abs=HAND_M2)
     assert rows["LC-3"]["available_ha"] == pytest.approx(50.0, abs=HAND_M2)
     soums = {r["soum_code"]: r for r in doc["totals"]["soum"]}
-    assert soums["MN4322"]["available_ha"] == pytest.approx(189.0, abs=HAND_M2)
+    assert soums["MN4322"]["available_ha"] == pytest.approx(188.0, abs=HAND_M2)
     assert doc["totals"]["aimag"][0]["land_conclusions"] == 2
 
 
@@ -378,8 +379,8 @@ def test_cli_availability_geojson_features_are_the_available_land(planning_store
     geom = shapely.geometry.shape(features["LC-1"]["geometry"])
     props = features["LC-1"]["properties"]
     assert official_ha([geom])[0] == pytest.approx(props["available_ha"], rel=1e-6)
-    assert props["available_ha"] == pytest.approx(189.0, abs=HAND_M2)
-    assert props["allocated_ha"] == pytest.approx(6.0, abs=HAND_M2)
+    assert props["available_ha"] == pytest.approx(188.0, abs=HAND_M2)
+    assert props["allocated_ha"] == pytest.approx(7.0, abs=HAND_M2)
 
 
 def test_cli_availability_refuses_an_unknown_soum_and_format(planning_store: Store) -> None:
