@@ -176,7 +176,7 @@ def availability_cmd(
 ) -> None:
     """Land still free in each issued, valid Land Conclusion, with totals per soum and aimag.
 
-    Each hectare is counted once: allocated (applied and active parcels), then blocked by
+    Each hectare is counted once: allocated (parcels holding land: applied, active, suspended), then blocked by
     rehabilitation not yet accepted, then excluded (protected land, licences); the rest is
     available.
     """
