@@ -176,9 +176,9 @@ def availability_cmd(
 ) -> None:
     """Land still free in each issued, valid Land Conclusion, with totals per soum and aimag.
 
-    Each hectare is counted once: allocated (parcels holding land: applied, active, suspended), then blocked by
-    rehabilitation not yet accepted, then excluded (protected land, licences); the rest is
-    available.
+    Each hectare is counted once: allocated (parcels holding land: applied, active,
+    suspended), then blocked by rehabilitation not yet accepted, then excluded (protected land,
+    licences); the rest is available.
     """
     fmt_ = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
     day = parse_today(today)
