@@ -55,7 +55,7 @@ def check(
     ctx: ReviewContext, frame: gpd.GeoDataFrame, kind: str = "parcel", **kw: Any
 ) -> dict[str, Any]:
     result = review(frame, kind=kind, layers=ctx, today=TODAY, settings=SETTINGS, **kw)  # type: ignore[arg-type]
-    orjson.dumps(result)  # JSON-ready: plain values only
+    orjson.dumps(result.as_json())  # the JSON document: plain values only
     return result
 
 
