@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -25,7 +25,7 @@ from geo.availability import availability, availability_totals
 from geo.lifecycle import expiring, overdue_contracts
 from geo.raster import RECOVERY_LABELS, Dem, label_of
 from geo.repair import Repaired
-from geo.review import Kind, ReviewContext, review
+from geo.review import Kind, Review, ReviewContext, review
 from geo.rules import OVERLAP_PAIRS, pair_overlaps
 from geo.settings import AnalysisSettings
 from layers.schema import STORE_CRS
@@ -197,8 +197,8 @@ def check_view(
     settings: AnalysisSettings,
     soum: str | None = None,
     dem: tuple[str, Dem] | None = None,
-) -> dict[str, Any]:
-    """The desk review of ``proposal`` (``geo.review.review``): a JSON-ready dict.
+) -> Review:
+    """The desk review of ``proposal`` (``geo.review.review``); ``as_json()`` for the document.
 
     ``dem`` is a DEM's name and its elevations over the proposal (``layers.rasters.read_dem``
     or ``proposal_dem``): the review then has ``terrain``, a ``SLOPE_OVER_LIMIT`` warning
@@ -213,9 +213,7 @@ def check_view(
         soum_code=soum,
         dem=None if dem is None else dem[1],
     )
-    if dem is not None:
-        result["dem"] = dem[0]
-    return result
+    return result if dem is None else replace(result, dem=dem[0])
 
 
 # ----------------------------------------------------------------------------- rehab

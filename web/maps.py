@@ -42,8 +42,8 @@ from folium.template import Template
 
 from geo.area import official_ha
 from geo.raster import RECOVERY_LABELS
-from geo.review import VERDICT_LABELS
-from geo.rules import CONTAINMENT, FINDING_COLUMNS, RULES, SEVERITY_LABELS
+from geo.review_types import Review, verdict_label
+from geo.rules import FINDING_COLUMNS, RULES, SEVERITY_LABELS
 from layers.errors import FeatureNotFound
 from layers.labels import LABELS, Lang, label
 from layers.schema import MONGOLIA_BOUNDS, STORE_CRS
@@ -425,7 +425,7 @@ def _labels(lang: Lang) -> dict[str, dict[str, str]]:
     side = 0 if lang == "mn" else 1
     groups["rule"] = {code: (r.title_mn, r.title_en)[side] for code, r in RULES.items()}
     groups["severity"] = {k: v[side] for k, v in SEVERITY_LABELS.items()}
-    groups["verdict"] = {k: v[side] for k, v in VERDICT_LABELS.items()}
+    groups["verdict"] = {k: v[side] for k, v in LABELS["review_verdict"].items()}
     groups["recovery"] = {k: v[side] for k, v in RECOVERY_LABELS.items()}
     return groups
 
@@ -1076,19 +1076,15 @@ def _name(row: gpd.GeoDataFrame, lang: Lang) -> str:
 # ------------------------------------------------------------------------------ reviews
 
 #: Rules whose area is the part of the proposal outside a container (not a shared area).
-_OUTSIDE_RULES: Final = frozenset(c.rule for c in CONTAINMENT)
 
 
-def review_overlaps(
-    result: Mapping[str, Any],
-    proposal: gpd.GeoDataFrame,
-    layers: Mapping[str, gpd.GeoDataFrame],
-) -> gpd.GeoDataFrame:
-    """The findings of a :func:`geo.review.review` with their areas as geometry.
+def review_overlaps(result: Review) -> gpd.GeoDataFrame:
+    """The findings of a review that have an area, with the geometry the review kept.
 
     A pair finding's area is the proposal's part shared with the other feature; an
     outside finding's (``PARCEL_OUTSIDE_LC``, ``LC_OUTSIDE_SOUM``) the part outside it.
-    Findings without an area (references, dates, the cap) are left out.
+    Findings without an area or another feature (references, dates, the cap, the terrain)
+    are left out.
 
     Returns
     -------
@@ -1096,41 +1092,24 @@ def review_overlaps(
         ``FINDING_COLUMNS`` (``a_layer`` is ``"proposal"``), EPSG:4326.
     """
     rows: list[dict[str, Any]] = []
-    proposal = with_review_ids(proposal)
-    mine = proposal.set_axis(proposal["id"].astype(str).to_numpy())
-    for f in result.get("findings", []):
-        other_layer, other_id = f.get("layer"), f.get("id")
-        if f.get("overlap_ha") is None or other_layer is None or other_id is None:
+    for f in result.findings:
+        if f.overlap_ha is None or f.layer is None or f.id is None:
             continue
-        frame = layers.get(str(other_layer))
-        pid = str(f.get("proposal_id"))
-        if frame is None or pid not in mine.index:
-            continue
-        other = frame[frame["id"].astype(str) == str(other_id)]
-        if len(other) == 0:
-            continue
-        a = shapely.make_valid(mine.geometry.loc[pid])
-        b = shapely.make_valid(other.geometry.iloc[0])
-        shape = (
-            shapely.difference(a, b)
-            if f.get("code") in _OUTSIDE_RULES
-            else (shapely.intersection(a, b))
-        )
-        shape = _polygonal(shape)
+        shape = _polygonal(f.geometry)
         if shape is None:
             continue
         rows.append(
             {
-                "rule": f.get("code"),
-                "severity": f.get("severity"),
+                "rule": f.code,
+                "severity": f.severity,
                 "a_layer": "proposal",
-                "a_id": pid,
-                "b_layer": other_layer,
-                "b_id": str(other_id),
-                "overlap_ha": f.get("overlap_ha"),
+                "a_id": f.proposal_id,
+                "b_layer": f.layer,
+                "b_id": f.id,
+                "overlap_ha": f.overlap_ha,
                 "soum_code": None,
-                "message_mn": f.get("message_mn"),
-                "message_en": f.get("message_en"),
+                "message_mn": f.message_mn,
+                "message_en": f.message_en,
                 "geometry": shape,
             }
         )
@@ -1152,45 +1131,23 @@ def _polygonal(shape: Any) -> Any:
     return shapely.union_all(parts) if parts else None
 
 
-def with_review_ids(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The proposal with the ids a review gives its features: its ``id``, else ``#1``, ``#2``…
-
-    Examples
-    --------
-    >>> p = gpd.GeoDataFrame({"id": ["A", None]}, geometry=[None, None], crs=4326)
-    >>> with_review_ids(p)["id"].tolist()
-    ['A', '#2']
-    """
-    frame = proposal.reset_index(drop=True)
-    positional = pd.Series([f"#{i + 1}" for i in range(len(frame))], dtype=object)
-    if "id" in frame.columns:
-        given = frame["id"].astype(object)
-        ids = given.where(given.notna() & (given.astype(str).str.strip() != ""), positional)
-    else:
-        ids = positional
-    return frame.assign(id=ids.astype(str).to_numpy(dtype=object))
-
-
-def proposal_frame(proposal: gpd.GeoDataFrame, result: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """The reviewed features with their id, verdict and areas from the review."""
-    per = {str(f["id"]): f for f in result.get("features", [])}
-    proposal = with_review_ids(proposal)
-    ids = proposal["id"]
+def proposal_frame(result: Review) -> gpd.GeoDataFrame:
+    """The reviewed features (as given, EPSG:4326) with their id, verdict and areas."""
+    feats = result.features
     return gpd.GeoDataFrame(
         {
-            "id": ids.to_numpy(dtype=object),
-            "verdict": [per.get(i, {}).get("verdict", result.get("verdict")) for i in ids],
-            "official_ha": [per.get(i, {}).get("official_ha") for i in ids],
-            "geodesic_ha": [per.get(i, {}).get("geodesic_ha") for i in ids],
+            "id": np.array([x.id for x in feats], dtype=object),
+            "verdict": [x.verdict for x in feats],
+            "official_ha": [x.official_ha for x in feats],
+            "geodesic_ha": [x.geodesic_ha for x in feats],
         },
-        geometry=proposal.geometry.to_numpy(),
+        geometry=gpd.GeoSeries([x.geometry for x in feats], crs=STORE_CRS),
         crs=STORE_CRS,
     )
 
 
 def review_map(
-    proposal: gpd.GeoDataFrame,
-    result: Mapping[str, Any],
+    result: Review,
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     lang: Lang = "mn",
@@ -1202,14 +1159,12 @@ def review_map(
 
     Parameters
     ----------
-    proposal : GeoDataFrame
-        The proposal as reviewed (EPSG:4326, an ``id`` column as the review used).
-    result : mapping
-        :func:`geo.review.review`'s answer for it.
+    result : Review
+        :func:`geo.review.review`'s answer: its features and the findings' areas are drawn.
     layers : mapping of str to GeoDataFrame
         The store's layers; features within ``margin_deg`` of the proposal are drawn.
     """
-    shown = proposal_frame(proposal, result)
+    shown = proposal_frame(result)
     geoms = np.asarray(shown.geometry.array, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if ok.any():
@@ -1221,21 +1176,21 @@ def review_map(
         bounds: Bounds | None = (float(x0), float(y0), float(x1), float(y1))
     else:
         near, bounds = {"soums": layers["soums"]} if "soums" in layers else {}, None
-    findings = review_overlaps(result, proposal, layers)
+    findings = review_overlaps(result)
     index = rules_index(
         pd.DataFrame(
             {
                 "a_layer": "proposal",
-                "a_id": [str(f.get("proposal_id")) for f in result.get("findings", [])],
+                "a_id": [str(f.proposal_id) for f in result.findings],
                 "b_layer": None,
                 "b_id": None,
-                "message_mn": [f.get("message_mn") for f in result.get("findings", [])],
-                "message_en": [f.get("message_en") for f in result.get("findings", [])],
+                "message_mn": [f.message_mn for f in result.findings],
+                "message_en": [f.message_en for f in result.findings],
             }
         ),
         lang,
     )
-    verdict = VERDICT_LABELS.get(str(result.get("verdict")), ("", ""))
+    verdict = verdict_label(result.verdict)
     return build_map(
         near,
         lang=lang,

@@ -54,7 +54,7 @@ from api.settings import ApiSettings
 from api.views import check_view
 from geo.area import official_ha
 from geo.availability import availability_totals
-from geo.review import REVIEW_LAYERS
+from geo.review import Review
 from geo.rules import SEVERITY_LABELS, analyze
 from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
@@ -456,7 +456,7 @@ def _review(
     kind: str,
     soum: str | None,
     day: dt.date,
-) -> dict[str, Any]:
+) -> Review:
     return check_view(
         proposal,
         kind="land_conclusion" if kind == "land_conclusion" else "parcel",
@@ -505,10 +505,10 @@ async def check_submit(
         )
     day = _day(today)
 
-    def run() -> tuple[dict[str, Any], folium.Map, dict[str, gpd.GeoDataFrame]]:
+    def run() -> tuple[Review, folium.Map, dict[str, gpd.GeoDataFrame]]:
         result = _review(request, layers, proposal, kind=kind, soum=soum, day=day)
         frames = layers.all(tuple(REGISTRY))
-        m = maps.review_map(proposal, result, frames, lang=language, draw_field="drawn")
+        m = maps.review_map(result, frames, lang=language, draw_field="drawn")
         return result, m, frames
 
     result, m, frames = await run_in_threadpool(run)
@@ -556,17 +556,16 @@ def check_report(
                       nav="check")  # fmt: skip
     frame = proposal_from_body(proposal.encode("utf-8"), settings=settings)
     result = _review(request, layers, frame, kind=kind, soum=soum, day=_day(today))
-    frames = layers.all(tuple(REVIEW_LAYERS))
-    overlaps = maps.review_overlaps(result, frame, frames)
+    overlaps = maps.review_overlaps(result)
     if format == "pdf":
-        pdf = review_pdf(result, lang=language, proposal=frame, overlaps=overlaps)
-        name = f"gazar-review-{result['today']}.pdf"
+        pdf = review_pdf(result, lang=language, overlaps=overlaps)
+        name = f"gazar-review-{result.today.isoformat()}.pdf"
         return Response(
             pdf,
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
-    sketch = review_sketch(frame, overlaps)
+    sketch = review_sketch(maps.proposal_frame(result), overlaps)
     return render(
         request, "report.html", language, title=text("report_title", language), result=result,
         sketch=sketch,

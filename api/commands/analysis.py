@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import geopandas as gpd
 import numpy as np
@@ -35,7 +36,8 @@ from api.views import (
 from geo.area import areas
 from geo.raster import Dem
 from geo.repair import check_polygons, repair_polygons
-from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext
+from geo.review import KIND_LAYER, REVIEW_LAYERS, Review, ReviewContext
+from geo.review_types import verdict_label
 from geo.rules import (
     RULES,
     SEVERITY_LABELS,
@@ -427,9 +429,9 @@ def check_cmd(
         soum=soum,
         dem=elevations,
     )
-    result["file"] = str(file)
+    result = replace(result, file=str(file))
     if fmt == "json":
-        _emit(_dumps(result), out_file)
+        _emit(_dumps(result.as_json()), out_file)
     else:
         _emit(review_html(result), out_file)
 
@@ -490,7 +492,7 @@ _VERDICT_COLOURS = {"clear": "#1b7f3b", "conflicts": "#b3261e", "invalid": "#6b4
 _SEVERITY_COLOURS = {"block": "#b3261e", "warn": "#a05a00", "info": "#35608a"}
 
 
-def review_html(result: Mapping[str, Any]) -> str:
+def review_html(result: Review) -> str:
     """A self-contained bilingual HTML page of a review (no external files or scripts)."""
 
     def e(value: object) -> str:
@@ -502,25 +504,25 @@ def review_html(result: Mapping[str, Any]) -> str:
     def share(value: object) -> str:
         return "—" if value is None else f"{100 * float(value):.2f} %"  # type: ignore[arg-type]
 
-    verdict = str(result["verdict"])
-    mn, en = VERDICT_LABELS[verdict]
-    kind_layer = KIND_LAYER[str(result["kind"])]
+    verdict = result.verdict
+    mn, en = verdict_label(verdict)
+    kind_layer = KIND_LAYER[result.kind]
     rows: list[str] = []
-    for f in result["findings"]:
-        sev_mn, sev_en = SEVERITY_LABELS[f["severity"]]
-        layer = f["layer"]
+    for f in result.findings:
+        sev_mn, sev_en = SEVERITY_LABELS[f.severity]
+        layer = f.layer
         where = (
             f"{e(label('layer', layer, 'mn'))} / {e(label('layer', layer, 'en'))}"
             if layer and layer in REGISTRY
             else e(layer)
         )
         rows.append(
-            f'<tr><td><span class="sev" style="background:{_SEVERITY_COLOURS[f["severity"]]}">'
+            f'<tr><td><span class="sev" style="background:{_SEVERITY_COLOURS[f.severity]}">'
             f"{e(sev_mn)} / {e(sev_en)}</span></td>"
-            f"<td><code>{e(f['code'])}</code><br>{e(f['title_mn'])}<br>{e(f['title_en'])}</td>"
-            f"<td>{e(f['proposal_id'])}</td><td>{where}</td><td>{e(f['id'])}</td>"
-            f"<td>{e(f['holder'])}</td><td class='n'>{ha(f['overlap_ha'])}</td>"
-            f"<td>{e(f['message_mn'])}<br><span class='en'>{e(f['message_en'])}</span></td></tr>"
+            f"<td><code>{e(f.code)}</code><br>{e(f.title_mn)}<br>{e(f.title_en)}</td>"
+            f"<td>{e(f.proposal_id)}</td><td>{where}</td><td>{e(f.id)}</td>"
+            f"<td>{e(f.holder)}</td><td class='n'>{ha(f.overlap_ha)}</td>"
+            f"<td>{e(f.message_mn)}<br><span class='en'>{e(f.message_en)}</span></td></tr>"
         )
     findings = (
         "<table><tr><th>Зэрэг<br>Severity</th><th>Дүрэм<br>Rule</th><th>Санал<br>Proposal</th>"
@@ -530,26 +532,25 @@ def review_html(result: Mapping[str, Any]) -> str:
         else "<p>Зөрчил илрээгүй. / No findings.</p>"
     )
     soums = "".join(
-        f"<tr><td>{e(s['soum_code'])}</td><td>{e(s['name_mn'])} / {e(s['name_en'])}</td>"
-        f"<td>{e(s['aimag_code'])}</td><td class='n'>{ha(s['overlap_ha'])}</td>"
-        f"<td class='n'>{share(s['share'])}</td></tr>"
-        for s in result["soums"]
+        f"<tr><td>{e(s.soum_code)}</td><td>{e(s.name_mn)} / {e(s.name_en)}</td>"
+        f"<td>{e(s.aimag_code)}</td><td class='n'>{ha(s.overlap_ha)}</td>"
+        f"<td class='n'>{share(s.share)}</td></tr>"
+        for s in result.soums
     )
     aimags = ", ".join(
-        f"{e(a['name_mn'])} / {e(a['name_en'])} ({e(a['aimag_code'])})" for a in result["aimags"]
+        f"{e(a.name_mn)} / {e(a.name_en)} ({e(a.aimag_code)})" for a in result.aimags
     )
     features = "".join(
-        f"<tr><td>{e(x['id'])}</td><td class='n'>{ha(x['official_ha'])}</td>"
-        f"<td class='n'>{ha(x['geodesic_ha'])}</td><td>{e(x['utm_zone'])}</td>"
-        f"<td>{e(VERDICT_LABELS[x['verdict']][0])} / {e(VERDICT_LABELS[x['verdict']][1])}</td></tr>"
-        for x in result["features"]
+        f"<tr><td>{e(x.id)}</td><td class='n'>{ha(x.official_ha)}</td>"
+        f"<td class='n'>{ha(x.geodesic_ha)}</td><td>{e(x.utm_zone)}</td>"
+        f"<td>{e(verdict_label(x.verdict)[0])} / {e(verdict_label(x.verdict)[1])}</td></tr>"
+        for x in result.features
     )
     notes = "".join(
-        f"<li>{e(p['id'])}: {e(p['reason_mn'])} / {e(p['reason_en'])}</li>"
-        for p in result["problems"]
-    ) + "".join(f"<li>{e(r['feature_id'])} ({e(r['layer'])}): {e(r['reason'])}</li>"
-                for r in result["repairs"])  # fmt: skip
-    area = result["area"]
+        f"<li>{e(p.id)}: {e(p.reason_mn)} / {e(p.reason_en)}</li>" for p in result.problems
+    ) + "".join(f"<li>{e(r.feature_id)} ({e(r.layer)}): {e(r.reason)}</li>"
+                for r in result.repairs)  # fmt: skip
+    area = result.area
     return f"""<!DOCTYPE html>
 <html lang="mn">
 <head>
@@ -571,12 +572,13 @@ th {{ background: #f2f2f2; }} td.n {{ text-align: right; font-variant-numeric: t
 <body>
 <h1>Хянан шалгалт / Review — {e(label("layer", kind_layer, "mn"))} /
 {e(label("layer", kind_layer, "en"))}</h1>
-<p>Файл / File: <code>{e(result.get("file", "—"))}</code> · Огноо / Date: {e(result["today"])}</p>
+<p>Файл / File: <code>{e(result.file or "—")}</code> ·
+Огноо / Date: {e(result.today.isoformat())}</p>
 <p class="verdict">{e(mn)} / {e(en)}</p>
 <h2>Талбай / Area</h2>
 <table>
 <tr><th>Албан ёсны га (UTM)<br>Official ha (UTM)</th><th>Бодит га<br>True ha</th></tr>
-<tr><td class="n">{ha(area["official_ha"])}</td><td class="n">{ha(area["geodesic_ha"])}</td></tr>
+<tr><td class="n">{ha(area.official_ha)}</td><td class="n">{ha(area.geodesic_ha)}</td></tr>
 </table>
 <table>
 <tr><th>Дугаар<br>Id</th><th>Албан ёсны га<br>Official ha</th><th>Бодит га<br>True ha</th>
@@ -590,9 +592,9 @@ th {{ background: #f2f2f2; }} td.n {{ text-align: right; font-variant-numeric: t
 {soums}
 </table>
 <p>Аймаг / Aimags: {aimags or "—"}</p>
-<p>Санал болгосон сум / Proposing soum: {e(result["proposing_soum"])} ·
-Сумаас гадна / Outside it: {ha(result["outside_soum_ha"])} га/ha
-({share(result["outside_soum_share"])})</p>
+<p>Санал болгосон сум / Proposing soum: {e(result.proposing_soum)} ·
+Сумаас гадна / Outside it: {ha(result.outside_soum_ha)} га/ha
+({share(result.outside_soum_share)})</p>
 <h2>Зөрчил / Findings</h2>
 {findings}
 <h2>Тэмдэглэл / Notes</h2>

@@ -307,15 +307,14 @@ async def check(
             soum=soum,
             dem=proposal_dem(layers, proposal),
         )
-        if result["problems"]:
+        if result.problems:
             raise InvalidGeometry(
                 "the proposal cannot be reviewed: "
                 + "; ".join(
-                    f"feature #{p['index']} (id={p['id']}): {p['reason']}"
-                    for p in result["problems"]
+                    f"feature #{p.index} (id={p.id}): {p.reason_en}" for p in result.problems
                 )
             )
-        return result
+        return result.as_json()
 
     return OrjsonResponse(await run_in_threadpool(run))
 
