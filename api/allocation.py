@@ -49,6 +49,7 @@ from geo.lifecycle import expiring
 from geo.repair import check_polygons, repair_polygons
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
+from layers.geojson import collection
 from layers.labels import LABELS, label
 from layers.ledger import (
     APPLICATIONS,
@@ -854,7 +855,7 @@ def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str,
                 "properties": props,
             }
         )
-    return {"type": "FeatureCollection", "features": features}
+    return collection(features)
 
 
 #: columns of ``/register.csv``: one row per record, the ``section`` saying which kind

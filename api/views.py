@@ -17,9 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
-import shapely
 
 from geo.availability import availability, availability_totals
 from geo.lifecycle import expiring, overdue_contracts
@@ -28,6 +26,7 @@ from geo.repair import Repaired
 from geo.review import Kind, Review, ReviewContext, review
 from geo.rules import OVERLAP_PAIRS, pair_overlaps
 from geo.settings import AnalysisSettings
+from layers.geojson import collection, property_features
 from layers.schema import STORE_CRS
 
 #: the layers ``availability`` subtracts from the Land Conclusions
@@ -66,15 +65,10 @@ def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def features_geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """A FeatureCollection (RFC 7946, lon/lat) of ``frame``, properties as plain values.
 
-    Geometries are serialised by GEOS and embedded as ``orjson.Fragment``: pass the result to
-    ``orjson.dumps`` (not ``json.dumps``).
+    Written by :mod:`layers.geojson` (geometries embedded as ``orjson.Fragment``): pass the
+    result to ``orjson.dumps`` (not ``json.dumps``).
     """
-    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    features = [
-        {"type": "Feature", "properties": props, "geometry": orjson.Fragment(g) if g else None}
-        for props, g in zip(plain_records(frame), geoms, strict=True)
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    return collection(property_features(plain_records(frame), frame.geometry.array))
 
 
 # -------------------------------------------------------------------------------- overlaps
@@ -172,8 +166,8 @@ def availability_json(frame: gpd.GeoDataFrame, *, today: dt.date) -> dict[str, A
 
 def availability_geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """The free land itself: one feature per Land Conclusion in force, with its hectares."""
-    doc: dict[str, Any] = frame.to_geo_dict(drop_id=True)
-    return doc
+    doc: dict[str, Any] = frame.to_geo_dict(drop_id=True)  # geometries as coordinate lists
+    return collection(doc["features"])
 
 
 def _hectares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

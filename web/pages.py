@@ -31,7 +31,6 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
-import shapely
 from branca.element import Figure
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -57,6 +56,7 @@ from geo.availability import availability_totals
 from geo.review import Review
 from geo.rules import SEVERITY_LABELS, analyze
 from layers.errors import FeatureNotFound, GazarError
+from layers.geojson import collection, property_features
 from layers.labels import Lang, label
 from layers.readers import read_features
 from layers.schema import REGISTRY
@@ -434,18 +434,7 @@ def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
         {k: None if v is None else str(v) for k, v in row.items()}
         for row in table.to_dict("records")
     ]
-    texts = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": props,
-                "geometry": orjson.Fragment(g) if g is not None else None,
-            }
-            for props, g in zip(records, texts, strict=True)
-        ],
-    }
+    return collection(property_features(records, frame.geometry.array))
 
 
 def _review(

@@ -4,7 +4,7 @@
 factory), ``/collections``, ``/collections/{collectionId}``, ``.../queryables``, ``.../items``
 and ``.../items/{featureId}``. Collections are defined in :mod:`api.collections` (every store
 layer, plus the derived ``overlaps`` and ``available_land``); features are written by
-:mod:`api.geojson`; coordinate systems are handled by :mod:`api.crs`.
+:mod:`layers.geojson`; coordinate systems are handled by :mod:`api.crs`.
 
 Items take ``limit`` (default and maximum from ``ApiSettings``; a larger limit is cut to the
 maximum, as the standard asks), ``offset`` (paging: ``next`` and ``prev`` links carry it),
@@ -37,9 +37,9 @@ from api.collections import (
 )
 from api.deps import LayerCache, SettingsDep
 from api.errors import BadRequest
-from api.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 from api.responses import GeoJSONResponse, OrjsonResponse
 from layers.errors import FeatureNotFound
+from layers.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 
 router = APIRouter(tags=["OGC API – Features"])
 
