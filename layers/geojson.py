@@ -190,17 +190,12 @@ def features_to_geojson_bytes(
 
 
 def feature_to_geojson_bytes(
-    frame: gpd.GeoDataFrame,
-    *,
-    id_column: str | None = "id",
-    properties: Sequence[str] | None = None,
-    extra: Mapping[str, npt.ArrayLike] | None = None,
-    geometries: npt.ArrayLike | None = None,
-    members: Mapping[str, Any] | None = None,
+    frame: gpd.GeoDataFrame, *, members: Mapping[str, Any] | None = None, **layout: Any
 ) -> bytes:
     """One GeoJSON Feature (the only row of ``frame``) as bytes, ``members`` added at the end.
 
-    The parameters are those of :func:`features_to_geojson_bytes`.
+    ``layout`` takes the ``id_column``, ``properties``, ``extra`` and ``geometries`` of
+    :func:`features_to_geojson_bytes`.
 
     Raises
     ------
@@ -209,7 +204,6 @@ def feature_to_geojson_bytes(
     """
     if len(frame) != 1:
         raise ValueError(f"one feature expected, got {len(frame)}")
-    (feat,) = _parts(
-        frame, id_column=id_column, properties=properties, extra=extra, geometries=geometries
-    )
+    (feat,) = _parts(frame, **{"id_column": "id", "properties": None, "extra": None,
+                               "geometries": None, **layout})  # fmt: skip
     return dumps({**feat, **(members or {})})

@@ -35,6 +35,17 @@ class Look:
     rules: bool = True
 
 
+def _fields(*specs: str) -> tuple[tuple[str, str | None], ...]:
+    """Popup fields written ``"column"`` or ``"column:label_group"`` (a coded column).
+
+    Examples
+    --------
+    >>> _fields("name", "status:contract_status")
+    (('name', None), ('status', 'contract_status'))
+    """
+    return tuple((c, g or None) for c, _, g in (spec.partition(":") for spec in specs))
+
+
 def _fill(color: str, opacity: float, *, weight: float = 1.5, line: str | None = None) -> Style:
     return {"color": line or color, "fillColor": color, "fillOpacity": opacity, "weight": weight}
 
@@ -45,7 +56,7 @@ LOOKS: Final[dict[str, Look]] = {
         None,
         None,
         {"color": "#555555", "weight": 2.5, "fillOpacity": 0, "dashArray": "8 5", "fill": False},
-        fields=(("name", None),),
+        fields=_fields("name"),
         simplify_deg=1e-3,
         rules=False,
     ),
@@ -53,7 +64,7 @@ LOOKS: Final[dict[str, Look]] = {
         None,
         None,
         {"color": "#7a7a7a", "weight": 1, "fillColor": "#f6f3ea", "fillOpacity": 0.55},
-        fields=(("name", None), ("aimag_code", None)),
+        fields=_fields("name", "aimag_code"),
         search=("id", "name"),
         simplify_deg=3e-4,
         rules=False,
@@ -72,18 +83,18 @@ LOOKS: Final[dict[str, Look]] = {
             "revoked": _fill("#4d4d4d", 0.08, weight=1.5) | {"dashArray": "4 4"},
             "expired": _fill("#bababa", 0.08, weight=1.5) | {"dashArray": "4 4"},
         },
-        fields=(
-            ("name", None),
-            ("status", "land_conclusion_status"),
-            ("soum_code", None),
-            ("requested_by", "requested_by"),
-            ("decision_ref", None),
-            ("official_ha", None),
-            ("proposed_on", None),
-            ("khural_approved_on", None),
-            ("submitted_on", None),
-            ("decided_on", None),
-            ("valid_until", None),
+        fields=_fields(
+            "name",
+            "status:land_conclusion_status",
+            "soum_code",
+            "requested_by:requested_by",
+            "decision_ref",
+            "official_ha",
+            "proposed_on",
+            "khural_approved_on",
+            "submitted_on",
+            "decided_on",
+            "valid_until",
         ),
         search=("id", "name", "decision_ref"),
     ),
@@ -97,7 +108,7 @@ LOOKS: Final[dict[str, Look]] = {
             "settlement": _fill("#8c6d31", 0.30),
             "other": _fill("#525252", 0.25),
         },
-        fields=(("name", None), ("kind", "exclusion_kind"), ("official_ha", None)),
+        fields=_fields("name", "kind:exclusion_kind", "official_ha"),
         search=("id", "name"),
     ),
     "licences": Look(
@@ -109,14 +120,14 @@ LOOKS: Final[dict[str, Look]] = {
             "XV": _fill("#de77ae", 0.15),
             "other": _fill("#b8a1c4", 0.15),
         },
-        fields=(
-            ("holder", None),
-            ("kind", "licence_kind"),
-            ("mineral", None),
-            ("official_ha", None),
-            ("reported_ha", None),
-            ("given_on", None),
-            ("expires_on", None),
+        fields=_fields(
+            "holder",
+            "kind:licence_kind",
+            "mineral",
+            "official_ha",
+            "reported_ha",
+            "given_on",
+            "expires_on",
         ),
         search=("id", "holder"),
     ),
@@ -130,13 +141,8 @@ LOOKS: Final[dict[str, Look]] = {
             "biological_done": _fill("#dfc27d", 0.50, line="#8c510a"),
             "accepted": _fill("#f6e8c3", 0.35, line="#8c510a"),
         },
-        fields=(
-            ("holder", None),
-            ("stage", "rehab_stage"),
-            ("parcel_id", None),
-            ("official_ha", None),
-            ("due_on", None),
-            ("accepted_on", None),
+        fields=_fields(
+            "holder", "stage:rehab_stage", "parcel_id", "official_ha", "due_on", "accepted_on"
         ),
         search=("id", "holder", "parcel_id"),
     ),
@@ -151,17 +157,17 @@ LOOKS: Final[dict[str, Look]] = {
             "expired": _fill("#bdbdbd", 0.45, line="#636363"),
             "terminated": _fill("#636363", 0.35),
         },
-        fields=(
-            ("holder", None),
-            ("holder_type", "holder_type"),
-            ("members", None),
-            ("contract_no", None),
-            ("status", "contract_status"),
-            ("land_conclusion_id", None),
-            ("official_ha", None),
-            ("signed_on", None),
-            ("starts_on", None),
-            ("expires_on", None),
+        fields=_fields(
+            "holder",
+            "holder_type:holder_type",
+            "members",
+            "contract_no",
+            "status:contract_status",
+            "land_conclusion_id",
+            "official_ha",
+            "signed_on",
+            "starts_on",
+            "expires_on",
         ),
         search=("id", "holder", "contract_no"),
     ),
@@ -172,14 +178,14 @@ AVAILABLE_LOOK: Final = Look(
     None,
     None,
     _fill("#1a9850", 0.45, weight=1, line="#006837"),
-    fields=(
-        ("name", None),
-        ("soum_code", None),
-        ("available_ha", None),
-        ("area_ha", None),
-        ("allocated_ha", None),
-        ("rehab_blocked_ha", None),
-        ("excluded_ha", None),
+    fields=_fields(
+        "name",
+        "soum_code",
+        "available_ha",
+        "area_ha",
+        "allocated_ha",
+        "rehab_blocked_ha",
+        "excluded_ha",
     ),
     rules=False,
 )
@@ -188,14 +194,7 @@ OVERLAP_LOOK: Final = Look(
     "severity",
     _fill("#e31a1c", 0.65, weight=1.5, line="#99000d"),
     {"warn": _fill("#fd8d3c", 0.6, weight=1.5, line="#bd0026")},
-    fields=(
-        ("rule", "rule"),
-        ("severity", "severity"),
-        ("a_id", None),
-        ("b_id", None),
-        ("overlap_ha", None),
-        ("message", None),
-    ),
+    fields=_fields("rule:rule", "severity:severity", "a_id", "b_id", "overlap_ha", "message"),
     rules=False,
 )
 #: Rehabilitation zones by their vegetation recovery (``geo.raster.recovery_table`` statuses).
@@ -208,16 +207,16 @@ RECOVERY_LOOK: Final = Look(
         "below_min": _fill("#f46d43", 0.65, line="#a50026"),
         "no_data": _fill("#bdbdbd", 0.5, line="#636363") | {"dashArray": "3 3"},
     },
-    fields=(
-        ("holder", None),
-        ("stage", "rehab_stage"),
-        ("status", "recovery"),
-        ("before_mean", None),
-        ("after_mean", None),
-        ("change", None),
-        ("before_valid_pct", None),
-        ("after_valid_pct", None),
-        ("official_ha", None),
+    fields=_fields(
+        "holder",
+        "stage:rehab_stage",
+        "status:recovery",
+        "before_mean",
+        "after_mean",
+        "change",
+        "before_valid_pct",
+        "after_valid_pct",
+        "official_ha",
     ),
     search=(),
     rules=False,
@@ -226,7 +225,7 @@ PROPOSAL_LOOK: Final = Look(
     "verdict",
     "verdict",
     {"color": "#000000", "weight": 3, "fillColor": "#ffff33", "fillOpacity": 0.25},
-    fields=(("verdict", "verdict"), ("official_ha", None), ("geodesic_ha", None)),
+    fields=_fields("verdict:verdict", "official_ha", "geodesic_ha"),
     rules=True,
 )
 
