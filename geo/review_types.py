@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Final, Literal
 
@@ -35,6 +35,14 @@ def verdict_label(verdict: str) -> Pair:
     ('Зөрчилгүй', 'Clear')
     """
     return pair("review_verdict", verdict)
+
+
+class _Record:
+    """A record written as JSON: its fields in order, the geometry left out."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields in order (the JSON keys), without ``geometry``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "geometry"}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class FeatureReview:
+class FeatureReview(_Record):
     """One proposed feature: its id, areas, UTM zone, verdict and geometry (EPSG:4326).
 
     ``geometry`` is the feature as given (reprojected to lon/lat), None when it has none;
@@ -77,19 +85,9 @@ class FeatureReview:
     verdict: Verdict
     geometry: Any = field(default=None, compare=False, repr=False)
 
-    def as_json(self) -> dict[str, Any]:
-        """``id``, ``official_ha``, ``geodesic_ha``, ``utm_zone``, ``verdict``."""
-        return {
-            "id": self.id,
-            "official_ha": self.official_ha,
-            "geodesic_ha": self.geodesic_ha,
-            "utm_zone": self.utm_zone,
-            "verdict": self.verdict,
-        }
-
 
 @dataclass(frozen=True)
-class SoumShare:
+class SoumShare(_Record):
     """A soum the proposal touches, its hectares and share of the proposal."""
 
     soum_code: str
@@ -99,33 +97,18 @@ class SoumShare:
     overlap_ha: float
     share: float | None
 
-    def as_json(self) -> dict[str, Any]:
-        """The fields, in order."""
-        return {
-            "soum_code": self.soum_code,
-            "name_mn": self.name_mn,
-            "name_en": self.name_en,
-            "aimag_code": self.aimag_code,
-            "overlap_ha": self.overlap_ha,
-            "share": self.share,
-        }
-
 
 @dataclass(frozen=True)
-class AimagHit:
+class AimagHit(_Record):
     """An aimag the proposal touches."""
 
     aimag_code: str
     name_mn: str | None
     name_en: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        """The fields, in order."""
-        return {"aimag_code": self.aimag_code, "name_mn": self.name_mn, "name_en": self.name_en}
-
 
 @dataclass(frozen=True)
-class ParcelLandConclusion:
+class ParcelLandConclusion(_Record):
     """A proposed parcel's Land Conclusion: named by the parcel, else the one it overlaps most."""
 
     proposal_id: str
@@ -136,21 +119,9 @@ class ParcelLandConclusion:
     valid_until: str | None
     overlap_ha: float
 
-    def as_json(self) -> dict[str, Any]:
-        """The fields, in order."""
-        return {
-            "proposal_id": self.proposal_id,
-            "id": self.id,
-            "found": self.found,
-            "name": self.name,
-            "status": self.status,
-            "valid_until": self.valid_until,
-            "overlap_ha": self.overlap_ha,
-        }
-
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(_Record):
     """A rule the proposal breaks (or a note for the reviewer).
 
     ``code`` is the rule, ``layer``/``id``/``holder`` the other feature (None for a rule on the
@@ -172,33 +143,13 @@ class Finding:
     message_en: str
     geometry: Any = field(default=None, compare=False, repr=False)
 
-    def as_json(self) -> dict[str, Any]:
-        """Every field but the geometry, in order."""
-        return {
-            "severity": self.severity,
-            "code": self.code,
-            "title_mn": self.title_mn,
-            "title_en": self.title_en,
-            "proposal_id": self.proposal_id,
-            "layer": self.layer,
-            "id": self.id,
-            "holder": self.holder,
-            "overlap_ha": self.overlap_ha,
-            "message_mn": self.message_mn,
-            "message_en": self.message_en,
-        }
-
 
 @dataclass(frozen=True)
-class Area:
+class Area(_Record):
     """Total hectares of the usable features: official (UTM) and geodesic."""
 
     official_ha: float
     geodesic_ha: float
-
-    def as_json(self) -> dict[str, Any]:
-        """``official_ha``, ``geodesic_ha``."""
-        return {"official_ha": self.official_ha, "geodesic_ha": self.geodesic_ha}
 
 
 @dataclass(frozen=True, eq=False)

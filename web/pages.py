@@ -431,7 +431,7 @@ def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     table = table.loc[:, ~table.columns.duplicated()].astype(object)
     table = table.where(table.notna(), None)
     records = [
-        {k: None if v is None else str(v) for k, v in row.items()}
+        {str(k): None if v is None else str(v) for k, v in row.items()}
         for row in table.to_dict("records")
     ]
     return collection(property_features(records, frame.geometry.array))

@@ -325,3 +325,12 @@ def layer_names(m: folium.Map) -> list[str]:
 def gazar_layers(m: folium.Map) -> list[GazarLayer]:
     """The data layers of a built map, in drawing order."""
     return [e for e in m._children.values() if isinstance(e, GazarLayer)]
+
+
+__all__ = [
+    "build_map",
+    "gazar_layers",
+    "layer_names",
+    "page_html",
+    "recovery_properties",
+]

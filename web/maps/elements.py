@@ -321,3 +321,12 @@ class _Plan:
         if not items:
             items = [{"label": title, "style": look.style}]
         self.legend.append({"title": title, "items": items})
+
+
+__all__ = [
+    "GazarLayer",
+    "GazarSetup",
+    "features_json",
+    "light_geometry",
+    "rules_index",
+]

@@ -151,3 +151,10 @@ def review_map(
         basemap=basemap,
         draw_field=draw_field,
     )
+
+
+__all__ = [
+    "proposal_frame",
+    "review_map",
+    "review_overlaps",
+]

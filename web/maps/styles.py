@@ -254,3 +254,21 @@ class RemoteLoading:
     inline_limit: int = 3000
     min_zoom: int = 11
     page_limit: int = 5000
+
+
+__all__ = [
+    "AVAILABLE_LOOK",
+    "BASEMAP_ATTRIBUTION",
+    "BASEMAP_TILES",
+    "CORE_LAYERS",
+    "LAYER_ORDER",
+    "LOOKS",
+    "OVERLAP_LOOK",
+    "PRECISION_DEG",
+    "PROPOSAL_LOOK",
+    "RECOVERY_LOOK",
+    "Bounds",
+    "Look",
+    "RemoteLoading",
+    "Style",
+]

@@ -188,3 +188,11 @@ def _name(row: gpd.GeoDataFrame, lang: Lang) -> str:
             if isinstance(value, str) and value:
                 return value
     return str(row["id"].iloc[0])
+
+
+__all__ = [
+    "land_conclusion_map",
+    "overview_map",
+    "select_area",
+    "soum_map",
+]
