@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +49,7 @@ from geo.settings import AnalysisSettings
 from layers import rasters
 from layers.errors import InputFileError, InvalidGeometry
 from layers.labels import label
+from layers.labels import pair as label_pair
 from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
 from layers.store import Store
@@ -492,6 +493,10 @@ _VERDICT_COLOURS = {"clear": "#1b7f3b", "conflicts": "#b3261e", "invalid": "#6b4
 _SEVERITY_COLOURS = {"block": "#b3261e", "warn": "#a05a00", "info": "#35608a"}
 
 
+#: The columns of the findings table of :func:`review_html` (``review_page`` words).
+_FINDING_HEADS: Final = ("severity", "rule", "proposal", "layer", "id", "holder", "ha", "message")
+
+
 def review_html(result: Review) -> str:
     """A self-contained bilingual HTML page of a review (no external files or scripts)."""
 
@@ -503,6 +508,9 @@ def review_html(result: Review) -> str:
 
     def share(value: object) -> str:
         return "—" if value is None else f"{100 * float(value):.2f} %"  # type: ignore[arg-type]
+
+    def w(code: str, sep: str = " / ") -> str:  # a word of the page in both languages
+        return sep.join(e(side) for side in label_pair("review_page", code))
 
     verdict = result.verdict
     mn, en = verdict_label(verdict)
@@ -525,11 +533,13 @@ def review_html(result: Review) -> str:
             f"<td>{e(f.message_mn)}<br><span class='en'>{e(f.message_en)}</span></td></tr>"
         )
     findings = (
-        "<table><tr><th>Зэрэг<br>Severity</th><th>Дүрэм<br>Rule</th><th>Санал<br>Proposal</th>"
-        "<th>Давхарга<br>Layer</th><th>Дугаар<br>Id</th><th>Эзэмшигч<br>Holder</th>"
-        "<th>га<br>ha</th><th>Тайлбар<br>Message</th></tr>" + "".join(rows) + "</table>"
+        "<table><tr>"
+        + "".join(f"<th>{w(c, '<br>')}</th>" for c in _FINDING_HEADS)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
         if rows
-        else "<p>Зөрчил илрээгүй. / No findings.</p>"
+        else f"<p>{w('no_findings')}</p>"
     )
     soums = "".join(
         f"<tr><td>{e(s.soum_code)}</td><td>{e(s.name_mn)} / {e(s.name_en)}</td>"
@@ -551,12 +561,14 @@ def review_html(result: Review) -> str:
     ) + "".join(f"<li>{e(r.feature_id)} ({e(r.layer)}): {e(r.reason)}</li>"
                 for r in result.repairs)  # fmt: skip
     area = result.area
+    soum_heads = "".join(f"<th>{w(c, '<br>')}</th>" for c in ("code", "soum", "aimag", "ha"))
+    day = result.today.isoformat()
     return f"""<!DOCTYPE html>
 <html lang="mn">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Gazar — Хянан шалгалт / Review: {e(result.get("file", ""))}</title>
+<title>Gazar — {w("review")}: {e(result.file or "")}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }}
 h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-top: 1.6rem; }}
@@ -570,34 +582,33 @@ th {{ background: #f2f2f2; }} td.n {{ text-align: right; font-variant-numeric: t
 </style>
 </head>
 <body>
-<h1>Хянан шалгалт / Review — {e(label("layer", kind_layer, "mn"))} /
+<h1>{w("review")} — {e(label("layer", kind_layer, "mn"))} /
 {e(label("layer", kind_layer, "en"))}</h1>
-<p>Файл / File: <code>{e(result.file or "—")}</code> ·
-Огноо / Date: {e(result.today.isoformat())}</p>
+<p>{w("file")}: <code>{e(result.file or "—")}</code> · {w("date")}: {e(day)}</p>
 <p class="verdict">{e(mn)} / {e(en)}</p>
-<h2>Талбай / Area</h2>
+<h2>{w("area")}</h2>
 <table>
-<tr><th>Албан ёсны га (UTM)<br>Official ha (UTM)</th><th>Бодит га<br>True ha</th></tr>
+<tr><th>{w("official_ha_utm", "<br>")}</th><th>{w("true_ha", "<br>")}</th></tr>
 <tr><td class="n">{ha(area.official_ha)}</td><td class="n">{ha(area.geodesic_ha)}</td></tr>
 </table>
 <table>
-<tr><th>Дугаар<br>Id</th><th>Албан ёсны га<br>Official ha</th><th>Бодит га<br>True ha</th>
-<th>UTM бүс<br>UTM zone</th><th>Дүгнэлт<br>Verdict</th></tr>
+<tr><th>{w("id", "<br>")}</th><th>{w("official_ha", "<br>")}</th><th>{w("true_ha", "<br>")}</th>
+<th>{w("utm_zone", "<br>")}</th><th>{w("verdict", "<br>")}</th></tr>
 {features}
 </table>
-<h2>Сум, аймаг / Soums and aimags</h2>
+<h2>{w("soums_aimags")}</h2>
 <table>
-<tr><th>Код<br>Code</th><th>Сум<br>Soum</th><th>Аймаг<br>Aimag</th><th>га<br>ha</th>
-<th>Хувь<br>Share</th></tr>
+<tr>{soum_heads}
+<th>{w("share", "<br>")}</th></tr>
 {soums}
 </table>
-<p>Аймаг / Aimags: {aimags or "—"}</p>
-<p>Санал болгосон сум / Proposing soum: {e(result.proposing_soum)} ·
-Сумаас гадна / Outside it: {ha(result.outside_soum_ha)} га/ha
+<p>{w("aimags")}: {aimags or "—"}</p>
+<p>{w("proposing_soum")}: {e(result.proposing_soum)} ·
+{w("outside")}: {ha(result.outside_soum_ha)} {w("ha", "/")}
 ({share(result.outside_soum_share)})</p>
-<h2>Зөрчил / Findings</h2>
+<h2>{w("findings")}</h2>
 {findings}
-<h2>Тэмдэглэл / Notes</h2>
+<h2>{w("notes")}</h2>
 {f"<ul>{notes}</ul>" if notes else "<p>—</p>"}
 </body>
 </html>
