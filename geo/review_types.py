@@ -61,13 +61,10 @@ class Problem:
 
     def as_json(self) -> dict[str, Any]:
         """``index``, ``id``, ``reason`` (English), ``reason_en``, ``reason_mn``."""
-        return {
-            "index": self.index,
-            "id": self.id,
-            "reason": self.reason_en,
-            "reason_en": self.reason_en,
-            "reason_mn": self.reason_mn,
-        }
+        return dict(
+            index=self.index, id=self.id, reason=self.reason_en, reason_en=self.reason_en,
+            reason_mn=self.reason_mn,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

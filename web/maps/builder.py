@@ -211,33 +211,21 @@ def build_map(
         remote=None,
         properties=None if shown_recovery is None else recovery_properties(shown_recovery),
     )
-    plan.add(
-        "available",
-        _non_empty(available),
-        AVAILABLE_LOOK,
-        title=text("layer_available", lang),
-        rules=None,
-        show="available" not in hidden,
-        remote=None,
+    extra = (  # name, features, look, rules, remote: above the store's layers
+        ("available", _non_empty(available), AVAILABLE_LOOK, None, None),
+        ("overlaps", _overlap_frame(findings, lang), OVERLAP_LOOK, None, remote),
+        ("proposal", proposal, PROPOSAL_LOOK, proposal_rules, None),
     )
-    plan.add(
-        "overlaps",
-        _overlap_frame(findings, lang),
-        OVERLAP_LOOK,
-        title=text("layer_overlaps", lang),
-        rules=None,
-        show="overlaps" not in hidden,
-        remote=remote,
-    )
-    plan.add(
-        "proposal",
-        proposal,
-        PROPOSAL_LOOK,
-        title=text("layer_proposal", lang),
-        rules=proposal_rules,
-        show=True,
-        remote=None,
-    )
+    for name, frame, look, rules, far in extra:
+        plan.add(
+            name,
+            frame,
+            look,
+            title=text(f"layer_{name}", lang),
+            rules=rules,
+            show=name == "proposal" or name not in hidden,
+            remote=far,
+        )
 
     box = (
         bounds
