@@ -35,19 +35,24 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
-import shapely
 
 from geo.area import areas
 from geo.overlaps import outside_area, overlaps_between
-from geo.raster import SLOPE_RULE, Dem, as_records, terrain, terrain_findings
+from geo.raster import Dem, as_records, terrain, terrain_findings
 from geo.repair import Repaired, repair_polygons
 from geo.review_input import (
     REVIEW_LAYERS,
     ReviewContext,
     proposal_frame,
     proposal_problems,
+)
+from geo.review_report import (
+    REVIEW_RULES,
+    build_review,
+    rounded,
+    sorted_findings,
+    text_or_none,
 )
 from geo.review_types import (
     AimagHit,
@@ -65,12 +70,10 @@ from geo.rules import (
     LIVE,
     OVERLAP_PAIRS,
     RULES,
-    SEVERITY_LABELS,
     VALID_LAND_CONCLUSION,
     Live,
     OverlapPair,
     ReferenceRule,
-    Rule,
     cap_findings,
     outside_part,
     overlap_findings,
@@ -113,9 +116,6 @@ VERDICT_LABELS: Final[Mapping[str, tuple[str, str]]] = LABELS["review_verdict"]
 
 #: The name of the proposal in overlap records and repair reports.
 PROPOSAL: Final = "proposal"
-
-#: The rules a review may report: ``geo.rules``' and the terrain rule of ``geo.raster``.
-REVIEW_RULES: Final[dict[str, Rule]] = {**RULES, SLOPE_RULE.code: SLOPE_RULE}
 
 
 def review(
@@ -264,8 +264,8 @@ def review(
                                       share_limit=share))  # fmt: skip
         slopes.insert(0, "id", ids)
 
-    findings = _findings(parts, near)
-    report = _report(
+    findings = sorted_findings(parts, near)
+    report = build_review(
         kind=kind,
         day=day,
         frame=frame,
@@ -359,12 +359,14 @@ def _parcel_land_conclusions(
                 "proposal_id": pid,
                 "id": lc,
                 "found": found,
-                "name": _text(lcs.at[lc, "name"]) if found and "name" in lcs else None,
-                "status": _text(lcs.at[lc, "status"]) if found and "status" in lcs else None,
+                "name": text_or_none(lcs.at[lc, "name"]) if found and "name" in lcs else None,
+                "status": text_or_none(lcs.at[lc, "status"]) if found and "status" in lcs else None,
                 "valid_until": (
-                    _text(lcs.at[lc, "valid_until"]) if found and "valid_until" in lcs else None
+                    text_or_none(lcs.at[lc, "valid_until"])
+                    if found and "valid_until" in lcs
+                    else None
                 ),
-                "overlap_ha": _num(shared.get((pid, lc), 0.0)),
+                "overlap_ha": rounded(shared.get((pid, lc), 0.0)),
             }
         )
     return lc_of, rows
@@ -457,11 +459,13 @@ def _soum_shares(
     return [
         {
             "soum_code": code,
-            "name_mn": _text(info.at[code, "name_mn"]) if "name_mn" in info else None,
-            "name_en": _text(info.at[code, "name_en"]) if "name_en" in info else None,
-            "aimag_code": _text(info.at[code, "aimag_code"]) if "aimag_code" in info else None,
-            "overlap_ha": _num(value),
-            "share": _num(value / total, 6) if total > 0 else None,
+            "name_mn": text_or_none(info.at[code, "name_mn"]) if "name_mn" in info else None,
+            "name_en": text_or_none(info.at[code, "name_en"]) if "name_en" in info else None,
+            "aimag_code": text_or_none(info.at[code, "aimag_code"])
+            if "aimag_code" in info
+            else None,
+            "overlap_ha": rounded(value),
+            "share": rounded(value / total, 6) if total > 0 else None,
         }
         for code, value in ha.items()
     ]
@@ -479,8 +483,8 @@ def _aimags(
     return [
         {
             "aimag_code": code,
-            "name_mn": _text(info.at[code, "name_mn"]) if code in info.index else None,
-            "name_en": _text(info.at[code, "name_en"]) if code in info.index else None,
+            "name_mn": text_or_none(info.at[code, "name_mn"]) if code in info.index else None,
+            "name_en": text_or_none(info.at[code, "name_en"]) if code in info.index else None,
         }
         for code in codes
     ]
@@ -510,131 +514,3 @@ def _repair_findings(fixed: list[Repaired]) -> pd.DataFrame:
             "geometry": np.full(n, None, dtype=object),
         }
     )
-
-
-# ------------------------------------------------------------------------------- the report
-
-
-def _findings(parts: list[pd.DataFrame], near: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
-    table = pd.concat([p for p in parts if len(p)] or [parts[-1]], ignore_index=True)
-    table["holder"] = None
-    for layer in table["b_layer"].dropna().unique():
-        frame = near.get(str(layer))
-        if frame is None:
-            continue
-        column = next((c for c in ("holder", "name", "name_en") if c in frame.columns), None)
-        if column is None:
-            continue
-        at = (table["b_layer"] == layer).to_numpy()
-        names = frame[column]
-        table.loc[at, "holder"] = table.loc[at, "b_id"].astype(str).map(names).to_numpy()
-    severity = {s: i for i, s in enumerate(SEVERITY_LABELS)}
-    order = {code: i for i, code in enumerate(REVIEW_RULES)}
-    table["_s"] = table["severity"].map(severity)
-    table["_r"] = table["rule"].map(order)
-    table = table.sort_values(["_s", "_r", "a_id", "b_id"], na_position="first", kind="stable")
-    return table.drop(columns=["_s", "_r"]).reset_index(drop=True)
-
-
-def _report(
-    *,
-    kind: Kind,
-    day: dt.date,
-    frame: gpd.GeoDataFrame,
-    usable: npt.NDArray[np.bool_],
-    size: pd.DataFrame,
-    findings: pd.DataFrame,
-    soums: list[dict[str, Any]],
-    aimags: list[dict[str, Any]],
-    home: str | None,
-    outside_ha: float | None,
-    lc_rows: list[dict[str, Any]],
-    repairs: list[Repaired],
-    problems: list[Problem],
-) -> Review:
-    blocked = set(findings.loc[findings["severity"] == "block", "a_id"].astype(str))
-    if frame.empty or not usable.all():
-        verdict: Verdict = "invalid"
-    elif blocked:
-        verdict = "conflicts"
-    else:
-        verdict = "clear"
-    sizes = size.reset_index(drop=True)
-    shapes = np.asarray(frame.geometry.array, dtype=object)
-    features = []
-    k = 0
-    for i, fid in enumerate(frame["id"]):
-        shape = shapes[i] if shapes[i] is not None and not shapely.is_missing(shapes[i]) else None
-        if usable[i]:
-            features.append(
-                FeatureReview(
-                    id=fid,
-                    official_ha=_num(sizes.at[k, "official_ha"]),
-                    geodesic_ha=_num(sizes.at[k, "geodesic_ha"]),
-                    utm_zone=_zone(sizes.at[k, "utm_zone"]),
-                    verdict="conflicts" if fid in blocked else "clear",
-                    geometry=shape,
-                )
-            )
-            k += 1
-        else:
-            features.append(FeatureReview(fid, None, None, None, "invalid", geometry=shape))
-    official = float(size["official_ha"].sum()) if len(size) else 0.0
-    counts = findings["severity"].value_counts()
-    return Review(
-        kind=kind,
-        today=day,
-        verdict=verdict,
-        area=Area(
-            official_ha=_num(official),
-            geodesic_ha=_num(float(size["geodesic_ha"].sum()) if len(size) else 0.0),
-        ),
-        features=tuple(features),
-        soums=tuple(SoumShare(**s) for s in soums),
-        aimags=tuple(AimagHit(**a) for a in aimags),
-        proposing_soum=home,
-        outside_soum_ha=None if outside_ha is None else _num(outside_ha),
-        outside_soum_share=(
-            None if outside_ha is None or official <= 0 else _num(outside_ha / official, 6)
-        ),
-        land_conclusions=tuple(ParcelLandConclusion(**r) for r in lc_rows),
-        findings=tuple(_finding(r) for r in findings.to_dict("records")),
-        counts={s: int(counts.get(s, 0)) for s in SEVERITY_LABELS},
-        repairs=tuple(repairs),
-        problems=tuple(problems),
-    )
-
-
-def _finding(r: Mapping[Any, Any]) -> Finding:
-    rule: Rule = REVIEW_RULES[str(r["rule"])]
-    shape = r.get("geometry")
-    return Finding(
-        severity=r["severity"],
-        code=r["rule"],
-        title_mn=rule.title_mn,
-        title_en=rule.title_en,
-        proposal_id=_text(r["a_id"]),
-        layer=_text(r["b_layer"]),
-        id=_text(r["b_id"]),
-        holder=_text(r["holder"]),
-        overlap_ha=None if pd.isna(r["overlap_ha"]) else _num(r["overlap_ha"]),
-        message_mn=r["message_mn"],
-        message_en=r["message_en"],
-        geometry=shape if isinstance(shape, shapely.Geometry) and not shape.is_empty else None,
-    )
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _zone(value: Any) -> int | None:
-    return None if pd.isna(value) else int(value)
-
-
-def _num(value: Any, digits: int = 4) -> float:
-    return round(float(value), digits)
