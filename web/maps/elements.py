@@ -63,7 +63,7 @@ def light_geometry(geoms: Sequence[Any] | np.ndarray, simplify_deg: float) -> np
     >>> g = shapely.box(106.123456789, 47.0, 106.2, 47.1)
     >>> shapely.get_coordinates(light_geometry([g], 1e-6)[0]).max(axis=0).tolist()
     [106.2, 47.1]
-    >>> round(shapely.get_coordinates(light_geometry([g], 1e-6)[0])[:, 0].min(), 9)
+    >>> float(round(shapely.get_coordinates(light_geometry([g], 1e-6)[0])[:, 0].min(), 9))
     106.123457
     """
     arr = np.asarray(geoms, dtype=object)
