@@ -12,22 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
-import shapely
 
 from geo.availability import availability, availability_totals
 from geo.lifecycle import expiring, overdue_contracts
 from geo.raster import RECOVERY_LABELS, Dem, label_of
 from geo.repair import Repaired
-from geo.review import Kind, ReviewContext, review
+from geo.review import Kind, Review, ReviewContext, review
 from geo.rules import OVERLAP_PAIRS, pair_overlaps
 from geo.settings import AnalysisSettings
+from layers.geojson import collection, property_features
 from layers.schema import STORE_CRS
 
 #: the layers ``availability`` subtracts from the Land Conclusions
@@ -66,15 +65,10 @@ def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def features_geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """A FeatureCollection (RFC 7946, lon/lat) of ``frame``, properties as plain values.
 
-    Geometries are serialised by GEOS and embedded as ``orjson.Fragment``: pass the result to
-    ``orjson.dumps`` (not ``json.dumps``).
+    Written by :mod:`layers.geojson` (geometries embedded as ``orjson.Fragment``): pass the
+    result to ``orjson.dumps`` (not ``json.dumps``).
     """
-    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    features = [
-        {"type": "Feature", "properties": props, "geometry": orjson.Fragment(g) if g else None}
-        for props, g in zip(plain_records(frame), geoms, strict=True)
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    return collection(property_features(plain_records(frame), frame.geometry.array))
 
 
 # -------------------------------------------------------------------------------- overlaps
@@ -172,8 +166,8 @@ def availability_json(frame: gpd.GeoDataFrame, *, today: dt.date) -> dict[str, A
 
 def availability_geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """The free land itself: one feature per Land Conclusion in force, with its hectares."""
-    doc: dict[str, Any] = frame.to_geo_dict(drop_id=True)
-    return doc
+    doc: dict[str, Any] = frame.to_geo_dict(drop_id=True)  # geometries as coordinate lists
+    return collection(doc["features"])
 
 
 def _hectares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -197,8 +191,8 @@ def check_view(
     settings: AnalysisSettings,
     soum: str | None = None,
     dem: tuple[str, Dem] | None = None,
-) -> dict[str, Any]:
-    """The desk review of ``proposal`` (``geo.review.review``): a JSON-ready dict.
+) -> Review:
+    """The desk review of ``proposal`` (``geo.review.review``); ``as_json()`` for the document.
 
     ``dem`` is a DEM's name and its elevations over the proposal (``layers.rasters.read_dem``
     or ``proposal_dem``): the review then has ``terrain``, a ``SLOPE_OVER_LIMIT`` warning
@@ -213,9 +207,7 @@ def check_view(
         soum_code=soum,
         dem=None if dem is None else dem[1],
     )
-    if dem is not None:
-        result["dem"] = dem[0]
-    return result
+    return result if dem is None else replace(result, dem=dem[0])
 
 
 # ----------------------------------------------------------------------------- rehab

@@ -5,7 +5,7 @@ GeoPackage and served in-process by FastAPI's ``TestClient`` (no network: what i
 the app, from request to response bytes).
 
 ``GeoJSON serialisation``
-    ``api.geojson.features_to_geojson_bytes`` over the whole parcel layer with its
+    ``layers.geojson.features_to_geojson_bytes`` over the whole parcel layer with its
     ``official_ha``, in features per second; reference ``GeoDataFrame.to_json`` on the same
     frame. Goal: at least 100,000 features/s.
 ``POST /analysis/check``
@@ -152,9 +152,9 @@ def serialisation(parcels: gpd.GeoDataFrame, *, repeats: int) -> Figure:
     )
     frame = parcels.assign(official_ha=official_ha(np.asarray(parcels.geometry.array)))
     try:
-        from api.geojson import features_to_geojson_bytes
+        from layers.geojson import features_to_geojson_bytes
     except ImportError as exc:  # pragma: no cover - the serialiser is part of Gazar
-        figure.note = f"api.geojson: {exc}"
+        figure.note = f"layers.geojson: {exc}"
         return figure
     n = len(frame)
     body = features_to_geojson_bytes(frame)

@@ -30,28 +30,50 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from dataclasses import replace
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
-import shapely
 
 from geo.area import areas
 from geo.overlaps import outside_area, overlaps_between
-from geo.raster import SLOPE_RULE, Dem, as_records, terrain, terrain_findings
+from geo.raster import Dem, as_records, terrain, terrain_findings
 from geo.repair import Repaired, repair_polygons
+from geo.review_input import (
+    REVIEW_LAYERS,
+    ReviewContext,
+    proposal_frame,
+    proposal_problems,
+)
+from geo.review_report import (
+    REVIEW_RULES,
+    build_review,
+    rounded,
+    sorted_findings,
+    text_or_none,
+)
+from geo.review_types import (
+    AimagHit,
+    Area,
+    FeatureReview,
+    Finding,
+    Kind,
+    ParcelLandConclusion,
+    Problem,
+    Review,
+    SoumShare,
+    Verdict,
+)
 from geo.rules import (
     LIVE,
     OVERLAP_PAIRS,
     RULES,
-    SEVERITY_LABELS,
     VALID_LAND_CONCLUSION,
     Live,
     OverlapPair,
     ReferenceRule,
-    Rule,
     cap_findings,
     outside_part,
     overlap_findings,
@@ -59,10 +81,29 @@ from geo.rules import (
     reference_findings,
 )
 from geo.settings import AnalysisSettings
-from layers.schema import MONGOLIA_BOUNDS, REGISTRY, STORE_CRS
+from layers.labels import LABELS
+from layers.labels import pair as label_pair
+from layers.schema import STORE_CRS
 
-Kind = Literal["land_conclusion", "parcel"]
-Verdict = Literal["clear", "conflicts", "invalid"]
+__all__ = [
+    "KIND_LAYER",
+    "PROPOSAL",
+    "REVIEW_LAYERS",
+    "REVIEW_RULES",
+    "VERDICT_LABELS",
+    "AimagHit",
+    "Area",
+    "FeatureReview",
+    "Finding",
+    "Kind",
+    "ParcelLandConclusion",
+    "Problem",
+    "Review",
+    "ReviewContext",
+    "SoumShare",
+    "Verdict",
+    "review",
+]
 
 #: The layer a proposal of each kind would join.
 KIND_LAYER: Final[dict[str, str]] = {
@@ -70,85 +111,11 @@ KIND_LAYER: Final[dict[str, str]] = {
     "parcel": "contract_parcels",
 }
 
-#: The verdicts as a person reads them (Mongolian, English).
-VERDICT_LABELS: Final[dict[str, tuple[str, str]]] = {
-    "clear": ("Зөрчилгүй", "Clear"),
-    "conflicts": ("Зөрчилтэй", "Conflicts"),
-    "invalid": ("Геометр ашиглах боломжгүй", "Invalid geometry"),
-}
-
-#: The layers a review looks at.
-REVIEW_LAYERS: Final = (
-    "land_conclusions",
-    "contract_parcels",
-    "rehab_zones",
-    "exclusions",
-    "licences",
-    "soums",
-    "aimags",
-)
+#: The verdicts as a person reads them (Mongolian, English), from the catalogue.
+VERDICT_LABELS: Final[Mapping[str, tuple[str, str]]] = LABELS["review_verdict"]
 
 #: The name of the proposal in overlap records and repair reports.
 PROPOSAL: Final = "proposal"
-
-#: The rules a review may report: ``geo.rules``' and the terrain rule of ``geo.raster``.
-REVIEW_RULES: Final[dict[str, Rule]] = {**RULES, SLOPE_RULE.code: SLOPE_RULE}
-
-_POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-
-
-class ReviewContext:
-    """The layers a review compares a proposal with, each indexed once (``STRtree``).
-
-    Build it once (e.g. when a server starts, or once per ``gazar check``) and pass it to
-    :func:`review` as ``layers``; each review then only touches the features near the
-    proposal.
-
-    Parameters
-    ----------
-    layers : mapping of str to GeoDataFrame
-        Layers by name in EPSG:4326 with their schema columns (``Store.read``); missing
-        layers count as empty.
-
-    Examples
-    --------
-    >>> from shapely import box
-    >>> lcs = gpd.GeoDataFrame({"id": ["LC-1"]}, geometry=[box(106, 47, 106.1, 47.1)], crs=4326)
-    >>> ctx = ReviewContext({"land_conclusions": lcs})
-    >>> ctx.near("land_conclusions", np.array([box(106.05, 47.05, 106.2, 47.2)]))["id"].tolist()
-    ['LC-1']
-    """
-
-    def __init__(self, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
-        self._frames: dict[str, gpd.GeoDataFrame] = {}
-        self._trees: dict[str, shapely.STRtree] = {}
-        self._ids: dict[str, pd.Index] = {}
-        for name in REVIEW_LAYERS:
-            frame = _layer(layers, name)
-            if frame.crs is None or frame.crs.to_epsg() != 4326:
-                raise ValueError(f"layer '{name}' must be in EPSG:4326, not {frame.crs}")
-            # indexed by id (the store's ids are unique; a repeated id keeps its first feature)
-            frame = frame.drop_duplicates("id")
-            frame = frame.set_axis(pd.Index(frame["id"].astype(str).to_numpy(dtype=object)))
-            self._frames[name] = frame
-            self._trees[name] = shapely.STRtree(np.asarray(frame.geometry.array, dtype=object))
-            self._ids[name] = frame.index
-
-    def frame(self, layer: str) -> gpd.GeoDataFrame:
-        """The whole layer, indexed by id (as ``near`` and ``by_id`` return features)."""
-        return self._frames[layer]
-
-    def near(self, layer: str, geoms: npt.NDArray[np.object_]) -> gpd.GeoDataFrame:
-        """The features of ``layer`` intersecting any of ``geoms``."""
-        if len(geoms) == 0:
-            return self._frames[layer].iloc[:0]
-        hits = np.unique(self._trees[layer].query(geoms, predicate="intersects")[1])
-        return self._frames[layer].iloc[hits]
-
-    def by_id(self, layer: str, ids: Sequence[str]) -> gpd.GeoDataFrame:
-        """The features of ``layer`` with these ids (unknown ids are skipped)."""
-        pos = self._ids[layer].get_indexer(pd.Index([str(i) for i in ids]))
-        return self._frames[layer].iloc[np.unique(pos[pos >= 0])]
 
 
 def review(
@@ -162,7 +129,7 @@ def review(
     pairs: Sequence[OverlapPair] = OVERLAP_PAIRS,
     live: Mapping[str, Live] = LIVE,
     dem: Dem | None = None,
-) -> dict[str, Any]:
+) -> Review:
     """Review a proposed Land Conclusion or contract parcel against every layer.
 
     Parameters
@@ -191,8 +158,10 @@ def review(
 
     Returns
     -------
-    dict
-        JSON-ready: ``kind``, ``today``, ``verdict`` with ``verdict_mn``/``verdict_en``,
+    Review
+        Typed (:mod:`geo.review_types`): each finding keeps the geometry it is about and each
+        feature its own. ``Review.as_json()`` (and reading the review as a mapping) gives the
+        JSON document: ``kind``, ``today``, ``verdict`` with ``verdict_mn``/``verdict_en``,
         ``area`` ``{official_ha, geodesic_ha}`` (totals), ``features`` (per feature: id,
         areas, UTM zone, verdict), ``soums`` (each soum touched: code, names, aimag,
         ``overlap_ha``, ``share``), ``aimags``, ``proposing_soum``, ``outside_soum_ha`` and
@@ -216,8 +185,11 @@ def review(
     >>> parcel = gpd.GeoDataFrame(geometry=[box(106.01, 47.01, 106.012, 47.012)], crs=4326)
     >>> result = review(parcel, kind="parcel", layers={"land_conclusions": lcs},
     ...                 today=dt.date(2025, 6, 30), settings=AnalysisSettings())
-    >>> result["verdict"], round(result["area"]["official_ha"], 2), result["findings"]
-    ('clear', 3.38, [])
+    >>> result.verdict, round(result.area.official_ha, 2), result.findings
+    ('clear', 3.38, ())
+    >>> result.as_json()["verdict_en"]
+    'Clear'
+
     """
     if kind not in KIND_LAYER:
         raise ValueError(f"kind must be one of {', '.join(KIND_LAYER)}, not {kind!r}")
@@ -225,11 +197,12 @@ def review(
     day = today.date() if isinstance(today, dt.datetime) else today
     tol = float(settings.overlap_tolerance_m2)
     layer = KIND_LAYER[kind]
-    frame = _proposal_frame(proposal)
-    problems = _problems(frame)
+    frame = proposal_frame(proposal)
+    problems = proposal_problems(frame)
     usable = np.ones(len(frame), dtype=bool)
     for p in problems:
-        usable[p["index"]] = False
+        if p.index is not None:
+            usable[p.index] = False
     ok = frame[usable]
     ids = ok["id"].to_numpy(dtype=object)
     geoms, fixed = repair_polygons(
@@ -291,8 +264,8 @@ def review(
                                       share_limit=share))  # fmt: skip
         slopes.insert(0, "id", ids)
 
-    findings = _findings(parts, near)
-    report = _report(
+    findings = sorted_findings(parts, near)
+    report = build_review(
         kind=kind,
         day=day,
         frame=frame,
@@ -308,110 +281,8 @@ def review(
         problems=problems,
     )
     if slopes is not None:
-        report["terrain"] = as_records(slopes.round(6))
+        report = replace(report, terrain=tuple(as_records(slopes.round(6))))
     return report
-
-
-# ------------------------------------------------------------------------------- the input
-
-
-def _proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if not isinstance(proposal, gpd.GeoDataFrame):
-        raise ValueError(f"the proposal must be a GeoDataFrame, not {type(proposal).__name__}")
-    if proposal.crs is None:
-        raise ValueError("the proposal has no CRS; say which (EPSG:4326 for lon/lat)")
-    frame = proposal.reset_index(drop=True)
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(STORE_CRS)
-    positional = pd.Series([f"#{i + 1}" for i in range(len(frame))], dtype=object)
-    if "id" in frame.columns:
-        given = frame["id"].astype(object)
-        ids = given.where(given.notna() & (given.astype(str).str.strip() != ""), positional)
-    else:
-        ids = positional
-    frame["id"] = ids.astype(str).to_numpy(dtype=object)
-    return frame
-
-
-def _problems(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    """Features no analysis can use, each with its reason in English and Mongolian (in input
-    order). ``reason`` repeats ``reason_en``."""
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    n = len(geoms)
-    reasons: list[tuple[str, str] | None] = [None] * n  # (English, Mongolian)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    for i in np.flatnonzero(missing):
-        reasons[i] = (
-            "empty geometry (the feature has no shape)",
-            "хоосон геометр (объектод хэлбэр байхгүй)",
-        )
-    types = shapely.get_type_id(geoms)
-    wrong = ~missing & ~np.isin(types, _POLYGONAL)
-    for i in np.flatnonzero(wrong):
-        kind = geoms[i].geom_type
-        reasons[i] = (
-            f"a {kind} is not a polygon; a proposal must be an area",
-            f"{kind} нь олон өнцөгт биш; санал болгох газар нь талбай байх ёстой",
-        )
-    check = np.flatnonzero(~missing & ~wrong)
-    coords, owner = shapely.get_coordinates(geoms[check], return_index=True)
-    finite = np.ones(n, dtype=bool)
-    finite[check[owner[~np.isfinite(coords).all(axis=1)]]] = False
-    for i in np.flatnonzero(~finite):
-        reasons[i] = (
-            "coordinates contain NaN or Infinity",
-            "координатад тоон бус (NaN) эсвэл хязгааргүй утга байна",
-        )
-    bounds = shapely.bounds(geoms)
-    x0, y0, x1, y1 = MONGOLIA_BOUNDS
-    with np.errstate(invalid="ignore"):
-        inside = (
-            (bounds[:, 0] >= x0)
-            & (bounds[:, 2] <= x1)
-            & (bounds[:, 1] >= y0)
-            & (bounds[:, 3] <= y1)
-        )
-        swapped = (
-            (bounds[:, 1] >= x0)
-            & (bounds[:, 3] <= x1)
-            & (bounds[:, 0] >= y0)
-            & (bounds[:, 2] <= y1)
-        )
-    for i in np.flatnonzero(~missing & ~wrong & finite & ~inside):
-        box = ", ".join(f"{v:.6f}" for v in bounds[i])
-        en = (
-            f"coordinates outside Mongolia (bounds {box}; Mongolia is lon {x0}–{x1}, lat {y0}–{y1})"
-        )
-        mn = (
-            f"координат Монгол Улсаас гадна байна (хүрээ {box}; Монгол Улс: уртраг {x0}–{x1}, "
-            f"өргөрөг {y0}–{y1})"
-        )
-        if swapped[i]:
-            en += ": latitude and longitude look swapped (x must be the longitude)"
-            mn += ": өргөрөг, уртраг солигдсон бололтой (x нь уртраг байх ёстой)"
-        reasons[i] = (en, mn)
-    ids = frame["id"].to_numpy(dtype=object)
-    problems = [_problem(i, str(ids[i]), *why) for i, why in enumerate(reasons) if why is not None]
-    if n == 0:
-        problems.append(_problem(None, None, "the proposal has no features", "саналд объект алга"))
-    return problems
-
-
-def _problem(index: int | None, feature_id: str | None, en: str, mn: str) -> dict[str, Any]:
-    return {"index": index, "id": feature_id, "reason": en, "reason_en": en, "reason_mn": mn}
-
-
-def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:
-    frame = layers.get(name)
-    if frame is None:
-        return gpd.GeoDataFrame(
-            {c: pd.Series([], dtype=object) for c in REGISTRY[name].columns},
-            geometry=gpd.GeoSeries([], crs=STORE_CRS),
-            crs=STORE_CRS,
-        )
-    if "id" not in frame.columns:
-        raise ValueError(f"layer '{name}' has no 'id' column to name its features")
-    return frame
 
 
 def _live(
@@ -488,12 +359,14 @@ def _parcel_land_conclusions(
                 "proposal_id": pid,
                 "id": lc,
                 "found": found,
-                "name": _text(lcs.at[lc, "name"]) if found and "name" in lcs else None,
-                "status": _text(lcs.at[lc, "status"]) if found and "status" in lcs else None,
+                "name": text_or_none(lcs.at[lc, "name"]) if found and "name" in lcs else None,
+                "status": text_or_none(lcs.at[lc, "status"]) if found and "status" in lcs else None,
                 "valid_until": (
-                    _text(lcs.at[lc, "valid_until"]) if found and "valid_until" in lcs else None
+                    text_or_none(lcs.at[lc, "valid_until"])
+                    if found and "valid_until" in lcs
+                    else None
                 ),
-                "overlap_ha": _num(shared.get((pid, lc), 0.0)),
+                "overlap_ha": rounded(shared.get((pid, lc), 0.0)),
             }
         )
     return lc_of, rows
@@ -535,7 +408,7 @@ def _parcel_rules(
             ref=ref,
             rule=RULES["PARCEL_LC_NOT_VALID"],
             today=day,
-            none_why=("аль ч газрын дүгнэлтэд багтахгүй", "it lies in no Land Conclusion"),
+            none_why=label_pair("review_problem", "in_no_land_conclusion"),
         )
     )
     cap = float(settings.parcel_cap_ha)
@@ -586,11 +459,13 @@ def _soum_shares(
     return [
         {
             "soum_code": code,
-            "name_mn": _text(info.at[code, "name_mn"]) if "name_mn" in info else None,
-            "name_en": _text(info.at[code, "name_en"]) if "name_en" in info else None,
-            "aimag_code": _text(info.at[code, "aimag_code"]) if "aimag_code" in info else None,
-            "overlap_ha": _num(value),
-            "share": _num(value / total, 6) if total > 0 else None,
+            "name_mn": text_or_none(info.at[code, "name_mn"]) if "name_mn" in info else None,
+            "name_en": text_or_none(info.at[code, "name_en"]) if "name_en" in info else None,
+            "aimag_code": text_or_none(info.at[code, "aimag_code"])
+            if "aimag_code" in info
+            else None,
+            "overlap_ha": rounded(value),
+            "share": rounded(value / total, 6) if total > 0 else None,
         }
         for code, value in ha.items()
     ]
@@ -608,8 +483,8 @@ def _aimags(
     return [
         {
             "aimag_code": code,
-            "name_mn": _text(info.at[code, "name_mn"]) if code in info.index else None,
-            "name_en": _text(info.at[code, "name_en"]) if code in info.index else None,
+            "name_mn": text_or_none(info.at[code, "name_mn"]) if code in info.index else None,
+            "name_en": text_or_none(info.at[code, "name_en"]) if code in info.index else None,
         }
         for code in codes
     ]
@@ -639,132 +514,3 @@ def _repair_findings(fixed: list[Repaired]) -> pd.DataFrame:
             "geometry": np.full(n, None, dtype=object),
         }
     )
-
-
-# ------------------------------------------------------------------------------- the report
-
-
-def _findings(parts: list[pd.DataFrame], near: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
-    table = pd.concat([p for p in parts if len(p)] or [parts[-1]], ignore_index=True)
-    table["holder"] = None
-    for layer in table["b_layer"].dropna().unique():
-        frame = near.get(str(layer))
-        if frame is None:
-            continue
-        column = next((c for c in ("holder", "name", "name_en") if c in frame.columns), None)
-        if column is None:
-            continue
-        at = (table["b_layer"] == layer).to_numpy()
-        names = frame[column]
-        table.loc[at, "holder"] = table.loc[at, "b_id"].astype(str).map(names).to_numpy()
-    severity = {s: i for i, s in enumerate(SEVERITY_LABELS)}
-    order = {code: i for i, code in enumerate(REVIEW_RULES)}
-    table["_s"] = table["severity"].map(severity)
-    table["_r"] = table["rule"].map(order)
-    table = table.sort_values(["_s", "_r", "a_id", "b_id"], na_position="first", kind="stable")
-    return table.drop(columns=["_s", "_r"]).reset_index(drop=True)
-
-
-def _report(
-    *,
-    kind: str,
-    day: dt.date,
-    frame: gpd.GeoDataFrame,
-    usable: npt.NDArray[np.bool_],
-    size: pd.DataFrame,
-    findings: pd.DataFrame,
-    soums: list[dict[str, Any]],
-    aimags: list[dict[str, Any]],
-    home: str | None,
-    outside_ha: float | None,
-    lc_rows: list[dict[str, Any]],
-    repairs: list[Repaired],
-    problems: list[dict[str, Any]],
-) -> dict[str, Any]:
-    blocked = set(findings.loc[findings["severity"] == "block", "a_id"].astype(str))
-    if frame.empty or not usable.all():
-        verdict: Verdict = "invalid"
-    elif blocked:
-        verdict = "conflicts"
-    else:
-        verdict = "clear"
-    sizes = size.reset_index(drop=True)
-    features = []
-    k = 0
-    for i, fid in enumerate(frame["id"]):
-        row: dict[str, Any] = {"id": fid}
-        if usable[i]:
-            row |= {
-                "official_ha": _num(sizes.at[k, "official_ha"]),
-                "geodesic_ha": _num(sizes.at[k, "geodesic_ha"]),
-                "utm_zone": _zone(sizes.at[k, "utm_zone"]),
-                "verdict": "conflicts" if fid in blocked else "clear",
-            }
-            k += 1
-        else:
-            row |= {
-                "official_ha": None,
-                "geodesic_ha": None,
-                "utm_zone": None,
-                "verdict": "invalid",
-            }
-        features.append(row)
-    official = float(size["official_ha"].sum()) if len(size) else 0.0
-    counts = findings["severity"].value_counts()
-    return {
-        "kind": kind,
-        "today": day.isoformat(),
-        "verdict": verdict,
-        "verdict_mn": VERDICT_LABELS[verdict][0],
-        "verdict_en": VERDICT_LABELS[verdict][1],
-        "area": {
-            "official_ha": _num(official),
-            "geodesic_ha": _num(float(size["geodesic_ha"].sum()) if len(size) else 0.0),
-        },
-        "features": features,
-        "soums": soums,
-        "aimags": aimags,
-        "proposing_soum": home,
-        "outside_soum_ha": None if outside_ha is None else _num(outside_ha),
-        "outside_soum_share": (
-            None if outside_ha is None or official <= 0 else _num(outside_ha / official, 6)
-        ),
-        "land_conclusions": lc_rows,
-        "findings": [_finding(r) for r in findings.to_dict("records")],
-        "counts": {s: int(counts.get(s, 0)) for s in SEVERITY_LABELS},
-        "repairs": [r.as_dict() for r in repairs],
-        "problems": problems,
-    }
-
-
-def _finding(r: Mapping[Any, Any]) -> dict[str, Any]:
-    rule: Rule = REVIEW_RULES[str(r["rule"])]
-    return {
-        "severity": r["severity"],
-        "code": r["rule"],
-        "title_mn": rule.title_mn,
-        "title_en": rule.title_en,
-        "proposal_id": _text(r["a_id"]),
-        "layer": _text(r["b_layer"]),
-        "id": _text(r["b_id"]),
-        "holder": _text(r["holder"]),
-        "overlap_ha": None if pd.isna(r["overlap_ha"]) else _num(r["overlap_ha"]),
-        "message_mn": r["message_mn"],
-        "message_en": r["message_en"],
-    }
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _zone(value: Any) -> int | None:
-    return None if pd.isna(value) else int(value)
-
-
-def _num(value: Any, digits: int = 4) -> float:
-    return round(float(value), digits)

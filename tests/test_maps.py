@@ -394,12 +394,12 @@ def test_a_reviewed_proposal_shows_its_overlaps(layers: dict[str, gpd.GeoDataFra
     result = review(proposal, kind="parcel", layers=layers, today=TODAY,
                     settings=AnalysisSettings())  # fmt: skip
     assert result["verdict"] == "conflicts"
-    overlaps = maps.review_overlaps(result, proposal, layers)
+    overlaps = maps.review_overlaps(result)
     # 100 m x 100 m inside both P-1 and P-2 (and the rehab zone is elsewhere)
     assert sorted(overlaps["b_id"]) == ["P-1", "P-2"]
     shared = {b: float(ha) for b, ha in zip(overlaps["b_id"], overlaps["overlap_ha"], strict=True)}
     assert shared == pytest.approx({"P-1": 0.5, "P-2": 1.0}, abs=0.01)
-    m = maps.review_map(proposal, result, layers, lang="en", draw_field="drawn")
+    m = maps.review_map(result, layers, lang="en", draw_field="drawn")
     got = by_name(m)
     assert len(features(got["overlaps"])) == 2
     assert features(got["proposal"])[0]["properties"]["verdict"] == "conflicts"
@@ -418,7 +418,7 @@ def test_a_drawn_proposal_without_ids_gets_the_reviews_ids(
     )
     result = review(drawn, kind="parcel", layers=layers, today=TODAY, settings=AnalysisSettings())
     assert result["verdict"] == "clear"
-    m = maps.review_map(drawn, result, layers)
+    m = maps.review_map(result, layers)
     (feat,) = features(by_name(m)["proposal"])
     assert feat["properties"]["id"] == "#1"
     assert feat["properties"]["official_ha"] == pytest.approx(1.0, abs=1e-3)

@@ -55,7 +55,7 @@ def check(
     ctx: ReviewContext, frame: gpd.GeoDataFrame, kind: str = "parcel", **kw: Any
 ) -> dict[str, Any]:
     result = review(frame, kind=kind, layers=ctx, today=TODAY, settings=SETTINGS, **kw)  # type: ignore[arg-type]
-    orjson.dumps(result)  # JSON-ready: plain values only
+    orjson.dumps(result.as_json())  # the JSON document: plain values only
     return result
 
 
@@ -370,3 +370,35 @@ def test_the_examples_in_the_docstrings_hold() -> None:
     result = doctest.testmod(geo.review)
     assert result.attempted >= 5
     assert result.failed == 0
+
+
+def test_the_examples_of_the_review_modules_hold() -> None:
+    import doctest
+
+    import geo.review_input
+    import geo.review_types
+
+    for module in (geo.review_input, geo.review_types):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0
+
+
+def test_a_review_is_typed_and_keeps_each_findings_geometry(ctx: ReviewContext) -> None:
+    from geo.area import official_ha
+    from geo.review_types import FeatureReview, Finding, Review
+
+    shape = f.utm_box(150, 100, 200, 200)
+    result = review(proposal(shape, id=["NEW-1"]), kind="parcel", layers=ctx, today=TODAY,
+                    settings=SETTINGS)  # fmt: skip
+    assert isinstance(result, Review) and result.verdict == "conflicts"
+    [feature] = result.features
+    assert isinstance(feature, FeatureReview) and feature.geometry.equals(shape)
+    [hit] = [x for x in result.findings if x.code == "PARCEL_OVERLAP"]
+    assert isinstance(hit, Finding) and (hit.layer, hit.id) == ("contract_parcels", "P-1")
+    # the kept geometry is the part shared with P-1: its area is the finding's hectares
+    assert hit.geometry is not None and hit.geometry.within(shape.buffer(1e-9))
+    assert float(official_ha([hit.geometry])[0]) == pytest.approx(hit.overlap_ha, rel=1e-4)
+    # the JSON leaves geometries out and reads the same through the mapping
+    doc = result.as_json()
+    assert "geometry" not in doc["findings"][0] and doc == dict(result)
+    assert doc["verdict_en"] == result.verdict_en == "Conflicts"

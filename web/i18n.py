@@ -1,67 +1,31 @@
 """Page and map words: the ``text`` group of the one catalogue (``layers/catalogue/``).
 
 Statuses, stages, kinds and layer names are other groups of the same catalogue; this module
-only re-exports the lookups the pages use and holds Leaflet.draw's own Mongolian strings.
+only re-exports the lookups the pages use and builds Leaflet.draw's strings (group
+``draw_local``).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
-from layers.labels import LANGS, Lang, parse_lang, pick, text
+from layers.labels import LABELS, LANGS, Lang, parse_lang, pick, text
 
-__all__ = ["DRAW_LOCAL_MN", "LANGS", "Lang", "parse_lang", "pick", "text"]
+__all__ = ["DRAW_LOCAL_MN", "LANGS", "Lang", "draw_local", "parse_lang", "pick", "text"]
+
+
+def draw_local(lang: Lang) -> dict[str, object]:
+    """Leaflet.draw's strings (``L.drawLocal``) in ``lang``, from the catalogue group
+    ``draw_local`` (codes are paths in that object: ``draw.toolbar.actions.title``)."""
+    tree: dict[str, object] = {}
+    for path, words in LABELS["draw_local"].items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for key in parents:
+            node = cast(dict[str, object], node.setdefault(key, {}))
+        node[leaf] = pick(words, lang)
+    return tree
 
 
 #: Leaflet.draw's strings in Mongolian (``L.drawLocal``), for measuring and drawing.
-DRAW_LOCAL_MN: Final[dict[str, object]] = {
-    "draw": {
-        "toolbar": {
-            "actions": {"title": "Зурахаа цуцлах", "text": "Цуцлах"},
-            "finish": {"title": "Зурж дуусгах", "text": "Дуусгах"},
-            "undo": {"title": "Сүүлийн цэгийг устгах", "text": "Сүүлийн цэгийг устгах"},
-            "buttons": {"polygon": "Олон өнцөгт зурах", "polyline": "Шугам зурах"},
-        },
-        "handlers": {
-            "polygon": {
-                "tooltip": {
-                    "start": "Зурж эхлэхийн тулд дарна уу.",
-                    "cont": "Үргэлжлүүлэн зурахын тулд дарна уу.",
-                    "end": "Хаахын тулд эхний цэг дээр дарна уу.",
-                }
-            },
-            "polyline": {
-                "error": "<strong>Алдаа:</strong> хүрээ огтлолцож болохгүй!",
-                "tooltip": {
-                    "start": "Шугам зурж эхлэхийн тулд дарна уу.",
-                    "cont": "Үргэлжлүүлэхийн тулд дарна уу.",
-                    "end": "Дуусгахын тулд сүүлийн цэг дээр дарна уу.",
-                },
-            },
-        },
-    },
-    "edit": {
-        "toolbar": {
-            "actions": {
-                "save": {"title": "Өөрчлөлтийг хадгалах", "text": "Хадгалах"},
-                "cancel": {"title": "Засварыг цуцлах", "text": "Цуцлах"},
-                "clearAll": {"title": "Бүгдийг устгах", "text": "Бүгдийг устгах"},
-            },
-            "buttons": {
-                "edit": "Засах",
-                "editDisabled": "Засах зүйл алга",
-                "remove": "Устгах",
-                "removeDisabled": "Устгах зүйл алга",
-            },
-        },
-        "handlers": {
-            "edit": {
-                "tooltip": {
-                    "text": "Цэгийг чирж засна уу.",
-                    "subtext": "Цуцлавал өөрчлөлт буцна.",
-                }
-            },
-            "remove": {"tooltip": {"text": "Устгах объект дээр дарна уу."}},
-        },
-    },
-}
+DRAW_LOCAL_MN: Final[dict[str, object]] = draw_local("mn")

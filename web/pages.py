@@ -40,7 +40,7 @@ from api.services.errors import BadRequest, NotFound, PayloadTooLarge
 from api.services.proposals import proposal_from_body, proposal_from_file, proposal_geojson
 from geo.area import official_ha
 from geo.availability import availability_totals
-from geo.review import REVIEW_LAYERS
+from geo.review import Review
 from geo.rules import SEVERITY_LABELS
 from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
@@ -337,7 +337,7 @@ def _review(
     kind: str,
     soum: str | None,
     day: dt.date,
-) -> dict[str, Any]:
+) -> Review:
     return services.review.check(
         proposal,
         kind="land_conclusion" if kind == "land_conclusion" else "parcel",
@@ -383,10 +383,10 @@ async def check_submit(
         )
     day = _day(today)
 
-    def run() -> tuple[dict[str, Any], folium.Map, dict[str, gpd.GeoDataFrame]]:
+    def run() -> tuple[Review, folium.Map, dict[str, gpd.GeoDataFrame]]:
         result = _review(services, proposal, kind=kind, soum=soum, day=day)
         frames = services.frames()
-        m = maps.review_map(proposal, result, frames, lang=language, draw_field="drawn")
+        m = maps.review_map(result, frames, lang=language, draw_field="drawn")
         return result, m, frames
 
     result, m, frames = await run_in_threadpool(run)
@@ -429,23 +429,21 @@ def check_report(
                       nav="check")  # fmt: skip
     frame = proposal_from_body(proposal.encode("utf-8"), settings=services.settings.api)
     result = _review(services, frame, kind=kind, soum=soum, day=_day(today))
-    frames = services.layers.all(REVIEW_LAYERS)
-    overlaps = maps.review_overlaps(result, frame, frames)
+    overlaps = maps.review_overlaps(result)
     if format == "pdf":
         pdf = review_pdf(
             result,
             lang=language,
-            proposal=frame,
             overlaps=overlaps,
             font_dir=services.settings.files.pdf_font_dir,
         )
-        name = f"gazar-review-{result['today']}.pdf"
+        name = f"gazar-review-{result.today.isoformat()}.pdf"
         return Response(
             pdf,
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
-    sketch = review_sketch(frame, overlaps)
+    sketch = review_sketch(maps.proposal_frame(result), overlaps)
     return render(
         request, "report.html", language, title=text("report_title", language), result=result,
         sketch=sketch,

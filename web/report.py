@@ -7,7 +7,6 @@ folder holding ``DejaVuSans.ttf`` and ``DejaVuSans-Bold.ttf``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -15,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo.review_types import Review, verdict_label
 from geo.rules import SEVERITY_LABELS
 from layers.errors import GazarError
 from layers.labels import Lang, label
@@ -137,15 +137,15 @@ def _ha(value: object) -> str:
 
 
 def review_pdf(
-    result: Mapping[str, Any],
+    result: Review,
     *,
     lang: Lang = "mn",
-    proposal: gpd.GeoDataFrame | None = None,
     overlaps: gpd.GeoDataFrame | None = None,
     font_dir: Path | None = None,
 ) -> bytes:
-    """The review as an A4 PDF: verdict, areas, soums, findings and a sketch (DejaVu Sans from
-    ``font_dir``, ``GAZAR_PDF_FONT_DIR``, when given, else the system's fonts).
+    """The review as an A4 PDF: verdict, areas, soums, findings and a sketch of the reviewed
+    features (their kept geometries) with ``overlaps`` (``web.maps.review_overlaps``) in red;
+    DejaVu Sans from ``font_dir`` (``GAZAR_PDF_FONT_DIR``) when given, else the system's fonts.
 
     Raises
     ------
@@ -169,41 +169,39 @@ def review_pdf(
         pdf.ln(gap)
 
     line(f"{text('app', lang)} — {text('report_title', lang)}", size=16, style="B", gap=3)
-    kind = text(f"kind_{result.get('kind', 'parcel')}", lang)
-    ids = ", ".join(str(f.get("id")) for f in result.get("features", []))
-    line(f"{text('report_date', lang)}: {result.get('today')}")
+    kind = text(f"kind_{result.kind}", lang)
+    ids = ", ".join(str(f.id) for f in result.features)
+    line(f"{text('report_date', lang)}: {result.today.isoformat()}")
     line(f"{text('report_kind', lang)}: {kind}")
     line(f"{text('report_features', lang)}: {ids}")
-    verdict = str(result.get("verdict"))
+    verdict = result.verdict
     colour = {"clear": (26, 127, 55), "conflicts": (198, 40, 40)}.get(verdict, (109, 76, 65))
     pdf.set_text_color(*colour)
-    line(f"{text('verdict', lang)}: {result.get('verdict_' + lang, verdict)}", size=14, style="B")
+    line(f"{text('verdict', lang)}: {pick(verdict_label(verdict), lang)}", size=14, style="B")
     pdf.set_text_color(0, 0, 0)
-    area = result.get("area", {})
     line(
-        f"{text('official_ha', lang)}: {_ha(area.get('official_ha'))}    "
-        f"{text('geodesic_ha', lang)}: {_ha(area.get('geodesic_ha'))}"
+        f"{text('official_ha', lang)}: {_ha(result.area.official_ha)}    "
+        f"{text('geodesic_ha', lang)}: {_ha(result.area.geodesic_ha)}"
     )
-    if result.get("proposing_soum"):
+    if result.proposing_soum:
         line(
-            f"{text('outside_soum', lang)} ({result['proposing_soum']}): "
-            f"{_ha(result.get('outside_soum_ha'))}"
+            f"{text('outside_soum', lang)} ({result.proposing_soum}): {_ha(result.outside_soum_ha)}"
         )
     grey = FontFace(emphasis="BOLD", fill_color=(238, 242, 246))
-    soums = result.get("soums", [])
-    if soums:
+    if result.soums:
         line(text("soums_touched", lang), size=12, style="B")
         pdf.set_font("DejaVu", "", 9)
         with pdf.table(col_widths=(20, 50, 20, 15), headings_style=grey, line_height=5) as table:
             table.row([text("field_soum_code", lang), text("field_name", lang),
                        text("field_overlap_ha", lang), text("share", lang)])  # fmt: skip
-            for s in soums:
-                name = s.get(f"name_{lang}") or s.get("name_en") or s.get("name_mn") or ""
-                share = s.get("share")
-                table.row([str(s.get("soum_code")), str(name), _ha(s.get("overlap_ha")),
+            for s in result.soums:
+                named = s.name_en if lang == "en" else s.name_mn
+                name = named or s.name_en or s.name_mn or ""
+                share = s.share
+                table.row([str(s.soum_code), str(name), _ha(s.overlap_ha),
                            "—" if share is None else f"{100 * share:.1f} %"])  # fmt: skip
         pdf.ln(3)
-    findings = result.get("findings", [])
+    findings = result.findings
     line(f"{text('findings', lang)} ({len(findings)})", size=12, style="B")
     if findings:
         pdf.set_font("DejaVu", "", 8)
@@ -214,24 +212,24 @@ def review_pdf(
                        text("field_layer", lang), text("field_id", lang),
                        text("field_overlap_ha", lang), text("field_message", lang)])  # fmt: skip
             for f in findings:
-                sev = SEVERITY_LABELS.get(str(f.get("severity")), ("", ""))
+                sev = SEVERITY_LABELS.get(f.severity, ("", ""))
                 table.row(
                     [
                         pick(sev, lang),
-                        str(f.get(f"title_{lang}") or f.get("code")),
-                        label("layer", str(f.get("layer")), lang) if f.get("layer") else "",
-                        str(f.get("id") or ""),
-                        _ha(f.get("overlap_ha")),
-                        str(f.get(f"message_{lang}") or ""),
+                        pick((f.title_mn, f.title_en), lang) or f.code,
+                        label("layer", f.layer, lang) if f.layer else "",
+                        f.id or "",
+                        _ha(f.overlap_ha),
+                        pick((f.message_mn, f.message_en), lang) or "",
                     ]
                 )
     else:
         line(text("no_findings", lang))
     notes = {
-        "repairs": [f"{x.get('feature_id')}: {x.get('reason')}" for x in result.get("repairs", [])],
+        "repairs": [f"{x.feature_id}: {x.reason}" for x in result.repairs],
         "problems": [
-            f"#{p.get('index')} ({p.get('id')}): {p.get(f'reason_{lang}') or p.get('reason')}"
-            for p in result.get("problems", [])
+            f"#{p.index} ({p.id}): {pick((p.reason_mn, p.reason_en), lang)}"
+            for p in result.problems
         ],
     }
     for key, items in notes.items():
@@ -240,13 +238,13 @@ def review_pdf(
             line(text(key, lang), size=12, style="B")
             for item in items:
                 line("• " + item, size=9, gap=0.5)
-    if proposal is not None and len(proposal):
-        _sketch(pdf, proposal, overlaps)
+    shapes = [f.geometry for f in result.features]
+    _sketch(pdf, shapes, overlaps)
     return bytes(pdf.output())
 
 
-def _sketch(pdf: Any, proposal: gpd.GeoDataFrame, overlaps: gpd.GeoDataFrame | None) -> None:
-    shapes = [g for g in proposal.geometry if g is not None and not g.is_empty]
+def _sketch(pdf: Any, features: list[Any], overlaps: gpd.GeoDataFrame | None) -> None:
+    shapes = [g for g in features if g is not None and not g.is_empty]
     if not shapes:
         return
     width, height = 180.0, 110.0

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Final
 
 import geopandas as gpd
 import numpy as np
@@ -36,7 +37,8 @@ from api.views import (
 from geo.area import areas
 from geo.raster import Dem
 from geo.repair import check_polygons, repair_polygons
-from geo.review import KIND_LAYER, REVIEW_LAYERS, VERDICT_LABELS, ReviewContext
+from geo.review import KIND_LAYER, REVIEW_LAYERS, Review, ReviewContext
+from geo.review_types import verdict_label
 from geo.rules import (
     RULES,
     SEVERITY_LABELS,
@@ -47,6 +49,7 @@ from geo.rules import (
 from geo.settings import AnalysisSettings
 from layers.errors import InputFileError, InvalidGeometry
 from layers.labels import label
+from layers.labels import pair as label_pair
 from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
 from layers.store import Store
@@ -427,9 +430,9 @@ def check_cmd(
         soum=soum,
         dem=elevations,
     )
-    result["file"] = str(file)
+    result = replace(result, file=str(file))
     if fmt == "json":
-        _emit(_dumps(result), out_file)
+        _emit(_dumps(result.as_json()), out_file)
     else:
         _emit(review_html(result), out_file)
 
@@ -490,7 +493,11 @@ _VERDICT_COLOURS = {"clear": "#1b7f3b", "conflicts": "#b3261e", "invalid": "#6b4
 _SEVERITY_COLOURS = {"block": "#b3261e", "warn": "#a05a00", "info": "#35608a"}
 
 
-def review_html(result: Mapping[str, Any]) -> str:
+#: The columns of the findings table of :func:`review_html` (``review_page`` words).
+_FINDING_HEADS: Final = ("severity", "rule", "proposal", "layer", "id", "holder", "ha", "message")
+
+
+def review_html(result: Review) -> str:
     """A self-contained bilingual HTML page of a review (no external files or scripts)."""
 
     def e(value: object) -> str:
@@ -502,60 +509,66 @@ def review_html(result: Mapping[str, Any]) -> str:
     def share(value: object) -> str:
         return "—" if value is None else f"{100 * float(value):.2f} %"  # type: ignore[arg-type]
 
-    verdict = str(result["verdict"])
-    mn, en = VERDICT_LABELS[verdict]
-    kind_layer = KIND_LAYER[str(result["kind"])]
+    def w(code: str, sep: str = " / ") -> str:  # a word of the page in both languages
+        return sep.join(e(side) for side in label_pair("review_page", code))
+
+    verdict = result.verdict
+    mn, en = verdict_label(verdict)
+    kind_layer = KIND_LAYER[result.kind]
     rows: list[str] = []
-    for f in result["findings"]:
-        sev_mn, sev_en = SEVERITY_LABELS[f["severity"]]
-        layer = f["layer"]
+    for f in result.findings:
+        sev_mn, sev_en = SEVERITY_LABELS[f.severity]
+        layer = f.layer
         where = (
             f"{e(label('layer', layer, 'mn'))} / {e(label('layer', layer, 'en'))}"
             if layer and layer in REGISTRY
             else e(layer)
         )
         rows.append(
-            f'<tr><td><span class="sev" style="background:{_SEVERITY_COLOURS[f["severity"]]}">'
+            f'<tr><td><span class="sev" style="background:{_SEVERITY_COLOURS[f.severity]}">'
             f"{e(sev_mn)} / {e(sev_en)}</span></td>"
-            f"<td><code>{e(f['code'])}</code><br>{e(f['title_mn'])}<br>{e(f['title_en'])}</td>"
-            f"<td>{e(f['proposal_id'])}</td><td>{where}</td><td>{e(f['id'])}</td>"
-            f"<td>{e(f['holder'])}</td><td class='n'>{ha(f['overlap_ha'])}</td>"
-            f"<td>{e(f['message_mn'])}<br><span class='en'>{e(f['message_en'])}</span></td></tr>"
+            f"<td><code>{e(f.code)}</code><br>{e(f.title_mn)}<br>{e(f.title_en)}</td>"
+            f"<td>{e(f.proposal_id)}</td><td>{where}</td><td>{e(f.id)}</td>"
+            f"<td>{e(f.holder)}</td><td class='n'>{ha(f.overlap_ha)}</td>"
+            f"<td>{e(f.message_mn)}<br><span class='en'>{e(f.message_en)}</span></td></tr>"
         )
     findings = (
-        "<table><tr><th>Зэрэг<br>Severity</th><th>Дүрэм<br>Rule</th><th>Санал<br>Proposal</th>"
-        "<th>Давхарга<br>Layer</th><th>Дугаар<br>Id</th><th>Эзэмшигч<br>Holder</th>"
-        "<th>га<br>ha</th><th>Тайлбар<br>Message</th></tr>" + "".join(rows) + "</table>"
+        "<table><tr>"
+        + "".join(f"<th>{w(c, '<br>')}</th>" for c in _FINDING_HEADS)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
         if rows
-        else "<p>Зөрчил илрээгүй. / No findings.</p>"
+        else f"<p>{w('no_findings')}</p>"
     )
     soums = "".join(
-        f"<tr><td>{e(s['soum_code'])}</td><td>{e(s['name_mn'])} / {e(s['name_en'])}</td>"
-        f"<td>{e(s['aimag_code'])}</td><td class='n'>{ha(s['overlap_ha'])}</td>"
-        f"<td class='n'>{share(s['share'])}</td></tr>"
-        for s in result["soums"]
+        f"<tr><td>{e(s.soum_code)}</td><td>{e(s.name_mn)} / {e(s.name_en)}</td>"
+        f"<td>{e(s.aimag_code)}</td><td class='n'>{ha(s.overlap_ha)}</td>"
+        f"<td class='n'>{share(s.share)}</td></tr>"
+        for s in result.soums
     )
     aimags = ", ".join(
-        f"{e(a['name_mn'])} / {e(a['name_en'])} ({e(a['aimag_code'])})" for a in result["aimags"]
+        f"{e(a.name_mn)} / {e(a.name_en)} ({e(a.aimag_code)})" for a in result.aimags
     )
     features = "".join(
-        f"<tr><td>{e(x['id'])}</td><td class='n'>{ha(x['official_ha'])}</td>"
-        f"<td class='n'>{ha(x['geodesic_ha'])}</td><td>{e(x['utm_zone'])}</td>"
-        f"<td>{e(VERDICT_LABELS[x['verdict']][0])} / {e(VERDICT_LABELS[x['verdict']][1])}</td></tr>"
-        for x in result["features"]
+        f"<tr><td>{e(x.id)}</td><td class='n'>{ha(x.official_ha)}</td>"
+        f"<td class='n'>{ha(x.geodesic_ha)}</td><td>{e(x.utm_zone)}</td>"
+        f"<td>{e(verdict_label(x.verdict)[0])} / {e(verdict_label(x.verdict)[1])}</td></tr>"
+        for x in result.features
     )
     notes = "".join(
-        f"<li>{e(p['id'])}: {e(p['reason_mn'])} / {e(p['reason_en'])}</li>"
-        for p in result["problems"]
-    ) + "".join(f"<li>{e(r['feature_id'])} ({e(r['layer'])}): {e(r['reason'])}</li>"
-                for r in result["repairs"])  # fmt: skip
-    area = result["area"]
+        f"<li>{e(p.id)}: {e(p.reason_mn)} / {e(p.reason_en)}</li>" for p in result.problems
+    ) + "".join(f"<li>{e(r.feature_id)} ({e(r.layer)}): {e(r.reason)}</li>"
+                for r in result.repairs)  # fmt: skip
+    area = result.area
+    soum_heads = "".join(f"<th>{w(c, '<br>')}</th>" for c in ("code", "soum", "aimag", "ha"))
+    day = result.today.isoformat()
     return f"""<!DOCTYPE html>
 <html lang="mn">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Gazar — Хянан шалгалт / Review: {e(result.get("file", ""))}</title>
+<title>Gazar — {w("review")}: {e(result.file or "")}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }}
 h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-top: 1.6rem; }}
@@ -569,33 +582,33 @@ th {{ background: #f2f2f2; }} td.n {{ text-align: right; font-variant-numeric: t
 </style>
 </head>
 <body>
-<h1>Хянан шалгалт / Review — {e(label("layer", kind_layer, "mn"))} /
+<h1>{w("review")} — {e(label("layer", kind_layer, "mn"))} /
 {e(label("layer", kind_layer, "en"))}</h1>
-<p>Файл / File: <code>{e(result.get("file", "—"))}</code> · Огноо / Date: {e(result["today"])}</p>
+<p>{w("file")}: <code>{e(result.file or "—")}</code> · {w("date")}: {e(day)}</p>
 <p class="verdict">{e(mn)} / {e(en)}</p>
-<h2>Талбай / Area</h2>
+<h2>{w("area")}</h2>
 <table>
-<tr><th>Албан ёсны га (UTM)<br>Official ha (UTM)</th><th>Бодит га<br>True ha</th></tr>
-<tr><td class="n">{ha(area["official_ha"])}</td><td class="n">{ha(area["geodesic_ha"])}</td></tr>
+<tr><th>{w("official_ha_utm", "<br>")}</th><th>{w("true_ha", "<br>")}</th></tr>
+<tr><td class="n">{ha(area.official_ha)}</td><td class="n">{ha(area.geodesic_ha)}</td></tr>
 </table>
 <table>
-<tr><th>Дугаар<br>Id</th><th>Албан ёсны га<br>Official ha</th><th>Бодит га<br>True ha</th>
-<th>UTM бүс<br>UTM zone</th><th>Дүгнэлт<br>Verdict</th></tr>
+<tr><th>{w("id", "<br>")}</th><th>{w("official_ha", "<br>")}</th><th>{w("true_ha", "<br>")}</th>
+<th>{w("utm_zone", "<br>")}</th><th>{w("verdict", "<br>")}</th></tr>
 {features}
 </table>
-<h2>Сум, аймаг / Soums and aimags</h2>
+<h2>{w("soums_aimags")}</h2>
 <table>
-<tr><th>Код<br>Code</th><th>Сум<br>Soum</th><th>Аймаг<br>Aimag</th><th>га<br>ha</th>
-<th>Хувь<br>Share</th></tr>
+<tr>{soum_heads}
+<th>{w("share", "<br>")}</th></tr>
 {soums}
 </table>
-<p>Аймаг / Aimags: {aimags or "—"}</p>
-<p>Санал болгосон сум / Proposing soum: {e(result["proposing_soum"])} ·
-Сумаас гадна / Outside it: {ha(result["outside_soum_ha"])} га/ha
-({share(result["outside_soum_share"])})</p>
-<h2>Зөрчил / Findings</h2>
+<p>{w("aimags")}: {aimags or "—"}</p>
+<p>{w("proposing_soum")}: {e(result.proposing_soum)} ·
+{w("outside")}: {ha(result.outside_soum_ha)} {w("ha", "/")}
+({share(result.outside_soum_share)})</p>
+<h2>{w("findings")}</h2>
 {findings}
-<h2>Тэмдэглэл / Notes</h2>
+<h2>{w("notes")}</h2>
 {f"<ul>{notes}</ul>" if notes else "<p>—</p>"}
 </body>
 </html>

@@ -26,6 +26,7 @@ from geo.repair import Repaired
 from geo.settings import AnalysisSettings
 from geo.suggest import SuggestResult, candidates_table, suggest_parcels
 from layers.errors import FeatureNotFound
+from layers.geojson import collection
 from layers.store import Store
 
 AvailabilityFormat = Literal["table", "json", "csv", "geojson"]
@@ -263,7 +264,7 @@ def _suggest_geojson(result: SuggestResult, lc_id: str) -> dict[str, Any]:
                 "geometry": shapely.geometry.mapping(result.largest_block),
             }
         )
-    return {"type": "FeatureCollection", "fits": result.fits, "features": features}
+    return collection(features, {"fits": result.fits})
 
 
 def _print_suggestions(result: SuggestResult, messages: dict[str, str]) -> None:

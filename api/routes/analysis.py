@@ -221,15 +221,14 @@ async def check(
     def run() -> dict[str, Any]:  # parsing and reviewing off the event loop
         proposal = proposal_from_body(body, settings=services.settings.api)
         result = services.review.check(proposal, kind=kind, today=_day(today), soum=soum)
-        if result["problems"]:
+        if result.problems:
             raise InvalidGeometry(
                 "the proposal cannot be reviewed: "
                 + "; ".join(
-                    f"feature #{p['index']} (id={p['id']}): {p['reason']}"
-                    for p in result["problems"]
+                    f"feature #{p.index} (id={p.id}): {p.reason_en}" for p in result.problems
                 )
             )
-        return result
+        return result.as_json()
 
     return OrjsonResponse(await run_in_threadpool(run))
 

@@ -4,7 +4,7 @@
 factory), ``/collections``, ``/collections/{collectionId}``, ``.../queryables``, ``.../items``
 and ``.../items/{featureId}``. Collections are defined in :mod:`api.services.collections`
 (every store layer, plus the derived ``overlaps`` and ``available_land``); features are written by
-:mod:`api.geojson`; coordinate systems are handled by :mod:`api.crs`.
+:mod:`layers.geojson`; coordinate systems are handled by :mod:`api.crs`.
 
 Items take ``limit`` (default and maximum from ``ApiSettings``; a larger limit is cut to the
 maximum, as the standard asks), ``offset`` (paging: ``next`` and ``prev`` links carry it),
@@ -27,7 +27,6 @@ from starlette.datastructures import URL
 from api import crs as crs_mod
 from api.deps import SettingsDep, get_services
 from api.errors import BadRequest
-from api.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 from api.responses import GeoJSONResponse, OrjsonResponse
 from api.services.collections import (
     COLLECTIONS,
@@ -39,6 +38,7 @@ from api.services.collections import (
     select,
 )
 from layers.errors import FeatureNotFound
+from layers.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 
 router = APIRouter(tags=["OGC API – Features"])
 

@@ -23,6 +23,7 @@ from api.services.allocation_checks import today_of
 from geo.allocation import STATUS_LABELS, competing_groups, verify_draw
 from geo.lifecycle import expiring
 from geo.settings import AnalysisSettings
+from layers.geojson import collection
 from layers.labels import label, messages
 from layers.ledger import Ledger, RecordNotFound, parse_json_list, stamp
 
@@ -216,7 +217,7 @@ def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str,
                 "properties": props,
             }
         )
-    return {"type": "FeatureCollection", "features": features}
+    return collection(features)
 
 
 def register_csv(doc: Mapping[str, Any]) -> str:

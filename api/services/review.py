@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any, Literal
+from typing import Literal
 
 import geopandas as gpd
 
@@ -14,7 +14,7 @@ from api.services import rasters
 from api.services.layers import LayerCache
 from api.views import check_view
 from geo.raster import Dem
-from geo.review import REVIEW_LAYERS, ReviewContext
+from geo.review import REVIEW_LAYERS, Review, ReviewContext
 from geo.settings import AnalysisSettings
 
 Kind = Literal["land_conclusion", "parcel"]
@@ -52,8 +52,9 @@ class ReviewService:
         kind: Kind,
         today: dt.date,
         soum: str | None = None,
-    ) -> dict[str, Any]:
-        """The review of ``proposal`` as ``gazar check --format json`` prints it."""
+    ) -> Review:
+        """The review of ``proposal`` (its ``as_json()`` is what ``gazar check --format json``
+        prints)."""
         return check_view(
             proposal,
             kind=kind,

@@ -1,0 +1,332 @@
+"""The parts of a map: layers' features as GeoJSON (light geometry), the folium elements drawn
+by ``gazar.js``, the labels they show and each layer's spec (properties, legend, plan)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from geo.area import official_ha
+from geo.raster import RECOVERY_LABELS
+from geo.rules import RULES, SEVERITY_LABELS
+from layers.geojson import collection, property_features
+from layers.labels import LABELS, Lang, label
+from web.assets import (
+    DRAW_CSS,
+    DRAW_JS,
+    GAZAR_CSS,
+    GAZAR_JS,
+    localize,
+)
+from web.i18n import text
+from web.maps.styles import PRECISION_DEG, Look, RemoteLoading
+
+# ------------------------------------------------------------------------------ data to JSON
+
+
+def _json(value: object) -> str:
+    """JSON safe to place inside a ``<script>`` element."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("</", "<\\/")
+
+
+def _plain(values: pd.Series) -> list[object]:
+    """A column as JSON-ready values: dates as ISO text, missing values as None."""
+    out: list[object] = []
+    for v in values.to_numpy(dtype=object):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            out.append(None)
+        elif hasattr(v, "isoformat"):
+            out.append(v.isoformat()[:10])
+        elif isinstance(v, np.generic):
+            out.append(v.item())
+        else:
+            out.append(v)
+    return out
+
+
+def light_geometry(geoms: Sequence[Any] | np.ndarray, simplify_deg: float) -> np.ndarray:
+    """Simplified (topology kept) and rounded to six decimals, for drawing only.
+
+    Examples
+    --------
+    >>> g = shapely.box(106.123456789, 47.0, 106.2, 47.1)
+    >>> shapely.get_coordinates(light_geometry([g], 1e-6)[0]).max(axis=0).tolist()
+    [106.2, 47.1]
+    >>> float(round(shapely.get_coordinates(light_geometry([g], 1e-6)[0])[:, 0].min(), 9))
+    106.123457
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if simplify_deg > 0:
+        arr = shapely.simplify(arr, simplify_deg, preserve_topology=True)
+    return np.asarray(shapely.set_precision(arr, PRECISION_DEG, mode="pointwise"), dtype=object)
+
+
+def features_json(
+    frame: gpd.GeoDataFrame, properties: Mapping[str, Sequence[object]], *, simplify_deg: float
+) -> str:
+    """A GeoJSON FeatureCollection of ``frame``'s non-empty geometries with ``properties``."""
+    geoms = light_geometry(frame.geometry.array, simplify_deg)
+    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    cols = {k: np.asarray(v, dtype=object)[keep] for k, v in properties.items()}
+    keys = list(cols)
+    n = int(keep.sum())
+    rows = zip(*(cols[k] for k in keys), strict=True) if keys else iter([()] * n)
+    props = [dict(zip(keys, row, strict=True)) for row in rows]
+    return _json(collection(property_features(props, geoms[keep])))
+
+
+# ------------------------------------------------------------------------------ folium parts
+
+
+class GazarLayer(JSCSSMixin, Layer):  # type: ignore[misc]
+    """A GeoJSON layer drawn by ``gazar.layer`` (web/static/gazar.js): style by a property,
+    bilingual popups built in the browser, and optionally loaded by bounding box."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = gazar.layer(
+                {{ this._parent.get_name() }}, {{ this.spec_json }}, {{ this.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, spec: Mapping[str, Any], data: str | None, *, show: bool):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GazarLayer"
+        self.layer = spec["layer"]
+        self.spec = dict(spec)
+        self.spec_json = _json(spec)
+        self.data_json = data if data is not None else "null"
+        localize(self, [GAZAR_JS], [GAZAR_CSS])
+
+
+class GazarSetup(JSCSSMixin, MacroElement):  # type: ignore[misc]
+    """The map's controls (``gazar.setup``): scale, legend, search, measurement, drawing."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            gazar.setup({{ this._parent.get_name() }}, {{ this.options_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "GazarSetup"
+        self.options = dict(options)
+        self.options_json = _json(options)
+        localize(self, [DRAW_JS, GAZAR_JS], [DRAW_CSS, GAZAR_CSS])
+
+
+# ------------------------------------------------------------------------------ labels
+
+
+def _labels(lang: Lang) -> dict[str, dict[str, str]]:
+    groups = {g: {v: label(g, v, lang) for v in values} for g, values in LABELS.items()}
+    side = 0 if lang == "mn" else 1
+    groups["rule"] = {code: (r.title_mn, r.title_en)[side] for code, r in RULES.items()}
+    groups["severity"] = {k: v[side] for k, v in SEVERITY_LABELS.items()}
+    groups["verdict"] = {k: v[side] for k, v in LABELS["review_verdict"].items()}
+    groups["recovery"] = {k: v[side] for k, v in RECOVERY_LABELS.items()}
+    return groups
+
+
+def _field_label(key: str, lang: Lang) -> str:
+    return text(f"field_{key.removesuffix('_mn').removesuffix('_en')}", lang)
+
+
+def _in_language(look: Look, lang: Lang) -> Look:
+    """``message`` fields become ``message_mn`` or ``message_en`` (the API's columns)."""
+    fields = tuple((f"{k}_{lang}" if k == "message" else k, g) for k, g in look.fields)
+    return replace(look, fields=fields)
+
+
+def rules_index(findings: pd.DataFrame | None, lang: Lang) -> dict[str, dict[str, list[str]]]:
+    """The messages of the rules each feature breaks: ``{layer: {id: [message, ...]}}``.
+
+    Both features of a pair finding break the rule.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"a_layer": ["contract_parcels"], "a_id": ["P-1"],
+    ...     "b_layer": ["contract_parcels"], "b_id": ["P-2"], "message_mn": ["мн"],
+    ...     "message_en": ["P-1 overlaps P-2"]})
+    >>> rules_index(f, "en")["contract_parcels"]
+    {'P-1': ['P-1 overlaps P-2'], 'P-2': ['P-1 overlaps P-2']}
+    """
+    out: dict[str, dict[str, list[str]]] = {}
+    if findings is None or len(findings) == 0:
+        return out
+    message = findings["message_mn" if lang == "mn" else "message_en"].astype(str)
+    sides = [
+        pd.DataFrame({"layer": findings[f"{s}_layer"], "id": findings[f"{s}_id"], "msg": message})
+        for s in ("a", "b")
+    ]
+    table = pd.concat(sides, ignore_index=True).dropna(subset=["layer", "id"])
+    table = table.drop_duplicates()
+    for (layer, fid), msgs in table.groupby(["layer", "id"], sort=False)["msg"]:
+        out.setdefault(str(layer), {})[str(fid)] = msgs.tolist()
+    return out
+
+
+# ------------------------------------------------------------------------------ layer specs
+
+
+def _properties(name: str, frame: gpd.GeoDataFrame, look: Look, lang: Lang) -> dict[str, list]:
+    props: dict[str, list[object]] = {"id": _plain(frame["id"].astype(str))}
+    wanted = [k for k, _ in look.fields] + list(look.search)
+    if look.key:
+        wanted.append(look.key)
+    for key in dict.fromkeys(wanted):
+        if key in props:
+            continue
+        if key == "official_ha":
+            props[key] = _plain(pd.Series(_official(frame)).round(4))
+        elif key == "members":
+            for k in ("members_women", "members_men"):
+                if k in frame.columns:
+                    props[k] = _plain(frame[k])
+        elif key == "name" and name in ("soums", "aimags"):
+            first, second = ("name_mn", "name_en") if lang == "mn" else ("name_en", "name_mn")
+            one = frame.get(first, pd.Series(None, index=frame.index))
+            other = frame.get(second, pd.Series(None, index=frame.index))
+            props[key] = _plain(one.where(one.notna() & (one.astype(str) != ""), other))
+        elif key in frame.columns:
+            col = frame[key]
+            ha = key.endswith("_ha")
+            props[key] = _plain(pd.to_numeric(col, errors="coerce").round(4) if ha else col)
+    return props
+
+
+def _official(frame: gpd.GeoDataFrame) -> np.ndarray:
+    if "official_ha" in frame.columns:
+        return np.asarray(frame["official_ha"], dtype=float)
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    out = np.full(len(geoms), np.nan)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any():
+        out[ok] = official_ha(geoms[ok])
+    return out
+
+
+def _spec(
+    name: str,
+    title: str,
+    look: Look,
+    lang: Lang,
+    *,
+    rules: Mapping[str, list[str]] | None,
+    remote: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    groups = {g for _, g in look.fields if g} | ({look.group} if look.group else set())
+    all_labels = _labels(lang)
+    spec: dict[str, Any] = {
+        "layer": name,
+        "title": title,
+        "key": look.key,
+        "style": look.style,
+        "styles": look.styles,
+        "fields": [
+            {"key": k, "label": _field_label(k, lang), "group": g, "ha": k.endswith("_ha")}
+            for k, g in look.fields
+        ],
+        "labels": {g: all_labels[g] for g in sorted(groups) if g in all_labels},
+        "search": list(look.search),
+        "remote": remote,
+    }
+    if look.rules:
+        spec["rules"] = dict(rules or {})
+        spec["rulesLabel"] = text("field_rules", lang)
+        spec["noRules"] = text("no_rules_broken", lang)
+    return spec
+
+
+def _legend_items(look: Look, values: Collection[str] | None, lang: Lang) -> list[dict[str, Any]]:
+    if not look.key or not look.styles:
+        return []
+    labels = _labels(lang).get(look.group or "", {})
+    keep = [v for v in look.styles if values is None or v in values]
+    return [{"label": labels.get(v, v), "style": look.style | look.styles[v]} for v in keep]
+
+
+@dataclass
+class _Plan:
+    """The layers of one map before they become folium elements."""
+
+    lang: Lang
+    elements: list[GazarLayer] = field(default_factory=list)
+    legend: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        name: str,
+        frame: gpd.GeoDataFrame | None,
+        look: Look,
+        *,
+        title: str,
+        rules: Mapping[str, list[str]] | None,
+        show: bool,
+        remote: RemoteLoading | None,
+        properties: Mapping[str, Sequence[object]] | None = None,
+    ) -> None:
+        if frame is None or len(frame) == 0:
+            return
+        look = _in_language(look, self.lang)
+        far = remote is not None and len(frame) > remote.inline_limit
+        remote_spec = None
+        if far and remote is not None:
+            remote_spec = {
+                "url": remote.items_url.format(layer=name),
+                "minZoom": remote.min_zoom,
+                "limit": remote.page_limit,
+                "strings": {
+                    "zoomIn": text("zoom_in_to_load", self.lang),
+                    "loading": text("loading", self.lang),
+                    "failed": text("load_failed", self.lang),
+                    "capped": text("shown_first", self.lang),
+                },
+            }
+        if far and remote is not None and rules is not None and len(rules) > remote.inline_limit:
+            # a layer too large to inline has too many findings to inline too: its popups
+            # leave the rules out rather than say none are broken
+            look = replace(look, rules=False)
+        spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
+        data = None
+        if not far:
+            props = (
+                properties if properties is not None else _properties(name, frame, look, self.lang)
+            )
+            data = features_json(frame, props, simplify_deg=look.simplify_deg)
+        count = f"{len(frame):,}".replace(",", " ")
+        self.elements.append(GazarLayer(f"{title} ({count})", spec, data, show=show))
+        values = (
+            None
+            if far or not look.key or look.key not in frame.columns
+            else set(frame[look.key].dropna().astype(str))
+        )
+        items = _legend_items(look, values, self.lang)
+        if not items:
+            items = [{"label": title, "style": look.style}]
+        self.legend.append({"title": title, "items": items})
+
+
+__all__ = [
+    "GazarLayer",
+    "GazarSetup",
+    "features_json",
+    "light_geometry",
+    "rules_index",
+]

@@ -1,0 +1,274 @@
+"""How each layer is drawn: the looks (style by a property, popup fields, search), the extra
+layers' looks, the drawing order and remote loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+Bounds = tuple[float, float, float, float]
+Style = dict[str, Any]
+
+#: Coordinates are rounded to this grid (degrees): six decimals, ~0.1 m.
+PRECISION_DEG: Final = 1e-6
+
+#: The online basemap (an image tile address, not a script); off unless the user turns it on.
+BASEMAP_TILES: Final = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+BASEMAP_ATTRIBUTION: Final = "© OpenStreetMap contributors"
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one layer is drawn, labelled and searched."""
+
+    #: the column the colour depends on, and the ``layers.labels`` group of its values
+    key: str | None
+    group: str | None
+    style: Style
+    styles: dict[str, Style] = field(default_factory=dict)
+    #: popup rows: (property, labels group or None)
+    fields: tuple[tuple[str, str | None], ...] = ()
+    search: tuple[str, ...] = ()
+    #: simplification tolerance in degrees (topology preserved)
+    simplify_deg: float = 2e-6
+    #: whether popups list the rules the feature breaks
+    rules: bool = True
+
+
+def _fields(*specs: str) -> tuple[tuple[str, str | None], ...]:
+    """Popup fields written ``"column"`` or ``"column:label_group"`` (a coded column).
+
+    Examples
+    --------
+    >>> _fields("name", "status:contract_status")
+    (('name', None), ('status', 'contract_status'))
+    """
+    return tuple((c, g or None) for c, _, g in (spec.partition(":") for spec in specs))
+
+
+def _fill(color: str, opacity: float, *, weight: float = 1.5, line: str | None = None) -> Style:
+    return {"color": line or color, "fillColor": color, "fillOpacity": opacity, "weight": weight}
+
+
+#: Layers from bottom to top, and how each is drawn.
+LOOKS: Final[dict[str, Look]] = {
+    "aimags": Look(
+        None,
+        None,
+        {"color": "#555555", "weight": 2.5, "fillOpacity": 0, "dashArray": "8 5", "fill": False},
+        fields=_fields("name"),
+        simplify_deg=1e-3,
+        rules=False,
+    ),
+    "soums": Look(
+        None,
+        None,
+        {"color": "#7a7a7a", "weight": 1, "fillColor": "#f6f3ea", "fillOpacity": 0.55},
+        fields=_fields("name", "aimag_code"),
+        search=("id", "name"),
+        simplify_deg=3e-4,
+        rules=False,
+    ),
+    "land_conclusions": Look(
+        "status",
+        "land_conclusion_status",
+        _fill("#2166ac", 0.08, weight=2),
+        {
+            "proposed": _fill("#c2a5cf", 0.12, weight=2),
+            "khural_approved": _fill("#9970ab", 0.12, weight=2),
+            "submitted": _fill("#762a83", 0.12, weight=2),
+            "under_review": _fill("#f4a582", 0.15, weight=2),
+            "issued": _fill("#2166ac", 0.10, weight=2.5),
+            "rejected": _fill("#878787", 0.08, weight=1.5) | {"dashArray": "4 4"},
+            "revoked": _fill("#4d4d4d", 0.08, weight=1.5) | {"dashArray": "4 4"},
+            "expired": _fill("#bababa", 0.08, weight=1.5) | {"dashArray": "4 4"},
+        },
+        fields=_fields(
+            "name",
+            "status:land_conclusion_status",
+            "soum_code",
+            "requested_by:requested_by",
+            "decision_ref",
+            "official_ha",
+            "proposed_on",
+            "khural_approved_on",
+            "submitted_on",
+            "decided_on",
+            "valid_until",
+        ),
+        search=("id", "name", "decision_ref"),
+    ),
+    "exclusions": Look(
+        "kind",
+        "exclusion_kind",
+        _fill("#525252", 0.25),
+        {
+            "protected_area": _fill("#1b7837", 0.22, line="#00441b"),
+            "water_protection": _fill("#4393c3", 0.30, line="#053061"),
+            "settlement": _fill("#8c6d31", 0.30),
+            "other": _fill("#525252", 0.25),
+        },
+        fields=_fields("name", "kind:exclusion_kind", "official_ha"),
+        search=("id", "name"),
+    ),
+    "licences": Look(
+        "kind",
+        "licence_kind",
+        _fill("#c51b7d", 0.18),
+        {
+            "MV": _fill("#c51b7d", 0.22),
+            "XV": _fill("#de77ae", 0.15),
+            "other": _fill("#b8a1c4", 0.15),
+        },
+        fields=_fields(
+            "holder",
+            "kind:licence_kind",
+            "mineral",
+            "official_ha",
+            "reported_ha",
+            "given_on",
+            "expires_on",
+        ),
+        search=("id", "holder"),
+    ),
+    "rehab_zones": Look(
+        "stage",
+        "rehab_stage",
+        _fill("#8c510a", 0.45),
+        {
+            "required": _fill("#8c510a", 0.55),
+            "technical_done": _fill("#bf812d", 0.50),
+            "biological_done": _fill("#dfc27d", 0.50, line="#8c510a"),
+            "accepted": _fill("#f6e8c3", 0.35, line="#8c510a"),
+        },
+        fields=_fields(
+            "holder", "stage:rehab_stage", "parcel_id", "official_ha", "due_on", "accepted_on"
+        ),
+        search=("id", "holder", "parcel_id"),
+    ),
+    "contract_parcels": Look(
+        "status",
+        "contract_status",
+        _fill("#e66101", 0.45),
+        {
+            "applied": _fill("#fdb863", 0.55, line="#b35806"),
+            "active": _fill("#e66101", 0.55, line="#7f3b08"),
+            "suspended": _fill("#8073ac", 0.50),
+            "expired": _fill("#bdbdbd", 0.45, line="#636363"),
+            "terminated": _fill("#636363", 0.35),
+        },
+        fields=_fields(
+            "holder",
+            "holder_type:holder_type",
+            "members",
+            "contract_no",
+            "status:contract_status",
+            "land_conclusion_id",
+            "official_ha",
+            "signed_on",
+            "starts_on",
+            "expires_on",
+        ),
+        search=("id", "holder", "contract_no"),
+    ),
+}
+
+#: Extra layers drawn above the store's layers.
+AVAILABLE_LOOK: Final = Look(
+    None,
+    None,
+    _fill("#1a9850", 0.45, weight=1, line="#006837"),
+    fields=_fields(
+        "name",
+        "soum_code",
+        "available_ha",
+        "area_ha",
+        "allocated_ha",
+        "rehab_blocked_ha",
+        "excluded_ha",
+    ),
+    rules=False,
+)
+OVERLAP_LOOK: Final = Look(
+    "severity",
+    "severity",
+    _fill("#e31a1c", 0.65, weight=1.5, line="#99000d"),
+    {"warn": _fill("#fd8d3c", 0.6, weight=1.5, line="#bd0026")},
+    fields=_fields("rule:rule", "severity:severity", "a_id", "b_id", "overlap_ha", "message"),
+    rules=False,
+)
+#: Rehabilitation zones by their vegetation recovery (``geo.raster.recovery_table`` statuses).
+RECOVERY_LOOK: Final = Look(
+    "status",
+    "recovery",
+    _fill("#969696", 0.5),
+    {
+        "recovering": _fill("#01665e", 0.6, line="#003c30"),
+        "below_min": _fill("#f46d43", 0.65, line="#a50026"),
+        "no_data": _fill("#bdbdbd", 0.5, line="#636363") | {"dashArray": "3 3"},
+    },
+    fields=_fields(
+        "holder",
+        "stage:rehab_stage",
+        "status:recovery",
+        "before_mean",
+        "after_mean",
+        "change",
+        "before_valid_pct",
+        "after_valid_pct",
+        "official_ha",
+    ),
+    search=(),
+    rules=False,
+)
+PROPOSAL_LOOK: Final = Look(
+    "verdict",
+    "verdict",
+    {"color": "#000000", "weight": 3, "fillColor": "#ffff33", "fillOpacity": 0.25},
+    fields=_fields("verdict:verdict", "official_ha", "geodesic_ha"),
+    rules=True,
+)
+
+#: Store layers in drawing order.
+LAYER_ORDER: Final = tuple(LOOKS)
+#: Layers whose features the conflict rules talk about.
+CORE_LAYERS: Final = (
+    "land_conclusions",
+    "exclusions",
+    "licences",
+    "rehab_zones",
+    "contract_parcels",
+)
+
+
+@dataclass(frozen=True)
+class RemoteLoading:
+    """Serve large layers by bounding box instead of inlining them (pages served by the API).
+
+    A layer with more than ``inline_limit`` features is left out of the page; the page asks
+    ``items_url`` (``{layer}`` is replaced by the layer name) for the features in view, at
+    zoom ``min_zoom`` and closer, at most ``page_limit`` at a time.
+    """
+
+    items_url: str = "/collections/{layer}/items"
+    inline_limit: int = 3000
+    min_zoom: int = 11
+    page_limit: int = 5000
+
+
+__all__ = [
+    "AVAILABLE_LOOK",
+    "BASEMAP_ATTRIBUTION",
+    "BASEMAP_TILES",
+    "CORE_LAYERS",
+    "LAYER_ORDER",
+    "LOOKS",
+    "OVERLAP_LOOK",
+    "PRECISION_DEG",
+    "PROPOSAL_LOOK",
+    "RECOVERY_LOOK",
+    "Bounds",
+    "Look",
+    "RemoteLoading",
+    "Style",
+]
