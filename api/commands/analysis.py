@@ -15,12 +15,10 @@ from typing import Annotated, Any
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
 import shapely
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.commands.output import (
@@ -37,7 +35,6 @@ from api.commands.output import (
 )
 from api.views import (
     check_view,
-    features_geojson,
     layers_of,
     overlap_pairs,
     overlaps_json,
@@ -57,7 +54,7 @@ from geo.rules import (
 )
 from geo.settings import AnalysisSettings
 from layers import rasters
-from layers.errors import InputFileError, InvalidGeometry
+from layers.errors import InvalidGeometry
 from layers.labels import label
 from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
@@ -232,6 +229,7 @@ def _layer_name(name: object) -> str:
 
 
 def _overlap_table(records: pd.DataFrame, settings: AnalysisSettings) -> None:
+    tolerance = settings.overlap_tolerance_m2
     grid = table(
         "text.field_rule",
         "cli_column.layer_a",
@@ -239,7 +237,7 @@ def _overlap_table(records: pd.DataFrame, settings: AnalysisSettings) -> None:
         "cli_column.layer_b",
         "cli_column.id_b",
         "cli_column.overlap_ha",
-        title=slashed("cli_text.overlaps_tolerance", tolerance=f"{settings.overlap_tolerance_m2:g}"),
+        title=slashed("cli_text.overlaps_tolerance", tolerance=f"{tolerance:g}"),
     )
     for r in records.itertuples(index=False):
         grid.add_row(

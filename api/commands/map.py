@@ -74,41 +74,16 @@ def map_cmd(
             today=day,
         )
     )
+    shown = {"lang": language, "findings": findings, "available": free, "basemap": basemap,
+             "recovery": recovery}  # fmt: skip
     if land_conclusion:
-        m = guarded(
-            lambda: maps.land_conclusion_map(
-                layers,
-                land_conclusion,
-                lang=language,
-                findings=findings,
-                available=free,
-                basemap=basemap,
-                recovery=recovery,
-            )
-        )
+        m = guarded(lambda: maps.land_conclusion_map(layers, land_conclusion, **shown))
         title = f"{text('title_land_conclusion', language)} {land_conclusion}"
     elif soum:
-        m = guarded(
-            lambda: maps.soum_map(
-                layers,
-                soum,
-                lang=language,
-                findings=findings,
-                available=free,
-                basemap=basemap,
-                recovery=recovery,
-            )
-        )
+        m = guarded(lambda: maps.soum_map(layers, soum, **shown))
         title = f"{text('title_soum', language)} {soum}"
     else:
-        m = maps.overview_map(
-            layers,
-            lang=language,
-            findings=findings,
-            available=free,
-            basemap=basemap,
-            recovery=recovery,
-        )
+        m = maps.overview_map(layers, **shown)
         title = text("title_overview", language)
     page = guarded(
         lambda: inline_assets(maps.page_html(m, title=f"Gazar — {title}", lang=language))

@@ -103,7 +103,7 @@ def slashed(ref: str, /, **values: Any) -> str:
     return f"{mn} / {en}"
 
 
-def table(*columns: str, title: str, one_line: bool = False) -> Table:
+def table(*columns: str, title: str | None = None, one_line: bool = False) -> Table:
     """A table whose headings are catalogue entries (Mongolian over English, or on one line
     with ``one_line``); any other heading (``"ID"``, ``"#"``) is printed as it is."""
     heading = slashed if one_line else stacked

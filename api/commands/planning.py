@@ -64,6 +64,7 @@ def _area_table(*columns: str, title: str) -> Table:
         table.add_column(_heading(column), justify="right")
     return table
 
+
 TodayOption = Annotated[
     str | None,
     typer.Option("--today", help="Date of the analysis, YYYY-MM-DD (default: today)."),
@@ -211,8 +212,9 @@ def _messages(result: SuggestResult, *, lc_id: str, available_ha: float) -> dict
                           available=f"{available_ha:.2f}")  # fmt: skip
         return {"mn": mn, "en": en}
     w, h = result.largest_block_size_m
-    mn, en = filled("cli_text", "largest_block", id=lc_id, ha=ha,
-                      block=f"{result.largest_block_ha:.2f}", width=f"{w:.0f}", height=f"{h:.0f}")  # fmt: skip
+    block = f"{result.largest_block_ha:.2f}"
+    mn, en = filled("cli_text", "largest_block", id=lc_id, ha=ha, block=block,
+                    width=f"{w:.0f}", height=f"{h:.0f}")  # fmt: skip
     return {"mn": mn, "en": en}
 
 
@@ -301,9 +303,7 @@ def suggest_cmd(
     if ha > cap:
         warning = filled("cli_text", "warning")
         over = filled("cli_text", "over_cap", ha=f"{ha:g}", cap=f"{cap:g}")
-        err.print(
-            f"[yellow]{warning[0]}:[/] {over[0]} / [yellow]{warning[1]}:[/] {over[1]}"
-        )
+        err.print(f"[yellow]{warning[0]}:[/] {over[0]} / [yellow]{warning[1]}:[/] {over[1]}")
     with store_at(db, create=False) as store:
         try:
             lc = store.get("land_conclusions", land_conclusion_id)
