@@ -2,7 +2,8 @@
 the bilingual headings and lines of the labels catalogue (``layers/catalogue/``).
 
 Catalogue entries are named ``"group.code"``; a heading prints Mongolian over English
-(:func:`stacked`), a line ``"Монгол / English"`` (:func:`slashed`), each filled with its values.
+(:func:`stacked`), a line ``"Mongolian / English"`` (:func:`slashed`), each filled with its
+values.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def stacked(ref: str, /, **values: Any) -> str:
 
 
 def slashed(ref: str, /, **values: Any) -> str:
-    """The catalogue entry ``ref`` (``"group.code"``) on one line: ``"Монгол / English"``."""
+    """The catalogue entry ``ref`` (``"group.code"``) on one line: ``"Mongolian / English"``."""
     mn, en = messages(*_split(ref), **values)
     return f"{mn} / {en}"
 
