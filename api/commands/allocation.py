@@ -56,6 +56,15 @@ def _ledger(db: str | None) -> Ledger:
         raise typer.Exit(report_error(exc)) from None
 
 
+def _with_ledger(db: str | None, read: Callable[[Ledger], T]) -> T:
+    """Open the ledger, return what ``read`` makes of it, close it."""
+    ledger = _ledger(db)
+    try:
+        return read(ledger)
+    finally:
+        ledger.close()
+
+
 def _user(ledger: Ledger, token: str | None) -> User:
     if token is None:
         return local_operator(f"cli:{getpass.getuser()}")
@@ -74,6 +83,29 @@ def _act(db: str | None, token: str | None, action: Callable[[Ledger, User], T])
         return guarded(lambda: action(ledger, user))
     finally:
         ledger.close()
+
+
+def _call(
+    db: str | None,
+    token: str | None,
+    as_json: bool,
+    operation: Callable[..., dict[str, Any]],
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, Any] | None:
+    """Run a service operation as the token's user, with the analysis settings; print its
+    answer as JSON when asked (and return None), else return it for the command to print."""
+    doc = _act(
+        db,
+        token,
+        lambda ledger, user: operation(
+            ledger, *args, user=user, settings=analysis_settings(), **kwargs
+        ),
+    )
+    if as_json:
+        _echo(doc)
+        return None
+    return doc
 
 
 def _echo(doc: Any) -> None:
@@ -128,13 +160,8 @@ def apply_cmd(
         geometry=geometry,
         requested_ha=ha,
     )
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.apply(ledger, data, user=user, settings=analysis_settings()),
-    )
-    if as_json:
-        _echo(doc)
+    doc = _call(db, token, as_json, service.apply, data)
+    if doc is None:
         return
     status = "[green]" if doc["status"] == "pending" else "[red]"
     place = slashed("cli_text.place", land_conclusion=doc["land_conclusion_id"], place=doc["place"])
@@ -166,15 +193,8 @@ def object_cmd(
     db: DbOption = None,
 ) -> None:
     """Object to an application within its objection window."""
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.object_to(
-            ledger, number, name=name, reason=reason, user=user, settings=analysis_settings()
-        ),
-    )
-    if as_json:
-        _echo(doc)
+    doc = _call(db, token, as_json, service.object_to, number, name=name, reason=reason)
+    if doc is None:
         return
     out.print(slashed("cli_text.objection", id=doc["id"], filed_at=doc["filed_at"]))
 
@@ -196,21 +216,9 @@ def decide_cmd(
     An approval re-checks every rule in the same transaction as the write; when refused,
     every reason is printed and the exit code is 1.
     """
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.decide(
-            ledger,
-            number,
-            outcome=outcome,
-            reason=reason,
-            contract_no=contract_no,
-            user=user,
-            settings=analysis_settings(),
-        ),
-    )
-    if as_json:
-        _echo(doc)
+    doc = _call(db, token, as_json, service.decide, number, outcome=outcome, reason=reason,
+                contract_no=contract_no)  # fmt: skip
+    if doc is None:
         return
     if doc["outcome"] == "approve":
         parcel = slashed("cli_text.approved_parcel", parcel=doc["parcel_id"],
@@ -238,20 +246,9 @@ def draw_announce(
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise typer.BadParameter(f"{date!r} is not YYYY-MM-DD", param_hint="--date") from None
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.announce_draw(
-            ledger,
-            number,
-            draw_date=day,
-            public_value=value,
-            user=user,
-            settings=analysis_settings(),
-        ),
-    )
-    if as_json:
-        _echo(doc)
+    doc = _call(db, token, as_json, service.announce_draw, number, draw_date=day,
+                public_value=value)  # fmt: skip
+    if doc is None:
         return
     out.print(
         f"{_DRAW} [bold]{doc['id']}[/] {doc['draw_date']}: {', '.join(doc['applications'])}; "
@@ -267,17 +264,9 @@ def draw_run(
     db: DbOption = None,
 ) -> None:
     """Run an announced draw on or after its date: seed, order, winner."""
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.run_draw(
-            ledger, draw_id, user=user, settings=analysis_settings()
-        ),
-    )
-    if as_json:
-        _echo(doc)
-        return
-    _print_draw(doc)
+    doc = _call(db, token, as_json, service.run_draw, draw_id)
+    if doc is not None:
+        _print_draw(doc)
 
 
 def _print_draw(doc: dict[str, Any]) -> None:
@@ -295,11 +284,7 @@ def verify_draw_cmd(
     db: DbOption = None,
 ) -> None:
     """Recompute a draw from its published inputs; exit 1 when the result does not follow."""
-    ledger = _ledger(db)
-    try:
-        draw = guarded(lambda: service.draw_view(ledger, draw_id))
-    finally:
-        ledger.close()
+    draw = _with_ledger(db, lambda ledger: guarded(lambda: service.draw_view(ledger, draw_id)))
     if draw["seed"] is None:
         err.print(slashed("cli_text.draw_not_run", id=draw_id))
         raise typer.Exit(1)
@@ -332,19 +317,9 @@ def review_cmd(
 ) -> None:
     """MRPAM's review of a Land Conclusion: under_review, then issued or rejected."""
     until = dt.date.fromisoformat(valid_until) if valid_until else None
-    doc = _act(
-        db,
-        token,
-        lambda ledger, user: service.review_land_conclusion(
-            ledger,
-            land_conclusion_id,
-            status=status,
-            decision_ref=ref,
-            valid_until=until,
-            user=user,
-            settings=analysis_settings(),
-        ),
-    )
+    doc = _call(db, token, False, service.review_land_conclusion, land_conclusion_id,
+                status=status, decision_ref=ref, valid_until=until)  # fmt: skip
+    assert doc is not None  # not asked for JSON
     out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
 
 
@@ -392,22 +367,15 @@ def users_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a user's token (the user stays in the log)."""
-    ledger = _ledger(db)
-    try:
-        user = guarded(lambda: ledger.revoke_user(name, actor=f"cli:{getpass.getuser()}"))
-    finally:
-        ledger.close()
+    actor = f"cli:{getpass.getuser()}"
+    user = _with_ledger(db, lambda ledger: guarded(lambda: ledger.revoke_user(name, actor=actor)))
     out.print(slashed("cli_text.revoked", name=escape(user.name), at=user.revoked_at))
 
 
 @users_app.command("list")
 def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
     """Every user with role, soum and aimag (never the tokens)."""
-    ledger = _ledger(db)
-    try:
-        users = ledger.users()
-    finally:
-        ledger.close()
+    users = _with_ledger(db, lambda ledger: ledger.users())
     if as_json:
         _echo([u.as_dict() for u in users])
         return
@@ -424,11 +392,7 @@ def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
 @audit_app.command("verify")
 def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
     """Recompute the hash chain; exit 1 naming the first broken event."""
-    ledger = _ledger(db)
-    try:
-        check = ledger.verify_chain()
-    finally:
-        ledger.close()
+    check = _with_ledger(db, lambda ledger: ledger.verify_chain())
     if as_json:
         _echo(check.as_dict())
     elif check.ok:
@@ -448,11 +412,7 @@ def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
 @audit_app.command("seal")
 def audit_seal(db: DbOption = None) -> None:
     """Seal changes written outside a ledger (imports, QGIS) into the log now."""
-    ledger = _ledger(db)
-    try:
-        n = ledger.seal()
-    finally:
-        ledger.close()
+    n = _with_ledger(db, lambda ledger: ledger.seal())
     out.print(slashed("cli_text.sealed", count=n))
 
 
@@ -463,11 +423,7 @@ def audit_log(
     db: DbOption = None,
 ) -> None:
     """The log's events as JSON lines."""
-    ledger = _ledger(db)
-    try:
-        events = ledger.events(after=after, limit=limit)
-    finally:
-        ledger.close()
+    events = _with_ledger(db, lambda ledger: ledger.events(after=after, limit=limit))
     for e in events:
         typer.echo(orjson.dumps(e.as_dict()).decode())
 

@@ -21,6 +21,7 @@ import typer
 from rich.markup import escape
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.commands.options import TodayOption
 from api.commands.output import (
     both,
     choose,
@@ -60,9 +61,6 @@ from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
 from layers.store import Store
 
-TodayOption = Annotated[
-    str | None, typer.Option("--today", help="The day to compare dates with, YYYY-MM-DD.")
-]
 CrsOption = Annotated[
     str | None, typer.Option("--crs", help="The file's CRS when it declares none, e.g. EPSG:32648.")
 ]

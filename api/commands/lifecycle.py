@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from api.cli import DbOption, analysis_settings, app, guarded, out, parse_today, store_at
+from api.commands.options import TodayOption
 from api.commands.output import choose, dumps, slashed, table
 from api.commands.output import csv as plain_csv
 from api.views import expiring_json, expiring_view, plain_records
@@ -19,9 +20,6 @@ from layers.labels import label
 OutputFormat = Literal["table", "json", "csv"]
 _FORMATS: tuple[OutputFormat, ...] = ("table", "json", "csv")
 
-TodayOption = Annotated[
-    str | None, typer.Option("--today", help="The day to count from, YYYY-MM-DD (default: today).")
-]
 FormatOption = Annotated[str, typer.Option("--format", help="table (bilingual), json or csv.")]
 
 #: The columns the expiring and the overdue contracts share.
@@ -111,6 +109,17 @@ def _contract_name(row: pd.Series) -> str:
     return escape(name)
 
 
+def _contract_cells(row: pd.Series) -> tuple[str, ...]:
+    """The cells of :data:`_CONTRACT_COLUMNS`, then the contract's end date."""
+    return (
+        _contract_name(row),
+        _text(row["holder"]),
+        _text(row["land_conclusion_id"]),
+        _both("contract_status", row["status"]),
+        _text(row["expires_on"]),
+    )
+
+
 def _print_expiring(soon: pd.DataFrame, *, day: dt.date, window: int) -> None:
     grid = table(
         *_CONTRACT_COLUMNS,
@@ -124,11 +133,7 @@ def _print_expiring(soon: pd.DataFrame, *, day: dt.date, window: int) -> None:
     )
     for _, row in soon.iterrows():
         grid.add_row(
-            _contract_name(row),
-            _text(row["holder"]),
-            _text(row["land_conclusion_id"]),
-            _both("contract_status", row["status"]),
-            _text(row["expires_on"]),
+            *_contract_cells(row),
             str(row["days_left"]),
             f"[green]{slashed('cli_text.eligible')}[/]"
             if row["renewal_eligible"]
@@ -152,11 +157,7 @@ def _print_overdue(late: pd.DataFrame, *, day: dt.date) -> None:
     )
     for _, row in late.iterrows():
         grid.add_row(
-            _contract_name(row),
-            _text(row["holder"]),
-            _text(row["land_conclusion_id"]),
-            _both("contract_status", row["status"]),
-            _text(row["expires_on"]),
+            *_contract_cells(row),
             f"[red]{row['days_overdue']}[/]",
         )
     out.print(grid)

@@ -9,6 +9,7 @@ import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from api.commands.options import SoumOption, TodayOption
 from geo.availability import availability
 from geo.rules import analyze
 from layers import rasters
@@ -24,9 +25,7 @@ def map_cmd(
     out_file: Annotated[
         Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)
     ],
-    soum: Annotated[
-        str | None, typer.Option("--soum", help="Only this soum (code, e.g. MN4322).")
-    ] = None,
+    soum: SoumOption = None,
     land_conclusion: Annotated[
         str | None,
         typer.Option("--land-conclusion", help="Only this Land Conclusion (its id)."),
@@ -39,10 +38,7 @@ def map_cmd(
             help="Offer the online tile basemap as an optional layer (off when opened).",
         ),
     ] = True,
-    today: Annotated[
-        str | None,
-        typer.Option("--today", help="The day statuses are judged on, YYYY-MM-DD."),
-    ] = None,
+    today: TodayOption = None,
     db: DbOption = None,
 ) -> None:
     """Write one HTML file with the map, Leaflet and every plugin inside it.

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
+from api.commands.options import SoumOption, TodayOption
 from api.commands.output import choose, slashed
 from api.commands.output import table as output_table
 from api.views import (
@@ -65,10 +66,6 @@ def _area_table(*columns: str, title: str) -> Table:
     return table
 
 
-TodayOption = Annotated[
-    str | None,
-    typer.Option("--today", help="Date of the analysis, YYYY-MM-DD (default: today)."),
-]
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _ERROR = slashed("cli_text.error")
 
@@ -158,10 +155,7 @@ def _print_availability_table(
 
 @app.command("availability")
 def availability_cmd(
-    soum: Annotated[
-        str | None,
-        typer.Option("--soum", help="Only this soum's Land Conclusions (code, e.g. MN4322)."),
-    ] = None,
+    soum: SoumOption = None,
     fmt: Annotated[
         str, typer.Option("--format", help="table (default), json, csv or geojson.")
     ] = "table",

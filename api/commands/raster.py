@@ -13,6 +13,7 @@ import pandas as pd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.commands.options import SoumOption, TodayOption
 from api.commands.output import choose, csv, slashed
 from api.commands.output import table as output_table
 from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
@@ -201,12 +202,8 @@ def export_raster_cmd(
         str | None,
         typer.Option("--crs", help="Target CRS (default: the UTM zone of the area)."),
     ] = None,
-    soum: Annotated[
-        str | None, typer.Option("--soum", help="Only this soum's Land Conclusions.")
-    ] = None,
-    today: Annotated[
-        str | None, typer.Option("--today", help="Date of the analysis, YYYY-MM-DD.")
-    ] = None,
+    soum: SoumOption = None,
+    today: TodayOption = None,
     db: DbOption = None,
 ) -> None:
     """A Cloud-Optimised GeoTIFF of free land: 1 available, 0 elsewhere in Land Conclusions in
