@@ -18,7 +18,8 @@ import orjson
 import typer
 from rich.markup import escape
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, out, report_error
+from api.cli import DbOption, analysis_settings, app, err, guarded, location, out, report_error
+from api.commands.output import slashed
 from api.services.access import Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from layers.errors import GazarError, InputFileError
@@ -45,13 +46,23 @@ TokenOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 _OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_DRAW = slashed("cli_text.draw")
 
 
 def _ledger(db: str | None) -> Ledger:
     try:
-        return open_ledger(db, create=False)
+        return open_ledger(location(db), create=False)
     except GazarError as exc:
         raise typer.Exit(report_error(exc)) from None
+
+
+def _with_ledger(db: str | None, read: Callable[[Ledger], T]) -> T:
+    """Open the ledger, return what ``read`` makes of it, close it."""
+    ledger = _ledger(db)
+    try:
+        return read(ledger)
+    finally:
+        ledger.close()
 
 
 def _user(ledger: Ledger, token: str | None) -> User:
@@ -136,15 +147,14 @@ def apply_cmd(
         _echo(doc)
         return
     status = "[green]" if doc["status"] == "pending" else "[red]"
+    place = slashed("cli_text.place", land_conclusion=doc["land_conclusion_id"], place=doc["place"])
     out.print(
-        f"Өргөдөл / Application [bold]{doc['id']}[/] — {escape(doc['filed_at'])}, "
-        f"{doc['land_conclusion_id']} дараалал / place {doc['place']}, "
-        f"{doc['official_ha']:.4f} га / ha: {status}{doc['status_mn']} / {doc['status_en']}[/]"
+        f"{slashed('cli_text.application')} [bold]{doc['id']}[/] — {escape(doc['filed_at'])}, "
+        f"{place}, {doc['official_ha']:.4f} {slashed('cli_column.ha')}: "
+        f"{status}{doc['status_mn']} / {doc['status_en']}[/]"
     )
     _reasons(doc)
-    out.print(
-        f"Гомдол гаргах хугацаа / Objections until: {doc['objection_until']}",
-    )
+    out.print(slashed("cli_text.objections_until", day=doc["objection_until"]))
 
 
 def _one_polygon(path: Path) -> Any:
@@ -174,7 +184,7 @@ def object_cmd(
     if as_json:
         _echo(doc)
         return
-    out.print(f"Гомдол / Objection {doc['id']} — {doc['filed_at']}")
+    out.print(slashed("cli_text.objection", id=doc["id"], filed_at=doc["filed_at"]))
 
 
 @app.command("decide")
@@ -205,12 +215,12 @@ def decide_cmd(
         _echo(doc)
         return
     if doc["outcome"] == "approve":
-        out.print(
-            f"[green]Зөвшөөрсөн / Approved[/] {number}: гэрээт талбай / contract parcel "
-            f"{doc['parcel_id']} ({doc['contract_no']}), дуусах / expires {doc['expires_on']}"
-        )
+        parcel = slashed("cli_text.approved_parcel", parcel=doc["parcel_id"],
+                         contract=doc["contract_no"])  # fmt: skip
+        expires = slashed("cli_text.expires", day=doc["expires_on"])
+        out.print(f"[green]{slashed('cli_text.approved')}[/] {number}: {parcel}{expires}")
     else:
-        out.print(f"[red]Татгалзсан / Rejected[/] {number}: {escape(doc['reason'])}")
+        out.print(f"[red]{slashed('cli_text.rejected')}[/] {number}: {escape(doc['reason'])}")
 
 
 # ---------------------------------------------------------------------------------- draws
@@ -241,8 +251,8 @@ def draw_announce(
         _echo(doc)
         return
     out.print(
-        f"Сугалаа / Draw [bold]{doc['id']}[/] {doc['draw_date']}: "
-        f"{', '.join(doc['applications'])}; нийтийн утга / public value {escape(value)}"
+        f"{_DRAW} [bold]{doc['id']}[/] {doc['draw_date']}: {', '.join(doc['applications'])}; "
+        + slashed("cli_text.public_value", value=escape(value))
     )
 
 
@@ -262,11 +272,11 @@ def draw_run(
 
 
 def _print_draw(doc: dict[str, Any]) -> None:
-    out.print(f"Сугалаа / Draw [bold]{doc['id']}[/] ({doc['status']})")
+    out.print(f"{_DRAW} [bold]{doc['id']}[/] ({doc['status']})")
     out.print(f"  seed = SHA-256 of:\n{escape(doc['input'] or '')}")
     out.print(f"  seed: {doc['seed']}")
-    out.print(f"  дараалал / order: {', '.join(doc['result'] or [])}")
-    out.print(f"  ялагч / winner: [bold]{doc['winner']}[/]")
+    out.print(f"  {slashed('cli_text.order', order=', '.join(doc['result'] or []))}")
+    out.print(f"  {slashed('cli_text.winner')}: [bold]{doc['winner']}[/]")
 
 
 @app.command("verify-draw")
@@ -282,7 +292,7 @@ def verify_draw_cmd(
     finally:
         ledger.close()
     if draw["seed"] is None:
-        err.print(f"Сугалаа {draw_id} явагдаагүй / draw {draw_id} has not run yet")
+        err.print(slashed("cli_text.draw_not_run", id=draw_id))
         raise typer.Exit(1)
     check = draw["verification"]
     if as_json:
@@ -354,11 +364,9 @@ def users_add(
     finally:
         ledger.close()
     err.print(
-        f"Хэрэглэгч / User '{escape(user.name)}' ({user.role}"
+        f"{slashed('cli_text.user')} '{escape(user.name)}' ({user.role}"
         f"{', ' + user.soum_code if user.soum_code else ''}"
-        f"{', ' + user.aimag_code if user.aimag_code else ''}). "
-        "Түлхүүрийг одоо хадгална уу: дахин харагдахгүй / "
-        "Keep the token now: it is not shown again."
+        f"{', ' + user.aimag_code if user.aimag_code else ''}). " + slashed("cli_text.keep_token")
     )
     typer.echo(token)
 
@@ -369,22 +377,15 @@ def users_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a user's token (the user stays in the log)."""
-    ledger = _ledger(db)
-    try:
-        user = guarded(lambda: ledger.revoke_user(name, actor=f"cli:{getpass.getuser()}"))
-    finally:
-        ledger.close()
-    out.print(f"Хүчингүй болгосон / Revoked: {escape(user.name)} ({user.revoked_at})")
+    actor = f"cli:{getpass.getuser()}"
+    user = _with_ledger(db, lambda ledger: guarded(lambda: ledger.revoke_user(name, actor=actor)))
+    out.print(slashed("cli_text.revoked", name=escape(user.name), at=user.revoked_at))
 
 
 @users_app.command("list")
 def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
     """Every user with role, soum and aimag (never the tokens)."""
-    ledger = _ledger(db)
-    try:
-        users = ledger.users()
-    finally:
-        ledger.close()
+    users = _with_ledger(db, lambda ledger: ledger.users())
     if as_json:
         _echo([u.as_dict() for u in users])
         return
@@ -401,28 +402,19 @@ def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
 @audit_app.command("verify")
 def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
     """Recompute the hash chain; exit 1 naming the first broken event."""
-    ledger = _ledger(db)
-    try:
-        check = ledger.verify_chain()
-    finally:
-        ledger.close()
+    check = _with_ledger(db, lambda ledger: ledger.verify_chain())
     if as_json:
         _echo(check.as_dict())
     elif check.ok:
         out.print(
-            f"[green]Бүртгэлийн гинж бүрэн / The log's chain is intact[/]: {check.events} "
+            f"[green]{slashed('cli_text.chain_intact')}[/]: {check.events} "
             f"event(s), head {check.head_seq} {check.head_hash}"
         )
     else:
-        err.print(
-            f"[bold red]Бүртгэлийн гинж тасарсан / The log's chain is broken at event "
-            f"{check.first_broken}[/]: {escape(check.reason or '')}"
-        )
+        broken = slashed("cli_text.chain_broken", event=check.first_broken)
+        err.print(f"[bold red]{broken}[/]: {escape(check.reason or '')}")
     if check.pending and not as_json:
-        out.print(
-            f"{check.pending} өөрчлөлт битүүмжлэгдээгүй / change(s) caught but not yet sealed "
-            "(gazar audit seal)"
-        )
+        out.print(slashed("cli_text.not_sealed", count=check.pending))
     if not check.ok:
         raise typer.Exit(1)
 
@@ -430,12 +422,8 @@ def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
 @audit_app.command("seal")
 def audit_seal(db: DbOption = None) -> None:
     """Seal changes written outside a ledger (imports, QGIS) into the log now."""
-    ledger = _ledger(db)
-    try:
-        n = ledger.seal()
-    finally:
-        ledger.close()
-    out.print(f"{n} өөрчлөлт битүүмжилсэн / change(s) sealed")
+    n = _with_ledger(db, lambda ledger: ledger.seal())
+    out.print(slashed("cli_text.sealed", count=n))
 
 
 @audit_app.command("log")
@@ -445,11 +433,7 @@ def audit_log(
     db: DbOption = None,
 ) -> None:
     """The log's events as JSON lines."""
-    ledger = _ledger(db)
-    try:
-        events = ledger.events(after=after, limit=limit)
-    finally:
-        ledger.close()
+    events = _with_ledger(db, lambda ledger: ledger.events(after=after, limit=limit))
     for e in events:
         typer.echo(orjson.dumps(e.as_dict()).decode())
 

@@ -16,18 +16,28 @@ from typing import Annotated, Final
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
 import shapely
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.commands.options import TodayOption
+from api.commands.output import (
+    both,
+    choose,
+    csv,
+    dumps,
+    emit,
+    fail,
+    geojson,
+    jsonable,
+    slashed,
+    table,
+)
 from api.services import rasters
 from api.views import (
     check_view,
-    features_geojson,
     layers_of,
     overlap_pairs,
     overlaps_json,
@@ -47,16 +57,13 @@ from geo.rules import (
     counts_by,
 )
 from geo.settings import AnalysisSettings
-from layers.errors import InputFileError, InvalidGeometry
+from layers.errors import InvalidGeometry
 from layers.labels import label
 from layers.labels import pair as label_pair
 from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
 from layers.store import Store
 
-TodayOption = Annotated[
-    str | None, typer.Option("--today", help="The day to compare dates with, YYYY-MM-DD.")
-]
 CrsOption = Annotated[
     str | None, typer.Option("--crs", help="The file's CRS when it declares none, e.g. EPSG:32648.")
 ]
@@ -68,57 +75,14 @@ OutOption = Annotated[
 ]
 
 
-def _choice(value: str, choices: Iterable[str], option: str) -> str:
-    allowed = list(choices)
-    if value not in allowed:
-        raise typer.BadParameter(f"choose one of {', '.join(allowed)}", param_hint=option)
-    return value
-
-
-def _dumps(payload: object) -> str:
-    return orjson.dumps(
-        payload,
-        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
-        default=_jsonable,
-    ).decode()
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
+# the check command below calls these by their old names
+_choice = choose
+_dumps = dumps
+_jsonable = jsonable
 _plain = plain_records
-
-
-def _geojson(frame: gpd.GeoDataFrame) -> str:
-    """A FeatureCollection (RFC 7946: lon/lat) of ``frame``, properties as plain values."""
-    return orjson.dumps(
-        features_geojson(frame),
-        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-        default=_jsonable,
-    ).decode()
-
-
-def _emit(text: str, target: Path | None) -> None:
-    if target is None:
-        typer.echo(text)
-        return
-    try:
-        target.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    except OSError as exc:
-        raise typer.Exit(_fail(InputFileError(str(target), f"cannot be written: {exc}"))) from None
-    err.print(f"Wrote {target}", markup=False)
-
-
-def _fail(exc: Exception) -> int:
-    err.print(f"[bold red]Error:[/] {escape(str(exc))}")
-    return 1
+_geojson = geojson
+_emit = emit
+_fail = fail
 
 
 def _read_layers(store: Store, names: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:
@@ -247,38 +211,34 @@ def overlaps_cmd(
     if fmt == "json":
         _emit(_dumps(overlaps_json(found)), out_file)
     elif fmt == "csv":
-        _emit(_plain_csv(records), out_file)
+        _emit(csv(records), out_file)
     elif fmt == "geojson":
         _emit(_geojson(records), out_file)
     else:
         _overlap_table(records, settings)
 
 
-def _plain_csv(frame: pd.DataFrame) -> str:
-    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return table.to_csv(index=False, lineterminator="\n")
-
-
 def _rule_title(code: object) -> str:
     rule = RULES.get(str(code)) if isinstance(code, str) else None
-    return "—" if rule is None else f"{rule.title_mn}\n{rule.title_en}"
+    return "—" if rule is None else both(rule.title_mn, rule.title_en)
 
 
 def _layer_name(name: object) -> str:
     if not isinstance(name, str):
         return "—"
-    return f"{label('layer', name, 'mn')}\n{label('layer', name, 'en')}"
+    return both(label("layer", name, "mn"), label("layer", name, "en"))
 
 
 def _overlap_table(records: pd.DataFrame, settings: AnalysisSettings) -> None:
-    grid = Table(
-        "Дүрэм\nRule",
-        "Давхарга А\nLayer A",
-        "А\nA",
-        "Давхарга Б\nLayer B",
-        "Б\nB",
-        "Давхцал га\nOverlap ha",
-        title=f"Давхцал / Overlaps (> {settings.overlap_tolerance_m2:g} m²)",
+    tolerance = settings.overlap_tolerance_m2
+    grid = table(
+        "text.field_rule",
+        "cli_column.layer_a",
+        "cli_column.id_a",
+        "cli_column.layer_b",
+        "cli_column.id_b",
+        "cli_column.overlap_ha",
+        title=slashed("cli_text.overlaps_tolerance", tolerance=f"{tolerance:g}"),
     )
     for r in records.itertuples(index=False):
         grid.add_row(
@@ -290,7 +250,7 @@ def _overlap_table(records: pd.DataFrame, settings: AnalysisSettings) -> None:
             f"{r.overlap_ha:,.4f}",
         )
     out.print(grid)
-    out.print(f"Нийт / Total: {len(records)}")
+    out.print(slashed("cli_text.total_count", count=len(records)))
 
 
 # --------------------------------------------------------------------------------- analyze
@@ -335,13 +295,13 @@ def _analysis_tables(
     if soums is not None and len(soums):
         for code, mn, en in zip(soums["id"], soums["name_mn"], soums["name_en"], strict=True):
             names[str(code)] = " / ".join(str(v) for v in (mn, en) if isinstance(v, str) and v)
-    grid = Table(
-        "Сум\nSoum",
-        "Дүрэм\nRule",
-        "Зэрэг\nSeverity",
-        "Тоо\nCount",
-        "Талбай га\nArea ha",
-        title=f"Зөрчил сум, дүрмээр / Conflicts by soum and rule — {day}",
+    grid = table(
+        "text.field_soum_code",
+        "text.field_rule",
+        "cli_column.severity",
+        "cli_column.count",
+        "cli_column.area_ha",
+        title=slashed("cli_text.conflicts_title", day=day),
     )
     for r in counts.to_dict("records"):
         code = str(r["soum_code"])
@@ -351,18 +311,18 @@ def _analysis_tables(
         grid.add_row(
             escape(soum),
             escape(_rule_title(r["rule"])),
-            escape(f"{mn}\n{en}"),
+            escape(both(mn, en)),
             str(r["count"]),
             f"{r['overlap_ha']:,.2f}" if r["overlap_ha"] else "—",
         )
     out.print(grid)
-    listing = Table(
-        "Дүрэм\nRule",
-        "А\nA",
-        "Б\nB",
-        "га\nha",
-        "Тайлбар\nMessage",
-        title="Зөрчлүүд / Findings",
+    listing = table(
+        "text.field_rule",
+        "cli_column.id_a",
+        "cli_column.id_b",
+        "cli_column.ha",
+        "text.field_message",
+        title=slashed("cli_text.findings"),
     )
     for r in found.records.itertuples(index=False):
         listing.add_row(
@@ -370,10 +330,10 @@ def _analysis_tables(
             escape(str(r.a_id)),
             escape("—" if r.b_id is None else str(r.b_id)),
             "—" if pd.isna(r.overlap_ha) else f"{r.overlap_ha:,.4f}",
-            escape(f"{r.message_mn}\n{r.message_en}"),
+            escape(both(r.message_mn, r.message_en)),
         )
     out.print(listing)
-    out.print(f"Нийт зөрчил / Total findings: {len(found)}")
+    out.print(slashed("cli_text.total_findings", count=len(found)))
 
 
 # ----------------------------------------------------------------------------------- check

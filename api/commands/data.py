@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
+from api.commands.output import table as output_table
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
 from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mapping, plan_import
-from layers.labels import label
+from layers.labels import bilingual
 from layers.schema import REGISTRY, layer_kind
 from layers.store import open_store
 from layers.transfer import shown
@@ -43,11 +43,10 @@ def layers_cmd(
     if as_json:
         out.print(orjson.dumps([i.as_dict() for i in infos]).decode(), markup=False)
         return
-    table = Table("layer", "Давхарга / Layer", "count", "bbox (lon/lat)")
+    table = output_table("layer", "text.field_layer", "count", "bbox (lon/lat)", one_line=True)
     for i in infos:
         bbox = "—" if i.bbox is None else ", ".join(f"{v:.5f}" for v in i.bbox)
-        names = f"{label('layer', i.layer, 'mn')} / {label('layer', i.layer, 'en')}"
-        table.add_row(i.layer, names, str(i.count), bbox)
+        table.add_row(i.layer, bilingual("layer", i.layer), str(i.count), bbox)
     out.print(table)
 
 
@@ -184,17 +183,8 @@ def validate_cmd(
     db: DbOption = None,
 ) -> None:
     """Check a file as `gazar import --dry-run` would; writes nothing."""
-    _run_import(
-        layer,
-        file,
-        db=db,
-        mapping=map_ or [],
-        crs=crs,
-        source_layer=source_layer,
-        dry_run=True,
-        replace=False,
-        duplicate_ids=_duplicates(duplicate_ids),
-    )
+    import_cmd(layer, file, map_=map_, crs=crs, dry_run=True, duplicate_ids=duplicate_ids,
+               source_layer=source_layer, db=db)  # fmt: skip
 
 
 @app.command("export")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from api.cli import DbOption, app, guarded, out, store_at
 from api.cli import location as cli_location
-from layers.labels import label
+from api.commands.output import table as output_table
+from layers.labels import bilingual
 from layers.transfer import copy_store, shown
 
 
@@ -64,10 +64,9 @@ def copy_cmd(
     """
     with store_at(source, create=False) as src, store_at(dest) as dst:
         copied = guarded(lambda: copy_store(src, dst, replace=replace))
-    table = Table("layer", "Давхарга / Layer", "Тоо / Features")
+    table = output_table("layer", "text.field_layer", "cli_column.features", one_line=True)
     for c in copied:
-        names = f"{label('layer', c.layer, 'mn')} / {label('layer', c.layer, 'en')}"
-        table.add_row(c.layer, names, str(c.count))
+        table.add_row(c.layer, bilingual("layer", c.layer), str(c.count))
     out.print(table)
     total = sum(c.count for c in copied)
     out.print(

@@ -5,43 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-import orjson
 import pandas as pd
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, guarded, out, parse_today, store_at
-from api.views import expiring_json, expiring_view
+from api.commands.options import TodayOption
+from api.commands.output import choose, dumps, slashed, table
+from api.commands.output import csv as plain_csv
+from api.views import expiring_json, expiring_view, plain_records
 from geo.lifecycle import pipeline, pipeline_summary
 from layers.labels import label
 
 OutputFormat = Literal["table", "json", "csv"]
 _FORMATS: tuple[OutputFormat, ...] = ("table", "json", "csv")
 
-TodayOption = Annotated[
-    str | None, typer.Option("--today", help="The day to count from, YYYY-MM-DD (default: today).")
-]
 FormatOption = Annotated[str, typer.Option("--format", help="table (bilingual), json or csv.")]
 
-
-def _format(value: str) -> OutputFormat:
-    for fmt in _FORMATS:
-        if value == fmt:
-            return fmt
-    raise typer.BadParameter(f"choose one of {', '.join(_FORMATS)}", param_hint="--format")
-
-
-def _plain(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as plain Python values: missing values become ``None`` (JSON ``null``)."""
-    cleaned = frame.astype(object).where(frame.notna(), None)
-    return cleaned.to_dict("records")  # type: ignore[return-value]
-
-
-def _dumps(payload: object) -> str:
-    return orjson.dumps(
-        payload, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-    ).decode()
+#: The columns the expiring and the overdue contracts share.
+_CONTRACT_COLUMNS = (
+    "text.field_contract",
+    "text.field_holder",
+    "text.field_land_conclusion_id",
+    "text.field_status",
+)
 
 
 def _csv(frame: pd.DataFrame) -> str:
@@ -52,7 +39,7 @@ def _csv(frame: pd.DataFrame) -> str:
             flat[column] = flat[column].map(
                 lambda v: ";".join(map(str, v)) if isinstance(v, list) else ""
             )
-    return flat.to_csv(index=False, lineterminator="\n")
+    return plain_csv(flat)
 
 
 def _both(group: str, value: object) -> str:
@@ -94,7 +81,7 @@ def expiring_cmd(
     settings = analysis_settings()
     window = settings.expiring_days if days is None else days
     day = parse_today(today)
-    output = _format(fmt)
+    output = choose(fmt, _FORMATS, "--format")
     with store_at(db, create=False) as store:
         parcels = guarded(lambda: store.read("contract_parcels"))
         zones = guarded(lambda: store.read("rehab_zones"))
@@ -102,7 +89,7 @@ def expiring_cmd(
     soon, late = result.soon, result.overdue
 
     if output == "json":
-        typer.echo(_dumps(expiring_json(result)))
+        typer.echo(dumps(expiring_json(result)))
         return
     if output == "csv":
         rows = pd.concat(
@@ -122,65 +109,58 @@ def _contract_name(row: pd.Series) -> str:
     return escape(name)
 
 
+def _contract_cells(row: pd.Series) -> tuple[str, ...]:
+    """The cells of :data:`_CONTRACT_COLUMNS`, then the contract's end date."""
+    return (
+        _contract_name(row),
+        _text(row["holder"]),
+        _text(row["land_conclusion_id"]),
+        _both("contract_status", row["status"]),
+        _text(row["expires_on"]),
+    )
+
+
 def _print_expiring(soon: pd.DataFrame, *, day: dt.date, window: int) -> None:
-    table = Table(
-        "Гэрээ\nContract",
-        "Эзэмшигч\nHolder",
-        "Газрын дүгнэлт\nLand Conclusion",
-        "Төлөв\nStatus",
-        "Дуусах\nExpires",
-        "Үлдсэн хоног\nDays left",
-        "Сунгалт\nRenewal",
-        "Шалтгаан\nReason",
-        title=(
-            f"{window} хоногт дуусах гэрээ / Contracts ending within {window} days "
-            f"({day} – {day + dt.timedelta(days=window)})"
+    grid = table(
+        *_CONTRACT_COLUMNS,
+        "text.field_expires_on",
+        "text.field_days_left",
+        "cli_column.renewal",
+        "cli_column.reason",
+        title=slashed(
+            "cli_text.expiring_title", days=window, start=day, end=day + dt.timedelta(days=window)
         ),
     )
     for _, row in soon.iterrows():
-        table.add_row(
-            _contract_name(row),
-            _text(row["holder"]),
-            _text(row["land_conclusion_id"]),
-            _both("contract_status", row["status"]),
-            _text(row["expires_on"]),
+        grid.add_row(
+            *_contract_cells(row),
             str(row["days_left"]),
-            "[green]Сунгаж болно / Eligible[/]"
+            f"[green]{slashed('cli_text.eligible')}[/]"
             if row["renewal_eligible"]
-            else "[red]Татгалзана / Refused[/]",
+            else f"[red]{slashed('cli_text.refused')}[/]",
             _text(f"{row['reason_mn']}\n{row['reason_en']}"),
         )
-    out.print(table)
+    out.print(grid)
     refused = int((~soon["renewal_eligible"]).sum())
-    out.print(
-        f"{len(soon)} гэрээ, {refused} нь сунгах боломжгүй / "
-        f"{len(soon)} contract(s), {refused} cannot be renewed"
-    )
+    out.print(slashed("cli_text.expiring_count", count=len(soon), refused=refused))
 
 
 def _print_overdue(late: pd.DataFrame, *, day: dt.date) -> None:
     if late.empty:
-        out.print("Хугацаа нь дууссан хүчинтэй гэрээ алга / No open contract is past its end date")
+        out.print(slashed("cli_text.none_overdue"))
         return
-    table = Table(
-        "Гэрээ\nContract",
-        "Эзэмшигч\nHolder",
-        "Газрын дүгнэлт\nLand Conclusion",
-        "Төлөв\nStatus",
-        "Дууссан\nEnded",
-        "Хэтэрсэн хоног\nDays over",
-        title=f"Хугацаа нь дууссан ч нээлттэй гэрээ / Open contracts past their end date ({day})",
+    grid = table(
+        *_CONTRACT_COLUMNS,
+        "cli_column.ended",
+        "cli_column.days_over",
+        title=slashed("cli_text.overdue_title", day=day),
     )
     for _, row in late.iterrows():
-        table.add_row(
-            _contract_name(row),
-            _text(row["holder"]),
-            _text(row["land_conclusion_id"]),
-            _both("contract_status", row["status"]),
-            _text(row["expires_on"]),
+        grid.add_row(
+            *_contract_cells(row),
             f"[red]{row['days_overdue']}[/]",
         )
-    out.print(table)
+    out.print(grid)
 
 
 # ------------------------------------------------------------------------------------ pipeline
@@ -200,7 +180,7 @@ def pipeline_cmd(
     """
     settings = analysis_settings()
     day = parse_today(today)
-    output = _format(fmt)
+    output = choose(fmt, _FORMATS, "--format")
     with store_at(db, create=False) as store:
         lcs = guarded(lambda: store.read("land_conclusions"))
     frame = pipeline(
@@ -216,10 +196,10 @@ def pipeline_cmd(
             "today": day,
             "limits": settings.pipeline_limit_days,
             "allowed_requesters": list(settings.allowed_requesters),
-            "land_conclusions": _plain(frame),
-            "summary": _plain(summary),
+            "land_conclusions": plain_records(frame),
+            "summary": plain_records(summary),
         }
-        typer.echo(_dumps(payload))
+        typer.echo(dumps(payload))
         return
     if output == "csv":
         typer.echo(_csv(frame), nl=False)
@@ -233,18 +213,18 @@ def _days(value: object) -> str:
 
 
 def _print_pipeline(frame: pd.DataFrame, *, day: dt.date) -> None:
-    table = Table(
-        "Газрын дүгнэлт\nLand Conclusion",
-        "Сум\nSoum",
-        "Хүсэлт\nRequested by",
-        "Төлөв\nStatus",
-        "Санал → Хурал\nProposal → Khural",
-        "Хурал → Илгээсэн\nKhural → Submitted",
-        "АМГТГ-т\nAt MRPAM",
-        "Нийт\nTotal",
-        "Хүлээж буй / Хязгаар\nWaiting / limit",
-        "Асуудал\nProblems",
-        title=f"Газрын дүгнэлтийн явц, хоногоор / Land Conclusion pipeline, in days ({day})",
+    grid = table(
+        "text.field_land_conclusion_id",
+        "text.field_soum_code",
+        "cli_column.requested_by",
+        "text.field_status",
+        "cli_column.proposal_to_khural",
+        "cli_column.khural_to_submitted",
+        "cli_column.at_mrpam",
+        "text.total",
+        "cli_column.waiting_limit",
+        "cli_column.problems",
+        title=slashed("cli_text.pipeline_title", day=day),
     )
     for _, row in frame.iterrows():
         waiting = "—"
@@ -252,11 +232,11 @@ def _print_pipeline(frame: pd.DataFrame, *, day: dt.date) -> None:
             limit = _days(row["limit_days"])
             waiting = f"{_days(row['days_in_step'])} / {limit}"
             if row["delayed"]:
-                waiting = f"[red]{waiting}\nХоцорсон / Delayed[/]"
+                waiting = f"[red]{waiting}\n{slashed('cli_text.delayed')}[/]"
         problems = "—"
         if row["data_problems"]:
             problems = f"[yellow]{_text(row['problems_mn'])}\n{_text(row['problems_en'])}[/]"
-        table.add_row(
+        grid.add_row(
             f"{_text(row['id'])}\n{_text(row['name'])}",
             _text(row["soum_code"]),
             _both("requested_by", row["requested_by"]),
@@ -268,22 +248,22 @@ def _print_pipeline(frame: pd.DataFrame, *, day: dt.date) -> None:
             waiting,
             problems,
         )
-    out.print(table)
+    out.print(grid)
 
 
 def _print_summary(summary: pd.DataFrame) -> None:
-    table = Table(
-        "Алхам\nStep",
-        "Тоо\nCount",
-        "Медиан хоног\nMedian days",
-        "Хамгийн урт\nLongest",
-        "Одоо хүлээж буй\nWaiting now",
-        "Хоцорсон\nDelayed",
-        title="Алхам бүрийн хугацаа / Time per step",
+    grid = table(
+        "cli_column.step",
+        "cli_column.count",
+        "cli_column.median_days",
+        "cli_column.longest",
+        "cli_column.waiting_now",
+        "cli_column.delayed",
+        title=slashed("cli_text.step_times"),
     )
     for _, row in summary.iterrows():
         median = row["median_days"]
-        table.add_row(
+        grid.add_row(
             f"{row['label_mn']}\n{row['label_en']}",
             str(row["count"]),
             "—" if pd.isna(median) else f"{median:g}",
@@ -292,4 +272,4 @@ def _print_summary(summary: pd.DataFrame) -> None:
             f"[red]{row['delayed']}[/]" if row["delayed"] else "0",
             end_section=row["step"] == "submitted",
         )
-    out.print(table)
+    out.print(grid)

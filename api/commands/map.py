@@ -9,6 +9,7 @@ import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from api.commands.options import SoumOption, TodayOption
 from api.services import rasters
 from api.settings import load_settings
 from geo.availability import availability
@@ -25,9 +26,7 @@ def map_cmd(
     out_file: Annotated[
         Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)
     ],
-    soum: Annotated[
-        str | None, typer.Option("--soum", help="Only this soum (code, e.g. MN4322).")
-    ] = None,
+    soum: SoumOption = None,
     land_conclusion: Annotated[
         str | None,
         typer.Option("--land-conclusion", help="Only this Land Conclusion (its id)."),
@@ -40,10 +39,7 @@ def map_cmd(
             help="Offer the online tile basemap as an optional layer (off when opened).",
         ),
     ] = True,
-    today: Annotated[
-        str | None,
-        typer.Option("--today", help="The day statuses are judged on, YYYY-MM-DD."),
-    ] = None,
+    today: TodayOption = None,
     db: DbOption = None,
 ) -> None:
     """Write one HTML file with the map, Leaflet and every plugin inside it.
@@ -75,41 +71,16 @@ def map_cmd(
             today=day,
         )
     )
+    shown = {"lang": language, "findings": findings, "available": free, "basemap": basemap,
+             "recovery": recovery}  # fmt: skip
     if land_conclusion:
-        m = guarded(
-            lambda: maps.land_conclusion_map(
-                layers,
-                land_conclusion,
-                lang=language,
-                findings=findings,
-                available=free,
-                basemap=basemap,
-                recovery=recovery,
-            )
-        )
+        m = guarded(lambda: maps.land_conclusion_map(layers, land_conclusion, **shown))
         title = f"{text('title_land_conclusion', language)} {land_conclusion}"
     elif soum:
-        m = guarded(
-            lambda: maps.soum_map(
-                layers,
-                soum,
-                lang=language,
-                findings=findings,
-                available=free,
-                basemap=basemap,
-                recovery=recovery,
-            )
-        )
+        m = guarded(lambda: maps.soum_map(layers, soum, **shown))
         title = f"{text('title_soum', language)} {soum}"
     else:
-        m = maps.overview_map(
-            layers,
-            lang=language,
-            findings=findings,
-            available=free,
-            basemap=basemap,
-            recovery=recovery,
-        )
+        m = maps.overview_map(layers, **shown)
         title = text("title_overview", language)
     page = guarded(
         lambda: inline_assets(

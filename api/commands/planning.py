@@ -15,6 +15,9 @@ import typer
 from rich.table import Table
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
+from api.commands.options import SoumOption, TodayOption
+from api.commands.output import choose, slashed
+from api.commands.output import table as output_table
 from api.views import (
     AVAILABILITY_LAYERS,
     availability_geojson,
@@ -27,6 +30,7 @@ from geo.settings import AnalysisSettings
 from geo.suggest import SuggestResult, candidates_table, suggest_parcels
 from layers.errors import FeatureNotFound
 from layers.geojson import collection
+from layers.labels import messages as filled
 from layers.store import Store
 
 AvailabilityFormat = Literal["table", "json", "csv", "geojson"]
@@ -34,32 +38,37 @@ SuggestFormat = Literal["table", "json", "geojson"]
 
 _BLOCKING_LAYERS = AVAILABILITY_LAYERS
 
-_HEADERS = {
+#: The catalogue entry heading each column, printed "mn / en".
+_HEADINGS = {
     "id": "ID",
-    "name": "Нэр / Name",
-    "soum_code": "Сум / Soum",
-    "aimag_code": "Аймаг / Aimag",
-    "land_conclusions": "Газрын дүгнэлт / LCs",
-    "area_ha": "Нийт га / Area ha",
-    "allocated_ha": "Олгосон га / Allocated ha",
-    "rehab_blocked_ha": "Нөхөн сэргээлт га / Rehab-blocked ha",
-    "excluded_ha": "Хориглосон га / Excluded ha",
-    "available_ha": "Чөлөөт га / Available ha",
+    "name": "text.field_name",
+    "soum_code": "text.field_soum_code",
+    "aimag_code": "text.field_aimag_code",
+    "land_conclusions": "cli_column.lcs",
+    "area_ha": "cli_column.total_ha",
+    "allocated_ha": "cli_column.allocated_ha",
+    "rehab_blocked_ha": "cli_column.rehab_blocked_ha",
+    "excluded_ha": "cli_column.excluded_ha",
+    "available_ha": "cli_column.available_ha",
 }
 
-TodayOption = Annotated[
-    str | None,
-    typer.Option("--today", help="Date of the analysis, YYYY-MM-DD (default: today)."),
-]
+
+def _heading(column: str) -> str:
+    """The heading of a column ("mn / en"); a column not in :data:`_HEADINGS` has none."""
+    ref = _HEADINGS.get(column, "")
+    return slashed(ref) if "." in ref else ref
+
+
+def _area_table(*columns: str, title: str) -> Table:
+    """A table of ``columns`` and then every area column, right-aligned."""
+    table = Table(*(_heading(c) for c in columns), title=title)
+    for column in AREA_COLUMNS:
+        table.add_column(_heading(column), justify="right")
+    return table
+
+
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        raise typer.BadParameter(
-            f"{value!r}: choose one of {', '.join(allowed)}", param_hint=option
-        )
-    return value
+_ERROR = slashed("cli_text.error")
 
 
 def _around(store: Store, lcs: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
@@ -95,9 +104,7 @@ def _ha(value: float) -> str:
 
 
 def _totals_table(totals: pd.DataFrame, *, by: str, names: dict[str, str], title: str) -> Table:
-    table = Table(_HEADERS[by], "", _HEADERS["land_conclusions"], title=title)
-    for column in AREA_COLUMNS:
-        table.add_column(_HEADERS[column], justify="right")
+    table = _area_table(by, "", "land_conclusions", title=title)
     for row in totals.itertuples(index=False):
         code = str(getattr(row, by))
         table.add_row(
@@ -108,7 +115,7 @@ def _totals_table(totals: pd.DataFrame, *, by: str, names: dict[str, str], title
         )
     grand = totals[["land_conclusions", *AREA_COLUMNS]].sum()
     table.add_row(
-        "Нийт / Total",
+        slashed("text.total"),
         "",
         str(int(grand["land_conclusions"])),
         *(_ha(float(grand[c])) for c in AREA_COLUMNS),
@@ -126,17 +133,11 @@ def _print_availability_table(
     day: dt.date,
 ) -> None:
     if frame.empty:
-        out.print(
-            "Хүчинтэй газрын дүгнэлт алга. / No Land Conclusion is issued and valid "
-            f"on {day.isoformat()}."
-        )
+        out.print(slashed("cli_text.none_in_force", day=day.isoformat()))
         return
-    table = Table(
-        *(_HEADERS[c] for c in ("id", "name", "soum_code")),
-        title=f"Чөлөөт газар / Available land — {day.isoformat()}",
+    table = _area_table(
+        "id", "name", "soum_code", title=f"{slashed('text.nav_availability')} — {day.isoformat()}"
     )
-    for column in AREA_COLUMNS:
-        table.add_column(_HEADERS[column], justify="right")
     for row in frame.itertuples(index=False):
         table.add_row(
             str(row.id),
@@ -145,30 +146,17 @@ def _print_availability_table(
             *(_ha(getattr(row, c)) for c in AREA_COLUMNS),
         )
     out.print(table)
-    out.print(
-        _totals_table(
-            totals["soum_code"],
-            by="soum_code",
-            names=_names(store, "soums"),
-            title="Сумаар / By soum",
-        )
-    )
-    out.print(
-        _totals_table(
-            totals["aimag_code"],
-            by="aimag_code",
-            names=_names(store, "aimags"),
-            title="Аймгаар / By aimag",
-        )
-    )
+    for by, layer, title in (
+        ("soum_code", "soums", "text.by_soum"),
+        ("aimag_code", "aimags", "cli_text.by_aimag"),
+    ):
+        names = _names(store, layer)
+        out.print(_totals_table(totals[by], by=by, names=names, title=slashed(title)))
 
 
 @app.command("availability")
 def availability_cmd(
-    soum: Annotated[
-        str | None,
-        typer.Option("--soum", help="Only this soum's Land Conclusions (code, e.g. MN4322)."),
-    ] = None,
+    soum: SoumOption = None,
     fmt: Annotated[
         str, typer.Option("--format", help="table (default), json, csv or geojson.")
     ] = "table",
@@ -181,16 +169,13 @@ def availability_cmd(
     suspended), then blocked by rehabilitation not yet accepted, then excluded (protected land,
     licences); the rest is available.
     """
-    fmt_ = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
+    fmt_ = choose(fmt, ("table", "json", "csv", "geojson"), "--format")
     day = parse_today(today)
     with store_at(db, create=False) as store:
         where = {"soum_code": soum} if soum else None
         lcs = store.read("land_conclusions", where=where)
         if soum and lcs.empty and soum not in store.ids("soums"):
-            err.print(
-                f"[bold red]Алдаа / Error:[/] '{soum}' кодтой сум алга / "
-                f"no soum has the code '{soum}'"
-            )
+            err.print(f"[bold red]{_ERROR}:[/] {slashed('cli_text.no_soum', soum=soum)}")
             raise typer.Exit(1)
         frame = _available(store, lcs, day)
         _warn_repaired(frame)
@@ -212,26 +197,20 @@ def _messages(result: SuggestResult, *, lc_id: str, available_ha: float) -> dict
     ha = f"{result.requested_ha:g}"
     if result.fits:
         found, wanted = len(result), result.requested_count
-        mn = f"{lc_id}: {ha} га-гийн {found} талбай санал болгож байна"
-        en = f"{lc_id}: {found} parcel(s) of {ha} ha suggested"
+        mn, en = filled("cli_text", "suggested", id=lc_id, count=found, ha=ha)
         if found < wanted:
-            mn += f" (хүссэн {wanted}-аас зөвхөн {found} нь багтав)"
-            en += f" (only {found} of the {wanted} asked for fit)"
+            fewer = filled("cli_text", "suggested_fewer", count=found, wanted=wanted)
+            mn, en = f"{mn} ({fewer[0]})", f"{en} ({fewer[1]})"
         return {"mn": mn + ".", "en": en + "."}
     if result.largest_block is None or result.largest_block_size_m is None:
-        return {
-            "mn": f"{lc_id}: {ha} га талбай багтахгүй: чөлөөт газар үлдээгүй "
-            f"({available_ha:.2f} га).",
-            "en": f"{lc_id}: no {ha} ha parcel fits: no free land is left ({available_ha:.2f} ha).",
-        }
+        mn, en = filled("cli_text", "no_free_land", id=lc_id, ha=ha,
+                          available=f"{available_ha:.2f}")  # fmt: skip
+        return {"mn": mn, "en": en}
     w, h = result.largest_block_size_m
     block = f"{result.largest_block_ha:.2f}"
-    return {
-        "mn": f"{lc_id}: {ha} га талбай багтахгүй байна. Хамгийн том чөлөөт тэгш өнцөгт: "
-        f"{block} га ({w:.0f} × {h:.0f} м).",
-        "en": f"{lc_id}: no {ha} ha parcel fits. The largest free block is {block} ha "
-        f"({w:.0f} × {h:.0f} m).",
-    }
+    mn, en = filled("cli_text", "largest_block", id=lc_id, ha=ha, block=block,
+                    width=f"{w:.0f}", height=f"{h:.0f}")  # fmt: skip
+    return {"mn": mn, "en": en}
 
 
 def _suggest_geojson(result: SuggestResult, lc_id: str) -> dict[str, Any]:
@@ -273,12 +252,13 @@ def _print_suggestions(result: SuggestResult, messages: dict[str, str]) -> None:
     out.print(f"[{colour}]{messages['en']}[/]", markup=True)
     if not result.fits:
         return
-    table = Table(
+    table = output_table(
         "#",
-        "Талбай га / Area ha",
-        "Өргөн × өндөр м / Width × height m",
-        "Булангууд (урт, өрг) / Corners (lon, lat)",
-        title=f"Санал болгох талбай / Suggested parcels (UTM EPSG:{result.utm_epsg})",
+        "cli_column.area_ha",
+        "cli_column.size_m",
+        "cli_column.corners",
+        title=slashed("cli_text.suggested_title", epsg=result.utm_epsg),
+        one_line=True,
     )
     for row in candidates_table(result).to_dict("records"):
         corners = "; ".join(f"{x:.6f}, {y:.6f}" for x, y in row["corners"])
@@ -308,7 +288,7 @@ def suggest_cmd(
     available land, do not overlap, and are packed from the south-west. When none fits, the
     largest free block is reported instead (exit code 0 either way).
     """
-    fmt_ = _choice(fmt, ("table", "json", "geojson"), "--format")
+    fmt_ = choose(fmt, ("table", "json", "geojson"), "--format")
     if not (math.isfinite(ha) and ha > 0):
         raise typer.BadParameter(
             "the size must be a positive number of hectares", param_hint="--ha"
@@ -316,18 +296,15 @@ def suggest_cmd(
     day = parse_today(today)
     cap = AnalysisSettings().parcel_cap_ha
     if ha > cap:
-        err.print(
-            f"[yellow]Анхааруулга:[/] {ha:g} га нь нэг гэрээний дээд хэмжээ {cap:g} га-аас их. / "
-            f"[yellow]Warning:[/] {ha:g} ha exceeds the {cap:g} ha one contract may hold."
-        )
+        warning = filled("cli_text", "warning")
+        over = filled("cli_text", "over_cap", ha=f"{ha:g}", cap=f"{cap:g}")
+        err.print(f"[yellow]{warning[0]}:[/] {over[0]} / [yellow]{warning[1]}:[/] {over[1]}")
     with store_at(db, create=False) as store:
         try:
             lc = store.get("land_conclusions", land_conclusion_id)
         except FeatureNotFound:
-            err.print(
-                f"[bold red]Алдаа / Error:[/] газрын дүгнэлт '{land_conclusion_id}' олдсонгүй / "
-                f"no Land Conclusion has the id '{land_conclusion_id}'"
-            )
+            missing = slashed("cli_text.no_land_conclusion", id=land_conclusion_id)
+            err.print(f"[bold red]{_ERROR}:[/] {missing}")
             raise typer.Exit(1) from None
         guarded(lambda: require_in_force(lc, today=day))
         frame = _available(store, lc, day)

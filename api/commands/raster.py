@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,10 +11,12 @@ import numpy as np
 import orjson
 import pandas as pd
 import typer
-from rich.table import Table
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
+from api.commands.options import SoumOption, TodayOption
+from api.commands.output import choose, csv, slashed
+from api.commands.output import table as output_table
 from api.services import rasters
 from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
@@ -33,18 +34,6 @@ PixelsOption = Annotated[
     ),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="table (default), json or csv.")]
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        raise typer.BadParameter(f"choose one of {', '.join(allowed)}", param_hint=option)
-    return value
-
-
-def _csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).to_csv(buffer, index=False)
-    return buffer.getvalue()
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -78,8 +67,8 @@ def rehab_monitor_cmd(
     of the mean; zones whose change is below the threshold are flagged. Without --before and
     --after, the NDVI rasters registered beside the store (gazar demo writes some) are used.
     """
-    fmt = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
-    mode = _choice(pixels, gr.PIXEL_MODES, "--pixels")
+    fmt = choose(fmt, ("table", "json", "csv", "geojson"), "--format")
+    mode = choose(pixels, gr.PIXEL_MODES, "--pixels")
     if (before is None) != (after is None):
         raise typer.BadParameter("give both --before and --after, or neither", param_hint="--after")
     settings = analysis_settings(**({} if threshold is None else {"rehab_recovery_min": threshold}))
@@ -100,7 +89,7 @@ def rehab_monitor_cmd(
         payload = rehab_json(table, min_recovery=minimum, pixels=mode)
         typer.echo(orjson.dumps(payload, option=_JSON, default=_iso).decode())
     elif fmt == "csv":
-        typer.echo(_csv(rehab_labelled(table)), nl=False)
+        typer.echo(csv(rehab_labelled(table)), nl=False)
     elif fmt == "geojson":
         doc = rehab_geojson(table, zones)
         typer.echo(orjson.dumps(doc, option=_JSON, default=_iso).decode())
@@ -114,19 +103,20 @@ def _iso(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _rehab_table(table: pd.DataFrame, minimum: float) -> None:
-    view = Table(
+def _rehab_table(rows: pd.DataFrame, minimum: float) -> None:
+    view = output_table(
         "ID",
-        "Эзэмшигч / Holder",
-        "Үе шат / Stage",
-        "Өмнө / Before",
-        "Дараа / After",
-        "Өөрчлөлт / Change",
-        "Хүчинтэй / Valid",
-        "Төлөв / Status",
-        title=f"Нөхөн сэргээлтийн ургамалжилт / Vegetation recovery (min change {minimum:g})",
+        "text.field_holder",
+        "text.field_stage",
+        "cli_column.before",
+        "cli_column.after",
+        "text.field_change",
+        "cli_column.valid",
+        "text.field_status",
+        title=slashed("cli_text.recovery_title", minimum=f"{minimum:g}"),
+        one_line=True,
     )
-    for row in table.itertuples(index=False):
+    for row in rows.itertuples(index=False):
         r: Any = row
         flag = "[bold red]" if r.status == "below_min" else ""
         view.add_row(
@@ -140,8 +130,8 @@ def _rehab_table(table: pd.DataFrame, minimum: float) -> None:
             f"{flag}{r.status_mn} / {r.status_en}",
         )
     out.print(view)
-    below = int((table["status"] == "below_min").sum())
-    out.print(f"{below} бүс хангалтгүй / zone(s) below the minimum", markup=False)
+    below = int((rows["status"] == "below_min").sum())
+    out.print(slashed("cli_text.zones_below", count=below), markup=False)
 
 
 @app.command("terrain")
@@ -158,8 +148,8 @@ def terrain_cmd(
 ) -> None:
     """Slope over each Land Conclusion: mean, share steeper than GAZAR_SLOPE_LIMIT_DEG, and
     those above GAZAR_SLOPE_SHARE_LIMIT."""
-    fmt = _choice(fmt, ("table", "json", "csv"), "--format")
-    layer = _choice(layer, ("land_conclusions", "contract_parcels"), "--layer")
+    fmt = choose(fmt, ("table", "json", "csv"), "--format")
+    layer = choose(layer, ("land_conclusions", "contract_parcels"), "--layer")
     settings = analysis_settings()
     limit, share = float(settings.slope_limit_deg), float(settings.slope_share_limit)
     location = cli_location(db)
@@ -184,19 +174,20 @@ def terrain_cmd(
         typer.echo(orjson.dumps(payload, option=_JSON).decode())
         return
     if fmt == "csv":
-        typer.echo(_csv(table), nl=False)
+        typer.echo(csv(table), nl=False)
         return
-    view = Table(
+    view = output_table(
         "ID",
-        "Дундаж налуу° / Mean slope°",
+        "cli_column.mean_slope",
         f"> {limit:g}° %",
-        "Эгц га / Steep ha",
-        "Хэтэрсэн / Over",
-        title="Налуу / Terrain",
+        "cli_column.steep_ha",
+        "cli_column.over",
+        title=slashed("cli_text.terrain"),
+        one_line=True,
     )
     for row in table.itertuples(index=False):
         r: Any = row
-        over = "[bold red]тийм / yes[/]" if r.over else "үгүй / no"
+        over = f"[bold red]{slashed('cli_text.yes')}[/]" if r.over else slashed("cli_text.no")
         pct = "—" if pd.isna(r.steep_share) else f"{100 * r.steep_share:.1f}"
         view.add_row(str(r.id), _num(r.mean_slope_deg, 1), pct, _num(r.steep_ha, 2), over)
     out.print(view)
@@ -211,17 +202,13 @@ def export_raster_cmd(
         str | None,
         typer.Option("--crs", help="Target CRS (default: the UTM zone of the area)."),
     ] = None,
-    soum: Annotated[
-        str | None, typer.Option("--soum", help="Only this soum's Land Conclusions.")
-    ] = None,
-    today: Annotated[
-        str | None, typer.Option("--today", help="Date of the analysis, YYYY-MM-DD.")
-    ] = None,
+    soum: SoumOption = None,
+    today: TodayOption = None,
     db: DbOption = None,
 ) -> None:
     """A Cloud-Optimised GeoTIFF of free land: 1 available, 0 elsewhere in Land Conclusions in
     force, 255 (nodata) outside — QGIS opens it as it is."""
-    _choice(what, ("available",), "WHAT")
+    choose(what, ("available",), "WHAT")
     if not res > 0:
         raise typer.BadParameter("the resolution must be positive", param_hint="--res")
     day = parse_today(today)

@@ -11,7 +11,21 @@ import typer
 
 from api.cli import DbOption, app, out, store_at
 from api.cli import location as cli_location
+from api.commands.output import slashed
 from layers.transfer import shown
+
+#: What the server offers, printed with its address when it starts.
+_ADDRESSES = (
+    ("text.nav_map", "/map"),
+    ("cli_text.serve_check", "/check"),
+    ("cli_text.serve_available", "/availability"),
+    ("cli_text.serve_register", "/register"),
+    ("cli_text.serve_landing", "/"),
+    ("cli_text.serve_collections", "/collections"),
+    ("cli_text.serve_parcels", "/collections/contract_parcels/items"),
+    ("text.layer_overlaps", "/collections/overlaps/items"),
+    ("cli_text.serve_api_docs", "/api.html"),
+)
 
 
 @app.command("serve")
@@ -35,17 +49,10 @@ def serve(
     name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     root = f"http://{name}:{port}"
     out.print(f"Gazar serves {shown(location)} ({counts})")  # a URL without its password
-    out.print(f"  Газрын зураг / Map:         {root}/map")
-    out.print(f"  Шалгах / Check a proposal:  {root}/check")
-    out.print(f"  Чөлөөт газар / Available:   {root}/availability")
-    out.print(f"  Нийтийн бүртгэл / Register: {root}/register")
-    out.print(f"  Нүүр / Landing page:        {root}/")
-    out.print(f"  Давхаргууд / Collections:   {root}/collections")
-    out.print(f"  Гэрээт талбай / Parcels:    {root}/collections/contract_parcels/items")
-    out.print(f"  Давхцал / Overlaps:         {root}/collections/overlaps/items")
-    out.print(f"  API баримт / API docs:      {root}/api.html")
-    out.print(f"  QGIS, GDAL:                 ogrinfo OAPIF:{root}/")
-    out.print("Ctrl+C зогсооно / Ctrl+C stops the server.")
+    for ref, address in _ADDRESSES:
+        out.print(f"  {slashed(ref) + ':':<27} {root}{address}")
+    out.print(f"  {'QGIS, GDAL:':<27} ogrinfo OAPIF:{root}/")
+    out.print(slashed("cli_text.serve_stop"))
     if workers == 1:
         uvicorn.run(create_app(load_settings(db=location)), host=host, port=port)
         return

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rich.table import Table
-
 from api.cli import out
+from api.commands.output import slashed, table
 from geo.summary import soum_summary
 from layers.store import Store
 
@@ -18,21 +17,22 @@ def print_summary(store: Store, *, today: dt.date) -> None:
         for name in ("land_conclusions", "contract_parcels", "rehab_zones", "soums")
     }
     counts = ", ".join(f"{i.layer} {i.count}" for i in store.layers())
-    out.print(f"Давхаргууд / Layers: {counts}")
-    table = soum_summary(layers, today=today)
-    grid = Table(
-        "Сум\nSoum",
-        "ГД (олгосон)\nLCs (issued)",
-        "Олгосон га\nIssued ha",
-        "Талбай (хүчинтэй)\nParcels (active)",
-        "Хуваарилсан га\nAllocated ha",
-        "Гишүүд эм/эр\nMembers w/m",
-        "≤60 хоног\nExpiring",
-        "НС хоцорсон\nRehab overdue",
+    out.print(slashed("cli_text.layers", counts=counts))
+    rows = soum_summary(layers, today=today)
+    grid = table(
+        "text.field_soum_code",
+        "cli_column.lcs_issued",
+        "cli_column.issued_ha",
+        "cli_column.parcels_active",
+        "cli_column.assigned_ha",
+        "cli_column.members",
+        "cli_column.expiring",
+        "cli_column.rehab_overdue",
         title=f"Gazar — {today}",
     )
-    for r in table.itertuples(index=False):
-        name = "НИЙТ / TOTAL" if r.soum_code == "TOTAL" else f"{r.soum} {r.soum_code}".strip()
+    total = slashed("cli_text.grand_total")
+    for r in rows.itertuples(index=False):
+        name = total if r.soum_code == "TOTAL" else f"{r.soum} {r.soum_code}".strip()
         grid.add_row(
             name,
             f"{r.land_conclusions} ({r.issued})",

@@ -39,6 +39,7 @@ from api.services.collections import (
 )
 from layers.errors import FeatureNotFound
 from layers.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
+from layers.labels import bilingual
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -372,9 +373,7 @@ def landing_page(request: Request, settings: SettingsDep) -> OrjsonResponse:
     return _json(
         {
             "title": settings.title,
-            "description": "Газар: бичил уурхайн газрын төлөвлөлт — давхарга бүр OGC API – "
-            "Features-ээр / Gazar: land-access planning for artisanal and small-scale gold "
-            "mining in Mongolia — every layer over OGC API – Features",
+            "description": bilingual("api_text", "landing_description"),
             "links": [
                 _link(f"{root}/", "self", JSON, "This document"),
                 _link(f"{root}/api", "service-desc", OPENAPI_30, "The API definition (OpenAPI)"),

@@ -35,7 +35,7 @@ from geo.availability import availability
 from geo.rules import OVERLAP_PAIRS, SEVERITIES
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
-from layers.labels import LABELS
+from layers.labels import LABELS, pair
 from layers.schema import REGISTRY, STORE_CRS, FieldType
 from layers.store import Store
 
@@ -137,11 +137,7 @@ class CollectionDef:
 def _layer_def(name: str) -> CollectionDef:
     kind = REGISTRY[name]
     mn, en = LABELS["layer"].get(name, (name, name))
-    role_mn, role_en = (
-        ("Gazar-ын давхарга", "a Gazar layer")
-        if kind.role == "core"
-        else ("лавлах давхарга", "a reference layer")
-    )
+    role_mn, role_en = pair("collection_role", "core" if kind.role == "core" else "reference")
     queryables = (
         Queryable("id", "str"),
         *(Queryable(f.name, f.type, f.choices) for f in kind.fields),
@@ -203,12 +199,10 @@ COLLECTIONS: Final[dict[str, CollectionDef]] = {
     **{name: _layer_def(name) for name in REGISTRY},
     "overlaps": CollectionDef(
         id="overlaps",
-        title_mn="Давхцал",
-        title_en="Overlaps",
-        description_mn="Давхцах ёсгүй хоёр объектын давхцсан хэсэг: дүрэм, ноцтой байдал, "
-        "хоёр объект ба албан ёсны гектараар (зөвхөн унших)",
-        description_en="The shared area of every two features that may not overlap, with the "
-        "rule broken, its severity, both features and the official hectares (read-only)",
+        title_mn=pair("text", "layer_overlaps")[0],
+        title_en=pair("text", "layer_overlaps")[1],
+        description_mn=pair("collection_description", "overlaps")[0],
+        description_en=pair("collection_description", "overlaps")[1],
         queryables=(
             Queryable("rule", "enum", OVERLAP_RULES),
             Queryable("severity", "enum", SEVERITIES),
@@ -224,12 +218,10 @@ COLLECTIONS: Final[dict[str, CollectionDef]] = {
     ),
     "available_land": CollectionDef(
         id="available_land",
-        title_mn="Олгох боломжтой газар",
-        title_en="Available land",
-        description_mn="Хүчин төгөлдөр газрын дүгнэлт бүрийн гэрээ, нөхөн сэргээлт, хориглосон "
-        "газар ба тусгай зөвшөөрөлд хамаарахгүй үлдсэн газар (зөвхөн унших)",
-        description_en="The land of each Land Conclusion in force not taken by parcels, "
-        "rehabilitation, excluded land or licences (read-only)",
+        title_mn=pair("collection_title", "available_land")[0],
+        title_en=pair("collection_title", "available_land")[1],
+        description_mn=pair("collection_description", "available_land")[0],
+        description_en=pair("collection_description", "available_land")[1],
         queryables=(
             Queryable("id", "str"),
             Queryable("name", "str"),
