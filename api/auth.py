@@ -27,6 +27,7 @@ import threading
 from typing import Annotated, Final, Literal
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from layers.errors import GazarError
 from layers.ledger import Ledger, User
@@ -155,7 +156,21 @@ def get_ledger(request: Request) -> Ledger:
     return ledger
 
 
-def current_user(request: Request) -> User | None:
+#: the OpenAPI document's ``bearerAuth`` scheme, declared on every operation taking a token;
+#: it never refuses anything itself (:func:`bearer` reads the header, :func:`authorize` decides)
+BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="gazar token",
+    description="A token made by `gazar users add NAME --role ROLE` (shown once): "
+    "`Authorization: Bearer <token>`. Reads need none; every write needs one.",
+    auto_error=False,
+)
+
+
+def current_user(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> User | None:
     """The user of the request's token; None without one; 401 for a bad token."""
     token = bearer(request)
     if token is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.auth import Forbidden, Unauthorized
 from api.responses import OrjsonResponse as ORJSONResponse
@@ -18,6 +20,17 @@ from layers.errors import (
     ValidationFailed,
 )
 from layers.ledger import Conflict
+
+
+class Problem(BaseModel):
+    """Every error body: a code, a description a person can act on, and the HTTP status; a
+    refused input adds ``problems``, a refused allocation its ``reasons``."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    code: str
+    description: str
+    status: int
 
 
 class BadRequest(GazarError):
@@ -96,8 +109,22 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
         code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return ORJSONResponse(
-            _body(code, str(exc.detail), exc.status_code), status_code=exc.status_code
-        )
+            _body(code, str(exc.detail), exc.status_code), status_code=exc.status_code,
+            headers=headers,
+        )  # fmt: skip
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the routes matching ``request``'s path answer (HEAD with GET)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, not the method
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

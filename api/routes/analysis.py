@@ -17,6 +17,7 @@ and reported in ``repairs``, as on the command line.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -27,7 +28,7 @@ import orjson
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LayerCache, LayersDep, SettingsDep
@@ -90,8 +91,17 @@ _JSON_OR_GEOJSON: dict[int | str, dict[str, Any]] = {
     }
 }
 
+def _iso_day(value: object) -> object:
+    """Only a ``YYYY-MM-DD`` text is a day: pydantic would also read ``0`` as 1970-01-01."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 TodayQuery = Annotated[
     dt.date | None,
+    BeforeValidator(_iso_day),
     Query(description="The day dates are compared with, YYYY-MM-DD (default: today)."),
 ]
 FormatQuery = Annotated[
@@ -243,23 +253,65 @@ _GEOMETRY_TYPES = frozenset(
 )
 #: the proposal's properties a review reads; others are ignored
 _PROPERTIES = ("land_conclusion_id", "holder", "soum_code")
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"},
+             "description": "[lon, lat] in degrees (WGS 84)"}  # fmt: skip
+_POLYGON_RINGS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 4, "items": _POSITION},
+    "description": "The outer ring, then any holes; each ring closed (last position = first)",
+}
+_POLYGON = {
+    "type": "object",
+    "title": "Polygon",
+    "required": ["type", "coordinates"],
+    "properties": {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": _POLYGON_RINGS},
+}
+_MULTIPOLYGON = {
+    "type": "object",
+    "title": "MultiPolygon",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["MultiPolygon"]},
+        "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON_RINGS},
+    },
+}
+_FEATURE = {
+    "type": "object",
+    "title": "Feature",
+    "required": ["type", "geometry"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"description": "The proposal's id (a text or a number)"},
+        "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
+        "properties": {
+            "type": "object",
+            "nullable": True,
+            "properties": {name: {"type": "string"} for name in ("id", *_PROPERTIES)},
+        },
+    },
+}
+_FEATURE_COLLECTION = {
+    "type": "object",
+    "title": "FeatureCollection",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "minItems": 1, "items": _FEATURE},
+    },
+}
+_SQUARE = [[[106.30, 48.50], [106.31, 48.50], [106.31, 48.51], [106.30, 48.51], [106.30, 48.50]]]
 _CHECK_BODY = {
     "required": True,
     "description": "The proposal in lon/lat (RFC 7946): a GeoJSON Polygon or MultiPolygon, a "
-    "Feature, or a FeatureCollection. Properties a review reads: `id`, and for a parcel "
-    "`land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`.",
+    "Feature, or a FeatureCollection of them. Properties a review reads: `id`, and for a "
+    "parcel `land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`. A proposal "
+    "this schema allows is still refused (422) when a ring is not closed or crosses itself "
+    "beyond repair, or it lies outside Mongolia (or its lon/lat are swapped).",
     "content": {
         media: {
-            "schema": {
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "type": {
-                        "type": "string",
-                        "enum": ["Polygon", "MultiPolygon", "Feature", "FeatureCollection"],
-                    }
-                },
-            }
+            "schema": {"oneOf": [_POLYGON, _MULTIPOLYGON, _FEATURE, _FEATURE_COLLECTION]},
+            "example": {"type": "Polygon", "coordinates": _SQUARE},
         }
         for media in ("application/json", "application/geo+json")
     },
@@ -417,7 +469,8 @@ def _geometry(value: object, where: str) -> shapely.Geometry | None:
     """One GeoJSON geometry; ``None`` stays ``None`` (the review reports it as empty)."""
     if value is None:
         return None
-    if not isinstance(value, dict) or value.get("type") not in _GEOMETRY_TYPES:
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in _GEOMETRY_TYPES:  # a list is unhashable
         raise InvalidGeometry(
             f"{where}: the geometry is not a GeoJSON geometry object; a polygon is "
             '{"type": "Polygon", "coordinates": [[[lon, lat], ...]]}'

@@ -189,6 +189,7 @@ CollectionId = Annotated[
     Path(
         description="A collection: a store layer, `overlaps` or `available_land`",
         json_schema_extra={"enum": list(COLLECTIONS)},
+        examples=["contract_parcels"],
     ),
 ]
 
