@@ -42,7 +42,7 @@ from layers.store import open_store
 
 SEED = 20_260_501
 #: examples the fuzzing phase tries per operation (coverage and examples are not counted)
-EXAMPLES = 15
+EXAMPLES = 10
 #: stateful sequences and their length
 SCENARIOS = 15
 STEPS = 6

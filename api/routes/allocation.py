@@ -17,11 +17,11 @@ from typing import Any, Literal
 import orjson
 import shapely
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api import allocation as service
-from api.auth import LedgerDep, UserDep
+from api.auth import LedgerDep, UserDep, require_role
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
 from api.routes.analysis import AnalysisDep
@@ -40,6 +40,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 class ApplicationIn(BaseModel):
     """An application: a polygon (GeoJSON geometry, EPSG:4326) or a size in hectares."""
+
+    # one of the two, not both (checked by api.allocation: 422), said in the document
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["geometry"], "properties": {"geometry": {"type": "object"}}},
+                {"required": ["requested_ha"], "properties": {"requested_ha": {"type": "number"}}},
+            ]
+        }
+    )
 
     land_conclusion_id: str = Field(min_length=1)
     holder: str = Field(min_length=1, description="The partnership or cooperative")
@@ -104,6 +114,7 @@ def _geometry(value: dict[str, Any] | None) -> shapely.Geometry | None:
 def create_application(
     body: ApplicationIn, ledger: LedgerDep, user: UserDep, settings: AnalysisDep
 ) -> dict[str, Any]:
+    require_role(user, "apply")  # 401/403 before the geometry is read (422)
     data = service.ApplicationInput(
         land_conclusion_id=body.land_conclusion_id,
         holder=body.holder,

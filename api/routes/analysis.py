@@ -212,7 +212,11 @@ def availability(
     layers: LayersDep,
     soum: Annotated[
         str | None,
-        Query(description="Only this soum's Land Conclusions (its code, e.g. MN4322)."),
+        Query(
+            description="Only this soum's Land Conclusions (its code, e.g. MN4322: an id "
+            "of `/collections/soums/items`).",
+            json_schema_extra={"minLength": 1},
+        ),
     ] = None,
     today: TodayQuery = None,
     fmt: FormatQuery = "json",
