@@ -91,6 +91,7 @@ _JSON_OR_GEOJSON: dict[int | str, dict[str, Any]] = {
     }
 }
 
+
 def _iso_day(value: object) -> object:
     """Only a ``YYYY-MM-DD`` text is a day: pydantic would also read ``0`` as 1970-01-01."""
     if isinstance(value, str) and not _ISO_DAY.fullmatch(value):

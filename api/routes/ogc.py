@@ -188,7 +188,8 @@ _NUMBER = r"[-+]?[0-9]{1,7}(\.[0-9]{1,12})?"
 #: what ``parse_bbox`` reads: four numbers, or six with heights
 _BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}(,{_NUMBER},{_NUMBER})?$"
 _DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_INSTANT = rf"{_DAY}([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-][01][0-9]:[0-5][0-9]))?"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-][01][0-9]:[0-5][0-9])"
+_INSTANT = rf"{_DAY}([Tt]{_TIME})?"
 #: what ``parse_datetime`` reads: an instant, or an interval with ``..`` or nothing for an open end
 _DATETIME_PATTERN = rf"^({_INSTANT}|({_INSTANT}|\.\.)?/({_INSTANT}|\.\.)?)$"
 
