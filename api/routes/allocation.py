@@ -1,9 +1,10 @@
 """Routes: the allocation process over HTTP, and the public register's data feeds.
 
 Reads are open to everyone; every write needs ``Authorization: Bearer <token>`` and checks
-the role and the object (:mod:`api.auth`). Refusals: 401 (no or bad token), 403 (role or
-soum), 404 (no such record), 409 (the records forbid it: every reason listed), 422 (unusable
-input). The rules are those of :mod:`api.allocation`, shared with the ``gazar`` commands.
+the role and the object (:mod:`api.auth`; the document declares its ``bearerAuth`` scheme).
+Refusals: 400 (a body or parameter that does not fit the document), 401 (no or bad token), 403
+(role or soum), 404 (no such record), 409 (the records forbid it: every reason listed), 422
+(unusable input). The rules are those of :mod:`api.allocation`, shared with the ``gazar`` commands.
 
 ``/register.json``, ``/register.geojson`` and ``/register.csv`` are the feeds a soum can
 publish daily (the HTML page ``/register`` is served by ``web``).
