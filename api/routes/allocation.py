@@ -58,7 +58,13 @@ class ApplicationIn(BaseModel):
     members_women: int = Field(ge=0, le=100_000)
     members_men: int = Field(ge=0, le=100_000)
     geometry: dict[str, Any] | None = None
-    requested_ha: float | None = Field(None, gt=0, le=100_000)
+    requested_ha: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="Hectares, at most the parcel cap (GAZAR_PARCEL_CAP_HA, 5 by default): 422 "
+        "above it",
+    )
 
 
 class ObjectionIn(BaseModel):
