@@ -183,6 +183,65 @@ def downgrade(document: dict[str, Any]) -> dict[str, Any]:
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
+# ---------------------------------------------- GeoJSON a proposal is written in (RFC 7946)
+
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"},
+             "description": "[lon, lat] in degrees (WGS 84)"}  # fmt: skip
+_POLYGON_RINGS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 4, "items": _POSITION},
+    "description": "The outer ring, then any holes; each ring closed (last position = first)",
+}
+_POLYGON = {
+    "type": "object",
+    "title": "Polygon",
+    "required": ["type", "coordinates"],
+    "properties": {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": _POLYGON_RINGS},
+}
+_MULTIPOLYGON = {
+    "type": "object",
+    "title": "MultiPolygon",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["MultiPolygon"]},
+        "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON_RINGS},
+    },
+}
+_FEATURE = {
+    "type": "object",
+    "title": "Feature",
+    "required": ["type", "geometry"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"description": "The proposal's id (a text or a number)"},
+        "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
+        "properties": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                name: {"type": "string"}
+                for name in ("id", "land_conclusion_id", "holder", "soum_code")
+            },
+        },
+    },
+}
+_FEATURE_COLLECTION = {
+    "type": "object",
+    "title": "FeatureCollection",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "minItems": 1, "items": _FEATURE},
+    },
+}
+#: a proposal for a review: a Polygon or MultiPolygon, a Feature of one, or a FeatureCollection
+GEOJSON_PROPOSAL: dict[str, Any] = {
+    "oneOf": [_POLYGON, _MULTIPOLYGON, _FEATURE, _FEATURE_COLLECTION]
+}
+
+# ------------------------------------------------------------------------- error responses
+
 #: FastAPI's default refusal of a request its declarations do not allow
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 _PROBLEM_REF = "#/components/schemas/Problem"

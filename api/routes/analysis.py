@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import LayerCache, LayersDep, SettingsDep
 from api.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from api.openapi import GEOJSON_PROPOSAL
 from api.responses import GeoJSONResponse, OrjsonResponse
 from api.routes.ogc import get_collections
 from api.settings import ApiSettings
@@ -258,53 +259,6 @@ _GEOMETRY_TYPES = frozenset(
 )
 #: the proposal's properties a review reads; others are ignored
 _PROPERTIES = ("land_conclusion_id", "holder", "soum_code")
-_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"},
-             "description": "[lon, lat] in degrees (WGS 84)"}  # fmt: skip
-_POLYGON_RINGS = {
-    "type": "array",
-    "minItems": 1,
-    "items": {"type": "array", "minItems": 4, "items": _POSITION},
-    "description": "The outer ring, then any holes; each ring closed (last position = first)",
-}
-_POLYGON = {
-    "type": "object",
-    "title": "Polygon",
-    "required": ["type", "coordinates"],
-    "properties": {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": _POLYGON_RINGS},
-}
-_MULTIPOLYGON = {
-    "type": "object",
-    "title": "MultiPolygon",
-    "required": ["type", "coordinates"],
-    "properties": {
-        "type": {"type": "string", "enum": ["MultiPolygon"]},
-        "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON_RINGS},
-    },
-}
-_FEATURE = {
-    "type": "object",
-    "title": "Feature",
-    "required": ["type", "geometry"],
-    "properties": {
-        "type": {"type": "string", "enum": ["Feature"]},
-        "id": {"description": "The proposal's id (a text or a number)"},
-        "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
-        "properties": {
-            "type": "object",
-            "nullable": True,
-            "properties": {name: {"type": "string"} for name in ("id", *_PROPERTIES)},
-        },
-    },
-}
-_FEATURE_COLLECTION = {
-    "type": "object",
-    "title": "FeatureCollection",
-    "required": ["type", "features"],
-    "properties": {
-        "type": {"type": "string", "enum": ["FeatureCollection"]},
-        "features": {"type": "array", "minItems": 1, "items": _FEATURE},
-    },
-}
 _SQUARE = [[[106.30, 48.50], [106.31, 48.50], [106.31, 48.51], [106.30, 48.51], [106.30, 48.50]]]
 _CHECK_BODY = {
     "required": True,
@@ -315,7 +269,7 @@ _CHECK_BODY = {
     "beyond repair, or it lies outside Mongolia (or its lon/lat are swapped).",
     "content": {
         media: {
-            "schema": {"oneOf": [_POLYGON, _MULTIPOLYGON, _FEATURE, _FEATURE_COLLECTION]},
+            "schema": GEOJSON_PROPOSAL,
             "example": {"type": "Polygon", "coordinates": _SQUARE},
         }
         for media in ("application/json", "application/geo+json")
