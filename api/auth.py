@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import get_allocation, get_services
 from api.services.access import (
@@ -63,7 +64,21 @@ def get_ledger(request: Request) -> Ledger:
     return get_services(request).open_ledger()
 
 
-def current_user(request: Request) -> User | None:
+#: the OpenAPI document's ``bearerAuth`` scheme, declared on every operation taking a token;
+#: it never refuses anything itself (:func:`bearer` reads the header, :func:`authorize` decides)
+BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="gazar token",
+    description="A token made by `gazar users add NAME --role ROLE` (shown once): "
+    "`Authorization: Bearer <token>`. Reads need none; every write needs one.",
+    auto_error=False,
+)
+
+
+def current_user(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> User | None:
     """The user of the request's token; None without one; 401 for a bad token."""
     token = bearer(request)
     if token is None:

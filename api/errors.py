@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.responses import OrjsonResponse as ORJSONResponse
+from api.responses import Problem
 from api.services.access import Forbidden, Unauthorized
 from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from layers.errors import (
@@ -20,7 +22,16 @@ from layers.errors import (
 )
 from layers.ledger import Conflict
 
-__all__ = ["STATUS", "BadRequest", "NotFound", "PayloadTooLarge", "Unprocessable", "install"]
+__all__ = [
+    "STATUS",
+    "BadRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "Unprocessable",
+    "allowed_methods",
+    "install",
+]
 
 
 #: most specific first; the first matching class decides the status
@@ -83,8 +94,23 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
         code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return ORJSONResponse(
-            _body(code, str(exc.detail), exc.status_code), status_code=exc.status_code
+            _body(code, str(exc.detail), exc.status_code),
+            status_code=exc.status_code,
+            headers=headers,
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the routes matching ``request``'s path answer (HEAD with GET)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, not the method
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -10,6 +10,11 @@ older dialect. :func:`downgrade` rewrites the constructs pydantic and FastAPI pr
   boolean form;
 * a parameter's ``nullable`` is dropped (a parameter is absent or a text, never null);
 * keywords 3.0 does not know (``$schema``, ``$id``, ``contentMediaType``, ...) are dropped.
+
+:func:`document_errors` then makes the error responses say what the app answers: FastAPI
+documents a ``422 Validation Error`` it never sends (``api.errors`` answers a request its
+declarations refuse with ``400 InvalidParameterValue``), and error responses declared by
+description only get the :class:`api.errors.Problem` body every error has.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+
+from api.errors import Problem
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -176,14 +183,140 @@ def downgrade(document: dict[str, Any]) -> dict[str, Any]:
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
+# ---------------------------------------------- GeoJSON a proposal is written in (RFC 7946)
+
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"},
+             "description": "[lon, lat] in degrees (WGS 84)"}  # fmt: skip
+_POLYGON_RINGS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 4, "items": _POSITION},
+    "description": "The outer ring, then any holes; each ring closed (last position = first)",
+}
+_POLYGON = {
+    "type": "object",
+    "title": "Polygon",
+    "required": ["type", "coordinates"],
+    "properties": {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": _POLYGON_RINGS},
+}
+_MULTIPOLYGON = {
+    "type": "object",
+    "title": "MultiPolygon",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["MultiPolygon"]},
+        "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON_RINGS},
+    },
+}
+_FEATURE = {
+    "type": "object",
+    "title": "Feature",
+    "required": ["type", "geometry"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"description": "The proposal's id (a text or a number)"},
+        "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
+        "properties": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                name: {"type": "string"}
+                for name in ("id", "land_conclusion_id", "holder", "soum_code")
+            },
+        },
+    },
+}
+_FEATURE_COLLECTION = {
+    "type": "object",
+    "title": "FeatureCollection",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "minItems": 1, "items": _FEATURE},
+    },
+}
+#: a proposal for a review: a Polygon or MultiPolygon, a Feature of one, or a FeatureCollection
+GEOJSON_PROPOSAL: dict[str, Any] = {
+    "oneOf": [_POLYGON, _MULTIPOLYGON, _FEATURE, _FEATURE_COLLECTION]
+}
+
+# ------------------------------------------------------------------------- error responses
+
+#: FastAPI's default refusal of a request its declarations do not allow
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+_PROBLEM_REF = "#/components/schemas/Problem"
+_BAD_REQUEST = (
+    "A parameter or the body does not fit this document (unknown parameter, missing field, "
+    "value of the wrong type or out of range): the description names each one"
+)
+
+
+def _is_error(status: str) -> bool:
+    return status[:1] in ("4", "5")
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    return set()
+
+
+def _can_be_refused(op: dict[str, Any]) -> bool:
+    """Whether a request can fail the operation's declarations: it has a body, or a parameter
+    other than a plain text in the path (which any path segment is)."""
+    if op.get("requestBody"):
+        return True
+    for param in op.get("parameters", []):
+        schema = param.get("schema", {})
+        plain = {k: v for k, v in schema.items() if k not in ("title", "description", "enum")}
+        if param.get("in") != "path" or plain != {"type": "string"}:
+            return True
+    return False
+
+
+def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (OpenAPI 3.0, modified in place and returned) with the error responses the
+    app gives: a 400 :class:`~api.errors.Problem` wherever a parameter or a body is declared
+    (in place of FastAPI's 422, which the app never sends), and a Problem body on every error
+    response declared without one."""
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.setdefault("Problem", _schema(Problem.model_json_schema()))
+    problem = {"application/json": {"schema": {"$ref": _PROBLEM_REF}}}
+    for item in document.get("paths", {}).values():
+        for method, op in item.items():
+            if method not in _METHODS:
+                continue
+            responses = op.setdefault("responses", {})
+            default = responses.get("422")
+            if default is not None and _FASTAPI_422 in _refs(default):
+                del responses["422"]
+            if _can_be_refused(op) and "400" not in responses:
+                responses["400"] = {"description": _BAD_REQUEST}
+            for status, response in responses.items():
+                if _is_error(status) and "content" not in response:
+                    response["content"] = copy.deepcopy(problem)
+            op["responses"] = dict(sorted(responses.items()))
+    for name in ("HTTPValidationError", "ValidationError"):  # unused once the 422s are gone
+        if f"#/components/schemas/{name}" not in _refs(document.get("paths", {})) | _refs(schemas):
+            schemas.pop(name, None)
+    return document
+
+
 def use_openapi_30(app: FastAPI) -> None:
-    """Serve ``app``'s OpenAPI document (``app.openapi_url``) as OpenAPI 3.0.3."""
+    """Serve ``app``'s OpenAPI document (``app.openapi_url``) as OpenAPI 3.0.3, its error
+    responses completed by :func:`document_errors`."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None or app.openapi_schema.get("openapi") != OPENAPI_VERSION:
             app.openapi_schema = None
-            app.openapi_schema = downgrade(generate())
+            app.openapi_schema = document_errors(downgrade(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

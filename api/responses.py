@@ -20,10 +20,11 @@ class GeoJSONResponse(OrjsonResponse):
     media_type = "application/geo+json"
 
 
-class ErrorBody(BaseModel):
-    """Every error response: a code, a message a person can act on, and the HTTP status."""
+class Problem(BaseModel):
+    """Every error body: a code, a description a person can act on, and the HTTP status; a
+    refused input adds ``problems``, a refused allocation its ``reasons``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", title="Problem")
 
     code: str
     description: str

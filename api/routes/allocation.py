@@ -1,7 +1,8 @@
 """Routes: the allocation process over HTTP, and the public register's data feeds.
 
 Reads are open to everyone; every write needs ``Authorization: Bearer <token>`` and checks
-the role and the object (:mod:`api.services.access`). Refusals: 400 (a malformed request),
+the role and the object (:mod:`api.services.access`; the document declares its ``bearerAuth``
+scheme). Refusals: 400 (a body or parameter that does not fit the document),
 401 (no or bad token), 403 (role or soum), 404 (no such record), 409 (the records forbid it:
 every reason listed), 422 (unusable input). Each route parses its input and calls the
 :class:`api.services.allocation.AllocationService` the ``gazar`` commands call too.
@@ -19,13 +20,14 @@ from typing import Any, Literal, TypeVar
 import orjson
 import shapely
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api.auth import UserDep
 from api.deps import AllocationDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
+from api.services.access import require_role
 from api.services.allocation import ApplicationInput
 
 router = APIRouter(tags=["allocation"])
@@ -65,13 +67,29 @@ def _read(path: str, operation_id: str, summary: str | None = None) -> Callable[
 class ApplicationIn(BaseModel):
     """An application: a polygon (GeoJSON geometry, EPSG:4326) or a size in hectares."""
 
+    # one of the two, not both (checked by the service: 422), said in the document
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["geometry"], "properties": {"geometry": {"type": "object"}}},
+                {"required": ["requested_ha"], "properties": {"requested_ha": {"type": "number"}}},
+            ]
+        }
+    )
+
     land_conclusion_id: str = Field(min_length=1)
     holder: str = Field(min_length=1, description="The partnership or cooperative")
     holder_type: Literal["partnership", "cooperative", "individual"]
     members_women: int = Field(ge=0, le=100_000)
     members_men: int = Field(ge=0, le=100_000)
     geometry: dict[str, Any] | None = None
-    requested_ha: float | None = Field(None, gt=0, le=100_000)
+    requested_ha: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="Hectares, at most the parcel cap (GAZAR_PARCEL_CAP_HA, 5 by default): 422 "
+        "above it",
+    )
 
     def parsed(self) -> ApplicationInput:
         """What the service files (the geometry parsed from GeoJSON)."""
@@ -136,6 +154,7 @@ def create_application(
 ) -> dict[str, Any]:
     """File an application (server time, number, place in the queue) with its eligibility:
     an ineligible one is recorded too, with every reason."""
+    require_role(user, "apply")  # 401/403 before the geometry is read (422)
     return allocation.apply(body.parsed(), user=user)
 
 

@@ -17,14 +17,17 @@ and reported in ``repairs``, as on the command line.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AnalysisDep, LayersDep, ServicesDep, known_parameters, read_body
 from api.errors import BadRequest
-from api.responses import ErrorBody, GeoJSONResponse, OrjsonResponse
+from api.openapi import GEOJSON_PROPOSAL
+from api.responses import GeoJSONResponse, OrjsonResponse, Problem
 from api.services.proposals import proposal_from_body
 from api.views import (
     EXPIRING_LAYERS,
@@ -54,7 +57,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "The body cannot be used: invalid geometry, coordinates outside Mongolia, "
         "too many vertices or features",
     }
-    return {s: {"model": ErrorBody, "description": reasons[s]} for s in statuses}
+    return {s: {"model": Problem, "description": reasons[s]} for s in statuses}
 
 
 _JSON_OR_GEOJSON: dict[int | str, dict[str, Any]] = {
@@ -65,8 +68,19 @@ _JSON_OR_GEOJSON: dict[int | str, dict[str, Any]] = {
     }
 }
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only a ``YYYY-MM-DD`` text is a day: pydantic would also read ``0`` as 1970-01-01."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
 TodayQuery = Annotated[
     dt.date | None,
+    BeforeValidator(_iso_day),
     Query(description="The day dates are compared with, YYYY-MM-DD (default: today)."),
 ]
 FormatQuery = Annotated[
@@ -147,7 +161,11 @@ def availability(
     services: ServicesDep,
     soum: Annotated[
         str | None,
-        Query(description="Only this soum's Land Conclusions (its code, e.g. MN4322)."),
+        Query(
+            description="Only this soum's Land Conclusions (its code, e.g. MN4322: an id "
+            "of `/collections/soums/items`).",
+            json_schema_extra={"minLength": 1},
+        ),
     ] = None,
     today: TodayQuery = None,
     fmt: FormatQuery = "json",
@@ -167,23 +185,18 @@ def availability(
 
 # ----------------------------------------------------------------------------------- check
 
+_SQUARE = [[[106.30, 48.50], [106.31, 48.50], [106.31, 48.51], [106.30, 48.51], [106.30, 48.50]]]
 _CHECK_BODY = {
     "required": True,
     "description": "The proposal in lon/lat (RFC 7946): a GeoJSON Polygon or MultiPolygon, a "
-    "Feature, or a FeatureCollection. Properties a review reads: `id`, and for a parcel "
-    "`land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`.",
+    "Feature, or a FeatureCollection of them. Properties a review reads: `id`, and for a "
+    "parcel `land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`. A proposal "
+    "this schema allows is still refused (422) when a ring is not closed or crosses itself "
+    "beyond repair, or it lies outside Mongolia (or its lon/lat are swapped).",
     "content": {
         media: {
-            "schema": {
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "type": {
-                        "type": "string",
-                        "enum": ["Polygon", "MultiPolygon", "Feature", "FeatureCollection"],
-                    }
-                },
-            }
+            "schema": GEOJSON_PROPOSAL,
+            "example": {"type": "Polygon", "coordinates": _SQUARE},
         }
         for media in ("application/json", "application/geo+json")
     },

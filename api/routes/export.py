@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 
 from api.deps import LayersDep, known_parameters
 from api.errors import NotFound
-from api.responses import ErrorBody
+from api.responses import Problem
 from layers.export import export_layer
 from layers.schema import REGISTRY
 
@@ -50,8 +50,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             for media, _ in MEDIA.values()
         },
     },
-    400: {"model": ErrorBody, "description": "An unknown format or query parameter"},
-    404: {"model": ErrorBody, "description": "No store layer has this name"},
+    400: {"model": Problem, "description": "An unknown format or query parameter"},
+    404: {"model": Problem, "description": "No store layer has this name"},
 }
 
 

@@ -27,7 +27,7 @@ from starlette.datastructures import URL
 from api import crs as crs_mod
 from api.deps import SettingsDep, get_services
 from api.errors import BadRequest
-from api.responses import GeoJSONResponse, OrjsonResponse
+from api.responses import GeoJSONResponse, OrjsonResponse, Problem
 from api.services.collections import (
     COLLECTIONS,
     CollectionCache,
@@ -156,14 +156,6 @@ class FeatureCollection(BaseModel):
     timeStamp: str | None = None
 
 
-class Problem(BaseModel):
-    """An error: what went wrong, in words a person can act on."""
-
-    code: str
-    description: str
-    status: int
-
-
 def _errors(*statuses: int, geojson: bool = False) -> dict[int | str, dict[str, Any]]:
     """Error responses: a :class:`Problem` as ``application/json``.
 
@@ -184,11 +176,21 @@ _CRS_HEADER = {
     }
 }
 
+_NUMBER = r"[-+]?[0-9]{1,7}(\.[0-9]{1,12})?"
+#: what ``parse_bbox`` reads: four numbers, or six with heights
+_BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}(,{_NUMBER},{_NUMBER})?$"
+_DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-][01][0-9]:[0-5][0-9])"
+_INSTANT = rf"{_DAY}([Tt]{_TIME})?"
+#: what ``parse_datetime`` reads: an instant, or an interval with ``..`` or nothing for an open end
+_DATETIME_PATTERN = rf"^({_INSTANT}|({_INSTANT}|\.\.)?/({_INSTANT}|\.\.)?)$"
+
 CollectionId = Annotated[
     str,
     Path(
         description="A collection: a store layer, `overlaps` or `available_land`",
         json_schema_extra={"enum": list(COLLECTIONS)},
+        examples=["contract_parcels"],
     ),
 ]
 
@@ -487,8 +489,10 @@ def items(
         str | None,
         Query(
             description="minx,miny,maxx,maxy (or six numbers with heights) in `bbox-crs`: "
-            "features whose geometry intersects it",
+            "features whose geometry intersects it; miny is at most maxy (and, but for a "
+            "CRS84 box crossing the antimeridian, minx at most maxx)",
             examples=["106.0,48.5,107.0,49.0"],
+            json_schema_extra={"pattern": _BBOX_PATTERN},
         ),
     ] = None,
     bbox_crs: Annotated[
@@ -503,8 +507,10 @@ def items(
         str | None,
         Query(
             description="A date, a date-time or an interval (`start/end`, `..` for an open "
-            "end) matched against the collection's main date",
+            "end, the start not after the end) matched against the collection's main date; "
+            "only for a collection with a date (its `extent.temporal`)",
             examples=["2024-01-01/.."],
+            json_schema_extra={"pattern": _DATETIME_PATTERN},
         ),
     ] = None,
     crs: Annotated[

@@ -158,7 +158,8 @@ def _geometry(value: object, where: str) -> shapely.Geometry | None:
     """One GeoJSON geometry; ``None`` stays ``None`` (the review reports it as empty)."""
     if value is None:
         return None
-    if not isinstance(value, dict) or value.get("type") not in GEOMETRY_TYPES:
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:  # a list is unhashable
         raise InvalidGeometry(
             f"{where}: the geometry is not a GeoJSON geometry object; a polygon is "
             '{"type": "Polygon", "coordinates": [[[lon, lat], ...]]}'
