@@ -7,16 +7,15 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
+from layers.labels import LABELS
+
 # ------------------------------------------------------------------------------- recovery
 
 RecoveryStatus = Literal["recovering", "below_min", "no_data"]
 
-#: Recovery statuses as a person reads them (Mongolian, English).
-RECOVERY_LABELS: Final[dict[str, tuple[str, str]]] = {
-    "recovering": ("Сэргэж байна", "Recovering"),
-    "below_min": ("Сэргэлт хангалтгүй", "Recovery below the minimum"),
-    "no_data": ("Мэдээлэлгүй", "No data"),
-}
+#: Recovery statuses as a person reads them (Mongolian, English): the catalogue's
+#: ``recovery_status`` group.
+RECOVERY_LABELS: Final = LABELS["recovery_status"]
 
 #: Columns of :func:`recovery_table`.
 RECOVERY_COLUMNS: Final = (

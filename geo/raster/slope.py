@@ -21,6 +21,7 @@ from geo.raster.pixels import (
 )
 from geo.raster.zonal import Samples, collect, share_above, summarise
 from geo.rules import Rule
+from layers.labels import pair
 
 # ------------------------------------------------------------------------------- terrain
 
@@ -110,12 +111,7 @@ def slope_degrees(
 
 #: The terrain finding of a review (``warn``: steep land is for the reviewer to weigh).
 SLOPE_RULE: Final = Rule(
-    "SLOPE_OVER_LIMIT",
-    "warn",
-    "Эгц налуу",
-    "Steep slopes",
-    "{a_id}-ийн {ha} га нь эгц налуутай ({why_mn})",
-    "{ha} ha of {a_id} is steep ({why_en})",
+    "SLOPE_OVER_LIMIT", "warn", *pair("slope_rule", "title"), *pair("slope_rule", "message")
 )
 
 #: Columns of :func:`terrain_table`.
@@ -189,11 +185,12 @@ def terrain_findings(
     ha = table["steep_ha"].to_numpy()[sel]
     pct = np.array([f"{100 * s:.1f}" for s in share], dtype=object)
     limit, most = f"{slope_limit_deg:g}", f"{100 * share_limit:g}"
+    why_mn, why_en = pair("slope_rule", "why")
     values = {
         "a_id": ident,
         "ha": np.array([f"{h:.2f}" for h in ha], dtype=object),
-        "why_mn": pct + f" % нь {limit}°-аас эгц; дээд хэмжээ {most} %",
-        "why_en": pct + f" % of it steeper than {limit}°; at most {most} % allowed",
+        "why_mn": pct + why_mn.format(limit=limit, most=most),
+        "why_en": pct + why_en.format(limit=limit, most=most),
     }
     n = len(sel)
     mn, en = SLOPE_RULE.render(values, n) if n else (np.zeros(0, object), np.zeros(0, object))

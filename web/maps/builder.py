@@ -178,7 +178,7 @@ def build_map(
     --------
     >>> from shapely import box
     >>> soums = gpd.GeoDataFrame({"id": ["MN4322"], "aimag_code": ["MN43"],
-    ...     "name_mn": ["Мандал"], "name_en": ["Mandal"]},
+    ...     "name_mn": ["Mandal (mn)"], "name_en": ["Mandal"]},
     ...     geometry=[box(106.0, 48.5, 107.0, 49.2)], crs=4326)
     >>> m = build_map({"soums": soums}, lang="en")
     >>> [e.layer_name for e in m._children.values() if isinstance(e, GazarLayer)]

@@ -162,7 +162,7 @@ def rules_index(findings: pd.DataFrame | None, lang: Lang) -> dict[str, dict[str
     Examples
     --------
     >>> f = pd.DataFrame({"a_layer": ["contract_parcels"], "a_id": ["P-1"],
-    ...     "b_layer": ["contract_parcels"], "b_id": ["P-2"], "message_mn": ["мн"],
+    ...     "b_layer": ["contract_parcels"], "b_id": ["P-2"], "message_mn": ["mn"],
     ...     "message_en": ["P-1 overlaps P-2"]})
     >>> rules_index(f, "en")["contract_parcels"]
     {'P-1': ['P-1 overlaps P-2'], 'P-2': ['P-1 overlaps P-2']}
