@@ -419,7 +419,7 @@ def check_cmd(
         layers = guarded(lambda: _layers_near(store, proposal, soum=soum))
         location = store.location
     folder = cli_settings(db).store.rasters
-    elevations = guarded(lambda: _dem_for(proposal, dem, location, folder=folder))
+    elevations = guarded(lambda: _dem_for(proposal, dem, location, folder))
     result = check_view(
         proposal,
         kind=kind,  # type: ignore[arg-type]
@@ -437,11 +437,10 @@ def check_cmd(
 
 
 def _dem_for(
-    proposal: gpd.GeoDataFrame, dem: Path | None, location: str, *, folder: Path | None
+    proposal: gpd.GeoDataFrame, dem: Path | None, location: str, folder: Path | None
 ) -> tuple[str, Dem] | None:
     """The DEM under the proposal: ``dem`` if given (a note when it misses the proposal),
-    else the registered DEM holding it (``api.services.rasters.proposal_dem``, in ``folder``,
-    the configured one, when given), else None."""
+    else the registered DEM holding it (``proposal_dem``, in ``folder`` if set), else None."""
     if dem is None:
         found = rasters.proposal_dem(location, proposal, folder=folder)
         return None if found is None else (str(found[0]["file"]), found[1])
