@@ -4,11 +4,15 @@ terrain, the availability raster) is :mod:`api.services.rasters`, with :mod:`geo
 
 The registry: rasters that belong to a store (the demo's NDVI and DEM) live in a folder beside
 it, ``<store>.rasters/`` (``data/gazar.rasters/`` for ``data/gazar.gpkg``), or in the folder
-the ``GAZAR_RASTERS`` environment variable names (the only way for a PostGIS store, which has
-no folder beside it), listed in its ``manifest.json``: ``{"version": 1, "rasters": [{"kind",
+configured with ``GAZAR_RASTERS`` (the only way for a PostGIS store, which has no folder beside
+it), listed in its ``manifest.json``: ``{"version": 1, "rasters": [{"kind",
 "area", "file", "date", "crs", "description"}]}`` with ``kind`` one of :data:`RASTER_KINDS`
 and ``area`` a soum code. A JSON file, not a table in the GeoPackage, so that a person (or
 QGIS) sees the rasters as files and the store's schema stays the layers'.
+
+Nothing here reads the environment: the configured folder (``api.settings``:
+``Settings.store.rasters``) is given to every function that finds a store's rasters as
+``folder``.
 """
 
 from __future__ import annotations
@@ -193,7 +197,8 @@ _PREDICTORS: Final[dict[int, dict[str, str]]] = {
 # ------------------------------------------------------------------------------- the registry
 
 
-#: The environment variable naming the folder of the store's rasters, for any store.
+#: The environment variable naming the folder of the store's rasters, for any store (read by
+#: ``api.settings``, ``StoreSettings.rasters``; named here in messages only).
 RASTERS_ENV: Final = "GAZAR_RASTERS"
 
 
@@ -201,24 +206,19 @@ def _is_database(store_location: str | os.PathLike[str]) -> bool:
     return "://" in str(store_location)
 
 
-def configured_dir() -> Path | None:
-    """The folder ``GAZAR_RASTERS`` names, if it is set (and not blank)."""
-    explicit = os.environ.get(RASTERS_ENV, "").strip()
-    return Path(explicit) if explicit else None
-
-
-def raster_dir(store_location: str | os.PathLike[str]) -> Path:
-    """The folder of a store's rasters: ``$GAZAR_RASTERS`` when set, else beside a GeoPackage
-    (``data/gazar.rasters`` for ``data/gazar.gpkg``).
+def raster_dir(
+    store_location: str | os.PathLike[str], *, folder: str | os.PathLike[str] | None = None
+) -> Path:
+    """The folder of a store's rasters: ``folder`` (the one ``GAZAR_RASTERS`` configures) when
+    given, else beside a GeoPackage (``data/gazar.rasters`` for ``data/gazar.gpkg``).
 
     Raises
     ------
     InputFileError
-        For a database (PostGIS) store without ``GAZAR_RASTERS``: it has no folder beside it.
+        For a database (PostGIS) store without ``folder``: it has no folder beside it.
     """
-    explicit = configured_dir()
-    if explicit is not None:
-        return explicit
+    if folder is not None:
+        return Path(folder)
     if _is_database(store_location):
         raise InputFileError(
             RASTERS_ENV,
@@ -229,13 +229,16 @@ def raster_dir(store_location: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + ".rasters")
 
 
-def registered(store_location: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The rasters registered for a store (``file`` made an absolute ``path``); none if it
-    has no manifest, or is a database without ``GAZAR_RASTERS``."""
-    if _is_database(store_location) and configured_dir() is None:
+def registered(
+    store_location: str | os.PathLike[str], *, folder: str | os.PathLike[str] | None = None
+) -> list[dict[str, Any]]:
+    """The rasters registered for a store (``file`` made an absolute ``path``), in ``folder``
+    when given (see :func:`raster_dir`); none if it has no manifest, or is a database without
+    ``folder``."""
+    if _is_database(store_location) and folder is None:
         return []
-    folder = raster_dir(store_location)
-    manifest = folder / MANIFEST
+    where = raster_dir(store_location, folder=folder)
+    manifest = where / MANIFEST
     if not manifest.exists():
         return []
     try:
@@ -243,7 +246,7 @@ def registered(store_location: str | os.PathLike[str]) -> list[dict[str, Any]]:
         entries = list(data["rasters"])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputFileError(str(manifest), f"not a raster manifest ({exc})") from None
-    return [{**e, "path": str(folder / str(e["file"]))} for e in entries]
+    return [{**e, "path": str(where / str(e["file"]))} for e in entries]
 
 
 def register(folder: str | os.PathLike[str], entries: list[dict[str, Any]]) -> Path:

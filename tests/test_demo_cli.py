@@ -26,11 +26,12 @@ def test_demo_builds_a_valid_store_and_prints_the_summary(
     if backend == "postgis":  # written in the database itself; the rasters are files
         assert "Demo rasters not written" in result.output and RASTERS_ENV in result.output
         # with a folder for them, the rasters are written there
-        monkeypatch.setenv(RASTERS_ENV, str(tmp_path / "pg-rasters"))
+        folder = tmp_path / "pg-rasters"
+        monkeypatch.setenv(RASTERS_ENV, str(folder))
         again = runner.invoke(app, ["demo", "--db", db, "--seed", "4", "--today", "2026-06-01"])
         assert again.exit_code == 0, again.output  # replaced whole, not appended
         assert "Demo rasters written" in again.output
-        kinds = {e["kind"] for e in registered(db)}
+        kinds = {e["kind"] for e in registered(db, folder=folder)}
         assert kinds == {"ndvi_before", "ndvi_after", "dem"}
     text = result.output
     for soum in (

@@ -103,8 +103,8 @@ def fill(store: Store) -> None:
     )
 
 
-def register_rasters(db: str | Path) -> Path:
-    folder = rasters.raster_dir(db)
+def register_rasters(db: str | Path, *, folder: Path | None = None) -> Path:
+    folder = rasters.raster_dir(db, folder=folder)
     folder.mkdir()
     write_tif(folder / "b.tif", np.full((20, 30), 0.1, np.float32), transform=NDVI_T, nodata=-9999)
     write_tif(folder / "a.tif", ndvi_after(), transform=NDVI_T, nodata=-9999)
@@ -187,20 +187,20 @@ def test_rehab_over_http_by_hand(client: TestClient) -> None:
     assert [z["status"] for z in low["zones"]] == ["recovering", "recovering", "no_data"]
 
 
-def test_gazar_rasters_names_the_folder_of_any_stores_rasters(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_configured_folder_holds_any_stores_rasters(tmp_path: Path) -> None:
     url = "postgresql://gazar@localhost/gazar"
-    monkeypatch.delenv(rasters.RASTERS_ENV, raising=False)
     assert rasters.raster_dir(tmp_path / "a.gpkg") == tmp_path / "a.rasters"
     assert rasters.registered(url) == []  # a database has no folder beside it
     with pytest.raises(InputFileError, match="set GAZAR_RASTERS"):
         rasters.raster_dir(url)
     shared = tmp_path / "shared-rasters"
-    monkeypatch.setenv(rasters.RASTERS_ENV, str(shared))
-    assert rasters.raster_dir(url) == shared == rasters.raster_dir(tmp_path / "a.gpkg")
-    register_rasters(url)
-    entries = rasters.registered(url)
+    assert (
+        rasters.raster_dir(url, folder=shared)
+        == shared
+        == rasters.raster_dir(tmp_path / "a.gpkg", folder=shared)
+    )
+    register_rasters(url, folder=shared)
+    entries = rasters.registered(url, folder=shared)
     assert [(e["kind"], e["path"]) for e in entries] == [
         ("ndvi_before", str(shared / "b.tif")),
         ("ndvi_after", str(shared / "a.tif")),
@@ -211,16 +211,30 @@ def test_gazar_rasters_names_the_folder_of_any_stores_rasters(
 def test_rehab_and_slope_of_a_store_with_its_rasters_in_gazar_rasters(
     store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(rasters.RASTERS_ENV, str(tmp_path / "rasters"))
+    folder = tmp_path / "rasters"
+    monkeypatch.setenv(rasters.RASTERS_ENV, str(folder))  # read by load_settings, the front doors
     with open_store(store_location) as s:
         fill(s)
-    register_rasters(store_location)
+    register_rasters(store_location, folder=folder)
     doc = cli_json("rehab-monitor", "--db", store_location, "--format", "json")
     status = {z["id"]: z["status"] for z in doc["zones"]}
     assert status == {"RZ-A": "recovering", "RZ-B": "below_min", "RZ-C": "no_data"}
+    terrain = cli_json(
+        "terrain", "--db", store_location, "--layer", "contract_parcels", "--format", "json"
+    )
+    assert {t["dem_file"] for t in terrain["features"]} == {"dem.tif"}
+    path = _check_file(tmp_path, STEEP, FLAT)
+    printed = cli_json("check", path, "--kind", "parcel", "--today", TODAY, "--db", store_location)
+    printed.pop("file")
+    assert printed["dem"] == "dem.tif" and printed["terrain"][0]["over"] is True
     with TestClient(create_app(ApiSettings(db=store_location))) as c:
         served = c.get("/analysis/rehab").json()
         assert {z["id"]: z["status"] for z in served["zones"]} == status
+        checked = c.post(
+            "/analysis/check", params={"kind": "parcel", "today": TODAY}, content=path.read_bytes()
+        )
+        assert checked.status_code == 200, checked.text
+        assert checked.json() == printed
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import typer
 from rich.markup import escape
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.cli import settings as cli_settings
 from api.commands.options import TodayOption
 from api.commands.output import (
     both,
@@ -380,7 +381,8 @@ def check_cmd(
     with store_at(db, create=False) as store:
         layers = guarded(lambda: _layers_near(store, proposal, soum=soum))
         location = store.location
-    elevations = guarded(lambda: _dem_for(proposal, dem, location))
+    folder = cli_settings(db).store.rasters
+    elevations = guarded(lambda: _dem_for(proposal, dem, location, folder))
     result = check_view(
         proposal,
         kind=kind,  # type: ignore[arg-type]
@@ -397,11 +399,13 @@ def check_cmd(
         _emit(review_html(result), out_file)
 
 
-def _dem_for(proposal: gpd.GeoDataFrame, dem: Path | None, location: str) -> tuple[str, Dem] | None:
+def _dem_for(
+    proposal: gpd.GeoDataFrame, dem: Path | None, location: str, folder: Path | None
+) -> tuple[str, Dem] | None:
     """The DEM under the proposal: ``dem`` if given (a note when it misses the proposal),
-    else the registered DEM holding it (``layers.rasters.proposal_dem``), else None."""
+    else the registered DEM holding it (``proposal_dem``, in ``folder`` if set), else None."""
     if dem is None:
-        found = rasters.proposal_dem(location, proposal)
+        found = rasters.proposal_dem(location, proposal, folder=folder)
         return None if found is None else (str(found[0]["file"]), found[1])
     usable = rasters.usable_lonlat(proposal)
     block = rasters.read_dem(dem, proposal[usable]) if usable.any() else None

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
+from api.cli import settings as cli_settings
 from api.commands.output import table as output_table
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
@@ -230,11 +231,12 @@ def demo_cmd(
 ) -> None:
     """Build the demo store: five target soums with Land Conclusions, parcels and rehabilitation."""
     from layers.demo import build_demo
-    from layers.rasters import RASTERS_ENV, configured_dir, raster_dir
+    from layers.rasters import RASTERS_ENV, raster_dir
     from layers.schema import LAYER_ORDER
 
     day = parse_today(today)
     location = cli_location(db)
+    folder = cli_settings(db).store.rasters
     layers = build_demo(seed=seed, scale=scale, today=day)
     if location.startswith(("postgresql://", "postgres://")):
         # a database: every layer replaced in one transaction (a failure keeps the old ones)
@@ -243,7 +245,6 @@ def demo_cmd(
             guarded(lambda: store.write(batches, mode="replace"))
             out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
                       f"{scale}, as of {day})")  # fmt: skip
-            folder = configured_dir()
             if folder is not None:
                 _demo_rasters(layers, folder, seed=seed, today=day)
             else:
@@ -269,7 +270,7 @@ def demo_cmd(
         for suffix in ("", "-wal", "-shm"):
             Path(tmp_name + suffix).unlink(missing_ok=True)
     out.print(f"[green]Demo store written:[/] {target} (seed {seed}, scale {scale}, as of {day})")
-    _demo_rasters(layers, raster_dir(str(target)), seed=seed, today=day)
+    _demo_rasters(layers, raster_dir(str(target), folder=folder), seed=seed, today=day)
     with store_at(str(target)) as store:
         from api.commands.summary import print_summary
 

@@ -9,6 +9,7 @@ import geopandas as gpd
 import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
+from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
 from api.services import rasters
 from api.settings import load_settings
@@ -59,7 +60,12 @@ def map_cmd(
     with store_at(db, create=False) as store:
         layers = guarded(lambda: {name: store.read(name) for name in REGISTRY})
         location = store.location
-    recovery = _recovery(location, layers["rehab_zones"], float(settings.rehab_recovery_min))
+    recovery = _recovery(
+        location,
+        layers["rehab_zones"],
+        float(settings.rehab_recovery_min),
+        folder=cli_settings(db).store.rasters,
+    )
     findings = guarded(lambda: analyze(layers, today=day, settings=settings).records)
     free = guarded(
         lambda: availability(
@@ -97,13 +103,17 @@ def map_cmd(
     err.print(f"wrote {out_file} ({size / 1e6:.1f} MB): opens offline in any browser")
 
 
-def _recovery(location: str, zones: gpd.GeoDataFrame, minimum: float) -> gpd.GeoDataFrame | None:
-    """The zones with their recovery on the registered NDVI rasters; None when none are
-    registered, or (with a warning) when they cannot be read."""
+def _recovery(
+    location: str, zones: gpd.GeoDataFrame, minimum: float, *, folder: Path | None
+) -> gpd.GeoDataFrame | None:
+    """The zones with their recovery on the registered NDVI rasters (in ``folder``, the
+    configured one, when given); None when none are registered, or (with a warning) when they
+    cannot be read."""
     try:
-        if not any(e["kind"] == "ndvi_before" for e in rasters.registered(location)):
+        entries = rasters.registered(location, folder=folder)
+        if not any(e["kind"] == "ndvi_before" for e in entries):
             return None
-        table = rasters.rehab_registered(location, zones, min_recovery=minimum)
+        table = rasters.rehab_registered(location, zones, min_recovery=minimum, folder=folder)
     except GazarError as exc:
         err.print(f"  · no recovery layer: {exc}", markup=False)
         return None

@@ -14,6 +14,7 @@ import typer
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
+from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
 from api.commands.output import choose, csv, slashed
 from api.commands.output import table as output_table
@@ -74,6 +75,7 @@ def rehab_monitor_cmd(
     settings = analysis_settings(**({} if threshold is None else {"rehab_recovery_min": threshold}))
     minimum = float(settings.rehab_recovery_min)
     location = cli_location(db)
+    folder = cli_settings(db).store.rasters
     with store_at(db, create=False) as store:
         zones = store.read("rehab_zones")
     if before is not None and after is not None:
@@ -83,7 +85,13 @@ def rehab_monitor_cmd(
         )
     else:
         table = guarded(
-            lambda: rasters.rehab_registered(location, zones, min_recovery=minimum, mode=mode)  # type: ignore[arg-type]
+            lambda: rasters.rehab_registered(
+                location,
+                zones,
+                min_recovery=minimum,
+                mode=mode,  # type: ignore[arg-type]
+                folder=folder,
+            )
         )
     if fmt == "json":
         payload = rehab_json(table, min_recovery=minimum, pixels=mode)
@@ -153,6 +161,7 @@ def terrain_cmd(
     settings = analysis_settings()
     limit, share = float(settings.slope_limit_deg), float(settings.slope_share_limit)
     location = cli_location(db)
+    folder = cli_settings(db).store.rasters
     with store_at(db, create=False) as store:
         zones = store.read(layer)
     if dem is not None:
@@ -161,7 +170,7 @@ def terrain_cmd(
     else:
         table = guarded(
             lambda: rasters.terrain_registered(
-                location, zones, slope_limit_deg=limit, share_limit=share
+                location, zones, slope_limit_deg=limit, share_limit=share, folder=folder
             )
         )
     table.insert(0, "id", zones["id"].to_numpy())

@@ -56,8 +56,9 @@ class Services:
         self.collections = CollectionCache(
             store, self.layers.get, settings=settings.analysis, findings=self.findings
         )
-        self.review = ReviewService(self.layers, settings.analysis)
-        self.rehab = RehabService(self.layers)
+        folder = settings.store.rasters
+        self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
+        self.rehab = RehabService(self.layers, raster_folder=folder)
         self.allocation = AllocationService(self.open_ledger, settings.analysis)
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()

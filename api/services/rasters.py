@@ -40,7 +40,6 @@ from layers.rasters import (
     RasterInfo,
     RasterKind,
     ReadHook,
-    configured_dir,
     covering,
     file_stamps,
     lonlat_extent,
@@ -63,7 +62,6 @@ __all__ = [
     "RasterInfo",
     "RasterKind",
     "ReadHook",
-    "configured_dir",
     "covering",
     "dem_blocks",
     "file_stamps",
@@ -162,17 +160,19 @@ def rehab_registered(
     zones: gpd.GeoDataFrame,
     *,
     min_recovery: float,
+    folder: str | os.PathLike[str] | None = None,
     mode: gr.PixelMode = "weighted",
     max_pixels: int = MAX_PIXELS,
 ) -> pd.DataFrame:
     """:func:`rehab_recovery` with the NDVI rasters registered beside a store: each zone is
     measured with the first ``ndvi_before``/``ndvi_after`` pair (same ``area``) whose extent
     holds it; zones no pair covers are ``no_data``. Adds ``before_file`` and ``after_file``.
+    ``folder`` is the configured folder of the store's rasters (``GAZAR_RASTERS``), if any.
     """
-    entries = registered(store_location)
+    entries = registered(store_location, folder=folder)
     if not any(e["kind"] == "ndvi_before" for e in entries):
         raise InputFileError(
-            str(raster_dir(store_location)),
+            str(raster_dir(store_location, folder=folder)),
             "no NDVI rasters are registered beside the store; give --before and --after",
         )
     afters = {e["area"]: e for e in entries if e["kind"] == "ndvi_after"}
@@ -249,14 +249,17 @@ def terrain_registered(
     *,
     slope_limit_deg: float,
     share_limit: float,
+    folder: str | os.PathLike[str] | None = None,
     max_pixels: int = MAX_PIXELS,
 ) -> pd.DataFrame:
     """:func:`terrain` with the DEMs registered beside a store: each zone is measured on the
-    first DEM whose extent holds it (NaN shares where none does). Adds ``dem_file``."""
-    entries = registered(store_location)
+    first DEM whose extent holds it (NaN shares where none does). Adds ``dem_file``.
+    ``folder`` is the configured folder of the store's rasters (``GAZAR_RASTERS``), if any."""
+    entries = registered(store_location, folder=folder)
     if not any(e["kind"] == "dem" for e in entries):
         raise InputFileError(
-            str(raster_dir(store_location)), "no DEM is registered beside the store; give --dem"
+            str(raster_dir(store_location, folder=folder)),
+            "no DEM is registered beside the store; give --dem",
         )
     table = pd.DataFrame(np.nan, index=zones.index, columns=list(gr.TERRAIN_COLUMNS))
     table["over"] = False
@@ -426,15 +429,17 @@ def proposal_dem(
     store_location: str | os.PathLike[str],
     zones: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
+    folder: str | os.PathLike[str] | None = None,
     max_pixels: int = MAX_PIXELS,
 ) -> tuple[dict[str, Any], gr.Dem] | None:
     """The registered DEM holding the most of ``zones`` (the first listed of equals), read
     over them only (:func:`read_dem`); None if no registered DEM holds any of them.
 
     Zones without a usable lon/lat polygon (missing, empty, NaN) are left out, as a review
-    reports them itself.
+    reports them itself. ``folder`` is the configured folder of the store's rasters
+    (``GAZAR_RASTERS``), if any.
     """
-    entries = [e for e in registered(store_location) if e["kind"] == "dem"]
+    entries = [e for e in registered(store_location, folder=folder) if e["kind"] == "dem"]
     if not entries:
         return None
     geoms = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones

@@ -7,6 +7,7 @@ another file."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
@@ -27,8 +28,10 @@ _KEEP: Final = 8
 class RehabService:
     """The recovery of every rehabilitation zone, computed once per parameters and files."""
 
-    def __init__(self, layers: LayerCache) -> None:
+    def __init__(self, layers: LayerCache, *, raster_folder: Path | None = None) -> None:
         self.layers = layers
+        #: the configured folder of the store's rasters (``GAZAR_RASTERS``); None: beside it
+        self.raster_folder = raster_folder
         self._lock = threading.Lock()
         self._cache: dict[Any, tuple[pd.DataFrame, gpd.GeoDataFrame]] = {}
 
@@ -51,7 +54,8 @@ class RehabService:
             For a name the manifest does not list, or only one of ``before`` and ``after``.
         """
         location = self.layers.store.location
-        entries = rasters.registered(location)
+        folder = self.raster_folder
+        entries = rasters.registered(location, folder=folder)
         ndvi = [e for e in entries if e["kind"] in NDVI_KINDS]
         if not any(e["kind"] == "ndvi_before" for e in ndvi) and before is None:
             raise NotFound(
@@ -71,7 +75,7 @@ class RehabService:
             used = ndvi
         manifest = {
             "file": rasters.MANIFEST,
-            "path": rasters.raster_dir(location) / rasters.MANIFEST,
+            "path": rasters.raster_dir(location, folder=folder) / rasters.MANIFEST,
         }
         key = (
             before,
@@ -92,7 +96,7 @@ class RehabService:
                 )
             else:
                 table = analysis.rehab_registered(
-                    location, zones, min_recovery=min_recovery, mode=mode
+                    location, zones, min_recovery=min_recovery, mode=mode, folder=folder
                 )
             self._cache[key] = (table, zones)
             while len(self._cache) > _KEEP:

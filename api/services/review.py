@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
@@ -23,9 +24,17 @@ Kind = Literal["land_conclusion", "parcel"]
 class ReviewService:
     """Reviews against the store's layers, with their index kept per revision."""
 
-    def __init__(self, layers: LayerCache, settings: AnalysisSettings) -> None:
+    def __init__(
+        self,
+        layers: LayerCache,
+        settings: AnalysisSettings,
+        *,
+        raster_folder: Path | None = None,
+    ) -> None:
         self.layers = layers
         self.settings = settings
+        #: the configured folder of the store's rasters (``GAZAR_RASTERS``); None: beside it
+        self.raster_folder = raster_folder
         self._lock = threading.Lock()
         self._context: tuple[tuple[str, ...], ReviewContext] | None = None
 
@@ -42,7 +51,9 @@ class ReviewService:
     def dem(self, proposal: gpd.GeoDataFrame) -> tuple[str, Dem] | None:
         """The registered DEM's name and its elevations under ``proposal`` (only that window
         is read), or None when no DEM registered beside the store holds it."""
-        found = rasters.proposal_dem(self.layers.store.location, proposal)
+        found = rasters.proposal_dem(
+            self.layers.store.location, proposal, folder=self.raster_folder
+        )
         return None if found is None else (str(found[0]["file"]), found[1])
 
     def check(
