@@ -37,7 +37,7 @@ from api.commands.output import (
     table,
 )
 from api.services import rasters
-from api.views import (
+from api.services.views import (
     check_view,
     layers_of,
     overlap_pairs,

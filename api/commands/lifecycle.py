@@ -13,7 +13,7 @@ from api.cli import DbOption, analysis_settings, app, guarded, out, parse_today,
 from api.commands.options import TodayOption
 from api.commands.output import choose, dumps, slashed, table
 from api.commands.output import csv as plain_csv
-from api.views import expiring_json, expiring_view, plain_records
+from api.services.views import expiring_json, expiring_view, plain_records
 from geo.lifecycle import pipeline, pipeline_summary
 from layers.labels import label
 

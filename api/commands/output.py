@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import err
-from api.views import features_geojson
+from api.services.views import features_geojson
 from layers.errors import InputFileError
 from layers.labels import messages
 

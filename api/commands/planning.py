@@ -18,7 +18,7 @@ from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
 from api.commands.options import SoumOption, TodayOption
 from api.commands.output import choose, slashed
 from api.commands.output import table as output_table
-from api.views import (
+from api.services.views import (
     AVAILABILITY_LAYERS,
     availability_geojson,
     availability_json,

@@ -19,7 +19,7 @@ from api.commands.options import SoumOption, TodayOption
 from api.commands.output import choose, csv, slashed
 from api.commands.output import table as output_table
 from api.services import rasters
-from api.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
+from api.services.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
 from geo import raster as gr
 from geo.availability import availability
 from layers.labels import bilingual

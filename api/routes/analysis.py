@@ -1,5 +1,5 @@
 """Routes: the analyses over HTTP, with the same results and JSON shapes as the ``gazar``
-commands (both call :mod:`api.views`).
+commands (both call :mod:`api.services.views`).
 
 ``GET /analysis/overlaps``, ``GET /analysis/availability``, ``POST /analysis/check``,
 ``GET /analysis/expiring`` and ``GET /analysis/rehab``. Whole layers come from the app's layer
@@ -29,7 +29,7 @@ from api.errors import BadRequest
 from api.openapi import GEOJSON_PROPOSAL
 from api.responses import GeoJSONResponse, OrjsonResponse, Problem
 from api.services.proposals import proposal_from_body
-from api.views import (
+from api.services.views import (
     EXPIRING_LAYERS,
     availability_geojson,
     availability_json,

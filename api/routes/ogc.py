@@ -21,13 +21,22 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
 from starlette.datastructures import URL
 
 from api import crs as crs_mod
 from api.deps import SettingsDep, get_services
 from api.errors import BadRequest
 from api.responses import GeoJSONResponse, OrjsonResponse, Problem
+from api.schemas import (
+    TRS_GREGORIAN,
+    Collection,
+    Collections,
+    Conformance,
+    Feature,
+    FeatureCollection,
+    LandingPage,
+    Queryables,
+)
 from api.services.collections import (
     COLLECTIONS,
     CollectionCache,
@@ -47,7 +56,6 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
-TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -75,85 +83,6 @@ EXPORTS: tuple[tuple[str, str], ...] = (
 
 
 # ----------------------------------------------------------------- documents (OpenAPI models)
-
-
-class Link(BaseModel):
-    href: str
-    rel: str
-    type: str | None = None
-    title: str | None = None
-
-
-class LandingPage(BaseModel):
-    title: str
-    description: str
-    links: list[Link]
-
-
-class Conformance(BaseModel):
-    conformsTo: list[str]
-
-
-class SpatialExtent(BaseModel):
-    bbox: list[list[float]] = Field(min_length=1)
-    crs: str = crs_mod.CRS84
-
-
-class TemporalExtent(BaseModel):
-    interval: list[list[str | None]] = Field(min_length=1)
-    trs: str = TRS_GREGORIAN
-
-
-class Extent(BaseModel):
-    spatial: SpatialExtent | None = None
-    temporal: TemporalExtent | None = None
-
-
-class Collection(BaseModel):
-    id: str
-    title: str
-    description: str
-    links: list[Link]
-    extent: Extent | None = None
-    itemType: Literal["feature"] = "feature"
-    crs: list[str]
-    storageCrs: str
-
-
-class Collections(BaseModel):
-    links: list[Link]
-    collections: list[Collection]
-
-
-class Queryables(BaseModel):
-    type: Literal["object"] = "object"
-    title: str
-    properties: dict[str, dict[str, Any]]
-    additionalProperties: bool = False
-
-
-class Geometry(BaseModel):
-    type: Literal[
-        "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-        "GeometryCollection",
-    ]  # fmt: skip
-
-
-class Feature(BaseModel):
-    type: Literal["Feature"]
-    id: str | int | None = None
-    geometry: Geometry | None
-    properties: dict[str, Any] | None
-    links: list[Link] | None = None
-
-
-class FeatureCollection(BaseModel):
-    type: Literal["FeatureCollection"]
-    features: list[Feature]
-    links: list[Link] | None = None
-    numberMatched: int | None = Field(None, ge=0)
-    numberReturned: int | None = Field(None, ge=0)
-    timeStamp: str | None = None
 
 
 def _errors(*statuses: int, geojson: bool = False) -> dict[int | str, dict[str, Any]]:

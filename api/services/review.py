@@ -1,6 +1,6 @@
 """The desk review of a proposal, as ``POST /analysis/check``, the ``/check`` page and its
 report give it: the review layers indexed once per set of their revisions, the registered DEM
-under the proposal, and :func:`api.views.check_view`."""
+under the proposal, and :func:`api.services.views.check_view`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import geopandas as gpd
 
 from api.services import rasters
 from api.services.layers import LayerCache
-from api.views import check_view
+from api.services.views import check_view
 from geo.raster import Dem
 from geo.review import REVIEW_LAYERS, Review, ReviewContext
 from geo.settings import AnalysisSettings
