@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Final, cast
 
@@ -203,23 +204,43 @@ def static(path: str, services: ServicesDep) -> FileResponse:
 # ------------------------------------------------------------------------------ maps
 
 
+def _map_page(
+    request: Request,
+    services: Services,
+    lang: str | None,
+    today: str | None,
+    build: Callable[..., folium.Map],
+    *args: str,
+    title: str,
+    remote: bool = True,
+) -> HTMLResponse:
+    """A map page: ``build(frames, *args, ...)`` over the store's layers, the findings and
+    the available land of the day; an id naming nothing is a 404 page."""
+    language = parse_lang(lang)
+    frames, findings, free = derived(services, _day(today))
+    extra = {"remote": _remote(request)} if remote else {}
+    try:
+        m = build(
+            frames,
+            *args,
+            lang=language,
+            findings=findings,
+            available=free,
+            recovery=services.recovery_layer(),
+            **extra,
+        )
+    except FeatureNotFound as exc:
+        return _error(request, language, str(exc), status=404)
+    heading = " ".join([text(title, language), *args])
+    return render(request, "map.html", language, title=heading, nav="map", **map_parts(m))
+
+
 @router.get("/map", response_class=HTMLResponse)
 def map_overview(
     request: Request, services: ServicesDep, lang: Lang_ = None, today: Today_ = None
 ) -> HTMLResponse:
     """Every soum and every layer."""
-    language = parse_lang(lang)
-    frames, findings, free = derived(services, _day(today))
-    m = maps.overview_map(
-        frames,
-        lang=language,
-        findings=findings,
-        available=free,
-        remote=_remote(request),
-        recovery=services.recovery_layer(),
-    )
-    title = text("title_overview", language)
-    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+    return _map_page(request, services, lang, today, maps.overview_map, title="title_overview")
 
 
 @router.get("/map/soum/{code}", response_class=HTMLResponse)
@@ -227,22 +248,7 @@ def map_soum(
     request: Request, code: str, services: ServicesDep, lang: Lang_ = None, today: Today_ = None
 ) -> HTMLResponse:
     """One soum."""
-    language = parse_lang(lang)
-    frames, findings, free = derived(services, _day(today))
-    try:
-        m = maps.soum_map(
-            frames,
-            code,
-            lang=language,
-            findings=findings,
-            available=free,
-            remote=_remote(request),
-            recovery=services.recovery_layer(),
-        )
-    except FeatureNotFound as exc:
-        return _error(request, language, str(exc), status=404)
-    title = f"{text('title_soum', language)} {code}"
-    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+    return _map_page(request, services, lang, today, maps.soum_map, code, title="title_soum")
 
 
 @router.get("/map/land-conclusion/{feature_id}", response_class=HTMLResponse)
@@ -253,22 +259,11 @@ def map_land_conclusion(
     lang: Lang_ = None,
     today: Today_ = None,
 ) -> HTMLResponse:
-    """One Land Conclusion with its parcels."""
-    language = parse_lang(lang)
-    frames, findings, free = derived(services, _day(today))
-    try:
-        m = maps.land_conclusion_map(
-            frames,
-            feature_id,
-            lang=language,
-            findings=findings,
-            available=free,
-            recovery=services.recovery_layer(),
-        )
-    except FeatureNotFound as exc:
-        return _error(request, language, str(exc), status=404)
-    title = f"{text('title_land_conclusion', language)} {feature_id}"
-    return render(request, "map.html", language, title=title, nav="map", **map_parts(m))
+    """One Land Conclusion with its parcels (drawn whole: no layer is loaded by bbox)."""
+    return _map_page(
+        request, services, lang, today, maps.land_conclusion_map, feature_id,
+        title="title_land_conclusion", remote=False,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ check

@@ -195,15 +195,29 @@ def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
 _LAYERS: Final = tuple(REGISTRY)
 _LAYER_CHOICES: Final = tuple(REGISTRY)
 
+
+def _derived(
+    cid: str,
+    title: tuple[str, str],
+    queryables: tuple[Queryable, ...],
+    sources: tuple[str, ...],
+    build: Callable[[Sources, dt.date], gpd.GeoDataFrame],
+) -> CollectionDef:
+    """A read-only collection computed from ``sources`` (its description is the catalogue's
+    ``collection_description`` of ``cid``)."""
+    mn, en = pair("collection_description", cid)
+    return CollectionDef(
+        id=cid, title_mn=title[0], title_en=title[1], description_mn=mn, description_en=en,
+        queryables=queryables, sources=sources, derived=True, build=build,
+    )  # fmt: skip
+
+
 COLLECTIONS: Final[dict[str, CollectionDef]] = {
     **{name: _layer_def(name) for name in REGISTRY},
-    "overlaps": CollectionDef(
-        id="overlaps",
-        title_mn=pair("text", "layer_overlaps")[0],
-        title_en=pair("text", "layer_overlaps")[1],
-        description_mn=pair("collection_description", "overlaps")[0],
-        description_en=pair("collection_description", "overlaps")[1],
-        queryables=(
+    "overlaps": _derived(
+        "overlaps",
+        pair("text", "layer_overlaps"),
+        (
             Queryable("rule", "enum", OVERLAP_RULES),
             Queryable("severity", "enum", SEVERITIES),
             Queryable("a_layer", "enum", _LAYER_CHOICES),
@@ -212,25 +226,20 @@ COLLECTIONS: Final[dict[str, CollectionDef]] = {
             Queryable("b_id", "str"),
             Queryable("soum_code", "str"),
         ),
-        sources=_LAYERS,
-        derived=True,
-        build=_overlaps,
+        _LAYERS,
+        _overlaps,
     ),
-    "available_land": CollectionDef(
-        id="available_land",
-        title_mn=pair("collection_title", "available_land")[0],
-        title_en=pair("collection_title", "available_land")[1],
-        description_mn=pair("collection_description", "available_land")[0],
-        description_en=pair("collection_description", "available_land")[1],
-        queryables=(
+    "available_land": _derived(
+        "available_land",
+        pair("collection_title", "available_land"),
+        (
             Queryable("id", "str"),
             Queryable("name", "str"),
             Queryable("soum_code", "str"),
             Queryable("aimag_code", "str"),
         ),
-        sources=("land_conclusions", "contract_parcels", "rehab_zones", "exclusions", "licences"),
-        derived=True,
-        build=_available_land,
+        ("land_conclusions", "contract_parcels", "rehab_zones", "exclusions", "licences"),
+        _available_land,
     ),
 }
 
