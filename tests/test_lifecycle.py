@@ -376,23 +376,11 @@ def test_missing_extra_and_future_dates_are_data_problems() -> None:
             # issued without a submission date
             f.land_conclusion("LC-missing", submitted_on=None),
             # still proposed, yet a Khural date is filled in
-            f.land_conclusion(
-                "LC-extra",
-                status="proposed",
-                proposed_on=dt.date(2026, 2, 1),
-                khural_approved_on=dt.date(2026, 2, 10),
-                submitted_on=None,
-                decided_on=None,
+            f.proposed_land_conclusion(
+                "LC-extra", proposed_on=dt.date(2026, 2, 1), khural_approved_on=dt.date(2026, 2, 10)
             ),
             # proposed tomorrow
-            f.land_conclusion(
-                "LC-future",
-                status="proposed",
-                proposed_on=dt.date(2026, 3, 2),
-                khural_approved_on=None,
-                submitted_on=None,
-                decided_on=None,
-            ),
+            f.proposed_land_conclusion("LC-future", proposed_on=dt.date(2026, 3, 2)),
         ),
         today=TODAY,
         limits=LIMITS,
@@ -422,14 +410,8 @@ def test_pipeline_summary_per_step() -> None:
             f.land_conclusion("LC-1"),  # 40, 22, 141; total 203
             waiting("LC-late", "submitted", dt.date(2026, 1, 15)),  # 20, 10, 45 so far
             waiting("LC-review", "under_review", dt.date(2025, 12, 1)),  # 20, 10, 90 so far
-            f.land_conclusion(  # proposed 1 Feb: 28 days so far
-                "LC-new",
-                status="proposed",
-                proposed_on=dt.date(2026, 2, 1),
-                khural_approved_on=None,
-                submitted_on=None,
-                decided_on=None,
-            ),
+            # proposed 1 Feb: 28 days so far
+            f.proposed_land_conclusion("LC-new", proposed_on=dt.date(2026, 2, 1)),
         ),
         today=TODAY,
         limits=LIMITS,

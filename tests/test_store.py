@@ -216,26 +216,11 @@ def test_four_writer_processes_lose_nothing(store_path: Path) -> None:
         assert rtree == 4 * batches * per
 
 
-_CRASHER = """
-import os, signal, sys
-import geopandas as gpd, shapely
-import layers.gpkg as g
-from layers.store import open_store
-g._CHUNK = 1000
-store = open_store(sys.argv[1])
-n = 20000
-frame = gpd.GeoDataFrame({"id": [f"c{i}" for i in range(n)], "kind": ["other"] * n,
-                          "name": ["x"] * n},
-                         geometry=[shapely.box(106, 48, 106.001, 48.001)] * n, crs="EPSG:4326")
-def die(k):
-    os.kill(os.getpid(), signal.SIGKILL)   # a real crash, half-way through the transaction
-store.write({"exclusions": frame}, progress=die)
-"""
 
 
 def test_a_crash_mid_write_leaves_the_store_as_it_was(seeded: Store, store_path: Path) -> None:
     before = snapshot(seeded)
-    proc = subprocess.run([sys.executable, "-c", _CRASHER, str(store_path)], check=False)
+    proc = subprocess.run([sys.executable, "-c", f.crashing_writer("gpkg"), str(store_path)], check=False)
     assert proc.returncode == -9
     with open_store(store_path) as again:
         assert snapshot(again) == before
