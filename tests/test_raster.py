@@ -431,21 +431,13 @@ def test_export_available_writes_a_cog_with_hand_counted_pixels(tmp_path: Path) 
             }
         )
     out = tmp_path / "available.tif"
-    result = runner.invoke(
-        app,
-        [
-            "export-raster",
-            "available",
-            "--res",
-            "10",
-            "--out",
-            str(out),
-            "--db",
-            str(db),
-            "--today",
-            "2026-06-01",
-        ],
-    )
+
+    def export(*options: str) -> Result:
+        """``gazar export-raster available`` at 10 units a pixel on 1 June 2026."""
+        args = ["--res", "10", "--out", str(out), *options, "--db", str(db), "--today", "2026-06-01"]
+        return runner.invoke(app, ["export-raster", "available", *args])
+
+    result = export()
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32648 and src.res == (10, 10) and src.nodata == 255
@@ -458,23 +450,7 @@ def test_export_available_writes_a_cog_with_hand_counted_pixels(tmp_path: Path) 
         info = subprocess.run(["gdalinfo", str(out)], capture_output=True, text=True, check=True)
         assert "LAYOUT=COG" in info.stdout and "NoData Value=255" in info.stdout
     # a CRS given: the same land in lon/lat degrees is refused at a metre-like resolution
-    bad = runner.invoke(
-        app,
-        [
-            "export-raster",
-            "available",
-            "--res",
-            "10",
-            "--out",
-            str(out),
-            "--crs",
-            "EPSG:4326",
-            "--db",
-            str(db),
-            "--today",
-            "2026-06-01",
-        ],
-    )
+    bad = export("--crs", "EPSG:4326")
     assert bad.exit_code == 1 and "degrees" in bad.output
 
 
