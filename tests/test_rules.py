@@ -45,43 +45,16 @@ def scene() -> Layers:
     rehabilitation zone, an exclusion and a licence well away from both."""
     return {
         "soums": [
-            {
-                "id": "MN4322",
-                "aimag_code": "MN43",
-                "name_mn": "Мандал",
-                "name_en": "Mandal",
-                "geometry": f.utm_box(-5000, -5000, 20000, 20000),
-            },
-            {
-                "id": "MN4310",
-                "aimag_code": "MN43",
-                "name_mn": "Баянгол",
-                "name_en": "Bayangol",
-                "geometry": f.utm_box(15000, -5000, 20000, 20000),
-            },
+            f.soum(geometry=f.utm_box(-5000, -5000, 20000, 20000)),
+            f.soum("MN4310", name_mn="Баянгол", name_en="Bayangol",
+                   geometry=f.utm_box(15000, -5000, 20000, 20000)),
         ],
         "land_conclusions": [f.land_conclusion()],
         "contract_parcels": [f.parcel()],
         "rehab_zones": [f.rehab_zone()],
         "exclusions": [f.exclusion()],
-        "licences": [licence()],
+        "licences": [f.licence()],
     }
-
-
-def licence(fid: str = "MV-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": fid,
-        "holder": "Хараа Голд ХХК",
-        "kind": "MV",
-        "mineral": "gold",
-        "given_on": dt.date(2015, 1, 1),
-        "expires_on": dt.date(2045, 1, 1),
-        "soum_code": "MN4322",
-        "reported_ha": 100.0,
-        "geometry": f.utm_box(8000, 0, 1000, 1000),
-    }
-    row.update(kw)
-    return row
 
 
 def frames(layers: Layers) -> dict[str, gpd.GeoDataFrame]:
