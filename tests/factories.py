@@ -41,6 +41,11 @@ def frame(layer: str, rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
 
 
+def frames(rows: dict[str, list[dict[str, Any]]]) -> dict[str, gpd.GeoDataFrame]:
+    """Layer frames (as :func:`frame` builds them) from row dicts by layer name."""
+    return {layer: frame(layer, layer_rows) for layer, layer_rows in rows.items()}
+
+
 def land_conclusion(fid: str = "LC-1", **kw: Any) -> dict[str, Any]:
     return {
         "id": fid,

@@ -33,6 +33,7 @@ from geo.rules import (
 from geo.settings import AnalysisSettings
 from layers.demo import build_demo, expected_conflicts
 from tests import factories as f
+from tests.factories import frames
 
 TODAY = dt.date(2025, 6, 30)
 SETTINGS = AnalysisSettings()  # type: ignore[call-arg]
@@ -57,13 +58,15 @@ def scene() -> Layers:
     }
 
 
-def frames(layers: Layers) -> dict[str, gpd.GeoDataFrame]:
-    return {name: f.frame(name, rows) for name, rows in layers.items()}
-
-
 def run(layers: Layers, **kw: Any) -> gpd.GeoDataFrame:
     kw.setdefault("settings", SETTINGS)
     return analyze(frames(layers), today=TODAY, **kw).records
+
+
+def drawn_parcels(*boxes: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The findings on parcels P-1, P-2, ... drawn as these ``utm_box`` rectangles (x, y, w, h)."""
+    rows = [f.parcel(f"P-{i}", geometry=f.utm_box(*b)) for i, b in enumerate(boxes, start=1)]
+    return run(with_parcels(*rows))
 
 
 def keys(records: gpd.GeoDataFrame) -> set[tuple[str, str, str | None]]:
@@ -87,12 +90,7 @@ def test_the_clean_scene_has_no_findings() -> None:
 
 
 def test_two_100m_squares_sharing_half_overlap_by_half_a_hectare() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 100, 100)),
-            f.parcel("P-2", geometry=f.utm_box(150, 100, 100, 100)),
-        )
-    )
+    records = drawn_parcels((100, 100, 100, 100), (150, 100, 100, 100))
     assert keys(records) == {("PARCEL_OVERLAP", "P-1", "P-2")}
     row = records.iloc[0]
     assert row.overlap_ha == pytest.approx(0.5, rel=1e-4)
@@ -106,23 +104,16 @@ def test_two_100m_squares_sharing_half_overlap_by_half_a_hectare() -> None:
 
 
 def test_touching_squares_do_not_overlap() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 100, 100)),
-            f.parcel("P-2", geometry=f.utm_box(200, 100, 100, 100)),  # shares the edge x=200
-            f.parcel("P-3", geometry=f.utm_box(200, 200, 100, 100)),  # shares a corner with P-1
-        )
+    records = drawn_parcels(
+        (100, 100, 100, 100),
+        (200, 100, 100, 100),  # P-2 shares the edge x=200
+        (200, 200, 100, 100),  # P-3 shares a corner with P-1
     )
     assert len(records) == 0
 
 
 def test_a_square_inside_another_overlaps_by_its_whole_area() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
-            f.parcel("P-2", geometry=f.utm_box(150, 150, 50, 50)),
-        )
-    )
+    records = drawn_parcels((100, 100, 200, 200), (150, 150, 50, 50))
     assert keys(records) == {("PARCEL_OVERLAP", "P-1", "P-2")}
     assert records.iloc[0].overlap_ha == pytest.approx(0.25, rel=1e-4)
 
