@@ -11,61 +11,52 @@ import pytest
 
 from layers.errors import LayerNotFound, StoreError
 from layers.gpkg import to_sql_value
-from layers.ledger.base import (
-    APPLICATIONS,
-    RECORDS,
-    check_countable,
-    logged_columns,
-    logged_tables,
-    record_columns,
-    table_kind,
-    update_values,
-)
+from layers.ledger import base
 from layers.postgis import to_pg_value
 from layers.schema import REGISTRY
 
 
 def test_table_kind_knows_layers_and_applications_only() -> None:
-    assert table_kind("applications") is APPLICATIONS
-    assert table_kind("contract_parcels") is REGISTRY["contract_parcels"]
+    assert base.table_kind("applications") is base.APPLICATIONS
+    assert base.table_kind("contract_parcels") is REGISTRY["contract_parcels"]
     with pytest.raises(LayerNotFound):
-        table_kind("decisions")
+        base.table_kind("decisions")
 
 
 def test_logged_tables_and_columns() -> None:
-    assert logged_tables() == [*REGISTRY, "applications", *RECORDS]
-    cols = logged_columns("applications", "geom")
+    assert base.logged_tables() == [*REGISTRY, "applications", *base.RECORDS]
+    cols = base.logged_columns("applications", "geom")
     assert cols[0] == "id" and cols[-1] == "geom" and "holder" in cols
-    users = logged_columns("gazar_users", "geom")
+    users = base.logged_columns("gazar_users", "geom")
     assert "salt" not in users and "token_hash" not in users and users[:2] == ["id", "name"]
-    assert logged_columns("decisions", "geom") == [c for c, _ in RECORDS["decisions"]]
+    assert base.logged_columns("decisions", "geom") == [c for c, _ in base.RECORDS["decisions"]]
 
 
 def test_record_columns_and_count_refuse_unknown_tables() -> None:
-    assert record_columns("objections")[0] == "id"
+    assert base.record_columns("objections")[0] == "id"
     with pytest.raises(StoreError, match="not an allocation table"):
-        record_columns("contract_parcels")
+        base.record_columns("contract_parcels")
     for table in ("draws", "applications", "contract_parcels"):
-        check_countable(table)
+        base.check_countable(table)
     with pytest.raises(StoreError, match="unknown table"):
-        check_countable("sqlite_master")
+        base.check_countable("sqlite_master")
 
 
 def test_update_values_convert_layer_fields_and_check_record_columns() -> None:
     changes = {"filed_on": dt.datetime(2026, 5, 1, 8), "members_women": 3.0, "notes": None}
-    assert update_values("applications", changes, to_sql_value) == {
+    assert base.update_values("applications", changes, to_sql_value) == {
         "filed_on": "2026-05-01",
         "members_women": 3,
         "notes": None,
     }
-    assert update_values("applications", {"filed_on": "2026-05-01"}, to_pg_value) == {
+    assert base.update_values("applications", {"filed_on": "2026-05-01"}, to_pg_value) == {
         "filed_on": dt.date(2026, 5, 1)
     }
-    assert update_values("draws", {"seed": "ab"}, to_sql_value) == {"seed": "ab"}
+    assert base.update_values("draws", {"seed": "ab"}, to_sql_value) == {"seed": "ab"}
     with pytest.raises(StoreError, match="no column"):
-        update_values("draws", {"nope": 1}, to_sql_value)
+        base.update_values("draws", {"nope": 1}, to_sql_value)
     with pytest.raises(StoreError, match="unknown table"):
-        update_values("gazar_events", {"hash": "x"}, to_sql_value)
+        base.update_values("gazar_events", {"hash": "x"}, to_sql_value)
 
 
 @pytest.mark.parametrize("convert", [to_sql_value, to_pg_value])
