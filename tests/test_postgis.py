@@ -235,14 +235,14 @@ def test_four_writer_processes_lose_nothing(pg: Store, pg_database: str) -> None
     assert count == [(4 * batches,)]
 
 
-
-
 @needs_pg
 def test_a_writer_killed_mid_copy_leaves_the_store_as_it_was(pg: Store, pg_database: str) -> None:
     _seed(pg)
     before = snapshot(pg)
     revision = pg.revision("exclusions")
-    proc = subprocess.run([sys.executable, "-c", f.crashing_writer("postgis"), pg_database], check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", f.crashing_writer("postgis"), pg_database], check=False
+    )
     assert proc.returncode == -9
     assert snapshot(pg) == before
     assert pg.revision("exclusions") == revision

@@ -372,6 +372,7 @@ def test_rehab_monitor_flags_zones_below_the_threshold(tmp_path: Path) -> None:
     db = tmp_path / "s.gpkg"
     with open_store(db) as store:
         store.write({"rehab_zones": f.frame("rehab_zones", rows)})
+
     def monitor(after: Path, *options: str) -> Result:
         """``gazar rehab-monitor`` over the store between ``b`` and ``after``."""
         args = ["--db", str(db), "--before", str(b), "--after", str(after), *options]
@@ -434,8 +435,8 @@ def test_export_available_writes_a_cog_with_hand_counted_pixels(tmp_path: Path) 
 
     def export(*options: str) -> Result:
         """``gazar export-raster available`` at 10 units a pixel on 1 June 2026."""
-        args = ["--res", "10", "--out", str(out), *options, "--db", str(db), "--today", "2026-06-01"]
-        return runner.invoke(app, ["export-raster", "available", *args])
+        where = ["--out", str(out), "--db", str(db), "--today", "2026-06-01"]
+        return runner.invoke(app, ["export-raster", "available", "--res", "10", *options, *where])
 
     result = export()
     assert result.exit_code == 0, result.output

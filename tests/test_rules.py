@@ -47,8 +47,12 @@ def scene() -> Layers:
     return {
         "soums": [
             f.soum(geometry=f.utm_box(-5000, -5000, 20000, 20000)),
-            f.soum("MN4310", name_mn="Баянгол", name_en="Bayangol",
-                   geometry=f.utm_box(15000, -5000, 20000, 20000)),
+            f.soum(
+                "MN4310",
+                name_mn="Баянгол",
+                name_en="Bayangol",
+                geometry=f.utm_box(15000, -5000, 20000, 20000),
+            ),
         ],
         "land_conclusions": [f.land_conclusion()],
         "contract_parcels": [f.parcel()],

@@ -188,11 +188,11 @@ def test_four_writer_processes_lose_nothing(store_path: Path) -> None:
         assert rtree == 4 * batches * per
 
 
-
-
 def test_a_crash_mid_write_leaves_the_store_as_it_was(seeded: Store, store_path: Path) -> None:
     before = snapshot(seeded)
-    proc = subprocess.run([sys.executable, "-c", f.crashing_writer("gpkg"), str(store_path)], check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", f.crashing_writer("gpkg"), str(store_path)], check=False
+    )
     assert proc.returncode == -9
     with open_store(store_path) as again:
         assert snapshot(again) == before
