@@ -41,8 +41,13 @@ def frame(layer: str, rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
 
 
+def frames(rows: dict[str, list[dict[str, Any]]]) -> dict[str, gpd.GeoDataFrame]:
+    """Layer frames (as :func:`frame` builds them) from row dicts by layer name."""
+    return {layer: frame(layer, layer_rows) for layer, layer_rows in rows.items()}
+
+
 def land_conclusion(fid: str = "LC-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    return {
         "id": fid,
         "name": "Мандал - Баруун ам",
         "aimag_code": "MN43",
@@ -57,13 +62,21 @@ def land_conclusion(fid: str = "LC-1", **kw: Any) -> dict[str, Any]:
         "valid_until": dt.date(2029, 9, 20),
         "decision_ref": "АМГТГ-2024/117",
         "geometry": utm_box(0, 0, 2000, 1000),
+        **kw,
     }
-    row.update(kw)
-    return row
+
+
+#: the dates and reference a Land Conclusion only gets after its proposal
+AFTER_PROPOSAL = ("khural_approved_on", "submitted_on", "decided_on", "valid_until", "decision_ref")
+
+
+def proposed_land_conclusion(fid: str = "LC-1", **kw: Any) -> dict[str, Any]:
+    """A Land Conclusion still proposed: no Khural approval, submission or decision yet."""
+    return land_conclusion(fid, **{"status": "proposed", **dict.fromkeys(AFTER_PROPOSAL), **kw})
 
 
 def parcel(fid: str = "P-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    return {
         "id": fid,
         "land_conclusion_id": "LC-1",
         "holder": "Алтан шижир нөхөрлөл",
@@ -76,13 +89,12 @@ def parcel(fid: str = "P-1", **kw: Any) -> dict[str, Any]:
         "starts_on": dt.date(2025, 2, 1),
         "expires_on": dt.date(2027, 2, 1),
         "geometry": utm_box(100, 100, 200, 200),
+        **kw,
     }
-    row.update(kw)
-    return row
 
 
 def rehab_zone(fid: str = "R-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    return {
         "id": fid,
         "parcel_id": "P-1",
         "holder": "Алтан шижир нөхөрлөл",
@@ -90,17 +102,63 @@ def rehab_zone(fid: str = "R-1", **kw: Any) -> dict[str, Any]:
         "due_on": dt.date(2026, 10, 1),
         "accepted_on": None,
         "geometry": utm_box(120, 120, 50, 50),
+        **kw,
     }
-    row.update(kw)
-    return row
 
 
 def exclusion(fid: str = "X-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    return {
         "id": fid,
         "kind": "protected_area",
         "name": "Хамгаалалттай газар",
         "geometry": utm_box(5000, 0, 1000, 1000),
+        **kw,
     }
-    row.update(kw)
-    return row
+
+
+def soum(code: str = "MN4322", **kw: Any) -> dict[str, Any]:
+    return {
+        "id": code,
+        "aimag_code": "MN43",
+        "name_mn": "Мандал",
+        "name_en": "Mandal",
+        "geometry": utm_box(-3000, -3000, 12000, 8000),
+        **kw,
+    }
+
+
+def licence(fid: str = "MV-1", **kw: Any) -> dict[str, Any]:
+    """A gold licence (MV) well east of the Land Conclusion."""
+    return {
+        "id": fid,
+        "holder": "Хараа Голд ХХК",
+        "kind": "MV",
+        "mineral": "gold",
+        "given_on": dt.date(2015, 1, 1),
+        "expires_on": dt.date(2045, 1, 1),
+        "soum_code": "MN4322",
+        "reported_ha": 100.0,
+        "geometry": utm_box(8000, 0, 1000, 1000),
+        **kw,
+    }
+
+
+def crashing_writer(backend: str) -> str:
+    """A Python program that writes 20 000 exclusions into the store named by its first argument
+    through ``layers.<backend>`` (in chunks of 1000) and kills itself (SIGKILL) at the first
+    progress report, half-way through the write."""
+    return f"""
+import os, signal, sys
+import geopandas as gpd, shapely
+import layers.{backend} as backend
+from layers.store import open_store
+backend._CHUNK = 1000
+store = open_store(sys.argv[1])
+n = 20000
+frame = gpd.GeoDataFrame({{"id": [f"c{{i}}" for i in range(n)], "kind": ["other"] * n,
+                          "name": ["x"] * n}},
+                         geometry=[shapely.box(106, 48, 106.001, 48.001)] * n, crs="EPSG:4326")
+def die(k):
+    os.kill(os.getpid(), signal.SIGKILL)   # a real crash, half-way through the write
+store.write({{"exclusions": frame}}, progress=die)
+"""

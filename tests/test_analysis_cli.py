@@ -255,11 +255,18 @@ def proposal_file(tmp_path: Path, *geoms: shapely.Geometry, **columns: list[Any]
     return write(tmp_path / "proposal.geojson", frame)
 
 
+def check_json(conflicted: str, path: Path, *options: str) -> dict[str, Any]:
+    """``gazar check`` of the proposal at ``path`` against the store on TODAY: its JSON answer,
+    which comes with exit code 0 whatever the verdict."""
+    result = invoke("check", path, *options, "--db", conflicted, "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    payload: dict[str, Any] = orjson.loads(result.stdout)
+    return payload
+
+
 def test_check_a_clear_parcel(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(500, 300, 200, 200), id=["NEW"])
-    result = invoke("check", path, "--kind", "parcel", "--db", conflicted, "--today", TODAY)
-    assert result.exit_code == 0, result.output
-    payload = orjson.loads(result.stdout)
+    payload = check_json(conflicted, path, "--kind", "parcel")
     assert payload["verdict"] == "clear"
     assert payload["file"] == str(path)
     assert payload["area"]["official_ha"] == pytest.approx(4.0, rel=1e-4)
@@ -268,9 +275,7 @@ def test_check_a_clear_parcel(conflicted: str, tmp_path: Path) -> None:
 
 def test_check_conflicts_still_exit_zero(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(150, 100, 200, 200), id=["NEW"])
-    result = invoke("check", path, "--kind", "parcel", "--db", conflicted, "--today", TODAY)
-    assert result.exit_code == 0, result.output
-    payload = orjson.loads(result.stdout)
+    payload = check_json(conflicted, path, "--kind", "parcel")
     assert payload["verdict"] == "conflicts"
     assert {(x["code"], x["id"]) for x in payload["findings"]} == {
         ("PARCEL_OVERLAP", "P-1"),
@@ -283,9 +288,7 @@ def test_check_an_invalid_proposal_exits_zero_with_the_verdict(
     conflicted: str, tmp_path: Path
 ) -> None:
     path = proposal_file(tmp_path, shapely.box(48.8, 106.5, 48.81, 106.51), id=["SWAPPED"])
-    result = invoke("check", path, "--db", conflicted, "--today", TODAY)
-    assert result.exit_code == 0, result.output
-    payload = orjson.loads(result.stdout)
+    payload = check_json(conflicted, path)
     assert payload["verdict"] == "invalid"
     assert "swapped" in payload["problems"][0]["reason"]
 
@@ -300,9 +303,7 @@ def test_check_an_unreadable_file_exits_one(conflicted: str, tmp_path: Path) -> 
 
 def test_check_a_land_conclusion_across_the_soum_border(conflicted: str, tmp_path: Path) -> None:
     path = proposal_file(tmp_path, f.utm_box(14000, 0, 2000, 1000), id=["LC-NEW"])
-    result = invoke("check", path, "--soum", "MN4322", "--db", conflicted, "--today", TODAY)
-    assert result.exit_code == 0, result.output
-    payload = orjson.loads(result.stdout)
+    payload = check_json(conflicted, path, "--soum", "MN4322")
     assert payload["kind"] == "land_conclusion"
     assert payload["proposing_soum"] == "MN4322"
     assert payload["outside_soum_share"] == pytest.approx(0.5, rel=3e-3)
@@ -313,8 +314,7 @@ def test_check_a_land_conclusion_across_the_soum_border(conflicted: str, tmp_pat
 def test_check_reads_a_named_soum_beyond_the_proposal(conflicted: str, tmp_path: Path) -> None:
     # proposed by Bayangol, but wholly inside Mandal: all of it is outside the proposing soum
     path = proposal_file(tmp_path, f.utm_box(3000, 3000, 1000, 1000), id=["LC-NEW"])
-    result = invoke("check", path, "--soum", "MN4310", "--db", conflicted, "--today", TODAY)
-    payload = orjson.loads(result.stdout)
+    payload = check_json(conflicted, path, "--soum", "MN4310")
     assert payload["outside_soum_share"] == pytest.approx(1.0)
     assert [(x["code"], x["id"]) for x in payload["findings"]] == [("LC_OUTSIDE_SOUM", "MN4310")]
 

@@ -223,6 +223,13 @@ def auth(info: dict[str, Any], who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {info['tokens'][who]}"}
 
 
+def public_application(env: Env, body: dict[str, Any]) -> Any:
+    """The answer to ``POST /applications`` of ``body`` by the public, on decision day."""
+    client, clock, info, _, _ = env
+    clock.now = T_DECIDE
+    return client.post("/applications", headers=auth(info, "public"), json=body)
+
+
 # ----------------------------------------------------------------------------- the matrix
 
 USERS = ["anonymous", "revoked", "public", "soum_4322", "soum_4310", "aimag_43", "aimag_82", "mrpam", "admin"]  # fmt: skip
@@ -434,15 +441,12 @@ def test_whole_process_over_http(env: Env) -> None:
     assert f"decide approve {winner}" in requests and f"draw run {draw}" in requests
 
 
-def test_ineligible_applications_are_recorded_with_every_reason(
-    env: Env,
-) -> None:
-    client, clock, info, _, _ = env
-    clock.now = T_DECIDE
+def test_ineligible_applications_are_recorded_with_every_reason(env: Env) -> None:
+    client, _, info, _, _ = env
     body = {"land_conclusion_id": "LC-A", "holder": "Хуучин MN4322", "holder_type": "partnership",
             "members_women": 1, "members_men": 1,
             "geometry": shapely.geometry.mapping(box(1450, 650, 150, 150))}  # fmt: skip
-    r = client.post("/applications", headers=auth(info, "public"), json=body)
+    r = public_application(env, body)
     assert r.status_code == 201
     doc = r.json()
     assert doc["status"] == "ineligible" and doc["status_en"] == "Not eligible"
@@ -452,18 +456,13 @@ def test_ineligible_applications_are_recorded_with_every_reason(
     assert r.status_code == 409 and r.json()["reasons"][0]["code"] == "NOT_PENDING"
 
 
-def test_size_requests_are_placed_in_free_land(
-    env: Env,
-) -> None:
-    client, clock, info, _, _ = env
-    clock.now = T_DECIDE
+def test_size_requests_are_placed_in_free_land(env: Env) -> None:
     body = {"land_conclusion_id": "LC-A", "holder": "Шинэ", "holder_type": "cooperative",
             "members_women": 3, "members_men": 3, "requested_ha": 2.5}  # fmt: skip
-    r = client.post("/applications", headers=auth(info, "public"), json=body)
+    r = public_application(env, body)
     assert r.status_code == 201 and r.json()["status"] == "pending", r.json()
     assert r.json()["official_ha"] == pytest.approx(2.5, rel=5e-3)
-    not_in_force = client.post("/applications", headers=auth(info, "public"),
-                          json=body | {"land_conclusion_id": "LC-A-R"})  # fmt: skip
+    not_in_force = public_application(env, body | {"land_conclusion_id": "LC-A-R"})
     assert not_in_force.status_code == 409  # not in force
 
 

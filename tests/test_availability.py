@@ -310,25 +310,21 @@ def test_inputs_are_checked() -> None:
 
 @pytest.fixture
 def planning_store(store: Store) -> Store:
+    lcs = [
+        f.land_conclusion(),
+        f.land_conclusion("LC-2", status="rejected", geometry=f.utm_box(3000, 0, 1000, 1000)),
+        f.land_conclusion("LC-3", soum_code="MN4310", geometry=f.utm_box(5000, 0, 500, 1000)),
+    ]
     store.write(
-        {
-            "land_conclusions": f.frame(
-                "land_conclusions",
-                [
-                    f.land_conclusion(),
-                    f.land_conclusion(
-                        "LC-2", status="rejected", geometry=f.utm_box(3000, 0, 1000, 1000)
-                    ),
-                    f.land_conclusion(
-                        "LC-3", soum_code="MN4310", geometry=f.utm_box(5000, 0, 500, 1000)
-                    ),
-                ],
-            ),
-            "contract_parcels": f.frame("contract_parcels", SCENE["parcels"]),
-            "rehab_zones": f.frame("rehab_zones", SCENE["zones"]),
-            "exclusions": f.frame("exclusions", SCENE["exclusions"]),
-            "licences": f.frame("licences", SCENE["licences"]),
-        }
+        f.frames(
+            {
+                "land_conclusions": lcs,
+                "contract_parcels": SCENE["parcels"],
+                "rehab_zones": SCENE["zones"],
+                "exclusions": SCENE["exclusions"],
+                "licences": SCENE["licences"],
+            }
+        )
     )
     return store
 

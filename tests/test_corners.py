@@ -24,6 +24,15 @@ def build(df: pd.DataFrame, **cols: str) -> tuple[gpd.GeoDataFrame, list[Problem
     return corners_to_polygons(df, file="c.csv", **{**COLS, **cols})
 
 
+def read_corner_csv(path: Path) -> tuple[dict[str, str], gpd.GeoDataFrame, list[Problem]]:
+    """A corner-list CSV read as text, its detected columns and the polygons built from them."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cols = detect_corner_columns(list(table.columns))
+    assert cols is not None
+    renamed = {f"{role}_col": column for role, column in cols.items()}
+    return (cols, *corners_to_polygons(table, file=str(path), **renamed))
+
+
 # --- column detection -------------------------------------------------------------------
 
 
@@ -182,17 +191,7 @@ def test_bad_coordinate_names_the_csv_row(tmp_path: Path) -> None:
         "B,3,107 01 00,48 01 00\n",
         encoding="utf-8",
     )
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    cols = detect_corner_columns(list(table.columns))
-    assert cols is not None
-    gdf, problems = corners_to_polygons(
-        table,
-        file=str(path),
-        id_col=cols["id"],
-        order_col=cols["order"],
-        lon_col=cols["lon"],
-        lat_col=cols["lat"],
-    )
+    _, gdf, problems = read_corner_csv(path)
     assert gdf["id"].tolist() == ["A"]
     assert len(problems) == 1
     problem = problems[0]
@@ -361,22 +360,13 @@ def test_real_licences_round_trip_through_a_dms_corner_list(tmp_path: Path) -> N
     path = tmp_path / "licences.csv"
     rows.to_csv(path, index=False)
 
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    cols = detect_corner_columns(list(table.columns))
+    cols, gdf, problems = read_corner_csv(path)
     assert cols == {
         "id": "License_number",
         "order": "Point No.",
         "lon": "Longitude",
         "lat": "Latitude",
     }
-    gdf, problems = corners_to_polygons(
-        table,
-        file=str(path),
-        id_col=cols["id"],
-        order_col=cols["order"],
-        lon_col=cols["lon"],
-        lat_col=cols["lat"],
-    )
     # the real file repeats some licence numbers; those get their corners merged and are
     # reported (repeated point orders), every other licence comes back unchanged
     repeated = licences["LICENSE_NUMBER"].duplicated(keep=False).to_numpy()

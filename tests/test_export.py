@@ -34,17 +34,7 @@ def rich(seeded: Store) -> Store:
             "land_conclusions": f.frame(
                 "land_conclusions",
                 [
-                    f.land_conclusion(
-                        "LC-2",
-                        status="proposed",
-                        khural_approved_on=None,
-                        submitted_on=None,
-                        decided_on=None,
-                        valid_until=None,
-                        decision_ref=None,
-                        geometry=two,
-                        requested_by="aimag",
-                    ),
+                    f.proposed_land_conclusion("LC-2", geometry=two, requested_by="aimag"),
                     f.land_conclusion(
                         "LC-3",
                         name="Түнхэл — “Хойд ам”, 2",

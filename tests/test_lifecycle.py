@@ -54,15 +54,16 @@ def by_id(frame: pd.DataFrame) -> dict[str, dict[Any, Any]]:
     return {r["id"]: r for r in frame.to_dict("records")}
 
 
+def expiring_p1(*zone_rows: dict[str, Any]) -> pd.DataFrame:
+    """The expiry table of one parcel, P-1, that expires in 10 days, with these zones."""
+    return expiring(parcels(f.parcel("P-1", expires_on=IN_10)), zones(*zone_rows), today=TODAY)
+
+
 # ------------------------------------------------------------------------------------ expiring
 
 
 def test_overdue_zone_refuses_renewal_and_is_named_in_both_languages() -> None:
-    table = expiring(
-        parcels(f.parcel("P-1", expires_on=IN_10)),
-        zones(f.rehab_zone("R-1", stage="technical_done", due_on=dt.date(2026, 2, 1))),
-        today=TODAY,
-    )
+    table = expiring_p1(f.rehab_zone("R-1", stage="technical_done", due_on=dt.date(2026, 2, 1)))
     assert list(table.columns) == EXPIRING_COLUMNS
     [row] = table.to_dict("records")
     assert row["id"] == "P-1"
@@ -81,13 +82,9 @@ def test_overdue_zone_refuses_renewal_and_is_named_in_both_languages() -> None:
 
 
 def test_all_zones_accepted_means_eligible() -> None:
-    table = expiring(
-        parcels(f.parcel("P-1", expires_on=IN_10)),
-        zones(
-            f.rehab_zone("R-1", stage="accepted", due_on=dt.date(2025, 6, 1)),
-            f.rehab_zone("R-2", stage="accepted", due_on=dt.date(2026, 1, 1)),
-        ),
-        today=TODAY,
+    table = expiring_p1(
+        f.rehab_zone("R-1", stage="accepted", due_on=dt.date(2025, 6, 1)),
+        f.rehab_zone("R-2", stage="accepted", due_on=dt.date(2026, 1, 1)),
     )
     [row] = table.to_dict("records")
     assert row["renewal_eligible"]
@@ -98,14 +95,10 @@ def test_all_zones_accepted_means_eligible() -> None:
 
 
 def test_a_zone_not_accepted_blocks_even_before_its_due_date() -> None:
-    table = expiring(
-        parcels(f.parcel("P-1", expires_on=IN_10)),
-        zones(
-            f.rehab_zone("R-2", stage="required", due_on=dt.date(2026, 10, 1)),
-            f.rehab_zone("R-1", stage="biological_done", due_on=dt.date(2026, 1, 15)),
-            f.rehab_zone("R-3", stage="accepted", due_on=dt.date(2025, 1, 15)),
-        ),
-        today=TODAY,
+    table = expiring_p1(
+        f.rehab_zone("R-2", stage="required", due_on=dt.date(2026, 10, 1)),
+        f.rehab_zone("R-1", stage="biological_done", due_on=dt.date(2026, 1, 15)),
+        f.rehab_zone("R-3", stage="accepted", due_on=dt.date(2025, 1, 15)),
     )
     [row] = table.to_dict("records")
     assert not row["renewal_eligible"]
@@ -376,23 +369,11 @@ def test_missing_extra_and_future_dates_are_data_problems() -> None:
             # issued without a submission date
             f.land_conclusion("LC-missing", submitted_on=None),
             # still proposed, yet a Khural date is filled in
-            f.land_conclusion(
-                "LC-extra",
-                status="proposed",
-                proposed_on=dt.date(2026, 2, 1),
-                khural_approved_on=dt.date(2026, 2, 10),
-                submitted_on=None,
-                decided_on=None,
+            f.proposed_land_conclusion(
+                "LC-extra", proposed_on=dt.date(2026, 2, 1), khural_approved_on=dt.date(2026, 2, 10)
             ),
             # proposed tomorrow
-            f.land_conclusion(
-                "LC-future",
-                status="proposed",
-                proposed_on=dt.date(2026, 3, 2),
-                khural_approved_on=None,
-                submitted_on=None,
-                decided_on=None,
-            ),
+            f.proposed_land_conclusion("LC-future", proposed_on=dt.date(2026, 3, 2)),
         ),
         today=TODAY,
         limits=LIMITS,
@@ -422,14 +403,8 @@ def test_pipeline_summary_per_step() -> None:
             f.land_conclusion("LC-1"),  # 40, 22, 141; total 203
             waiting("LC-late", "submitted", dt.date(2026, 1, 15)),  # 20, 10, 45 so far
             waiting("LC-review", "under_review", dt.date(2025, 12, 1)),  # 20, 10, 90 so far
-            f.land_conclusion(  # proposed 1 Feb: 28 days so far
-                "LC-new",
-                status="proposed",
-                proposed_on=dt.date(2026, 2, 1),
-                khural_approved_on=None,
-                submitted_on=None,
-                decided_on=None,
-            ),
+            # proposed 1 Feb: 28 days so far
+            f.proposed_land_conclusion("LC-new", proposed_on=dt.date(2026, 2, 1)),
         ),
         today=TODAY,
         limits=LIMITS,

@@ -23,40 +23,11 @@ from web.assets import AssetMissing, external_refs, inline_assets, static_file
 TODAY = dt.date(2026, 6, 30)
 
 
-def soum(code: str = "MN4322", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": code,
-        "aimag_code": "MN43",
-        "name_mn": "Мандал",
-        "name_en": "Mandal",
-        "geometry": f.utm_box(-3000, -3000, 12000, 8000),
-    }
-    row.update(kw)
-    return row
-
-
-def licence(fid: str = "MV-000001", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": fid,
-        "holder": "Алт ХХК",
-        "kind": "MV",
-        "mineral": "gold",
-        "given_on": dt.date(2020, 1, 1),
-        "expires_on": dt.date(2040, 1, 1),
-        "soum_code": "MN4322",
-        "reported_ha": 25.0,
-        "geometry": f.utm_box(8000, 0, 500, 500),
-    }
-    row.update(kw)
-    return row
-
-
-@pytest.fixture
-def layers() -> dict[str, gpd.GeoDataFrame]:
-    """One soum, one issued LC (2 x 1 km), three parcels — two active ones overlapping by
-    100 m x 200 m = 2 ha, one applied — a rehab zone, an exclusion and a licence."""
+def scene_layers() -> dict[str, gpd.GeoDataFrame]:
+    """Two soums; in the first one issued LC (2 x 1 km), three parcels — two active ones
+    overlapping by 100 m x 200 m = 2 ha, one applied — a rehab zone, an exclusion and a licence."""
     return {
-        "soums": f.frame("soums", [soum(), soum("MN4310", name_mn="Баянгол", name_en="Bayangol",
+        "soums": f.frame("soums", [f.soum(), f.soum("MN4310", name_mn="Баянгол", name_en="Bayangol",
                                                 geometry=f.utm_box(20000, 0, 5000, 5000))]),
         "land_conclusions": f.frame("land_conclusions", [f.land_conclusion()]),
         "contract_parcels": f.frame(
@@ -70,8 +41,13 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
         ),
         "rehab_zones": f.frame("rehab_zones", [f.rehab_zone()]),
         "exclusions": f.frame("exclusions", [f.exclusion()]),
-        "licences": f.frame("licences", [licence()]),
+        "licences": f.frame("licences", [f.licence()]),
     }  # fmt: skip
+
+
+@pytest.fixture
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    return scene_layers()
 
 
 @pytest.fixture
@@ -291,7 +267,7 @@ def test_coordinates_have_six_decimals_and_outlines_are_simplified() -> None:
         [(106.0 + 0.1 * np.cos(a) + 1e-7 * np.sin(40 * a), 48.0 + 0.1 * np.sin(a))
          for a in np.linspace(0, 2 * np.pi, 2001)]
     )  # fmt: skip
-    frame = f.frame("soums", [soum(geometry=wiggly)])
+    frame = f.frame("soums", [f.soum(geometry=wiggly)])
     element = by_name(maps.build_map({"soums": frame}))["soums"]
     text = element.data_json
     decimals = [len(d) for d in re.findall(r"\d+\.(\d+)", text.split('"geometry"')[1])]

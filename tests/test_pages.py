@@ -26,7 +26,7 @@ from geo.settings import AnalysisSettings
 from layers.ledger import GeoPackageLedger, open_ledger
 from layers.store import Store, open_store
 from tests import factories as f
-from tests.test_maps import licence, soum
+from tests.test_maps import scene_layers
 from web.assets import external_refs
 
 TODAY = "2026-06-30"
@@ -44,27 +44,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def scene(store: Store) -> Store:
     """One soum with an issued LC holding two active parcels that overlap by 2 ha, an applied
     parcel, a rehab zone, an exclusion and a licence; a second soum with a rejected LC."""
-    store.write(
-        {
-            "soums": f.frame("soums", [soum(), soum("MN4310", name_mn="Баянгол",
-                                                    name_en="Bayangol",
-                                                    geometry=f.utm_box(20000, 0, 5000, 5000))]),
-            "land_conclusions": f.frame("land_conclusions", [
-                f.land_conclusion(),
-                f.land_conclusion("LC-2", soum_code="MN4310", status="rejected",
-                                  name="Баянгол - Хойд", geometry=f.utm_box(21000, 1000, 500, 500)),
-            ]),
-            "contract_parcels": f.frame("contract_parcels", [
-                f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
-                f.parcel("P-2", holder="Шинэ од хоршоо", geometry=f.utm_box(200, 100, 200, 200)),
-                f.parcel("P-3", status="applied", holder="Бор өндөр",
-                         geometry=f.utm_box(1000, 100, 200, 200)),
-            ]),
-            "rehab_zones": f.frame("rehab_zones", [f.rehab_zone()]),
-            "exclusions": f.frame("exclusions", [f.exclusion()]),
-            "licences": f.frame("licences", [licence()]),
-        }
-    )  # fmt: skip
+    layers = scene_layers()
+    layers["land_conclusions"] = f.frame("land_conclusions", [
+        f.land_conclusion(),
+        f.land_conclusion("LC-2", soum_code="MN4310", status="rejected",
+                          name="Баянгол - Хойд", geometry=f.utm_box(21000, 1000, 500, 500)),
+    ])  # fmt: skip
+    store.write(layers)
     return store
 
 

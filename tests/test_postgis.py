@@ -235,29 +235,14 @@ def test_four_writer_processes_lose_nothing(pg: Store, pg_database: str) -> None
     assert count == [(4 * batches,)]
 
 
-_CRASHER = """
-import os, signal, sys
-import geopandas as gpd, shapely
-import layers.postgis as p
-from layers.store import open_store
-p._CHUNK = 1000
-store = open_store(sys.argv[1])
-n = 20000
-frame = gpd.GeoDataFrame({"id": [f"c{i}" for i in range(n)], "kind": ["other"] * n,
-                          "name": ["x"] * n},
-                         geometry=[shapely.box(106, 48, 106.001, 48.001)] * n, crs="EPSG:4326")
-def die(k):
-    os.kill(os.getpid(), signal.SIGKILL)   # a real crash, half-way through the COPY
-store.write({"exclusions": frame}, progress=die)
-"""
-
-
 @needs_pg
 def test_a_writer_killed_mid_copy_leaves_the_store_as_it_was(pg: Store, pg_database: str) -> None:
     _seed(pg)
     before = snapshot(pg)
     revision = pg.revision("exclusions")
-    proc = subprocess.run([sys.executable, "-c", _CRASHER, pg_database], check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", f.crashing_writer("postgis"), pg_database], check=False
+    )
     assert proc.returncode == -9
     assert snapshot(pg) == before
     assert pg.revision("exclusions") == revision

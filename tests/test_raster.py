@@ -19,7 +19,7 @@ from affine import Affine
 from pyproj import Transformer
 from rasterio.features import rasterize
 from shapely import box
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import geo.raster as gr
 from api.cli import app
@@ -372,22 +372,13 @@ def test_rehab_monitor_flags_zones_below_the_threshold(tmp_path: Path) -> None:
     db = tmp_path / "s.gpkg"
     with open_store(db) as store:
         store.write({"rehab_zones": f.frame("rehab_zones", rows)})
-    result = runner.invoke(
-        app,
-        [
-            "rehab-monitor",
-            "--db",
-            str(db),
-            "--before",
-            str(b),
-            "--after",
-            str(a),
-            "--format",
-            "json",
-            "--threshold",
-            "0.1",
-        ],
-    )
+
+    def monitor(after: Path, *options: str) -> Result:
+        """``gazar rehab-monitor`` over the store between ``b`` and ``after``."""
+        args = ["--db", str(db), "--before", str(b), "--after", str(after), *options]
+        return runner.invoke(app, ["rehab-monitor", *args])
+
+    result = monitor(a, "--format", "json", "--threshold", "0.1")
     assert result.exit_code == 0, result.output
     data = orjson.loads(result.output)
     assert data["min_recovery"] == 0.1
@@ -399,56 +390,14 @@ def test_rehab_monitor_flags_zones_below_the_threshold(tmp_path: Path) -> None:
     assert by_id["RZ-B"]["status_en"] == "Recovery below the minimum"
     assert by_id["RZ-C"]["status"] == "no_data" and by_id["RZ-C"]["change"] is None
     assert by_id["RZ-C"]["after_valid_share"] == 0 and by_id["RZ-C"]["before_valid_share"] == 1
-    geo = orjson.loads(
-        runner.invoke(
-            app,
-            [
-                "rehab-monitor",
-                "--db",
-                str(db),
-                "--before",
-                str(b),
-                "--after",
-                str(a),
-                "--format",
-                "geojson",
-            ],
-        ).output
-    )
+    geo = orjson.loads(monitor(a, "--format", "geojson").output)
     assert [x["properties"]["status"] for x in geo["features"]] == [
         "recovering",
         "below_min",
         "no_data",
     ]
-    assert (
-        "RZ-B"
-        in runner.invoke(
-            app,
-            [
-                "rehab-monitor",
-                "--db",
-                str(db),
-                "--before",
-                str(b),
-                "--after",
-                str(a),
-                "--format",
-                "csv",
-            ],
-        ).output
-    )
-    missing = runner.invoke(
-        app,
-        [
-            "rehab-monitor",
-            "--db",
-            str(db),
-            "--before",
-            str(b),
-            "--after",
-            str(tmp_path / "nope.tif"),
-        ],
-    )
+    assert "RZ-B" in monitor(a, "--format", "csv").output
+    missing = monitor(tmp_path / "nope.tif")
     assert missing.exit_code == 1 and "nope.tif" in missing.output
 
 
@@ -483,21 +432,13 @@ def test_export_available_writes_a_cog_with_hand_counted_pixels(tmp_path: Path) 
             }
         )
     out = tmp_path / "available.tif"
-    result = runner.invoke(
-        app,
-        [
-            "export-raster",
-            "available",
-            "--res",
-            "10",
-            "--out",
-            str(out),
-            "--db",
-            str(db),
-            "--today",
-            "2026-06-01",
-        ],
-    )
+
+    def export(*options: str) -> Result:
+        """``gazar export-raster available`` at 10 units a pixel on 1 June 2026."""
+        where = ["--out", str(out), "--db", str(db), "--today", "2026-06-01"]
+        return runner.invoke(app, ["export-raster", "available", "--res", "10", *options, *where])
+
+    result = export()
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32648 and src.res == (10, 10) and src.nodata == 255
@@ -510,23 +451,7 @@ def test_export_available_writes_a_cog_with_hand_counted_pixels(tmp_path: Path) 
         info = subprocess.run(["gdalinfo", str(out)], capture_output=True, text=True, check=True)
         assert "LAYOUT=COG" in info.stdout and "NoData Value=255" in info.stdout
     # a CRS given: the same land in lon/lat degrees is refused at a metre-like resolution
-    bad = runner.invoke(
-        app,
-        [
-            "export-raster",
-            "available",
-            "--res",
-            "10",
-            "--out",
-            str(out),
-            "--crs",
-            "EPSG:4326",
-            "--db",
-            str(db),
-            "--today",
-            "2026-06-01",
-        ],
-    )
+    bad = export("--crs", "EPSG:4326")
     assert bad.exit_code == 1 and "degrees" in bad.output
 
 

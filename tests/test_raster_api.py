@@ -38,7 +38,6 @@ from api.settings import ApiSettings
 from layers.errors import InputFileError
 from layers.store import Store, open_store
 from tests import factories as f
-from tests.test_maps import soum
 
 runner = CliRunner()
 UTM48 = "EPSG:32648"
@@ -95,7 +94,7 @@ def zones(recovered_a: str = "required") -> gpd.GeoDataFrame:
 def fill(store: Store) -> None:
     store.write(
         {
-            "soums": f.frame("soums", [soum()]),
+            "soums": f.frame("soums", [f.soum()]),
             "land_conclusions": f.frame("land_conclusions", [f.land_conclusion()]),
             "contract_parcels": f.frame("contract_parcels", [f.parcel()]),
             "rehab_zones": zones(),

@@ -33,6 +33,7 @@ from geo.rules import (
 from geo.settings import AnalysisSettings
 from layers.demo import build_demo, expected_conflicts
 from tests import factories as f
+from tests.factories import frames
 
 TODAY = dt.date(2025, 6, 30)
 SETTINGS = AnalysisSettings()  # type: ignore[call-arg]
@@ -45,52 +46,31 @@ def scene() -> Layers:
     rehabilitation zone, an exclusion and a licence well away from both."""
     return {
         "soums": [
-            {
-                "id": "MN4322",
-                "aimag_code": "MN43",
-                "name_mn": "Мандал",
-                "name_en": "Mandal",
-                "geometry": f.utm_box(-5000, -5000, 20000, 20000),
-            },
-            {
-                "id": "MN4310",
-                "aimag_code": "MN43",
-                "name_mn": "Баянгол",
-                "name_en": "Bayangol",
-                "geometry": f.utm_box(15000, -5000, 20000, 20000),
-            },
+            f.soum(geometry=f.utm_box(-5000, -5000, 20000, 20000)),
+            f.soum(
+                "MN4310",
+                name_mn="Баянгол",
+                name_en="Bayangol",
+                geometry=f.utm_box(15000, -5000, 20000, 20000),
+            ),
         ],
         "land_conclusions": [f.land_conclusion()],
         "contract_parcels": [f.parcel()],
         "rehab_zones": [f.rehab_zone()],
         "exclusions": [f.exclusion()],
-        "licences": [licence()],
+        "licences": [f.licence()],
     }
-
-
-def licence(fid: str = "MV-1", **kw: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": fid,
-        "holder": "Хараа Голд ХХК",
-        "kind": "MV",
-        "mineral": "gold",
-        "given_on": dt.date(2015, 1, 1),
-        "expires_on": dt.date(2045, 1, 1),
-        "soum_code": "MN4322",
-        "reported_ha": 100.0,
-        "geometry": f.utm_box(8000, 0, 1000, 1000),
-    }
-    row.update(kw)
-    return row
-
-
-def frames(layers: Layers) -> dict[str, gpd.GeoDataFrame]:
-    return {name: f.frame(name, rows) for name, rows in layers.items()}
 
 
 def run(layers: Layers, **kw: Any) -> gpd.GeoDataFrame:
     kw.setdefault("settings", SETTINGS)
     return analyze(frames(layers), today=TODAY, **kw).records
+
+
+def drawn_parcels(*boxes: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The findings on parcels P-1, P-2, ... drawn as these ``utm_box`` rectangles (x, y, w, h)."""
+    rows = [f.parcel(f"P-{i}", geometry=f.utm_box(*b)) for i, b in enumerate(boxes, start=1)]
+    return run(with_parcels(*rows))
 
 
 def keys(records: gpd.GeoDataFrame) -> set[tuple[str, str, str | None]]:
@@ -114,12 +94,7 @@ def test_the_clean_scene_has_no_findings() -> None:
 
 
 def test_two_100m_squares_sharing_half_overlap_by_half_a_hectare() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 100, 100)),
-            f.parcel("P-2", geometry=f.utm_box(150, 100, 100, 100)),
-        )
-    )
+    records = drawn_parcels((100, 100, 100, 100), (150, 100, 100, 100))
     assert keys(records) == {("PARCEL_OVERLAP", "P-1", "P-2")}
     row = records.iloc[0]
     assert row.overlap_ha == pytest.approx(0.5, rel=1e-4)
@@ -133,23 +108,16 @@ def test_two_100m_squares_sharing_half_overlap_by_half_a_hectare() -> None:
 
 
 def test_touching_squares_do_not_overlap() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 100, 100)),
-            f.parcel("P-2", geometry=f.utm_box(200, 100, 100, 100)),  # shares the edge x=200
-            f.parcel("P-3", geometry=f.utm_box(200, 200, 100, 100)),  # shares a corner with P-1
-        )
+    records = drawn_parcels(
+        (100, 100, 100, 100),
+        (200, 100, 100, 100),  # P-2 shares the edge x=200
+        (200, 200, 100, 100),  # P-3 shares a corner with P-1
     )
     assert len(records) == 0
 
 
 def test_a_square_inside_another_overlaps_by_its_whole_area() -> None:
-    records = run(
-        with_parcels(
-            f.parcel("P-1", geometry=f.utm_box(100, 100, 200, 200)),
-            f.parcel("P-2", geometry=f.utm_box(150, 150, 50, 50)),
-        )
-    )
+    records = drawn_parcels((100, 100, 200, 200), (150, 150, 50, 50))
     assert keys(records) == {("PARCEL_OVERLAP", "P-1", "P-2")}
     assert records.iloc[0].overlap_ha == pytest.approx(0.25, rel=1e-4)
 

@@ -129,52 +129,24 @@ def test_gdal_opens_the_store_as_a_geopackage(seeded: Store, store_path: Path) -
     ogrinfo = shutil.which("ogrinfo")
     assert ogrinfo, "ogrinfo (Debian gdal-bin) is installed by scripts/test"
     seeded.close()
-    listing = subprocess.run(
-        [ogrinfo, "-ro", "-q", str(store_path)], capture_output=True, text=True, check=True
-    ).stdout
+    program: str = ogrinfo
+
+    def read_only(*args: str) -> str:
+        """What ``ogrinfo -ro ARGS`` prints about the store."""
+        done = subprocess.run([program, "-ro", *args], capture_output=True, text=True, check=True)
+        return done.stdout
+
+    listing = read_only("-q", str(store_path))
     for layer in ("land_conclusions", "contract_parcels", "rehab_zones", "licences"):
         assert f"{layer} (Multi Polygon)" in listing
-    summary = subprocess.run(
-        [ogrinfo, "-ro", "-so", str(store_path), "contract_parcels"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    summary = read_only("-so", str(store_path), "contract_parcels")
     assert "Feature Count: 1" in summary
     assert "WGS 84" in summary
     # the rtree spatial index answers GDAL's own bbox filter
-    far = subprocess.run(
-        [
-            ogrinfo,
-            "-ro",
-            "-q",
-            "-spat",
-            "110",
-            "45",
-            "111",
-            "46",
-            str(store_path),
-            "contract_parcels",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    far = read_only("-q", "-spat", "110", "45", "111", "46", str(store_path), "contract_parcels")
     assert "OGRFeature" not in far
-    near = subprocess.run(
-        [
-            ogrinfo,
-            "-ro",
-            "-q",
-            "-spat",
-            *map(str, f.parcel()["geometry"].bounds),
-            str(store_path),
-            "contract_parcels",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    bounds = map(str, f.parcel()["geometry"].bounds)
+    near = read_only("-q", "-spat", *bounds, str(store_path), "contract_parcels")
     assert "id (String) = P-1" in near
 
 
@@ -216,26 +188,11 @@ def test_four_writer_processes_lose_nothing(store_path: Path) -> None:
         assert rtree == 4 * batches * per
 
 
-_CRASHER = """
-import os, signal, sys
-import geopandas as gpd, shapely
-import layers.gpkg as g
-from layers.store import open_store
-g._CHUNK = 1000
-store = open_store(sys.argv[1])
-n = 20000
-frame = gpd.GeoDataFrame({"id": [f"c{i}" for i in range(n)], "kind": ["other"] * n,
-                          "name": ["x"] * n},
-                         geometry=[shapely.box(106, 48, 106.001, 48.001)] * n, crs="EPSG:4326")
-def die(k):
-    os.kill(os.getpid(), signal.SIGKILL)   # a real crash, half-way through the transaction
-store.write({"exclusions": frame}, progress=die)
-"""
-
-
 def test_a_crash_mid_write_leaves_the_store_as_it_was(seeded: Store, store_path: Path) -> None:
     before = snapshot(seeded)
-    proc = subprocess.run([sys.executable, "-c", _CRASHER, str(store_path)], check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", f.crashing_writer("gpkg"), str(store_path)], check=False
+    )
     assert proc.returncode == -9
     with open_store(store_path) as again:
         assert snapshot(again) == before

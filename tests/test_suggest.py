@@ -189,26 +189,15 @@ def test_candidates_table_lists_corners() -> None:
 
 @pytest.fixture
 def planning_store(store: Store) -> Store:
-    store.write(
-        {
-            "land_conclusions": f.frame(
-                "land_conclusions",
-                [
-                    f.land_conclusion(),
-                    f.land_conclusion("LC-SMALL", geometry=f.utm_box(3000, 0, 150, 150)),
-                    f.land_conclusion(
-                        "LC-OLD",
-                        valid_until=dt.date(2025, 1, 1),
-                        geometry=f.utm_box(5000, 0, 500, 500),
-                    ),
-                    f.land_conclusion(
-                        "LC-NO", status="rejected", geometry=f.utm_box(7000, 0, 500, 500)
-                    ),
-                ],
-            ),
-            "contract_parcels": f.frame("contract_parcels", PARCELS),
-        }
-    )
+    lcs = [
+        f.land_conclusion(),
+        f.land_conclusion("LC-SMALL", geometry=f.utm_box(3000, 0, 150, 150)),
+        f.land_conclusion(
+            "LC-OLD", valid_until=dt.date(2025, 1, 1), geometry=f.utm_box(5000, 0, 500, 500)
+        ),
+        f.land_conclusion("LC-NO", status="rejected", geometry=f.utm_box(7000, 0, 500, 500)),
+    ]
+    store.write(f.frames({"land_conclusions": lcs, "contract_parcels": PARCELS}))
     return store
 
 
