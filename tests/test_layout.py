@@ -126,3 +126,19 @@ def test_no_module_is_over_the_limit() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["web.pages", "api.routes.analysis", "api.routes.ogc", "api.services", "api.deps", "api.cli"],
+)
+def test_each_front_door_imports_first(module: str) -> None:
+    """Imported first in a fresh interpreter, no module meets a partly initialised one (the
+    pages once needed the app to import the routes before them)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
