@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -87,6 +87,24 @@ def event_hash(
         separators=(",", ":"),
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_events(
+    changes: Iterable[Sequence[Any]], head: Sequence[Any] | None
+) -> Iterator[tuple[Any, ...]]:
+    """The ``gazar_events`` rows that seal ``changes`` into the log, each numbered and hashed
+    onto the one before; every backend seals here.
+
+    ``changes`` are ``gazar_changes`` rows (``id, time, actor, request, action, object,
+    before, after``) in ``id`` order; ``head`` is the log's last ``(seq, hash)``, None for an
+    empty log.
+    """
+    seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+    for _, time, actor, request, action, obj, before, after in changes:
+        seq += 1
+        h = event_hash(seq, time, actor, request, action, obj, before, after, prev)
+        yield (seq, time, actor, request, action, obj, before, after, prev, h)
+        prev = h
 
 
 def check_chain(rows: Iterable[Sequence[Any]], *, pending: int) -> ChainCheck:

@@ -59,7 +59,7 @@ from layers.ledger.base import (
     update_values,
     utcnow,
 )
-from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
+from layers.ledger.chain import ChainCheck, Event, chain_events, check_chain
 from layers.ledger.interface import Ledger, LedgerTx
 from layers.postgis import (
     GEOM,
@@ -302,7 +302,6 @@ def _seal(conn: psycopg.Connection[Any]) -> int:
     if not rows:
         return 0
     head = conn.execute("SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
     with (
         conn.cursor() as cur,
         cur.copy(
@@ -310,11 +309,8 @@ def _seal(conn: psycopg.Connection[Any]) -> int:
             "prev_hash, hash) FROM STDIN"
         ) as copy,
     ):
-        for _, time, actor, request, action, obj, before, after in rows:
-            seq += 1
-            h = event_hash(seq, time, actor, request, action, obj, before, after, prev)
-            copy.write_row((seq, time, actor, request, action, obj, before, after, prev, h))
-            prev = h
+        for event in chain_events(rows, head):
+            copy.write_row(event)
     # by id, not "id <= last": a writer still running may hold a lower id, not yet sealed
     conn.execute("DELETE FROM gazar_changes WHERE id = ANY(%s)", ([r[0] for r in rows],))
     return len(rows)
