@@ -12,6 +12,16 @@ import orjson
 
 GENESIS: Final = "0" * 64
 
+#: The changes waiting to be sealed, in the order they were caught (the same SQL on both
+#: backends; :func:`chain_events` takes its rows).
+PENDING_CHANGES: Final = (
+    "SELECT id, time, actor, request, action, object, before, after FROM gazar_changes ORDER BY id"
+)
+
+#: The log's last event as ``(seq, hash)``, no row for an empty log (the ``head`` of
+#: :func:`chain_events`).
+LOG_HEAD: Final = "SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1"
+
 
 @dataclass(frozen=True)
 class Event:

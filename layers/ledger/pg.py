@@ -59,7 +59,14 @@ from layers.ledger.base import (
     update_values,
     utcnow,
 )
-from layers.ledger.chain import ChainCheck, Event, chain_events, check_chain
+from layers.ledger.chain import (
+    LOG_HEAD,
+    PENDING_CHANGES,
+    ChainCheck,
+    Event,
+    chain_events,
+    check_chain,
+)
 from layers.ledger.interface import Ledger, LedgerTx
 from layers.postgis import (
     GEOM,
@@ -295,13 +302,10 @@ def _baseline(conn: psycopg.Connection[Any]) -> None:
 
 def _seal(conn: psycopg.Connection[Any]) -> int:
     """Move the waiting changes into the log with their hashes (the ledger lock is held)."""
-    rows = conn.execute(
-        "SELECT id, time, actor, request, action, object, before, after "
-        "FROM gazar_changes ORDER BY id"
-    ).fetchall()
+    rows = conn.execute(PENDING_CHANGES).fetchall()
     if not rows:
         return 0
-    head = conn.execute("SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1").fetchone()
+    head = conn.execute(LOG_HEAD).fetchone()
     with (
         conn.cursor() as cur,
         cur.copy(
