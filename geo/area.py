@@ -172,6 +172,13 @@ def _check_lonlat(geoms: npt.NDArray[np.object_]) -> None:
         raise InvalidGeometry(f"feature #{problem[0]} {problem[1]}")
 
 
+def _lonlat_array(geoms: GeometryInput) -> npt.NDArray[np.object_]:
+    """``geoms`` as a flat array, once refused if any is missing or not finite lon/lat."""
+    arr = _as_array(geoms)
+    _check_lonlat(arr)
+    return arr
+
+
 def segmentize_rings(geoms: npt.ArrayLike, max_segment_length: float) -> npt.NDArray[np.object_]:
     """``shapely.segmentize`` applied ring by ring, so a polygon is never "repaired" away.
 
@@ -353,8 +360,7 @@ def centroid_zones(geoms: GeometryInput) -> npt.NDArray[np.int64]:
     >>> centroid_zones([box(101.0, 43.0, 101.1, 43.1), box(119.0, 47.0, 119.2, 47.1)]).tolist()
     [47, 50]
     """
-    arr = _as_array(geoms)
-    _check_lonlat(arr)
+    arr = _lonlat_array(geoms)
     return _zones(arr)
 
 
@@ -482,8 +488,7 @@ def official_ha(
     >>> official_ha([box(106.90, 47.90, 106.91, 47.91)]).round(4).tolist()
     [83.1019]
     """
-    arr = _as_array(geoms)
-    _check_lonlat(arr)
+    arr = _lonlat_array(geoms)
     workers = worker_count(threads)
     m2, _ = _official_m2(arr, edges, workers)
     return m2 / M2_PER_HA
@@ -519,8 +524,7 @@ def geodesic_ha(
     >>> geodesic_ha([box(106.90, 47.90, 106.91, 47.91)]).round(4).tolist()
     [83.127]
     """
-    arr = _as_array(geoms)
-    _check_lonlat(arr)
+    arr = _lonlat_array(geoms)
     workers = worker_count(threads)
     return _measure(arr, ALBERS_MONGOLIA, edges, workers) / M2_PER_HA
 
@@ -555,8 +559,7 @@ def areas(
     [{'official_ha': 83.1, 'geodesic_ha': 83.13, 'utm_zone': 48}]
     """
     series = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf
-    arr = _as_array(series)
-    _check_lonlat(arr)
+    arr = _lonlat_array(series)
     workers = worker_count(threads)
     m2, zones = _official_m2(arr, edges, workers)
     true_m2 = _measure(arr, ALBERS_MONGOLIA, edges, workers)

@@ -21,7 +21,7 @@ each repaired feature is reported in the result's ``repaired`` list.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -41,6 +41,7 @@ from geo.quads import clip_quads, find_quads, ring_measures, ring_polygons
 from geo.repair import (
     MIN_PER_THREAD,
     Repaired,
+    RepairedResult,
     layer_arrays,
     map_chunks,
     polygonal_parts,
@@ -58,20 +59,7 @@ OUTSIDE_COLUMNS = ("id", "container_id", "part_ha", "outside_ha", "geometry")
 
 
 @dataclass(frozen=True)
-class _Result:
-    records: gpd.GeoDataFrame
-    repaired: tuple[Repaired, ...] = field(default=())
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def repaired_ids(self, layer: str) -> list[str]:
-        """Ids of the features of ``layer`` that were repaired."""
-        return [r.feature_id for r in self.repaired if r.layer == layer]
-
-
-@dataclass(frozen=True)
-class OverlapResult(_Result):
+class OverlapResult(RepairedResult):
     """Overlap records and the features repaired to compute them.
 
     ``records``: GeoDataFrame (EPSG:4326) with ``OVERLAP_COLUMNS``; one row per overlapping pair.
@@ -79,7 +67,7 @@ class OverlapResult(_Result):
 
 
 @dataclass(frozen=True)
-class OutsideResult(_Result):
+class OutsideResult(RepairedResult):
     """Per-feature outside areas and the features repaired to compute them.
 
     ``records``: GeoDataFrame (EPSG:4326) with ``OUTSIDE_COLUMNS``, indexed like the parts.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
 import geopandas as gpd
@@ -126,12 +126,25 @@ class Repaired:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "layer": self.layer,
-            "feature_id": self.feature_id,
-            "index": self.index,
-            "reason": self.reason,
-        }
+        """The fields by name, in their order (``layer, feature_id, index, reason``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RepairedResult:
+    """Records computed from layers, and the features repaired to compute them (the base of
+    :class:`geo.overlaps.OverlapResult`, :class:`geo.overlaps.OutsideResult` and
+    :class:`geo.rules.Findings`)."""
+
+    records: gpd.GeoDataFrame
+    repaired: tuple[Repaired, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def repaired_ids(self, layer: str) -> list[str]:
+        """Ids of the features of ``layer`` that were repaired."""
+        return [r.feature_id for r in self.repaired if r.layer == layer]
 
 
 def polygonal_parts(geoms: npt.NDArray[Any]) -> npt.NDArray[np.object_]:

@@ -202,12 +202,16 @@ def corners_to_polygons(
     np.minimum.at(first_row, codes, keep)
     bad = np.zeros(n_features, dtype=bool)
 
+    def feature_problem(code: int, field: str | None, reason: str) -> None:
+        """Refuse feature ``code``, reported at its first row."""
+        bad[code] = True
+        problems.append(Problem(file, int(first_row[code]), str(feature_ids[code]), field, reason))
+
     def row_problem(pos: int, field: str, reason: str) -> None:
         code = codes_full[pos]
         if code < 0:  # the id is missing: already reported
             return
-        bad[code] = True
-        problems.append(Problem(file, int(first_row[code]), str(feature_ids[code]), field, reason))
+        feature_problem(code, field, reason)
 
     lon, lon_errors = parse_series(table[lon_col], axis="lon")
     lat, lat_errors = parse_series(table[lat_col], axis="lat")
@@ -242,32 +246,14 @@ def corners_to_polygons(
     numbered = corners[(corners["code"] >= 0) & np.isfinite(order)]
     repeated = numbered[numbered.duplicated(["code", "order"], keep=False)]
     for (code, number), rows in repeated.groupby(["code", "order"], sort=False).groups.items():
-        bad[code] = True
         listed = ", ".join(str(r + 2) for r in rows)
-        problems.append(
-            Problem(
-                file,
-                int(first_row[code]),
-                str(feature_ids[code]),
-                order_col,
-                f"point order {number:g} is repeated (rows {listed})",
-            )
-        )
+        feature_problem(code, order_col, f"point order {number:g} is repeated (rows {listed})")
 
     good_rows = (corners["code"] >= 0).to_numpy() & ~bad[np.maximum(codes_full, 0)]
     usable = corners[good_rows]
     distinct = usable.drop_duplicates(["code", "lon", "lat"]).groupby("code").size()
     for code, count in distinct[distinct < 3].items():
-        bad[code] = True
-        problems.append(
-            Problem(
-                file,
-                int(first_row[code]),
-                str(feature_ids[code]),
-                None,
-                f"only {count} distinct corner(s); a polygon needs at least 3",
-            )
-        )
+        feature_problem(code, None, f"only {count} distinct corner(s); a polygon needs at least 3")
 
     good = ~bad
     usable = usable[good[usable["code"].to_numpy()]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 
@@ -29,14 +29,9 @@ class Problem:
         return f"{': '.join([', '.join(where), self.reason])}"
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "index": self.index,
-            "feature_id": self.feature_id,
-            "field": self.field,
-            "reason": self.reason,
-            "severity": self.severity,
-        }
+        """The fields by name, in their order (``file, index, feature_id, field, reason,
+        severity``)."""
+        return asdict(self)
 
 
 class GazarError(Exception):

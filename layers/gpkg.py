@@ -10,7 +10,6 @@ once wait for each other (WAL journal, busy timeout) instead of corrupting the f
 from __future__ import annotations
 
 import datetime as dt
-import math
 import sqlite3
 import struct
 import threading
@@ -25,9 +24,17 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers.errors import FeatureNotFound, StoreError
+from layers.errors import StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import SCHEMA_VERSION, LayerInfo, ReadQuery, Store, WriteMode
+from layers.store import (
+    SCHEMA_VERSION,
+    LayerInfo,
+    ReadQuery,
+    Store,
+    WriteMode,
+    check_batch,
+    field_value,
+)
 
 GEOM = "geom"
 SRS_ID = 4326
@@ -178,21 +185,10 @@ def from_blobs(blobs: Iterable[bytes | None]) -> np.ndarray:
 
 
 def to_sql_value(value: Any, ftype: str) -> Any:
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if ftype == "date":
-        if isinstance(value, dt.datetime | pd.Timestamp):
-            return value.date().isoformat()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return dt.date.fromisoformat(str(value)[:10]).isoformat()
-    if ftype == "int":
-        return int(value)
-    if ftype == "float":
-        return float(value)
-    return str(value)
+    """A value as a GeoPackage column holds it: :func:`layers.store.field_value`, with a date
+    as ISO text."""
+    value = field_value(value, ftype)
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _column_from_sql(values: list[Any], ftype: str) -> pd.Series:
@@ -409,12 +405,6 @@ class GeoPackageStore(Store):
         ).fetchone()
         return f"{row[0] or 0}/{row[1]}"
 
-    def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
-        frame = self.read(layer, where={"id": feature_id})
-        if frame.empty:
-            raise FeatureNotFound(layer, feature_id)
-        return frame
-
     # -- writing -----------------------------------------------------------------------------
 
     def write(
@@ -461,11 +451,7 @@ class GeoPackageStore(Store):
 
     @staticmethod
     def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
-        if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
-            raise StoreError(f"layer '{kind.name}': geometry must be in EPSG:4326, got {gdf.crs}")
-        missing = [c for c in kind.columns if c not in gdf.columns]
-        if missing:
-            raise StoreError(f"layer '{kind.name}': columns missing from the batch: {missing}")
+        check_batch(kind, gdf)
         geoms = np.asarray(gdf.geometry.array, dtype=object)
         polys = shapely.get_type_id(geoms) == 3
         if polys.any():

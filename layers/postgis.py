@@ -22,8 +22,6 @@ which backend runs.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Unpack
@@ -37,9 +35,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from layers.errors import FeatureNotFound, StoreError
+from layers.errors import StoreError
 from layers.schema import REGISTRY, LayerKind, layer_kind
-from layers.store import LayerInfo, ReadQuery, Store, WriteMode
+from layers.store import LayerInfo, ReadQuery, Store, WriteMode, check_batch, field_value
 
 GEOM = "geom"
 SRID = 4326
@@ -225,24 +223,9 @@ def _check_version(conn: psycopg.Connection[Any], where: str, *, create: bool) -
 # --- value conversion -----------------------------------------------------------------------
 
 
-def to_pg_value(value: Any, ftype: str) -> Any:
-    """A value as a query parameter for a column of schema type ``ftype`` (None for a missing
-    value: None, NaT or NaN; a ``datetime.date`` for a date)."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if ftype == "date":
-        if isinstance(value, dt.datetime | pd.Timestamp):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        return dt.date.fromisoformat(str(value)[:10])
-    if ftype == "int":
-        return int(value)
-    if ftype == "float":
-        return float(value)
-    return str(value)
+#: A value as a query parameter for a column of schema type ``ftype`` (None for a missing
+#: value: None, NaT or NaN; a ``datetime.date`` for a date): the store's own conversion.
+to_pg_value = field_value
 
 
 def _column(values: Sequence[Any], ftype: str) -> pd.Series:
@@ -345,12 +328,6 @@ class PostGISStore(Store):
             (kind.name,),
         )
         return f"{rows[0][0]}/{rows[0][1]}" if rows else "0"
-
-    def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
-        frame = self.read(layer, where={"id": feature_id})
-        if frame.empty:
-            raise FeatureNotFound(layer, feature_id)
-        return frame
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -488,11 +465,7 @@ def frame_from_rows(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoData
 
 def prepare_rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     """The batch as COPY rows: (hex EWKB, id, fields...); checked before any connection is used."""
-    if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
-        raise StoreError(f"layer '{kind.name}': geometry must be in EPSG:4326, got {gdf.crs}")
-    missing = [c for c in kind.columns if c not in gdf.columns]
-    if missing:
-        raise StoreError(f"layer '{kind.name}': columns missing from the batch: {missing}")
+    check_batch(kind, gdf)
     geoms = _multi(np.asarray(gdf.geometry.array, dtype=object))
     ewkb = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
     columns: list[Iterable[Any]] = [ewkb, [str(v) for v in gdf["id"]]]

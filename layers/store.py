@@ -6,14 +6,20 @@ the PostGIS backend (``layers.postgis``), anything else a GeoPackage file (``lay
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import geopandas as gpd
+import pandas as pd
+
+from layers.errors import FeatureNotFound, StoreError
+from layers.schema import LayerKind
 
 #: Bump when the tables change; the store refuses files written by a newer Gazar.
 SCHEMA_VERSION = 1
@@ -76,9 +82,12 @@ class Store(ABC):
     def revision(self, layer: str) -> str:
         """A token that changes whenever the layer changes (for caches); cheap to ask."""
 
-    @abstractmethod
     def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
         """One feature as a one-row GeoDataFrame; ``FeatureNotFound`` if there is none."""
+        frame = self.read(layer, where={"id": feature_id})
+        if frame.empty:
+            raise FeatureNotFound(layer, feature_id)
+        return frame
 
     @abstractmethod
     def ids(self, layer: str) -> set[str]:
@@ -111,6 +120,37 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def field_value(value: Any, ftype: str) -> Any:
+    """A value for a column of schema type ``ftype``, as both backends write it: None for a
+    missing value (None, NaT or NaN), a ``datetime.date`` for a date, else an int, a float or
+    a text."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if ftype == "date":
+        if isinstance(value, dt.datetime | pd.Timestamp):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10])
+    if ftype == "int":
+        return int(value)
+    if ftype == "float":
+        return float(value)
+    return str(value)
+
+
+def check_batch(kind: LayerKind, gdf: gpd.GeoDataFrame) -> None:
+    """Refuse (``StoreError``) a batch to write that is not in EPSG:4326 or lacks a column of
+    ``kind``."""
+    if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
+        raise StoreError(f"layer '{kind.name}': geometry must be in EPSG:4326, got {gdf.crs}")
+    missing = [c for c in kind.columns if c not in gdf.columns]
+    if missing:
+        raise StoreError(f"layer '{kind.name}': columns missing from the batch: {missing}")
 
 
 def default_location() -> str:

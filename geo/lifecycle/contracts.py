@@ -30,13 +30,18 @@ from layers.labels import label, pair
 #: contract statuses whose term is still running (:data:`geo.vocab.OPEN_STATUSES`)
 OPEN_CONTRACT: Final = OPEN_STATUSES
 
-EXPIRING_COLUMNS: Final = [
+#: the columns naming a contract, first in both lists below
+_CONTRACT_COLUMNS: Final = [
     "id",
     "holder",
     "contract_no",
     "land_conclusion_id",
     "status",
     "expires_on",
+]
+
+EXPIRING_COLUMNS: Final = [
+    *_CONTRACT_COLUMNS,
     "days_left",
     "renewal_eligible",
     "blocking_zones",
@@ -46,12 +51,7 @@ EXPIRING_COLUMNS: Final = [
 ]
 
 OVERDUE_COLUMNS: Final = [
-    "id",
-    "holder",
-    "contract_no",
-    "land_conclusion_id",
-    "status",
-    "expires_on",
+    *_CONTRACT_COLUMNS,
     "days_overdue",
     "reason_mn",
     "reason_en",

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.lifecycle.common import as_dates, date_stamps, day_of, days_between, iso, join, require
-from geo.templates import fill_pair
+from geo.templates import PairValue, fill_pair
 from layers.labels import LABELS, Lang, label, pair, pick
 
 #: Land Conclusion steps in order, each with the date it starts on
@@ -33,9 +33,6 @@ _REACHED: Final[dict[str, int]] = {
     "revoked": 3,
     "expired": 3,
 }
-
-#: the step dates as a person reads them (Mongolian, English)
-_DATE_LABELS: Final[dict[str, tuple[str, str]]] = {c: pair("step_date", c) for c in STEP_DATES}
 
 #: codes of the data problems ``pipeline`` reports, in the order they are listed
 PROBLEMS: Final = (
@@ -234,21 +231,18 @@ def _problems(
         mn.append(blank.where(~np.asarray(mask, dtype=bool), text_mn))
         en.append(blank.where(~np.asarray(mask, dtype=bool), text_en))
 
+    def problem(mask: pd.Series | npt.NDArray[np.bool_], code: str, **values: PairValue) -> None:
+        """Explain problem ``code`` (catalogue group ``pipeline_problem``) where ``mask``."""
+        say(mask, *fill_pair("pipeline_problem", code, index, **values))
+
     who = table["requested_by"].astype("string").fillna("")
     not_allowed = ~who.isin(list(allowed))
     allowed_mn = ", ".join(label("requested_by", a, "mn") for a in sorted(allowed)) or "—"
     allowed_en = ", ".join(label("requested_by", a, "en") for a in sorted(allowed)) or "—"
     who_mn = who.map(lambda v: label("requested_by", v, "mn") if v else "—")
     who_en = who.map(lambda v: label("requested_by", v, "en") if v else "—")
-    say(
-        not_allowed,
-        *fill_pair(
-            "pipeline_problem",
-            "requester_not_allowed",
-            index,
-            who=(who_mn, who_en),
-            allowed=(allowed_mn, allowed_en),
-        ),
+    problem(
+        not_allowed, "requester_not_allowed", who=(who_mn, who_en), allowed=(allowed_mn, allowed_en)
     )
 
     out_of_order = pd.Series(False, index=index)
@@ -257,17 +251,13 @@ def _problems(
         for earlier in STEP_DATES[:k]:
             bad = (dates[later] < dates[earlier]).fillna(False).astype(bool)
             out_of_order |= bad
-            say(
+            problem(
                 bad,
-                *fill_pair(
-                    "pipeline_problem",
-                    "dates_out_of_order",
-                    index,
-                    later=pair("step_date", later),
-                    later_date=dates_iso[later],
-                    earlier=pair("step_date", earlier),
-                    earlier_date=dates_iso[earlier],
-                ),
+                "dates_out_of_order",
+                later=pair("step_date", later),
+                later_date=dates_iso[later],
+                earlier=pair("step_date", earlier),
+                earlier_date=dates_iso[earlier],
             )
 
     missing = pd.Series(False, index=index)
@@ -283,33 +273,14 @@ def _problems(
         extra = (reached < k) & ~empty
         missing |= gone
         beyond |= extra
-        say(gone, *fill_pair("pipeline_problem", "missing_date", index, step=step))
-        say(
-            extra,
-            *fill_pair(
-                "pipeline_problem",
-                "date_beyond_status",
-                index,
-                step=step,
-                date=dates_iso[column],
-                status=status,
-            ),
-        )
+        problem(gone, "missing_date", step=step)
+        problem(extra, "date_beyond_status", step=step, date=dates_iso[column], status=status)
 
     future = pd.Series(False, index=index)
     for column in STEP_DATES:
         ahead = (dates[column] > now).fillna(False).astype(bool)
         future |= ahead
-        say(
-            ahead,
-            *fill_pair(
-                "pipeline_problem",
-                "future_date",
-                index,
-                step=pair("step_date", column),
-                date=dates_iso[column],
-            ),
-        )
+        problem(ahead, "future_date", step=pair("step_date", column), date=dates_iso[column])
 
     masks = pd.DataFrame(
         {

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import geopandas as gpd
 import pandas as pd
 
 from geo.overlaps import overlaps_between, overlaps_within
-from geo.repair import Repaired
+from geo.repair import Repaired, RepairedResult
 from geo.rules.catalogue import RULES, Rule
 from geo.rules.findings import (
     _containment,
@@ -42,16 +42,12 @@ from layers.schema import REGISTRY, STORE_CRS
 
 
 @dataclass(frozen=True)
-class Findings:
-    """The findings of :func:`analyze` and the features repaired to compute them."""
+class Findings(RepairedResult):
+    """The findings of :func:`analyze` and the features repaired to compute them.
 
-    #: GeoDataFrame (EPSG:4326) with ``FINDING_COLUMNS``, sorted by rule (catalogue order),
-    #: soum, ``a_id``, ``b_id``
-    records: gpd.GeoDataFrame
-    repaired: tuple[Repaired, ...] = field(default=())
-
-    def __len__(self) -> int:
-        return len(self.records)
+    ``records``: GeoDataFrame (EPSG:4326) with ``FINDING_COLUMNS``, sorted by rule (catalogue
+    order), soum, ``a_id``, ``b_id``.
+    """
 
     def of(self, rule: str) -> gpd.GeoDataFrame:
         """The findings of one rule."""

@@ -42,24 +42,20 @@ def _transformers(zone: int) -> tuple[Transformer, Transformer]:
     )
 
 
-def _to_wgs(geoms: Any, zone: int) -> Any:
-    inv = _transformers(zone)[1]
-
+def _transform(geoms: Any, transformer: Transformer) -> Any:
     def f(c: FloatArray) -> FloatArray:
-        x, y = inv.transform(c[:, 0], c[:, 1])
+        x, y = transformer.transform(c[:, 0], c[:, 1])
         return np.column_stack([x, y])
 
     return shapely.transform(geoms, f)
+
+
+def _to_wgs(geoms: Any, zone: int) -> Any:
+    return _transform(geoms, _transformers(zone)[1])
 
 
 def _to_utm(geoms: Any, zone: int) -> Any:
-    fwd = _transformers(zone)[0]
-
-    def f(c: FloatArray) -> FloatArray:
-        x, y = fwd.transform(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, f)
+    return _transform(geoms, _transformers(zone)[0])
 
 
 def _origin(site: _Site) -> tuple[float, float]:

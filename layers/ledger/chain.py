@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
 GENESIS: Final = "0" * 64
+
+#: The changes waiting to be sealed, in the order they were caught (the same SQL on both
+#: backends; :func:`chain_events` takes its rows).
+PENDING_CHANGES: Final = (
+    "SELECT id, time, actor, request, action, object, before, after FROM gazar_changes ORDER BY id"
+)
+
+#: The log's last event as ``(seq, hash)``, no row for an empty log (the ``head`` of
+#: :func:`chain_events`).
+LOG_HEAD: Final = "SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,24 @@ def event_hash(
         separators=(",", ":"),
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_events(
+    changes: Iterable[Sequence[Any]], head: Sequence[Any] | None
+) -> Iterator[tuple[Any, ...]]:
+    """The ``gazar_events`` rows that seal ``changes`` into the log, each numbered and hashed
+    onto the one before; every backend seals here.
+
+    ``changes`` are ``gazar_changes`` rows (``id, time, actor, request, action, object,
+    before, after``) in ``id`` order; ``head`` is the log's last ``(seq, hash)``, None for an
+    empty log.
+    """
+    seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+    for _, time, actor, request, action, obj, before, after in changes:
+        seq += 1
+        h = event_hash(seq, time, actor, request, action, obj, before, after, prev)
+        yield (seq, time, actor, request, action, obj, before, after, prev, h)
+        prev = h
 
 
 def check_chain(rows: Iterable[Sequence[Any]], *, pending: int) -> ChainCheck:

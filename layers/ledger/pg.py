@@ -59,7 +59,14 @@ from layers.ledger.base import (
     update_values,
     utcnow,
 )
-from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
+from layers.ledger.chain import (
+    LOG_HEAD,
+    PENDING_CHANGES,
+    ChainCheck,
+    Event,
+    chain_events,
+    check_chain,
+)
 from layers.ledger.interface import Ledger, LedgerTx
 from layers.postgis import (
     GEOM,
@@ -295,14 +302,10 @@ def _baseline(conn: psycopg.Connection[Any]) -> None:
 
 def _seal(conn: psycopg.Connection[Any]) -> int:
     """Move the waiting changes into the log with their hashes (the ledger lock is held)."""
-    rows = conn.execute(
-        "SELECT id, time, actor, request, action, object, before, after "
-        "FROM gazar_changes ORDER BY id"
-    ).fetchall()
+    rows = conn.execute(PENDING_CHANGES).fetchall()
     if not rows:
         return 0
-    head = conn.execute("SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+    head = conn.execute(LOG_HEAD).fetchone()
     with (
         conn.cursor() as cur,
         cur.copy(
@@ -310,11 +313,8 @@ def _seal(conn: psycopg.Connection[Any]) -> int:
             "prev_hash, hash) FROM STDIN"
         ) as copy,
     ):
-        for _, time, actor, request, action, obj, before, after in rows:
-            seq += 1
-            h = event_hash(seq, time, actor, request, action, obj, before, after, prev)
-            copy.write_row((seq, time, actor, request, action, obj, before, after, prev, h))
-            prev = h
+        for event in chain_events(rows, head):
+            copy.write_row(event)
     # by id, not "id <= last": a writer still running may hold a lower id, not yet sealed
     conn.execute("DELETE FROM gazar_changes WHERE id = ANY(%s)", ([r[0] for r in rows],))
     return len(rows)

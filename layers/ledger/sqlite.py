@@ -30,7 +30,14 @@ from layers.ledger.base import (
     update_values,
     utcnow,
 )
-from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
+from layers.ledger.chain import (
+    LOG_HEAD,
+    PENDING_CHANGES,
+    ChainCheck,
+    Event,
+    chain_events,
+    check_chain,
+)
 from layers.ledger.interface import Ledger, LedgerTx
 from layers.schema import REGISTRY, LayerKind
 from layers.store import ReadQuery, WriteMode
@@ -183,21 +190,14 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
             yield _GeoPackageTx(self, c, self.clock())
 
     def _seal(self, c: sqlite3.Connection) -> int:
-        rows = c.execute(
-            "SELECT id, time, actor, request, action, object, before, after "
-            "FROM gazar_changes ORDER BY id"
-        ).fetchall()
+        rows = c.execute(PENDING_CHANGES).fetchall()
         if not rows:
             return 0
-        head = c.execute("SELECT seq, hash FROM gazar_events ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
-        events = []
-        for _, time, actor, request, action, obj, before, after in rows:
-            seq += 1
-            h = event_hash(seq, time, actor, request, action, obj, before, after, prev)
-            events.append((seq, time, actor, request, action, obj, before, after, prev, h))
-            prev = h
-        c.executemany("INSERT INTO gazar_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+        head = c.execute(LOG_HEAD).fetchone()
+        c.executemany(
+            "INSERT INTO gazar_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            list(chain_events(rows, head)),
+        )
         c.execute("DELETE FROM gazar_changes WHERE id <= ?", (rows[-1][0],))
         return len(rows)
 
