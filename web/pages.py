@@ -27,7 +27,6 @@ from typing import Annotated, Any, Final, cast
 import folium
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
 from branca.element import Figure
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -48,6 +47,7 @@ from layers.labels import Lang, label
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
+from web.safejson import script_json
 from web.register import FEEDS, allocation_record, read_register
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -394,7 +394,7 @@ async def check_submit(
         notes=notes,
         kind=kind,
         soum=soum,
-        proposal_json=orjson.dumps(proposal_geojson(proposal)).decode(),
+        proposal_json=script_json(proposal_geojson(proposal)),
     )
 
 
