@@ -14,7 +14,8 @@ from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
-from web.pages import router as pages  # the one place api/ imports web/: mounting the pages
+from web.headers import SecurityHeaders
+from web.pages import router as pages  # api/ imports web/ only here and in commands
 
 
 def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
@@ -50,6 +51,8 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = tree
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
+    app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

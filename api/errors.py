@@ -10,7 +10,7 @@ from starlette.routing import Match
 from api.responses import OrjsonResponse as ORJSONResponse
 from api.responses import Problem
 from api.services.access import Forbidden, Unauthorized
-from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, hide_paths
 from layers.errors import (
     FeatureNotFound,
     GazarError,
@@ -67,15 +67,20 @@ def _body(code: str, description: str, status: int, **extra: object) -> dict[str
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into JSON bodies naming the problem."""
 
+    def public(request: Request, text: str) -> str:
+        """No server path in what a client reads (the store's name stays)."""
+        settings = getattr(request.app.state, "settings", None)
+        return hide_paths(text, *([settings.db] if settings is not None else []))
+
     @app.exception_handler(GazarError)
-    async def _gazar(_: Request, exc: GazarError) -> ORJSONResponse:
+    async def _gazar(request: Request, exc: GazarError) -> ORJSONResponse:
         status, code = status_of(exc)
         extra: dict[str, object] = {}
         if isinstance(exc, ValidationFailed):
             extra["problems"] = [p.as_dict() for p in exc.problems]
             description = f"{len(exc.problems)} problem(s) found"
         else:
-            description = str(exc)
+            description = public(request, str(exc))
         if isinstance(exc, Conflict) and exc.reasons:
             extra["reasons"] = [
                 r.as_dict() if hasattr(r, "as_dict") else str(r) for r in exc.reasons
@@ -100,7 +105,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:  # every method of the path, not only the first route's
             headers["Allow"] = ", ".join(allowed_methods(request))
         return ORJSONResponse(
-            _body(code, str(exc.detail), exc.status_code),
+            _body(code, public(request, str(exc.detail)), exc.status_code),
             status_code=exc.status_code,
             headers=headers,
         )

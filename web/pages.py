@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, get_services
 from api.services import Services
-from api.services.errors import BadRequest, NotFound, PayloadTooLarge
+from api.services.errors import BadRequest, NotFound, PayloadTooLarge, hide_paths
 from api.services.proposals import proposal_from_body, proposal_from_file, proposal_geojson
 from geo.area import official_ha
 from geo.availability import availability_totals
@@ -46,6 +46,7 @@ from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
 from web import maps
 from web.assets import AssetMissing, static_file
+from web.headers import add_nonce, request_nonce
 from web.i18n import parse_lang, text
 from web.safejson import script_json
 from web.register import FEEDS, allocation_record, read_register
@@ -122,7 +123,8 @@ def render(
         ),
     }
     body = _env().get_template(template).render(**helpers, **context)
-    return HTMLResponse(body, status_code=status)
+    # every <script> and <style> of the page may run under the response's policy
+    return HTMLResponse(add_nonce(body, request_nonce(request.scope)), status_code=status)
 
 
 def map_parts(m: folium.Map) -> dict[str, Any]:
@@ -136,6 +138,11 @@ def map_parts(m: folium.Map) -> dict[str, Any]:
     }
 
 
+def _public(request: Request, message: str) -> str:
+    """A message with no server path in it (the store's file name stays)."""
+    return hide_paths(message, get_services(request).settings.db)
+
+
 def _error(
     request: Request, lang: Lang, message: str, *, status: int, nav: str = "map"
 ) -> HTMLResponse:
@@ -146,7 +153,7 @@ def _error(
         status=status,
         title=text("not_found", lang) if status == 404 else text("check_error", lang),
         heading=text("not_found", lang) if status == 404 else text("check_error", lang),
-        message=message,
+        message=_public(request, message),
         nav=nav,
         back="/" + nav,
     )
@@ -374,7 +381,7 @@ async def check_submit(
         )
         status = 413 if isinstance(exc, PayloadTooLarge) else 422
         return _check_page(
-            request, language, m, frames=frames, status=status, error=str(exc), kind=kind, soum=soum
+            request, language, m, frames=frames, status=status, error=_public(request, str(exc)), kind=kind, soum=soum
         )
     day = _day(today)
 
