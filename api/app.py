@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
+from api.auth import FailedTokens
 from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.routes import ROUTERS
@@ -50,6 +51,8 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = tree
+    # failed token checks per client address, in this process's memory
+    app.state.failed_tokens = FailedTokens(tree.api.token_failures, tree.api.token_failure_window_s)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
     app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)

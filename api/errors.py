@@ -10,7 +10,14 @@ from starlette.routing import Match
 from api.responses import OrjsonResponse as ORJSONResponse
 from api.responses import Problem
 from api.services.access import Forbidden, Unauthorized
-from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, hide_paths
+from api.services.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+    hide_paths,
+)
 from layers.errors import (
     FeatureNotFound,
     GazarError,
@@ -47,6 +54,7 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),
     (Unauthorized, 401, "Unauthorized"),
+    (TooManyRequests, 429, "TooManyRequests"),
     (Forbidden, 403, "Forbidden"),
     (Conflict, 409, "Conflict"),
     (GazarError, 400, "BadRequest"),
@@ -85,7 +93,12 @@ def install(app: FastAPI) -> None:
             extra["reasons"] = [
                 r.as_dict() if hasattr(r, "as_dict") else str(r) for r in exc.reasons
             ]
-        return ORJSONResponse(_body(code, description, status, **extra), status_code=status)
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
+        return ORJSONResponse(
+            _body(code, description, status, **extra), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:

@@ -28,6 +28,14 @@ class NotFound(GazarError):
     """A name or path that names nothing."""
 
 
+class TooManyRequests(GazarError):
+    """A client refused for a while (too many failed token checks); ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 _HOME = Path.home()
 _ROOT = Path(__file__).resolve().parents[2]
 
