@@ -62,9 +62,9 @@ def test_every_inline_script_and_style_of_a_page_carries_the_responses_nonce(
         assert f'nonce="{nonce}"' in tag, tag
     assert not re.search(r"\son[a-z]+=", r.text)  # no inline event handler
     assert " style=" not in r.text  # no inline style attribute
-    assert client.get(path).headers["content-security-policy"] != r.headers[
-        "content-security-policy"
-    ]  # one nonce per response
+    assert (
+        client.get(path).headers["content-security-policy"] != r.headers["content-security-policy"]
+    )  # one nonce per response
 
 
 def test_swagger_ui_keeps_its_cdn_policy(client: TestClient) -> None:

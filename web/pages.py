@@ -48,8 +48,8 @@ from web import maps
 from web.assets import AssetMissing, static_file
 from web.headers import add_nonce, request_nonce
 from web.i18n import parse_lang, text
-from web.safejson import script_json
 from web.register import FEEDS, allocation_record, read_register
+from web.safejson import script_json
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 
@@ -381,7 +381,14 @@ async def check_submit(
         )
         status = 413 if isinstance(exc, PayloadTooLarge) else 422
         return _check_page(
-            request, language, m, frames=frames, status=status, error=_public(request, str(exc)), kind=kind, soum=soum
+            request,
+            language,
+            m,
+            frames=frames,
+            status=status,
+            error=_public(request, str(exc)),
+            kind=kind,
+            soum=soum,
         )
     day = _day(today)
 

@@ -22,8 +22,8 @@ from rich.markup import escape
 from api.cli import DbOption, analysis_settings, app, err, guarded, location, out, report_error
 from api.commands.output import slashed
 from api.services.access import LOCAL, Forbidden, Unauthorized, local_operator
-from api.services.messages import both
 from api.services.allocation import AllocationService, ApplicationInput
+from api.services.messages import both
 from layers.errors import GazarError, InputFileError
 from layers.ledger import ROLES, Ledger, User, open_ledger
 
@@ -83,7 +83,9 @@ def _operator(ledger: Ledger, name: str | None) -> str:
         return LOCAL
     users = [u for u in ledger.users() if u.name == name and u.revoked_at is None]
     if not users:
-        raise typer.Exit(report_error(Unauthorized(both("security_message", "operator_unknown", name=name))))
+        raise typer.Exit(
+            report_error(Unauthorized(both("security_message", "operator_unknown", name=name)))
+        )
     if users[0].role != "admin":
         raise typer.Exit(
             report_error(
@@ -111,7 +113,10 @@ def _service(ledger: Ledger) -> AllocationService:
 
 
 def _act(
-    db: str | None, who: tuple[str | None, str | None], action: Callable[[AllocationService, User], T]) -> T:
+    db: str | None,
+    who: tuple[str | None, str | None],
+    action: Callable[[AllocationService, User], T],
+) -> T:
     """Open the ledger, run ``action`` as the token's user (or the local operator), close it;
     a Gazar error becomes a readable message and a non-zero exit."""
     ledger = _ledger(db)
@@ -301,7 +306,9 @@ def draw_run(
     db: DbOption = None,
 ) -> None:
     """Run an announced draw on or after its date: seed, order, winner."""
-    doc = _act(db, (token, as_user), lambda allocation, user: allocation.run_draw(draw_id, user=user))
+    doc = _act(
+        db, (token, as_user), lambda allocation, user: allocation.run_draw(draw_id, user=user)
+    )
     if as_json:
         _echo(doc)
         return
