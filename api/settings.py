@@ -6,7 +6,8 @@ One class per concern, each a pydantic-settings class with the ``GAZAR_`` prefix
 concern             class                variables
 ==================  ===================  ==================================================
 the store           :class:`StoreSettings`  ``GAZAR_DB``, ``GAZAR_RASTERS``
-the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps
+the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps,
+                                            ``GAZAR_TOKEN_FAILURE*``
 the pages           :class:`WebSettings`    ``GAZAR_MAP_*``, ``GAZAR_NODE_MODULES``,
                                             ``GAZAR_PDF_FONT_DIR``
 the analyses        :class:`AnalysisEnv`    thresholds of ``geo.settings.AnalysisSettings``
