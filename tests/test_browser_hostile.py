@@ -8,11 +8,7 @@ violated; the standalone ``gazar map`` file the same, offline.
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,7 @@ from tests.hostile import hostile_layers
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from tests.test_browser import ARGS, CHROMIUM  # noqa: E402 - after the skip
+from tests.test_browser import CHROMIUM, serve  # noqa: E402 - after the skip
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
@@ -38,38 +34,6 @@ window.__csp = [];
 document.addEventListener("securitypolicyviolation",
     function (e) { window.__csp.push(e.violatedDirective + " " + e.blockedURI); });
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serve(db: Path) -> Iterator[str]:
-    import uvicorn
-
-    from api.app import create_app
-    from api.settings import ApiSettings
-
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(ApiSettings(db=str(db))), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass
@@ -93,16 +57,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         store.write({name: demo[name] for name in LAYER_ORDER})
     with open_store(hostile) as store:
         store.write(hostile_layers(today))
-    with _serve(plain) as p, _serve(hostile) as h:
+    with serve(plain) as (p, _), serve(hostile) as (h, _):
         yield Servers(p, h, hostile)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @dataclass
