@@ -122,6 +122,16 @@ class Visit:
         assert self.failed == [], "\n".join(self.failed)
 
 
+def offline_only(ctx: Any) -> None:
+    """Let a browser context fetch nothing but ``file:`` and ``data:`` addresses."""
+    ctx.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort()
+        ),
+    )
+
+
 @pytest.fixture
 def visit(browser: Any) -> Iterator[Any]:
     contexts: list[Any] = []
@@ -140,14 +150,7 @@ def visit(browser: Any) -> Iterator[Any]:
             lambda r: v.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
         )
         if offline:  # nothing but the file itself may be fetched
-            ctx.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("file:", "data:"))
-                    else route.abort()
-                ),
-            )
+            offline_only(ctx)
         page.goto(url, wait_until="networkidle")
         page.wait_for_function("window.gazar && gazar.maps && gazar.maps.length > 0")
         return v

@@ -19,7 +19,7 @@ from tests.hostile import hostile_layers
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from tests.test_browser import CHROMIUM, serve  # noqa: E402 - after the skip
+from tests.test_browser import CHROMIUM, offline_only, serve  # noqa: E402 - after the skip
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
@@ -85,14 +85,7 @@ def open_page(browser: Any) -> Iterator[Any]:
         contexts.append(ctx)
         ctx.add_init_script(WATCH)
         if offline:
-            ctx.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("file:", "data:"))
-                    else route.abort()
-                ),
-            )
+            offline_only(ctx)
         page = ctx.new_page()
         w = Watched(page)
         page.on("console", lambda m: w.errors.append(m.text) if m.type == "error" else None)
