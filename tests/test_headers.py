@@ -4,6 +4,7 @@ encoding in a path is a 4xx."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from layers.ledger import open_ledger
 from layers.store import open_store
 from tests import factories as f
 from tests.test_maps import soum
+from tests.test_pages import FREE, proposal_geojson
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,16 @@ def test_every_inline_script_and_style_of_a_page_carries_the_responses_nonce(
     assert (
         client.get(path).headers["content-security-policy"] != r.headers["content-security-policy"]
     )  # one nonce per response
+
+
+def test_the_report_page_runs_its_print_button_by_nonce(client: TestClient) -> None:
+    proposal = json.dumps(proposal_geojson(FREE))
+    r = client.post("/check/report", data={"proposal": proposal, "format": "html"})
+    assert r.status_code == 200, r.text[:300]
+    nonce = re.search(r"'nonce-([\w-]+)'", r.headers["content-security-policy"]).group(1)  # type: ignore[union-attr]
+    tags = re.findall(r"<(?:script|style)\b[^>]*>", r.text)
+    assert len(tags) == 2 and all(f'nonce="{nonce}"' in t for t in tags)
+    assert 'id="report-print"' in r.text and not re.search(r"\son[a-z]+=", r.text)
 
 
 def test_swagger_ui_keeps_its_cdn_policy(client: TestClient) -> None:
