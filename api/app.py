@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
+from api.auth import FailedTokens
 from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
-from web.pages import router as pages  # the one place api/ imports web/: mounting the pages
+from web.headers import SecurityHeaders
+from web.pages import router as pages  # api/ imports web/ only here and in commands
 
 
 def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
@@ -49,7 +51,11 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = tree
+    # failed token checks per client address, in this process's memory
+    app.state.failed_tokens = FailedTokens(tree.api.token_failures, tree.api.token_failure_window_s)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
+    app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -9,6 +9,11 @@ re-exported here).
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,6 +31,7 @@ from api.services.access import (
     local_operator,
     require_role,
 )
+from api.services.errors import TooManyRequests
 from api.services.messages import both
 from layers.ledger import Ledger, User
 
@@ -34,6 +40,7 @@ __all__ = [
     "PERMISSIONS",
     "SCOPED",
     "Action",
+    "FailedTokens",
     "Forbidden",
     "LedgerDep",
     "Unauthorized",
@@ -75,16 +82,79 @@ BEARER = HTTPBearer(
 )
 
 
+class FailedTokens:
+    """Failed token checks per client address, so that guessing tokens is slow.
+
+    After ``limit`` failures from one address within ``window_s`` seconds, every token from
+    that address is refused (429, ``Retry-After``) before it is checked, until the oldest of
+    those failures is ``window_s`` old; a good token from another address still works. The
+    counts live in this process's memory: a restart forgets them, and each worker of a
+    multi-process server counts on its own (the limit is then per worker).
+    """
+
+    def __init__(
+        self, limit: int, window_s: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._failures.get(address)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[address]
+        return times
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try a token again; None when it may now."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(address, now)
+            if len(times) < self.limit:
+                return None
+            return max(1, math.ceil(times[-self.limit] + self.window_s - now))
+
+    def failed(self, address: str) -> None:
+        """Count one failed check from ``address``."""
+        with self._lock:
+            now = self.clock()
+            self._recent(address, now)
+            self._failures.setdefault(address, deque()).append(now)
+            # an address's record never outgrows what the limit reads
+            times = self._failures[address]
+            while len(times) > self.limit:
+                times.popleft()
+
+
+def failed_tokens(request: Request) -> FailedTokens:
+    """The app's :class:`FailedTokens` (made by ``api.app.create_app``)."""
+    counter: FailedTokens = request.app.state.failed_tokens
+    return counter
+
+
 def current_user(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
 ) -> User | None:
-    """The user of the request's token; None without one; 401 for a bad token."""
+    """The user of the request's token; None without one; 401 for a bad token, 429 while the
+    client's address has failed too often (:class:`FailedTokens`)."""
     token = bearer(request)
     if token is None:
         return None
+    counter = failed_tokens(request)
+    address = request.client.host if request.client else "unknown"
+    wait = counter.retry_after(address)
+    if wait is not None:
+        raise TooManyRequests(both("security_message", "too_many_failures", seconds=wait), wait)
     user = get_allocation(request).authenticate(token)
     if user is None:
+        counter.failed(address)
         raise Unauthorized(both("access_message", "bad_token"))
     return user
 

@@ -10,7 +10,14 @@ from starlette.routing import Match
 from api.responses import OrjsonResponse as ORJSONResponse
 from api.responses import Problem
 from api.services.access import Forbidden, Unauthorized
-from api.services.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from api.services.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+    hide_paths,
+)
 from layers.errors import (
     FeatureNotFound,
     GazarError,
@@ -47,6 +54,7 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),
     (Unauthorized, 401, "Unauthorized"),
+    (TooManyRequests, 429, "TooManyRequests"),
     (Forbidden, 403, "Forbidden"),
     (Conflict, 409, "Conflict"),
     (GazarError, 400, "BadRequest"),
@@ -67,20 +75,30 @@ def _body(code: str, description: str, status: int, **extra: object) -> dict[str
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into JSON bodies naming the problem."""
 
+    def public(request: Request, text: str) -> str:
+        """No server path in what a client reads (the store's name stays)."""
+        settings = getattr(request.app.state, "settings", None)
+        return hide_paths(text, *([settings.db] if settings is not None else []))
+
     @app.exception_handler(GazarError)
-    async def _gazar(_: Request, exc: GazarError) -> ORJSONResponse:
+    async def _gazar(request: Request, exc: GazarError) -> ORJSONResponse:
         status, code = status_of(exc)
         extra: dict[str, object] = {}
         if isinstance(exc, ValidationFailed):
             extra["problems"] = [p.as_dict() for p in exc.problems]
             description = f"{len(exc.problems)} problem(s) found"
         else:
-            description = str(exc)
+            description = public(request, str(exc))
         if isinstance(exc, Conflict) and exc.reasons:
             extra["reasons"] = [
                 r.as_dict() if hasattr(r, "as_dict") else str(r) for r in exc.reasons
             ]
-        return ORJSONResponse(_body(code, description, status, **extra), status_code=status)
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
+        return ORJSONResponse(
+            _body(code, description, status, **extra), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
@@ -100,7 +118,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:  # every method of the path, not only the first route's
             headers["Allow"] = ", ".join(allowed_methods(request))
         return ORJSONResponse(
-            _body(code, str(exc.detail), exc.status_code),
+            _body(code, public(request, str(exc.detail)), exc.status_code),
             status_code=exc.status_code,
             headers=headers,
         )

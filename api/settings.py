@@ -6,7 +6,8 @@ One class per concern, each a pydantic-settings class with the ``GAZAR_`` prefix
 concern             class                variables
 ==================  ===================  ==================================================
 the store           :class:`StoreSettings`  ``GAZAR_DB``, ``GAZAR_RASTERS``
-the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps
+the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps,
+                                            ``GAZAR_TOKEN_FAILURE*``
 the pages           :class:`WebSettings`    ``GAZAR_MAP_*``, ``GAZAR_NODE_MODULES``,
                                             ``GAZAR_PDF_FONT_DIR``
 the analyses        :class:`AnalysisEnv`    thresholds of ``geo.settings.AnalysisSettings``
@@ -67,6 +68,11 @@ class ApiSettings(BaseSettings):
     max_vertices: int = Field(100_000, ge=4)
     #: a check with more features than this gets 422
     max_check_features: int = Field(200, ge=1)
+    #: after this many failed token checks from one client address within
+    #: ``token_failure_window_s`` seconds, that address gets 429 (with ``Retry-After``) for
+    #: every token until the oldest failure is that old; counted in each server process's memory
+    token_failures: int = Field(5, ge=1)
+    token_failure_window_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="after")
     def _limits(self) -> Self:

@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,16 @@ def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
 
 
 os.environ.setdefault("COLUMNS", "200")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright: one for the whole session, shared by every
+    browser test module (a second Playwright cannot start while one runs)."""
+    from tests.test_browser import ARGS, CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()

@@ -185,9 +185,11 @@ def client(
     template: tuple[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, FastAPI]]:
     """One app for the module (on a copy: a database in use cannot be a template); each test
-    gives it the ledger of its own copy of the store."""
+    gives it the ledger of its own copy of the store. The module's tests send many refused
+    tokens from one address: the slowing of failed checks (tests/test_api_tokens.py) is set
+    out of their way."""
     location = _copy_store(template[0], tmp_path_factory.mktemp("app"))
-    app: FastAPI = create_app(ApiSettings(db=location))
+    app: FastAPI = create_app(ApiSettings(db=location, token_failures=100_000))
     try:
         with TestClient(app) as test_client:
             yield test_client, app

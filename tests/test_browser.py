@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,17 +70,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(demo_db: Path) -> Iterator[Server]:
+@contextmanager
+def serve(db: Path) -> Iterator[tuple[str, Any]]:
+    """A uvicorn server on 127.0.0.1 over the store ``db``: its address and its app."""
     import uvicorn
 
     from api.app import create_app
     from api.settings import ApiSettings
-    from layers.store import open_store
 
-    with open_store(demo_db) as store:
-        counts = {info.layer: info.count for info in store.layers()}
-    app = create_app(ApiSettings(db=str(demo_db)))
+    app = create_app(ApiSettings(db=str(db)))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
     srv = uvicorn.Server(config)
@@ -90,17 +89,21 @@ def server(demo_db: Path) -> Iterator[Server]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", app, demo_db, counts)
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+def server(demo_db: Path) -> Iterator[Server]:
+    from layers.store import open_store
+
+    with open_store(demo_db) as store:
+        counts = {info.layer: info.count for info in store.layers()}
+    with serve(demo_db) as (url, app):
+        yield Server(url, app, demo_db, counts)
 
 
 @dataclass
@@ -117,6 +120,16 @@ class Visit:
     def clean(self) -> None:
         assert self.errors == [], (self.errors, self.failed)
         assert self.failed == [], "\n".join(self.failed)
+
+
+def offline_only(ctx: Any) -> None:
+    """Let a browser context fetch nothing but ``file:`` and ``data:`` addresses."""
+    ctx.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort()
+        ),
+    )
 
 
 @pytest.fixture
@@ -137,14 +150,7 @@ def visit(browser: Any) -> Iterator[Any]:
             lambda r: v.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
         )
         if offline:  # nothing but the file itself may be fetched
-            ctx.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("file:", "data:"))
-                    else route.abort()
-                ),
-            )
+            offline_only(ctx)
         page.goto(url, wait_until="networkidle")
         page.wait_for_function("window.gazar && gazar.maps && gazar.maps.length > 0")
         return v

@@ -300,7 +300,7 @@ def test_users_commands(store_location: str) -> None:
     with ledger_at(store_location) as ledger:
         user = ledger.authenticate(token)
         assert user is not None and user.role == "soum" and user.soum_code == "MN4322"
-        assert ledger.events()[-1].actor.startswith("cli:")  # type: ignore[union-attr]
+        assert ledger.events()[-1].actor == "local"  # type: ignore[union-attr]
     bad = runner.invoke(app, ["users", "add", "Дорж", "--role", "soum", *db])
     assert bad.exit_code == 2 and "--soum" in bad.output
     revoke = runner.invoke(app, ["users", "revoke", "Болд", *db])

@@ -65,11 +65,14 @@ class AssetMissing(GazarError):
     """A static file the maps need is not installed (``npm ci`` has not run)."""
 
     def __init__(self, path: str, file: Path) -> None:
+        # the message names the address asked for, never the folder it is served from
         super().__init__(
-            f"static file '{path}' is missing ({file}); run scripts/setup, which installs "
+            f"static file '{path}' is not installed; run scripts/setup, which installs "
             "Leaflet and its plugins with npm ci"
         )
         self.path = path
+        #: where it was looked for, for the operator's log only
+        self.file = file
 
 
 def static_file(path: str, node_modules: Path | None = None) -> Path:
@@ -83,6 +86,8 @@ def static_file(path: str, node_modules: Path | None = None) -> Path:
         file that does not exist.
     """
     rel = path.removeprefix(STATIC_URL + "/").lstrip("/")
+    if not rel.isprintable() or "\\" in rel:  # a null byte, a control or undecodable byte
+        raise AssetMissing(path.encode("unicode_escape").decode("ascii"), Path())
     for prefix, folder in static_roots(node_modules).items():
         if rel.startswith(prefix + "/"):
             base = folder.resolve()

@@ -19,38 +19,32 @@ store (the answer of ``GET /analysis/rehab``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, Final, cast
+from typing import Annotated, Any, Final
 
 import folium
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
-from branca.element import Figure
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, get_services
 from api.services import Services
-from api.services.errors import BadRequest, NotFound, PayloadTooLarge
+from api.services.errors import BadRequest, NotFound, PayloadTooLarge, hide_paths
 from api.services.proposals import proposal_from_body, proposal_from_file, proposal_geojson
 from geo.area import official_ha
 from geo.availability import availability_totals
 from geo.review import Review
-from geo.rules import SEVERITY_LABELS
 from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
 from web.register import FEEDS, allocation_record, read_register
-
-TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+from web.render import map_parts, render
+from web.safejson import script_json
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -62,78 +56,9 @@ def _remote(request: Request) -> maps.RemoteLoading:
     )
 
 
-# ------------------------------------------------------------------------------ rendering
-
-
-@functools.cache
-def _env() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=False,
-    )
-
-
-def ha(value: object) -> str:
-    """Hectares with two decimals; a dash for nothing."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    return f"{float(value):,.2f}".replace(",", " ")  # type: ignore[arg-type]
-
-
-def _pct(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
-
-
-def _url_for(lang: Lang) -> Any:
-    def url(path: str) -> str:
-        return f"{path}{'&' if '?' in path else '?'}lang=en" if lang == "en" else path
-
-    return url
-
-
-def _switch_url(request: Request, lang: Lang) -> str:
-    params = {k: v for k, v in request.query_params.items() if k != "lang"}
-    if lang == "mn":
-        params["lang"] = "en"
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return request.url.path + (f"?{query}" if query else "")
-
-
-def render(
-    request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
-) -> HTMLResponse:
-    """A page from ``web/templates`` with the helpers every template uses."""
-    side = 0 if lang == "mn" else 1
-    helpers = {
-        "lang": lang,
-        "other_lang": "en" if lang == "mn" else "mn",
-        "t": lambda key: text(key, lang),
-        "url": _url_for(lang),
-        "switch_url": _switch_url(request, lang),
-        "ha": ha,
-        "pct": _pct,
-        "severity": lambda s: SEVERITY_LABELS.get(s, (s, s))[side],
-        "layer": lambda name: label("layer", str(name), lang) if name else "",
-        "shown": lambda n, total: (
-            text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
-        ),
-    }
-    body = _env().get_template(template).render(**helpers, **context)
-    return HTMLResponse(body, status_code=status)
-
-
-def map_parts(m: folium.Map) -> dict[str, Any]:
-    """A folium map cut into what a page places in its head, body and end."""
-    root = cast(Figure, m.get_root())
-    root.render()
-    return {
-        "map_header": root.header.render(),
-        "map_html": root.html.render(),
-        "map_script": root.script.render(),
-    }
+def _public(request: Request, message: str) -> str:
+    """A message with no server path in it (the store's file name stays)."""
+    return hide_paths(message, get_services(request).settings.db)
 
 
 def _error(
@@ -146,7 +71,7 @@ def _error(
         status=status,
         title=text("not_found", lang) if status == 404 else text("check_error", lang),
         heading=text("not_found", lang) if status == 404 else text("check_error", lang),
-        message=message,
+        message=_public(request, message),
         nav=nav,
         back="/" + nav,
     )
@@ -374,7 +299,14 @@ async def check_submit(
         )
         status = 413 if isinstance(exc, PayloadTooLarge) else 422
         return _check_page(
-            request, language, m, frames=frames, status=status, error=str(exc), kind=kind, soum=soum
+            request,
+            language,
+            m,
+            frames=frames,
+            status=status,
+            error=_public(request, str(exc)),
+            kind=kind,
+            soum=soum,
         )
     day = _day(today)
 
@@ -394,7 +326,7 @@ async def check_submit(
         notes=notes,
         kind=kind,
         soum=soum,
-        proposal_json=orjson.dumps(proposal_geojson(proposal)).decode(),
+        proposal_json=script_json(proposal_geojson(proposal)),
     )
 
 

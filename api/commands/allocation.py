@@ -2,14 +2,15 @@
 
 Each command is one ledger transaction of the service the HTTP API calls too
 (:class:`api.services.allocation.AllocationService`). Run on the server without ``--token``,
-a command acts as the local operator (full rights), named ``cli:<login>`` in the log; with
-``--token`` (or ``GAZAR_TOKEN``) it acts as that user, with that user's role and soum.
+a command acts as the local operator (full rights), named in the log by a Gazar user: ``--as
+NAME`` (an active admin user), or ``local`` without it, never the login of the machine's
+account; with ``--token`` (or ``GAZAR_TOKEN``) it acts as that user, with that user's role and
+soum.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -20,8 +21,9 @@ from rich.markup import escape
 
 from api.cli import DbOption, analysis_settings, app, err, guarded, location, out, report_error
 from api.commands.output import slashed
-from api.services.access import Unauthorized, local_operator
+from api.services.access import LOCAL, Forbidden, Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
+from api.services.messages import both
 from layers.errors import GazarError, InputFileError
 from layers.ledger import ROLES, Ledger, User, open_ledger
 
@@ -40,6 +42,15 @@ TokenOption = Annotated[
         "--token",
         envvar="GAZAR_TOKEN",
         help="Act as the user of this token (default: the local operator).",
+        show_default=False,
+    ),
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as the local operator under this admin user's name in the log "
+        "(default: 'local').",
         show_default=False,
     ),
 ]
@@ -65,12 +76,34 @@ def _with_ledger(db: str | None, read: Callable[[Ledger], T]) -> T:
         ledger.close()
 
 
-def _user(ledger: Ledger, token: str | None) -> User:
+def _operator(ledger: Ledger, name: str | None) -> str:
+    """The name the local operator acts under: an active admin user's (``--as NAME``), or
+    ``local``; never the operating system's login."""
+    if name is None:
+        return LOCAL
+    users = [u for u in ledger.users() if u.name == name and u.revoked_at is None]
+    if not users:
+        raise typer.Exit(
+            report_error(Unauthorized(both("security_message", "operator_unknown", name=name)))
+        )
+    if users[0].role != "admin":
+        raise typer.Exit(
+            report_error(
+                Forbidden(
+                    both("security_message", "operator_not_admin", name=name, role=users[0].role)
+                )
+            )
+        )
+    return name
+
+
+def _user(ledger: Ledger, who: tuple[str | None, str | None]) -> User:
+    token, as_user = who
     if token is None:
-        return local_operator(f"cli:{getpass.getuser()}")
+        return local_operator(_operator(ledger, as_user))
     user = ledger.authenticate(token)
     if user is None:
-        raise typer.Exit(report_error(Unauthorized("the token is unknown or revoked")))
+        raise typer.Exit(report_error(Unauthorized(both("access_message", "bad_token"))))
     return user
 
 
@@ -79,12 +112,16 @@ def _service(ledger: Ledger) -> AllocationService:
     return AllocationService(lambda: ledger, analysis_settings())
 
 
-def _act(db: str | None, token: str | None, action: Callable[[AllocationService, User], T]) -> T:
+def _act(
+    db: str | None,
+    who: tuple[str | None, str | None],
+    action: Callable[[AllocationService, User], T],
+) -> T:
     """Open the ledger, run ``action`` as the token's user (or the local operator), close it;
     a Gazar error becomes a readable message and a non-zero exit."""
     ledger = _ledger(db)
     try:
-        user = _user(ledger, token)
+        user = _user(ledger, who)
         return guarded(lambda: action(_service(ledger), user))
     finally:
         ledger.close()
@@ -122,6 +159,7 @@ def apply_cmd(
         typer.Option("--ha", help="Or: a size in hectares, placed in the free land for you."),
     ] = None,
     token: TokenOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -142,7 +180,7 @@ def apply_cmd(
         geometry=geometry,
         requested_ha=ha,
     )
-    doc = _act(db, token, lambda allocation, user: allocation.apply(data, user=user))
+    doc = _act(db, (token, as_user), lambda allocation, user: allocation.apply(data, user=user))
     if as_json:
         _echo(doc)
         return
@@ -172,13 +210,14 @@ def object_cmd(
     reason: Annotated[str, typer.Option("--reason", help="Why (published).")],
     name: Annotated[str, typer.Option("--name", help="Who objects (published).")] = "",
     token: TokenOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Object to an application within its objection window."""
     doc = _act(
         db,
-        token,
+        (token, as_user),
         lambda allocation, user: allocation.object_to(number, name=name, reason=reason, user=user),
     )
     if as_json:
@@ -196,6 +235,7 @@ def decide_cmd(
         str | None, typer.Option("--contract-no", help="Contract number (default: the number).")
     ] = None,
     token: TokenOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -206,7 +246,7 @@ def decide_cmd(
     """
     doc = _act(
         db,
-        token,
+        (token, as_user),
         lambda allocation, user: allocation.decide(
             number, outcome=outcome, reason=reason, contract_no=contract_no, user=user
         ),
@@ -232,6 +272,7 @@ def draw_announce(
     date: Annotated[str, typer.Option("--date", help="The draw date, YYYY-MM-DD (a later day).")],
     value: Annotated[str, typer.Option("--value", help="The public value, announced now.")],
     token: TokenOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -242,7 +283,7 @@ def draw_announce(
         raise typer.BadParameter(f"{date!r} is not YYYY-MM-DD", param_hint="--date") from None
     doc = _act(
         db,
-        token,
+        (token, as_user),
         lambda allocation, user: allocation.announce_draw(
             number, draw_date=day, public_value=value, user=user
         ),
@@ -260,11 +301,14 @@ def draw_announce(
 def draw_run(
     draw_id: Annotated[str, typer.Argument(help="The draw's id.")],
     token: TokenOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Run an announced draw on or after its date: seed, order, winner."""
-    doc = _act(db, token, lambda allocation, user: allocation.run_draw(draw_id, user=user))
+    doc = _act(
+        db, (token, as_user), lambda allocation, user: allocation.run_draw(draw_id, user=user)
+    )
     if as_json:
         _echo(doc)
         return
@@ -319,13 +363,14 @@ def review_cmd(
         str | None, typer.Option("--valid-until", help="Last valid day when issued.")
     ] = None,
     token: TokenOption = None,
+    as_user: AsOption = None,
     db: DbOption = None,
 ) -> None:
     """MRPAM's review of a Land Conclusion: under_review, then issued or rejected."""
     until = dt.date.fromisoformat(valid_until) if valid_until else None
     doc = _act(
         db,
-        token,
+        (token, as_user),
         lambda allocation, user: allocation.review_land_conclusion(
             land_conclusion_id, status=status, decision_ref=ref, valid_until=until, user=user
         ),
@@ -342,14 +387,15 @@ def users_add(
     role: Annotated[str, typer.Option("--role", help=", ".join(ROLES))],
     soum: Annotated[str | None, typer.Option("--soum", help="The soum (role soum).")] = None,
     aimag: Annotated[str | None, typer.Option("--aimag", help="The aimag (role aimag).")] = None,
+    as_user: AsOption = None,
     db: DbOption = None,
 ) -> None:
     """Create a user and print the token once: it is stored only as a salted hash."""
     if role not in ROLES:
         raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
     ledger = _ledger(db)
-    operator = f"cli:{getpass.getuser()}"
     try:
+        operator = _operator(ledger, as_user)
         user, token = ledger.add_user(
             name,
             role=role,  # type: ignore[arg-type]
@@ -374,11 +420,16 @@ def users_add(
 @users_app.command("revoke")
 def users_revoke(
     name: Annotated[str, typer.Argument(help="The user.")],
+    as_user: AsOption = None,
     db: DbOption = None,
 ) -> None:
     """Revoke a user's token (the user stays in the log)."""
-    actor = f"cli:{getpass.getuser()}"
-    user = _with_ledger(db, lambda ledger: guarded(lambda: ledger.revoke_user(name, actor=actor)))
+
+    def revoke(ledger: Ledger) -> User:
+        actor = _operator(ledger, as_user)
+        return guarded(lambda: ledger.revoke_user(name, actor=actor))
+
+    user = _with_ledger(db, revoke)
     out.print(slashed("cli_text.revoked", name=escape(user.name), at=user.revoked_at))
 
 

@@ -4,7 +4,8 @@ Reads are open to everyone; every write needs ``Authorization: Bearer <token>`` 
 the role and the object (:mod:`api.services.access`; the document declares its ``bearerAuth``
 scheme). Refusals: 400 (a body or parameter that does not fit the document),
 401 (no or bad token), 403 (role or soum), 404 (no such record), 409 (the records forbid it:
-every reason listed), 422 (unusable input). Each route parses its input and calls the
+every reason listed), 422 (unusable input), 429 (too many failed token checks from the
+address: :class:`api.auth.FailedTokens`). Each route parses its input and calls the
 :class:`api.services.allocation.AllocationService` the ``gazar`` commands call too.
 
 ``/register.json``, ``/register.geojson`` and ``/register.csv`` are the feeds a soum can
@@ -39,6 +40,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such record"},
     409: {"description": "Refused by the records' state; the description lists every reason"},
     422: {"description": "The input cannot be used"},
+    429: {
+        "description": "Too many failed token checks from this address (GAZAR_TOKEN_FAILURES "
+        "within GAZAR_TOKEN_FAILURE_WINDOW_S): every token is refused until Retry-After",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until a token may be tried again",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

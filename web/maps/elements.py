@@ -9,7 +9,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
 import shapely
 from branca.element import MacroElement
@@ -31,13 +30,9 @@ from web.assets import (
 )
 from web.i18n import text
 from web.maps.styles import PRECISION_DEG, Look, RemoteLoading
+from web.safejson import script_json
 
 # ------------------------------------------------------------------------------ data to JSON
-
-
-def _json(value: object) -> str:
-    """JSON safe to place inside a ``<script>`` element."""
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("</", "<\\/")
 
 
 def _plain(values: pd.Series) -> list[object]:
@@ -83,7 +78,7 @@ def features_json(
     n = int(keep.sum())
     rows = zip(*(cols[k] for k in keys), strict=True) if keys else iter([()] * n)
     props = [dict(zip(keys, row, strict=True)) for row in rows]
-    return _json(collection(property_features(props, geoms[keep])))
+    return script_json(collection(property_features(props, geoms[keep])))
 
 
 # ------------------------------------------------------------------------------ folium parts
@@ -107,7 +102,7 @@ class GazarLayer(JSCSSMixin, Layer):  # type: ignore[misc]
         self._name = "GazarLayer"
         self.layer = spec["layer"]
         self.spec = dict(spec)
-        self.spec_json = _json(spec)
+        self.spec_json = script_json(spec)
         self.data_json = data if data is not None else "null"
         localize(self, [GAZAR_JS], [GAZAR_CSS])
 
@@ -127,7 +122,7 @@ class GazarSetup(JSCSSMixin, MacroElement):  # type: ignore[misc]
         super().__init__()
         self._name = "GazarSetup"
         self.options = dict(options)
-        self.options_json = _json(options)
+        self.options_json = script_json(options)
         localize(self, [DRAW_JS, GAZAR_JS], [DRAW_CSS, GAZAR_CSS])
 
 
