@@ -15,13 +15,12 @@ from api.settings import ApiSettings
 from layers.ledger import open_ledger
 from layers.store import open_store
 from tests import factories as f
-from tests.test_maps import soum
 
 
 def _store(tmp_path: Path) -> tuple[Path, str]:
     db = tmp_path / "store.gpkg"
     with open_store(db) as store:
-        store.write({"soums": f.frame("soums", [soum()])})
+        store.write({"soums": f.frame("soums", [f.soum()])})
     with open_ledger(db) as ledger:
         token = ledger.add_user("admin", actor="setup", role="admin")[1]
     return db, token

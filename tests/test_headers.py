@@ -18,7 +18,6 @@ from layers.errors import StoreError
 from layers.ledger import open_ledger
 from layers.store import open_store
 from tests import factories as f
-from tests.test_maps import soum
 from tests.test_pages import FREE, proposal_geojson
 
 
@@ -26,7 +25,7 @@ from tests.test_pages import FREE, proposal_geojson
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("headers") / "store.gpkg"
     with open_store(path) as store:
-        store.write({"soums": f.frame("soums", [soum()])})
+        store.write({"soums": f.frame("soums", [f.soum()])})
     return path
 
 

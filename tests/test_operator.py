@@ -15,7 +15,6 @@ from api.settings import ApiSettings
 from layers.ledger import open_ledger
 from layers.store import open_store
 from tests import factories as f
-from tests.test_maps import soum
 
 runner = CliRunner()
 
@@ -23,7 +22,7 @@ runner = CliRunner()
 def test_no_event_names_the_os_login(tmp_path: Path) -> None:
     db = tmp_path / "store.gpkg"
     with open_store(db) as store:
-        store.write({"soums": f.frame("soums", [soum()])})
+        store.write({"soums": f.frame("soums", [f.soum()])})
     open_ledger(db).close()
     at = ["--db", str(db)]
     first = runner.invoke(cli, ["users", "add", "Bold", "--role", "admin", *at])
