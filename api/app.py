@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
+from api.bodycap import BodyCap
 from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.routes import ROUTERS
@@ -50,6 +51,7 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = tree
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(BodyCap, cap=tree.api.max_body_bytes)  # outermost: before anything reads
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

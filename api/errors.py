@@ -95,7 +95,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        code = {404: "NotFound", 413: "PayloadTooLarge"}.get(exc.status_code, "HTTPError")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not only the first route's
             headers["Allow"] = ", ".join(allowed_methods(request))
