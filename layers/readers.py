@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -22,7 +23,15 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.errors import InputFileError, Problem, ValidationFailed
-from layers.uploads import ReadLimits, geopackage_layers, kml_in, refuse, shapefile_in
+from layers.uploads import (
+    ReadLimits,
+    check_shapefile,
+    geopackage_layers,
+    kml_in,
+    refuse,
+    shapefile_in,
+    shapefile_records,
+)
 
 _GDAL_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml", ".kmz", ".fgb", ".zip"}
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
@@ -66,6 +75,8 @@ def _gdal_path(
         return str(kml_in(path, limits, folder, file=str(path))), "KMZ"
     if suffix == ".gpkg":
         geopackage_layers(path, limits, file=str(path), source_layer=source_layer)
+    if suffix == ".shp":
+        check_shapefile(path, limits, file=str(path))
     return str(path), {
         ".geojson": "GeoJSON",
         ".json": "GeoJSON",
@@ -114,6 +125,8 @@ def _read_layers(
         except Exception as exc:
             raise InputFileError(str(path), f"cannot be read as {fmt}: {exc}") from None
         if isinstance(frame, gpd.GeoDataFrame) and len(frame):
+            if fmt.startswith("Shapefile"):
+                _lost_geometries(path, Path(gdal_path), frame)
             frames.append(frame)
     if not frames:
         raise InputFileError(str(path), "the file has no features")
@@ -121,6 +134,22 @@ def _read_layers(
         return frames[0], fmt
     crs = frames[0].crs
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs), fmt
+
+
+def _lost_geometries(path: Path, shp: Path, frame: gpd.GeoDataFrame) -> None:
+    """Refuse a shapefile read with a geometry missing where its index holds one: GDAL gives
+    none, silently, when it cannot allocate a record's points."""
+    lengths = shapefile_records(shp)
+    if lengths is None or len(lengths) != len(frame):
+        return
+    lost = np.flatnonzero(frame.geometry.isna().to_numpy() & (lengths > 4))
+    if len(lost):
+        i = int(lost[0])
+        raise InputFileError(
+            str(path),
+            f"feature #{i}: its geometry ({int(lengths[i]):,} bytes) could not be read "
+            "(out of memory)",
+        )
 
 
 def _check_counts(path: Path, frame: gpd.GeoDataFrame, limits: ReadLimits) -> None:

@@ -17,6 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from layers.errors import InputFileError
 from layers.labels import message
 
@@ -229,7 +231,44 @@ def shapefile_in(path: Path, limits: ReadLimits, folder: Path, *, file: str) -> 
     ]
     names = [f"upload{PurePosixPath(m.filename.lower()).suffix}" for m in parts]
     extract(path, parts, folder, names, limits, file=file)
+    check_shapefile(folder / "upload.shp", limits, file=file)
     return folder / "upload.shp"
+
+
+def shapefile_records(shp: Path) -> np.ndarray | None:
+    """The content length in bytes of each record of the shapefile ``shp``, from its ``.shx``
+    index (``None`` without one)."""
+    shx = next((p for p in (shp.with_suffix(".shx"), shp.with_suffix(".SHX")) if p.is_file()), None)
+    if shx is None:
+        return None
+    index = np.frombuffer(shx.read_bytes()[100:], dtype=">i4")
+    return index[1 : len(index) - len(index) % 2 : 2].astype(np.int64) * 2
+
+
+def check_shapefile(shp: Path, limits: ReadLimits, *, file: str) -> None:
+    """Refuse a shapefile whose index counts more records, or whose records hold more
+    coordinates (16 bytes each), than the caps: read before GDAL opens it."""
+    lengths = shapefile_records(shp)
+    if lengths is None:
+        return
+    rows = len(lengths)
+    if limits.max_features is not None and rows > limits.max_features:
+        raise refuse(
+            file,
+            "too_many_features",
+            size=f"{rows:,}",
+            limit=f"{limits.max_features:,}",
+            setting="GAZAR_MAX_CHECK_FEATURES",
+        )
+    vertices = int(np.maximum(lengths - 44, 0).sum() // 16)  # type, box, counts: 44 bytes
+    if limits.max_vertices is not None and vertices > limits.max_vertices:
+        raise refuse(
+            file,
+            "too_many_vertices",
+            size=f"{vertices:,}",
+            limit=f"{limits.max_vertices:,}",
+            setting="GAZAR_MAX_VERTICES",
+        )
 
 
 def kml_in(path: Path, limits: ReadLimits, folder: Path, *, file: str) -> Path:
