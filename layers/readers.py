@@ -25,10 +25,10 @@ from pyproj.exceptions import CRSError
 from layers.errors import InputFileError, Problem, ValidationFailed
 from layers.uploads import (
     ReadLimits,
+    check_counts,
     check_shapefile,
     geopackage_layers,
     kml_in,
-    refuse,
     shapefile_in,
     shapefile_records,
 )
@@ -154,24 +154,10 @@ def _lost_geometries(path: Path, shp: Path, frame: gpd.GeoDataFrame) -> None:
 
 def _check_counts(path: Path, frame: gpd.GeoDataFrame, limits: ReadLimits) -> None:
     """Refuse a frame over the feature or vertex cap (before it goes anywhere else)."""
-    if limits.max_features is not None and len(frame) > limits.max_features:
-        raise refuse(
-            str(path),
-            "too_many_features",
-            size=f"{len(frame):,}",
-            limit=f"{limits.max_features:,}",
-            setting="GAZAR_MAX_CHECK_FEATURES",
-        )
-    if limits.max_vertices is not None:
-        vertices = int(shapely.get_num_coordinates(frame.geometry.array).sum())
-        if vertices > limits.max_vertices:
-            raise refuse(
-                str(path),
-                "too_many_vertices",
-                size=f"{vertices:,}",
-                limit=f"{limits.max_vertices:,}",
-                setting="GAZAR_MAX_VERTICES",
-            )
+    if limits.max_features is None and limits.max_vertices is None:
+        return
+    vertices = int(shapely.get_num_coordinates(frame.geometry.array).sum())
+    check_counts(str(path), len(frame), vertices, limits)
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, str, bool]:

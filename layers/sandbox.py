@@ -24,7 +24,13 @@ import geopandas as gpd
 
 from layers.errors import GazarError, InputFileError, ValidationFailed
 from layers.readers import SourceInfo, read_features
-from layers.uploads import ReadLimits, UploadTooLarge, archive_members, geopackage_layers, refuse
+from layers.uploads import (
+    ReadLimits,
+    archive_members,
+    geopackage_layers,
+    over_budget,
+    refuse,
+)
 
 _PRELOAD = ["layers.readers"]
 
@@ -65,7 +71,7 @@ def read_bounded(
         if child.is_alive():
             child.kill()
             child.join()
-            raise _time_budget(path, limits)
+            raise over_budget(str(path), "time", limits)
         if child.exitcode != 0 or not out.exists():
             raise _died(path, limits, child.exitcode)
         kind, payload, peak = pickle.loads(out.read_bytes())
@@ -137,7 +143,7 @@ def _sounds_like_memory(reason: str) -> bool:
 
 def _rebuilt(kind: str, payload: Any, path: Path, limits: ReadLimits) -> GazarError:
     if kind == "memory":
-        return _memory_budget(path, limits)
+        return over_budget(str(path), "memory", limits)
     if kind == "validation":
         problems, truncated, warnings = payload
         return ValidationFailed(problems, truncated=truncated, warnings=warnings)
@@ -146,34 +152,12 @@ def _rebuilt(kind: str, payload: Any, path: Path, limits: ReadLimits) -> GazarEr
     return GazarError(str(payload))
 
 
-def _memory_budget(path: Path, limits: ReadLimits) -> UploadTooLarge:
-    error = refuse(
-        str(path),
-        "memory_budget",
-        limit=f"{limits.memory_bytes or 0:,}",
-        setting="GAZAR_MAX_PARSE_BYTES",
-    )
-    assert isinstance(error, UploadTooLarge)
-    return error
-
-
-def _time_budget(path: Path, limits: ReadLimits) -> UploadTooLarge:
-    error = refuse(
-        str(path),
-        "time_budget",
-        limit=f"{limits.seconds or 0:g}",
-        setting="GAZAR_MAX_PARSE_SECONDS",
-    )
-    assert isinstance(error, UploadTooLarge)
-    return error
-
-
 def _died(path: Path, limits: ReadLimits, code: int | None) -> InputFileError:
     """A child that exited without a result: killed over its CPU time, or out of memory in
     native code (``std::bad_alloc`` aborts, an allocation fails with SIGSEGV)."""
     if code == -signal.SIGXCPU and limits.seconds is not None:
-        return _time_budget(path, limits)
+        return over_budget(str(path), "time", limits)
     killed = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL, -signal.SIGBUS)
     if code in killed and limits.memory_bytes is not None:
-        return _memory_budget(path, limits)
+        return over_budget(str(path), "memory", limits)
     return refuse(str(path), "parse_failed", size=str(code))

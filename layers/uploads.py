@@ -34,6 +34,8 @@ RATIO_FLOOR = 1_000_000
 #: WKB type and counts of a simple polygon): the vertex estimate leaves them out
 _BLOB_OVERHEAD = 61
 _CHUNK = 1 << 20
+#: the time budget of the GeoPackage queries when ``ReadLimits.seconds`` is not set
+PARSE_SECONDS = 30.0
 
 
 class UploadTooLarge(InputFileError):
@@ -83,6 +85,57 @@ _CAPS = frozenset(
 )
 
 
+def check_counts(file: str, rows: int, vertices: int | None, limits: ReadLimits) -> None:
+    """Refuse ``rows`` features or ``vertices`` vertices (counted or estimated) over the caps."""
+    if limits.max_features is not None and rows > limits.max_features:
+        raise refuse(
+            file,
+            "too_many_features",
+            size=f"{rows:,}",
+            limit=f"{limits.max_features:,}",
+            setting="GAZAR_MAX_CHECK_FEATURES",
+        )
+    if vertices is not None and limits.max_vertices is not None and vertices > limits.max_vertices:
+        raise refuse(
+            file,
+            "too_many_vertices",
+            size=f"{vertices:,}",
+            limit=f"{limits.max_vertices:,}",
+            setting="GAZAR_MAX_VERTICES",
+        )
+
+
+def over_budget(file: str, budget: str, limits: ReadLimits) -> UploadTooLarge:
+    """The refusal of a parse over its ``"memory"`` or ``"time"`` budget."""
+    if budget == "memory":
+        limit, setting = f"{limits.memory_bytes or 0:,}", "GAZAR_MAX_PARSE_BYTES"
+    else:
+        limit, setting = f"{limits.seconds or PARSE_SECONDS:g}", "GAZAR_MAX_PARSE_SECONDS"
+    text = message("upload_message", f"{budget}_budget", "en", limit=limit, setting=setting)
+    return UploadTooLarge(file, text)
+
+
+def _over_member(file: str, name: str, size: str, cap: int) -> InputFileError:
+    return refuse(
+        file,
+        "member_too_large",
+        member=name,
+        size=size,
+        limit=f"{cap:,}",
+        setting="GAZAR_MAX_UPLOAD_MEMBER_BYTES",
+    )
+
+
+def _over_total(file: str, limits: ReadLimits) -> InputFileError:
+    return refuse(
+        file,
+        "expanded_too_large",
+        size=f"over {limits.max_expanded_bytes:,}",
+        limit=f"{limits.max_expanded_bytes:,}",
+        setting="GAZAR_MAX_UPLOAD_EXPANDED_BYTES",
+    )
+
+
 # ------------------------------------------------------------------------------- archives
 
 
@@ -116,26 +169,13 @@ def archive_members(path: Path, limits: ReadLimits, *, file: str) -> list[zipfil
         _check_member(file, name, info.file_size, info.compress_size, limits)
         total += info.file_size
         if total > limits.max_expanded_bytes:
-            raise refuse(
-                file,
-                "expanded_too_large",
-                size=f"over {limits.max_expanded_bytes:,}",
-                limit=f"{limits.max_expanded_bytes:,}",
-                setting="GAZAR_MAX_UPLOAD_EXPANDED_BYTES",
-            )
+            raise _over_total(file, limits)
     return files
 
 
 def _check_member(file: str, name: str, size: int, packed: int, limits: ReadLimits) -> None:
     if size > limits.max_member_bytes:
-        raise refuse(
-            file,
-            "member_too_large",
-            member=name,
-            size=f"{size:,}",
-            limit=f"{limits.max_member_bytes:,}",
-            setting="GAZAR_MAX_UPLOAD_MEMBER_BYTES",
-        )
+        raise _over_member(file, name, f"{size:,}", limits.max_member_bytes)
     if size > RATIO_FLOOR and size > limits.max_ratio * max(packed, 1):
         raise refuse(
             file,
@@ -170,23 +210,11 @@ def extract(
                     while chunk := src.read(_CHUNK):
                         written += len(chunk)
                         total += len(chunk)
-                        if written > min(info.file_size, limits.max_member_bytes):
-                            raise refuse(
-                                file,
-                                "member_too_large",
-                                member=info.filename,
-                                size=f"over {written:,}",
-                                limit=f"{min(info.file_size, limits.max_member_bytes):,}",
-                                setting="GAZAR_MAX_UPLOAD_MEMBER_BYTES",
-                            )
+                        cap = min(info.file_size, limits.max_member_bytes)
+                        if written > cap:
+                            raise _over_member(file, info.filename, f"over {written:,}", cap)
                         if total > limits.max_expanded_bytes:
-                            raise refuse(
-                                file,
-                                "expanded_too_large",
-                                size=f"over {limits.max_expanded_bytes:,}",
-                                limit=f"{limits.max_expanded_bytes:,}",
-                                setting="GAZAR_MAX_UPLOAD_EXPANDED_BYTES",
-                            )
+                            raise _over_total(file, limits)
                         dst.write(chunk)
             except RuntimeError:  # zipfile: "File ... is encrypted, password required"
                 raise refuse(file, "encrypted", member=info.filename) from None
@@ -251,24 +279,8 @@ def check_shapefile(shp: Path, limits: ReadLimits, *, file: str) -> None:
     lengths = shapefile_records(shp)
     if lengths is None:
         return
-    rows = len(lengths)
-    if limits.max_features is not None and rows > limits.max_features:
-        raise refuse(
-            file,
-            "too_many_features",
-            size=f"{rows:,}",
-            limit=f"{limits.max_features:,}",
-            setting="GAZAR_MAX_CHECK_FEATURES",
-        )
     vertices = int(np.maximum(lengths - 44, 0).sum() // 16)  # type, box, counts: 44 bytes
-    if limits.max_vertices is not None and vertices > limits.max_vertices:
-        raise refuse(
-            file,
-            "too_many_vertices",
-            size=f"{vertices:,}",
-            limit=f"{limits.max_vertices:,}",
-            setting="GAZAR_MAX_VERTICES",
-        )
+    check_counts(file, len(lengths), vertices, limits)
 
 
 def kml_in(path: Path, limits: ReadLimits, folder: Path, *, file: str) -> Path:
@@ -309,7 +321,7 @@ def geopackage_layers(
     The file is opened read-only and immutable (``mode=ro&immutable=1``): nothing is written, no
     trigger runs, and a query running past the time budget is stopped."""
     uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro&immutable=1"
-    deadline = time.monotonic() + (limits.seconds or 30.0)
+    deadline = time.monotonic() + (limits.seconds or PARSE_SECONDS)
     try:
         con = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
@@ -319,12 +331,7 @@ def geopackage_layers(
         return _layers(con, limits, file=file, source_layer=source_layer)
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
-            raise refuse(
-                file,
-                "time_budget",
-                limit=f"{limits.seconds or 30.0:g}",
-                setting="GAZAR_MAX_PARSE_SECONDS",
-            ) from None
+            raise over_budget(file, "time", limits) from None
         raise InputFileError(file, f"cannot be read as GeoPackage: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise InputFileError(file, f"cannot be read as GeoPackage: {exc}") from None
@@ -364,28 +371,14 @@ def _layers(
             raise refuse(file, "gpkg_not_a_table", layer=name)
         table = _quoted(name)
         rows = int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-        if limits.max_features is not None and rows > limits.max_features:
-            raise refuse(
-                file,
-                "too_many_features",
-                size=f"{rows:,}",
-                limit=f"{limits.max_features:,}",
-                setting="GAZAR_MAX_CHECK_FEATURES",
-            )
+        check_counts(file, rows, None, limits)
         size = 0
         column = columns.get(name.lower())
         if column is not None:
             query = f"SELECT COALESCE(SUM(length({_quoted(column)})), 0) FROM {table}"
             size = int(con.execute(query).fetchone()[0])
         layer = GeoPackageLayer(name, rows, size)
-        if limits.max_vertices is not None and layer.vertices > limits.max_vertices:
-            raise refuse(
-                file,
-                "too_many_vertices",
-                size=f"{layer.vertices:,}",
-                limit=f"{limits.max_vertices:,}",
-                setting="GAZAR_MAX_VERTICES",
-            )
+        check_counts(file, rows, layer.vertices, limits)
         found.append(layer)
     return found
 
