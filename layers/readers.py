@@ -137,12 +137,14 @@ def _read_layers(
 
 
 def _lost_geometries(path: Path, shp: Path, frame: gpd.GeoDataFrame) -> None:
-    """Refuse a shapefile read with a geometry missing where its index holds one: GDAL gives
-    none, silently, when it cannot allocate a record's points."""
+    """Refuse a shapefile read with a geometry missing or empty where its index holds points:
+    GDAL gives none (or an empty one), silently, when it cannot allocate a record's points."""
     lengths = shapefile_records(shp)
     if lengths is None or len(lengths) != len(frame):
         return
-    lost = np.flatnonzero(frame.geometry.isna().to_numpy() & (lengths > 4))
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    lost = np.flatnonzero(missing & (lengths > 44))  # a record with points: type, box, counts
     if len(lost):
         i = int(lost[0])
         raise InputFileError(

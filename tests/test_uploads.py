@@ -414,3 +414,20 @@ def test_an_application_over_the_vertex_cap_is_refused_and_nothing_written(
     assert "GAZAR_MAX_VERTICES" in result.output
     with open_ledger(store_location) as ledger:
         assert len(ledger.read("applications")) == 0
+
+
+def test_a_geometry_gdal_drops_for_want_of_memory_is_not_taken_for_an_empty_one(
+    tmp_path: Path,
+) -> None:
+    """Out of memory, GDAL gives a shapefile record no geometry (or an empty one) and no error;
+    the record's length in the .shx tells it had points."""
+    from layers.readers import _lost_geometries
+
+    with zipfile.ZipFile(shapefile_zip(tmp_path / "s.zip", 1001)) as zf:
+        zf.extractall(tmp_path)
+    shp = tmp_path / "bomb.shp"
+    for dropped in (None, shapely.Polygon()):
+        frame = gpd.GeoDataFrame(geometry=[dropped], crs="EPSG:4326")
+        with pytest.raises(InputFileError, match=r"feature #0: its geometry \(16,060 bytes\)"):
+            _lost_geometries(Path("parcels.zip"), shp, frame)
+    _lost_geometries(Path("parcels.zip"), shp, read_features(shp)[0])  # read whole: no error
