@@ -21,6 +21,7 @@ from layers.errors import (
     ValidationFailed,
 )
 from layers.ledger import Conflict
+from layers.uploads import ReadersBusy
 
 __all__ = [
     "STATUS",
@@ -46,6 +47,7 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (InputFileError, 422, "InvalidInput"),
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),
+    (ReadersBusy, 503, "ServiceUnavailable"),
     (Unauthorized, 401, "Unauthorized"),
     (Forbidden, 403, "Forbidden"),
     (Conflict, 409, "Conflict"),

@@ -81,6 +81,9 @@ class ApiSettings(BaseSettings):
     max_parse_bytes: int = Field(1_000_000_000, ge=50_000_000)
     #: the seconds an upload's parse may take: longer gets 413
     max_parse_seconds: float = Field(30.0, gt=0)
+    #: uploads parsed at once by one server process; more wait up to GAZAR_MAX_PARSE_SECONDS,
+    #: then get 503
+    max_parallel_parses: int = Field(2, ge=1)
 
     def upload_limits(self) -> ReadLimits:
         """The caps and budgets an uploaded file is read under (``/check``)."""
@@ -90,6 +93,7 @@ class ApiSettings(BaseSettings):
             max_vertices=self.max_vertices,
             memory_bytes=self.max_parse_bytes,
             seconds=self.max_parse_seconds,
+            parallel=self.max_parallel_parses,
         )
 
     def file_limits(self) -> ReadLimits:

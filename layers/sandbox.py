@@ -11,20 +11,25 @@ is refused from its directory without starting a child at all.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import pickle
 import resource
 import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from layers.errors import GazarError, InputFileError, ValidationFailed
+from layers.labels import message
 from layers.readers import SourceInfo, read_features
 from layers.uploads import (
+    ReadersBusy,
     ReadLimits,
     archive_members,
     geopackage_layers,
@@ -33,6 +38,9 @@ from layers.uploads import (
 )
 
 _PRELOAD = ["layers.readers"]
+#: the parse slots of this process, by their number
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
 
 
 def read_bounded(
@@ -49,6 +57,8 @@ def read_bounded(
     ------
     layers.uploads.UploadTooLarge
         Over a cap or a budget, naming it and its ``GAZAR_*`` setting.
+    layers.uploads.ReadersBusy
+        When every parse slot stayed taken for the time budget.
     layers.errors.InputFileError, layers.errors.ValidationFailed
         As :func:`read_features` raises them.
     """
@@ -56,6 +66,29 @@ def read_bounded(
     _preflight(path, limits, source_layer)
     if limits.memory_bytes is None and limits.seconds is None:
         return read_features(path, crs=crs, source_layer=source_layer, limits=limits)
+    with _slot(path, limits):
+        return _in_child(path, limits, crs, source_layer)
+
+
+@contextlib.contextmanager
+def _slot(path: Path, limits: ReadLimits) -> Iterator[None]:
+    """One of the process's ``limits.parallel`` parse slots, waited for up to the time budget."""
+    if limits.parallel is None:
+        yield
+        return
+    with _SLOTS_LOCK:
+        slots = _SLOTS.setdefault(limits.parallel, threading.BoundedSemaphore(limits.parallel))
+    if not slots.acquire(timeout=limits.seconds):
+        raise ReadersBusy(message("upload_message", "busy", "en", limit=limits.parallel))
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _in_child(
+    path: Path, limits: ReadLimits, crs: str | None, source_layer: str | None
+) -> tuple[gpd.GeoDataFrame, SourceInfo]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(_PRELOAD)
     with tempfile.TemporaryDirectory(prefix="gazar-parse-") as folder:

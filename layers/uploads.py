@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from layers.errors import InputFileError
+from layers.errors import GazarError, InputFileError
 from layers.labels import message
 
 #: members an archive of that kind may not hold (an archive inside an archive)
@@ -40,6 +40,10 @@ PARSE_SECONDS = 30.0
 
 class UploadTooLarge(InputFileError):
     """A file over one of the caps of :class:`ReadLimits` (413 over HTTP)."""
+
+
+class ReadersBusy(GazarError):
+    """Every parse slot (``GAZAR_MAX_PARALLEL_PARSES``) stayed taken for the time budget (503)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class ReadLimits:
     memory_bytes: int | None = None
     #: the parse's wall-clock time (``GAZAR_MAX_PARSE_SECONDS``)
     seconds: float | None = None
+    #: parses run at once in this process; more wait, up to ``seconds``
+    #: (``GAZAR_MAX_PARALLEL_PARSES``)
+    parallel: int | None = None
 
 
 def refuse(file: str, code: str, **values: object) -> InputFileError:

@@ -431,3 +431,22 @@ def test_a_geometry_gdal_drops_for_want_of_memory_is_not_taken_for_an_empty_one(
         with pytest.raises(InputFileError, match=r"feature #0: its geometry \(16,064 bytes\)"):
             _lost_geometries(Path("parcels.zip"), shp, frame)
     _lost_geometries(Path("parcels.zip"), shp, read_features(shp)[0])  # read whole: no error
+
+
+def test_uploads_wait_for_a_parse_slot_and_are_refused_when_none_comes(
+    store_location: str, tmp_path: Path
+) -> None:
+    from layers import sandbox
+
+    data = shapefile_zip(tmp_path / "small.zip", 1001).read_bytes()
+    with client_for(store_location, max_parallel_parses=1, max_parse_seconds=3.0) as c:
+        first = c.post("/check", data={"lang": "en"}, files={"file": ("small.zip", data)})
+        assert first.status_code == 200  # the slot is taken and given back
+        slots = sandbox._SLOTS[1]
+        assert slots.acquire(timeout=1)  # another upload is being read
+        try:
+            r = c.post("/check", data={"lang": "en"}, files={"file": ("small.zip", data)})
+        finally:
+            slots.release()
+    assert r.status_code == 503
+    assert "at most 1 at once, GAZAR_MAX_PARALLEL_PARSES" in page_error(r)

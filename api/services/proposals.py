@@ -23,7 +23,7 @@ from api.settings import ApiSettings
 from layers.errors import GazarError, InvalidGeometry
 from layers.sandbox import read_bounded
 from layers.schema import STORE_CRS
-from layers.uploads import UploadTooLarge
+from layers.uploads import ReadersBusy, UploadTooLarge
 
 GEOMETRY_TYPES: Final = frozenset(
     {
@@ -112,6 +112,8 @@ def proposal_from_file(
             frame, info = read_bounded(path, limits=settings.upload_limits())
         except UploadTooLarge as exc:
             raise PayloadTooLarge(str(exc).replace(str(path), name)) from None
+        except ReadersBusy:
+            raise
         except GazarError as exc:
             raise Unreadable(str(exc).replace(str(path), name)) from None
     body = orjson.dumps(proposal_geojson(frame))
