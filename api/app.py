@@ -10,6 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
 from api.auth import FailedTokens
+from api.bodycap import BodyCap
 from api.openapi import use_openapi_30
 from api.responses import OrjsonResponse
 from api.routes import ROUTERS
@@ -56,6 +57,7 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
     app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)
+    app.add_middleware(BodyCap, cap=tree.api.max_body_bytes)  # outermost: before anything reads
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -14,6 +14,7 @@ from rich.console import Console
 from api.settings import Settings, load_settings
 from geo.settings import AnalysisSettings
 from layers.errors import GazarError, StoreError, ValidationFailed
+from layers.uploads import ReadLimits
 from layers.store import Store, open_store
 
 app = typer.Typer(
@@ -61,6 +62,11 @@ def settings(db: str | None = None) -> Settings:
 def location(db: str | None) -> str:
     """The store ``--db`` names, else ``GAZAR_DB``, else ``data/gazar.gpkg``."""
     return db or settings().db
+
+
+def file_limits() -> ReadLimits:
+    """The caps a file named on the command line is read under (``GAZAR_MAX_UPLOAD_*``)."""
+    return load_settings().api.file_limits()
 
 
 def analysis_settings(**changes: Any) -> AnalysisSettings:

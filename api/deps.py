@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.bodycap import too_large
 from api.services import Services
 from api.services.allocation import AllocationService
 from api.services.errors import BadRequest, PayloadTooLarge
@@ -74,19 +75,12 @@ async def read_body(request: Request, cap: int) -> bytes:
         except ValueError:
             raise BadRequest(f"Content-Length {declared!r} is not a number of bytes") from None
         if size > cap:
-            raise PayloadTooLarge(_too_large(f"{size:,} bytes", cap))
+            raise PayloadTooLarge(too_large(f"{size:,} bytes", cap))
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > cap:
-            raise PayloadTooLarge(_too_large(f"over {cap:,} bytes", cap))
+            raise PayloadTooLarge(too_large(f"over {cap:,} bytes", cap))
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(size: str, cap: int) -> str:
-    return (
-        f"the request body is {size}; at most {cap:,} bytes are accepted "
-        "(GAZAR_MAX_BODY_BYTES): send fewer features per request or simplify their outlines"
-    )

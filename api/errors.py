@@ -28,6 +28,7 @@ from layers.errors import (
     ValidationFailed,
 )
 from layers.ledger import Conflict
+from layers.uploads import ReadersBusy
 
 __all__ = [
     "STATUS",
@@ -53,6 +54,7 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (InputFileError, 422, "InvalidInput"),
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),
+    (ReadersBusy, 503, "ServiceUnavailable"),
     (Unauthorized, 401, "Unauthorized"),
     (TooManyRequests, 429, "TooManyRequests"),
     (Forbidden, 403, "Forbidden"),
@@ -113,7 +115,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        code = {404: "NotFound", 413: "PayloadTooLarge"}.get(exc.status_code, "HTTPError")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not only the first route's
             headers["Allow"] = ", ".join(allowed_methods(request))

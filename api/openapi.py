@@ -249,6 +249,10 @@ _BAD_REQUEST = (
     "A parameter or the body does not fit this document (unknown parameter, missing field, "
     "value of the wrong type or out of range): the description names each one"
 )
+_TOO_LARGE = (
+    "The request body is over GAZAR_MAX_BODY_BYTES (refused from its Content-Length before it is "
+    "read, or as soon as a body sent in chunks passes it)"
+)
 
 
 def _is_error(status: str) -> bool:
@@ -282,8 +286,9 @@ def _can_be_refused(op: dict[str, Any]) -> bool:
 def document_errors(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` (OpenAPI 3.0, modified in place and returned) with the error responses the
     app gives: a 400 :class:`~api.errors.Problem` wherever a parameter or a body is declared
-    (in place of FastAPI's 422, which the app never sends), and a Problem body on every error
-    response declared without one."""
+    (in place of FastAPI's 422, which the app never sends), a 413 wherever a body is declared
+    (the body cap of ``api/bodycap.py``), and a Problem body on every error response declared
+    without one."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.setdefault("Problem", _schema(Problem.model_json_schema()))
@@ -298,6 +303,8 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
                 del responses["422"]
             if _can_be_refused(op) and "400" not in responses:
                 responses["400"] = {"description": _BAD_REQUEST}
+            if op.get("requestBody") and "413" not in responses:
+                responses["413"] = {"description": _TOO_LARGE}
             for status, response in responses.items():
                 if _is_error(status) and "content" not in response:
                     response["content"] = copy.deepcopy(problem)

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.settings import AnalysisSettings
 from layers.store import DEFAULT_DB
+from layers.uploads import ReadLimits
 
 _ENV = SettingsConfigDict(env_prefix="GAZAR_", extra="ignore")
 
@@ -73,6 +74,46 @@ class ApiSettings(BaseSettings):
     #: every token until the oldest failure is that old; counted in each server process's memory
     token_failures: int = Field(5, ge=1)
     token_failure_window_s: float = Field(60.0, gt=0)
+    #: an uploaded archive (zipped shapefile, KMZ) holding more files than this gets 413
+    max_upload_members: int = Field(50, ge=1)
+    #: an archive whose files expand to more bytes than this, in all, gets 413 (read from the
+    #: zip's directory before anything is expanded, and counted again while expanding)
+    max_upload_expanded_bytes: int = Field(100_000_000, ge=1_000)
+    #: one file of an archive expanding to more bytes than this gets 413
+    max_upload_member_bytes: int = Field(50_000_000, ge=1_000)
+    #: a file of an archive compressed more than this many times (over 1 MB expanded) gets 413
+    max_upload_ratio: float = Field(100.0, ge=1.0)
+    #: the memory an upload's parse may take, over the reader process's own: more gets 413
+    max_parse_bytes: int = Field(1_000_000_000, ge=50_000_000)
+    #: the seconds an upload's parse may take: longer gets 413
+    max_parse_seconds: float = Field(30.0, gt=0)
+    #: uploads parsed at once by one server process; more wait up to GAZAR_MAX_PARSE_SECONDS,
+    #: then get 503
+    max_parallel_parses: int = Field(2, ge=1)
+
+    def upload_limits(self) -> ReadLimits:
+        """The caps and budgets an uploaded file is read under (``/check``)."""
+        return ReadLimits(
+            **self._archive_caps(),
+            max_features=self.max_check_features,
+            max_vertices=self.max_vertices,
+            memory_bytes=self.max_parse_bytes,
+            seconds=self.max_parse_seconds,
+            parallel=self.max_parallel_parses,
+        )
+
+    def file_limits(self) -> ReadLimits:
+        """The caps a file named on the command line is read under (``gazar check``,
+        ``import``, ``apply``): the archive caps, no feature count or budget."""
+        return ReadLimits(**self._archive_caps())
+
+    def _archive_caps(self) -> dict[str, Any]:
+        return {
+            "max_members": self.max_upload_members,
+            "max_expanded_bytes": self.max_upload_expanded_bytes,
+            "max_member_bytes": self.max_upload_member_bytes,
+            "max_ratio": self.max_upload_ratio,
+        }
 
     @model_validator(mode="after")
     def _limits(self) -> Self:

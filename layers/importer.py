@@ -16,6 +16,7 @@ from layers.errors import InputFileError, Problem, ValidationFailed
 from layers.readers import SourceInfo, read_features
 from layers.schema import REGISTRY, LayerKind, layer_kind, licence_kind_from_number
 from layers.store import Store
+from layers.uploads import ReadLimits
 from layers.validate import validate_layer
 
 DuplicateIds = Literal["refuse", "drop-identical", "keep-first", "suffix"]
@@ -191,12 +192,13 @@ def plan_import(
     mapping: Mapping[str, str] | None = None,
     crs: str | None = None,
     source_layer: str | None = None,
+    limits: ReadLimits | None = None,
     replace: bool = False,
     duplicate_ids: DuplicateIds = "refuse",
 ) -> ImportPlan:
     """Read and validate ``file`` for ``layer``; ``ValidationFailed`` lists every problem."""
     kind = layer_kind(layer)
-    frame, info = read_features(file, crs=crs, source_layer=source_layer)
+    frame, info = read_features(file, crs=crs, source_layer=source_layer, limits=limits)
     frame, notes = _name_columns(frame, kind, mapping or {}, info.file)
     if kind.name == "licences" and "kind" not in frame.columns and "id" in frame.columns:
         frame["kind"] = [licence_kind_from_number(str(v)) for v in frame["id"]]

@@ -9,12 +9,13 @@ coincides with it to about 1 m).
 
 from __future__ import annotations
 
+import tempfile
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -22,6 +23,15 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.errors import InputFileError, Problem, ValidationFailed
+from layers.uploads import (
+    ReadLimits,
+    check_counts,
+    check_shapefile,
+    geopackage_layers,
+    kml_in,
+    shapefile_in,
+    shapefile_records,
+)
 
 _GDAL_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml", ".kmz", ".fgb", ".zip"}
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
@@ -36,6 +46,8 @@ class SourceInfo:
     source_crs: str
     count: int
     notes: list[str] = field(default_factory=list)
+    #: the reading process's peak resident memory, when read by ``layers.sandbox``
+    peak_bytes: int | None = None
 
 
 def parse_crs(text: str) -> CRS:
@@ -51,36 +63,41 @@ def parse_crs(text: str) -> CRS:
         ) from None
 
 
-def _gdal_path(path: Path) -> tuple[str, str]:
+def _gdal_path(
+    path: Path, limits: ReadLimits, folder: Path, source_layer: str | None
+) -> tuple[str, str]:
+    """What GDAL opens for ``path``: an archive's members extracted into ``folder`` under the
+    caps, a GeoPackage only once its layers are known to be tables within the caps."""
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile:
-            raise InputFileError(str(path), "not a valid zip archive") from None
-        if not names:
-            raise InputFileError(str(path), "the zip archive holds no .shp file")
-        if len(names) > 1:
-            raise InputFileError(
-                str(path), f"the zip archive holds several shapefiles: {', '.join(names)}"
-            )
-        return f"/vsizip/{path.resolve()}/{names[0]}", "Shapefile (zipped)"
-    if suffix == ".shp":
-        return str(path), "Shapefile"
+        return str(shapefile_in(path, limits, folder, file=str(path))), "Shapefile (zipped)"
     if suffix == ".kmz":
-        return f"/vsizip/{path.resolve()}", "KMZ"
+        return str(kml_in(path, limits, folder, file=str(path))), "KMZ"
+    if suffix == ".gpkg":
+        geopackage_layers(path, limits, file=str(path), source_layer=source_layer)
+    if suffix == ".shp":
+        check_shapefile(path, limits, file=str(path))
     return str(path), {
         ".geojson": "GeoJSON",
         ".json": "GeoJSON",
         ".gpkg": "GeoPackage",
+        ".shp": "Shapefile",
         ".kml": "KML",
         ".fgb": "FlatGeobuf",
     }[suffix]
 
 
-def _read_gdal(path: Path, source_layer: str | None) -> tuple[gpd.GeoDataFrame, str]:
-    gdal_path, fmt = _gdal_path(path)
+def _read_gdal(
+    path: Path, source_layer: str | None, limits: ReadLimits
+) -> tuple[gpd.GeoDataFrame, str]:
+    with tempfile.TemporaryDirectory(prefix="gazar-read-") as folder:
+        gdal_path, fmt = _gdal_path(path, limits, Path(folder), source_layer)
+        return _read_layers(path, gdal_path, fmt, source_layer)
+
+
+def _read_layers(
+    path: Path, gdal_path: str, fmt: str, source_layer: str | None
+) -> tuple[gpd.GeoDataFrame, str]:
     try:
         listed = pyogrio.list_layers(gdal_path)
     except Exception as exc:  # GDAL raises its own types for unreadable files
@@ -103,9 +120,13 @@ def _read_gdal(path: Path, source_layer: str | None) -> tuple[gpd.GeoDataFrame, 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 frame = pyogrio.read_dataframe(gdal_path, layer=name)
+        except MemoryError:
+            raise
         except Exception as exc:
             raise InputFileError(str(path), f"cannot be read as {fmt}: {exc}") from None
         if isinstance(frame, gpd.GeoDataFrame) and len(frame):
+            if fmt.startswith("Shapefile"):
+                _lost_geometries(path, Path(gdal_path), frame)
             frames.append(frame)
     if not frames:
         raise InputFileError(str(path), "the file has no features")
@@ -113,6 +134,32 @@ def _read_gdal(path: Path, source_layer: str | None) -> tuple[gpd.GeoDataFrame, 
         return frames[0], fmt
     crs = frames[0].crs
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs), fmt
+
+
+def _lost_geometries(path: Path, shp: Path, frame: gpd.GeoDataFrame) -> None:
+    """Refuse a shapefile read with a geometry missing or empty where its index holds points:
+    GDAL gives none (or an empty one), silently, when it cannot allocate a record's points."""
+    lengths = shapefile_records(shp)
+    if lengths is None or len(lengths) != len(frame):
+        return
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    lost = np.flatnonzero(missing & (lengths > 44))  # a record with points: type, box, counts
+    if len(lost):
+        i = int(lost[0])
+        raise InputFileError(
+            str(path),
+            f"feature #{i}: its geometry ({int(lengths[i]):,} bytes) could not be read "
+            "(out of memory)",
+        )
+
+
+def _check_counts(path: Path, frame: gpd.GeoDataFrame, limits: ReadLimits) -> None:
+    """Refuse a frame over the feature or vertex cap (before it goes anywhere else)."""
+    if limits.max_features is None and limits.max_vertices is None:
+        return
+    vertices = int(shapely.get_num_coordinates(frame.geometry.array).sum())
+    check_counts(str(path), len(frame), vertices, limits)
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, str, bool]:
@@ -174,8 +221,14 @@ def read_features(
     *,
     crs: str | None = None,
     source_layer: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> tuple[gpd.GeoDataFrame, SourceInfo]:
     """Read a polygon file and return its features in EPSG:4326 with the file's columns.
+
+    An archive (zipped shapefile, KMZ) is checked from its directory and extracted by Gazar
+    under ``limits``' caps before GDAL reads it; a GeoPackage is read only from tables listed as
+    features, counted first (:mod:`layers.uploads`). The memory and time budgets of ``limits``
+    are kept by :func:`layers.sandbox.read_bounded`, which runs this in a child process.
 
     Parameters
     ----------
@@ -183,7 +236,10 @@ def read_features(
         The file's CRS when it declares none (or to override a wrong declaration).
     source_layer
         Which layer of a multi-layer file (GeoPackage, KML with folders) to read.
+    limits
+        The caps of :class:`layers.uploads.ReadLimits` (default: the command line's).
     """
+    limits = limits if limits is not None else ReadLimits()
     path = Path(file)
     if not path.exists():
         raise InputFileError(str(path), "no such file")
@@ -195,13 +251,14 @@ def read_features(
     if suffix == ".csv":
         frame, fmt, corner_list = _read_csv(path)
     elif suffix in _GDAL_SUFFIXES:
-        frame, fmt = _read_gdal(path, source_layer)
+        frame, fmt = _read_gdal(path, source_layer, limits)
     else:
         raise InputFileError(
             str(path),
             f"unknown file type '{suffix or '(none)'}'; Gazar reads .geojson, .gpkg, .shp, "
             ".zip (zipped shapefile), .kml, .kmz, .fgb and .csv",
         )
+    _check_counts(path, frame, limits)
     given = parse_crs(crs) if crs else None
     if corner_list:
         frame = frame.set_crs(given or "EPSG:4326", allow_override=True)

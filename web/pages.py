@@ -39,6 +39,7 @@ from geo.availability import availability_totals
 from geo.review import Review
 from layers.errors import FeatureNotFound, GazarError
 from layers.labels import Lang, label
+from layers.uploads import ReadersBusy
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
@@ -298,6 +299,7 @@ async def check_submit(
             frames, lang=language, remote=_remote(request), draw_field="drawn", hidden=("aimags",)
         )
         status = 413 if isinstance(exc, PayloadTooLarge) else 422
+        status = 503 if isinstance(exc, ReadersBusy) else status
         return _check_page(
             request,
             language,

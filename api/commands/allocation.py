@@ -19,11 +19,21 @@ import orjson
 import typer
 from rich.markup import escape
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, location, out, report_error
+from api.cli import (
+    DbOption,
+    app,
+    err,
+    file_limits,
+    guarded,
+    location,
+    out,
+    report_error,
+)
 from api.commands.output import slashed
 from api.services.access import LOCAL, Forbidden, Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from api.services.messages import both
+from api.settings import load_settings
 from layers.errors import GazarError, InputFileError
 from layers.ledger import ROLES, Ledger, User, open_ledger
 
@@ -109,7 +119,10 @@ def _user(ledger: Ledger, who: tuple[str | None, str | None]) -> User:
 
 def _service(ledger: Ledger) -> AllocationService:
     """The allocation service the HTTP API uses, over this command's ledger."""
-    return AllocationService(lambda: ledger, analysis_settings())
+    settings = load_settings()
+    return AllocationService(
+        lambda: ledger, settings.analysis, max_vertices=settings.api.max_vertices
+    )
 
 
 def _act(
@@ -198,7 +211,7 @@ def apply_cmd(
 def _one_polygon(path: Path) -> Any:
     from layers.readers import read_features
 
-    frame, _ = read_features(path)
+    frame, _ = read_features(path, limits=file_limits())
     if len(frame) != 1:
         raise InputFileError(str(path), f"holds {len(frame)} features; an application is one")
     return frame.geometry.iloc[0]

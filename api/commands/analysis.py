@@ -21,7 +21,17 @@ import shapely
 import typer
 from rich.markup import escape
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.cli import (
+    DbOption,
+    analysis_settings,
+    app,
+    err,
+    file_limits,
+    guarded,
+    out,
+    parse_today,
+    store_at,
+)
 from api.cli import settings as cli_settings
 from api.commands.options import TodayOption
 from api.commands.output import (
@@ -107,7 +117,9 @@ def area_cmd(
 ) -> None:
     """Official (cadastre, UTM zone of the centroid) and true hectares of every feature."""
     fmt = _choice(fmt, ("csv", "json", "geojson"), "--format")
-    frame, info = guarded(lambda: read_features(file, crs=crs, source_layer=source_layer))
+    frame, info = guarded(
+        lambda: read_features(file, crs=crs, source_layer=source_layer, limits=file_limits())
+    )
     for note in info.notes:
         err.print(f"  · {note}", markup=False)
     if id_field is not None and id_field not in frame.columns:
@@ -375,7 +387,9 @@ def check_cmd(
     fmt = _choice(fmt, ("json", "html"), "--format")
     day = parse_today(today)
     settings = analysis_settings()
-    proposal, info = guarded(lambda: read_features(file, crs=crs, source_layer=source_layer))
+    proposal, info = guarded(
+        lambda: read_features(file, crs=crs, source_layer=source_layer, limits=file_limits())
+    )
     for note in info.notes:
         err.print(f"  · {note}", markup=False)
     with store_at(db, create=False) as store:

@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.cli import DbOption, app, err, guarded, out, parse_today, store_at
+from api.cli import DbOption, app, err, file_limits, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
 from api.commands.output import table as output_table
@@ -78,6 +78,7 @@ def _run_import(
                 mapping=parse_mapping(mapping),
                 crs=crs,
                 source_layer=source_layer,
+                limits=file_limits(),
                 replace=replace,
                 duplicate_ids=duplicate_ids,
             )

@@ -59,7 +59,9 @@ class Services:
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
         self.rehab = RehabService(self.layers, raster_folder=folder)
-        self.allocation = AllocationService(self.open_ledger, settings.analysis)
+        self.allocation = AllocationService(
+            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
+        )
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()
         self._findings: tuple[tuple[object, ...], gpd.GeoDataFrame] | None = None

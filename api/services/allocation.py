@@ -33,6 +33,7 @@ from api.services.allocation_checks import (
     check_geometry,
     check_input,
     check_move,
+    check_vertices,
     land_conclusion,
     near,
     one,
@@ -96,9 +97,17 @@ class AllocationService:
     prints.
     """
 
-    def __init__(self, ledger_provider: LedgerProvider, settings: AnalysisSettings) -> None:
+    def __init__(
+        self,
+        ledger_provider: LedgerProvider,
+        settings: AnalysisSettings,
+        *,
+        max_vertices: int | None = None,
+    ) -> None:
         self._ledger = ledger_provider
         self.settings = settings
+        #: an application's polygon with more vertices is refused (``GAZAR_MAX_VERTICES``)
+        self.max_vertices = max_vertices
 
     def ledger(self) -> Ledger:
         """The open ledger (:class:`LedgerUnavailable` when it cannot be opened)."""
@@ -122,6 +131,8 @@ class AllocationService:
         """
         settings = self.settings
         check_input(data, settings)
+        if data.geometry is not None:
+            check_vertices(data.geometry, self.max_vertices)
         geom = None if data.geometry is None else check_geometry(data.geometry)
         who = authorize(user, "apply")
         ledger = self.ledger()

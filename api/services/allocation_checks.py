@@ -22,7 +22,7 @@ from geo.allocation import Reason, approval_reasons, eligibility, local_day, que
 from geo.repair import check_polygons, repair_polygons
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
-from layers.labels import LABELS, label, pair
+from layers.labels import LABELS, label, message, pair
 from layers.ledger import Conflict, LedgerTx, RecordNotFound, parse_json_list
 from layers.schema import MONGOLIA_BOUNDS, STORE_CRS
 
@@ -120,6 +120,22 @@ def _concat(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return b
     both_ = pd.concat([a, b], ignore_index=True).drop_duplicates("id")
     return gpd.GeoDataFrame(both_, geometry="geometry", crs=STORE_CRS)
+
+
+def check_vertices(geom: shapely.Geometry, cap: int | None) -> None:
+    """Refuse (422) a polygon with more than ``cap`` vertices, before anything reads it."""
+    count = int(shapely.get_num_coordinates(geom))
+    if cap is not None and count > cap:
+        raise Unprocessable(
+            message(
+                "upload_message",
+                "application_vertices",
+                "en",
+                size=f"{count:,}",
+                limit=f"{cap:,}",
+                setting="GAZAR_MAX_VERTICES",
+            )
+        )
 
 
 def check_geometry(geom: shapely.Geometry) -> shapely.Geometry:

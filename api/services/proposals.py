@@ -18,11 +18,12 @@ import orjson
 import pandas as pd
 import shapely
 
-from api.services.errors import BadRequest, Unprocessable
+from api.services.errors import BadRequest, PayloadTooLarge, Unprocessable
 from api.settings import ApiSettings
 from layers.errors import GazarError, InvalidGeometry
-from layers.readers import read_features
+from layers.sandbox import read_bounded
 from layers.schema import STORE_CRS
+from layers.uploads import ReadersBusy, UploadTooLarge
 
 GEOMETRY_TYPES: Final = frozenset(
     {
@@ -92,15 +93,27 @@ def proposal_from_body(body: bytes, *, settings: ApiSettings) -> gpd.GeoDataFram
 def proposal_from_file(
     name: str, data: bytes, *, settings: ApiSettings
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """An uploaded file as a proposal: read by ``read_features`` (any format it knows), then
-    through the same checks as a GeoJSON body; returns it with the reader's notes."""
+    """An uploaded file as a proposal: read by ``read_features`` (any format it knows) under
+    the upload caps and budgets (:func:`layers.sandbox.read_bounded`: archives and GeoPackages
+    checked from their directories first, the parse in a child process), then through the same
+    checks as a GeoJSON body; returns it with the reader's notes.
+
+    Raises
+    ------
+    PayloadTooLarge
+        Over a cap or budget of ``GAZAR_MAX_UPLOAD_*`` or ``GAZAR_MAX_PARSE_*`` (413).
+    """
     suffix = Path(name).suffix.lower()
     suffix = suffix if _SUFFIX.match(suffix) else ""
     with tempfile.TemporaryDirectory(prefix="gazar-check-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            frame, info = read_features(path)
+            frame, info = read_bounded(path, limits=settings.upload_limits())
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge(str(exc).replace(str(path), name)) from None
+        except ReadersBusy:
+            raise
         except GazarError as exc:
             raise Unreadable(str(exc).replace(str(path), name)) from None
     body = orjson.dumps(proposal_geojson(frame))
