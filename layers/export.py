@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from layers.cells import safe_frame
 from layers.errors import GazarError
 from layers.importer import shapefile_names
 from layers.schema import LayerKind
@@ -63,6 +64,7 @@ def export_layer(
         options["ENCODING"] = "UTF-8"
     elif fmt == "csv":
         options["GEOMETRY"] = "AS_WKT"
+        data = safe_frame(data)  # no text cell a spreadsheet reads as a formula
     elif fmt == "geojson":
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = 8

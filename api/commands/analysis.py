@@ -58,6 +58,7 @@ from geo.rules import (
     counts_by,
 )
 from geo.settings import AnalysisSettings
+from layers.cells import frame_csv
 from layers.errors import InvalidGeometry
 from layers.labels import label
 from layers.labels import pair as label_pair
@@ -146,7 +147,7 @@ def area_cmd(
         }
     )
     if fmt == "csv":
-        _emit(table.to_csv(index=False, lineterminator="\n", float_format="%.6f"), out_file)
+        _emit(frame_csv(table, index=False, lineterminator="\n", float_format="%.6f"), out_file)
     elif fmt == "json":
         _emit(_dumps(_plain(table)), out_file)
     else:

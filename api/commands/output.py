@@ -23,6 +23,7 @@ from rich.table import Table
 
 from api.cli import err
 from api.services.views import features_geojson
+from layers.cells import frame_csv
 from layers.errors import InputFileError
 from layers.labels import messages
 
@@ -64,9 +65,10 @@ def geojson(frame: Any) -> str:
 
 
 def csv(frame: pd.DataFrame) -> str:
-    """CSV of a table's columns (a geometry column left out), one ``\\n`` per row."""
+    """CSV of a table's columns (a geometry column left out), one ``\\n`` per row; text cells
+    that a spreadsheet would read as a formula are made safe (:mod:`layers.cells`)."""
     table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return table.to_csv(index=False, lineterminator="\n")
+    return frame_csv(table, index=False, lineterminator="\n")
 
 
 def fail(exc: Exception) -> int:
