@@ -51,6 +51,19 @@ def parse_crs(text: str) -> CRS:
         ) from None
 
 
+def _kmz_document(path: Path) -> str:
+    """The KML document inside a KMZ: ``doc.kml``, else the archive's first ``.kml`` (as
+    Google Earth reads it); GDAL's KML driver reads it through ``/vsizip/``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith(".kml")]
+    except zipfile.BadZipFile:
+        raise InputFileError(str(path), "not a valid zip archive") from None
+    if not names:
+        raise InputFileError(str(path), "the KMZ archive holds no .kml file")
+    return next((n for n in names if n.lower() == "doc.kml"), names[0])
+
+
 def _gdal_path(path: Path) -> tuple[str, str]:
     suffix = path.suffix.lower()
     if suffix == ".zip":
@@ -69,7 +82,7 @@ def _gdal_path(path: Path) -> tuple[str, str]:
     if suffix == ".shp":
         return str(path), "Shapefile"
     if suffix == ".kmz":
-        return f"/vsizip/{path.resolve()}", "KMZ"
+        return f"/vsizip/{path.resolve()}/{_kmz_document(path)}", "KMZ"
     return str(path), {
         ".geojson": "GeoJSON",
         ".json": "GeoJSON",
