@@ -57,7 +57,7 @@ def test_a_kmz_without_kml_or_not_a_zip_is_named(tmp_path: Path) -> None:
     empty = tmp_path / "nothing.kmz"
     with zipfile.ZipFile(empty, "w") as zf:
         zf.writestr("files/logo.png", b"\x89PNG")
-    with pytest.raises(InputFileError, match="holds no .kml file") as exc:
+    with pytest.raises(InputFileError, match=r"holds no \.kml file") as exc:
         read_features(empty)
     assert "nothing.kmz" in str(exc.value)
     fake = tmp_path / "fake.kmz"
