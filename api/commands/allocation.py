@@ -18,7 +18,19 @@ import orjson
 import typer
 from rich.markup import escape
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, location, out, report_error
+from api.cli import (
+    DbOption,
+    analysis_settings,
+    app,
+    check_store,
+    err,
+    guarded,
+    location,
+    out,
+    out_target,
+    report_error,
+    write_out,
+)
 from api.commands.output import slashed
 from api.services.access import Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
@@ -51,7 +63,9 @@ _DRAW = slashed("cli_text.draw")
 
 def _ledger(db: str | None) -> Ledger:
     try:
-        return open_ledger(location(db), create=False)
+        where = location(db)
+        check_store(where)
+        return open_ledger(where, create=False)
     except GazarError as exc:
         raise typer.Exit(report_error(exc)) from None
 
@@ -450,6 +464,7 @@ def register_cmd(
     """The public register (queue, decisions, objections, draws, contracts expiring soon)."""
     if fmt not in ("json", "csv", "geojson"):
         raise typer.BadParameter("choose json, csv or geojson", param_hint="--format")
+    out_target(out_path)
     ledger = _ledger(db)
     try:
         allocation = _service(ledger)
@@ -464,5 +479,5 @@ def register_cmd(
     if out_path is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:
-        out_path.write_text(text, encoding="utf-8")
+        write_out(out_path, text)
         err.print(f"{out_path}: {len(text.encode())} bytes")

@@ -21,7 +21,17 @@ import shapely
 import typer
 from rich.markup import escape
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.cli import (
+    DbOption,
+    analysis_settings,
+    app,
+    err,
+    guarded,
+    out,
+    out_target,
+    parse_today,
+    store_at,
+)
 from api.cli import settings as cli_settings
 from api.commands.options import TodayOption
 from api.commands.output import (
@@ -108,6 +118,7 @@ def area_cmd(
 ) -> None:
     """Official (cadastre, UTM zone of the centroid) and true hectares of every feature."""
     fmt = _choice(fmt, ("csv", "json", "geojson"), "--format")
+    out_target(out_file)
     frame, info = guarded(lambda: read_features(file, crs=crs, source_layer=source_layer))
     for note in info.notes:
         err.print(f"  · {note}", markup=False)
@@ -188,6 +199,7 @@ def overlaps_cmd(
     only: live contracts, Land Conclusions in force, licences not expired).
     """
     fmt = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
+    out_target(out_file)
     if against is not None and layer is None:
         raise typer.BadParameter("--against needs --layer", param_hint="--against")
     for value, hint in ((layer, "--layer"), (against, "--against")):
@@ -266,6 +278,7 @@ def analyze_cmd(
     out_file: OutOption = None,
 ) -> None:
     """Run every conflict rule over the whole store: counts by soum and rule, then the list."""
+    out_target(out_file)
     day = parse_today(today)
     settings = analysis_settings()
     with store_at(db, create=False) as store:
@@ -374,6 +387,7 @@ def check_cmd(
     """
     kind = _choice(kind, KIND_LAYER, "--kind")
     fmt = _choice(fmt, ("json", "html"), "--format")
+    out_target(out_file)
     day = parse_today(today)
     settings = analysis_settings()
     proposal, info = guarded(lambda: read_features(file, crs=crs, source_layer=source_layer))

@@ -12,7 +12,17 @@ import orjson
 import pandas as pd
 import typer
 
-from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
+from api.cli import (
+    DbOption,
+    analysis_settings,
+    app,
+    err,
+    guarded,
+    out,
+    out_target,
+    parse_today,
+    store_at,
+)
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
@@ -218,6 +228,7 @@ def export_raster_cmd(
     """A Cloud-Optimised GeoTIFF of free land: 1 available, 0 elsewhere in Land Conclusions in
     force, 255 (nodata) outside — QGIS opens it as it is."""
     choose(what, ("available",), "WHAT")
+    out_target(out_file)
     if not res > 0:
         raise typer.BadParameter("the resolution must be positive", param_hint="--res")
     day = parse_today(today)
