@@ -14,7 +14,7 @@ from rich.console import Console
 
 from api.settings import Settings, load_settings
 from geo.settings import AnalysisSettings
-from layers.errors import GazarError, InputFileError, StoreError, ValidationFailed
+from layers.errors import GazarError, StoreError, ValidationFailed
 from layers.labels import messages
 from layers.store import Store, open_store
 
@@ -135,25 +135,11 @@ def say_created(where: str, *, folder: bool = False) -> None:
     err.print(words("file_done", "store_created", path=where), markup=False)
 
 
-def out_target(path: Path | None) -> Path | None:
-    """Refuse an ``--out`` that cannot be written: a folder, or a file in a missing folder
-    (no command creates folders); ``path`` otherwise."""
-    if path is None:
-        return None
-    if path.is_dir():
-        refuse(InputFileError(str(path), words("file_problem", "is_folder")))
-    if not path.parent.is_dir():
-        refuse(InputFileError(str(path), words("file_problem", "no_folder", folder=path.parent)))
-    return path
-
-
-def write_out(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8); a failure is a message naming the file, no traceback."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        refuse(InputFileError(str(path), words("file_problem", "not_written", reason=reason)))
+def store_location(db: str | None, *, create: bool = False) -> str:
+    """The store ``--db`` names (:func:`location`), checked by :func:`check_store`."""
+    where = location(db)
+    check_store(where, create=create)
+    return where
 
 
 @contextmanager

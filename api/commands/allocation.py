@@ -22,16 +22,13 @@ from api.cli import (
     DbOption,
     analysis_settings,
     app,
-    check_store,
     err,
     guarded,
-    location,
     out,
-    out_target,
     report_error,
-    write_out,
+    store_location,
 )
-from api.commands.output import slashed
+from api.commands.output import out_target, slashed, write_out
 from api.services.access import Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from layers.errors import GazarError, InputFileError
@@ -63,9 +60,7 @@ _DRAW = slashed("cli_text.draw")
 
 def _ledger(db: str | None) -> Ledger:
     try:
-        where = location(db)
-        check_store(where)
-        return open_ledger(where, create=False)
+        return open_ledger(store_location(db), create=False)
     except GazarError as exc:
         raise typer.Exit(report_error(exc)) from None
 

@@ -21,17 +21,7 @@ import shapely
 import typer
 from rich.markup import escape
 
-from api.cli import (
-    DbOption,
-    analysis_settings,
-    app,
-    err,
-    guarded,
-    out,
-    out_target,
-    parse_today,
-    store_at,
-)
+from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.cli import settings as cli_settings
 from api.commands.options import TodayOption
 from api.commands.output import (
@@ -43,6 +33,7 @@ from api.commands.output import (
     fail,
     geojson,
     jsonable,
+    out_target,
     slashed,
     table,
 )

@@ -11,20 +11,10 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.cli import (
-    DbOption,
-    app,
-    check_store,
-    err,
-    guarded,
-    out,
-    out_target,
-    parse_today,
-    store_at,
-    words,
-)
+from api.cli import DbOption, app, check_store, err, guarded, out, parse_today, store_at, words
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
+from api.commands.output import out_target
 from api.commands.output import table as output_table
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer

@@ -8,19 +8,10 @@ from typing import Annotated
 import geopandas as gpd
 import typer
 
-from api.cli import (
-    DbOption,
-    analysis_settings,
-    app,
-    err,
-    guarded,
-    out_target,
-    parse_today,
-    store_at,
-    write_out,
-)
+from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
 from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
+from api.commands.output import out_target, write_out
 from api.services import rasters
 from api.settings import load_settings
 from geo.availability import availability

@@ -12,21 +12,11 @@ import orjson
 import pandas as pd
 import typer
 
-from api.cli import (
-    DbOption,
-    analysis_settings,
-    app,
-    err,
-    guarded,
-    out,
-    out_target,
-    parse_today,
-    store_at,
-)
+from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_today, store_at
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
-from api.commands.output import choose, csv, slashed
+from api.commands.output import choose, csv, out_target, slashed
 from api.commands.output import table as output_table
 from api.services import rasters
 from api.services.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
