@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import orjson
 import pandas as pd
 import pytest
@@ -157,3 +158,30 @@ def test_cli_area_csv_neutralises_ids(tmp_path: Path) -> None:
     table = pd.read_csv(io.StringIO(result.stdout), dtype={"id": str}, keep_default_na=False)
     assert table["id"].tolist() == ["'" + h for h in HOSTILE]
     assert (table["official_ha"] > 0).all()
+
+
+@pytest.mark.gpkg_only
+def test_register_csv_feed_and_command_neutralise_an_applied_holder(
+    seeded: Store, tmp_path: Path
+) -> None:
+    """End to end: an application filed through ``gazar apply`` with a formula for a holder,
+    then ``gazar register --format csv`` and ``/register.csv``."""
+    frame = gpd.GeoDataFrame(geometry=[f.utm_box(1200, 500, 150, 150)], crs="EPSG:4326")
+    polygon = tmp_path / "parcel.geojson"
+    frame.to_file(polygon, driver="GeoJSON")
+    db = ["--db", seeded.location]
+    applied = runner.invoke(
+        app, ["apply", "LC-1", "--holder", HOSTILE[0], "--women", "1", "--men", "2",
+              "--polygon", str(polygon), *db],
+    )  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    out = tmp_path / "register.csv"
+    result = runner.invoke(app, ["register", "--format", "csv", "--out", str(out), *db])
+    assert result.exit_code == 0, result.output
+    with TestClient(create_app(ApiSettings(db=seeded.location))) as client:
+        feed = client.get("/register.csv").text
+    for text in (out.read_text(encoding="utf-8"), feed):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        holders = [r["holder"] for r in rows if r["section"] == "application"]
+        assert holders == ["'" + HOSTILE[0]]
+        assert float(next(r for r in rows if r["section"] == "application")["official_ha"]) > 0
