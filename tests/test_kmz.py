@@ -1,5 +1,5 @@
 """KMZ (a zipped KML, ``doc.kml`` inside) is read on import, by ``gazar check`` and by the
-``/check`` upload (issue 14, finding 5)."""
+``/check`` upload (issue 14, finding 5); an empty upload is said to be empty (finding 7)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,13 @@ def test_check_page_reads_an_uploaded_kmz(seeded: Store, tmp_path: Path) -> None
     assert r.status_code == 200, r.text[:800]
     assert 'data-verdict="conflicts"' in r.text
     assert "P-1" in r.text
+
+
+@pytest.mark.gpkg_only
+@pytest.mark.parametrize("name", ["empty.geojson", "empty.kml", "empty.kmz", "empty.gpkg"])
+def test_check_page_says_an_uploaded_file_is_empty(seeded: Store, name: str) -> None:
+    with TestClient(create_app(ApiSettings(db=seeded.location))) as client:
+        r = client.post("/check", data={"lang": "en"}, files={"file": (name, b"")})
+    assert r.status_code == 422, r.text[:500]
+    assert "the file is empty" in r.text
+    assert "parsing kml" not in r.text and "CSV:" not in r.text
