@@ -6,7 +6,8 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from api.settings import Settings, load_settings
 from geo.settings import AnalysisSettings
 from layers.errors import GazarError, StoreError, ValidationFailed
 from layers.uploads import ReadLimits
+from layers.labels import messages
 from layers.store import Store, open_store
 
 app = typer.Typer(
@@ -97,12 +99,68 @@ def guarded(fn: Callable[[], T]) -> T:
         raise typer.Exit(report_error(exc)) from None
 
 
-@contextmanager
-def store_at(db: str | None, *, create: bool = True) -> Iterator[Store]:
+def words(group: str, code: str, /, **values: Any) -> str:
+    """The catalogue entry ``group.code`` on one line, ``"Mongolian / English"``, filled."""
+    mn, en = messages(group, code, **values)
+    return f"{mn} / {en}"
+
+
+def refuse(exc: GazarError) -> NoReturn:
+    """Print ``exc`` for a person and exit non-zero."""
+    raise typer.Exit(report_error(exc)) from None
+
+
+def check_store(where: str, *, create: bool = False) -> bool:
+    """Refuse a ``--db`` that cannot be a store: a folder, a 0-byte file, a missing file (unless
+    ``create``), a file in a missing folder (unless ``create``). True when the store is new
+    (``create`` and no file yet); a PostGIS URL is left to the database."""
+    if where.startswith(("postgresql://", "postgres://")):
+        return False
+    path = Path(where)
+    if path.is_dir():
+        refuse(StoreError(f"{path}: {words('file_problem', 'is_folder')}"))
+    if not path.exists():
+        if create:
+            return True
+        if not path.parent.is_dir():
+            refuse(StoreError(f"{path}: {words('file_problem', 'no_folder', folder=path.parent)}"))
+        refuse(StoreError(f"{path}: {words('file_problem', 'no_store')}"))
     try:
-        store = open_store(location(db), create=create)
+        size = path.stat().st_size
+    except OSError as exc:
+        refuse(StoreError(f"{path}: {words('file_problem', 'unreadable', reason=exc.strerror)}"))
+    if size == 0:
+        refuse(StoreError(f"{path}: {words('file_problem', 'empty_store')}"))
+    return False
+
+
+def say_created(where: str, *, folder: bool = False) -> None:
+    """Tell that a new store (and, with ``folder``, its folder) was made at ``where``."""
+    if folder:
+        err.print(words("file_done", "folder_created", folder=Path(where).parent), markup=False)
+    err.print(words("file_done", "store_created", path=where), markup=False)
+
+
+def store_location(db: str | None, *, create: bool = False) -> str:
+    """The store ``--db`` names (:func:`location`), checked by :func:`check_store`."""
+    where = location(db)
+    check_store(where, create=create)
+    return where
+
+
+@contextmanager
+def store_at(db: str | None, *, create: bool = False) -> Iterator[Store]:
+    """The store ``--db`` names, checked (:func:`check_store`); only with ``create`` (``gazar
+    demo``, ``migrate``, ``import``, ``copy --to``) is a missing one made, and that is said."""
+    where = location(db)
+    new = check_store(where, create=create)
+    new_folder = new and not Path(where).parent.exists()
+    try:
+        store = open_store(where, create=create)
     except GazarError as exc:
-        raise typer.Exit(report_error(exc)) from None
+        refuse(exc)
+    if new:
+        say_created(where, folder=new_folder)
     try:
         yield store
     finally:

@@ -17,8 +17,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from layers.errors import GazarError
+from layers.cells import safe_frame
+from layers.errors import GazarError, InputFileError
 from layers.importer import shapefile_names
+from layers.labels import message
 from layers.schema import LayerKind
 
 ExportFormat = Literal["geojson", "gpkg", "shp", "kml", "csv", "fgb"]
@@ -55,7 +57,10 @@ def export_layer(
         raise GazarError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     driver, suffix = FORMATS[fmt]
     dest = Path(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.parent.is_dir():  # no folder is made: a mistyped path is named, not created
+        raise InputFileError(
+            str(dest), message("file_problem", "no_folder", "en", folder=dest.parent)
+        )
     data = _for_writing(frame, kind)
     options: dict[str, object] = {}
     if fmt == "shp":
@@ -63,6 +68,7 @@ def export_layer(
         options["ENCODING"] = "UTF-8"
     elif fmt == "csv":
         options["GEOMETRY"] = "AS_WKT"
+        data = safe_frame(data)  # no text cell a spreadsheet reads as a formula
     elif fmt == "geojson":
         options["RFC7946"] = "YES"
         options["COORDINATE_PRECISION"] = 8

@@ -23,6 +23,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.errors import InputFileError, Problem, ValidationFailed
+from layers.labels import message
 from layers.uploads import (
     ReadLimits,
     check_counts,
@@ -216,6 +217,21 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, str, bool]:
     return frame, "CSV corner list", True
 
 
+def check_readable(path: Path) -> None:
+    """Refuse a 0-byte or unreadable file with its own reason, before any driver guesses at it
+    (GDAL would answer "not recognized ... e.g. 'CSV:path'" or "ERROR parsing kml")."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.read(1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputFileError(
+            str(path), message("file_problem", "unreadable", "en", reason=reason)
+        ) from None
+    if not first:
+        raise InputFileError(str(path), message("file_problem", "empty", "en"))
+
+
 def read_features(
     file: str | Path,
     *,
@@ -245,6 +261,7 @@ def read_features(
         raise InputFileError(str(path), "no such file")
     if path.is_dir():
         raise InputFileError(str(path), "is a folder, not a file")
+    check_readable(path)
     suffix = path.suffix.lower()
     notes: list[str] = []
     corner_list = False

@@ -27,7 +27,7 @@ import geopandas as gpd
 
 from layers.errors import GazarError, InputFileError, ValidationFailed
 from layers.labels import message
-from layers.readers import SourceInfo, read_features
+from layers.readers import SourceInfo, check_readable, read_features
 from layers.uploads import (
     ReadersBusy,
     ReadLimits,
@@ -63,6 +63,7 @@ def read_bounded(
         As :func:`read_features` raises them.
     """
     path = Path(file)
+    check_readable(path)  # an empty file says so before any archive or GeoPackage check
     _preflight(path, limits, source_layer)
     if limits.memory_bytes is None and limits.seconds is None:
         return read_features(path, crs=crs, source_layer=source_layer, limits=limits)

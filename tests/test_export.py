@@ -54,6 +54,7 @@ def rich(seeded: Store) -> Store:
 def test_export_round_trip(fmt: str, rich: Store, tmp_path: Path) -> None:
     name, import_args = FORMATS[fmt]
     out = tmp_path / "export" / name
+    out.parent.mkdir()  # no command makes a missing folder (tests/test_cli_paths.py)
     result = runner.invoke(
         app,
         ["export", "land_conclusions", "--format", fmt, "--out", str(out), "--db", rich.location],

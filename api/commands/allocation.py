@@ -25,11 +25,11 @@ from api.cli import (
     err,
     file_limits,
     guarded,
-    location,
     out,
     report_error,
+    store_location,
 )
-from api.commands.output import slashed
+from api.commands.output import out_target, slashed, write_out
 from api.services.access import LOCAL, Forbidden, Unauthorized, local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from api.services.messages import both
@@ -72,7 +72,7 @@ _DRAW = slashed("cli_text.draw")
 
 def _ledger(db: str | None) -> Ledger:
     try:
-        return open_ledger(location(db), create=False)
+        return open_ledger(store_location(db), create=False)
     except GazarError as exc:
         raise typer.Exit(report_error(exc)) from None
 
@@ -514,6 +514,7 @@ def register_cmd(
     """The public register (queue, decisions, objections, draws, contracts expiring soon)."""
     if fmt not in ("json", "csv", "geojson"):
         raise typer.BadParameter("choose json, csv or geojson", param_hint="--format")
+    out_target(out_path)
     ledger = _ledger(db)
     try:
         allocation = _service(ledger)
@@ -528,5 +529,5 @@ def register_cmd(
     if out_path is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:
-        out_path.write_text(text, encoding="utf-8")
+        write_out(out_path, text)
         err.print(f"{out_path}: {len(text.encode())} bytes")

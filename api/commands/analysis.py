@@ -43,6 +43,7 @@ from api.commands.output import (
     fail,
     geojson,
     jsonable,
+    out_target,
     slashed,
     table,
 )
@@ -68,6 +69,7 @@ from geo.rules import (
     counts_by,
 )
 from geo.settings import AnalysisSettings
+from layers.cells import frame_csv
 from layers.errors import InvalidGeometry
 from layers.labels import label
 from layers.labels import pair as label_pair
@@ -117,6 +119,7 @@ def area_cmd(
 ) -> None:
     """Official (cadastre, UTM zone of the centroid) and true hectares of every feature."""
     fmt = _choice(fmt, ("csv", "json", "geojson"), "--format")
+    out_target(out_file)
     frame, info = guarded(
         lambda: read_features(file, crs=crs, source_layer=source_layer, limits=file_limits())
     )
@@ -158,7 +161,7 @@ def area_cmd(
         }
     )
     if fmt == "csv":
-        _emit(table.to_csv(index=False, lineterminator="\n", float_format="%.6f"), out_file)
+        _emit(frame_csv(table, index=False, lineterminator="\n", float_format="%.6f"), out_file)
     elif fmt == "json":
         _emit(_dumps(_plain(table)), out_file)
     else:
@@ -199,6 +202,7 @@ def overlaps_cmd(
     only: live contracts, Land Conclusions in force, licences not expired).
     """
     fmt = _choice(fmt, ("table", "json", "csv", "geojson"), "--format")
+    out_target(out_file)
     if against is not None and layer is None:
         raise typer.BadParameter("--against needs --layer", param_hint="--against")
     for value, hint in ((layer, "--layer"), (against, "--against")):
@@ -277,6 +281,7 @@ def analyze_cmd(
     out_file: OutOption = None,
 ) -> None:
     """Run every conflict rule over the whole store: counts by soum and rule, then the list."""
+    out_target(out_file)
     day = parse_today(today)
     settings = analysis_settings()
     with store_at(db, create=False) as store:
@@ -385,6 +390,7 @@ def check_cmd(
     """
     kind = _choice(kind, KIND_LAYER, "--kind")
     fmt = _choice(fmt, ("json", "html"), "--format")
+    out_target(out_file)
     day = parse_today(today)
     settings = analysis_settings()
     proposal, info = guarded(

@@ -11,9 +11,21 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.cli import DbOption, app, err, file_limits, guarded, out, parse_today, store_at
+from api.cli import (
+    DbOption,
+    app,
+    check_store,
+    err,
+    file_limits,
+    guarded,
+    out,
+    parse_today,
+    store_at,
+    words,
+)
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
+from api.commands.output import out_target
 from api.commands.output import table as output_table
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
@@ -68,7 +80,7 @@ def _run_import(
     replace: bool,
     duplicate_ids: DuplicateIds,
 ) -> None:
-    with store_at(db) as store:
+    with store_at(db, create=not dry_run) as store:
 
         def plan() -> ImportPlan:
             return plan_import(
@@ -202,6 +214,7 @@ def export_cmd(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     kind = guarded(lambda: layer_kind(layer))
+    out_target(out_file)
     with store_at(db, create=False) as store:
         frame = guarded(lambda: store.read(kind.name))
     fmt_: ExportFormat = fmt  # type: ignore[assignment]
@@ -237,12 +250,16 @@ def demo_cmd(
 
     day = parse_today(today)
     location = cli_location(db)
+    new = check_store(location, create=True)
+    if not new and not location.startswith(("postgresql://", "postgres://")):
+        with store_at(location):  # refuse to replace a file that is not a store
+            pass
     folder = cli_settings(db).store.rasters
     layers = build_demo(seed=seed, scale=scale, today=day)
     if location.startswith(("postgresql://", "postgres://")):
         # a database: every layer replaced in one transaction (a failure keeps the old ones)
         batches = {name: layers[name] for name in LAYER_ORDER}
-        with store_at(location) as store:
+        with store_at(location, create=True) as store:
             guarded(lambda: store.write(batches, mode="replace"))
             out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
                       f"{scale}, as of {day})")  # fmt: skip
@@ -256,7 +273,9 @@ def demo_cmd(
             print_summary(store, today=day)
         return
     target = Path(location)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.exists():
+        target.parent.mkdir(parents=True)
+        err.print(words("file_done", "folder_created", folder=target.parent), markup=False)
     # build beside the target, then move it into place: an interrupted run keeps the old store
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".gazar-demo-", suffix=".gpkg")
     os.close(fd)

@@ -39,7 +39,7 @@ def migrate_cmd(db: DbOption = None) -> None:
             what = "created" if before == 0 else f"migrated from version {before}"
             out.print(f"[green]{shown(location)}:[/] {what} to schema version {after}.")
         return
-    with store_at(location) as store:  # a GeoPackage is created and upgraded when opened
+    with store_at(location, create=True) as store:  # a GeoPackage is made or upgraded
         version = guarded(store.schema_version)
     out.print(f"{shown(location)}: schema version {version}, up to date.")
 
@@ -62,7 +62,7 @@ def copy_cmd(
     Every layer is written in one transaction, then read back and compared with the source:
     the same ids, values and geometries, or the command fails.
     """
-    with store_at(source, create=False) as src, store_at(dest) as dst:
+    with store_at(source, create=False) as src, store_at(dest, create=True) as dst:
         copied = guarded(lambda: copy_store(src, dst, replace=replace))
     table = output_table("layer", "text.field_layer", "cli_column.features", one_line=True)
     for c in copied:

@@ -11,6 +11,7 @@ import typer
 from api.cli import DbOption, analysis_settings, app, err, guarded, parse_today, store_at
 from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
+from api.commands.output import out_target, write_out
 from api.services import rasters
 from api.settings import load_settings
 from geo.availability import availability
@@ -24,9 +25,7 @@ from web.i18n import parse_lang, text
 
 @app.command("map")
 def map_cmd(
-    out_file: Annotated[
-        Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)
-    ],
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
     soum: SoumOption = None,
     land_conclusion: Annotated[
         str | None,
@@ -54,6 +53,7 @@ def map_cmd(
         raise typer.BadParameter(
             "give --soum or --land-conclusion, not both", param_hint="--land-conclusion"
         )
+    out_target(out_file)
     language = parse_lang(lang)
     day = parse_today(today)
     settings = analysis_settings()
@@ -98,7 +98,7 @@ def map_cmd(
     if left:  # pragma: no cover - every asset is local; a new plugin default would show here
         err.print(f"[bold red]Error:[/] the map still loads {left[0]}", markup=True)
         raise typer.Exit(1)
-    out_file.write_text(page, encoding="utf-8")
+    write_out(out_file, page)
     size = out_file.stat().st_size
     err.print(f"wrote {out_file} ({size / 1e6:.1f} MB): opens offline in any browser")
 

@@ -21,8 +21,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli import err
+from api.cli import err, refuse, words
 from api.services.views import features_geojson
+from layers.cells import frame_csv
 from layers.errors import InputFileError
 from layers.labels import messages
 
@@ -64,9 +65,10 @@ def geojson(frame: Any) -> str:
 
 
 def csv(frame: pd.DataFrame) -> str:
-    """CSV of a table's columns (a geometry column left out), one ``\\n`` per row."""
+    """CSV of a table's columns (a geometry column left out), one ``\\n`` per row; text cells
+    that a spreadsheet would read as a formula are made safe (:mod:`layers.cells`)."""
     table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return table.to_csv(index=False, lineterminator="\n")
+    return frame_csv(table, index=False, lineterminator="\n")
 
 
 def fail(exc: Exception) -> int:
@@ -80,11 +82,29 @@ def emit(text: str, target: Path | None = None, *, nl: bool = True) -> None:
     if target is None:
         typer.echo(text, nl=nl)
         return
-    try:
-        target.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    except OSError as exc:
-        raise typer.Exit(fail(InputFileError(str(target), f"cannot be written: {exc}"))) from None
+    write_out(target, text + ("" if text.endswith("\n") else "\n"))
     err.print(f"Wrote {target}", markup=False)
+
+
+def out_target(path: Path | None) -> Path | None:
+    """Refuse an ``--out`` that cannot be written: a folder, or a file in a missing folder
+    (no command creates folders); ``path`` otherwise."""
+    if path is None:
+        return None
+    if path.is_dir():
+        refuse(InputFileError(str(path), words("file_problem", "is_folder")))
+    if not path.parent.is_dir():
+        refuse(InputFileError(str(path), words("file_problem", "no_folder", folder=path.parent)))
+    return path
+
+
+def write_out(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (UTF-8); a failure is a message naming the file, no traceback."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        refuse(InputFileError(str(path), words("file_problem", "not_written", reason=reason)))
 
 
 def _split(ref: str) -> tuple[str, str]:

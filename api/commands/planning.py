@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from typing import Annotated, Any, Literal
 
@@ -28,6 +27,7 @@ from geo.availability import AREA_COLUMNS, availability_totals, require_in_force
 from geo.repair import Repaired
 from geo.settings import AnalysisSettings
 from geo.suggest import SuggestResult, candidates_table, suggest_parcels
+from layers.cells import frame_csv
 from layers.errors import FeatureNotFound
 from layers.geojson import collection
 from layers.labels import messages as filled
@@ -186,9 +186,7 @@ def availability_cmd(
     if fmt_ == "json":
         typer.echo(orjson.dumps(availability_json(frame, today=day), option=JSON_OPTS).decode())
     elif fmt_ == "csv":
-        buffer = io.StringIO()
-        pd.DataFrame(frame.drop(columns="geometry")).to_csv(buffer, index=False)
-        typer.echo(buffer.getvalue(), nl=False)
+        typer.echo(frame_csv(frame.drop(columns="geometry"), index=False), nl=False)
     else:
         typer.echo(orjson.dumps(availability_geojson(frame), option=JSON_OPTS).decode())
 

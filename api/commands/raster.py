@@ -16,7 +16,7 @@ from api.cli import DbOption, analysis_settings, app, err, guarded, out, parse_t
 from api.cli import location as cli_location
 from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
-from api.commands.output import choose, csv, slashed
+from api.commands.output import choose, csv, out_target, slashed
 from api.commands.output import table as output_table
 from api.services import rasters
 from api.services.views import plain_records, rehab_geojson, rehab_json, rehab_labelled
@@ -218,6 +218,7 @@ def export_raster_cmd(
     """A Cloud-Optimised GeoTIFF of free land: 1 available, 0 elsewhere in Land Conclusions in
     force, 255 (nodata) outside — QGIS opens it as it is."""
     choose(what, ("available",), "WHAT")
+    out_target(out_file)
     if not res > 0:
         raise typer.BadParameter("the resolution must be positive", param_hint="--res")
     day = parse_today(today)

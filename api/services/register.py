@@ -23,6 +23,7 @@ from api.services.allocation_checks import today_of
 from geo.allocation import STATUS_LABELS, competing_groups, verify_draw
 from geo.lifecycle import expiring
 from geo.settings import AnalysisSettings
+from layers.cells import safe_cell
 from layers.geojson import collection
 from layers.labels import label, messages
 from layers.ledger import Ledger, RecordNotFound, parse_json_list, stamp
@@ -233,7 +234,7 @@ def register_csv(doc: Mapping[str, Any]) -> str:
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({c: "" if r.get(c) is None else r.get(c) for c in CSV_COLUMNS})
+        writer.writerow({c: "" if r.get(c) is None else safe_cell(r.get(c)) for c in CSV_COLUMNS})
     return buf.getvalue()
 
 
