@@ -65,7 +65,10 @@ def _value_problems(
             for i in np.flatnonzero(bad):
                 if why[i] is None:
                     why[i] = _why(
-                        "below_minimum", field=f.name, value=column.iloc[i], minimum=f"{f.minimum:g}"
+                        "below_minimum",
+                        field=f.name,
+                        value=column.iloc[i],
+                        minimum=f"{f.minimum:g}",
                     )
 
 
@@ -91,7 +94,10 @@ def _geometry_problems(frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None
     minx, miny, maxx, maxy = MONGOLIA_BOUNDS
     bounds = shapely.bounds(geoms[check]) if check.size else np.empty((0, 4))
     outside = (
-        (bounds[:, 0] < minx) | (bounds[:, 1] < miny) | (bounds[:, 2] > maxx) | (bounds[:, 3] > maxy)
+        (bounds[:, 0] < minx)
+        | (bounds[:, 1] < miny)
+        | (bounds[:, 2] > maxx)
+        | (bounds[:, 3] > maxy)
     )
     for i, b in zip(check[outside], bounds[outside], strict=True):
         text = ", ".join(f"{v:.6f}" for v in b)
@@ -185,7 +191,9 @@ def usable_records(
         for i in np.flatnonzero([w is not None for w in why]):
             mn, en = why[i]  # type: ignore[misc]  # not None here
             shape = geoms[i] if geometry_ok[i] else None
-            rows.append({"layer": name, "id": ids[i], "why_mn": mn, "why_en": en, "geometry": shape})
+            rows.append(
+                {"layer": name, "id": ids[i], "why_mn": mn, "why_en": en, "geometry": shape}
+            )
         if drop.any():
             frames[name] = frame[~drop].reset_index(drop=True)
     broken = pd.DataFrame(rows, columns=list(BROKEN_COLUMNS))

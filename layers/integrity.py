@@ -80,9 +80,7 @@ def _field_rules(kind: LayerKind, f: Field) -> list[StoreRule]:
     rules: list[StoreRule] = []
 
     def add(rule: str, bad_sqlite: str, bad_pg: str | None) -> None:
-        rules.append(
-            StoreRule(kind.name, f.name, rule, bad_sqlite, bad_pg, value_sqlite, value_pg)
-        )
+        rules.append(StoreRule(kind.name, f.name, rule, bad_sqlite, bad_pg, value_sqlite, value_pg))
 
     if f.type == "enum":
         choices = ", ".join(_lit(c) for c in f.choices)
@@ -135,9 +133,7 @@ def _geometry_rules(kind: LayerKind) -> list[StoreRule]:
         f"ST_MinX({g}) < {_MINX!r} OR ST_MaxX({g}) > {_MAXX!r} "
         f"OR ST_MinY({g}) < {_MINY!r} OR ST_MaxY({g}) > {_MAXY!r}"
     )
-    outside_pg = (
-        f"NOT ({g} @ ST_MakeEnvelope({_MINX!r}, {_MINY!r}, {_MAXX!r}, {_MAXY!r}, 4326))"
-    )
+    outside_pg = f"NOT ({g} @ ST_MakeEnvelope({_MINX!r}, {_MINY!r}, {_MAXX!r}, {_MAXY!r}, 4326))"
     name = kind.name
     return [
         StoreRule(name, "geometry", "is required", f"{g} IS NULL", f"{g} IS NULL"),
@@ -198,8 +194,7 @@ def sqlite_trigger_ddl(kind: LayerKind) -> list[str]:
         name = _q(f"{TRIGGER_PREFIX}{kind.name}_{event}")
         out.append(f"DROP TRIGGER IF EXISTS {name}")
         out.append(
-            f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {_q(kind.name)}\n"
-            f"BEGIN\n{body}END"
+            f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {_q(kind.name)}\nBEGIN\n{body}END"
         )
     return out
 
@@ -268,8 +263,7 @@ def broken_rows_query(dialect: Dialect, kind: LayerKind) -> list[tuple[StoreRule
         out.append(
             (
                 rule,
-                f"SELECT r.id, ({shown}){cast} FROM {_q(kind.name)} AS r WHERE {bad} "
-                "ORDER BY r.id",
+                f"SELECT r.id, ({shown}){cast} FROM {_q(kind.name)} AS r WHERE {bad} ORDER BY r.id",
             )
         )
     return out

@@ -213,7 +213,7 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
 def _rules_current(conn: psycopg.Connection[Any]) -> bool:
     """Whether every layer's check trigger is there, with the body this Gazar writes."""
     for kind in REGISTRY.values():
-        function, _, create = pg_trigger_ddl(kind)
+        function = pg_trigger_ddl(kind)[0]
         name, body = function.split('"')[1], function.split("$body$")[1]
         row = conn.execute(
             "SELECT p.prosrc = %s AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid "
