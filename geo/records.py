@@ -88,8 +88,8 @@ def _geometry_problems(frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None
         if problem is None:
             break
         at, reason = problem
-        i = int(check[at])
-        why[i] = why[i] or _why("bad_coordinates", reason=reason)
+        j = int(check[at])
+        why[j] = why[j] or _why("bad_coordinates", reason=reason)
         check = np.delete(check, at)
     minx, miny, maxx, maxy = MONGOLIA_BOUNDS
     bounds = shapely.bounds(geoms[check]) if check.size else np.empty((0, 4))
@@ -183,9 +183,9 @@ def usable_records(
         geometry_ok = np.array([w is None for w in why])
         _value_problems(kind, frame, why)
         drop = np.array([w is not None for w in why])
-        for i, reason in _reference_problems(kind, frame, layers, reported_references):
-            if why[i] is None:
-                why[i] = reason
+        for at, reason in _reference_problems(kind, frame, layers, reported_references):
+            if why[at] is None:
+                why[at] = reason
         ids = frame["id"].astype(str).to_numpy(dtype=object)
         geoms = np.asarray(frame.geometry.array, dtype=object)
         for i in np.flatnonzero([w is not None for w in why]):
