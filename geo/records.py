@@ -33,6 +33,8 @@ class UsableRecords:
 
     frames: dict[str, gpd.GeoDataFrame]
     broken: pd.DataFrame
+    #: every row, with unusable geometry left out (None): to find the soum of a broken row
+    located: dict[str, gpd.GeoDataFrame]
 
 
 def _why(code: str, **values: object) -> tuple[str, str]:
@@ -161,18 +163,20 @@ def usable_records(
     UsableRecords
         ``frames``: the layers without their broken rows (the index reset); ``broken``: one
         row per broken record with ``BROKEN_COLUMNS`` (the geometry when it is a usable
-        polygon, else None), in layer and row order.
+        polygon, else None), in layer and row order; ``located``: every row, unusable
+        geometry left out (to find a broken row's soum).
 
     Examples
     --------
     >>> from shapely import Point, box
-    >>> ex = gpd.GeoDataFrame({"id": ["X-1", "X-2"], "kind": ["protected", "bogus"],
+    >>> ex = gpd.GeoDataFrame({"id": ["X-1", "X-2"], "kind": ["protected_area", "bogus"],
     ...     "name": [None, None]}, geometry=[box(106, 47, 106.1, 47.1), Point(106, 47)], crs=4326)
     >>> split = usable_records({"exclusions": ex})
     >>> list(split.frames["exclusions"]["id"]), list(split.broken["id"])
     (['X-1'], ['X-2'])
     """
     frames: dict[str, gpd.GeoDataFrame] = dict(layers)
+    located: dict[str, gpd.GeoDataFrame] = dict(layers)
     rows: list[dict[str, object]] = []
     for name, frame in layers.items():
         kind = REGISTRY.get(name)
@@ -196,8 +200,13 @@ def usable_records(
             )
         if drop.any():
             frames[name] = frame[~drop].reset_index(drop=True)
+        if not geometry_ok.all():
+            kept = np.where(geometry_ok, geoms, None)
+            located[name] = frame.set_geometry(
+                gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
+            )
     broken = pd.DataFrame(rows, columns=list(BROKEN_COLUMNS))
-    return UsableRecords(frames, broken)
+    return UsableRecords(frames, broken, located)
 
 
 def layer_labels(layer: str) -> tuple[str, str]:

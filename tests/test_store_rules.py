@@ -233,3 +233,12 @@ def test_a_self_crossing_ring_is_repaired_and_reported(seeded: Store, backend: s
             _copy_p1(conn, {"geom": value()}, marks="%s")
     rows = _rows(_analyze(seeded.location))
     assert ("RECORD_INVALID", "P-9") not in rows
+
+
+def test_records_doctests_run() -> None:
+    import doctest
+
+    import geo.records
+
+    result = doctest.testmod(geo.records)
+    assert result.attempted > 0 and result.failed == 0

@@ -217,7 +217,7 @@ def analyze(
     for d in DATE_RULES:
         parts.append(_dates(d, frames[d.layer], rule=rules[d.rule], today=day))
     parts.append(_record_findings(split, rules.get(RECORD_INVALID, RULES[RECORD_INVALID])))
-    records = _finish(parts, frames, rules)
+    records = _finish(parts, split.located, rules)
     return Findings(records=records, repaired=_unique_repairs(repaired))
 
 
