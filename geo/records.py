@@ -201,7 +201,8 @@ def usable_records(
         if drop.any():
             frames[name] = frame[~drop].reset_index(drop=True)
         if not geometry_ok.all():
-            kept = np.where(geometry_ok, geoms, None)
+            kept = geoms.copy()
+            kept[~geometry_ok] = None
             located[name] = frame.set_geometry(
                 gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
             )

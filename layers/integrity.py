@@ -56,9 +56,12 @@ class StoreRule:
     shown_sqlite: str | None = None
     shown_pg: str | None = None
 
-    def bad(self, dialect: Dialect, row: str) -> str | None:
+    def bad(self, dialect: Dialect, row: str | None) -> str | None:
+        """The broken condition over ``row`` (None: the table's own columns, for a CHECK)."""
         text = self.bad_sqlite if dialect == "sqlite" else self.bad_pg
-        return None if text is None else text.format(r=row)
+        if text is None:
+            return None
+        return text.replace("{r}.", "") if row is None else text.format(r=row)
 
     def shown(self, dialect: Dialect, row: str) -> str | None:
         text = self.shown_sqlite if dialect == "sqlite" else self.shown_pg
@@ -234,6 +237,23 @@ def pg_trigger_ddl(kind: LayerKind, *, schema_qualified: str | None = None) -> l
         f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table} "
         f"FOR EACH ROW EXECUTE FUNCTION {func}()",
     ]
+
+
+def pg_check_ddl(kind: LayerKind) -> list[tuple[str, str]]:
+    """``(name, CHECK expression)`` of the PostgreSQL CHECK constraints of ``kind``: every rule
+    that needs no other table (references stay with the trigger). They are added ``NOT VALID``,
+    so rows already there are not checked (``gazar migrate`` lists them) while every new or
+    changed row is, even with triggers off (``session_replication_role = replica``)."""
+    out = []
+    count: dict[str, int] = {}
+    for rule in store_rules(kind):
+        bad = rule.bad("pg", None)
+        if bad is None or rule.rule.startswith("must be the id of"):
+            continue
+        n = count[rule.field] = count.get(rule.field, 0) + 1
+        name = f"{TRIGGER_PREFIX}{kind.name}_{rule.field}_{n}"
+        out.append((name, f"NOT ({bad})"))
+    return out
 
 
 @dataclass(frozen=True)

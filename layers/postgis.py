@@ -36,7 +36,13 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from layers.errors import StoreError
-from layers.integrity import BrokenRow, broken_rows_query, pg_trigger_ddl
+from layers.integrity import (
+    TRIGGER_PREFIX,
+    BrokenRow,
+    broken_rows_query,
+    pg_check_ddl,
+    pg_trigger_ddl,
+)
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import LayerInfo, ReadQuery, Store, WriteMode, check_batch, field_value
 
@@ -208,6 +214,21 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
     for kind in REGISTRY.values():
         for text in pg_trigger_ddl(kind):
             conn.execute(sql.SQL(text))  # type: ignore[arg-type]  # built from the registry
+        table = sql.Identifier(kind.name)
+        for name, check in pg_check_ddl(kind):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                    table, sql.Identifier(name)
+                )
+            )
+            # NOT VALID: rows already there stay (gazar migrate lists them); new ones are checked
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+                    table,
+                    sql.Identifier(name),
+                    sql.SQL(check),  # type: ignore[arg-type]  # built from the registry
+                )
+            )
 
 
 def _rules_current(conn: psycopg.Connection[Any]) -> bool:
@@ -222,6 +243,15 @@ def _rules_current(conn: psycopg.Connection[Any]) -> bool:
             (body, name),
         ).fetchone()
         if not row or not row[0]:
+            return False
+        have = conn.execute(
+            'SELECT coalesce(array_agg(conname::text ORDER BY conname::text COLLATE "C"), '
+            "'{}') FROM pg_constraint "
+            "WHERE conrelid = to_regclass(quote_ident(%s)) AND contype = 'c' "
+            "AND starts_with(conname::text, %s)",
+            (kind.name, TRIGGER_PREFIX),
+        ).fetchone()
+        if not have or have[0] != sorted(n for n, _ in pg_check_ddl(kind)):
             return False
     return True
 

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from layers.gpkg import register_functions, to_blobs
-from layers.integrity import REFUSED, sqlite_drop_ddl, sqlite_trigger_ddl
+from layers.integrity import REFUSED, pg_check_ddl, sqlite_drop_ddl, sqlite_trigger_ddl
+from layers.postgis import LATEST, migrate
 from layers.schema import REGISTRY
 from layers.store import Store
 from tests.conftest import snapshot
@@ -121,7 +122,8 @@ def test_postgis_refuses_a_bad_write_from_psycopg(
 
 def _force(store: Store, backend: str, changes: list[tuple[str, dict[str, Any]]]) -> None:
     """Write broken parcels past the store's checks: sqlite with the triggers dropped (then
-    made again), PostGIS as a superuser with ``session_replication_role = replica``."""
+    made again); PostGIS as a superuser with ``session_replication_role = replica`` (triggers
+    off) and its CHECK constraints dropped, then added again by ``migrate`` (``NOT VALID``)."""
     kind = REGISTRY["contract_parcels"]
     if backend == "gpkg":
         conn: Any = _sqlite(store)
@@ -135,10 +137,13 @@ def _force(store: Store, backend: str, changes: list[tuple[str, dict[str, Any]]]
         conn.close()
         return
     with psycopg.connect(store.location, autocommit=True) as conn:
+        for name, _ in pg_check_ddl(kind):
+            conn.execute(f'ALTER TABLE contract_parcels DROP CONSTRAINT "{name}"')
         conn.execute("SET session_replication_role = replica")
         for new_id, change in changes:
             _copy_p1(conn, change, marks="%s")
             conn.execute("UPDATE contract_parcels SET id = %s WHERE id = 'P-9'", (new_id,))
+    assert migrate(store.location) == (LATEST, LATEST)  # the checks are back, NOT VALID
 
 
 def _broken_changes(backend: str) -> list[tuple[str, dict[str, Any]]]:
@@ -211,6 +216,11 @@ def test_migrate_lists_rows_that_already_break_the_rules(seeded: Store, backend:
         with pytest.raises(sqlite3.DatabaseError, match=REFUSED):
             conn.execute("UPDATE contract_parcels SET status = 'bogus' WHERE id = 'P-1'")
         conn.close()
+    else:  # the CHECK constraints hold even with the triggers off
+        with psycopg.connect(seeded.location, autocommit=True) as pg:
+            pg.execute("SET session_replication_role = replica")
+            with pytest.raises(psycopg.errors.CheckViolation, match="status"):
+                pg.execute("UPDATE contract_parcels SET status = 'bogus' WHERE id = 'P-1'")
 
 
 def test_a_self_crossing_ring_is_repaired_and_reported(seeded: Store, backend: str) -> None:
