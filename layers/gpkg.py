@@ -215,10 +215,21 @@ def _column_from_sql(values: list[Any], ftype: str) -> pd.Series:
     if ftype == "date":
         return pd.Series([_date_or_none(v) for v in values], dtype=object)
     if ftype == "int":
-        return pd.Series(pd.array(values, dtype="Int64"))
+        return pd.Series(pd.array([_number_or_none(v, whole=True) for v in values], dtype="Int64"))
     if ftype == "float":
-        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+        numbers = [_number_or_none(v, whole=False) for v in values]
+        return pd.Series(np.array([np.nan if v is None else v for v in numbers], dtype="float64"))
     return pd.Series(values, dtype=object)
+
+
+def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
+    """A stored number; None for a missing one or for a value of another type (a row written
+    past the check triggers: ``Store.broken_rows`` lists it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if whole:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
 
 
 class GeoPackageStore(Store):

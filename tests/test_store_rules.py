@@ -193,6 +193,9 @@ def test_a_row_forced_past_the_checks_is_reported_and_the_rest_answers(
         for cid in ("overlaps", "available_land", "contract_parcels"):
             answer = client.get(f"/collections/{cid}/items")
             assert answer.status_code == 200, (cid, answer.text)
+        for page in ("/map", "/map/land-conclusion/LC-1", "/availability", "/register"):
+            answer = client.get(page)
+            assert answer.status_code == 200, (page, answer.text[:500])
 
 
 def test_migrate_lists_rows_that_already_break_the_rules(seeded: Store, backend: str) -> None:
@@ -224,25 +227,32 @@ def test_migrate_lists_rows_that_already_break_the_rules(seeded: Store, backend:
 
 
 def test_a_self_crossing_ring_is_repaired_and_reported(seeded: Store, backend: str) -> None:
-    """No SQL check can see a self-crossing ring in plain SQLite: on both backends the store
-    takes it, and the analysis repairs it and reports GEOMETRY_REPAIRED; one that cannot be
-    repaired would be RECORD_INVALID (geo.records)."""
+    """No SQL check can see a self-crossing ring in plain SQLite, so on both backends the store
+    takes it: the analysis repairs a repairable one (listed as repaired, the rest unchanged) and
+    reports one that cannot be repaired (a ring with no area) as RECORD_INVALID."""
     x, y = 106.90, 47.90
     bowtie = shapely.Polygon([(x, y), (x + 0.01, y + 0.01), (x + 0.01, y), (x, y + 0.01)])
-    value: Callable[[], Any] = (
-        (lambda: _blob(_multi(bowtie)))
-        if backend == "gpkg"
-        else (lambda: f"ST_GeomFromText('{_multi(bowtie).wkt}', 4326)")
-    )
-    if backend == "gpkg":
-        conn: Any = _sqlite(seeded)
-        _copy_p1(conn, {"geom": value()}, marks="?")
-        conn.close()
-    else:
-        with psycopg.connect(seeded.location, autocommit=True) as conn:
-            _copy_p1(conn, {"geom": value()}, marks="%s")
-    rows = _rows(_analyze(seeded.location))
-    assert ("RECORD_INVALID", "P-9") not in rows
+    flat = shapely.Polygon([(x, y), (x + 0.01, y), (x + 0.02, y), (x, y)])
+    clean = _rows(_analyze(seeded.location))
+    for new_id, geom in (("P-BOWTIE", _multi(bowtie)), ("P-FLAT", _multi(flat))):
+        if backend == "gpkg":
+            conn: Any = _sqlite(seeded)
+            _copy_p1(conn, {"geom": _blob(geom)}, marks="?")
+            conn.execute("UPDATE contract_parcels SET id = ? WHERE id = 'P-9'", (new_id,))
+            conn.close()
+        else:
+            with psycopg.connect(seeded.location, autocommit=True) as conn:
+                _copy_p1(conn, {"geom": f"ST_GeomFromText('{geom.wkt}', 4326)"}, marks="%s")
+                conn.execute("UPDATE contract_parcels SET id = %s WHERE id = 'P-9'", (new_id,))
+    found = _analyze(seeded.location)
+    rows = _rows(found)
+    assert ("RECORD_INVALID", "P-FLAT") in rows
+    assert ("RECORD_INVALID", "P-BOWTIE") not in rows
+    assert "P-BOWTIE" in json.dumps(found["repaired"])
+    flat_message = next(r["message_en"] for r in _records(found) if r["a_id"] == "P-FLAT")
+    assert "cannot be repaired" in flat_message
+    # the bowtie is analysed: it overlaps nothing in the seeded store but P-1's own rows
+    assert [r for r in rows if r[1] not in ("P-BOWTIE", "P-FLAT")] == clean
 
 
 def test_records_doctests_run() -> None:
