@@ -49,29 +49,19 @@ def _value_problems(
             continue
         column = frame[f.name]
         present = column.notna().to_numpy(dtype=bool)
-        bad = np.zeros(len(frame), dtype=bool)
+        found: list[tuple[np.ndarray, str, dict[str, str]]] = []
         if f.type == "enum":
             bad = present & ~column.isin(f.choices).to_numpy(dtype=bool)
-            for i in np.flatnonzero(bad):
-                if why[i] is None:
-                    why[i] = _why(
-                        "not_in_list",
-                        field=f.name,
-                        value=column.iloc[i],
-                        allowed=", ".join(f.choices),
-                    )
+            found.append((bad, "not_in_list", {"allowed": ", ".join(f.choices)}))
         if f.minimum is not None and f.type in ("int", "float"):
             numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
             with np.errstate(invalid="ignore"):
                 bad = present & (numbers < f.minimum)
+            found.append((bad, "below_minimum", {"minimum": f"{f.minimum:g}"}))
+        for bad, code, extra in found:
             for i in np.flatnonzero(bad):
                 if why[i] is None:
-                    why[i] = _why(
-                        "below_minimum",
-                        field=f.name,
-                        value=column.iloc[i],
-                        minimum=f"{f.minimum:g}",
-                    )
+                    why[i] = _why(code, field=f.name, value=column.iloc[i], **extra)
 
 
 def _geometry_problems(frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None]) -> None:
