@@ -12,6 +12,7 @@ import numpy as np
 import psycopg
 import pytest
 import shapely
+import shapely.geometry
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -20,6 +21,7 @@ from layers.integrity import REFUSED, pg_check_ddl, sqlite_drop_ddl, sqlite_trig
 from layers.postgis import LATEST, migrate
 from layers.schema import REGISTRY
 from layers.store import Store
+from tests import factories as f
 from tests.conftest import snapshot
 from tests.test_api_ogc import client_for
 
@@ -192,9 +194,13 @@ def test_a_row_forced_past_the_checks_is_reported_and_the_rest_answers(
         for cid in ("overlaps", "available_land", "contract_parcels"):
             answer = client.get(f"/collections/{cid}/items")
             assert answer.status_code == 200, (cid, answer.text)
-        for page in ("/map", "/map/land-conclusion/LC-1", "/availability", "/register"):
+        for page in ("/map", "/map/land-conclusion/LC-1", "/availability", "/register",
+                     "/analysis/availability", "/analysis/overlaps", "/analysis/expiring"):  # fmt: skip
             answer = client.get(page)
             assert answer.status_code == 200, (page, answer.text[:500])
+        proposal = shapely.geometry.mapping(f.utm_box(500, 300, 200, 200))
+        answer = client.post("/analysis/check", params={"today": TODAY}, json=proposal)
+        assert answer.status_code == 200, answer.text
 
 
 def test_migrate_lists_rows_that_already_break_the_rules(seeded: Store, backend: str) -> None:

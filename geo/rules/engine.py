@@ -307,7 +307,9 @@ def pair_overlaps(
             raise ValueError(f"unknown layer '{name}'; the layers are: {', '.join(REGISTRY)}")
     day = _day(today)
     entry = pair_for(pairs, a_layer, b_layer)
-    a, b = _layer(layers, a_layer), _layer(layers, b_layer)
+    # broken records (RECORD_INVALID in analyze) take part in nothing
+    usable = usable_records({a_layer: _layer(layers, a_layer), b_layer: _layer(layers, b_layer)})
+    a, b = usable.frames[a_layer], usable.frames[b_layer]
     if entry is None or entry.rule is None:
         if a_layer == b_layer:
             result = overlaps_within(a, layer=a_layer, tolerance_m2=tolerance_m2)
