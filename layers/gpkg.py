@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from layers.errors import StoreError
+from layers.integrity import BrokenRow, broken_rows_query, sqlite_trigger_ddl
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import (
     SCHEMA_VERSION,
@@ -164,6 +165,14 @@ def _st_is_empty(blob: bytes | None) -> int | None:
     return int(_envelope(blob) is None)
 
 
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The GeoPackage SQL functions the R-tree and check triggers call (``ST_MinX``...,
+    ``ST_IsEmpty``), as GDAL and QGIS register them on their own connections."""
+    for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
+        conn.create_function(name, 1, _st_func(i), deterministic=True)
+    conn.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
+
+
 def to_blobs(geoms: np.ndarray) -> list[bytes]:
     """GeoPackage blobs (little endian, xy envelope, SRS 4326) for an array of geometries."""
     wkbs = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
@@ -191,15 +200,36 @@ def to_sql_value(value: Any, ftype: str) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
+def _date_or_none(value: Any) -> dt.date | None:
+    """A stored date; None for a missing one or for text that is no date (a row written past
+    the check triggers: the store's rules list it, ``Store.broken_rows``)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
 def _column_from_sql(values: list[Any], ftype: str) -> pd.Series:
     if ftype == "date":
-        dates = [None if v is None else dt.date.fromisoformat(v[:10]) for v in values]
-        return pd.Series(dates, dtype=object)
+        return pd.Series([_date_or_none(v) for v in values], dtype=object)
     if ftype == "int":
-        return pd.Series(pd.array(values, dtype="Int64"))
+        return pd.Series(pd.array([_number_or_none(v, whole=True) for v in values], dtype="Int64"))
     if ftype == "float":
-        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+        numbers = [_number_or_none(v, whole=False) for v in values]
+        return pd.Series(np.array([np.nan if v is None else v for v in numbers], dtype="float64"))
     return pd.Series(values, dtype=object)
+
+
+def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
+    """A stored number; None for a missing one or for a value of another type (a row written
+    past the check triggers: ``Store.broken_rows`` lists it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if whole:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
 
 
 class GeoPackageStore(Store):
@@ -228,9 +258,7 @@ class GeoPackageStore(Store):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a GeoPackage store ({exc})") from exc
         conn.execute("PRAGMA foreign_keys=ON")
-        for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
-            conn.create_function(name, 1, _st_func(i), deterministic=True)
-        conn.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
+        register_functions(conn)
         return conn
 
     @contextmanager
@@ -261,7 +289,7 @@ class GeoPackageStore(Store):
                     f"{SCHEMA_VERSION}); upgrade Gazar to open it"
                 )
             missing = [k for k in REGISTRY.values() if k.name not in tables]
-            if not missing and version == SCHEMA_VERSION:
+            if not missing and version == SCHEMA_VERSION and self._rules_current():
                 return
         with self._transaction() as c:
             c.execute(f"PRAGMA application_id={_APPLICATION_ID}")
@@ -275,10 +303,36 @@ class GeoPackageStore(Store):
             for kind in REGISTRY.values():
                 if kind.name not in existing:
                     self._create_layer(c, kind)
+                for stmt in sqlite_trigger_ddl(kind):
+                    c.execute(stmt)
             c.execute(
                 "INSERT OR REPLACE INTO gazar_meta VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _rules_current(self) -> bool:
+        """Whether every layer's check triggers are there as this Gazar's schema writes them."""
+        have = dict(
+            self._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        )
+        for kind in REGISTRY.values():
+            for stmt in sqlite_trigger_ddl(kind):
+                if stmt.startswith("CREATE TRIGGER "):
+                    name = stmt.split('"')[1]
+                    if have.get(name) != stmt:
+                        return False
+        return True
+
+    def broken_rows(self) -> list[BrokenRow]:
+        """Rows already in the store that break its rules (written before the check triggers,
+        or with them dropped); nothing is changed."""
+        out: list[BrokenRow] = []
+        with self._lock:
+            for kind in REGISTRY.values():
+                for rule, query in broken_rows_query("sqlite", kind):
+                    for fid, value in self._conn.execute(query):
+                        out.append(BrokenRow(kind.name, fid, rule.field, rule.rule, value))
+        return out
 
     @staticmethod
     def _create_layer(c: sqlite3.Connection, kind: LayerKind) -> None:

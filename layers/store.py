@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.errors import FeatureNotFound, StoreError
+from layers.integrity import BrokenRow
 from layers.schema import LayerKind
 
 #: Bump when the tables change; the store refuses files written by a newer Gazar.
@@ -111,6 +112,11 @@ class Store(ABC):
     @abstractmethod
     def delete(self, layer: str, ids: list[str]) -> int:
         """Delete features by id in one transaction; returns how many were deleted."""
+
+    @abstractmethod
+    def broken_rows(self) -> list[BrokenRow]:
+        """Rows already in the store that break its rules (``layers.integrity``): written
+        before the store checked them, or past its checks. Nothing is changed."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources."""

@@ -219,6 +219,9 @@ TRIGGERS: list[tuple[str, Callable[[Layers], None], tuple[str, str | None], floa
     ("REHAB_OVERDUE", _set("rehab_zones", 0, due_on=dt.date(2025, 6, 29)), ("R-1", None), None),
     ("REHAB_OVERDUE", _set("rehab_zones", 0, stage="biological_done", due_on=dt.date(2024, 1, 1)),
      ("R-1", None), None),
+    # a record written past the store's checks (issue 14): reported, left out of the rest
+    ("RECORD_INVALID", _set("contract_parcels", 0, status="bogus"), ("P-1", None), None),
+    ("RECORD_INVALID", _set("contract_parcels", 0, members_women=-5), ("P-1", None), None),
 ]  # fmt: skip
 
 #: (rule, a change that comes close to it but does not break it)
@@ -258,6 +261,7 @@ NEAR_MISSES: list[tuple[str, Callable[[Layers], None]]] = [
     ("REHAB_OVERDUE", _set("rehab_zones", 0, due_on=TODAY)),
     ("REHAB_OVERDUE", _set("rehab_zones", 0, stage="accepted", due_on=dt.date(2024, 1, 1),
                            accepted_on=dt.date(2024, 2, 1))),
+    ("RECORD_INVALID", _set("contract_parcels", 0, members_women=0, status="suspended")),
 ]  # fmt: skip
 
 
@@ -401,7 +405,8 @@ def test_rules_are_bilingual_with_known_placeholders() -> None:
         Rule("X", "fatal", "x", "x", "x", "x")  # type: ignore[arg-type]
     used = {p.rule for p in OVERLAP_PAIRS} | {c.rule for c in CONTAINMENT}
     used |= {r.rule for r in REFERENCES} | {c.rule for c in CAPS} | {d.rule for d in DATE_RULES}
-    assert used - {None} == set(RULES) - {"GEOMETRY_REPAIRED"}
+    # RECORD_INVALID comes from the schema itself (geo.records), not from a rule table
+    assert used - {None} == set(RULES) - {"GEOMETRY_REPAIRED", "RECORD_INVALID"}
 
 
 def test_analyze_refuses_a_layer_without_the_columns_a_rule_needs() -> None:

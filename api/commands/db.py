@@ -9,6 +9,7 @@ import typer
 from api.cli import DbOption, app, guarded, out, store_at
 from api.cli import location as cli_location
 from api.commands.output import table as output_table
+from layers.integrity import BrokenRow
 from layers.labels import bilingual
 from layers.transfer import copy_store, shown
 
@@ -38,10 +39,27 @@ def migrate_cmd(db: DbOption = None) -> None:
         else:
             what = "created" if before == 0 else f"migrated from version {before}"
             out.print(f"[green]{shown(location)}:[/] {what} to schema version {after}.")
+        with store_at(location) as store:
+            _report_broken(guarded(store.broken_rows))
         return
     with store_at(location, create=True) as store:  # a GeoPackage is made or upgraded
         version = guarded(store.schema_version)
+        broken = guarded(store.broken_rows)
     out.print(f"{shown(location)}: schema version {version}, up to date.")
+    _report_broken(broken)
+
+
+def _report_broken(broken: list[BrokenRow]) -> None:
+    """List the rows that already break the store's rules (its checks now refuse new ones;
+    these stay, and the analysis reports them as RECORD_INVALID)."""
+    if not broken:
+        return
+    out.print(
+        f"[yellow]{len(broken)} row(s) already in the store break its rules[/] (kept; new "
+        "writes are checked; fix them in QGIS or re-import):"
+    )
+    for row in broken:
+        out.print(f"  {row.describe()}", markup=False, highlight=False)
 
 
 @app.command("copy")

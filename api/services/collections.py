@@ -32,6 +32,7 @@ import shapely
 from api.services.errors import BadRequest, NotFound
 from geo.area import official_ha
 from geo.availability import availability
+from geo.records import usable_records
 from geo.rules import OVERLAP_PAIRS, SEVERITIES
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
@@ -179,7 +180,8 @@ def _overlaps(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
 
 
 def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
-    frames = sources.frames
+    # broken records (RECORD_INVALID in the findings) are left out, not a reason to fail
+    frames = usable_records(sources.frames).frames
     frame = availability(
         frames["land_conclusions"],
         frames["contract_parcels"],

@@ -126,6 +126,7 @@ SEVERITY_OF: Final[dict[str, Severity]] = {
     "LC_OUTSIDE_SOUM": "block",
     "CONTRACT_ACTIVE_PAST_EXPIRY": "warn",
     "REHAB_OVERDUE": "warn",
+    "RECORD_INVALID": "block",
     "GEOMETRY_REPAIRED": "info",
 }
 

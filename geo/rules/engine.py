@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.overlaps import overlaps_between, overlaps_within
+from geo.records import RULE as RECORD_INVALID
+from geo.records import UsableRecords, layer_labels, usable_records
 from geo.repair import Repaired, RepairedResult
 from geo.rules.catalogue import RULES, Rule
 from geo.rules.findings import (
@@ -20,6 +23,7 @@ from geo.rules.findings import (
     _day,
     _finish,
     _layer,
+    _part,
     _unique_repairs,
     cap_findings,
     overlap_findings,
@@ -164,7 +168,11 @@ def analyze(
     day = _day(today)
     check_tables(pairs, rules)
     tol = float(settings.overlap_tolerance_m2)
-    frames = {name: _layer(layers, name) for name in REGISTRY}
+    split = usable_records(
+        {name: _layer(layers, name) for name in REGISTRY},
+        reported_references={(r.layer, r.reference) for r in REFERENCES},
+    )
+    frames = split.frames
     live_frames = {
         name: frame[live[name].mask(frame, day)] if name in live else frame
         for name, frame in frames.items()
@@ -208,8 +216,33 @@ def analyze(
         )
     for d in DATE_RULES:
         parts.append(_dates(d, frames[d.layer], rule=rules[d.rule], today=day))
-    records = _finish(parts, frames, rules)
+    parts.append(_record_findings(split, rules.get(RECORD_INVALID, RULES[RECORD_INVALID])))
+    records = _finish(parts, split.located, rules)
     return Findings(records=records, repaired=_unique_repairs(repaired))
+
+
+def _record_findings(split: UsableRecords, rule: Rule) -> pd.DataFrame:
+    """One ``RECORD_INVALID`` finding per broken record (:func:`geo.records.usable_records`)."""
+    broken = split.broken
+    names = [layer_labels(layer) for layer in broken["layer"]]
+    values = {
+        "a_id": broken["id"].astype(str).to_numpy(dtype=object),
+        "kind_mn": np.array([n[0] for n in names], dtype=object),
+        "kind_en": np.array([n[1] for n in names], dtype=object),
+        "why_mn": broken["why_mn"].to_numpy(dtype=object),
+        "why_en": broken["why_en"].to_numpy(dtype=object),
+    }
+    none = np.full(len(broken), None, dtype=object)
+    return _part(
+        rule,
+        broken["layer"].to_numpy(dtype=object),
+        values["a_id"],
+        none,
+        none,
+        np.full(len(broken), np.nan),
+        broken["geometry"].to_numpy(dtype=object),
+        values,
+    )
 
 
 #: Columns of :func:`pair_overlaps` records, in order.
@@ -274,7 +307,9 @@ def pair_overlaps(
             raise ValueError(f"unknown layer '{name}'; the layers are: {', '.join(REGISTRY)}")
     day = _day(today)
     entry = pair_for(pairs, a_layer, b_layer)
-    a, b = _layer(layers, a_layer), _layer(layers, b_layer)
+    # broken records (RECORD_INVALID in analyze) take part in nothing
+    usable = usable_records({a_layer: _layer(layers, a_layer), b_layer: _layer(layers, b_layer)})
+    a, b = usable.frames[a_layer], usable.frames[b_layer]
     if entry is None or entry.rule is None:
         if a_layer == b_layer:
             result = overlaps_within(a, layer=a_layer, tolerance_m2=tolerance_m2)
