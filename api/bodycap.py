@@ -9,6 +9,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.middleware import HttpMiddleware
+
 
 class BodyTooLarge(HTTPException):
     """Raised to the app reading a body past the cap; rendered as 413 by ``api/errors.py``."""
@@ -25,17 +27,14 @@ def too_large(size: str, cap: int) -> str:
     )
 
 
-class BodyCap:
+class BodyCap(HttpMiddleware):
     """The middleware: ``BodyCap(app, cap=...)``."""
 
     def __init__(self, app: ASGIApp, cap: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.cap = cap
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None:
             if not declared.isdigit():

@@ -30,8 +30,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import ApiSettings
 from layers.errors import InputFileError
 from layers.ledger import open_ledger
 from layers.readers import read_features
@@ -39,6 +37,7 @@ from layers.sandbox import read_bounded, vm_bytes
 from layers.store import open_store
 from layers.uploads import ReadLimits, UploadTooLarge
 from tests import factories as f
+from tests.test_api_analysis import client_for
 
 MB = 1_000_000
 WGS84 = (
@@ -153,10 +152,6 @@ def store_location(tmp_path: Path) -> str:
 def token(store_location: str) -> str:
     with open_ledger(store_location) as ledger:
         return str(ledger.add_user("applicant", actor="setup", role="public")[1])
-
-
-def client_for(location: str, **caps: Any) -> TestClient:
-    return TestClient(create_app(ApiSettings(db=location, **caps)))
 
 
 @pytest.fixture

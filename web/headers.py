@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from api.middleware import HttpMiddleware
 from web.maps.styles import BASEMAP_TILES
 
 Scope = MutableMapping[str, Any]
@@ -97,17 +98,14 @@ def request_nonce(scope: Scope) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """The headers above on every HTTP response; ``swagger_path`` gets :func:`swagger_policy`."""
 
     def __init__(self, app: ASGIApp, *, swagger_path: str | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.swagger_path = swagger_path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         nonce = secrets.token_urlsafe(18)
         scope.setdefault("state", {})[NONCE_KEY] = nonce
         csp = swagger_policy if scope.get("path") == self.swagger_path else policy
