@@ -24,6 +24,7 @@ from layers.errors import (
     InputFileError,
     InvalidGeometry,
     LayerNotFound,
+    RecordRefused,
     StoreError,
     ValidationFailed,
 )
@@ -51,6 +52,7 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (PayloadTooLarge, 413, "PayloadTooLarge"),
     (InvalidGeometry, 422, "InvalidGeometry"),
     (ValidationFailed, 422, "InvalidInput"),
+    (RecordRefused, 422, "InvalidInput"),
     (InputFileError, 422, "InvalidInput"),
     (Unprocessable, 422, "InvalidInput"),
     (StoreError, 503, "StoreUnavailable"),

@@ -84,3 +84,8 @@ class InvalidGeometry(GazarError):
 
 class StoreError(GazarError):
     """The store cannot be opened or written (not a Gazar store, newer schema, locked)."""
+
+
+class RecordRefused(GazarError):
+    """A write the store's own rules refuse (its triggers or constraints): the message names
+    the layer, the id, the field and the rule; nothing was written."""

@@ -24,8 +24,8 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers.errors import StoreError
-from layers.integrity import BrokenRow, broken_rows_query, sqlite_trigger_ddl
+from layers.errors import RecordRefused, StoreError
+from layers.integrity import BrokenRow, broken_rows_query, refusal, sqlite_trigger_ddl
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import (
     SCHEMA_VERSION,
@@ -477,6 +477,11 @@ class GeoPackageStore(Store):
                     self._write_rows(c, kind, rows, mode=mode, progress=progress)
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"layer '{kind.name}': {exc} (nothing was written)") from exc
+                except sqlite3.OperationalError as exc:
+                    refused = refusal(exc)
+                    if refused is None:
+                        raise
+                    raise RecordRefused(f"{refused} (nothing was written)") from exc
 
     def _write_rows(
         self,

@@ -292,3 +292,15 @@ def broken_rows_query(dialect: Dialect, kind: LayerKind) -> list[tuple[StoreRule
 def all_kinds() -> list[LayerKind]:
     """The layer kinds whose tables carry the rules (every registered layer)."""
     return list(REGISTRY.values())
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The store's message in a database error raised by one of these rules (without the
+    driver's wrapping, e.g. SQLite's ``JSON path error near '...'``), or None for another
+    error."""
+    text = str(exc)
+    start = text.find(REFUSED)
+    if start < 0:
+        return None
+    message = text[start:].splitlines()[0]
+    return message.rstrip("'\" ")

@@ -35,13 +35,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from layers.errors import StoreError
+from layers.errors import RecordRefused, StoreError
 from layers.integrity import (
     TRIGGER_PREFIX,
     BrokenRow,
     broken_rows_query,
     pg_check_ddl,
     pg_trigger_ddl,
+    refusal,
 )
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import LayerInfo, ReadQuery, Store, WriteMode, check_batch, field_value
@@ -403,7 +404,12 @@ class PostGISStore(Store):
             for kind, rows in prepared:
                 try:
                     write_features(conn, kind, rows, mode=mode, progress=progress)
-                except psycopg.errors.IntegrityError as exc:
+                except psycopg.Error as exc:
+                    refused = refusal(exc)
+                    if refused is not None:
+                        raise RecordRefused(f"{refused} (nothing was written)") from exc
+                    if not isinstance(exc, psycopg.errors.IntegrityError):
+                        raise
                     raise StoreError(
                         f"layer '{kind.name}': {error_reason(exc)} (nothing was written)"
                     ) from exc

@@ -365,9 +365,9 @@ def test_rehab_monitor_flags_zones_below_the_threshold(tmp_path: Path) -> None:
         with WarpedVRT(src, crs="EPSG:4326", resampling=rasterio.enums.Resampling.nearest) as vrt:
             rasterio.shutil.copy(vrt, a, driver="GTiff")
     rows = [
-        f.rehab_zone("RZ-A", geometry=f.utm_box(20, 40, 60, 100)),
-        f.rehab_zone("RZ-B", geometry=f.utm_box(120, 40, 60, 100)),
-        f.rehab_zone("RZ-C", geometry=f.utm_box(220, 40, 60, 100)),
+        f.rehab_zone("RZ-A", parcel_id=None, geometry=f.utm_box(20, 40, 60, 100)),
+        f.rehab_zone("RZ-B", parcel_id=None, geometry=f.utm_box(120, 40, 60, 100)),
+        f.rehab_zone("RZ-C", parcel_id=None, geometry=f.utm_box(220, 40, 60, 100)),
     ]
     db = tmp_path / "s.gpkg"
     with open_store(db) as store:

@@ -267,3 +267,19 @@ def test_records_doctests_run() -> None:
 
     result = doctest.testmod(geo.records)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_gazars_own_write_past_the_rules_is_refused_by_name(seeded: Store) -> None:
+    """A write through the store (not only QGIS or psql) that the rules refuse is a
+    RecordRefused (422) naming the layer, id, field and rule, not a database error."""
+    from layers.errors import RecordRefused
+
+    before = snapshot(seeded)
+    zone = f.rehab_zone("RZ-9", parcel_id="NO-SUCH-PARCEL", geometry=f.utm_box(900, 900, 40, 40))
+    with pytest.raises(RecordRefused) as exc:
+        seeded.write({"rehab_zones": f.frame("rehab_zones", [zone])})
+    text = str(exc.value)
+    assert text.startswith(REFUSED) and "JSON path" not in text
+    assert "layer rehab_zones" in text and "RZ-9" in text and "parcel_id" in text
+    assert "nothing was written" in text
+    assert snapshot(seeded) == before
