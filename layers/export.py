@@ -11,17 +11,15 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio
-
-from layers.cells import safe_frame
 from layers.errors import GazarError, InputFileError
-from layers.importer import shapefile_names
 from layers.labels import message
-from layers.schema import LayerKind
+
+if TYPE_CHECKING:  # pandas, GDAL and the readers load when a layer is written, not before
+    import geopandas as gpd
+
+    from layers.schema import LayerKind
 
 ExportFormat = Literal["geojson", "gpkg", "shp", "kml", "csv", "fgb"]
 FORMATS: dict[str, tuple[str, str]] = {
@@ -35,6 +33,8 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 
 def _for_writing(frame: gpd.GeoDataFrame, kind: LayerKind) -> gpd.GeoDataFrame:
+    import pandas as pd
+
     out = frame.copy()
     for f in kind.fields:
         if f.type == "date":
@@ -53,6 +53,11 @@ def export_layer(
     or, when ``out`` ends in ``.zip``, as one zipped Shapefile. Field names longer than ten
     characters are shortened in a Shapefile; ``gazar import`` reads them back.
     """
+    import pyogrio
+
+    from layers.cells import safe_frame
+    from layers.importer import shapefile_names
+
     if fmt not in FORMATS:
         raise GazarError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     driver, suffix = FORMATS[fmt]

@@ -13,14 +13,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-import geopandas as gpd
 import pandas as pd
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.integrity import BrokenRow
 from layers.schema import LayerKind
+
+if TYPE_CHECKING:  # the backends load geopandas; the interface needs it only for its types
+    import geopandas as gpd
 
 #: Bump when the tables change; the store refuses files written by a newer Gazar.
 SCHEMA_VERSION = 1

@@ -29,16 +29,15 @@ from api.commands.output import out_target
 from api.commands.output import table as output_table
 from layers.errors import Problem
 from layers.export import FORMATS, ExportFormat, export_layer
-from layers.importer import DuplicateIds, ImportPlan, commit_import, parse_mapping, plan_import
 from layers.labels import bilingual
 from layers.schema import REGISTRY, layer_kind
-from layers.store import open_store
-from layers.transfer import shown
 
 if TYPE_CHECKING:
     import datetime as dt
 
     import geopandas as gpd
+
+    from layers.importer import DuplicateIds, ImportPlan
 
 _PROGRESS_FROM = 2000  # features: show a progress bar from this size on
 
@@ -80,6 +79,8 @@ def _run_import(
     replace: bool,
     duplicate_ids: DuplicateIds,
 ) -> None:
+    from layers.importer import commit_import, parse_mapping, plan_import
+
     with store_at(db, create=not dry_run) as store:
 
         def plan() -> ImportPlan:
@@ -247,6 +248,8 @@ def demo_cmd(
     from layers.demo import build_demo
     from layers.rasters import RASTERS_ENV, raster_dir
     from layers.schema import LAYER_ORDER
+    from layers.store import open_store
+    from layers.transfer import shown
 
     day = parse_today(today)
     location = cli_location(db)

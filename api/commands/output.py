@@ -22,7 +22,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli import err, refuse, words
-from api.services.views import features_geojson
 from layers.cells import frame_csv
 from layers.errors import InputFileError
 from layers.labels import messages
@@ -61,6 +60,8 @@ def dumps(payload: object, *, indent: bool = True) -> str:
 
 def geojson(frame: Any) -> str:
     """A FeatureCollection (RFC 7946: lon/lat) of ``frame``, properties as plain values."""
+    from api.services.views import features_geojson
+
     return dumps(features_geojson(frame), indent=False)
 
 

@@ -1,0 +1,102 @@
+"""``gazar`` starts at once: its help lists every command without importing the command modules
+(each pulls in geopandas, folium, FastAPI or rasterio), and a command imports only its own."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import typer.main
+
+import api.commands
+from api.cli import COMMANDS, app
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the libraries that take seconds to import and no help needs
+HEAVY = ("geopandas", "folium", "fastapi", "rasterio", "shapely", "pyogrio", "starlette")
+
+_RUN = """
+import sys
+{before}
+from api.cli import main
+sys.argv = ["gazar", *{argv!r}]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+print("HEAVY", ",".join(heavy))
+"""
+
+
+def _gazar(*argv: str, before: str = "") -> tuple[str, list[str]]:
+    """Run ``gazar argv`` in a fresh interpreter: its help text, and the heavy libraries that
+    were imported by the end."""
+    code = _RUN.format(before=before, argv=list(argv), heavy=HEAVY)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "TERMINAL_WIDTH": "100"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    )
+    text, _, last = done.stdout.rstrip("\n").rpartition("\n")
+    assert last.startswith("HEAVY"), done.stdout
+    return text, [m for m in last.removeprefix("HEAVY").strip().split(",") if m]
+
+
+def _command_names(help_text: str) -> list[str]:
+    """The command names in the Commands panel of ``gazar --help``."""
+    panel = help_text.split("Commands")[1]
+    names = []
+    for line in panel.splitlines():
+        words = line.strip("│ ").split()
+        if words and not line.startswith("│  ") and line.startswith("│ "):
+            names.append(words[0])
+    return names
+
+
+def test_help_imports_no_command_module_and_lists_every_command() -> None:
+    text, heavy = _gazar("--help")
+    assert heavy == []
+    assert _command_names(text) == list(COMMANDS)
+    for name, (_module, help_text) in COMMANDS.items():
+        first_words = " ".join(help_text.split()[:3])
+        assert first_words in " ".join(text.replace("│", " ").split()), name
+
+
+def test_help_is_the_same_as_with_every_command_loaded() -> None:
+    lazy, _ = _gazar("--help")
+    modules = "; ".join(
+        f"import api.commands.{m}" for m in sorted({m for m, _ in COMMANDS.values()})
+    )
+    eager, heavy = _gazar("--help", before=modules)
+    assert "geopandas" in heavy  # the modules were loaded: the help came from the real commands
+    assert lazy == eager
+
+
+def test_a_command_imports_only_its_module() -> None:
+    text, heavy = _gazar("layers", "--help")
+    assert "--db" in text and "Each layer with its feature count" in text
+    assert not {"folium", "fastapi", "rasterio", "geopandas"} & set(heavy), heavy
+
+
+def test_table_names_every_registered_command_with_its_module_and_help() -> None:
+    for module in pkgutil.iter_modules(api.commands.__path__):
+        importlib.import_module(f"api.commands.{module.name}")
+    registered: dict[str, tuple[str, str]] = {}
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or typer.main.get_command_name(info.callback.__name__)
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        module = info.callback.__module__.removeprefix("api.commands.")
+        registered[name] = (module, doc.split("\n\n")[0])
+    for group in app.registered_groups:
+        assert group.name and group.typer_instance is not None
+        callback = group.typer_instance.registered_commands[0].callback
+        assert callback is not None
+        module = callback.__module__.removeprefix("api.commands.")
+        registered[group.name] = (module, str(group.typer_instance.info.help))
+    assert registered == COMMANDS  # the order is the table's: the one `gazar --help` always had
