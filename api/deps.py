@@ -13,7 +13,7 @@ from api.services import Services
 from api.services.allocation import AllocationService
 from api.services.errors import BadRequest, PayloadTooLarge
 from api.services.layers import LayerCache
-from api.settings import ApiSettings, Settings
+from api.settings import ApiSettings
 from geo.settings import AnalysisSettings
 
 
@@ -24,10 +24,6 @@ def get_services(request: Request) -> Services:
 
 def get_settings(request: Request) -> ApiSettings:
     return get_services(request).settings.api
-
-
-def get_all_settings(request: Request) -> Settings:
-    return get_services(request).settings
 
 
 def get_analysis_settings(request: Request) -> AnalysisSettings:
@@ -44,7 +40,6 @@ def get_allocation(request: Request) -> AllocationService:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
-AllSettingsDep = Annotated[Settings, Depends(get_all_settings)]
 AnalysisDep = Annotated[AnalysisSettings, Depends(get_analysis_settings)]
 LayersDep = Annotated[LayerCache, Depends(get_layers)]
 AllocationDep = Annotated[AllocationService, Depends(get_allocation)]

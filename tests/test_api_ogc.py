@@ -30,10 +30,10 @@ from pyproj import Transformer
 from api import crs as crs_mod
 from api.app import create_app
 from api.errors import BadRequest
-from api.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 from api.openapi import downgrade
 from api.routes.ogc import parse_bbox, parse_datetime
 from api.settings import ApiSettings
+from layers.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 from layers.schema import REGISTRY
 from layers.store import Store, open_store
 from tests import factories as f

@@ -90,15 +90,6 @@ def _day(today: str | None) -> dt.date:
         raise BadRequest(f"today={today!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-def derived(
-    services: Services, day: dt.date
-) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The store's layers, the findings of every rule and the available land on ``day``, as
-    the services keep them per store revision and day (shared with the OGC API and
-    ``/analysis/availability``)."""
-    return services.frames(), services.findings(day), services.available_land(day)
-
-
 def _soum_choices(frames: dict[str, gpd.GeoDataFrame], lang: Lang) -> list[tuple[str, str]]:
     soums = frames.get("soums")
     if soums is None or len(soums) == 0:
@@ -143,7 +134,8 @@ def _map_page(
     """A map page: ``build(frames, *args, ...)`` over the store's layers, the findings and
     the available land of the day; an id naming nothing is a 404 page."""
     language = parse_lang(lang)
-    frames, findings, free = derived(services, _day(today))
+    day = _day(today)
+    frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
     extra = {"remote": _remote(request)} if remote else {}
     try:
         m = build(

@@ -99,15 +99,6 @@ class Services:
                     raise LedgerUnavailable(str(exc)) from exc
             return self.ledger
 
-    def ledger_or_none(self) -> Ledger | None:
-        """The ledger, or None (logged: the reason may name server paths) when it cannot be
-        opened, for the pages that show the allocation record beside the layers."""
-        try:
-            return self.open_ledger()
-        except GazarError as exc:
-            _LOG.warning("no allocation records: %s", exc)
-            return None
-
     # ------------------------------------------------------------------------- analysis
 
     def frames(self) -> dict[str, gpd.GeoDataFrame]:

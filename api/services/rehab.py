@@ -13,11 +13,10 @@ from typing import Any, Final
 import geopandas as gpd
 import pandas as pd
 
-from api.services import rasters as analysis
+from api.services import rasters
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
 from geo import raster as gr
-from layers import rasters
 
 #: the raster kinds a client may name for ``before`` and ``after``
 NDVI_KINDS: Final[tuple[str, ...]] = ("ndvi_before", "ndvi_after")
@@ -91,11 +90,11 @@ class RehabService:
                 return hit
             zones = self.layers.get("rehab_zones")
             if len(used) == 2 and before is not None:
-                table = analysis.rehab_recovery(
+                table = rasters.rehab_recovery(
                     used[0]["path"], used[1]["path"], zones, min_recovery=min_recovery, mode=mode
                 )
             else:
-                table = analysis.rehab_registered(
+                table = rasters.rehab_registered(
                     location, zones, min_recovery=min_recovery, mode=mode, folder=folder
                 )
             self._cache[key] = (table, zones)

@@ -254,11 +254,11 @@ def eligibility(
     )
     reasons: list[Reason] = []
     notes: list[Reason] = []
-    for p in result["problems"]:
-        reasons.append(Reason.of("INVALID_GEOMETRY", number=number, reason=p["reason"]))
-    for f in result["findings"]:
-        reason = Reason(f["code"], f["message_mn"], f["message_en"], (f["id"],) if f["id"] else ())
-        (reasons if f["severity"] == "block" else notes).append(reason)
+    for p in result.problems:
+        reasons.append(Reason.of("INVALID_GEOMETRY", number=number, reason=p.reason))
+    for f in result.findings:
+        reason = Reason(f.code, f.message_mn, f.message_en, (f.id,) if f.id else ())
+        (reasons if f.severity == "block" else notes).append(reason)
     competing: tuple[str, ...] = ()
     if queue and applications is not None and len(applications):
         behind, competing = queue_reasons(app, applications, settings=settings)
@@ -278,7 +278,7 @@ def eligibility(
         reasons=tuple(reasons),
         notes=tuple(notes),
         competing=competing,
-        official_ha=float(result["area"]["official_ha"]),
+        official_ha=float(result.area.official_ha),
     )
 
 
