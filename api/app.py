@@ -16,7 +16,10 @@ from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
+from web.apidocs import router as api_docs
 from web.headers import SecurityHeaders
+from web.negotiate import Negotiate
+from web.objects import router as objects
 from web.pages import router as pages  # api/ imports web/ only here and in commands
 
 
@@ -48,19 +51,24 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,  # /api.html is web.apidocs: Swagger UI from node_modules, offline
         redoc_url=None,
     )
     app.state.settings = tree
     # failed token checks per client address, in this process's memory
     app.state.failed_tokens = FailedTokens(tree.api.token_failures, tree.api.token_failure_window_s)
+    # a browser's GET of /, /applications/{n}, /land_conclusions/{id}, /contracts/{id} or
+    # /draws/{id} goes to the object's page (web.objects); programs keep the JSON
+    app.add_middleware(Negotiate)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
-    app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyCap, cap=tree.api.max_body_bytes)  # outermost: before anything reads
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages)
+    app.include_router(objects)
+    app.include_router(api_docs)
     use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app

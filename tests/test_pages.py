@@ -386,8 +386,10 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         for q in feed["queue"]:
             row = re.search(rf'id="application-{q["id"]}">(.*?)</tr>', queue[0], re.S)
             assert row is not None, q["id"]
-            assert f"<td>{q['id']}</td>" in row.group(1)
-            assert q["filed_at"] in row.group(1) and q["filed_at"].startswith("2026-12-01T02:00")
+            assert f">{q['id']}</a></td>" in row.group(1)  # linked to its page
+            # the server time in Mongolia's time, without seconds
+            assert q["filed_at"].startswith("2026-12-01T02:00")
+            assert '<td class="mono">2026-12-01 10:00</td>' in row.group(1)
             assert f'<td class="num">{q["place"]}</td>' in row.group(1)
             assert q["objection_until"] == "2026-12-22"
             assert "2026-12-22 (" + ("хаагдсан" if lang == "mn" else "closed") in row.group(1)
@@ -409,7 +411,8 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         assert str(escape(REJECT_REASON)) in decisions and str(escape(APPROVE_REASON)) in decisions
         assert ("Татгалзсан" if lang == "mn" else "Rejected") in decisions
         assert ("Зөвшөөрсөн" if lang == "mn" else "Approved") in decisions
-        assert "Засаг дарга" in decisions and "2026-12-31T02:00" in decisions
+        # who decided is named by office, never by account name; the time is local
+        assert "Засаг дарга" not in decisions and "2026-12-31 10:00" in decisions
         assert f"CP-{ids['free']}" in decisions
         # the objection
         objections = _section(html, "register-objections")
@@ -425,11 +428,13 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         assert f'<td class="mono">{PUBLIC_VALUE}</td>' in draws and "2026-12-03" in draws
         winner = feed["draws"][0]["winner"]
         assert f'<li><a href="#application-{winner}">{winner}</a> · ' in draws
-        assert f"<code>gazar verify-draw {ids['draw']}</code>" in draws
+        assert f"gazar verify-draw {ids['draw']}" in draws and "SHA-256" in draws
         assert str(escape(feed["draws"][0]["verification"][f"message_{lang}"])) in draws
         # contracts expiring within 60 days: P-1 (rehabilitation overdue) and P-2
         expiring = _section(html, "register-expiring")
-        rows = dict(re.findall(r"<tr><td>(P-\d)</td>(.*?)</tr>", expiring, re.S))
+        rows = dict(
+            re.findall(r'<tr><td><a href="[^"]*">(P-\d)</a></td>(.*?)</tr>', expiring, re.S)
+        )
         assert set(rows) == {"P-1", "P-2"}  # P-3 is only applied for
         refused, renewed = (
             ("Сунгах боломжгүй", "Сунгаж болно") if lang == "mn" else ("Renewal refused", "May be renewed")

@@ -43,7 +43,7 @@ from layers.uploads import ReadersBusy
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
-from web.register import FEEDS, allocation_record, read_register
+from web.register import FEEDS, allocation_record, read_register, register_actors
 from web.render import map_parts, render
 from web.safejson import script_json
 
@@ -459,6 +459,7 @@ def register_page(
         soum=soum or None,
         land_conclusions=frames["land_conclusions"],
         limit=limit,
+        actors=register_actors(services, language),
     )
     lcs, parcels = frames["land_conclusions"], frames["contract_parcels"]
     if soum:
