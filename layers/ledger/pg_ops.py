@@ -21,9 +21,7 @@ class PostGISOps(OperationalTx):
         self._c = conn
 
     @staticmethod
-    def _where(
-        table: str, where: Mapping[str, object] | None
-    ) -> tuple[sql.Composable, list[Any]]:
+    def _where(table: str, where: Mapping[str, object] | None) -> tuple[sql.Composable, list[Any]]:
         cols = operational_columns(table)
         clauses: list[sql.Composable] = []
         params: list[Any] = []

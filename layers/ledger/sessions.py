@@ -189,6 +189,4 @@ class SignInRecords:
     def clear_failures(self: _Rows, key: str) -> None:
         """Forget the failures under ``key`` (after a good sign-in)."""
         with self.operational() as tx:
-            tx.update(
-                FAILURES, {"key": key}, {"count": 0, "locked_until": None}
-            )
+            tx.update(FAILURES, {"key": key}, {"count": 0, "locked_until": None})

@@ -346,18 +346,14 @@ class _GeoPackageOps(OperationalTx):
             [row.get(c) for c in cols],
         )
 
-    def update(
-        self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]
-    ) -> int:
+    def update(self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]) -> int:
         cols = operational_columns(table)
         bad = [c for c in changes if c not in cols]
         if bad or not changes:
             raise StoreError(f"table '{table}' has no column(s) {bad}")
         clause, params = self._where(table, where)
         sets = ", ".join(f'"{c}" = ?' for c in changes)
-        cur = self._c.execute(
-            f'UPDATE "{table}" SET {sets}{clause}', [*changes.values(), *params]
-        )
+        cur = self._c.execute(f'UPDATE "{table}" SET {sets}{clause}', [*changes.values(), *params])
         return int(cur.rowcount)
 
 
