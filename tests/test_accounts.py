@@ -110,7 +110,11 @@ def test_sign_in_stores_only_the_hash_of_the_session_id(ledger: Ledger) -> None:
     assert accounts.session(sid) == session
     assert session.user.name == "boss" and session.csrf
     event = ledger.events()[-1]
-    assert (event.actor, event.action, event.object) == ("boss", "signin", f"gazar_users/{session.user.id}")
+    assert (event.actor, event.action, event.object) == (
+        "boss",
+        "signin",
+        f"gazar_users/{session.user.id}",
+    )
     assert sid not in (event.after or "")
     # every sign-in is a new id
     sid2, _ = accounts.sign_in("boss", GOOD, "192.0.2.1", "pytest")
@@ -192,9 +196,7 @@ def test_unknown_users_and_wrong_passwords_get_the_same_answer(ledger: Ledger) -
     assert answers[0] == answers[1]
 
 
-def test_an_account_is_locked_after_n_failures_by_any_process(
-    ledger: Ledger, clock: Clock
-) -> None:
+def test_an_account_is_locked_after_n_failures_by_any_process(ledger: Ledger, clock: Clock) -> None:
     # two services over one store: two server processes
     first, second = service(ledger, signin_failures=5), service(ledger, signin_failures=5)
     for i in range(5):

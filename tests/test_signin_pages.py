@@ -148,7 +148,12 @@ def test_a_post_without_or_with_another_sessions_token_is_refused_and_writes_not
         before = events(db)
         for data in (
             {"name": "x1", "role": "public", "password": "Gobi-Wind-2026"},
-            {"name": "x2", "role": "public", "password": "Gobi-Wind-2026", "csrf_token": their_token},
+            {
+                "name": "x2",
+                "role": "public",
+                "password": "Gobi-Wind-2026",
+                "csrf_token": their_token,
+            },
             {"name": "x3", "role": "public", "password": "Gobi-Wind-2026", "csrf_token": ""},
         ):
             r = mine.post("/admin/users", data=data)
@@ -194,7 +199,7 @@ def test_a_revoked_users_session_stops_at_once(db: Path) -> None:
         assert "tuya" in official.get("/map").text
         token = csrf(admin.get("/admin").text)
         r = admin.post("/admin/users/tuya/revoke", data={"csrf_token": token})
-        assert r.status_code == 200 or r.status_code == 303
+        assert r.status_code in {200, 303}
         page = official.get("/map")
         assert 'id="signin-link"' in page.text
         assert "tuya" not in page.text
@@ -218,7 +223,10 @@ def test_next_on_this_site_is_followed_with_the_language(client: TestClient) -> 
 def test_admin_page_is_for_admins_only(db: Path) -> None:
     with make_client(db) as visitor:
         r = visitor.get("/admin?lang=en", follow_redirects=False)
-        assert r.status_code == 303 and r.headers["location"] == "/login?next=/admin%3Flang%3Den&lang=en"
+        assert (
+            r.status_code == 303
+            and r.headers["location"] == "/login?next=/admin%3Flang%3Den&lang=en"
+        )
     with make_client(db) as official:
         sign_in(official, "tuya")
         r = official.get("/admin")
@@ -234,7 +242,9 @@ def test_admin_adds_a_user_sets_a_password_and_revokes(client: TestClient, db: P
     assert 'value="bat"' in r.text  # the values are kept
     r = client.post("/admin/users", data={**weak, "password": "Gobi-Wind-2026"})
     assert r.status_code == 200 and 'id="admin-token"' in r.text
-    r = client.post("/admin/users/bat/password", data={"csrf_token": token, "password": "Khangai-99x"})
+    r = client.post(
+        "/admin/users/bat/password", data={"csrf_token": token, "password": "Khangai-99x"}
+    )
     assert r.status_code == 200  # redirected to the screen
     r = client.post("/admin/users/bat/revoke", data={"csrf_token": token})
     assert r.status_code == 200
@@ -244,7 +254,7 @@ def test_admin_adds_a_user_sets_a_password_and_revokes(client: TestClient, db: P
     )
     with open_ledger(db) as ledger:
         assert ledger.verify_chain().ok
-        bat = [u for u in ledger.users() if u.name == "bat"][0]
+        bat = next(u for u in ledger.users() if u.name == "bat")
         assert bat.revoked_at is not None
     assert make_client(db).get("/login").status_code == 200
     with make_client(db) as c:

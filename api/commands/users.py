@@ -49,10 +49,10 @@ def read_password(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: {exc}") from None
+        raise InputFileError(str(path), str(exc)) from None
     lines = text.splitlines()
     if not lines or not lines[0]:
-        raise InputFileError(both("user_message", "password_file_empty", path=path))
+        raise InputFileError(str(path), both("user_message", "password_file_empty", path=path))
     return lines[0]
 
 
