@@ -302,13 +302,14 @@ class AccountService:
         ledger = self._ledger()
         user = ledger.revoke_user(name, actor=actor)
         ended = ledger.end_sessions(user.id, now=self.now())
-        ledger.log_event(
-            actor=actor,
-            request=f"users revoke {name}",
-            action="sessions_ended",
-            obj=f"gazar_users/{user.id}",
-            after={"sessions": ended},
-        )
+        if ended:  # the revocation itself is logged as the change of the user
+            ledger.log_event(
+                actor=actor,
+                request=f"users revoke {name}",
+                action="sessions_ended",
+                obj=f"gazar_users/{user.id}",
+                after={"sessions": ended},
+            )
         return user, ended
 
     def sessions(self, user_id: str | None = None) -> list[SessionRecord]:
