@@ -119,7 +119,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "allocation",
         "The public register (queue, decisions, objections, draws, contracts expiring soon).",
     ),
-    "users": ("allocation", "Users and their tokens (roles: public, soum, aimag, mrpam, admin)."),
+    "users": (
+        "users",
+        "Users, their passwords and tokens (roles: public, soum, aimag, mrpam, admin).",
+    ),
     "audit": ("allocation", "The append-only, hash-chained log of every change."),
     "draw": ("allocation", "Draws between competing applications: announce, then run."),
 }

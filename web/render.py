@@ -16,11 +16,13 @@ from branca.element import Figure
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup, escape
 
 from geo.rules import SEVERITY_LABELS
 from layers.labels import Lang, label
 from web.headers import add_nonce, request_nonce
 from web.i18n import text
+from web.session import CSRF_FIELD, apply_cookies, desk_path, viewer
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 
@@ -111,12 +113,20 @@ def _switch_url(request: Request, lang: Lang) -> str:
 def render(
     request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page from ``web/templates`` with the helpers every template uses."""
+    """A page from ``web/templates`` with the helpers every template uses: among them
+    ``viewer`` (:class:`web.session.Viewer`), ``csrf_field()`` (the hidden CSRF input every
+    form carries) and ``desk`` (the signed-in user's desk path, None for a visitor). A
+    visitor's new CSRF cookie is set on the response."""
     side = 0 if lang == "mn" else 1
     offset = _offset_of(request)
+    who = viewer(request)
+    field = Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(who.csrf)}">')
     helpers = {
         "utc_offset": offset,
-        "viewer": getattr(request.state, "viewer", None),
+        "viewer": who,
+        "csrf_field": lambda: field,
+        "desk": desk_path(who.user) if who.user is not None else None,
+        "role_label": lambda role: label("role", str(role), lang),
         "lang": lang,
         "other_lang": "en" if lang == "mn" else "mn",
         "t": lambda key: text(key, lang),
@@ -132,7 +142,11 @@ def render(
     }
     body = _env().get_template(template).render({**helpers, **context})
     # every <script> and <style> of the page may run under the response's policy
-    return HTMLResponse(add_nonce(body, request_nonce(request.scope)), status_code=status)
+    response = HTMLResponse(add_nonce(body, request_nonce(request.scope)), status_code=status)
+    apply_cookies(request, response)
+    if who.signed_in:  # a page naming its user is nobody else's to keep
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 #: folium's viewport tag, which forbids pinch-zoom (the page's own tag in base.html allows it)

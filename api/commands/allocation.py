@@ -1,4 +1,5 @@
-"""Allocation commands: apply, object, decide, draws, MRPAM review, users and the audit log.
+"""Allocation commands: apply, object, decide, draws, MRPAM review and the audit log (the users
+are :mod:`api.commands.users`).
 
 Each command is one ledger transaction of the service the HTTP API calls too
 (:class:`api.services.allocation.AllocationService`). Run on the server without ``--token``,
@@ -35,14 +36,12 @@ from api.services.allocation import AllocationService, ApplicationInput
 from api.services.messages import both
 from api.settings import load_settings
 from layers.errors import GazarError, InputFileError
-from layers.ledger import ROLES, Ledger, User, open_ledger
+from layers.ledger import Ledger, User, open_ledger
 
 T = TypeVar("T")
 
-users_app = typer.Typer(help="Users and their tokens (roles: public, soum, aimag, mrpam, admin).")
 audit_app = typer.Typer(help="The append-only, hash-chained log of every change.")
 draw_app = typer.Typer(help="Draws between competing applications: announce, then run.")
-app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(draw_app, name="draw")
 
@@ -389,75 +388,6 @@ def review_cmd(
         ),
     )
     out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
-
-
-# ---------------------------------------------------------------------------------- users
-
-
-@users_app.command("add")
-def users_add(
-    name: Annotated[str, typer.Argument(help="Who the token is for.")],
-    role: Annotated[str, typer.Option("--role", help=", ".join(ROLES))],
-    soum: Annotated[str | None, typer.Option("--soum", help="The soum (role soum).")] = None,
-    aimag: Annotated[str | None, typer.Option("--aimag", help="The aimag (role aimag).")] = None,
-    as_user: AsOption = None,
-    db: DbOption = None,
-) -> None:
-    """Create a user and print the token once: it is stored only as a salted hash."""
-    if role not in ROLES:
-        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
-    ledger = _ledger(db)
-    try:
-        operator = _operator(ledger, as_user)
-        user, token = ledger.add_user(
-            name,
-            role=role,  # type: ignore[arg-type]
-            soum_code=soum,
-            aimag_code=aimag,
-            actor=operator,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except GazarError as exc:
-        raise typer.Exit(report_error(exc)) from None
-    finally:
-        ledger.close()
-    err.print(
-        f"{slashed('cli_text.user')} '{escape(user.name)}' ({user.role}"
-        f"{', ' + user.soum_code if user.soum_code else ''}"
-        f"{', ' + user.aimag_code if user.aimag_code else ''}). " + slashed("cli_text.keep_token")
-    )
-    typer.echo(token)
-
-
-@users_app.command("revoke")
-def users_revoke(
-    name: Annotated[str, typer.Argument(help="The user.")],
-    as_user: AsOption = None,
-    db: DbOption = None,
-) -> None:
-    """Revoke a user's token (the user stays in the log)."""
-
-    def revoke(ledger: Ledger) -> User:
-        actor = _operator(ledger, as_user)
-        return guarded(lambda: ledger.revoke_user(name, actor=actor))
-
-    user = _with_ledger(db, revoke)
-    out.print(slashed("cli_text.revoked", name=escape(user.name), at=user.revoked_at))
-
-
-@users_app.command("list")
-def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Every user with role, soum and aimag (never the tokens)."""
-    users = _with_ledger(db, lambda ledger: ledger.users())
-    if as_json:
-        _echo([u.as_dict() for u in users])
-        return
-    for u in users:
-        state = f"revoked {u.revoked_at}" if u.revoked_at else "active"
-        out.print(
-            f"{escape(u.name)}\t{u.role}\t{u.soum_code or '—'}\t{u.aimag_code or '—'}\t{state}"
-        )
 
 
 # ---------------------------------------------------------------------------------- audit
