@@ -56,6 +56,7 @@ _UPLOAD_BODY: Final = {
             "schema": {
                 "type": "object",
                 "required": ["kind", "file"],
+                "additionalProperties": False,
                 "properties": {
                     "kind": {"type": "string", "enum": list(LABELS["document_kind"])},
                     "file": {"type": "string", "format": "binary"},

@@ -106,7 +106,7 @@ def demo_users(ledger: Ledger) -> list[tuple[str, str, str]]:
     """
     setter: Callable[..., Any] | None = getattr(ledger, "set_password", None)
     known = {u.name for u in ledger.users()}
-    out = []
+    out: list[tuple[str, str, str]] = []
     for name, role, soum, aimag in DEMO_USERS:
         if name not in known:
             ledger.add_user(name, role=role, soum_code=soum, aimag_code=aimag, actor="demo")
