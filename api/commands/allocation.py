@@ -380,8 +380,9 @@ def renew_cmd(
 ) -> None:
     """Renew a contract ending soon for a new term (refused while rehabilitation is open).
 
-    The term is GAZAR_CONTRACT_TERM_YEARS from the day after the contract's end. Refused, with every reason and exit code 1, while a rehabilitation zone of the contract
-    is not accepted by the commission, or outside the window before its end.
+    The term is GAZAR_CONTRACT_TERM_YEARS from the day after the contract's end. Refused,
+    with every reason and exit code 1, while a rehabilitation zone of the contract is not
+    accepted by the commission, or outside the window before its end.
     """
     doc = _act(
         db,
