@@ -115,6 +115,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "allocation",
         "MRPAM's review of a Land Conclusion: under_review, then issued or rejected.",
     ),
+    "renew": (
+        "allocation",
+        "Renew a contract ending soon for a new term (refused while rehabilitation is open).",
+    ),
     "register": (
         "allocation",
         "The public register (queue, decisions, objections, draws, contracts expiring soon).",

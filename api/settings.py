@@ -13,6 +13,8 @@ the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limit
 the pages           :class:`WebSettings`    ``GAZAR_MAP_*``, ``GAZAR_NODE_MODULES``,
                                             ``GAZAR_PDF_FONT_DIR``
 the analyses        :class:`AnalysisEnv`    thresholds of ``geo.settings.AnalysisSettings``
+the documents       :class:`DocumentSettings`  ``GAZAR_REQUIRED_DOCUMENTS``,
+                                            ``GAZAR_MAX_DOCUMENT_BYTES``
 ==================  ===================  ==================================================
 
 :func:`load_settings` reads them all at once into a :class:`Settings` tree and checks the
@@ -182,6 +184,31 @@ class FileSettings(BaseSettings):
     pdf_font_dir: Path | None = None
 
 
+class DocumentSettings(BaseSettings):
+    """The documents a soum requires with an application, and the cap on each file."""
+
+    model_config = _ENV
+
+    #: the checklist of document kinds (codes of the catalogue's ``document_kind``), e.g.
+    #: ``GAZAR_REQUIRED_DOCUMENTS='["registration", "member_list"]'``
+    required_documents: tuple[str, ...] = ("registration", "member_list", "rehabilitation_plan")
+    #: a document larger than this gets 413 (it must also fit in ``GAZAR_MAX_BODY_BYTES``, with
+    #: the form's few hundred bytes around it)
+    max_document_bytes: int = Field(4_000_000, ge=1_000)
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Self:
+        from layers.labels import LABELS
+
+        unknown = [k for k in self.required_documents if k not in LABELS["document_kind"]]
+        if unknown:
+            raise ValueError(
+                f"GAZAR_REQUIRED_DOCUMENTS names unknown kind(s) {unknown}; the kinds are "
+                f"{', '.join(LABELS['document_kind'])}"
+            )
+        return self
+
+
 class AnalysisEnv(BaseSettings, AnalysisSettings):
     """The analysis thresholds (:class:`geo.settings.AnalysisSettings`) read from ``GAZAR_*``."""
 
@@ -198,6 +225,7 @@ class Settings(BaseModel):
     web: WebSettings
     files: FileSettings
     analysis: AnalysisSettings
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
 
     @model_validator(mode="after")
     def _agree(self) -> Self:
@@ -248,4 +276,5 @@ def load_settings(
         web=web if web is not None else WebSettings(),
         files=FileSettings(),
         analysis=thresholds,
+        documents=DocumentSettings(),
     )

@@ -120,7 +120,11 @@ def _service(ledger: Ledger) -> AllocationService:
     """The allocation service the HTTP API uses, over this command's ledger."""
     settings = load_settings()
     return AllocationService(
-        lambda: ledger, settings.analysis, max_vertices=settings.api.max_vertices
+        lambda: ledger,
+        settings.analysis,
+        max_vertices=settings.api.max_vertices,
+        required_documents=settings.documents.required_documents,
+        max_document_bytes=settings.documents.max_document_bytes,
     )
 
 
@@ -362,6 +366,33 @@ def verify_draw_cmd(
 
 
 # ---------------------------------------------------------------------- MRPAM and contracts
+
+
+@app.command("renew")
+def renew_cmd(
+    parcel_id: Annotated[str, typer.Argument(help="The contract parcel's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="The written reason (published).")],
+    token: TokenOption = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Renew a contract ending soon for a new term (refused while rehabilitation is open).
+
+    The term is GAZAR_CONTRACT_TERM_YEARS from the day after the contract's end. Refused,
+    with every reason and exit code 1, while a rehabilitation zone of the contract is not
+    accepted by the commission, or outside the window before its end.
+    """
+    doc = _act(
+        db,
+        (token, as_user),
+        lambda allocation, user: allocation.renew(parcel_id, reason=reason, user=user),
+    )
+    if as_json:
+        _echo(doc)
+        return
+    expires = slashed("cli_text.expires", day=doc["expires_on"])
+    out.print(f"[green]{doc['outcome_mn']} / {doc['outcome_en']}[/] {parcel_id}: {expires}")
 
 
 @app.command("review")

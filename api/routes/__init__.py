@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, export, objects, ogc
+from api.routes import allocation, analysis, documents, export, objects, ogc
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
@@ -13,4 +13,5 @@ ROUTERS: list[APIRouter] = [
     export.router,
     allocation.router,
     objects.router,
+    documents.router,
 ]

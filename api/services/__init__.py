@@ -62,7 +62,11 @@ class Services:
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
         self.rehab = RehabService(self.layers, raster_folder=folder)
         self.allocation = AllocationService(
-            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
+            self.open_ledger,
+            settings.analysis,
+            max_vertices=settings.api.max_vertices,
+            required_documents=settings.documents.required_documents,
+            max_document_bytes=settings.documents.max_document_bytes,
         )
         self.accounts = AccountService(self.open_ledger, settings.api)
         self._lock = threading.Lock()

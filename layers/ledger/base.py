@@ -77,6 +77,47 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("seed", "TEXT"),
         ("result", "TEXT"),  # JSON list: the order, winner first
     ),
+    # a contract's renewal: requested by its holder (or not), then granted by an official
+    "renewals": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/R<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("requested_at", "TEXT"),
+        ("requested_by", "TEXT"),
+        ("decided_at", "TEXT"),
+        ("decided_by", "TEXT"),
+        ("outcome", "TEXT NOT NULL CHECK (outcome IN ('requested', 'renewed'))"),
+        ("reason", "TEXT"),
+        ("previous_expires_on", "TEXT"),
+        ("starts_on", "TEXT"),
+        ("expires_on", "TEXT"),
+    ),
+    # a contract's status change (suspend, reactivate, terminate, close) with its reason
+    "contract_changes": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/S<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("status_before", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"),
+        ("reason", "TEXT NOT NULL"),
+        ("changed_at", "TEXT NOT NULL"),
+        ("actor", "TEXT"),
+    ),
+    # a document uploaded for an application: its metadata (logged) ...
+    "documents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <application number>/D<n>
+        ("application_id", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"),
+        ("filename", "TEXT NOT NULL"),
+        ("media_type", "TEXT NOT NULL"),
+        ("size", "INTEGER NOT NULL"),
+        ("sha256", "TEXT NOT NULL"),
+        ("uploaded_at", "TEXT NOT NULL"),
+        ("uploaded_by", "TEXT"),
+    ),
+    # ... and its content (base64), private: the log records only the row's id
+    "document_contents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # the document's id
+        ("data", "TEXT NOT NULL"),
+    ),
     "gazar_users": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # the key id, part of the token
         ("name", "TEXT NOT NULL UNIQUE"),
@@ -92,7 +133,10 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 }
 
 #: Columns never copied into the log.
-SECRET_COLUMNS: Final = {"gazar_users": ("salt", "token_hash", "password_hash")}
+SECRET_COLUMNS: Final = {
+    "gazar_users": ("salt", "token_hash", "password_hash"),
+    "document_contents": ("data",),
+}
 
 #: Operational tables: sign-in sessions and failed sign-in counters. Kept in the store's
 #: database so that every server process shares them, but they are not layers nor allocation
@@ -149,9 +193,15 @@ def missing_columns(table: str, existing: set[str]) -> list[tuple[str, str]]:
         return []
     return [(c, t) for c, t in RECORDS.get(table, ()) if c not in existing]
 
-
 #: Record tables that are never changed once written (triggers refuse it).
-APPEND_ONLY: Final = ("gazar_events", "decisions", "objections")
+APPEND_ONLY: Final = (
+    "gazar_events",
+    "decisions",
+    "objections",
+    "contract_changes",
+    "documents",
+    "document_contents",
+)
 
 
 class Conflict(GazarError):
