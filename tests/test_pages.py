@@ -251,11 +251,14 @@ def test_the_report_is_a_printable_page_and_a_pdf(client: TestClient) -> None:
     assert r.status_code == 200
     assert 'data-verdict="conflicts"' in r.text
     assert "Хяналтын тайлан" in r.text
-    assert r.text.count("<path") == 4  # the proposal, its two overlaps, its outline on top
+    # the map: the proposal (a fill and its outline) and its two overlaps, in red
+    assert r.text.count('<path class="map-subject"') == 2
+    assert r.text.count('<path class="map-overlap"') == 2
     assert external_refs(r.text) == []
     r = client.post("/check/report", data=form | {"format": "pdf"})
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith('attachment; filename="review-NEW-1-')
     assert r.content.startswith(b"%PDF-")
     assert re.search(rb"/BaseFont /\w+\+DejaVuSans", r.content)  # Cyrillic font embedded
     assert client.get("/check/report", follow_redirects=False).headers["location"] == "/check"
