@@ -171,10 +171,10 @@ def review(
         ``outside_soum_share``, ``land_conclusions`` (a parcel's Land Conclusion per feature),
         ``findings`` (each: ``severity``, ``code``, ``title_mn``/``title_en``,
         ``proposal_id``, ``layer``, ``id``, ``holder``, ``overlap_ha``, ``message_mn``,
-        ``message_en``), ``counts`` per severity, ``repairs``, ``problems`` and ``overlaps`` (every stored
-        feature the proposal shares land with, in every layer: ``severity`` (``info`` where
-        the rules allow the pair), ``code``, ``proposal_id``, ``layer``, ``id``, ``name``,
-        ``holder``, ``status``, ``live``, ``overlap_ha``); with a
+        ``message_en``), ``counts`` per severity, ``repairs``, ``problems`` and ``overlaps``
+        (every stored feature the proposal shares land with, in every layer: ``severity``
+        (``info`` where the rules allow the pair), ``code``, ``proposal_id``, ``layer``,
+        ``id``, ``name``, ``holder``, ``status``, ``live``, ``overlap_ha``); with a
         ``dem``, ``terrain`` (per feature: ``id``, ``mean_slope_deg``, ``steep_share``,
         ``steep_ha``, ``valid_share``, ``over``).
 

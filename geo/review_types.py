@@ -221,7 +221,8 @@ class Review(Mapping[str, Any]):
         Keys in order: ``kind``, ``today``, ``verdict``, ``verdict_mn``, ``verdict_en``,
         ``area``, ``features``, ``soums``, ``aimags``, ``proposing_soum``,
         ``outside_soum_ha``, ``outside_soum_share``, ``land_conclusions``, ``findings``,
-        ``counts``, ``repairs``, ``problems``, ``overlaps``, then ``terrain``, ``dem`` and ``file`` when set.
+        ``counts``, ``repairs``, ``problems``, ``overlaps``, then ``terrain``, ``dem`` and
+        ``file`` when set.
         Plain values only (no geometry): ready for ``orjson.dumps``.
         """
         return dict(self._json)

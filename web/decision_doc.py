@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import orjson
 import pandas as pd
 import shapely
@@ -86,7 +87,7 @@ def application_document(
     ]  # fmt: skip
     if geom is not None:
         area = official_ha(gpd.GeoSeries([geom], crs=4326))
-        facts.append((text("doc_area_ha", lang), ha(float(area.iloc[0]))))
+        facts.append((text("doc_area_ha", lang), ha(float(np.asarray(area)[0]))))
     parcel_id = decision.get("parcel_id")
     if outcome == "approve":
         parcel = None
@@ -169,7 +170,7 @@ def land_conclusion_document(
         When the Land Conclusion has been neither issued nor rejected.
     """
     status = str(lc.get("status"))
-    if status not in ("issued", "rejected", "revoked", "expired") or not lc.get("decision_ref"):
+    if status not in ("issued", "rejected", "revoked", "expired"):
         raise LookupError(text("doc_lc_not_decided", lang))
     lc_id = str(lc["id"])
     geom = lc.geometry
@@ -183,7 +184,7 @@ def land_conclusion_document(
         (text("doc_submitted_on", lang), _value(lc.get("submitted_on"))),
         (text("doc_decision_ref", lang), _value(lc.get("decision_ref"))),
         (text("doc_decided_on", lang), _value(lc.get("decided_on"))),
-        (text("doc_area_ha", lang), ha(float(area.iloc[0]))),
+        (text("doc_area_ha", lang), ha(float(np.asarray(area)[0]))),
     ]
     if status != "rejected":
         facts.append((text("doc_valid_until", lang), _value(lc.get("valid_until"))))

@@ -90,6 +90,8 @@ class DocMap:
     inset_lines: tuple[Any, ...] = ()
     inset_mark: tuple[float, float] | None = None
     legend: tuple[tuple[str, str], ...] = field(default=())
+    #: the soums the inset shows, by name
+    inset_title: str = ""
 
 
 def document_map(
@@ -143,8 +145,10 @@ def document_map(
             touched = near.iloc[np.unique(at)]["id"].astype(str).tolist()
         if len(near):
             lines = shapely.clip_by_rect(shapely.boundary(project(near.geometry.array)), *box)
-            drawn.append(_layer("soums", (), lines))
-            legend.append(("soums", label("layer", "soums", lang)))
+            layer = _layer("soums", (), lines)
+            if layer.strokes:
+                drawn.append(layer)
+                legend.append(("soums", label("layer", "soums", lang)))
     skip = skip or {}
     for name in NEIGHBOUR_LAYERS:
         frame = frames.get(name)
@@ -160,13 +164,15 @@ def document_map(
         lines = shapely.clip_by_rect(shapely.boundary(geoms), *box)
         drawn.append(_layer(name, fills, lines))
         legend.append((name, label("layer", name, lang)))
+    drawn.append(_layer("subject", mine, ()))  # its fill under the overlaps, its outline on top
     if len(overlaps):
         shared = project([g for g in overlaps if g is not None and not g.is_empty])
         drawn.append(_layer("overlap", shared, shapely.boundary(shared)))
         legend.append(("overlap", text("doc_map_overlap", lang)))
-    drawn.append(_layer("subject", mine, shapely.boundary(mine)))
+    drawn.append(_layer("subject", (), shapely.boundary(mine)))
     legend.append(("subject", text("doc_map_subject", lang)))
     inset = _inset(frames, touched, project, (cx, cy))
+    title = _soum_names(frames, touched, lang)
     return DocMap(
         zone=zone,
         bounds=box,
@@ -176,6 +182,7 @@ def document_map(
         inset_bounds=inset[0],
         inset_lines=inset[1],
         inset_mark=inset[2],
+        inset_title=title,
         legend=tuple(reversed(legend)),
     )
 
@@ -187,7 +194,9 @@ def _layer(key: str, fills: Any, strokes: Any) -> DrawnLayer:
 
 
 def _inset(
-    frames: Mapping[str, gpd.GeoDataFrame], codes: Sequence[str], project: Any,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    codes: Sequence[str],
+    project: Any,
     centre: tuple[float, float],
 ) -> tuple[tuple[float, float, float, float] | None, tuple[Any, ...], tuple[float, float] | None]:
     soums = frames.get("soums")
@@ -201,6 +210,17 @@ def _inset(
     x0, x1 = min(x0, centre[0]), max(x1, centre[0])
     y0, y1 = min(y0, centre[1]), max(y1, centre[1])
     return (float(x0), float(y0), float(x1), float(y1)), tuple(lines), centre
+
+
+def _soum_names(frames: Mapping[str, gpd.GeoDataFrame], codes: Sequence[str], lang: Lang) -> str:
+    soums = frames.get("soums")
+    if soums is None or not codes:
+        return ""
+    chosen = soums[soums["id"].astype(str).isin(list(codes))]
+    column = "name_mn" if lang == "mn" and "name_mn" in chosen else "name_en"
+    names = [str(n) if isinstance(n, str) and n else str(c)
+             for n, c in zip(chosen[column], chosen["id"], strict=True)]  # fmt: skip
+    return ", ".join(names)
 
 
 def _nice(length: float) -> float:
@@ -269,7 +289,7 @@ def lines(geom: Any) -> list[np.ndarray]:
 
 
 def _hex(rgb: RGB) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def _d(runs: list[np.ndarray], view: Viewport, close: bool) -> str:
@@ -294,8 +314,10 @@ def map_svg(doc: DocMap, *, lang: Lang, width: int = 720, height: int = 446) -> 
         if s.fill is not None:
             d = " ".join(_d(rings(g), view, True) for g in layer.fills)
             if d.strip():
-                parts.append(f'<path {cls} d="{d}" fill="{_hex(s.fill)}" '
-                             f'fill-opacity="{s.opacity}" fill-rule="evenodd" stroke="none"/>')  # fmt: skip
+                parts.append(
+                    f'<path {cls} d="{d}" fill="{_hex(s.fill)}" '
+                    f'fill-opacity="{s.opacity}" fill-rule="evenodd" stroke="none"/>'
+                )
         d = " ".join(_d(lines(g), view, False) for g in layer.strokes)
         if d.strip():
             dash = ' stroke-dasharray="6 4"' if s.dash else ""
@@ -326,6 +348,11 @@ def _svg_inset(doc: DocMap, width: int) -> str:
     if doc.inset_mark is not None:
         [[mx, my]] = view.xy(np.array([doc.inset_mark]))
         out.append(f'<circle cx="{mx:.1f}" cy="{my:.1f}" r="3.5" fill="#e31a1c" stroke="#000"/>')
+    if doc.inset_title:
+        out.append(
+            f'<text x="{left + size / 2}" y="{top + size + 12}" font-size="10" '
+            f'text-anchor="middle">{escape(doc.inset_title)}</text>'
+        )
     out.append("</g>")
     return "".join(out)
 
@@ -344,9 +371,11 @@ def _svg_furniture(doc: DocMap, view: Viewport, width: int, height: int, lang: L
         y = top + 6 + i * lh
         fill = _hex(s.fill) if s.fill else "none"
         dash = ' stroke-dasharray="4 2"' if s.dash else ""
-        out.append(f'<rect x="14" y="{y}" width="18" height="10" fill="{fill}" '
-                   f'fill-opacity="{min(s.opacity + 0.2, 1):.2f}" stroke="{_hex(s.stroke)}"'
-                   f'{dash}/><text x="38" y="{y + 9}" font-size="11">{escape(name)}</text>')  # fmt: skip
+        out.append(
+            f'<rect x="14" y="{y}" width="18" height="10" fill="{fill}" '
+            f'fill-opacity="{min(s.opacity + 0.2, 1):.2f}" stroke="{_hex(s.stroke)}"'
+            f'{dash}/><text x="38" y="{y + 9}" font-size="11">{escape(name)}</text>'
+        )
     out.append("</g>")
     # the scale bar, bottom right
     length = doc.scale_m * view.k
@@ -364,7 +393,7 @@ def _svg_furniture(doc: DocMap, view: Viewport, width: int, height: int, lang: L
         f"{scale_text(doc.scale_m)}</text></g>"
     )
     # the north arrow, under the inset
-    ax, ay = width - 63, 150
+    ax, ay = width - 63, 172
     out.append(
         f'<g class="map-north" transform="rotate({doc.north_deg:.2f} {ax} {ay})">'
         f'<path d="M {ax} {ay - 22} L {ax + 8} {ay + 8} L {ax} {ay + 2} L {ax - 8} {ay + 8} Z" '

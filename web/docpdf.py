@@ -142,7 +142,7 @@ def draw_map(
         _inset(pdf, doc, left + width - 32, top + 2, 30)
         _legend(pdf, doc, left + 2, top + height - 2)
         _scale(pdf, doc, view, left + width - 4, top + height - 5)
-        _north(pdf, doc, left + width - 17, top + 44, lang)
+        _north(pdf, doc, left + width - 17, top + 48, lang)
         pdf.set_font("DejaVu", "", 6)
         pdf.set_text_color(85, 85, 85)
         pdf.set_xy(left, top + height - 4)
@@ -171,6 +171,10 @@ def _inset(pdf: Any, doc: DocMap, left: float, top: float, size: float) -> None:
         pdf.set_fill_color(227, 26, 28)
         pdf.set_draw_color(0, 0, 0)
         pdf.circle(x, y, 1.2, style="DF")
+    if doc.inset_title:
+        pdf.set_font("DejaVu", "", 6.5)
+        pdf.set_xy(left, top + size + 0.5)
+        pdf.cell(size, 3, doc.inset_title, align="C")
 
 
 def _legend(pdf: Any, doc: DocMap, left: float, bottom: float) -> None:

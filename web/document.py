@@ -101,7 +101,7 @@ def safe_id(value: str) -> str:
     --------
     >>> safe_id('LC/7 "new"')
     'LC_7_new'
-    >>> safe_id("Мандал")
+    >>> safe_id("\\u041c\\u0430")  # letters outside ASCII
     'id'
     """
     cleaned = _UNSAFE.sub("_", value).strip("._")[:60]
@@ -117,9 +117,7 @@ def today_local() -> dt.date:
     return dt.datetime.now(MONGOLIA).date()
 
 
-def corner_table(
-    shapes: Sequence[tuple[str, Any]], lang: Lang, *, limit: int = 400
-) -> Table:
+def corner_table(shapes: Sequence[tuple[str, Any]], lang: Lang, *, limit: int = 400) -> Table:
     """The corners of each feature's outer rings: number, decimal degrees and DMS.
 
     ``shapes`` are (feature name, lon/lat geometry); holes are left out (corner lists name
@@ -145,9 +143,14 @@ def corner_table(
     return Table(
         key="corners",
         heading=heading,
-        columns=(text("doc_feature", lang), text("doc_corner_no", lang), text("doc_lon_dd", lang),
-                 text("doc_lat_dd", lang), text("doc_lon_dms", lang),
-                 text("doc_lat_dms", lang)),  # fmt: skip
+        columns=(
+            text("doc_feature", lang),
+            text("doc_corner_no", lang),
+            text("doc_lon_dd", lang),
+            text("doc_lat_dd", lang),
+            text("doc_lon_dms", lang),
+            text("doc_lat_dms", lang),
+        ),
         rows=tuple(rows),
         numeric=(1, 2, 3),
         widths=(22, 8, 17, 17, 18, 18),
@@ -163,13 +166,17 @@ def document_html(doc: Document, *, nonce: str | None = None, printable: bool = 
     """The document as one self-contained HTML page (styles inline, the map an inline SVG,
     no external file); ``printable`` adds the print button (its script carries ``nonce``)."""
     svg = map_svg(doc.map, lang=doc.lang) if doc.map is not None else ""
-    return _env().get_template("document.html").render(
-        doc=doc,
-        lang=doc.lang,
-        t=lambda key: text(key, doc.lang),
-        svg=svg,
-        nonce=nonce,
-        printable=printable,
+    return (
+        _env()
+        .get_template("document.html")
+        .render(
+            doc=doc,
+            lang=doc.lang,
+            t=lambda key: text(key, doc.lang),
+            svg=svg,
+            nonce=nonce,
+            printable=printable,
+        )
     )
 
 

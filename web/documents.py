@@ -7,9 +7,10 @@ day (``Content-Disposition``). They read the service layer as the JSON API does.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from typing import Annotated
 
 from api.deps import ServicesDep
 from api.services import Services
@@ -97,7 +98,7 @@ def application_decision_html(
 
 def _land_conclusion(request: Request, services: Services, lc_id: str, lang: Lang, fmt: str
                      ) -> Response:  # fmt: skip
-    from web.decision_doc import lc_decision_events, land_conclusion_document
+    from web.decision_doc import land_conclusion_document, lc_decision_events
 
     frames = services.frames()
     lcs = frames["land_conclusions"]

@@ -324,8 +324,9 @@ async def check_submit(
         kind=kind,
         soum=soum,
         proposal_json=script_json(proposal_geojson(proposal)),
-        source=file.filename if file is not None and file.filename else
-        text("doc_source_drawn", language),
+        source=file.filename
+        if file is not None and file.filename
+        else text("doc_source_drawn", language),
     )
 
 

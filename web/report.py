@@ -7,6 +7,7 @@ store revision and the log's head; as a printable HTML page or an A4 PDF.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,10 @@ def feature_names(
         if "name" in frame.columns:
             names = [None if pd.isna(v) or not str(v).strip() else str(v) for v in frame["name"]]
     elif proposal is None:
-        given = [None if f.id.startswith("#") else f.id for f in result.features]
+        given = [None if x.id.startswith("#") else x.id for x in result.features]
     where = source or text("doc_source_unknown", lang)
     out = []
-    for i, f in enumerate(result.features):
+    for i in range(len(result.features)):
         head = given[i] or _words("doc_no_id", lang, source=where, n=i + 1)
         out.append(f"{head} — {names[i]}" if names[i] else head)
     return out
@@ -84,6 +85,14 @@ def review_document(
     first = next((i for i in ids if not i.startswith("#")), None)
     stem_id = first or Path(source or "proposal").stem
     subject = "; ".join(named) if named else text("doc_no_features", lang)
+    positional = {f.id: named[i] for i, f in enumerate(result.features)
+                  if f.id.startswith("#") and f.id not in (first,)}  # fmt: skip
+
+    def said(message: str) -> str:  # a message naming a feature "#2" names it in words
+        for fid, words in positional.items():
+            message = re.sub(rf"(?<!\w){re.escape(fid)}(?!\d)", words, message)
+        return message
+
     verdict = pick(verdict_label(result.verdict), lang)
     facts: list[tuple[str, str]] = [
         (text("verdict", lang), verdict),
@@ -124,7 +133,7 @@ def review_document(
               tuple((pick(SEVERITY_LABELS.get(f.severity, ("", "")), lang),
                      pick((f.title_mn, f.title_en), lang) or f.code,
                      label("layer", f.layer, lang) if f.layer else "", f.id or "",
-                     ha(f.overlap_ha), pick((f.message_mn, f.message_en), lang) or "")
+                     ha(f.overlap_ha), said(pick((f.message_mn, f.message_en), lang) or ""))
                     for f in result.findings),
               numeric=(4,), empty=text("no_findings", lang), widths=(12, 20, 16, 14, 10, 48)),
         corner_table(list(zip(named, [f.geometry for f in result.features], strict=True)), lang),
@@ -133,8 +142,11 @@ def review_document(
     notes += [f"{named[p.index] if p.index is not None else '—'}: "
               f"{pick((p.reason_mn, p.reason_en), lang)}" for p in result.problems]  # fmt: skip
     shared = [o.geometry for o in result.overlaps if o.severity != "info" and o.geometry]
-    shared += [f.geometry for f in result.findings
-               if f.geometry is not None and f.code in ("PARCEL_OUTSIDE_LC", "LC_OUTSIDE_SOUM")]  # fmt: skip
+    shared += [
+        f.geometry
+        for f in result.findings
+        if f.geometry is not None and f.code in ("PARCEL_OUTSIDE_LC", "LC_OUTSIDE_SOUM")
+    ]
     soum_codes = [result.proposing_soum] if result.proposing_soum else []
     docmap = document_map([f.geometry for f in result.features], frames, lang=lang,
                           soum_codes=soum_codes, overlaps=shared)  # fmt: skip
@@ -152,8 +164,9 @@ def review_document(
         revision=revision,
         head_seq=head_seq,
         head_hash=head_hash,
-        file_stem=file_stem("review", stem_id, now.astimezone(MONGOLIA).date() if now
-                            else today_local()),  # fmt: skip
+        file_stem=file_stem(
+            "review", stem_id, now.astimezone(MONGOLIA).date() if now else today_local()
+        ),
         verdict=result.verdict,
         notes=tuple(notes),
     )
@@ -188,9 +201,15 @@ def overlap_table(result: Review, lang: Lang) -> Table:
     return Table(
         "overlaps",
         text("doc_overlaps", lang),
-        (text("field_severity", lang), text("field_layer", lang), text("field_id", lang),
-         text("doc_name_holder", lang), text("doc_status", lang), text("field_overlap_ha", lang),
-         text("field_rule", lang)),  # fmt: skip
+        (
+            text("field_severity", lang),
+            text("field_layer", lang),
+            text("field_id", lang),
+            text("doc_name_holder", lang),
+            text("doc_status", lang),
+            text("field_overlap_ha", lang),
+            text("field_rule", lang),
+        ),
         rows,
         numeric=(5,),
         empty=text("doc_no_overlaps", lang),

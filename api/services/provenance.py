@@ -5,6 +5,7 @@ matched with the store and the log it came from (``gazar audit verify`` prints t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 
@@ -30,10 +31,8 @@ class Provenance:
 def store_revision(layers: LayerCache) -> str:
     """The store's revision: ``r-`` and 12 hex digits of a digest of the revision tokens."""
     tokens = list(layers.revisions(REGISTRY))
-    try:
+    with contextlib.suppress(GazarError):  # a store without the ledger's tables
         tokens.append(layers.store.revision(APPLICATIONS.name))
-    except GazarError:  # a store without the ledger's tables
-        pass
     digest = hashlib.sha256("\x1f".join(tokens).encode()).hexdigest()
     return f"r-{digest[:12]}"
 
