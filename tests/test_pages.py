@@ -158,7 +158,11 @@ def test_check_an_uploaded_geojson_shows_conflicts_findings_and_overlaps(
     assert len(rows) == 2
     assert any("P-1" in row and "0.50" in row for row in rows)
     assert any("P-2" in row and "1.00" in row for row in rows)
-    assert json.dumps("Overlaps (2)") in r.text  # the red layer on the map
+    assert json.dumps("Overlaps (3)") in r.text  # on the map: P-1, P-2 (red) and LC-1 (info)
+    listed = re.findall(r'<tr class="overlap" data-severity="(\w+)">(.*?)</tr>', r.text, re.S)
+    assert [(sev, "LC-1" in row) for sev, row in listed] == [
+        ("block", False), ("block", False), ("info", True)
+    ]  # fmt: skip
     assert 'name="proposal"' in r.text  # the report buttons carry the proposal
 
 
