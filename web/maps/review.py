@@ -79,10 +79,10 @@ def allowed_overlaps(result: Review) -> gpd.GeoDataFrame:
         shape = _polygonal(o.geometry)
         if o.code is not None or shape is None:
             continue
+        who = o.name or o.holder
         words = {
             lang: f"{text('doc_allowed', lang)}: {label('layer', o.layer, lang)} {o.id}"
-            f"{' · ' + (o.name or o.holder) if (o.name or o.holder) else ''} · "
-            f"{o.overlap_ha:.2f} ha"
+            f"{' · ' + who if who else ''} · {o.overlap_ha:.2f} ha"
             for lang in ("mn", "en")
         }
         rows.append({"rule": "", "severity": "info", "a_layer": "proposal",
