@@ -68,7 +68,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "Run every conflict rule over the whole store: counts by soum and rule, then the list.",
     ),
     "check": (
-        "analysis",
+        "check",
         "Review a proposal against the store: verdict, areas, soums, overlaps and broken rules.",
     ),
     "serve": (

@@ -158,7 +158,11 @@ def test_check_an_uploaded_geojson_shows_conflicts_findings_and_overlaps(
     assert len(rows) == 2
     assert any("P-1" in row and "0.50" in row for row in rows)
     assert any("P-2" in row and "1.00" in row for row in rows)
-    assert json.dumps("Overlaps (2)") in r.text  # the red layer on the map
+    assert json.dumps("Overlaps (3)") in r.text  # on the map: P-1, P-2 (red) and LC-1 (info)
+    listed = re.findall(r'<tr class="overlap" data-severity="(\w+)">(.*?)</tr>', r.text, re.S)
+    assert [(sev, "LC-1" in row) for sev, row in listed] == [
+        ("block", False), ("block", False), ("info", True)
+    ]  # fmt: skip
     assert 'name="proposal"' in r.text  # the report buttons carry the proposal
 
 
@@ -251,11 +255,14 @@ def test_the_report_is_a_printable_page_and_a_pdf(client: TestClient) -> None:
     assert r.status_code == 200
     assert 'data-verdict="conflicts"' in r.text
     assert "Хяналтын тайлан" in r.text
-    assert r.text.count("<path") == 4  # the proposal, its two overlaps, its outline on top
+    # the map: the proposal (a fill and its outline) and its two overlaps, in red
+    assert r.text.count('<path class="map-subject"') == 2
+    assert r.text.count('<path class="map-overlap"') == 2
     assert external_refs(r.text) == []
     r = client.post("/check/report", data=form | {"format": "pdf"})
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith('attachment; filename="review-NEW-1-')
     assert r.content.startswith(b"%PDF-")
     assert re.search(rb"/BaseFont /\w+\+DejaVuSans", r.content)  # Cyrillic font embedded
     assert client.get("/check/report", follow_redirects=False).headers["location"] == "/check"

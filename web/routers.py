@@ -7,11 +7,12 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, objects, pages
+from web import account, admin, apidocs, documents, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
     objects.router,
+    documents.router,  # the printed decisions (/applications/{n}/decision.pdf)
     apidocs.router,
     account.router,
     admin.router,
