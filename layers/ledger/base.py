@@ -193,6 +193,7 @@ def missing_columns(table: str, existing: set[str]) -> list[tuple[str, str]]:
         return []
     return [(c, t) for c, t in RECORDS.get(table, ()) if c not in existing]
 
+
 #: Record tables that are never changed once written (triggers refuse it).
 APPEND_ONLY: Final = (
     "gazar_events",
