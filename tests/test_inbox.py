@@ -143,3 +143,109 @@ def test_issuing_with_a_last_valid_day_that_is_not_after_today_is_refused(servic
         )  # fmt: skip
     after = services.layers.get("land_conclusions")
     assert after["status"].tolist() == before["status"].tolist()
+
+
+# ------------------------------------------------------------------------------ the pages
+
+
+@pytest.fixture(scope="module")
+def bench_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workbench's demo store with a user per role (tests/workbench.py)."""
+    from tests.workbench import build_store
+
+    return build_store(tmp_path_factory.mktemp("inbox-pages"))
+
+
+@pytest.fixture
+def client(bench_db: Path, tmp_path: Path) -> Iterator[Any]:
+    """A TestClient on a copy of the workbench store (each test writes its own)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    db = tmp_path / "bench.gpkg"
+    shutil.copy(bench_db, db)
+    with TestClient(create_app(ApiSettings(db=str(db)))) as c:
+        yield c
+
+
+def _statuses(client: Any) -> list[str]:
+    lcs = client.app.state.services.layers.get("land_conclusions")
+    return [str(s) for s in lcs.sort_values("id")["status"]]
+
+
+def _submitted(client: Any, status: str = "submitted") -> str:
+    lcs = client.app.state.services.layers.get("land_conclusions")
+    return str(sorted(lcs.loc[lcs["status"] == status, "id"])[0])
+
+
+def test_the_inbox_needs_a_sign_in_and_mrpam(client: Any) -> None:
+    from tests.workbench import client_sign_in
+
+    lc = _submitted(client)
+    answer = client.get("/inbox", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    client_sign_in(client, "wb-soum")
+    assert client.get("/inbox").status_code == 403
+    assert client.get(f"/inbox/{lc}").status_code == 403
+    client_sign_in(client, "wb-mrpam")
+    page = client.get("/inbox")
+    assert page.status_code == 200 and f'data-id="{lc}"' in page.text
+
+
+def test_a_soum_officials_forged_issue_is_refused_and_writes_nothing(client: Any) -> None:
+    from tests.workbench import client_sign_in, csrf_of
+
+    lc = _submitted(client, "under_review")
+    before, events = _statuses(client), len(client.app.state.services.allocation.events())
+    client_sign_in(client, "wb-soum")
+    token = csrf_of(client.get("/map").text if "csrf_token" in client.get("/map").text
+                    else client.get("/login").text)  # fmt: skip
+    form = {"csrf_token": token, "decision_ref": "X/1", "valid_until": "2031-01-01"}
+    answer = client.post(f"/inbox/{lc}/issue", data=form, follow_redirects=False)
+    assert answer.status_code == 403
+    assert _statuses(client) == before
+    assert len(client.app.state.services.allocation.events()) == events
+
+
+def test_a_post_without_or_with_a_wrong_csrf_token_is_refused(client: Any) -> None:
+    from tests.workbench import client_sign_in
+
+    lc = _submitted(client)
+    before = _statuses(client)
+    client_sign_in(client, "wb-mrpam")
+    for form in ({}, {"csrf_token": "not-the-token"}):
+        answer = client.post(f"/inbox/{lc}/start", data=form, follow_redirects=False)
+        assert answer.status_code == 403
+    assert _statuses(client) == before
+
+
+def test_issuing_without_a_decision_reference_is_refused_next_to_the_field(client: Any) -> None:
+    from tests.workbench import client_sign_in, csrf_of
+
+    lc = _submitted(client, "under_review")
+    before = _statuses(client)
+    client_sign_in(client, "wb-mrpam")
+    token = csrf_of(client.get(f"/inbox/{lc}?lang=en").text)
+    form = {"csrf_token": token, "lang": "en", "decision_ref": " ", "valid_until": "2031-01-01"}
+    answer = client.post(f"/inbox/{lc}/issue", data=form)
+    assert answer.status_code == 422
+    assert 'id="issue-ref-error"' in answer.text and "Write the decision reference." in answer.text
+    assert 'value="2031-01-01"' in answer.text  # the value typed is kept
+    past = {**form, "decision_ref": "A/1", "valid_until": "2020-01-01"}
+    answer = client.post(f"/inbox/{lc}/issue", data=past)
+    assert answer.status_code == 422 and 'id="issue-until-error"' in answer.text
+    assert 'value="A/1"' in answer.text
+    assert _statuses(client) == before
+    done = client.post(f"/inbox/{lc}/issue", data={**past, "valid_until": "2031-01-01"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    lcs = client.app.state.services.layers.get("land_conclusions")
+    row = lcs[lcs["id"] == lc].iloc[0]
+    assert (row["status"], row["decision_ref"]) == ("issued", "A/1")
+    assert str(row["valid_until"]) == "2031-01-01"
+    actors = {e.actor for e in client.app.state.services.allocation.events() if lc in e.object}
+    assert "wb-mrpam" in actors
