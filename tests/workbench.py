@@ -203,6 +203,7 @@ def console_errors(page: Any) -> list[str]:
 def sign_in(page: Any, name: str, password: str, *, base: str | None = None) -> None:
     """Sign ``page`` in through the ``/login`` form (of ``base``, else the page's server)."""
     root = base or re.match(r"https?://[^/]+", page.url).group(0)  # type: ignore[union-attr]
+    page.context.clear_cookies()  # a fresh visitor (signing in as someone else)
     page.goto(root + "/login", wait_until="domcontentloaded")
     form = page.locator("form.login, form[action^='/login']").first
     form.locator("input[name='name']").fill(name)
@@ -282,7 +283,9 @@ def csrf_of(html: str) -> str:
 
 
 def client_sign_in(client: Any, name: str, password: str = PASSWORD) -> None:
-    """Sign a ``TestClient`` in through ``/login`` (its cookie jar keeps the session)."""
+    """Sign a ``TestClient`` in through ``/login`` as a fresh visitor (its cookie jar then
+    keeps the session)."""
+    client.cookies.clear()
     page = client.get("/login")
     data = {"name": name, "password": password}
     found = _CSRF.search(page.text)
