@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, documents, objects, pages
+from web import account, admin, apidocs, documents, inbox, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -16,4 +16,5 @@ ROUTERS: Final[list[APIRouter]] = [
     apidocs.router,
     account.router,
     admin.router,
+    inbox.router,
 ]
