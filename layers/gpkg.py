@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from layers.errors import RecordRefused, StoreError
+from layers.gpkg_meta import layer_infos
 from layers.integrity import BrokenRow, broken_rows_query, refusal, sqlite_trigger_ddl
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import (
@@ -383,16 +384,7 @@ class GeoPackageStore(Store):
             return self._layers()
 
     def _layers(self) -> list[LayerInfo]:
-        out = []
-        for name in REGISTRY:
-            count = self._conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-            row = self._conn.execute(
-                f"SELECT min(ST_MinX({GEOM})), min(ST_MinY({GEOM})), max(ST_MaxX({GEOM})), "
-                f'max(ST_MaxY({GEOM})) FROM "{name}"'
-            ).fetchone()
-            bbox = None if row[0] is None else (row[0], row[1], row[2], row[3])
-            out.append(LayerInfo(name, count, bbox))
-        return out
+        return layer_infos(self._conn, REGISTRY)
 
     def ids(self, layer: str) -> set[str]:
         kind = layer_kind(layer)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
-
-import pandas as pd
 
 from layers.errors import FeatureNotFound, StoreError
 from layers.integrity import BrokenRow
@@ -134,12 +133,16 @@ def field_value(value: Any, ftype: str) -> Any:
     """A value for a column of schema type ``ftype``, as both backends write it: None for a
     missing value (None, NaT or NaN), a ``datetime.date`` for a date, else an int, a float or
     a text."""
-    if value is None or value is pd.NaT:
+    if value is None:
+        return None
+    # pandas is imported only by whoever made a pandas value (``gazar layers`` never does)
+    pd = sys.modules.get("pandas")
+    if pd is not None and value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     if ftype == "date":
-        if isinstance(value, dt.datetime | pd.Timestamp):
+        if isinstance(value, dt.datetime) or (pd is not None and isinstance(value, pd.Timestamp)):
             return value.date()
         if isinstance(value, dt.date):
             return value

@@ -100,3 +100,34 @@ def test_table_names_every_registered_command_with_its_module_and_help() -> None
         module = callback.__module__.removeprefix("api.commands.")
         registered[group.name] = (module, str(group.typer_instance.info.help))
     assert registered == COMMANDS  # the order is the table's: the one `gazar --help` always had
+
+
+def test_layers_of_a_geopackage_imports_neither_geopandas_nor_pandas(tmp_path: Path) -> None:
+    from layers.demo import build_demo
+    from layers.store import open_store
+
+    db = tmp_path / "gazar.gpkg"
+    with open_store(db) as store:
+        store.write(build_demo(seed=7, scale=1))
+        expected = [i.as_dict() for i in store.layers()]
+    text, heavy = _gazar("layers", "--db", str(db), "--json")
+    assert not {"geopandas", "pandas", "shapely", "pyogrio"} & set(heavy), heavy
+    import orjson
+
+    got = orjson.loads(text)
+    assert [{**i, "bbox": list(i["bbox"]) if i["bbox"] else None} for i in expected] == got
+    # the same counts and exact bounds as decoding every feature's envelope
+    import sqlite3
+
+    from layers.gpkg import register_functions
+
+    conn = sqlite3.connect(db)
+    register_functions(conn)
+    for info in got:
+        row = conn.execute(
+            f"SELECT count(*), min(ST_MinX(geom)), min(ST_MinY(geom)), max(ST_MaxX(geom)), "
+            f'max(ST_MaxY(geom)) FROM "{info["layer"]}"'
+        ).fetchone()
+        assert row[0] == info["count"]
+        assert (None if row[1] is None else list(row[1:])) == info["bbox"]
+    conn.close()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli import (
     DbOption,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from layers.importer import DuplicateIds, ImportPlan
+    from layers.store import LayerInfo
 
 _PROGRESS_FROM = 2000  # features: show a progress bar from this size on
 
@@ -51,8 +51,10 @@ def layers_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Each layer with its feature count and bounding box."""
-    with store_at(db) as store:
-        infos = store.layers()
+    infos = _light_layers(db)
+    if infos is None:
+        with store_at(db) as store:
+            infos = store.layers()
     if as_json:
         out.print(orjson.dumps([i.as_dict() for i in infos]).decode(), markup=False)
         return
@@ -61,6 +63,18 @@ def layers_cmd(
         bbox = "—" if i.bbox is None else ", ".join(f"{v:.5f}" for v in i.bbox)
         table.add_row(i.layer, bilingual("layer", i.layer), str(i.count), bbox)
     out.print(table)
+
+
+def _light_layers(db: str | None) -> list[LayerInfo] | None:
+    """The layers of a current GeoPackage store read with sqlite3 alone (no geopandas), or
+    None when the store must be opened (PostGIS, a new, old or refused file)."""
+    where = cli_location(db)
+    if where.startswith(("postgresql://", "postgres://")):
+        return None
+    check_store(where)
+    from layers.gpkg_meta import current_layer_infos
+
+    return current_layer_infos(Path(where))
 
 
 def _print_warnings(warnings: list[Problem]) -> None:
@@ -109,6 +123,14 @@ def _run_import(
             )
             return
         if n >= _PROGRESS_FROM:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             with Progress(
                 TextColumn("writing {task.description}"),
                 BarColumn(),

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 import orjson
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from api.cli import err, refuse, words
-from layers.cells import frame_csv
 from layers.errors import InputFileError
 from layers.labels import messages
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 S = TypeVar("S", bound=str)
 
@@ -45,9 +46,11 @@ def jsonable(value: object) -> object:
     """orjson's fallback: dates as ISO strings, pandas' missing values as null, numpy scalars."""
     if isinstance(value, dt.date):
         return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
+    # pandas and numpy are imported by whoever made such a value (not by this module)
+    pd, np = sys.modules.get("pandas"), sys.modules.get("numpy")
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return None
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
@@ -68,6 +71,10 @@ def geojson(frame: Any) -> str:
 def csv(frame: pd.DataFrame) -> str:
     """CSV of a table's columns (a geometry column left out), one ``\\n`` per row; text cells
     that a spreadsheet would read as a formula are made safe (:mod:`layers.cells`)."""
+    import pandas as pd
+
+    from layers.cells import frame_csv
+
     table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
     return frame_csv(table, index=False, lineterminator="\n")
 
