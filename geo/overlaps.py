@@ -211,7 +211,7 @@ def _shared_parts(
     used.
     """
     if not CONTAINS_SKIP or len(a) == 0:
-        return map_chunks(shapely.intersection, a, b, workers=workers)
+        return np.asarray(map_chunks(shapely.intersection, a, b, workers=workers), dtype=object)
     # preparing is kept on the geometry objects, shared by every pair they are in
     shapely.prepare(a)
     shapely.prepare(b)
