@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, export, ogc
+from api.routes import allocation, analysis, export, ogc, pipeline
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
     analysis.router,
     export.router,
     allocation.router,
+    pipeline.router,
 ]

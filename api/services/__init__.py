@@ -12,7 +12,8 @@ the ``Annotated`` dependencies of ``api/deps.py``. It owns:
 - the review (:mod:`api.services.review`) and the proposals it reads
   (:mod:`api.services.proposals`);
 - rehabilitation monitoring over registered rasters (:mod:`api.services.rehab`);
-- the allocation operations (:mod:`api.services.allocation`).
+- the allocation operations (:mod:`api.services.allocation`) and the Land Conclusion
+  pipeline before MRPAM (:mod:`api.services.pipeline`: propose, Khural approval, submission).
 
 Nothing here imports the routes or the pages, and nothing raises HTTP errors: the service's
 own errors (:mod:`api.services.errors`) are mapped to statuses by ``api/errors.py``.
@@ -30,6 +31,7 @@ from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
+from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
 from api.settings import Settings
@@ -60,6 +62,9 @@ class Services:
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
         self.rehab = RehabService(self.layers, raster_folder=folder)
         self.allocation = AllocationService(
+            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
+        )
+        self.pipeline = PipelineService(
             self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
         )
         self._lock = threading.Lock()
