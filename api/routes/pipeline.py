@@ -33,7 +33,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The request is malformed (a parameter or the body is invalid)"},
     401: {"description": "No token, or an unknown or revoked one"},
     403: {"description": "The token's role or soum does not allow this"},
-    404: {"description": "No such Land Conclusion"},
+    404: {"description": "No such Land Conclusion (or path)"},
     409: {"description": "Refused by the Land Conclusion's status; the description says why"},
     422: {"description": "The input cannot be used"},
     429: {
@@ -82,7 +82,7 @@ def _geometry(value: dict[str, Any]) -> shapely.Geometry:
     status_code=201,
     operation_id="proposeLandConclusion",
     summary="Propose a Land Conclusion in the official's soum (status proposed)",
-    responses={k: v for k, v in _ERRORS.items() if k != 404},
+    responses=_ERRORS,
 )
 def propose_land_conclusion(
     body: ProposalIn, services: ServicesDep, user: UserDep
