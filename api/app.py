@@ -16,8 +16,8 @@ from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
-from web.headers import SecurityHeaders
 from web.desk import router as desk
+from web.headers import SecurityHeaders
 from web.pages import router as pages  # api/ imports web/ only here and in commands
 
 

