@@ -243,11 +243,12 @@ async def run_draw(
 async def renew(
     parcel_id: str, request: Request, services: ServicesDep, viewer: ViewerDep
 ) -> Response:
-    """Renew a contract for a new term (refused while rehabilitation is not accepted)."""
+    """Renew a contract for a new term, with a reason (refused while a rehabilitation zone of
+    the contract is not accepted: the reasons are shown next to the form)."""
 
     def act(form: FormData, user: User, lang: Lang) -> None:
-        # the alloc helper's renewal operation (merged into main separately)
-        services.allocation.renew(parcel_id, user=user)  # type: ignore[attr-defined]
+        reason = _required(form, "reason", lang)
+        services.allocation.renew(parcel_id, reason=reason, user=user)
 
     return await _step(request, services, viewer, f"renew-{parcel_id}", "renewed", act)
 

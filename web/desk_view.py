@@ -79,17 +79,6 @@ def _date(value: object) -> str:
     return str(value)[:10]
 
 
-def local_stamp(stamp: object, offset_hours: float) -> str:
-    """A stored UTC time (ISO) in Mongolia's time, to the minute, without microseconds."""
-    if not stamp:
-        return ""
-    moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    local = moment.astimezone(dt.timezone(dt.timedelta(hours=offset_hours)))
-    return local.strftime("%Y-%m-%d %H:%M")
-
-
 def _reasons(items: list[Mapping[str, Any]], lang: Lang) -> list[str]:
     return [str(r.get(f"message_{lang}") or r.get("code")) for r in items]
 
@@ -135,8 +124,6 @@ def desk_context(
     draw_of: dict[str, dict[str, Any]] = {}
     for d in draws:
         d["can_run"] = d["status"] == "announced" and today >= dt.date.fromisoformat(d["draw_date"])
-        d["announced_local"] = local_stamp(d["announced_at"], settings.utc_offset_hours)
-        d["run_local"] = local_stamp(d.get("run_at"), settings.utc_offset_hours)
         d["verification_text"] = (
             d["verification"][f"message_{lang}"] if d.get("verification") else ""
         )
@@ -144,8 +131,7 @@ def desk_context(
             draw_of[n] = d
     objections: dict[str, list[dict[str, Any]]] = {}
     for record in ledger.records("objections"):
-        o = dict(record, filed_local=local_stamp(record["filed_at"], settings.utc_offset_hours))
-        objections.setdefault(str(o["application_id"]), []).append(o)
+        objections.setdefault(str(record["application_id"]), []).append(record)
 
     queues: list[dict[str, Any]] = []
     for lc_id in [x["id"] for x in lcs]:
@@ -166,7 +152,7 @@ def desk_context(
                     "place": a["place"],
                     "position": a["position"],
                     "official_ha": a["official_ha"],
-                    "filed_local": local_stamp(a["filed_at"], settings.utc_offset_hours),
+                    "filed_at": a["filed_at"],
                     "reasons": _reasons(a["reasons"], lang),
                     "objection_until": until or "",
                     "days_left": left,
@@ -174,6 +160,7 @@ def desk_context(
                     "group": [g for g in a["group"] if g != a["id"]],
                     "draw": draw_of.get(str(a["id"])),
                     "decidable": status in ("pending", "ineligible"),
+                    "decided": status in ("approved", "rejected"),
                 }
             )
         queues.append({"id": lc_id, "name": lc_names.get(lc_id, ""), "apps": apps})

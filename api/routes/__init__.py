@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, export, ogc, pipeline
+from api.routes import allocation, analysis, documents, export, objects, ogc, pipeline
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
@@ -13,4 +13,6 @@ ROUTERS: list[APIRouter] = [
     export.router,
     allocation.router,
     pipeline.router,
+    objects.router,
+    documents.router,
 ]

@@ -77,6 +77,47 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("seed", "TEXT"),
         ("result", "TEXT"),  # JSON list: the order, winner first
     ),
+    # a contract's renewal: requested by its holder (or not), then granted by an official
+    "renewals": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/R<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("requested_at", "TEXT"),
+        ("requested_by", "TEXT"),
+        ("decided_at", "TEXT"),
+        ("decided_by", "TEXT"),
+        ("outcome", "TEXT NOT NULL CHECK (outcome IN ('requested', 'renewed'))"),
+        ("reason", "TEXT"),
+        ("previous_expires_on", "TEXT"),
+        ("starts_on", "TEXT"),
+        ("expires_on", "TEXT"),
+    ),
+    # a contract's status change (suspend, reactivate, terminate, close) with its reason
+    "contract_changes": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/S<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("status_before", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"),
+        ("reason", "TEXT NOT NULL"),
+        ("changed_at", "TEXT NOT NULL"),
+        ("actor", "TEXT"),
+    ),
+    # a document uploaded for an application: its metadata (logged) ...
+    "documents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <application number>/D<n>
+        ("application_id", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"),
+        ("filename", "TEXT NOT NULL"),
+        ("media_type", "TEXT NOT NULL"),
+        ("size", "INTEGER NOT NULL"),
+        ("sha256", "TEXT NOT NULL"),
+        ("uploaded_at", "TEXT NOT NULL"),
+        ("uploaded_by", "TEXT"),
+    ),
+    # ... and its content (base64), private: the log records only the row's id
+    "document_contents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # the document's id
+        ("data", "TEXT NOT NULL"),
+    ),
     "gazar_users": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # the key id, part of the token
         ("name", "TEXT NOT NULL UNIQUE"),
@@ -87,14 +128,81 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("token_hash", "TEXT NOT NULL"),
         ("created_at", "TEXT NOT NULL"),
         ("revoked_at", "TEXT"),
+        ("password_hash", "TEXT"),  # argon2 (pwdlib); NULL: no password, token only
     ),
 }
 
 #: Columns never copied into the log.
-SECRET_COLUMNS: Final = {"gazar_users": ("salt", "token_hash")}
+SECRET_COLUMNS: Final = {
+    "gazar_users": ("salt", "token_hash", "password_hash"),
+    "document_contents": ("data",),
+}
+
+#: Operational tables: sign-in sessions and failed sign-in counters. Kept in the store's
+#: database so that every server process shares them, but they are not layers nor allocation
+#: records: no log triggers, never a layer's revision, never in the hash chain (the sign-ins,
+#: sign-outs and lockouts themselves are logged as events, see ``Ledger.log_event``).
+OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "gazar_sessions": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # SHA-256 of the session id; the id is not kept
+        ("user_id", "TEXT NOT NULL"),
+        ("csrf", "TEXT NOT NULL"),
+        ("created_at", "TEXT NOT NULL"),
+        ("seen_at", "TEXT NOT NULL"),
+        ("ended_at", "TEXT"),
+        ("address", "TEXT"),
+        ("agent", "TEXT"),
+    ),
+    "gazar_signin_failures": (
+        ("key", "TEXT NOT NULL PRIMARY KEY"),  # "user:NAME" or "addr:ADDRESS"
+        ("count", "INTEGER NOT NULL"),
+        ("first_at", "TEXT NOT NULL"),
+        ("last_at", "TEXT NOT NULL"),
+        ("locked_until", "TEXT"),
+    ),
+}
+
+
+def operational_ddl() -> list[str]:
+    """The operational tables and their index (the same SQL on both backends)."""
+    stmts = []
+    for table, cols in OPERATIONAL.items():
+        body = ", ".join(f'"{c}" {t}' for c, t in cols)
+        stmts.append(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+    stmts.append('CREATE INDEX IF NOT EXISTS "gazar_sessions_user" ON "gazar_sessions" (user_id)')
+    return stmts
+
+
+def operational_columns(table: str) -> list[str]:
+    """The columns of an operational table (its key first).
+
+    Raises
+    ------
+    StoreError
+        For a table that is not one of :data:`OPERATIONAL`.
+    """
+    if table not in OPERATIONAL:
+        raise StoreError(f"'{table}' is not an operational table ({', '.join(OPERATIONAL)})")
+    return [c for c, _ in OPERATIONAL[table]]
+
+
+def missing_columns(table: str, existing: set[str]) -> list[tuple[str, str]]:
+    """The columns of a record table that an older store's table lacks, to be added with
+    ``ALTER TABLE ... ADD COLUMN`` when the ledger's statements change (each may be NULL)."""
+    if not existing:
+        return []
+    return [(c, t) for c, t in RECORDS.get(table, ()) if c not in existing]
+
 
 #: Record tables that are never changed once written (triggers refuse it).
-APPEND_ONLY: Final = ("gazar_events", "decisions", "objections")
+APPEND_ONLY: Final = (
+    "gazar_events",
+    "decisions",
+    "objections",
+    "contract_changes",
+    "documents",
+    "document_contents",
+)
 
 
 class Conflict(GazarError):
@@ -201,3 +309,11 @@ def parse_json_list(text: str | None) -> list[Any]:
         return []
     value = orjson.loads(text)
     return list(value) if isinstance(value, list) else []
+
+
+def event_after(doc: Mapping[str, Any] | None) -> str | None:
+    """The ``after`` text of a logged event that is not a row change (a sign-in, a lockout):
+    its JSON with sorted keys, None for nothing."""
+    if doc is None:
+        return None
+    return orjson.dumps(dict(doc), option=orjson.OPT_SORT_KEYS).decode()

@@ -13,6 +13,7 @@ import geopandas as gpd
 
 from layers.ledger.base import ACTOR, APPLICATIONS
 from layers.ledger.chain import ChainCheck, Event
+from layers.ledger.sessions import SignInRecords
 from layers.ledger.users import UserAccounts
 from layers.store import ReadQuery, Store, WriteMode
 
@@ -52,7 +53,27 @@ class LedgerTx(ABC):
         """Write features of layers or ``applications``."""
 
 
-class Ledger(Store, UserAccounts):
+class OperationalTx(ABC):
+    """One transaction over the operational tables (``layers.ledger.base.OPERATIONAL``:
+    sessions, sign-in counters): nothing in it is logged or changes a revision."""
+
+    @abstractmethod
+    def rows(
+        self, table: str, where: Mapping[str, object] | None = None, *, lock: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` matching ``where`` (``lock``: held until the end, PostGIS's
+        ``FOR UPDATE``; the GeoPackage's transaction holds the whole database already)."""
+
+    @abstractmethod
+    def insert(self, table: str, row: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        """Add a row (``if_absent``: unless one with its key exists)."""
+
+    @abstractmethod
+    def update(self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]) -> int:
+        """Change the rows matching ``where``; returns how many."""
+
+
+class Ledger(Store, UserAccounts, SignInRecords):
     """A store that also keeps the allocation records and the hash-chained log."""
 
     clock: Callable[[], dt.datetime]
@@ -91,6 +112,30 @@ class Ledger(Store, UserAccounts):
     @abstractmethod
     def events(self, *, after: int = 0, limit: int | None = None) -> list[Event]:
         """Sealed events with ``seq`` greater than ``after``."""
+
+    @abstractmethod
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log one event that is not a row change (a sign-in, sign-out, lockout, the end of a
+        user's sessions) in the hash chain at once: ``action`` names it, ``obj`` is what it is
+        about (``gazar_users/ID``), ``after`` what is to be kept of it (never a secret)."""
+
+    @abstractmethod
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of an operational table, read outside any transaction."""
+
+    @abstractmethod
+    def operational(self) -> AbstractContextManager[OperationalTx]:
+        """One transaction over the operational tables (see :class:`OperationalTx`)."""
 
     @abstractmethod
     def seal(self) -> int:

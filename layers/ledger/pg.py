@@ -52,8 +52,11 @@ from layers.ledger.base import (
     Conflict,
     RecordNotFound,
     check_countable,
+    event_after,
     logged_columns,
     logged_tables,
+    missing_columns,
+    operational_ddl,
     record_columns,
     table_kind,
     update_values,
@@ -67,7 +70,8 @@ from layers.ledger.chain import (
     chain_events,
     check_chain,
 )
-from layers.ledger.interface import Ledger, LedgerTx
+from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
+from layers.ledger.pg_ops import PostGISOps
 from layers.postgis import (
     GEOM,
     MIGRATE_LOCK,
@@ -168,6 +172,7 @@ def _ddl() -> list[sql.Composable]:
                 ident(table), sql.SQL(", ").join(body)
             )
         )
+    stmts += [sql.SQL(stmt) for stmt in operational_ddl()]  # no triggers: not logged
     stmts.append(sql.SQL(_REFUSE_FUNCTION))
     for table in APPEND_ONLY:
         message = sql.Literal(f"{table} is append-only: rows are never changed or deleted")
@@ -267,6 +272,7 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
                 conn.execute(
                     sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), sql.SQL(table))
                 )
+            _add_columns(conn)
             for text in ddl:
                 conn.execute(text.encode())
             conn.execute(
@@ -281,6 +287,25 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
             _seal(conn)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+
+
+def _add_columns(conn: psycopg.Connection[Any]) -> None:
+    """Add the record tables' columns that an older store's tables lack."""
+    for table in RECORDS:
+        have = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
+            ).fetchall()
+        }
+        for col, sql_type in missing_columns(table, have):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    sql.Identifier(table), sql.Identifier(col), sql.SQL(sql_type)
+                )
+            )
 
 
 def _baseline(conn: psycopg.Connection[Any]) -> None:
@@ -402,6 +427,39 @@ class PostGISLedger(PostGISStore, Ledger):
         with self._pool.connection() as conn, conn.transaction():
             self._begin(conn)
             return _seal(conn)
+
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            self._begin(conn)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO gazar_changes (time, actor, request, action, object, before, "
+                    "after) VALUES ({now}, %s, %s, %s, %s, NULL, %s)"
+                ).format(now=sql.SQL(_NOW)),
+                (actor, request, action, obj, event_after(after)),
+            )
+            _seal(conn)
+
+    # -- operational tables ------------------------------------------------------------------
+
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        with self._pool.connection() as conn:
+            return PostGISOps(conn).rows(table, where)
+
+    @contextmanager
+    def operational(self) -> Iterator[OperationalTx]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield PostGISOps(conn)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -23,8 +23,12 @@ from layers.ledger.base import (
     Conflict,
     RecordNotFound,
     check_countable,
+    event_after,
     logged_columns,
     logged_tables,
+    missing_columns,
+    operational_columns,
+    operational_ddl,
     record_columns,
     table_kind,
     update_values,
@@ -38,7 +42,7 @@ from layers.ledger.chain import (
     chain_events,
     check_chain,
 )
-from layers.ledger.interface import Ledger, LedgerTx
+from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
 from layers.schema import REGISTRY, LayerKind
 from layers.store import ReadQuery, WriteMode
 
@@ -86,6 +90,7 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         for table, cols in RECORDS.items():
             body = ", ".join(f'"{c}" {t}' for c, t in cols)
             stmts.append(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+        stmts += operational_ddl()  # no triggers: not logged, no revision
         for table in ("gazar_events", *APPEND_ONLY[1:]):
             for op in ("UPDATE", "DELETE"):
                 stmts.append(
@@ -153,6 +158,10 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
                 "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'gazar_%'"
             ).fetchall():
                 c.execute(f'DROP TRIGGER "{name}"')
+            for table in RECORDS:  # columns added since the store's tables were made
+                have = {r[1] for r in c.execute(f'PRAGMA table_info("{table}")')}
+                for col, sql_type in missing_columns(table, have):
+                    c.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {sql_type}')
             for stmt in ddl:
                 c.execute(stmt)
             c.execute(
@@ -204,6 +213,36 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
     def seal(self) -> int:
         with self._lock, GeoPackageStore._transaction(self) as c:
             return self._seal(c)
+
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._lock, GeoPackageStore._transaction(self) as c:
+            c.execute(
+                "INSERT INTO gazar_changes (time, actor, request, action, object, before, after) "
+                f"VALUES ({_NOW}, ?, ?, ?, ?, NULL, ?)",
+                (actor, request, action, obj, event_after(after)),
+            )
+            self._seal(c)
+
+    # -- operational tables ------------------------------------------------------------------
+
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            return _GeoPackageOps(self._conn).rows(table, where)
+
+    @contextmanager
+    def operational(self) -> Iterator[OperationalTx]:
+        with self._lock, GeoPackageStore._transaction(self) as c:
+            yield _GeoPackageOps(c)
 
     # -- the store -----------------------------------------------------------
 
@@ -269,6 +308,53 @@ def _records(
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY rowid"
     return [dict(zip(cols, r, strict=True)) for r in conn.execute(sql, params).fetchall()]
+
+
+class _GeoPackageOps(OperationalTx):
+    """Rows of the operational tables (the write lock is held from BEGIN IMMEDIATE)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _where(table: str, where: Mapping[str, object] | None) -> tuple[str, list[Any]]:
+        cols = operational_columns(table)
+        clauses, params = [], []
+        for col, value in (where or {}).items():
+            if col not in cols:
+                raise StoreError(f"table '{table}' has no column '{col}'")
+            clauses.append(f'"{col}" IS ?')
+            params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def rows(
+        self, table: str, where: Mapping[str, object] | None = None, *, lock: bool = False
+    ) -> list[dict[str, Any]]:
+        cols = operational_columns(table)
+        clause, params = self._where(table, where)
+        names = ", ".join(f'"{c}"' for c in cols)
+        cur = self._c.execute(f'SELECT {names} FROM "{table}"{clause} ORDER BY rowid', params)
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def insert(self, table: str, row: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        cols = operational_columns(table)
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        tail = " ON CONFLICT DO NOTHING" if if_absent else ""
+        self._c.execute(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks}){tail}',
+            [row.get(c) for c in cols],
+        )
+
+    def update(self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]) -> int:
+        cols = operational_columns(table)
+        bad = [c for c in changes if c not in cols]
+        if bad or not changes:
+            raise StoreError(f"table '{table}' has no column(s) {bad}")
+        clause, params = self._where(table, where)
+        sets = ", ".join(f'"{c}" = ?' for c in changes)
+        cur = self._c.execute(f'UPDATE "{table}" SET {sets}{clause}', [*changes.values(), *params])
+        return int(cur.rowcount)
 
 
 class _GeoPackageTx(LedgerTx):
