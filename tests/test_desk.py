@@ -129,7 +129,7 @@ def test_an_official_approves_with_a_reason(desk: Desk) -> None:
         follow_redirects=False,
     )  # fmt: skip
     assert r.status_code == 303, r.text
-    assert r.headers["location"].startswith("/desk")
+    assert r.headers["location"] == f"/desk?done=decided#app-{number}"  # query, then fragment
     assert desk.ledger.applications(ids=[number])["status"].iloc[0] == "approved"
     assert len(desk.ledger.read("contract_parcels", ids=[f"CP-{number}"])) == 1
     decision = desk.ledger.records("decisions", where={"application_id": number})[0]

@@ -110,9 +110,12 @@ def _next(form: FormData, lang: Lang, done: str) -> str:
     target = _field(form, "next")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/desk"
-    sep = "&" if "?" in target else "?"
-    target = f"{target}{sep}done={done}"
-    return f"{target}&lang=en" if lang == "en" and "lang=" not in target else target
+    path, hash_, fragment = target.partition("#")  # the query goes before the fragment
+    sep = "&" if "?" in path else "?"
+    path = f"{path}{sep}done={done}"
+    if lang == "en" and "lang=" not in path:
+        path += "&lang=en"
+    return path + hash_ + fragment
 
 
 def _status_of(exc: GazarError) -> int | None:
