@@ -118,6 +118,29 @@ def _next(form: FormData, lang: Lang, done: str) -> str:
     return path + hash_ + fragment
 
 
+def _one_language(piece: str, lang: Lang) -> str:
+    parts = piece.split(" / ")
+    return (parts[0] if lang == "mn" else parts[1]) if len(parts) == 2 else piece
+
+
+def refusal_text(exc: GazarError, lang: Lang) -> str:
+    """A service's refusal in the page's language: its message and each reason are written
+    ``"Mongolian / English"`` (a piece that does not split in two is shown as it is).
+
+    Examples
+    --------
+    >>> refusal_text(Conflict("Татгалзав / Refused", ["Бүс R-1 / Zone R-1"]), "en")
+    'Refused: Zone R-1'
+    """
+    reasons = [str(r) for r in getattr(exc, "reasons", None) or []]
+    whole = str(exc)
+    tail = ": " + "; ".join(reasons)
+    if reasons and whole.endswith(tail):
+        head = _one_language(whole[: -len(tail)], lang)
+        return head + ": " + "; ".join(_one_language(r, lang) for r in reasons)
+    return _one_language(whole, lang)
+
+
 def _status_of(exc: GazarError) -> int | None:
     for cls, status in REFUSED:
         if isinstance(exc, cls):
@@ -139,7 +162,9 @@ def desk_page(
 ) -> HTMLResponse:
     """The desk, with the refusal of the form ``form_id`` (if any) shown next to it."""
     context = desk_context(services, user, lang=lang, soum=soum)
-    message = hide_paths(str(error), services.settings.db) if error is not None else ""
+    message = (
+        hide_paths(refusal_text(error, lang), services.settings.db) if error is not None else ""
+    )
     return render(
         request,
         "desk.html",
@@ -406,7 +431,7 @@ async def propose(request: Request, services: ServicesDep, viewer: ViewerDep) ->
     except GazarError as exc:
         status = 413 if isinstance(exc, PayloadTooLarge) else 422
         status = 503 if isinstance(exc, ReadersBusy) else status
-        message = hide_paths(str(exc), services.settings.db)
+        message = hide_paths(refusal_text(exc, lang), services.settings.db)
         field = getattr(exc, "field", "drawn")
         return await run_in_threadpool(
             lambda: _propose_page(request, services, user, lang, status=status, values=values,
@@ -432,7 +457,7 @@ async def propose(request: Request, services: ServicesDep, viewer: ViewerDep) ->
         refused = _status_of(exc)
         if refused is None:
             raise
-        message = hide_paths(str(exc), services.settings.db)
+        message = hide_paths(refusal_text(exc, lang), services.settings.db)
         field = getattr(exc, "field", "")
         return await run_in_threadpool(
             lambda: _propose_page(request, services, user, lang, status=refused, proposal=proposal,
