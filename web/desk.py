@@ -129,7 +129,7 @@ def refusal_text(exc: GazarError, lang: Lang) -> str:
 
     Examples
     --------
-    >>> refusal_text(Conflict("Татгалзав / Refused", ["Бүс R-1 / Zone R-1"]), "en")
+    >>> refusal_text(Conflict("Tatgalzav / Refused", ["Bus R-1 / Zone R-1"]), "en")
     'Refused: Zone R-1'
     """
     reasons = [str(r) for r in getattr(exc, "reasons", None) or []]
