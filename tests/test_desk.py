@@ -193,3 +193,23 @@ def test_a_post_without_the_csrf_token_is_403_and_writes_nothing(desk: Desk) -> 
 def test_the_desk_needs_an_official(desk: Desk) -> None:
     r = desk.client.get("/desk", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/desk")
+
+
+def test_the_review_of_a_proposal_over_stored_land_lists_the_overlaps(desk: Desk) -> None:
+    """The propose page's review names every overlapped feature with its status (a review
+    over stored land once failed on the page: the overlap table's status helper was missing)."""
+    import json
+
+    import shapely.geometry
+
+    csrf = sign_in(desk, "tsetseg")
+    outline = shapely.geometry.mapping(f.utm_box(50, 50, 500, 300))  # over LC-A and its queue
+    drawn = {"type": "FeatureCollection",
+             "features": [{"type": "Feature", "properties": {}, "geometry": outline}]}  # fmt: skip
+    r = desk.client.post(
+        "/desk/propose",
+        data={"csrf_token": csrf, "drawn": json.dumps(drawn), "action": "review", "lang": "en"},
+    )
+    assert r.status_code == 200, r.text[-2000:]
+    assert 'class="overlap"' in r.text and "LC-A" in r.text
+    assert 'id="propose-save"' in r.text
