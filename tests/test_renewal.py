@@ -133,7 +133,9 @@ def test_renewal_is_refused_while_rehabilitation_is_not_accepted(env: Env) -> No
     assert env.service.contract(pid)["expires_on"] == END.isoformat()
     assert env.service.contract(pid)["renewal"]["blocking_zones"] == ["R-B"]
     # once the commission accepts the zone, it may be renewed
-    env.service.set_rehab_stage("R-B", stage="accepted", user=env.users["mandal"])
+    env.service.set_rehab_stage(
+        "R-B", stage="accepted", accepted_on=T_WINDOW.date(), user=env.users["mandal"]
+    )
     assert env.service.renew(pid, reason="ok", user=env.users["selenge"])["outcome"] == "renewed"
 
 

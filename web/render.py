@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
+from geo.review_overlaps import STATUS_GROUP
 from geo.rules import SEVERITY_LABELS
 from layers.labels import Lang, label
 from web.headers import add_nonce, request_nonce
@@ -55,6 +56,13 @@ def _pct(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
     return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
+
+
+def _overlap_status(layer: str, value: object, lang: Lang) -> str:
+    if value is None:
+        return ""
+    group = STATUS_GROUP.get(layer)
+    return label(group, str(value), lang) if group else str(value)
 
 
 def local_time(value: object, offset_hours: float = 8.0) -> str:
@@ -136,6 +144,8 @@ def render(
         "pct": _pct,
         "severity": lambda s: SEVERITY_LABELS.get(s, (s, s))[side],
         "layer": lambda name: label("layer", str(name), lang) if name else "",
+        # an overlapped feature's status as a person reads it (the review tables, _review.html)
+        "overlap_status": lambda layer, value: _overlap_status(layer, value, lang),
         "shown": lambda n, total: (
             text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
         ),

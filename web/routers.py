@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, documents, inbox, objects, pages
+from web import account, admin, apidocs, desk, documents, inbox, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -17,4 +17,5 @@ ROUTERS: Final[list[APIRouter]] = [
     account.router,
     admin.router,
     inbox.router,
+    desk.router,  # the soum official's desk (/desk) and its forms
 ]

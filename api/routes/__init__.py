@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, documents, export, objects, ogc
+from api.routes import allocation, analysis, documents, export, objects, ogc, pipeline
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
     analysis.router,
     export.router,
     allocation.router,
+    pipeline.router,
     objects.router,
     documents.router,
 ]

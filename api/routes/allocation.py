@@ -149,6 +149,11 @@ class RenewIn(BaseModel):
 
 class RehabStageIn(BaseModel):
     stage: Literal["technical_done", "biological_done", "accepted"]
+    accepted_on: dt.date | None = Field(
+        None,
+        description="The day the commission accepted the zone: required for stage "
+        "'accepted', not in the future (422); ignored for the other stages",
+    )
 
 
 def _geometry(value: dict[str, Any] | None) -> shapely.Geometry | None:
@@ -345,8 +350,10 @@ def get_contract(parcel_id: str, allocation: AllocationDep) -> dict[str, Any]:
 def set_rehab_stage(
     zone_id: str, body: RehabStageIn, allocation: AllocationDep, user: UserDep
 ) -> dict[str, Any]:
-    """Move a rehabilitation zone forward; acceptance records the day."""
-    return allocation.set_rehab_stage(zone_id, stage=body.stage, user=user)
+    """Move a rehabilitation zone forward; acceptance records the commission's day."""
+    return allocation.set_rehab_stage(
+        zone_id, stage=body.stage, accepted_on=body.accepted_on, user=user
+    )
 
 
 # ------------------------------------------------------------------------ register and log

@@ -12,7 +12,8 @@ the ``Annotated`` dependencies of ``api/deps.py``. It owns:
 - the review (:mod:`api.services.review`) and the proposals it reads
   (:mod:`api.services.proposals`);
 - rehabilitation monitoring over registered rasters (:mod:`api.services.rehab`);
-- the allocation operations (:mod:`api.services.allocation`);
+- the allocation operations (:mod:`api.services.allocation`) and the Land Conclusion
+  pipeline before MRPAM (:mod:`api.services.pipeline`: propose, Khural approval, submission);
 - signing in: passwords, sessions, lockouts (:mod:`api.services.accounts`).
 
 Nothing here imports the routes or the pages, and nothing raises HTTP errors: the service's
@@ -32,6 +33,7 @@ from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
+from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
 from api.settings import Settings
@@ -67,6 +69,9 @@ class Services:
             max_vertices=settings.api.max_vertices,
             required_documents=settings.documents.required_documents,
             max_document_bytes=settings.documents.max_document_bytes,
+        )
+        self.pipeline = PipelineService(
+            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
         )
         self.accounts = AccountService(self.open_ledger, settings.api)
         self._lock = threading.Lock()

@@ -5,7 +5,8 @@ role        may
 ==========  ==================================================================================
 public      apply for a parcel, object to an application
 soum        decide applications, announce and run draws, change contracts and rehabilitation
-            stages — only where the Land Conclusion's ``soum_code`` is its own soum; object
+            stages, propose Land Conclusions and move them to the Khural and MRPAM — only
+            where the Land Conclusion's ``soum_code`` is its own soum; object
 aimag       the same, for every soum whose Land Conclusion's ``aimag_code`` is its aimag
 mrpam       move Land Conclusions through review (``submitted → under_review → issued`` or
             ``rejected``, with a decision reference), in any soum; object
@@ -27,19 +28,19 @@ from layers.errors import GazarError
 from layers.labels import pair
 from layers.ledger import User
 
-Action = Literal["apply", "object", "decide", "draw", "review", "contracts"]
+Action = Literal["apply", "object", "decide", "draw", "review", "contracts", "propose"]
 
 #: what each role may do; the object scope is checked by :func:`authorize`
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "public": frozenset({"apply", "object"}),
-    "soum": frozenset({"object", "decide", "draw", "contracts"}),
-    "aimag": frozenset({"object", "decide", "draw", "contracts"}),
+    "soum": frozenset({"object", "decide", "draw", "contracts", "propose"}),
+    "aimag": frozenset({"object", "decide", "draw", "contracts", "propose"}),
     "mrpam": frozenset({"object", "review"}),
-    "admin": frozenset({"apply", "object", "decide", "draw", "review", "contracts"}),
+    "admin": frozenset({"apply", "object", "decide", "draw", "review", "contracts", "propose"}),
 }
 
 #: actions limited to the official's own soum or aimag
-SCOPED: Final = frozenset({"decide", "draw", "contracts"})
+SCOPED: Final = frozenset({"decide", "draw", "contracts", "propose"})
 
 #: the local operator: commands run on the server without a token act as an administrator
 LOCAL: Final = "local"

@@ -28,6 +28,7 @@ from api.services.allocation_checks import (
     REHAB_ORDER,
     REVIEW_MOVES,
     ApplicationInput,
+    accepted_day,
     approval_blockers,
     check_geometry,
     check_input,
@@ -479,8 +480,17 @@ class AllocationService(ContractOps, DocumentOps):
             row = tx.read("land_conclusions", ids=[lc_id]).iloc[0]
         return views.feature_json(row)
 
-    def set_rehab_stage(self, zone_id: str, *, stage: str, user: User | None) -> dict[str, Any]:
-        """Move a rehabilitation zone forward (acceptance records the day)."""
+    def set_rehab_stage(
+        self,
+        zone_id: str,
+        *,
+        stage: str,
+        user: User | None,
+        accepted_on: dt.date | None = None,
+    ) -> dict[str, Any]:
+        """Move a rehabilitation zone forward. Acceptance records the day the commission
+        accepted it: ``accepted_on`` is required for ``accepted`` (422 without, or in the
+        future) and ignored for the other stages."""
         require_role(user, "contracts")
         with self.ledger().transaction(actor=_name(user), request=f"rehab {zone_id} {stage}") as tx:
             zone = one(tx, "rehab_zones", zone_id).iloc[0]
@@ -501,7 +511,7 @@ class AllocationService(ContractOps, DocumentOps):
                 )
             changes: dict[str, Any] = {"stage": stage}
             if stage == "accepted":
-                changes["accepted_on"] = self._today(tx.now())
+                changes["accepted_on"] = accepted_day(accepted_on, self._today(tx.now()))
             tx.update("rehab_zones", zone_id, changes)
             row = tx.read("rehab_zones", ids=[zone_id]).iloc[0]
         return views.feature_json(row)

@@ -139,22 +139,23 @@ def check_vertices(geom: shapely.Geometry, cap: int | None) -> None:
         )
 
 
-def check_geometry(geom: shapely.Geometry) -> shapely.Geometry:
-    """The applicant's polygon, repaired if invalid; refused when no analysis can use it."""
+def check_geometry(geom: shapely.Geometry, *, what: str = "application") -> shapely.Geometry:
+    """The polygon of an application (or a proposed Land Conclusion: ``what``), repaired if
+    invalid; refused when no analysis can use it."""
     if geom is None or geom.is_empty:
-        raise InvalidGeometry("the application has no polygon (empty geometry)")
+        raise InvalidGeometry(f"the {what} has no polygon (empty geometry)")
     arr = np.array([geom], dtype=object)
-    check_polygons(arr, layer="application", ids=["application"])
+    check_polygons(arr, layer=what, ids=[what])
     x0, y0, x1, y1 = MONGOLIA_BOUNDS
     bx0, by0, bx1, by1 = shapely.bounds(geom)
     if not (x0 <= bx0 and bx1 <= x1 and y0 <= by0 and by1 <= y1):
         hint = " (latitude and longitude look swapped)" if y0 <= bx0 and bx1 <= y1 else ""
         raise InvalidGeometry(
-            f"the application's polygon lies outside Mongolia (lon {x0}–{x1}, lat {y0}–{y1}){hint}"
+            f"the {what}'s polygon lies outside Mongolia (lon {x0}–{x1}, lat {y0}–{y1}){hint}"
         )
-    fixed, _ = repair_polygons(arr, layer="application", ids=["application"])
+    fixed, _ = repair_polygons(arr, layer=what, ids=[what])
     if fixed[0] is None or fixed[0].is_empty:
-        raise InvalidGeometry("the application's polygon has no area once repaired")
+        raise InvalidGeometry(f"the {what}'s polygon has no area once repaired")
     return fixed[0]
 
 
@@ -206,6 +207,18 @@ def check_move(
             allowed=", ".join(allowed) or "none",
         )
     )
+
+
+def accepted_day(day: dt.date | None, today: dt.date) -> dt.date:
+    """The commission's acceptance day of a rehabilitation zone: given, and not after
+    ``today`` (422 otherwise)."""
+    if day is None:
+        raise Unprocessable(both("pipeline_message", "accepted_on_needed"))
+    if day > today:
+        raise Unprocessable(
+            both("pipeline_message", "date_future", date=day.isoformat(), today=today.isoformat())
+        )
+    return day
 
 
 def approval_blockers(

@@ -192,8 +192,11 @@ def demo_allocation(
         user=soum,
     )
     # the commission accepts the first contract's zone
-    clock.at(today - dt.timedelta(days=10))
-    service.set_rehab_stage(str(zones["id"].iloc[0]), stage="accepted", user=soum)
+    accepted = today - dt.timedelta(days=10)
+    clock.at(accepted)
+    service.set_rehab_stage(
+        str(zones["id"].iloc[0]), stage="accepted", accepted_on=accepted, user=soum
+    )
     clock.at(today - dt.timedelta(days=2))
     rec.draw = str(
         service.announce_draw(a, draw_date=today, public_value=f"{today:%Y%m%d}-17", user=soum)[
