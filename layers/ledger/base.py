@@ -50,6 +50,7 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("name", "TEXT"),
         ("reason", "TEXT NOT NULL"),
         ("actor", "TEXT"),
+        ("contact", "TEXT"),  # the objector's phone or e-mail: private (SECRET_COLUMNS)
     ),
     "decisions": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # the application number: one decision each
@@ -90,8 +91,20 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 
-#: Columns never copied into the log.
-SECRET_COLUMNS: Final = {"gazar_users": ("salt", "token_hash")}
+#: Columns never copied into the log (nor into any feed: :func:`public_record`).
+SECRET_COLUMNS: Final = {"gazar_users": ("salt", "token_hash"), "objections": ("contact",)}
+
+#: Columns added to a record table after stores were made with it: an existing table gets
+#: them by ``ALTER TABLE ... ADD COLUMN`` when the ledger is opened (nullable, no default).
+ADDED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {"objections": ("contact",)}
+
+#: Operational tables beside the ledger: not layers, not logged, never a revision.
+#: ``gazar_rate_limits``: hits per key (e.g. an address and an action) per time window,
+#: shared by every worker (:meth:`layers.ledger.Ledger.count_hit`).
+RATE_LIMITS_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS gazar_rate_limits (key TEXT NOT NULL, bucket BIGINT NOT NULL, "
+    "hits INTEGER NOT NULL, PRIMARY KEY (key, bucket))"
+)
 
 #: Record tables that are never changed once written (triggers refuse it).
 APPEND_ONLY: Final = ("gazar_events", "decisions", "objections")
@@ -142,6 +155,20 @@ def logged_columns(table: str, geom: str) -> list[str]:
         return [*table_kind(table).columns, geom]
     secret = SECRET_COLUMNS.get(table, ())
     return [c for c, _ in RECORDS[table] if c not in secret]
+
+
+def public_record(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as anyone may read it: without the table's :data:`SECRET_COLUMNS`."""
+    secret = SECRET_COLUMNS.get(table, ())
+    return {k: v for k, v in row.items() if k not in secret}
+
+
+def added_columns(table: str, present: Sequence[str]) -> list[tuple[str, str]]:
+    """The :data:`ADDED_COLUMNS` of ``table`` (with their SQL types) that an existing table
+    with the columns ``present`` lacks."""
+    types = dict(RECORDS.get(table, ()))
+    have = set(present)
+    return [(c, types[c]) for c in ADDED_COLUMNS.get(table, ()) if c not in have]
 
 
 def record_columns(table: str) -> list[str]:

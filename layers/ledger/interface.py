@@ -64,6 +64,15 @@ class Ledger(Store, UserAccounts):
     def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]:
         """One write transaction by ``actor``: every change in it is logged under that name."""
 
+    @abstractmethod
+    def count_hit(self, key: str, *, window_s: int) -> int:
+        """Count one hit of ``key`` in the current window of ``window_s`` seconds (server
+        time) and return the window's hits so far, this one included.
+
+        Operational data (a rate limit shared by every worker): kept in ``gazar_rate_limits``,
+        never logged, never a layer's revision; older windows of ``key`` are dropped.
+        """
+
     @contextmanager
     def acting_as(self, actor: str, request: str) -> Iterator[None]:
         """Store writes (``write``, ``delete``) inside the block are logged as ``actor``'s."""

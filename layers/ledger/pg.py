@@ -46,8 +46,10 @@ from psycopg import sql
 from layers.errors import StoreError
 from layers.ledger.base import (
     ACTOR,
+    ADDED_COLUMNS,
     APPEND_ONLY,
     APPLICATIONS,
+    RATE_LIMITS_DDL,
     RECORDS,
     Conflict,
     RecordNotFound,
@@ -168,6 +170,15 @@ def _ddl() -> list[sql.Composable]:
                 ident(table), sql.SQL(", ").join(body)
             )
         )
+    for table, added in ADDED_COLUMNS.items():  # columns added since a table was made
+        types = dict(RECORDS[table])
+        for col in added:
+            stmts.append(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    ident(table), ident(col), sql.SQL(types[col])
+                )
+            )
+    stmts.append(sql.SQL(RATE_LIMITS_DDL))
     stmts.append(sql.SQL(_REFUSE_FUNCTION))
     for table in APPEND_ONLY:
         message = sql.Literal(f"{table} is append-only: rows are never changed or deleted")
@@ -413,6 +424,21 @@ class PostGISLedger(PostGISStore, Ledger):
     ) -> list[dict[str, Any]]:
         with self._pool.connection() as conn:
             return _records(conn, table, where)
+
+    # -- operational counters ----------------------------------------------------------------
+
+    def count_hit(self, key: str, *, window_s: int) -> int:
+        bucket = int(self.clock().timestamp() // window_s)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM gazar_rate_limits WHERE key = %s AND bucket < %s", (key, bucket)
+            )
+            row = conn.execute(
+                "INSERT INTO gazar_rate_limits VALUES (%s, %s, 1) ON CONFLICT (key, bucket) "
+                "DO UPDATE SET hits = gazar_rate_limits.hits + 1 RETURNING hits",
+                (key, bucket),
+            ).fetchone()
+        return int(row[0]) if row else 1
 
     # -- the log -----------------------------------------------------------------------------
 

@@ -19,9 +19,11 @@ from layers.ledger.base import (
     ACTOR,
     APPEND_ONLY,
     APPLICATIONS,
+    RATE_LIMITS_DDL,
     RECORDS,
     Conflict,
     RecordNotFound,
+    added_columns,
     check_countable,
     logged_columns,
     logged_tables,
@@ -86,6 +88,7 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         for table, cols in RECORDS.items():
             body = ", ".join(f'"{c}" {t}' for c, t in cols)
             stmts.append(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+        stmts.append(RATE_LIMITS_DDL)
         for table in ("gazar_events", *APPEND_ONLY[1:]):
             for op in ("UPDATE", "DELETE"):
                 stmts.append(
@@ -153,6 +156,11 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
                 "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'gazar_%'"
             ).fetchall():
                 c.execute(f'DROP TRIGGER "{name}"')
+            for table in RECORDS:  # columns added since the table was made
+                if table in tables:
+                    present = [r[1] for r in c.execute(f'PRAGMA table_info("{table}")')]
+                    for col, sqltype in added_columns(table, present):
+                        c.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {sqltype}')
             for stmt in ddl:
                 c.execute(stmt)
             c.execute(
@@ -226,6 +234,20 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
     ) -> list[dict[str, Any]]:
         with self._lock:
             return _records(self._conn, table, where)
+
+    # -- operational counters ----------------------------------------------------------------
+
+    def count_hit(self, key: str, *, window_s: int) -> int:
+        now = self.clock().timestamp()
+        bucket = int(now // window_s)
+        with self._lock, GeoPackageStore._transaction(self) as c:
+            c.execute("DELETE FROM gazar_rate_limits WHERE key = ? AND bucket < ?", (key, bucket))
+            row = c.execute(
+                "INSERT INTO gazar_rate_limits VALUES (?, ?, 1) ON CONFLICT (key, bucket) "
+                "DO UPDATE SET hits = hits + 1 RETURNING hits",
+                (key, bucket),
+            ).fetchone()
+        return int(row[0])
 
     # -- the log -----------------------------------------------------------------------------
 
