@@ -16,6 +16,7 @@ from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
+from web.apply import router as org_pages
 from web.headers import SecurityHeaders
 from web.pages import router as pages  # api/ imports web/ only here and in commands
 
@@ -62,5 +63,6 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages)
+    app.include_router(org_pages)
     use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app
