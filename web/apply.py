@@ -249,7 +249,7 @@ async def apply_submit(request: Request, services: ServicesDep, viewer: ViewerDe
     if errors:
         return _apply_page(request, services, viewer, lang, values=values, errors=errors,
                            status=422)  # fmt: skip
-    data = ApplicationInput(
+    filing = ApplicationInput(
         land_conclusion_id=lc_id,
         holder=values["holder"],
         holder_type=values["holder_type"],
@@ -259,7 +259,7 @@ async def apply_submit(request: Request, services: ServicesDep, viewer: ViewerDe
         requested_ha=size,
     )
     try:
-        answer = await run_in_threadpool(services.allocation.apply, data, user=user)
+        answer = await run_in_threadpool(services.allocation.apply, filing, user=user)
     except (Conflict, Unprocessable, InvalidGeometry) as exc:
         field = "requested_ha" if how == "size" else "form"
         errors[field] = message("org_message", "refused", lang, why=str(exc))
