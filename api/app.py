@@ -16,9 +16,10 @@ from api.responses import OrjsonResponse
 from api.routes import ROUTERS
 from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
-from web.apply import router as org_pages
 from web.headers import SecurityHeaders
-from web.pages import router as pages  # api/ imports web/ only here and in commands
+from web.negotiate import Negotiate
+from web.routers import ROUTERS as PAGES  # api/ imports web/ only here and in commands
+from web.session import error_page
 
 
 def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
@@ -26,7 +27,8 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     read from ``GAZAR_*`` now (default: everything from the environment now).
 
     The lifespan builds the one :class:`api.services.Services` object (store, ledger, caches)
-    on ``app.state.services``; the JSON API's routers and the pages' router are mounted here.
+    on ``app.state.services``; the JSON API's routers and the pages' routers
+    (:data:`web.routers.ROUTERS`) are mounted here.
     """
     if not isinstance(settings, Settings):
         settings = load_settings(api=settings)
@@ -49,20 +51,23 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,  # /api.html is web.apidocs: Swagger UI from node_modules, offline
         redoc_url=None,
     )
     app.state.settings = tree
     # failed token checks per client address, in this process's memory
     app.state.failed_tokens = FailedTokens(tree.api.token_failures, tree.api.token_failure_window_s)
+    # a browser's GET of /, /applications/{n}, /land_conclusions/{id}, /contracts/{id} or
+    # /draws/{id} goes to the object's page (web.objects); programs keep the JSON
+    app.add_middleware(Negotiate)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # the Content-Security-Policy and its nonce, nosniff, frame and referrer rules
-    app.add_middleware(SecurityHeaders, swagger_path=app.docs_url)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyCap, cap=tree.api.max_body_bytes)  # outermost: before anything reads
-    errors.install(app)
+    errors.install(app, page=error_page)  # a refused page request is answered with a page
     for router in ROUTERS:
         app.include_router(router)
-    app.include_router(pages)
-    app.include_router(org_pages)
+    for page in PAGES:
+        app.include_router(page)
     use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app

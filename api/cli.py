@@ -68,7 +68,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "Run every conflict rule over the whole store: counts by soum and rule, then the list.",
     ),
     "check": (
-        "analysis",
+        "check",
         "Review a proposal against the store: verdict, areas, soums, overlaps and broken rules.",
     ),
     "serve": (
@@ -115,11 +115,18 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "allocation",
         "MRPAM's review of a Land Conclusion: under_review, then issued or rejected.",
     ),
+    "renew": (
+        "allocation",
+        "Renew a contract ending soon for a new term (refused while rehabilitation is open).",
+    ),
     "register": (
         "allocation",
         "The public register (queue, decisions, objections, draws, contracts expiring soon).",
     ),
-    "users": ("allocation", "Users and their tokens (roles: public, soum, aimag, mrpam, admin)."),
+    "users": (
+        "users",
+        "Users, their passwords and tokens (roles: public, soum, aimag, mrpam, admin).",
+    ),
     "audit": ("allocation", "The append-only, hash-chained log of every change."),
     "draw": ("allocation", "Draws between competing applications: announce, then run."),
 }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.responses import OrjsonResponse as ORJSONResponse
 from api.responses import Problem
 from api.services.access import Forbidden, Unauthorized
+from api.services.accounts import CsrfRefused, SignInLocked, SignInNeeded, SignInRefused
 from api.services.errors import (
     BadRequest,
     NotFound,
@@ -28,7 +32,7 @@ from layers.errors import (
     StoreError,
     ValidationFailed,
 )
-from layers.ledger import Conflict
+from layers.ledger import Conflict, WeakPassword
 from layers.uploads import ReadersBusy
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "Unprocessable",
     "allowed_methods",
     "install",
+    "login_url",
 ]
 
 
@@ -49,6 +54,11 @@ STATUS: tuple[tuple[type[GazarError], int, str], ...] = (
     (FeatureNotFound, 404, "NotFound"),
     (NotFound, 404, "NotFound"),
     (BadRequest, 400, "InvalidParameterValue"),
+    (SignInNeeded, 303, "SignInNeeded"),
+    (CsrfRefused, 403, "CsrfRefused"),
+    (SignInLocked, 429, "TooManyRequests"),
+    (SignInRefused, 401, "Unauthorized"),
+    (WeakPassword, 422, "InvalidInput"),
     (PayloadTooLarge, 413, "PayloadTooLarge"),
     (InvalidGeometry, 422, "InvalidGeometry"),
     (ValidationFailed, 422, "InvalidInput"),
@@ -76,8 +86,17 @@ def _body(code: str, description: str, status: int, **extra: object) -> dict[str
     return {"code": code, "description": description, "status": status, **extra}
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn errors into JSON bodies naming the problem."""
+#: how a refused page request is answered as a page: ``page(request, exc, status, message)``
+PageErrors = Callable[[Request, Exception, int, str], Response]
+
+
+def install(app: FastAPI, *, page: PageErrors | None = None) -> None:
+    """Register the handlers that turn errors into JSON bodies naming the problem.
+
+    ``page`` answers the requests of pages instead (those that looked up their viewer,
+    ``request.state.viewer``; a refused form always): an HTML page with the message. A page
+    for signed-in users asked for by a visitor (``SignInNeeded``) is a 303 to the sign-in.
+    """
 
     def public(request: Request, text: str) -> str:
         """No server path in what a client reads (the store's name stays)."""
@@ -85,8 +104,13 @@ def install(app: FastAPI) -> None:
         return hide_paths(text, *([settings.db] if settings is not None else []))
 
     @app.exception_handler(GazarError)
-    async def _gazar(request: Request, exc: GazarError) -> ORJSONResponse:
+    async def _gazar(request: Request, exc: GazarError) -> Response:
         status, code = status_of(exc)
+        if isinstance(exc, SignInNeeded):
+            return RedirectResponse(login_url(request), status_code=303)
+        is_page = getattr(request.state, "viewer", None) is not None
+        if page is not None and (is_page or isinstance(exc, CsrfRefused)):
+            return page(request, exc, status, public(request, str(exc)))
         extra: dict[str, object] = {}
         if isinstance(exc, ValidationFailed):
             extra["problems"] = [p.as_dict() for p in exc.problems]
@@ -98,7 +122,9 @@ def install(app: FastAPI) -> None:
                 r.as_dict() if hasattr(r, "as_dict") else str(r) for r in exc.reasons
             ]
         headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+            {"Retry-After": str(exc.retry_after)}
+            if isinstance(exc, TooManyRequests | SignInLocked)
+            else None
         )
         return ORJSONResponse(
             _body(code, description, status, **extra), status_code=status, headers=headers
@@ -126,6 +152,17 @@ def install(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=headers,
         )
+
+
+def login_url(request: Request) -> str:
+    """``/login?next=`` the page asked for (a path of this site), ``lang=en`` kept."""
+    from urllib.parse import quote
+
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = f"/login?next={quote(here, safe='/')}"
+    if request.query_params.get("lang") == "en":
+        url += "&lang=en"
+    return url
 
 
 def allowed_methods(request: Request) -> list[str]:

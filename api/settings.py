@@ -7,10 +7,14 @@ concern             class                variables
 ==================  ===================  ==================================================
 the store           :class:`StoreSettings`  ``GAZAR_DB``, ``GAZAR_RASTERS``
 the HTTP server     :class:`ApiSettings`    ``GAZAR_DB``, ``GAZAR_MAX_*``, limits and caps,
-                                            ``GAZAR_TOKEN_FAILURE*``
+                                            ``GAZAR_TOKEN_FAILURE*``, sign-in sessions
+                                            (``GAZAR_SESSION_*``, ``GAZAR_SIGNIN_*``,
+                                            ``GAZAR_TRUSTED_PROXIES``)
 the pages           :class:`WebSettings`    ``GAZAR_MAP_*``, ``GAZAR_NODE_MODULES``,
                                             ``GAZAR_PDF_FONT_DIR``
 the analyses        :class:`AnalysisEnv`    thresholds of ``geo.settings.AnalysisSettings``
+the documents       :class:`DocumentSettings`  ``GAZAR_REQUIRED_DOCUMENTS``,
+                                            ``GAZAR_MAX_DOCUMENT_BYTES``
 ==================  ===================  ==================================================
 
 :func:`load_settings` reads them all at once into a :class:`Settings` tree and checks the
@@ -21,6 +25,7 @@ import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Self
 
@@ -94,6 +99,30 @@ class ApiSettings(BaseSettings):
     #: uploads parsed at once by one server process; more wait up to GAZAR_MAX_PARSE_SECONDS,
     #: then get 503
     max_parallel_parses: int = Field(2, ge=1)
+    #: a workbench session unused for this long ends (it is refreshed at most once a minute)
+    session_idle_minutes: float = Field(30.0, gt=0)
+    #: a session ends this long after its sign-in, however much it is used
+    session_lifetime_hours: float = Field(12.0, gt=0)
+    #: after this many failed sign-ins for one account within ``signin_lock_minutes``, the
+    #: account is locked for ``signin_lock_minutes`` (counted in the store: every process)
+    signin_failures: int = Field(5, ge=1)
+    #: the same for one client address (an office behind one address has several people)
+    signin_address_failures: int = Field(20, ge=1)
+    signin_lock_minutes: float = Field(15.0, gt=0)
+    #: each failed sign-in after the first is answered this many seconds later, doubled for
+    #: each one more (at most 8 s), until the lock
+    signin_delay_s: float = Field(1.0, ge=0)
+    #: addresses (or networks, "10.0.0.0/8") of the proxies whose ``X-Forwarded-Proto`` and
+    #: ``X-Forwarded-For`` are believed, separated by commas; default: none
+    trusted_proxies: str = ""
+
+    def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies as networks."""
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False)
+            for p in self.trusted_proxies.split(",")
+            if p.strip()
+        )
 
     def upload_limits(self) -> ReadLimits:
         """The caps and budgets an uploaded file is read under (``/check``)."""
@@ -121,6 +150,10 @@ class ApiSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _limits(self) -> Self:
+        try:
+            self.proxies()
+        except ValueError as exc:
+            raise ValueError(f"GAZAR_TRUSTED_PROXIES: {exc}") from None
         if self.default_limit > self.max_limit:
             raise ValueError(
                 f"GAZAR_DEFAULT_LIMIT ({self.default_limit}) is larger than GAZAR_MAX_LIMIT "
@@ -155,6 +188,31 @@ class FileSettings(BaseSettings):
     pdf_font_dir: Path | None = None
 
 
+class DocumentSettings(BaseSettings):
+    """The documents a soum requires with an application, and the cap on each file."""
+
+    model_config = _ENV
+
+    #: the checklist of document kinds (codes of the catalogue's ``document_kind``), e.g.
+    #: ``GAZAR_REQUIRED_DOCUMENTS='["registration", "member_list"]'``
+    required_documents: tuple[str, ...] = ("registration", "member_list", "rehabilitation_plan")
+    #: a document larger than this gets 413 (it must also fit in ``GAZAR_MAX_BODY_BYTES``, with
+    #: the form's few hundred bytes around it)
+    max_document_bytes: int = Field(4_000_000, ge=1_000)
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Self:
+        from layers.labels import LABELS
+
+        unknown = [k for k in self.required_documents if k not in LABELS["document_kind"]]
+        if unknown:
+            raise ValueError(
+                f"GAZAR_REQUIRED_DOCUMENTS names unknown kind(s) {unknown}; the kinds are "
+                f"{', '.join(LABELS['document_kind'])}"
+            )
+        return self
+
+
 class AnalysisEnv(BaseSettings, AnalysisSettings):
     """The analysis thresholds (:class:`geo.settings.AnalysisSettings`) read from ``GAZAR_*``."""
 
@@ -171,6 +229,7 @@ class Settings(BaseModel):
     web: WebSettings
     files: FileSettings
     analysis: AnalysisSettings
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
 
     @model_validator(mode="after")
     def _agree(self) -> Self:
@@ -221,4 +280,5 @@ def load_settings(
         web=web if web is not None else WebSettings(),
         files=FileSettings(),
         analysis=thresholds,
+        documents=DocumentSettings(),
     )

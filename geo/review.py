@@ -47,6 +47,7 @@ from geo.review_input import (
     proposal_frame,
     proposal_problems,
 )
+from geo.review_overlaps import feature_overlaps
 from geo.review_report import (
     REVIEW_RULES,
     build_review,
@@ -60,6 +61,7 @@ from geo.review_types import (
     FeatureReview,
     Finding,
     Kind,
+    Overlap,
     ParcelLandConclusion,
     Problem,
     Review,
@@ -96,6 +98,7 @@ __all__ = [
     "FeatureReview",
     "Finding",
     "Kind",
+    "Overlap",
     "ParcelLandConclusion",
     "Problem",
     "Review",
@@ -168,7 +171,10 @@ def review(
         ``outside_soum_share``, ``land_conclusions`` (a parcel's Land Conclusion per feature),
         ``findings`` (each: ``severity``, ``code``, ``title_mn``/``title_en``,
         ``proposal_id``, ``layer``, ``id``, ``holder``, ``overlap_ha``, ``message_mn``,
-        ``message_en``), ``counts`` per severity, ``repairs`` and ``problems``; with a
+        ``message_en``), ``counts`` per severity, ``repairs``, ``problems`` and ``overlaps``
+        (every stored feature the proposal shares land with, in every layer: ``severity``
+        (``info`` where the rules allow the pair), ``code``, ``proposal_id``, ``layer``,
+        ``id``, ``name``, ``holder``, ``status``, ``live``, ``overlap_ha``); with a
         ``dem``, ``terrain`` (per feature: ``id``, ``mean_slope_deg``, ``steep_share``,
         ``steep_ha``, ``valid_share``, ``over``).
 
@@ -280,6 +286,8 @@ def review(
         repairs=repairs,
         problems=problems,
     )
+    listed = feature_overlaps(over, near, findings, layer=layer, pairs=pairs, live=live, day=day)
+    report = replace(report, overlaps=listed)
     if slopes is not None:
         report = replace(report, terrain=tuple(as_records(slopes.round(6))))
     return report

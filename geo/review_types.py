@@ -142,6 +142,32 @@ class Finding(_Record):
 
 
 @dataclass(frozen=True)
+class Overlap(_Record):
+    """A stored feature the proposal shares land with (above the tolerance), in any layer.
+
+    ``severity`` and ``code`` are those of the rule the overlap breaks; an overlap the rules
+    allow (a parcel inside a proposed Land Conclusion, legacy rehabilitation land, the
+    holder's own zone, a licence no longer in force) is ``info`` with ``code`` None.
+    ``name`` is the feature's name, ``holder`` its holder, ``status`` its status, stage or
+    kind (the value stored), ``live`` whether it takes part in the rules today, and
+    ``overlap_ha`` the shared official hectares (UTM zone of the shared part's centroid);
+    ``geometry`` the shared part (EPSG:4326).
+    """
+
+    severity: str
+    code: str | None
+    proposal_id: str
+    layer: str
+    id: str
+    name: str | None
+    holder: str | None
+    status: str | None
+    live: bool
+    overlap_ha: float
+    geometry: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Area(_Record):
     """Total hectares of the usable features: official (UTM) and geodesic."""
 
@@ -176,6 +202,8 @@ class Review(Mapping[str, Any]):
     terrain: tuple[Mapping[str, Any], ...] | None = None
     dem: str | None = None
     file: str | None = None
+    #: every stored feature the proposal overlaps, in every layer (:class:`Overlap`)
+    overlaps: tuple[Overlap, ...] = ()
 
     @property
     def verdict_mn(self) -> str:
@@ -193,7 +221,8 @@ class Review(Mapping[str, Any]):
         Keys in order: ``kind``, ``today``, ``verdict``, ``verdict_mn``, ``verdict_en``,
         ``area``, ``features``, ``soums``, ``aimags``, ``proposing_soum``,
         ``outside_soum_ha``, ``outside_soum_share``, ``land_conclusions``, ``findings``,
-        ``counts``, ``repairs``, ``problems``, then ``terrain``, ``dem`` and ``file`` when set.
+        ``counts``, ``repairs``, ``problems``, ``overlaps``, then ``terrain``, ``dem`` and
+        ``file`` when set.
         Plain values only (no geometry): ready for ``orjson.dumps``.
         """
         return dict(self._json)
@@ -218,6 +247,7 @@ class Review(Mapping[str, Any]):
             "counts": dict(self.counts),
             "repairs": [r.as_dict() for r in self.repairs],
             "problems": [p.as_json() for p in self.problems],
+            "overlaps": [x.as_json() for x in self.overlaps],
         }
         if self.terrain is not None:
             doc["terrain"] = [dict(t) for t in self.terrain]

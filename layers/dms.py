@@ -280,3 +280,31 @@ def _check_range(value: float, *, axis: Axis | None, text: str) -> float:
             f"{_AXIS_NAME[axis]} must be within -{limit:g}..{limit:g} degrees, got '{text}'"
         )
     return value
+
+
+def format_dms(value: float, *, axis: Axis, decimals: int = 2) -> str:
+    """A coordinate in degrees, minutes and seconds with its hemisphere, as corner lists
+    print it (``106°27′30.52″ E``); :func:`parse_coordinate` reads it back.
+
+    Seconds are rounded to ``decimals`` first, so they never show as 60 (the trap of
+    rounding 59.999″).
+
+    Examples
+    --------
+    >>> format_dms(106.458478, axis="lon")
+    '106°27′30.52″ E'
+    >>> format_dms(47.999999, axis="lat")
+    '48°00′00.00″ N'
+    >>> round(parse_coordinate(format_dms(-0.5, axis="lon"), axis="lon"), 6)
+    -0.5
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"not a coordinate: {value!r}")
+    hemisphere = ("E" if value >= 0 else "W") if axis == "lon" else ("N" if value >= 0 else "S")
+    unit = 10**decimals
+    total = round(abs(value) * 3600 * unit)  # whole units of the last decimal of a second
+    degrees, rest = divmod(total, 3600 * unit)
+    minutes, seconds = divmod(rest, 60 * unit)
+    width = 3 + decimals if decimals else 2
+    sec = f"{seconds / unit:0{width}.{decimals}f}"
+    return f"{degrees}°{minutes:02d}′{sec}″ {hemisphere}"

@@ -319,17 +319,44 @@ def test_check_reads_a_named_soum_beyond_the_proposal(conflicted: str, tmp_path:
     assert [(x["code"], x["id"]) for x in payload["findings"]] == [("LC_OUTSIDE_SOUM", "MN4310")]
 
 
-def test_check_html_is_self_contained_and_bilingual(conflicted: str, tmp_path: Path) -> None:
+def test_check_html_is_the_self_contained_document_in_each_language(
+    conflicted: str, tmp_path: Path
+) -> None:
     path = proposal_file(tmp_path, f.utm_box(150, 100, 200, 200), id=["<NEW & 1>"])
-    target = tmp_path / "review.html"
-    result = invoke("check", path, "--kind", "parcel", "--format", "html", "--out", target,
+    pages = {}
+    for lang in ("mn", "en"):
+        target = tmp_path / f"review-{lang}.html"
+        result = invoke("check", path, "--kind", "parcel", "--format", "html", "--out", target,
+                        "--lang", lang, "--checked-by", "B. Bat", "--db", conflicted,
+                        "--today", TODAY)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        pages[lang] = target.read_text(encoding="utf-8")
+    for page in pages.values():
+        assert page.startswith("<!DOCTYPE html>")
+        assert "&lt;NEW &amp; 1&gt;" in page and "<NEW" not in page
+        assert 'id="doc-signed-by">B. Bat<' in page and "P-1" in page
+        bare = page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a namespace, not a file
+        for external in ("http://", "https://", "<script", "<link", "src="):
+            assert external not in bare
+    assert "Зөрчилтэй" in pages["mn"] and "Гэрээт талбай давхцсан" in pages["mn"]
+    assert "Conflicts" in pages["en"] and "Parcels overlap" in pages["en"]
+    assert "Mandal" in pages["en"]
+
+
+def test_check_pdf_is_written_to_a_file_checked_by_the_os_user(
+    conflicted: str, tmp_path: Path
+) -> None:
+    import getpass
+
+    path = proposal_file(tmp_path, f.utm_box(150, 100, 200, 200), id=["NEW-1"])
+    target = tmp_path / "review.pdf"
+    result = invoke("check", path, "--kind", "parcel", "--format", "pdf", "--out", target,
                     "--db", conflicted, "--today", TODAY)  # fmt: skip
     assert result.exit_code == 0, result.output
-    page = target.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    for text in ("Зөрчилтэй / Conflicts", "Parcels overlap", "Гэрээт талбай давхцсан",
-                 "Official ha", "Mandal", "P-1", "&lt;NEW &amp; 1&gt;"):  # fmt: skip
-        assert text in page
-    assert "<NEW" not in page
-    for external in ("http://", "https://", "<script", "<link", "src="):
-        assert external not in page
+    assert target.read_bytes().startswith(b"%PDF-")
+    html = tmp_path / "review.html"
+    invoke("check", path, "--kind", "parcel", "--format", "html", "--out", html, "--lang", "en",
+           "--db", conflicted, "--today", TODAY)  # fmt: skip
+    assert f'id="doc-signed-by">{getpass.getuser()}<' in html.read_text(encoding="utf-8")
+    # a PDF goes to a file
+    assert invoke("check", path, "--format", "pdf", "--db", conflicted).exit_code == 2

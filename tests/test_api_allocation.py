@@ -431,11 +431,16 @@ def test_whole_process_over_http(env: Env) -> None:
         parcel = store.get("contract_parcels", decision["parcel_id"]).iloc[0]
     assert (parcel.status, parcel.contract_no, parcel.holder) == ("active", "Г-17",
             client.get(f"/applications/{winner}").json()["holder"])  # fmt: skip
-    # now the loser overlaps an active contract
+    # the approval made the loser ineligible, naming the winner; it is no longer queued
+    lost = client.get(f"/applications/{loser}").json()
+    assert (lost["status"], lost["position"], lost["group"]) == ("ineligible", None, [])
+    assert lost["reasons"][-1]["code"] == "LAND_GRANTED"
+    assert winner in lost["reasons"][-1]["message_en"]
+    assert winner in lost["reasons"][-1]["message_mn"]
     r = client.post(f"/applications/{loser}/decision", headers=gov,
                     json={"outcome": "approve", "reason": "ok"})  # fmt: skip
     assert r.status_code == 409
-    assert "PARCEL_OVERLAP" in [x["code"] for x in r.json()["reasons"]]
+    assert [x["code"] for x in r.json()["reasons"]] == ["NOT_PENDING"]
     r = client.post(f"/applications/{loser}/decision", headers=gov,
                     json={"outcome": "reject", "reason": "Сугалаанд хожигдсон / lost the draw"})  # fmt: skip
     assert r.status_code == 200

@@ -104,6 +104,14 @@ def _config(token: str, soums: list[str]) -> SchemathesisConfig:
                     "checks": {"positive_data_acceptance": {"expected-statuses": GEOMETRY_OK}},
                 }
                 for name in ("POST /analysis/check", "POST /applications")
+            ]
+            + [
+                {  # a schema-valid file may still not be a PDF, PNG or JPEG by its content
+                    "include-name": "POST /applications/{number}/documents",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": [*GEOMETRY_OK, 413]}
+                    },
+                }
             ],
         }
     )
@@ -179,12 +187,17 @@ def test_the_document_declares_the_token_on_every_write_and_only_there(
         "bearerFormat": "gazar token",
         "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
+    private = ("/applications/{number}/documents", "/applications/{number}/documents/{ref}")
     for path, item in doc["paths"].items():
         for method, op in item.items():
             needs = op.get("security") == [{"bearerAuth": []}]
-            assert needs == (method == "post" and path != "/analysis/check"), (method, path)
-            if needs:
+            # the writes, and the reads of an application's private documents
+            write = method == "post" and path != "/analysis/check"
+            assert needs == (write or path in private), (method, path)
+            if write:
                 assert {"401", "403", "404", "409", "422"} <= set(op["responses"]), path
+            elif needs:
+                assert {"401", "403", "404"} <= set(op["responses"]), path
 
 
 def test_every_error_response_is_a_problem_and_no_unused_422_is_listed(

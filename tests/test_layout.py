@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("layers", "geo", "api", "web")
 #: the most lines one module may have
 MAX_LINES = 600
-#: the two front doors that hand out web/'s pages: the app mounting the pages' router, and
-#: ``gazar map`` writing a map page to one file
-WEB_DOORS = frozenset({"api.app", "api.commands.map"})
+#: the front doors that hand out web/'s pages: the app mounting the pages' router, ``gazar
+#: map`` writing a map page to one file, and ``gazar check`` writing the review document
+WEB_DOORS = frozenset({"api.app", "api.commands.map", "api.commands.check"})
 
 
 def _modules() -> dict[str, Path]:

@@ -377,7 +377,11 @@ def test_a_reviewed_proposal_shows_its_overlaps(layers: dict[str, gpd.GeoDataFra
     assert shared == pytest.approx({"P-1": 0.5, "P-2": 1.0}, abs=0.01)
     m = maps.review_map(result, layers, lang="en", draw_field="drawn")
     got = by_name(m)
-    assert len(features(got["overlaps"])) == 2
+    # the two broken ones, and LC-1 (the parcel lies in it: allowed, drawn as info)
+    drawn = features(got["overlaps"])
+    assert sorted((x["properties"]["b_id"], x["properties"]["severity"]) for x in drawn) == [
+        ("LC-1", "info"), ("P-1", "block"), ("P-2", "block")
+    ]  # fmt: skip
     assert features(got["proposal"])[0]["properties"]["verdict"] == "conflicts"
     assert got["proposal"].spec["rules"]["NEW"]
     assert _setup(m)["draw"] == {"field": "drawn"}
@@ -398,7 +402,9 @@ def test_a_drawn_proposal_without_ids_gets_the_reviews_ids(
     (feat,) = features(by_name(m)["proposal"])
     assert feat["properties"]["id"] == "#1"
     assert feat["properties"]["official_ha"] == pytest.approx(1.0, abs=1e-3)
-    assert "overlaps" not in by_name(m)
+    # only its Land Conclusion, an overlap the rules allow
+    [inside] = features(by_name(m)["overlaps"])
+    assert (inside["properties"]["b_id"], inside["properties"]["severity"]) == ("LC-1", "info")
 
 
 # --------------------------------------------------------------------------- recovery

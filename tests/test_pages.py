@@ -158,7 +158,11 @@ def test_check_an_uploaded_geojson_shows_conflicts_findings_and_overlaps(
     assert len(rows) == 2
     assert any("P-1" in row and "0.50" in row for row in rows)
     assert any("P-2" in row and "1.00" in row for row in rows)
-    assert json.dumps("Overlaps (2)") in r.text  # the red layer on the map
+    assert json.dumps("Overlaps (3)") in r.text  # on the map: P-1, P-2 (red) and LC-1 (info)
+    listed = re.findall(r'<tr class="overlap" data-severity="(\w+)">(.*?)</tr>', r.text, re.S)
+    assert [(sev, "LC-1" in row) for sev, row in listed] == [
+        ("block", False), ("block", False), ("info", True)
+    ]  # fmt: skip
     assert 'name="proposal"' in r.text  # the report buttons carry the proposal
 
 
@@ -251,11 +255,14 @@ def test_the_report_is_a_printable_page_and_a_pdf(client: TestClient) -> None:
     assert r.status_code == 200
     assert 'data-verdict="conflicts"' in r.text
     assert "Хяналтын тайлан" in r.text
-    assert r.text.count("<path") == 4  # the proposal, its two overlaps, its outline on top
+    # the map: the proposal (a fill and its outline) and its two overlaps, in red
+    assert r.text.count('<path class="map-subject"') == 2
+    assert r.text.count('<path class="map-overlap"') == 2
     assert external_refs(r.text) == []
     r = client.post("/check/report", data=form | {"format": "pdf"})
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith('attachment; filename="review-NEW-1-')
     assert r.content.startswith(b"%PDF-")
     assert re.search(rb"/BaseFont /\w+\+DejaVuSans", r.content)  # Cyrillic font embedded
     assert client.get("/check/report", follow_redirects=False).headers["location"] == "/check"
@@ -386,8 +393,10 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         for q in feed["queue"]:
             row = re.search(rf'id="application-{q["id"]}">(.*?)</tr>', queue[0], re.S)
             assert row is not None, q["id"]
-            assert f"<td>{q['id']}</td>" in row.group(1)
-            assert q["filed_at"] in row.group(1) and q["filed_at"].startswith("2026-12-01T02:00")
+            assert f">{q['id']}</a></td>" in row.group(1)  # linked to its page
+            # the server time in Mongolia's time, without seconds
+            assert q["filed_at"].startswith("2026-12-01T02:00")
+            assert '<td class="mono">2026-12-01 10:00</td>' in row.group(1)
             assert f'<td class="num">{q["place"]}</td>' in row.group(1)
             assert q["objection_until"] == "2026-12-22"
             assert "2026-12-22 (" + ("хаагдсан" if lang == "mn" else "closed") in row.group(1)
@@ -409,7 +418,8 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         assert str(escape(REJECT_REASON)) in decisions and str(escape(APPROVE_REASON)) in decisions
         assert ("Татгалзсан" if lang == "mn" else "Rejected") in decisions
         assert ("Зөвшөөрсөн" if lang == "mn" else "Approved") in decisions
-        assert "Засаг дарга" in decisions and "2026-12-31T02:00" in decisions
+        # who decided is named by office, never by account name; the time is local
+        assert "Засаг дарга" not in decisions and "2026-12-31 10:00" in decisions
         assert f"CP-{ids['free']}" in decisions
         # the objection
         objections = _section(html, "register-objections")
@@ -425,11 +435,13 @@ def test_the_register_shows_the_allocation_record_in_both_languages(
         assert f'<td class="mono">{PUBLIC_VALUE}</td>' in draws and "2026-12-03" in draws
         winner = feed["draws"][0]["winner"]
         assert f'<li><a href="#application-{winner}">{winner}</a> · ' in draws
-        assert f"<code>gazar verify-draw {ids['draw']}</code>" in draws
+        assert f"gazar verify-draw {ids['draw']}" in draws and "SHA-256" in draws
         assert str(escape(feed["draws"][0]["verification"][f"message_{lang}"])) in draws
         # contracts expiring within 60 days: P-1 (rehabilitation overdue) and P-2
         expiring = _section(html, "register-expiring")
-        rows = dict(re.findall(r"<tr><td>(P-\d)</td>(.*?)</tr>", expiring, re.S))
+        rows = dict(
+            re.findall(r'<tr><td><a href="[^"]*">(P-\d)</a></td>(.*?)</tr>', expiring, re.S)
+        )
         assert set(rows) == {"P-1", "P-2"}  # P-3 is only applied for
         refused, renewed = (
             ("Сунгах боломжгүй", "Сунгаж болно") if lang == "mn" else ("Renewal refused", "May be renewed")

@@ -71,7 +71,7 @@ def test_a_clear_parcel_proposal_and_the_shape_of_the_json(ctx: ReviewContext) -
     assert set(result) == {
         "kind", "today", "verdict", "verdict_mn", "verdict_en", "area", "features", "soums",
         "aimags", "proposing_soum", "outside_soum_ha", "outside_soum_share",
-        "land_conclusions", "findings", "counts", "repairs", "problems",
+        "land_conclusions", "findings", "counts", "repairs", "problems", "overlaps",
     }  # fmt: skip
     assert (result["verdict"], result["verdict_mn"], result["verdict_en"]) == (
         "clear", "Зөрчилгүй", "Clear"
@@ -95,6 +95,10 @@ def test_a_clear_parcel_proposal_and_the_shape_of_the_json(ctx: ReviewContext) -
     assert lc["overlap_ha"] == pytest.approx(4.0, rel=1e-4)
     assert result["findings"] == [] and result["problems"] == [] and result["repairs"] == []
     assert result["counts"] == {"block": 0, "warn": 0, "info": 0}
+    # the one feature it shares land with: its Land Conclusion, a pair the rules allow
+    assert [(x["layer"], x["id"], x["severity"], x["code"]) for x in result["overlaps"]] == [
+        ("land_conclusions", "LC-1", "info", None)
+    ]
 
 
 def test_a_parcel_over_a_contract_parcel_has_conflicts(ctx: ReviewContext) -> None:
@@ -402,3 +406,72 @@ def test_a_review_is_typed_and_keeps_each_findings_geometry(ctx: ReviewContext) 
     doc = result.as_json()
     assert "geometry" not in doc["findings"][0] and doc == dict(result)
     assert doc["verdict_en"] == result.verdict_en == "Conflicts"
+
+
+# ------------------------------------------------------------------- every overlapped feature
+
+
+def _utm_ha(shape: shapely.Geometry) -> float:
+    """Hectares by hand: the shape projected to its UTM zone (48N here), planar area."""
+    import pyproj
+
+    to_utm = pyproj.Transformer.from_crs(4326, 32648, always_xy=True)
+    return float(shapely.transform(shape, lambda c: np.column_stack(
+        to_utm.transform(c[:, 0], c[:, 1])
+    )).area) / 10_000  # fmt: skip
+
+
+def test_a_land_conclusion_lists_every_feature_it_overlaps(ctx: ReviewContext) -> None:
+    # x 150..1150 m, y 50..850 m: inside LC-1 (a rule broken), over parcel P-1 (x 100..300,
+    # y 100..300: 150 m x 200 m = 3 ha) and zones R-1 (20 m x 50 m) and R-9 (100 m x 100 m)
+    shape = f.utm_box(150, 50, 1000, 800)
+    result = check(ctx, proposal(shape, id=["LC-NEW"]), kind="land_conclusion")
+    listed = [(x.layer, x.id, x.severity, x.code) for x in result.overlaps]
+    assert listed == [
+        ("land_conclusions", "LC-1", "block", "LC_OVER_LC"),
+        ("contract_parcels", "P-1", "info", None),
+        ("rehab_zones", "R-9", "info", None),
+        ("rehab_zones", "R-1", "info", None),
+    ]
+    by_id = {x.id: x for x in result.overlaps}
+    stored = {r.id: r for r in (ctx.frame("contract_parcels"), ctx.frame("rehab_zones"))
+              for r in r.itertuples()}  # fmt: skip
+    for fid, expected in (("P-1", 3.0), ("R-9", 1.0), ("R-1", 0.1)):
+        by_hand = _utm_ha(shapely.intersection(shape, stored[fid].geometry))
+        assert by_hand == pytest.approx(expected, abs=1e-4)  # 1 m2
+        assert by_id[fid].overlap_ha == pytest.approx(by_hand, abs=1e-4)
+    p1 = by_id["P-1"]
+    assert (p1.holder, p1.status, p1.live, p1.proposal_id) == (
+        "Алтан шижир нөхөрлөл", "active", True, "LC-NEW"
+    )  # fmt: skip
+    assert by_id["LC-1"].name == "Мандал - Баруун ам" and by_id["LC-1"].status == "issued"
+    assert by_id["R-9"].status == "required" and by_id["R-9"].geometry is not None
+    # the rules it breaks are unchanged; the info overlaps are not findings
+    assert codes(result) == ["LC_OVER_LC"]
+    assert result["overlaps"][1] == {
+        "severity": "info", "code": None, "proposal_id": "LC-NEW", "layer": "contract_parcels",
+        "id": "P-1", "name": None, "holder": "Алтан шижир нөхөрлөл", "status": "active",
+        "live": True, "overlap_ha": p1.overlap_ha,
+    }  # fmt: skip
+
+
+def test_breaking_overlaps_keep_their_severity(ctx: ReviewContext) -> None:
+    result = check(ctx, proposal(f.utm_box(150, 100, 200, 200), id=["NEW-1"]))
+    assert [(x.layer, x.id, x.severity, x.code) for x in result.overlaps] == [
+        ("contract_parcels", "P-1", "block", "PARCEL_OVERLAP"),
+        ("rehab_zones", "R-1", "warn", "PARCEL_OVER_REHAB"),
+        ("land_conclusions", "LC-1", "info", None),
+    ]
+    assert result.overlaps[0].overlap_ha == pytest.approx(3.0, rel=1e-4)
+
+
+def test_a_feature_that_no_longer_counts_is_listed_as_info() -> None:
+    layers = scene()
+    layers["licences"] = [f.licence(expires_on=TODAY.replace(year=2020),
+                                    geometry=f.utm_box(500, 100, 300, 300))]  # fmt: skip
+    old = ReviewContext(frames(layers))
+    result = check(old, proposal(f.utm_box(500, 100, 200, 200), id=["NEW-5"]))
+    [lic] = [x for x in result.overlaps if x.layer == "licences"]
+    assert (lic.severity, lic.code, lic.live) == ("info", None, False)
+    assert lic.overlap_ha == pytest.approx(4.0, rel=1e-4)
+    assert "PARCEL_OVER_LICENCE" not in codes(result)

@@ -36,6 +36,7 @@ def static_roots(node_modules: Path | None = None) -> dict[str, Path]:
         "vendor/leaflet": modules / "leaflet" / "dist",
         "vendor/leaflet-draw": modules / "leaflet-draw" / "dist",
         "vendor/leaflet.fullscreen": modules / "leaflet.fullscreen",
+        "vendor/swagger-ui": modules / "swagger-ui-dist",
         "gazar": GAZAR_STATIC,
     }
 

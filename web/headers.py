@@ -8,8 +8,8 @@ carrying the response's nonce: :func:`add_nonce` gives one to every such element
 page holds (folium writes its map as inline script and style). No data can carry a nonce: every
 value embedded in a page is escaped (:mod:`web.safejson`, Jinja's autoescape), so no text of a
 store ever forms a ``<script`` tag. Images may also be ``data:`` addresses and the optional
-online basemap's tiles. Swagger UI (``/api.html``, FastAPI's page loading its files from a CDN)
-gets a policy naming that CDN instead.
+online basemap's tiles. The API documentation (``/api.html``, :mod:`web.apidocs`) is served
+under the same policy: Swagger UI comes from ``/static/vendor/swagger-ui/``, no CDN.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 NONCE_KEY: Final = "csp_nonce"
 
 _TILES = "{0.scheme}://{0.netloc}".format(urlsplit(BASEMAP_TILES))
-#: FastAPI's Swagger UI page: its scripts, styles and favicon
-SWAGGER_CDN: Final = "https://cdn.jsdelivr.net"
-SWAGGER_ICON: Final = "https://fastapi.tiangolo.com"
 
 
 def policy(nonce: str) -> str:
@@ -51,23 +48,6 @@ def policy(nonce: str) -> str:
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",
-            "frame-ancestors 'self'",
-        ]
-    )
-
-
-def swagger_policy(nonce: str) -> str:
-    """The policy of ``/api.html``: FastAPI's Swagger UI page from its CDN (one inline
-    script, which carries no nonce)."""
-    return "; ".join(
-        [
-            "default-src 'self'",
-            f"script-src 'self' 'unsafe-inline' {SWAGGER_CDN}",
-            f"style-src 'self' {SWAGGER_CDN}",
-            f"img-src 'self' data: {SWAGGER_ICON}",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
             "frame-ancestors 'self'",
         ]
     )
@@ -99,16 +79,12 @@ def request_nonce(scope: Scope) -> str | None:
 
 
 class SecurityHeaders(HttpMiddleware):
-    """The headers above on every HTTP response; ``swagger_path`` gets :func:`swagger_policy`."""
-
-    def __init__(self, app: ASGIApp, *, swagger_path: str | None = None) -> None:
-        super().__init__(app)
-        self.swagger_path = swagger_path
+    """The headers above on every HTTP response."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         nonce = secrets.token_urlsafe(18)
         scope.setdefault("state", {})[NONCE_KEY] = nonce
-        csp = swagger_policy if scope.get("path") == self.swagger_path else policy
+        csp = policy
         extra = [
             (b"content-security-policy", csp(nonce).encode("ascii")),
             (b"x-content-type-options", b"nosniff"),

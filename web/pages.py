@@ -43,7 +43,7 @@ from layers.uploads import ReadersBusy
 from web import maps
 from web.assets import AssetMissing, static_file
 from web.i18n import parse_lang, text
-from web.register import FEEDS, allocation_record, read_register
+from web.register import FEEDS, allocation_record, read_register, register_actors
 from web.render import map_parts, render
 from web.safejson import script_json
 
@@ -212,8 +212,11 @@ def _check_page(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    from web.report import status_text
+
     context.setdefault("kind", "parcel")
     context.setdefault("soum", "")
+    context.setdefault("overlap_status", lambda layer, value: status_text(layer, value, lang))
     return render(
         request,
         "check.html",
@@ -321,6 +324,9 @@ async def check_submit(
         kind=kind,
         soum=soum,
         proposal_json=script_json(proposal_geojson(proposal)),
+        source=file.filename
+        if file is not None and file.filename
+        else text("doc_source_drawn", language),
     )
 
 
@@ -340,9 +346,14 @@ def check_report(
     lang: Annotated[str, Form()] = "mn",
     format: Annotated[str, Form()] = "html",
     today: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
 ) -> Response:
-    """The review as a printable HTML page (``format=html``) or a PDF (``format=pdf``)."""
-    from web.report import review_pdf, review_sketch
+    """The review as a document for the decision file: a printable HTML page
+    (``format=html``) or a PDF (``format=pdf``, ``review-<id>-<date>.pdf``); checked by the
+    signed-in user (``request.state.viewer``; never a form field, so nobody can sign for
+    another)."""
+    from web.documents import provenance_of, respond, viewer_name
+    from web.report import review_document
 
     language = parse_lang(lang)
     if not proposal.strip():
@@ -350,25 +361,14 @@ def check_report(
                       nav="check")  # fmt: skip
     frame = proposal_from_body(proposal.encode("utf-8"), settings=services.settings.api)
     result = _review(services, frame, kind=kind, soum=soum, day=_day(today))
-    overlaps = maps.review_overlaps(result)
-    if format == "pdf":
-        pdf = review_pdf(
-            result,
-            lang=language,
-            overlaps=overlaps,
-            font_dir=services.settings.files.pdf_font_dir,
-        )
-        name = f"gazar-review-{result.today.isoformat()}.pdf"
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}"'},
-        )
-    sketch = review_sketch(maps.proposal_frame(result), overlaps)
-    return render(
-        request, "report.html", language, title=text("report_title", language), result=result,
-        sketch=sketch,
+    prov = provenance_of(services)
+    doc = review_document(
+        result, lang=language, frames=services.frames(), revision=prov.revision,
+        head_seq=prov.head_seq, head_hash=prov.head_hash,
+        checked_by=viewer_name(request), proposal=frame,
+        source=source.strip()[:200] or None,
     )  # fmt: skip
+    return respond(request, services, doc, "pdf" if format == "pdf" else "html")
 
 
 # ------------------------------------------------------------------------------ availability
@@ -459,6 +459,7 @@ def register_page(
         soum=soum or None,
         land_conclusions=frames["land_conclusions"],
         limit=limit,
+        actors=register_actors(services, language),
     )
     lcs, parcels = frames["land_conclusions"], frames["contract_parcels"]
     if soum:

@@ -17,20 +17,27 @@ and logs each existing feature once. When the store's ledger cannot be opened at
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import pandas as pd
 
+from api.services import Services
 from api.services.allocation import AllocationService, LedgerUnavailable
+from api.services.objects import soum_names
 from geo.allocation import STATUS_LABELS
-from layers.labels import Lang, label, pick
+from geo.allocation.draws import DRAW_FORMAT
+from layers.labels import Lang, label, message, pick
+from layers.ledger import User
 from web.i18n import text
 
 _LOG = logging.getLogger("gazar.web.register")
 
 #: a decision's outcome as the status it gives the application
 _OUTCOME_STATUS: Final = {"approve": "approved", "reject": "rejected"}
+
+#: the steps of a draw's recomputation, in order (labels ``draw_recipe.<step>``)
+DRAW_STEPS: Final = ("input", "seed", "order", "command")
 
 #: the feeds a soum can publish, linked from the page
 FEEDS: Final = ("/register.json", "/register.geojson", "/register.csv")
@@ -51,7 +58,8 @@ def _status(value: str, lang: Lang) -> str:
     return pick(STATUS_LABELS.get(value, (value, value)), lang)
 
 
-def _reasons(items: list[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
+def reason_rows(items: list[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
+    """Eligibility reasons (``code``, ``title_*``, ``message_*``) in the page's language."""
     key = "mn" if lang == "mn" else "en"
     return [
         {
@@ -61,6 +69,56 @@ def _reasons(items: list[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]
         }
         for r in items
     ]
+
+
+def actor_names(
+    users: Mapping[str, User],
+    *,
+    lang: Lang,
+    soums: Callable[[object], tuple[str, str]],
+) -> Callable[[object], str]:
+    """How a page names who acted: the office, never the account name — the role and, for an
+    official, the soum's or aimag's name (``soums(code)``: both names of a soum); "the system"
+    for a write made outside Gazar, "a Gazar operator" for an account it does not know."""
+    side = 0 if lang == "mn" else 1
+
+    def name(actor: object) -> str:
+        if actor is None or actor in {"", "system"}:
+            return text("actor_system", lang)
+        user = users.get(str(actor))
+        if user is None:
+            return text("actor_operator", lang)
+        role = label("role", str(user.role), lang)
+        if user.soum_code:
+            return f"{role}, {soums(user.soum_code)[side]}"
+        if user.aimag_code:
+            return f"{role}, {text('field_aimag_code', lang)} {user.aimag_code}"
+        return role
+
+    return name
+
+
+def register_actors(services: Services, lang: Lang) -> Callable[[object], str]:
+    """:func:`actor_names` over the ledger's users and the store's soum names."""
+    try:
+        users = {u.name: u for u in services.allocation.ledger().users()}
+    except LedgerUnavailable:
+        users = {}
+    return actor_names(users, lang=lang, soums=lambda code: soum_names(services, code))
+
+
+def draw_recipe(draw: Mapping[str, Any], lang: Lang) -> list[str]:
+    """How anyone recomputes a draw (``api.services.register.verify``, ``geo.allocation``), in
+    words: the steps, with this draw's values filled in."""
+    numbers = sorted(str(n) for n in draw["applications"])
+    values = {
+        "format": DRAW_FORMAT,
+        "numbers": ", ".join(numbers),
+        "draw_date": str(draw["draw_date"]),
+        "public_value": str(draw["public_value"]),
+        "id": str(draw["id"]),
+    }
+    return [message("draw_recipe", step, lang, **values) for step in DRAW_STEPS]
 
 
 def _capped(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -74,6 +132,7 @@ def allocation_record(
     soum: str | None,
     land_conclusions: pd.DataFrame,
     limit: int,
+    actors: Callable[[object], str] | None = None,
 ) -> dict[str, Any]:
     """The register's sections for the page: filtered to ``soum``, labelled in ``lang``.
 
@@ -93,6 +152,9 @@ def allocation_record(
         headings and the soum of each expiring contract.
     limit
         The most rows shown per section (the totals count all).
+    actors
+        How who acted is named (:func:`actor_names`); default: every actor as "a Gazar
+        operator" (the account names are never shown).
 
     Returns
     -------
@@ -118,6 +180,7 @@ def allocation_record(
             "expiring": empty,
             "log": None,
         }
+    name = actors or actor_names({}, lang=lang, soums=lambda c: (str(c), str(c)))
     today = str(doc["today"])
     apps = [q for q in doc["queue"] if not soum or q["soum_code"] == soum]
     in_soum = {str(q["id"]) for q in apps}
@@ -128,10 +191,16 @@ def allocation_record(
         group = groups.setdefault(lc, {"id": lc, "name": lc_name.get(lc, ""), "rows": []})
         group["rows"].append(row)
     decisions = [
-        _decision_row(d, lang=lang) for d in doc["decisions"] if d["application_id"] in in_soum
+        _decision_row(d, lang=lang, name=name)
+        for d in doc["decisions"]
+        if d["application_id"] in in_soum
     ]
     objections = [dict(o) for o in doc["objections"] if o["application_id"] in in_soum]
-    draws = [_draw_row(w, lang=lang) for w in doc["draws"] if not soum or w["soum_code"] == soum]
+    draws = [
+        _draw_row(w, lang=lang, name=name)
+        for w in doc["draws"]
+        if not soum or w["soum_code"] == soum
+    ]
     expiring = [
         _expiring_row(e, lang=lang)
         for e in doc["expiring"]
@@ -168,8 +237,8 @@ def _queue_row(q: Mapping[str, Any], *, lang: Lang, today: str) -> dict[str, Any
         "official_ha": q["official_ha"],
         "status": q["status"],
         "status_label": _status(str(q["status"]), lang),
-        "reasons": _reasons(q["reasons"], lang),
-        "notes": _reasons(q["notes"], lang),
+        "reasons": reason_rows(q["reasons"], lang),
+        "notes": reason_rows(q["notes"], lang),
         "objection_until": until,
         "objection_open": until is not None and today <= str(until),
         "objection_count": q["objection_count"],
@@ -177,19 +246,25 @@ def _queue_row(q: Mapping[str, Any], *, lang: Lang, today: str) -> dict[str, Any
     }
 
 
-def _decision_row(d: Mapping[str, Any], *, lang: Lang) -> dict[str, Any]:
+def _decision_row(
+    d: Mapping[str, Any], *, lang: Lang, name: Callable[[object], str]
+) -> dict[str, Any]:
     outcome = str(d["outcome"])
     return {
         **d,
+        "actor_name": name(d.get("actor")),
         "outcome_label": _status(_OUTCOME_STATUS.get(outcome, outcome), lang),
     }
 
 
-def _draw_row(w: Mapping[str, Any], *, lang: Lang) -> dict[str, Any]:
+def _draw_row(w: Mapping[str, Any], *, lang: Lang, name: Callable[[object], str]) -> dict[str, Any]:
     check = w["verification"]
     key = "mn" if lang == "mn" else "en"
     return {
         **w,
+        "announced_name": name(w.get("announced_by")),
+        "run_name": name(w.get("run_by")) if w.get("run_at") else None,
+        "recipe": draw_recipe(w, lang),
         "status_label": text(f"draw_{w['status']}", lang),
         "verified": None if check is None else bool(check["ok"]),
         "verification": None if check is None else str(check[f"message_{key}"]),

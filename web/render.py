@@ -4,7 +4,9 @@ uses, the nonce of the response's Content-Security-Policy on every script and st
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -13,23 +15,33 @@ import numpy as np
 from branca.element import Figure
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup, escape
 
 from geo.rules import SEVERITY_LABELS
 from layers.labels import Lang, label
 from web.headers import add_nonce, request_nonce
 from web.i18n import text
+from web.session import CSRF_FIELD, apply_cookies, desk_path, viewer
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 
 
+@pass_context
+def _local_time_filter(context: Any, value: object) -> str:
+    return local_time(value, float(context.get("utc_offset", 8.0)))
+
+
 @functools.cache
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         trim_blocks=False,
     )
+    # ``{{ stamp | local_time }}``: Mongolia's time, YYYY-MM-DD HH:MM
+    env.filters["local_time"] = _local_time_filter
+    return env
 
 
 def ha(value: object) -> str:
@@ -43,6 +55,44 @@ def _pct(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
     return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
+
+
+def local_time(value: object, offset_hours: float = 8.0) -> str:
+    """An ISO time stamp (UTC, as the ledger writes them) as Mongolia's time
+    ``YYYY-MM-DD HH:MM`` (``offset_hours``: ``AnalysisSettings.utc_offset_hours``); a date
+    stays a date, a dash for nothing, text that is no time stamp is shown as it is.
+
+    Examples
+    --------
+    >>> local_time("2026-05-01T02:00:00.123456+00:00")
+    '2026-05-01 10:00'
+    >>> local_time("2026-05-01T23:30:00Z"), local_time("2026-05-01"), local_time(None)
+    ('2026-05-02 07:30', '2026-05-01', '—')
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        return value.isoformat()
+    else:
+        raw = str(value)
+        if len(raw) <= 10:
+            return raw
+        try:
+            moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return raw
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(dt.timezone(dt.timedelta(hours=offset_hours)))
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _offset_of(request: Request) -> float:
+    services = getattr(request.app.state, "services", None) if "app" in request.scope else None
+    settings = getattr(services, "settings", None)
+    return float(getattr(getattr(settings, "analysis", None), "utc_offset_hours", 8.0))
 
 
 def _url_for(lang: Lang) -> Any:
@@ -63,9 +113,20 @@ def _switch_url(request: Request, lang: Lang) -> str:
 def render(
     request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page from ``web/templates`` with the helpers every template uses."""
+    """A page from ``web/templates`` with the helpers every template uses: among them
+    ``viewer`` (:class:`web.session.Viewer`), ``csrf_field()`` (the hidden CSRF input every
+    form carries) and ``desk`` (the signed-in user's desk path, None for a visitor). A
+    visitor's new CSRF cookie is set on the response."""
     side = 0 if lang == "mn" else 1
+    offset = _offset_of(request)
+    who = viewer(request)
+    field = Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(who.csrf)}">')
     helpers = {
+        "utc_offset": offset,
+        "viewer": who,
+        "csrf_field": lambda: field,
+        "desk": desk_path(who.user) if who.user is not None else None,
+        "role_label": lambda role: label("role", str(role), lang),
         "lang": lang,
         "other_lang": "en" if lang == "mn" else "mn",
         "t": lambda key: text(key, lang),
@@ -79,20 +140,29 @@ def render(
             text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
         ),
     }
-    body = _env().get_template(template).render(**helpers, **context)
+    body = _env().get_template(template).render({**helpers, **context})
     # every <script> and <style> of the page may run under the response's policy
-    return HTMLResponse(add_nonce(body, request_nonce(request.scope)), status_code=status)
+    response = HTMLResponse(add_nonce(body, request_nonce(request.scope)), status_code=status)
+    apply_cookies(request, response)
+    if who.signed_in:  # a page naming its user is nobody else's to keep
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+#: folium's viewport tag, which forbids pinch-zoom (the page's own tag in base.html allows it)
+FOLIUM_VIEWPORT: Final = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*')
 
 
 def map_parts(m: folium.Map) -> dict[str, Any]:
-    """A folium map cut into what a page places in its head, body and end."""
+    """A folium map cut into what a page places in its head, body and end (without folium's
+    viewport tag: pinch-zoom stays allowed)."""
     root = cast(Figure, m.get_root())
     root.render()
     return {
-        "map_header": root.header.render(),
+        "map_header": FOLIUM_VIEWPORT.sub("", root.header.render()),
         "map_html": root.html.render(),
         "map_script": root.script.render(),
     }
 
 
-__all__ = ["TEMPLATES", "ha", "map_parts", "render"]
+__all__ = ["TEMPLATES", "ha", "local_time", "map_parts", "render"]

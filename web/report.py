@@ -1,280 +1,234 @@
-"""A review (``geo.review.review``) for the decision file: a PDF, and a sketch of the proposal.
-
-The PDF is written by fpdf2 with the DejaVu Sans font (Cyrillic), which Debian ships in
-``fonts-dejavu-core`` (``scripts/test`` installs it; ``GAZAR_PDF_FONT_DIR`` may name another
-folder holding ``DejaVuSans.ttf`` and ``DejaVuSans-Bold.ttf``).
+"""A review (``geo.review.review``) as a document for the decision file (:mod:`web.document`):
+the proposal's id and name, the verdict and areas, the soums, every overlapped feature, the
+rules broken, the corners in decimal degrees and DMS, a map, who checked it and when, the
+store revision and the log's head; as a printable HTML page or an A4 PDF.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import shapely
+import pandas as pd
 
+from geo.review_overlaps import STATUS_GROUP
 from geo.review_types import Review, verdict_label
 from geo.rules import SEVERITY_LABELS
-from layers.errors import GazarError
 from layers.labels import Lang, label
-from web.i18n import pick, text
-
-FONT_DIRS: Final = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/local/share/fonts/dejavu"),
+from web.docmap import document_map
+from web.docpdf import document_pdf
+from web.document import (
+    MONGOLIA,
+    Document,
+    Table,
+    corner_table,
+    document_html,
+    file_stem,
+    local_time,
+    today_local,
 )
+from web.fonts import FontMissing, font_files
+from web.i18n import pick, text
+from web.render import ha
 
 
-class FontMissing(GazarError):
-    """No font with Cyrillic letters for the PDF."""
+def _words(key: str, lang: Lang, **values: object) -> str:
+    words = text(key, lang)
+    for name, value in values.items():
+        words = words.replace("{" + name + "}", str(value))
+    return words
 
 
-def font_files(extra: Path | None = None) -> tuple[Path, Path]:
-    """DejaVu Sans regular and bold.
-
-    Raises
-    ------
-    FontMissing
-        Naming the folders searched and the Debian package to install.
-    """
-    dirs = ((extra,) if extra else ()) + FONT_DIRS
-    for folder in dirs:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.is_file() and bold.is_file():
-            return regular, bold
-    raise FontMissing(
-        "no DejaVu Sans font for the PDF (looked in "
-        + ", ".join(str(d) for d in dirs)
-        + "); install Debian's fonts-dejavu-core or set GAZAR_PDF_FONT_DIR"
-    )
-
-
-# ------------------------------------------------------------------------------ the sketch
-
-
-def _rings(geom: Any) -> list[np.ndarray]:
-    if geom is None or geom.is_empty:
-        return []
-    polys = getattr(geom, "geoms", [geom])
-    out: list[np.ndarray] = []
-    for p in polys:
-        if p.geom_type != "Polygon":
-            continue
-        out.append(np.asarray(p.exterior.coords))
-        out += [np.asarray(r.coords) for r in p.interiors]
+def feature_names(
+    result: Review, proposal: gpd.GeoDataFrame | None, source: str | None, lang: Lang
+) -> list[str]:
+    """How each reviewed feature is named in the document: its id and name, or, when the
+    proposal gave it no id, the source (file name, or "drawn on the map") and its number."""
+    given: list[Any] = [None] * len(result.features)
+    names: list[Any] = [None] * len(result.features)
+    if proposal is not None and len(proposal) == len(result.features):
+        frame = proposal.reset_index(drop=True)
+        if "id" in frame.columns:
+            given = [None if pd.isna(v) or not str(v).strip() else str(v) for v in frame["id"]]
+        if "name" in frame.columns:
+            names = [None if pd.isna(v) or not str(v).strip() else str(v) for v in frame["name"]]
+    elif proposal is None:
+        given = [None if x.id.startswith("#") else x.id for x in result.features]
+    where = source or text("doc_source_unknown", lang)
+    out = []
+    for i in range(len(result.features)):
+        head = given[i] or _words("doc_no_id", lang, source=where, n=i + 1)
+        out.append(f"{head} — {names[i]}" if names[i] else head)
     return out
 
 
-class _Frame:
-    """Lon/lat to a ``width`` x ``height`` box, north up, east-west distances kept to scale."""
-
-    def __init__(self, geoms: list[Any], width: float, height: float, pad: float) -> None:
-        x0, y0, x1, y1 = shapely.total_bounds(np.asarray(geoms, dtype=object))
-        self.k = float(np.cos(np.radians((y0 + y1) / 2)))
-        w, h = max((x1 - x0) * self.k, 1e-9), max(y1 - y0, 1e-9)
-        self.scale = min((width - 2 * pad) / w, (height - 2 * pad) / h)
-        self.x0, self.y1 = x0, y1
-        self.dx = (width - w * self.scale) / 2
-        self.dy = (height - h * self.scale) / 2
-
-    def xy(self, coords: np.ndarray) -> np.ndarray:
-        x = (coords[:, 0] - self.x0) * self.k * self.scale + self.dx
-        y = (self.y1 - coords[:, 1]) * self.scale + self.dy
-        return np.column_stack([x, y])
-
-
-def review_sketch(
-    proposal: gpd.GeoDataFrame, overlaps: gpd.GeoDataFrame, *, width: int = 640, height: int = 420
-) -> str:
-    """An SVG drawing of the proposal (black outline) and its overlaps (red), north up.
-
-    Returns an empty string when there is nothing to draw.
-
-    Examples
-    --------
-    >>> p = gpd.GeoDataFrame(geometry=[shapely.box(106, 47, 106.01, 47.01)], crs=4326)
-    >>> svg = review_sketch(p, p.iloc[:0])
-    >>> svg.startswith("<svg") and svg.count("<path") == 1
-    True
-    """
-    shapes = [g for g in proposal.geometry if g is not None and not g.is_empty]
-    if not shapes:
-        return ""
-    frame = _Frame(shapes, width, height, pad=16)
-
-    def path(geom: Any, style: str) -> str:
-        d = " ".join(
-            "M " + " L ".join(f"{x:.1f} {y:.1f}" for x, y in frame.xy(ring)) + " Z"
-            for ring in _rings(geom)
-        )
-        return f'<path d="{d}" {style} fill-rule="evenodd"/>' if d else ""
-
-    parts = [path(g, 'fill="#ffff33" fill-opacity="0.3" stroke="#000" stroke-width="2"')
-             for g in shapes]  # fmt: skip
-    parts += [
-        path(g, 'fill="#e31a1c" fill-opacity="0.7" stroke="#99000d" stroke-width="1"')
-        for g in overlaps.geometry
-        if g is not None and not g.is_empty
-    ]
-    parts += [path(g, 'fill="none" stroke="#000" stroke-width="2"') for g in shapes]
-    body = "".join(parts)
-    return (
-        f'<svg class="sketch" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img">{body}'
-        f'<text x="{width - 20}" y="24" font-size="16" text-anchor="middle">N ↑</text></svg>'
-    )
-
-
-# ------------------------------------------------------------------------------ the PDF
-
-
-def _ha(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    return f"{float(value):,.2f}".replace(",", " ")  # type: ignore[arg-type]
-
-
-def review_pdf(
+def review_document(
     result: Review,
     *,
-    lang: Lang = "mn",
-    overlaps: gpd.GeoDataFrame | None = None,
-    font_dir: Path | None = None,
-) -> bytes:
-    """The review as an A4 PDF: verdict, areas, soums, findings and a sketch of the reviewed
-    features (their kept geometries) with ``overlaps`` (``web.maps.review_overlaps``) in red;
-    DejaVu Sans from ``font_dir`` (``GAZAR_PDF_FONT_DIR``) when given, else the system's fonts.
+    lang: Lang,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    revision: str,
+    head_seq: int | None,
+    head_hash: str | None,
+    checked_by: str | None = None,
+    proposal: gpd.GeoDataFrame | None = None,
+    source: str | None = None,
+    now: dt.datetime | None = None,
+) -> Document:
+    """The review as a :class:`Document` (``frames``: the store's layers, for the map)."""
+    named = feature_names(result, proposal, source, lang)
+    ids = [f.id for f in result.features]
+    first = next((i for i in ids if not i.startswith("#")), None)
+    stem_id = first or Path(source or "proposal").stem
+    subject = "; ".join(named) if named else text("doc_no_features", lang)
+    positional = {f.id: named[i] for i, f in enumerate(result.features)
+                  if f.id.startswith("#") and f.id not in (first,)}  # fmt: skip
 
-    Raises
-    ------
-    FontMissing
-        When no Cyrillic font is installed.
-    """
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
+    def said(message: str) -> str:  # a message naming a feature "#2" names it in words
+        for fid, words in positional.items():
+            message = re.sub(rf"(?<!\w){re.escape(fid)}(?!\d)", words, message)
+        return message
 
-    regular, bold = font_files(font_dir)
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("DejaVu", "", str(regular))
-    pdf.add_font("DejaVu", "B", str(bold))
-    pdf.set_title(text("report_title", lang))
-    pdf.add_page()
-
-    def line(value: str, *, size: float = 10, style: str = "", gap: float = 1.5) -> None:
-        pdf.set_font("DejaVu", style, size)
-        pdf.multi_cell(0, size * 0.5, value, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(gap)
-
-    line(f"{text('app', lang)} — {text('report_title', lang)}", size=16, style="B", gap=3)
-    kind = text(f"kind_{result.kind}", lang)
-    ids = ", ".join(str(f.id) for f in result.features)
-    line(f"{text('report_date', lang)}: {result.today.isoformat()}")
-    line(f"{text('report_kind', lang)}: {kind}")
-    line(f"{text('report_features', lang)}: {ids}")
-    verdict = result.verdict
-    colour = {"clear": (26, 127, 55), "conflicts": (198, 40, 40)}.get(verdict, (109, 76, 65))
-    pdf.set_text_color(*colour)
-    line(f"{text('verdict', lang)}: {pick(verdict_label(verdict), lang)}", size=14, style="B")
-    pdf.set_text_color(0, 0, 0)
-    line(
-        f"{text('official_ha', lang)}: {_ha(result.area.official_ha)}    "
-        f"{text('geodesic_ha', lang)}: {_ha(result.area.geodesic_ha)}"
-    )
+    verdict = pick(verdict_label(result.verdict), lang)
+    facts: list[tuple[str, str]] = [
+        (text("verdict", lang), verdict),
+        (text("report_kind", lang), text(f"kind_{result.kind}", lang)),
+        (text("doc_proposal", lang), subject),
+        (text("report_date", lang), result.today.isoformat()),
+        (text("official_ha", lang), ha(result.area.official_ha)),
+        (text("geodesic_ha", lang), ha(result.area.geodesic_ha)),
+    ]
     if result.proposing_soum:
-        line(
-            f"{text('outside_soum', lang)} ({result.proposing_soum}): {_ha(result.outside_soum_ha)}"
+        share = result.outside_soum_share
+        pct = "" if share is None else f" ({100 * share:.1f} %)"
+        facts.append((f"{text('outside_soum', lang)} ({result.proposing_soum})",
+                      ha(result.outside_soum_ha) + pct))  # fmt: skip
+    if result.file:
+        facts.append((text("doc_file", lang), result.file))
+    tables = [
+        Table("features", text("report_features", lang),
+              (text("doc_feature", lang), text("official_ha", lang), text("geodesic_ha", lang),
+               text("doc_utm_zone", lang), text("verdict", lang)),
+              tuple((named[i], ha(f.official_ha), ha(f.geodesic_ha),
+                     "—" if f.utm_zone is None else f"{f.utm_zone}N",
+                     pick(verdict_label(f.verdict), lang))
+                    for i, f in enumerate(result.features)),
+              numeric=(1, 2), widths=(40, 15, 15, 12, 18)),
+        Table("soums", text("soums_touched", lang),
+              (text("field_soum_code", lang), text("field_name", lang),
+               text("field_overlap_ha", lang), text("share", lang)),
+              tuple((s.soum_code, (s.name_en if lang == "en" else s.name_mn) or s.name_en or "",
+                     ha(s.overlap_ha), "—" if s.share is None else f"{100 * s.share:.1f} %")
+                    for s in result.soums),
+              numeric=(2, 3), empty="—"),
+        overlap_table(result, lang),
+        Table("findings", text("findings", lang),
+              (text("field_severity", lang), text("field_rule", lang), text("field_layer", lang),
+               text("field_id", lang), text("field_overlap_ha", lang),
+               text("field_message", lang)),
+              tuple((pick(SEVERITY_LABELS.get(f.severity, ("", "")), lang),
+                     pick((f.title_mn, f.title_en), lang) or f.code,
+                     label("layer", f.layer, lang) if f.layer else "", f.id or "",
+                     ha(f.overlap_ha), said(pick((f.message_mn, f.message_en), lang) or ""))
+                    for f in result.findings),
+              numeric=(4,), empty=text("no_findings", lang), widths=(12, 20, 16, 14, 10, 48)),
+        corner_table(list(zip(named, [f.geometry for f in result.features], strict=True)), lang),
+    ]  # fmt: skip
+    notes = [f"{x.feature_id}: {x.reason}" for x in result.repairs]
+    notes += [f"{named[p.index] if p.index is not None else '—'}: "
+              f"{pick((p.reason_mn, p.reason_en), lang)}" for p in result.problems]  # fmt: skip
+    shared = [o.geometry for o in result.overlaps if o.severity != "info" and o.geometry]
+    shared += [
+        f.geometry
+        for f in result.findings
+        if f.geometry is not None and f.code in ("PARCEL_OUTSIDE_LC", "LC_OUTSIDE_SOUM")
+    ]
+    soum_codes = [result.proposing_soum] if result.proposing_soum else []
+    docmap = document_map([f.geometry for f in result.features], frames, lang=lang,
+                          soum_codes=soum_codes, overlaps=shared)  # fmt: skip
+    return Document(
+        lang=lang,
+        kind="review",
+        title=text("report_title", lang),
+        subject=subject,
+        facts=tuple(facts),
+        tables=tuple(tables),
+        map=docmap,
+        signed_label=text("doc_checked_by", lang),
+        signed_by=checked_by or text("doc_nobody", lang),
+        signed_at=local_time(now),
+        revision=revision,
+        head_seq=head_seq,
+        head_hash=head_hash,
+        file_stem=file_stem(
+            "review", stem_id, now.astimezone(MONGOLIA).date() if now else today_local()
+        ),
+        verdict=result.verdict,
+        notes=tuple(notes),
+    )
+
+
+def status_text(layer: str, value: str | None, lang: Lang) -> str:
+    """A stored feature's status (or stage, or kind) as a person reads it."""
+    if value is None:
+        return ""
+    group = STATUS_GROUP.get(layer)
+    return label(group, value, lang) if group else value
+
+
+def overlap_table(result: Review, lang: Lang) -> Table:
+    """Every stored feature the proposal overlaps, with its severity (``info``: allowed)."""
+
+    def status(layer: str, value: str | None) -> str:
+        return status_text(layer, value, lang)
+
+    rows = tuple(
+        (
+            pick(SEVERITY_LABELS.get(o.severity, ("", "")), lang),
+            label("layer", o.layer, lang),
+            o.id,
+            o.name or o.holder or "",
+            status(o.layer, o.status) + ("" if o.live else f" · {text('doc_not_live', lang)}"),
+            ha(o.overlap_ha),
+            text("doc_allowed", lang) if o.code is None else o.code,
         )
-    grey = FontFace(emphasis="BOLD", fill_color=(238, 242, 246))
-    if result.soums:
-        line(text("soums_touched", lang), size=12, style="B")
-        pdf.set_font("DejaVu", "", 9)
-        with pdf.table(col_widths=(20, 50, 20, 15), headings_style=grey, line_height=5) as table:
-            table.row([text("field_soum_code", lang), text("field_name", lang),
-                       text("field_overlap_ha", lang), text("share", lang)])  # fmt: skip
-            for s in result.soums:
-                named = s.name_en if lang == "en" else s.name_mn
-                name = named or s.name_en or s.name_mn or ""
-                share = s.share
-                table.row([str(s.soum_code), str(name), _ha(s.overlap_ha),
-                           "—" if share is None else f"{100 * share:.1f} %"])  # fmt: skip
-        pdf.ln(3)
-    findings = result.findings
-    line(f"{text('findings', lang)} ({len(findings)})", size=12, style="B")
-    if findings:
-        pdf.set_font("DejaVu", "", 8)
-        with pdf.table(
-            col_widths=(16, 24, 22, 24, 14, 60), headings_style=grey, line_height=4.2
-        ) as table:
-            table.row([text("field_severity", lang), text("field_rule", lang),
-                       text("field_layer", lang), text("field_id", lang),
-                       text("field_overlap_ha", lang), text("field_message", lang)])  # fmt: skip
-            for f in findings:
-                sev = SEVERITY_LABELS.get(f.severity, ("", ""))
-                table.row(
-                    [
-                        pick(sev, lang),
-                        pick((f.title_mn, f.title_en), lang) or f.code,
-                        label("layer", f.layer, lang) if f.layer else "",
-                        f.id or "",
-                        _ha(f.overlap_ha),
-                        pick((f.message_mn, f.message_en), lang) or "",
-                    ]
-                )
-    else:
-        line(text("no_findings", lang))
-    notes = {
-        "repairs": [f"{x.feature_id}: {x.reason}" for x in result.repairs],
-        "problems": [
-            f"#{p.index} ({p.id}): {pick((p.reason_mn, p.reason_en), lang)}"
-            for p in result.problems
-        ],
-    }
-    for key, items in notes.items():
-        if items:
-            pdf.ln(2)
-            line(text(key, lang), size=12, style="B")
-            for item in items:
-                line("• " + item, size=9, gap=0.5)
-    shapes = [f.geometry for f in result.features]
-    _sketch(pdf, shapes, overlaps)
-    return bytes(pdf.output())
+        for o in result.overlaps
+    )
+    return Table(
+        "overlaps",
+        text("doc_overlaps", lang),
+        (
+            text("field_severity", lang),
+            text("field_layer", lang),
+            text("field_id", lang),
+            text("doc_name_holder", lang),
+            text("doc_status", lang),
+            text("field_overlap_ha", lang),
+            text("field_rule", lang),
+        ),
+        rows,
+        numeric=(5,),
+        empty=text("doc_no_overlaps", lang),
+        widths=(12, 18, 14, 24, 16, 10, 18),
+    )
 
 
-def _sketch(pdf: Any, features: list[Any], overlaps: gpd.GeoDataFrame | None) -> None:
-    shapes = [g for g in features if g is not None and not g.is_empty]
-    if not shapes:
-        return
-    width, height = 180.0, 110.0
-    if pdf.get_y() + height + 10 > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    top, left = pdf.get_y() + 4, pdf.l_margin
-    frame = _Frame(shapes, width, height, pad=6)
-    pdf.set_draw_color(160, 160, 160)
-    pdf.rect(left, top, width, height)
-
-    def draw(geom: Any, fill: tuple[int, int, int], stroke: tuple[int, int, int]) -> None:
-        pdf.set_fill_color(*fill)
-        pdf.set_draw_color(*stroke)
-        for ring in _rings(geom):
-            pts = [(left + x, top + y) for x, y in frame.xy(ring)]
-            pdf.polygon(pts, style="DF")
-
-    for g in shapes:
-        draw(g, (255, 255, 180), (0, 0, 0))
-    if overlaps is not None:
-        for g in overlaps.geometry:
-            if g is not None and not g.is_empty:
-                draw(g, (227, 26, 28), (153, 0, 13))
-    for g in shapes:  # the proposal's outline above its overlaps
-        pdf.set_draw_color(0, 0, 0)
-        for ring in _rings(g):
-            pdf.polygon([(left + x, top + y) for x, y in frame.xy(ring)], style="D")
-    pdf.set_y(top + height + 2)
-    pdf.set_font("DejaVu", "", 8)
-    pdf.cell(0, 4, "N ↑", new_x="LMARGIN", new_y="NEXT")
+def review_pdf(doc: Document, *, font_dir: Path | None = None) -> bytes:
+    """The review document as an A4 PDF (:func:`web.docpdf.document_pdf`)."""
+    return document_pdf(doc, font_dir=font_dir)
 
 
-__all__ = ["FontMissing", "font_files", "review_pdf", "review_sketch"]
+__all__ = [
+    "FontMissing",
+    "document_html",
+    "feature_names",
+    "font_files",
+    "overlap_table",
+    "review_document",
+    "review_pdf",
+    "status_text",
+]

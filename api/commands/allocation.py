@@ -1,4 +1,5 @@
-"""Allocation commands: apply, object, decide, draws, MRPAM review, users and the audit log.
+"""Allocation commands: apply, object, decide, draws, MRPAM review and the audit log (the users
+are :mod:`api.commands.users`).
 
 Each command is one ledger transaction of the service the HTTP API calls too
 (:class:`api.services.allocation.AllocationService`). Run on the server without ``--token``,
@@ -35,14 +36,12 @@ from api.services.allocation import AllocationService, ApplicationInput
 from api.services.messages import both
 from api.settings import load_settings
 from layers.errors import GazarError, InputFileError
-from layers.ledger import ROLES, Ledger, User, open_ledger
+from layers.ledger import Ledger, User, open_ledger
 
 T = TypeVar("T")
 
-users_app = typer.Typer(help="Users and their tokens (roles: public, soum, aimag, mrpam, admin).")
 audit_app = typer.Typer(help="The append-only, hash-chained log of every change.")
 draw_app = typer.Typer(help="Draws between competing applications: announce, then run.")
-app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(draw_app, name="draw")
 
@@ -121,7 +120,11 @@ def _service(ledger: Ledger) -> AllocationService:
     """The allocation service the HTTP API uses, over this command's ledger."""
     settings = load_settings()
     return AllocationService(
-        lambda: ledger, settings.analysis, max_vertices=settings.api.max_vertices
+        lambda: ledger,
+        settings.analysis,
+        max_vertices=settings.api.max_vertices,
+        required_documents=settings.documents.required_documents,
+        max_document_bytes=settings.documents.max_document_bytes,
     )
 
 
@@ -365,6 +368,33 @@ def verify_draw_cmd(
 # ---------------------------------------------------------------------- MRPAM and contracts
 
 
+@app.command("renew")
+def renew_cmd(
+    parcel_id: Annotated[str, typer.Argument(help="The contract parcel's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="The written reason (published).")],
+    token: TokenOption = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Renew a contract ending soon for a new term (refused while rehabilitation is open).
+
+    The term is GAZAR_CONTRACT_TERM_YEARS from the day after the contract's end. Refused,
+    with every reason and exit code 1, while a rehabilitation zone of the contract is not
+    accepted by the commission, or outside the window before its end.
+    """
+    doc = _act(
+        db,
+        (token, as_user),
+        lambda allocation, user: allocation.renew(parcel_id, reason=reason, user=user),
+    )
+    if as_json:
+        _echo(doc)
+        return
+    expires = slashed("cli_text.expires", day=doc["expires_on"])
+    out.print(f"[green]{doc['outcome_mn']} / {doc['outcome_en']}[/] {parcel_id}: {expires}")
+
+
 @app.command("review")
 def review_cmd(
     land_conclusion_id: Annotated[str, typer.Argument(help="The Land Conclusion.")],
@@ -389,75 +419,6 @@ def review_cmd(
         ),
     )
     out.print(f"{doc['id']}: {doc['status']} ({doc.get('decision_ref') or '—'})")
-
-
-# ---------------------------------------------------------------------------------- users
-
-
-@users_app.command("add")
-def users_add(
-    name: Annotated[str, typer.Argument(help="Who the token is for.")],
-    role: Annotated[str, typer.Option("--role", help=", ".join(ROLES))],
-    soum: Annotated[str | None, typer.Option("--soum", help="The soum (role soum).")] = None,
-    aimag: Annotated[str | None, typer.Option("--aimag", help="The aimag (role aimag).")] = None,
-    as_user: AsOption = None,
-    db: DbOption = None,
-) -> None:
-    """Create a user and print the token once: it is stored only as a salted hash."""
-    if role not in ROLES:
-        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
-    ledger = _ledger(db)
-    try:
-        operator = _operator(ledger, as_user)
-        user, token = ledger.add_user(
-            name,
-            role=role,  # type: ignore[arg-type]
-            soum_code=soum,
-            aimag_code=aimag,
-            actor=operator,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except GazarError as exc:
-        raise typer.Exit(report_error(exc)) from None
-    finally:
-        ledger.close()
-    err.print(
-        f"{slashed('cli_text.user')} '{escape(user.name)}' ({user.role}"
-        f"{', ' + user.soum_code if user.soum_code else ''}"
-        f"{', ' + user.aimag_code if user.aimag_code else ''}). " + slashed("cli_text.keep_token")
-    )
-    typer.echo(token)
-
-
-@users_app.command("revoke")
-def users_revoke(
-    name: Annotated[str, typer.Argument(help="The user.")],
-    as_user: AsOption = None,
-    db: DbOption = None,
-) -> None:
-    """Revoke a user's token (the user stays in the log)."""
-
-    def revoke(ledger: Ledger) -> User:
-        actor = _operator(ledger, as_user)
-        return guarded(lambda: ledger.revoke_user(name, actor=actor))
-
-    user = _with_ledger(db, revoke)
-    out.print(slashed("cli_text.revoked", name=escape(user.name), at=user.revoked_at))
-
-
-@users_app.command("list")
-def users_list(as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Every user with role, soum and aimag (never the tokens)."""
-    users = _with_ledger(db, lambda ledger: ledger.users())
-    if as_json:
-        _echo([u.as_dict() for u in users])
-        return
-    for u in users:
-        state = f"revoked {u.revoked_at}" if u.revoked_at else "active"
-        out.print(
-            f"{escape(u.name)}\t{u.role}\t{u.soum_code or '—'}\t{u.aimag_code or '—'}\t{state}"
-        )
 
 
 # ---------------------------------------------------------------------------------- audit

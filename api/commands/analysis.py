@@ -8,11 +8,9 @@ an unknown layer, a geometry no area can be measured for); 3 when the store cann
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +30,6 @@ from api.cli import (
     parse_today,
     store_at,
 )
-from api.cli import settings as cli_settings
 from api.commands.options import TodayOption
 from api.commands.output import (
     both,
@@ -47,9 +44,7 @@ from api.commands.output import (
     slashed,
     table,
 )
-from api.services import rasters
 from api.services.views import (
-    check_view,
     layers_of,
     overlap_pairs,
     overlaps_json,
@@ -57,10 +52,7 @@ from api.services.views import (
     plain_records,
 )
 from geo.area import areas
-from geo.raster import Dem
 from geo.repair import check_polygons, repair_polygons
-from geo.review import KIND_LAYER, REVIEW_LAYERS, Review, ReviewContext
-from geo.review_types import verdict_label
 from geo.rules import (
     RULES,
     SEVERITY_LABELS,
@@ -72,7 +64,6 @@ from geo.settings import AnalysisSettings
 from layers.cells import frame_csv
 from layers.errors import InvalidGeometry
 from layers.labels import label
-from layers.labels import pair as label_pair
 from layers.readers import read_features
 from layers.schema import REGISTRY, STORE_CRS
 from layers.store import Store
@@ -352,248 +343,3 @@ def _analysis_tables(
         )
     out.print(listing)
     out.print(slashed("cli_text.total_findings", count=len(found)))
-
-
-# ----------------------------------------------------------------------------------- check
-
-
-@app.command("check")
-def check_cmd(
-    file: Annotated[Path, typer.Argument(help="The proposed area(s): any polygon file.")],
-    kind: Annotated[
-        str, typer.Option("--kind", help="land_conclusion (MRPAM's review) or parcel.")
-    ] = "land_conclusion",
-    soum: Annotated[
-        str | None, typer.Option("--soum", help="The proposing soum's code, e.g. MN4322.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="json or html.")] = "json",
-    crs: CrsOption = None,
-    source_layer: SourceLayerOption = None,
-    today: TodayOption = None,
-    db: DbOption = None,
-    out_file: OutOption = None,
-    dem: Annotated[
-        Path | None,
-        typer.Option(
-            "--dem",
-            help="Elevation raster (metres) for the slope finding; default: the DEM "
-            "registered beside the store that holds the proposal, if any.",
-        ),
-    ] = None,
-) -> None:
-    """Review a proposal against the store: verdict, areas, soums, overlaps and broken rules.
-
-    With a DEM (--dem, or one registered beside the store, as gazar demo writes) the share of
-    the proposal steeper than GAZAR_SLOPE_LIMIT_DEG is reported, with a warning above
-    GAZAR_SLOPE_SHARE_LIMIT. The exit code is 0 whenever the review ran (the verdict — clear,
-    conflicts or invalid — is in the output); 1 only when a file cannot be read.
-    """
-    kind = _choice(kind, KIND_LAYER, "--kind")
-    fmt = _choice(fmt, ("json", "html"), "--format")
-    out_target(out_file)
-    day = parse_today(today)
-    settings = analysis_settings()
-    proposal, info = guarded(
-        lambda: read_features(file, crs=crs, source_layer=source_layer, limits=file_limits())
-    )
-    for note in info.notes:
-        err.print(f"  · {note}", markup=False)
-    with store_at(db, create=False) as store:
-        layers = guarded(lambda: _layers_near(store, proposal, soum=soum))
-        location = store.location
-    folder = cli_settings(db).store.rasters
-    elevations = guarded(lambda: _dem_for(proposal, dem, location, folder))
-    result = check_view(
-        proposal,
-        kind=kind,  # type: ignore[arg-type]
-        context=ReviewContext(layers),
-        today=day,
-        settings=settings,
-        soum=soum,
-        dem=elevations,
-    )
-    result = replace(result, file=str(file))
-    if fmt == "json":
-        _emit(_dumps(result.as_json()), out_file)
-    else:
-        _emit(review_html(result), out_file)
-
-
-def _dem_for(
-    proposal: gpd.GeoDataFrame, dem: Path | None, location: str, folder: Path | None
-) -> tuple[str, Dem] | None:
-    """The DEM under the proposal: ``dem`` if given (a note when it misses the proposal),
-    else the registered DEM holding it (``proposal_dem``, in ``folder`` if set), else None."""
-    if dem is None:
-        found = rasters.proposal_dem(location, proposal, folder=folder)
-        return None if found is None else (str(found[0]["file"]), found[1])
-    usable = rasters.usable_lonlat(proposal)
-    block = rasters.read_dem(dem, proposal[usable]) if usable.any() else None
-    if block is None:
-        err.print(f"  · {dem}: the DEM does not cover the proposal; no slope", markup=False)
-        return None
-    return str(dem), block
-
-
-def _layers_near(
-    store: Store, proposal: gpd.GeoDataFrame, *, soum: str | None
-) -> dict[str, gpd.GeoDataFrame]:
-    """The features a review of ``proposal`` can meet: those whose bbox meets the proposal's,
-    plus the soum and Land Conclusions it names (bbox reads use the store's spatial index)."""
-    geoms = np.asarray(proposal.geometry.array, dtype=object)
-    usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    with np.errstate(invalid="ignore"):
-        bounds = shapely.bounds(geoms[usable])
-    finite = np.isfinite(bounds).all(axis=1) if len(bounds) else np.array([], dtype=bool)
-    bounds = bounds[finite]
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    for name in REVIEW_LAYERS:
-        if len(bounds):
-            box = (
-                float(bounds[:, 0].min()),
-                float(bounds[:, 1].min()),
-                float(bounds[:, 2].max()),
-                float(bounds[:, 3].max()),
-            )
-            layers[name] = store.read(name, bbox=box)
-        else:
-            layers[name] = store.read(name, ids=[])
-    named: dict[str, list[str]] = {"soums": [soum] if soum else []}
-    for column, layer in (("soum_code", "soums"), ("land_conclusion_id", "land_conclusions")):
-        if column in proposal.columns:
-            named.setdefault(layer, [])
-            named[layer] += [str(v) for v in proposal[column].dropna().unique()]
-    for layer, ids in named.items():
-        if ids:
-            extra = store.read(layer, ids=ids)
-            both = pd.concat([layers[layer], extra], ignore_index=True).drop_duplicates("id")
-            layers[layer] = gpd.GeoDataFrame(both, geometry="geometry", crs=STORE_CRS)
-    return layers
-
-
-# ------------------------------------------------------------------------------------ html
-
-_VERDICT_COLOURS = {"clear": "#1b7f3b", "conflicts": "#b3261e", "invalid": "#6b4f00"}
-_SEVERITY_COLOURS = {"block": "#b3261e", "warn": "#a05a00", "info": "#35608a"}
-
-
-#: The columns of the findings table of :func:`review_html` (``review_page`` words).
-_FINDING_HEADS: Final = ("severity", "rule", "proposal", "layer", "id", "holder", "ha", "message")
-
-
-def review_html(result: Review) -> str:
-    """A self-contained bilingual HTML page of a review (no external files or scripts)."""
-
-    def e(value: object) -> str:
-        return "—" if value is None else html.escape(str(value))
-
-    def ha(value: object) -> str:
-        return "—" if value is None else f"{float(value):,.4f}"  # type: ignore[arg-type]
-
-    def share(value: object) -> str:
-        return "—" if value is None else f"{100 * float(value):.2f} %"  # type: ignore[arg-type]
-
-    def w(code: str, sep: str = " / ") -> str:  # a word of the page in both languages
-        return sep.join(e(side) for side in label_pair("review_page", code))
-
-    verdict = result.verdict
-    mn, en = verdict_label(verdict)
-    kind_layer = KIND_LAYER[result.kind]
-    rows: list[str] = []
-    for f in result.findings:
-        sev_mn, sev_en = SEVERITY_LABELS[f.severity]
-        layer = f.layer
-        where = (
-            f"{e(label('layer', layer, 'mn'))} / {e(label('layer', layer, 'en'))}"
-            if layer and layer in REGISTRY
-            else e(layer)
-        )
-        rows.append(
-            f'<tr><td><span class="sev" style="background:{_SEVERITY_COLOURS[f.severity]}">'
-            f"{e(sev_mn)} / {e(sev_en)}</span></td>"
-            f"<td><code>{e(f.code)}</code><br>{e(f.title_mn)}<br>{e(f.title_en)}</td>"
-            f"<td>{e(f.proposal_id)}</td><td>{where}</td><td>{e(f.id)}</td>"
-            f"<td>{e(f.holder)}</td><td class='n'>{ha(f.overlap_ha)}</td>"
-            f"<td>{e(f.message_mn)}<br><span class='en'>{e(f.message_en)}</span></td></tr>"
-        )
-    findings = (
-        "<table><tr>"
-        + "".join(f"<th>{w(c, '<br>')}</th>" for c in _FINDING_HEADS)
-        + "</tr>"
-        + "".join(rows)
-        + "</table>"
-        if rows
-        else f"<p>{w('no_findings')}</p>"
-    )
-    soums = "".join(
-        f"<tr><td>{e(s.soum_code)}</td><td>{e(s.name_mn)} / {e(s.name_en)}</td>"
-        f"<td>{e(s.aimag_code)}</td><td class='n'>{ha(s.overlap_ha)}</td>"
-        f"<td class='n'>{share(s.share)}</td></tr>"
-        for s in result.soums
-    )
-    aimags = ", ".join(
-        f"{e(a.name_mn)} / {e(a.name_en)} ({e(a.aimag_code)})" for a in result.aimags
-    )
-    features = "".join(
-        f"<tr><td>{e(x.id)}</td><td class='n'>{ha(x.official_ha)}</td>"
-        f"<td class='n'>{ha(x.geodesic_ha)}</td><td>{e(x.utm_zone)}</td>"
-        f"<td>{e(verdict_label(x.verdict)[0])} / {e(verdict_label(x.verdict)[1])}</td></tr>"
-        for x in result.features
-    )
-    notes = "".join(
-        f"<li>{e(p.id)}: {e(p.reason_mn)} / {e(p.reason_en)}</li>" for p in result.problems
-    ) + "".join(f"<li>{e(r.feature_id)} ({e(r.layer)}): {e(r.reason)}</li>"
-                for r in result.repairs)  # fmt: skip
-    area = result.area
-    soum_heads = "".join(f"<th>{w(c, '<br>')}</th>" for c in ("code", "soum", "aimag", "ha"))
-    day = result.today.isoformat()
-    return f"""<!DOCTYPE html>
-<html lang="mn">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Gazar — {w("review")}: {e(result.file or "")}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }}
-h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-top: 1.6rem; }}
-.verdict {{ display: inline-block; padding: .5rem 1rem; color: #fff; border-radius: .3rem;
-  font-size: 1.2rem; background: {_VERDICT_COLOURS[verdict]}; }}
-table {{ border-collapse: collapse; margin: .5rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: .3rem .5rem; vertical-align: top; text-align: left; }}
-th {{ background: #f2f2f2; }} td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.sev {{ color: #fff; padding: .1rem .4rem; border-radius: .2rem; white-space: nowrap; }}
-.en {{ color: #555; }}
-</style>
-</head>
-<body>
-<h1>{w("review")} — {e(label("layer", kind_layer, "mn"))} /
-{e(label("layer", kind_layer, "en"))}</h1>
-<p>{w("file")}: <code>{e(result.file or "—")}</code> · {w("date")}: {e(day)}</p>
-<p class="verdict">{e(mn)} / {e(en)}</p>
-<h2>{w("area")}</h2>
-<table>
-<tr><th>{w("official_ha_utm", "<br>")}</th><th>{w("true_ha", "<br>")}</th></tr>
-<tr><td class="n">{ha(area.official_ha)}</td><td class="n">{ha(area.geodesic_ha)}</td></tr>
-</table>
-<table>
-<tr><th>{w("id", "<br>")}</th><th>{w("official_ha", "<br>")}</th><th>{w("true_ha", "<br>")}</th>
-<th>{w("utm_zone", "<br>")}</th><th>{w("verdict", "<br>")}</th></tr>
-{features}
-</table>
-<h2>{w("soums_aimags")}</h2>
-<table>
-<tr>{soum_heads}
-<th>{w("share", "<br>")}</th></tr>
-{soums}
-</table>
-<p>{w("aimags")}: {aimags or "—"}</p>
-<p>{w("proposing_soum")}: {e(result.proposing_soum)} ·
-{w("outside")}: {ha(result.outside_soum_ha)} {w("ha", "/")}
-({share(result.outside_soum_share)})</p>
-<h2>{w("findings")}</h2>
-{findings}
-<h2>{w("notes")}</h2>
-{f"<ul>{notes}</ul>" if notes else "<p>—</p>"}
-</body>
-</html>
-"""

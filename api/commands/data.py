@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -235,6 +236,28 @@ def _demo_rasters(
               "NDVI before and after, and a DEM, per soum)")  # fmt: skip
 
 
+def _demo_allocation(location: str, day: dt.date) -> None:
+    """The demo's users (passwords printed: demo only) and its allocation record in every
+    state (:mod:`api.services.demo_allocation`), written through the ledger."""
+    from api.services.demo_allocation import demo_allocation, demo_clock, demo_users
+    from layers.ledger import open_ledger
+
+    clock = demo_clock()
+    with open_ledger(location, clock=clock) as ledger:
+        users = demo_users(ledger)
+        record = demo_allocation(ledger, clock, today=day, settings=cli_settings(None).analysis)
+    out.print(words("demo_text", "users"), markup=False)
+    for name, role, password in users:
+        out.print(f"  {name:<14} {role:<7} {password}", markup=False)
+    if record is None:
+        out.print(words("demo_text", "kept"), markup=False)
+    else:
+        out.print(words("demo_text", "allocation"), markup=False)
+        for key, value in record.as_dict().items():
+            shown_value = ", ".join(value) if isinstance(value, list) else value
+            out.print(f"  {key:<14} {shown_value}", markup=False)
+
+
 @app.command("demo")
 def demo_cmd(
     db: DbOption = None,
@@ -266,6 +289,7 @@ def demo_cmd(
             guarded(lambda: store.write(batches, mode="replace"))
             out.print(f"[green]Demo store written:[/] {shown(location)} (seed {seed}, scale "
                       f"{scale}, as of {day})")  # fmt: skip
+            _demo_allocation(location, day)
             if folder is not None:
                 _demo_rasters(layers, folder, seed=seed, today=day)
             else:
@@ -286,6 +310,7 @@ def demo_cmd(
     try:
         with open_store(tmp_name) as store:
             store.write({name: layers[name] for name in LAYER_ORDER})
+        _demo_allocation(tmp_name, day)
         for suffix in ("-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
         os.replace(tmp_name, target)

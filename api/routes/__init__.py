@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, export, ogc
+from api.routes import allocation, analysis, documents, export, objects, ogc
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
     analysis.router,
     export.router,
     allocation.router,
+    objects.router,
+    documents.router,
 ]

@@ -149,6 +149,10 @@ class ContractStatusIn(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class RenewIn(BaseModel):
+    reason: str = Field(min_length=1, description="The written reason, published")
+
+
 class RehabStageIn(BaseModel):
     stage: Literal["technical_done", "biological_done", "accepted"]
 
@@ -316,6 +320,40 @@ def set_contract_status(
     return allocation.set_contract_status(
         parcel_id, status=body.status, reason=body.reason, user=user
     )
+
+
+@_write(
+    "/contracts/{parcel_id}/renewal",
+    "requestRenewal",
+    "The holder asks for its contract to be renewed (within the window before its end)",
+    created=True,
+)
+def request_renewal(parcel_id: str, allocation: AllocationDep, user: UserDep) -> dict[str, Any]:
+    """The holder's organisation (the account that filed the approved application) or an
+    administrator asks for a renewal while the contract ends within `GAZAR_EXPIRING_DAYS`
+    (60); 409 outside that window, for a contract not running, or when a request is open."""
+    return allocation.request_renewal(parcel_id, user=user)
+
+
+@_write(
+    "/contracts/{parcel_id}/renew",
+    "renewContract",
+    "Renew a contract for a new term, refused while its rehabilitation is not accepted",
+)
+def renew_contract(
+    parcel_id: str, body: RenewIn, allocation: AllocationDep, user: UserDep
+) -> dict[str, Any]:
+    """An official of the parcel's soum or aimag renews the contract: a new term of
+    `GAZAR_CONTRACT_TERM_YEARS` from the day after its end. 409 with every reason while a
+    rehabilitation zone of the contract is not accepted, or outside the window."""
+    return allocation.renew(parcel_id, reason=body.reason, user=user)
+
+
+@_read("/contracts/{parcel_id}", "getContract", "A contract with its renewals and status changes")
+def get_contract(parcel_id: str, allocation: AllocationDep) -> dict[str, Any]:
+    """One contract: its fields, the approved application, whether it may be renewed now,
+    its renewals and status changes."""
+    return allocation.contract(parcel_id)
 
 
 @_write(

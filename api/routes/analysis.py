@@ -189,7 +189,7 @@ _SQUARE = [[[106.30, 48.50], [106.31, 48.50], [106.31, 48.51], [106.30, 48.51], 
 _CHECK_BODY = {
     "required": True,
     "description": "The proposal in lon/lat (RFC 7946): a GeoJSON Polygon or MultiPolygon, a "
-    "Feature, or a FeatureCollection of them. Properties a review reads: `id`, and for a "
+    "Feature, or a FeatureCollection of them. Properties a review reads: `id`, `name`, and for a "
     "parcel `land_conclusion_id` and `holder`, for a Land Conclusion `soum_code`. A proposal "
     "this schema allows is still refused (422) when a ring is not closed or crosses itself "
     "beyond repair, or it lies outside Mongolia (or its lon/lat are swapped).",

@@ -12,7 +12,8 @@ the ``Annotated`` dependencies of ``api/deps.py``. It owns:
 - the review (:mod:`api.services.review`) and the proposals it reads
   (:mod:`api.services.proposals`);
 - rehabilitation monitoring over registered rasters (:mod:`api.services.rehab`);
-- the allocation operations (:mod:`api.services.allocation`).
+- the allocation operations (:mod:`api.services.allocation`);
+- signing in: passwords, sessions, lockouts (:mod:`api.services.accounts`).
 
 Nothing here imports the routes or the pages, and nothing raises HTTP errors: the service's
 own errors (:mod:`api.services.errors`) are mapped to statuses by ``api/errors.py``.
@@ -26,6 +27,7 @@ import threading
 
 import geopandas as gpd
 
+from api.services.accounts import AccountService
 from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
 from api.services.errors import BadRequest, NotFound
@@ -61,10 +63,15 @@ class Services:
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
         self.rehab = RehabService(self.layers, raster_folder=folder)
         self.allocation = AllocationService(
-            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
+            self.open_ledger,
+            settings.analysis,
+            max_vertices=settings.api.max_vertices,
+            required_documents=settings.documents.required_documents,
+            max_document_bytes=settings.documents.max_document_bytes,
         )
         #: rate limits shared by every worker (objections per address)
         self.limits = RateLimits(self.open_ledger)
+        self.accounts = AccountService(self.open_ledger, settings.api)
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()
         self._findings: tuple[tuple[object, ...], gpd.GeoDataFrame] | None = None

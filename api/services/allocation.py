@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import orjson
 import shapely
 
 from api.services import register as views
-from api.services.access import authorize, require_role
+from api.services.access import Forbidden, Unauthorized, authorize, require_role
 from api.services.allocation_checks import (
-    CONTRACT_MOVES,
     REHAB_ORDER,
     REVIEW_MOVES,
     ApplicationInput,
@@ -38,14 +37,16 @@ from api.services.allocation_checks import (
     land_conclusion,
     near,
     one,
+    overlapping_pending,
     pad,
-    soum_of_parcel,
     soum_of_zone,
     text_or_none,
     today_of,
 )
+from api.services.documents import DocumentOps
 from api.services.errors import BadRequest, Unprocessable
 from api.services.messages import both
+from api.services.renewal import ContractOps
 from geo import allocation as rules
 from geo.availability import LandConclusionNotInForce
 from geo.settings import AnalysisSettings
@@ -66,6 +67,9 @@ from layers.schema import STORE_CRS
 
 __all__ = ["AllocationService", "ApplicationInput", "LedgerUnavailable"]
 
+#: the checklist when none is given (``api.settings.DocumentSettings``' default)
+DEFAULT_DOCUMENTS: Final = ("registration", "member_list", "rehabilitation_plan")
+
 #: a callable returning the open ledger, or raising :class:`LedgerUnavailable`
 LedgerProvider = Callable[[], Ledger]
 
@@ -82,9 +86,11 @@ def _name(user: User | None) -> str:
     return user.name if user is not None else "anonymous"
 
 
-class AllocationService:
+class AllocationService(ContractOps, DocumentOps):
     """The allocation process over one ledger: apply, object, decide, draw, review, contracts
-    and rehabilitation stages, and the records the public reads.
+    (renewal and status: :class:`~api.services.renewal.ContractOps`), documents
+    (:class:`~api.services.documents.DocumentOps`), rehabilitation stages, and the records
+    the public reads.
 
     Parameters
     ----------
@@ -93,6 +99,9 @@ class AllocationService:
         or replaced); raises :class:`LedgerUnavailable` when it cannot be opened.
     settings
         The rules' numbers (objection window, competing window, cap, contract term, ...).
+    required_documents, max_document_bytes
+        The soum's checklist of documents and the cap on one file (``api.settings``'s
+        :class:`~api.settings.DocumentSettings`).
 
     Every write takes the acting ``user`` (None: anonymous, refused with 401) and returns the
     record written as JSON-ready values, as the HTTP API answers and ``gazar ... --json``
@@ -105,9 +114,13 @@ class AllocationService:
         settings: AnalysisSettings,
         *,
         max_vertices: int | None = None,
+        required_documents: tuple[str, ...] = DEFAULT_DOCUMENTS,
+        max_document_bytes: int = 4_000_000,
     ) -> None:
         self._ledger = ledger_provider
         self.settings = settings
+        self.required_documents = tuple(required_documents)
+        self.max_document_bytes = max_document_bytes
         #: an application's polygon with more vertices is refused (``GAZAR_MAX_VERTICES``)
         self.max_vertices = max_vertices
 
@@ -268,7 +281,9 @@ class AllocationService:
         An approval re-checks everything inside the transaction — the application is pending,
         its objection window has closed, a draw ranked it first among the pending competitors,
         and it is still eligible (above all: no overlap with any parcel holding land) — then
-        writes the contract parcel, the decision and the application's new status together.
+        writes the contract parcel, the decision and the application's new status together,
+        and every other pending application over the same land (sharing more than the overlap
+        tolerance) becomes ``ineligible`` with the reason ``LAND_GRANTED``, naming this one.
         """
         if outcome not in rules.OUTCOMES:
             raise BadRequest(f"outcome must be one of {', '.join(rules.OUTCOMES)}, not {outcome!r}")
@@ -310,6 +325,12 @@ class AllocationService:
                     term_years=self.settings.contract_term_years,
                 )
                 tx.write({"contract_parcels": parcel})
+                granted = rules.Reason.of("LAND_GRANTED", (number,), number=number)
+                for other, reasons_json in overlapping_pending(tx, frame, self.settings):
+                    kept = [*parse_json_list(reasons_json), granted.as_dict()]
+                    tx.update(
+                        "applications", other, {"status": "ineligible", "reasons": _dumps(kept)}
+                    )
                 decision |= {
                     "parcel_id": f"CP-{number}",
                     "contract_no": contract_no or number,
@@ -468,25 +489,6 @@ class AllocationService:
             row = tx.read("land_conclusions", ids=[lc_id]).iloc[0]
         return views.feature_json(row)
 
-    def set_contract_status(
-        self, parcel_id: str, *, status: str, reason: str, user: User | None
-    ) -> dict[str, Any]:
-        """Suspend, reactivate, terminate or close a contract (soum officials of its soum)."""
-        require_role(user, "contracts")
-        request = f"contract {parcel_id} {status}"
-        with self.ledger().transaction(actor=_name(user), request=request) as tx:
-            parcel = one(tx, "contract_parcels", parcel_id).iloc[0]
-            soum, aimag = soum_of_parcel(tx, parcel)
-            authorize(user, "contracts", soum_code=soum, aimag_code=aimag)
-            check_move(
-                "contract", parcel_id, now=str(parcel["status"]), to=status, moves=CONTRACT_MOVES
-            )
-            if not reason.strip():
-                raise Unprocessable(both("allocation_message", "status_reason"))
-            tx.update("contract_parcels", parcel_id, {"status": status})
-            row = tx.read("contract_parcels", ids=[parcel_id]).iloc[0]
-        return views.feature_json(row)
-
     def set_rehab_stage(self, zone_id: str, *, stage: str, user: User | None) -> dict[str, Any]:
         """Move a rehabilitation zone forward (acceptance records the day)."""
         require_role(user, "contracts")
@@ -516,9 +518,19 @@ class AllocationService:
 
     # --------------------------------------------------------------------------- reads
 
-    def application(self, number: str) -> dict[str, Any]:
-        """One application with its reasons, objections, decision, draw and competing group."""
-        return views.application_view(self.ledger(), number, settings=self.settings)
+    def application(self, number: str, *, user: User | None = None) -> dict[str, Any]:
+        """One application with its reasons, objections, decision, draw and competing group;
+        for a ``user`` who may read its documents (its applicant, its soum's officials, MRPAM,
+        admin) also ``documents`` (:meth:`documents`) and ``documents_missing``
+        (:meth:`missing_documents`), otherwise neither key."""
+        out = views.application_view(self.ledger(), number, settings=self.settings)
+        if user is not None:
+            try:
+                out["documents"] = self.documents(number, user)
+            except (Forbidden, Unauthorized):
+                return out
+            out["documents_missing"] = self.missing_documents(number)
+        return out
 
     def applications(self, where: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
         """Applications, oldest first (:func:`api.services.register.application_rows`)."""

@@ -20,6 +20,7 @@ import shapely
 from api.services.errors import Unprocessable
 from api.services.messages import both
 from geo.allocation import Reason, approval_reasons, eligibility, local_day, queue_reasons
+from geo.overlaps import overlaps_between
 from geo.repair import check_polygons, repair_polygons
 from geo.settings import AnalysisSettings
 from layers.errors import InvalidGeometry
@@ -262,6 +263,34 @@ def approval_blockers(
         frame, layers=layers, applications=None, today=today, settings=settings, queue=False
     )
     return reasons + list(now.reasons)
+
+
+def overlapping_pending(
+    tx: LedgerTx, frame: gpd.GeoDataFrame, settings: AnalysisSettings
+) -> list[tuple[str, str | None]]:
+    """The other pending applications over the land of the application in ``frame`` (sharing
+    more than ``overlap_tolerance_m2``), each ``(number, its reasons JSON)``."""
+    number = str(frame["id"].iloc[0])
+    near_ = tx.read("applications", bbox=pad(frame.geometry.iloc[0]))
+    keep = (near_["status"] == "pending").to_numpy(dtype=bool) & (
+        near_["id"].astype(str) != number
+    ).to_numpy(dtype=bool)
+    others = near_[keep]
+    if others.empty:
+        return []
+    over = overlaps_between(
+        frame[["id", "geometry"]],
+        others[["id", "geometry"]],
+        a_layer="application",
+        b_layer="applications",
+        tolerance_m2=settings.overlap_tolerance_m2,
+    ).records
+    hit = set(over["b_id"].astype(str))
+    return [
+        (str(i), text_or_none(r))
+        for i, r in zip(others["id"], others["reasons"], strict=True)
+        if str(i) in hit
+    ]
 
 
 def soum_of_parcel(tx: LedgerTx, parcel: pd.Series) -> tuple[str | None, str | None]:

@@ -37,7 +37,7 @@ GEOMETRY_TYPES: Final = frozenset(
     }
 )
 #: the proposal's properties a review reads; others are ignored
-PROPERTIES: Final = ("land_conclusion_id", "holder", "soum_code")
+PROPERTIES: Final = ("name", "land_conclusion_id", "holder", "soum_code")
 
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 

@@ -48,7 +48,9 @@ On PostGIS (``layers/ledger/pg.py``)
 
 The package, by job: :mod:`~layers.ledger.base` (the tables, errors and values both backends
 share), :mod:`~layers.ledger.chain` (the hash chain), :mod:`~layers.ledger.users` (users, roles,
-tokens), :mod:`~layers.ledger.interface` (:class:`Ledger`, :class:`LedgerTx`),
+tokens, passwords; :mod:`~layers.ledger.passwords` their policy and hash),
+:mod:`~layers.ledger.sessions` (sign-in sessions and failure counters: operational tables, not
+logged), :mod:`~layers.ledger.interface` (:class:`Ledger`, :class:`LedgerTx`),
 :mod:`~layers.ledger.sqlite` (the GeoPackage backend) and :mod:`~layers.ledger.pg` (PostGIS,
 imported only when a ``postgresql://`` store is opened).
 """
@@ -62,6 +64,7 @@ from pathlib import Path
 from layers.ledger.base import (
     APPEND_ONLY,
     APPLICATIONS,
+    OPERATIONAL,
     RECORDS,
     SECRET_COLUMNS,
     Conflict,
@@ -73,7 +76,9 @@ from layers.ledger.base import (
     utcnow,
 )
 from layers.ledger.chain import GENESIS, ChainCheck, Event, check_chain, event_hash
-from layers.ledger.interface import Ledger, LedgerTx
+from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
+from layers.ledger.passwords import WeakPassword
+from layers.ledger.sessions import FailureCount, SessionRecord, session_digest
 from layers.ledger.sqlite import GeoPackageLedger
 from layers.ledger.users import ROLES, Role, User, token_digest
 
@@ -81,23 +86,29 @@ __all__ = [
     "APPEND_ONLY",
     "APPLICATIONS",
     "GENESIS",
+    "OPERATIONAL",
     "RECORDS",
     "ROLES",
     "SECRET_COLUMNS",
     "ChainCheck",
     "Conflict",
     "Event",
+    "FailureCount",
     "GeoPackageLedger",
     "Ledger",
     "LedgerTx",
+    "OperationalTx",
     "RecordNotFound",
     "Role",
+    "SessionRecord",
     "User",
+    "WeakPassword",
     "check_chain",
     "event_hash",
     "open_ledger",
     "parse_json_list",
     "public_record",
+    "session_digest",
     "stamp",
     "token_digest",
     "update_values",

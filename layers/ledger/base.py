@@ -78,6 +78,47 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("seed", "TEXT"),
         ("result", "TEXT"),  # JSON list: the order, winner first
     ),
+    # a contract's renewal: requested by its holder (or not), then granted by an official
+    "renewals": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/R<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("requested_at", "TEXT"),
+        ("requested_by", "TEXT"),
+        ("decided_at", "TEXT"),
+        ("decided_by", "TEXT"),
+        ("outcome", "TEXT NOT NULL CHECK (outcome IN ('requested', 'renewed'))"),
+        ("reason", "TEXT"),
+        ("previous_expires_on", "TEXT"),
+        ("starts_on", "TEXT"),
+        ("expires_on", "TEXT"),
+    ),
+    # a contract's status change (suspend, reactivate, terminate, close) with its reason
+    "contract_changes": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <parcel id>/S<n>
+        ("parcel_id", "TEXT NOT NULL"),
+        ("status_before", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"),
+        ("reason", "TEXT NOT NULL"),
+        ("changed_at", "TEXT NOT NULL"),
+        ("actor", "TEXT"),
+    ),
+    # a document uploaded for an application: its metadata (logged) ...
+    "documents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <application number>/D<n>
+        ("application_id", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"),
+        ("filename", "TEXT NOT NULL"),
+        ("media_type", "TEXT NOT NULL"),
+        ("size", "INTEGER NOT NULL"),
+        ("sha256", "TEXT NOT NULL"),
+        ("uploaded_at", "TEXT NOT NULL"),
+        ("uploaded_by", "TEXT"),
+    ),
+    # ... and its content (base64), private: the log records only the row's id
+    "document_contents": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # the document's id
+        ("data", "TEXT NOT NULL"),
+    ),
     "gazar_users": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # the key id, part of the token
         ("name", "TEXT NOT NULL UNIQUE"),
@@ -88,26 +129,90 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("token_hash", "TEXT NOT NULL"),
         ("created_at", "TEXT NOT NULL"),
         ("revoked_at", "TEXT"),
+        ("password_hash", "TEXT"),  # argon2 (pwdlib); NULL: no password, token only
     ),
 }
 
 #: Columns never copied into the log (nor into any feed: :func:`public_record`).
-SECRET_COLUMNS: Final = {"gazar_users": ("salt", "token_hash"), "objections": ("contact",)}
+SECRET_COLUMNS: Final = {
+    "gazar_users": ("salt", "token_hash", "password_hash"),
+    "document_contents": ("data",),
+    "objections": ("contact",),
+}
 
-#: Columns added to a record table after stores were made with it: an existing table gets
-#: them by ``ALTER TABLE ... ADD COLUMN`` when the ledger is opened (nullable, no default).
-ADDED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {"objections": ("contact",)}
+#: Operational tables: sign-in sessions, failed sign-in counters and rate limits. Kept in the store's
+#: database so that every server process shares them, but they are not layers nor allocation
+#: records: no log triggers, never a layer's revision, never in the hash chain (the sign-ins,
+#: sign-outs and lockouts themselves are logged as events, see ``Ledger.log_event``).
+OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "gazar_sessions": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # SHA-256 of the session id; the id is not kept
+        ("user_id", "TEXT NOT NULL"),
+        ("csrf", "TEXT NOT NULL"),
+        ("created_at", "TEXT NOT NULL"),
+        ("seen_at", "TEXT NOT NULL"),
+        ("ended_at", "TEXT"),
+        ("address", "TEXT"),
+        ("agent", "TEXT"),
+    ),
+    "gazar_signin_failures": (
+        ("key", "TEXT NOT NULL PRIMARY KEY"),  # "user:NAME" or "addr:ADDRESS"
+        ("count", "INTEGER NOT NULL"),
+        ("first_at", "TEXT NOT NULL"),
+        ("last_at", "TEXT NOT NULL"),
+        ("locked_until", "TEXT"),
+    ),
+    # hits per key (an action and a hashed address) in its current window of time, shared
+    # by every worker (:meth:`layers.ledger.Ledger.count_hit`)
+    "gazar_rate_limits": (
+        ("key", "TEXT NOT NULL PRIMARY KEY"),
+        ("bucket", "BIGINT NOT NULL"),  # the window: seconds since the epoch // its length
+        ("hits", "INTEGER NOT NULL"),
+    ),
+}
 
-#: Operational tables beside the ledger: not layers, not logged, never a revision.
-#: ``gazar_rate_limits``: hits per key (e.g. an address and an action) per time window,
-#: shared by every worker (:meth:`layers.ledger.Ledger.count_hit`).
-RATE_LIMITS_DDL: Final = (
-    "CREATE TABLE IF NOT EXISTS gazar_rate_limits (key TEXT NOT NULL, bucket BIGINT NOT NULL, "
-    "hits INTEGER NOT NULL, PRIMARY KEY (key, bucket))"
-)
+
+def operational_ddl() -> list[str]:
+    """The operational tables and their index (the same SQL on both backends)."""
+    stmts = []
+    for table, cols in OPERATIONAL.items():
+        body = ", ".join(f'"{c}" {t}' for c, t in cols)
+        stmts.append(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+    stmts.append('CREATE INDEX IF NOT EXISTS "gazar_sessions_user" ON "gazar_sessions" (user_id)')
+    return stmts
+
+
+def operational_columns(table: str) -> list[str]:
+    """The columns of an operational table (its key first).
+
+    Raises
+    ------
+    StoreError
+        For a table that is not one of :data:`OPERATIONAL`.
+    """
+    if table not in OPERATIONAL:
+        raise StoreError(f"'{table}' is not an operational table ({', '.join(OPERATIONAL)})")
+    return [c for c, _ in OPERATIONAL[table]]
+
+
+def missing_columns(table: str, existing: set[str]) -> list[tuple[str, str]]:
+    """The columns of a record table that an older store's table lacks, to be added with
+    ``ALTER TABLE ... ADD COLUMN`` when the ledger's statements change (each may be NULL;
+    e.g. ``objections.contact``). The one migration of both backends."""
+    if not existing:
+        return []
+    return [(c, t) for c, t in RECORDS.get(table, ()) if c not in existing]
+
 
 #: Record tables that are never changed once written (triggers refuse it).
-APPEND_ONLY: Final = ("gazar_events", "decisions", "objections")
+APPEND_ONLY: Final = (
+    "gazar_events",
+    "decisions",
+    "objections",
+    "contract_changes",
+    "documents",
+    "document_contents",
+)
 
 
 class Conflict(GazarError):
@@ -161,14 +266,6 @@ def public_record(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A record as anyone may read it: without the table's :data:`SECRET_COLUMNS`."""
     secret = SECRET_COLUMNS.get(table, ())
     return {k: v for k, v in row.items() if k not in secret}
-
-
-def added_columns(table: str, present: Sequence[str]) -> list[tuple[str, str]]:
-    """The :data:`ADDED_COLUMNS` of ``table`` (with their SQL types) that an existing table
-    with the columns ``present`` lacks."""
-    types = dict(RECORDS.get(table, ()))
-    have = set(present)
-    return [(c, types[c]) for c in ADDED_COLUMNS.get(table, ()) if c not in have]
 
 
 def record_columns(table: str) -> list[str]:
@@ -228,3 +325,11 @@ def parse_json_list(text: str | None) -> list[Any]:
         return []
     value = orjson.loads(text)
     return list(value) if isinstance(value, list) else []
+
+
+def event_after(doc: Mapping[str, Any] | None) -> str | None:
+    """The ``after`` text of a logged event that is not a row change (a sign-in, a lockout):
+    its JSON with sorted keys, None for nothing."""
+    if doc is None:
+        return None
+    return orjson.dumps(dict(doc), option=orjson.OPT_SORT_KEYS).decode()

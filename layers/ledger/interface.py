@@ -13,8 +13,12 @@ import geopandas as gpd
 
 from layers.ledger.base import ACTOR, APPLICATIONS
 from layers.ledger.chain import ChainCheck, Event
+from layers.ledger.sessions import SignInRecords
 from layers.ledger.users import UserAccounts
 from layers.store import ReadQuery, Store, WriteMode
+
+#: the operational table of :meth:`Ledger.count_hit`
+RATE_LIMITS = "gazar_rate_limits"
 
 
 class LedgerTx(ABC):
@@ -52,7 +56,27 @@ class LedgerTx(ABC):
         """Write features of layers or ``applications``."""
 
 
-class Ledger(Store, UserAccounts):
+class OperationalTx(ABC):
+    """One transaction over the operational tables (``layers.ledger.base.OPERATIONAL``:
+    sessions, sign-in counters): nothing in it is logged or changes a revision."""
+
+    @abstractmethod
+    def rows(
+        self, table: str, where: Mapping[str, object] | None = None, *, lock: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` matching ``where`` (``lock``: held until the end, PostGIS's
+        ``FOR UPDATE``; the GeoPackage's transaction holds the whole database already)."""
+
+    @abstractmethod
+    def insert(self, table: str, row: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        """Add a row (``if_absent``: unless one with its key exists)."""
+
+    @abstractmethod
+    def update(self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]) -> int:
+        """Change the rows matching ``where``; returns how many."""
+
+
+class Ledger(Store, UserAccounts, SignInRecords):
     """A store that also keeps the allocation records and the hash-chained log."""
 
     clock: Callable[[], dt.datetime]
@@ -64,14 +88,22 @@ class Ledger(Store, UserAccounts):
     def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]:
         """One write transaction by ``actor``: every change in it is logged under that name."""
 
-    @abstractmethod
     def count_hit(self, key: str, *, window_s: int) -> int:
         """Count one hit of ``key`` in the current window of ``window_s`` seconds (server
         time) and return the window's hits so far, this one included.
 
-        Operational data (a rate limit shared by every worker): kept in ``gazar_rate_limits``,
-        never logged, never a layer's revision; older windows of ``key`` are dropped.
+        Operational data (a rate limit shared by every worker): one row per key in
+        ``gazar_rate_limits``, restarted when a new window begins; never logged, never a
+        layer's revision. The row is locked while it is counted, so that concurrent workers
+        never lose a hit.
         """
+        bucket = int(self.clock().timestamp() // window_s)
+        with self.operational() as tx:
+            tx.insert(RATE_LIMITS, {"key": key, "bucket": bucket, "hits": 0}, if_absent=True)
+            (row,) = tx.rows(RATE_LIMITS, {"key": key}, lock=True)
+            hits = int(row["hits"]) + 1 if int(row["bucket"]) == bucket else 1
+            tx.update(RATE_LIMITS, {"key": key}, {"bucket": bucket, "hits": hits})
+        return hits
 
     @contextmanager
     def acting_as(self, actor: str, request: str) -> Iterator[None]:
@@ -100,6 +132,30 @@ class Ledger(Store, UserAccounts):
     @abstractmethod
     def events(self, *, after: int = 0, limit: int | None = None) -> list[Event]:
         """Sealed events with ``seq`` greater than ``after``."""
+
+    @abstractmethod
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log one event that is not a row change (a sign-in, sign-out, lockout, the end of a
+        user's sessions) in the hash chain at once: ``action`` names it, ``obj`` is what it is
+        about (``gazar_users/ID``), ``after`` what is to be kept of it (never a secret)."""
+
+    @abstractmethod
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of an operational table, read outside any transaction."""
+
+    @abstractmethod
+    def operational(self) -> AbstractContextManager[OperationalTx]:
+        """One transaction over the operational tables (see :class:`OperationalTx`)."""
 
     @abstractmethod
     def seal(self) -> int:

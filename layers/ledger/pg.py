@@ -46,16 +46,17 @@ from psycopg import sql
 from layers.errors import StoreError
 from layers.ledger.base import (
     ACTOR,
-    ADDED_COLUMNS,
     APPEND_ONLY,
     APPLICATIONS,
-    RATE_LIMITS_DDL,
     RECORDS,
     Conflict,
     RecordNotFound,
     check_countable,
+    event_after,
     logged_columns,
     logged_tables,
+    missing_columns,
+    operational_ddl,
     record_columns,
     table_kind,
     update_values,
@@ -69,7 +70,8 @@ from layers.ledger.chain import (
     chain_events,
     check_chain,
 )
-from layers.ledger.interface import Ledger, LedgerTx
+from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
+from layers.ledger.pg_ops import PostGISOps
 from layers.postgis import (
     GEOM,
     MIGRATE_LOCK,
@@ -170,15 +172,7 @@ def _ddl() -> list[sql.Composable]:
                 ident(table), sql.SQL(", ").join(body)
             )
         )
-    for table, added in ADDED_COLUMNS.items():  # columns added since a table was made
-        types = dict(RECORDS[table])
-        for col in added:
-            stmts.append(
-                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                    ident(table), ident(col), sql.SQL(types[col])
-                )
-            )
-    stmts.append(sql.SQL(RATE_LIMITS_DDL))
+    stmts += [sql.SQL(stmt) for stmt in operational_ddl()]  # no triggers: not logged
     stmts.append(sql.SQL(_REFUSE_FUNCTION))
     for table in APPEND_ONLY:
         message = sql.Literal(f"{table} is append-only: rows are never changed or deleted")
@@ -278,6 +272,7 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
                 conn.execute(
                     sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), sql.SQL(table))
                 )
+            _add_columns(conn)
             for text in ddl:
                 conn.execute(text.encode())
             conn.execute(
@@ -292,6 +287,25 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
             _seal(conn)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+
+
+def _add_columns(conn: psycopg.Connection[Any]) -> None:
+    """Add the record tables' columns that an older store's tables lack."""
+    for table in RECORDS:
+        have = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
+            ).fetchall()
+        }
+        for col, sql_type in missing_columns(table, have):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    sql.Identifier(table), sql.Identifier(col), sql.SQL(sql_type)
+                )
+            )
 
 
 def _baseline(conn: psycopg.Connection[Any]) -> None:
@@ -414,6 +428,39 @@ class PostGISLedger(PostGISStore, Ledger):
             self._begin(conn)
             return _seal(conn)
 
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            self._begin(conn)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO gazar_changes (time, actor, request, action, object, before, "
+                    "after) VALUES ({now}, %s, %s, %s, %s, NULL, %s)"
+                ).format(now=sql.SQL(_NOW)),
+                (actor, request, action, obj, event_after(after)),
+            )
+            _seal(conn)
+
+    # -- operational tables ------------------------------------------------------------------
+
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        with self._pool.connection() as conn:
+            return PostGISOps(conn).rows(table, where)
+
+    @contextmanager
+    def operational(self) -> Iterator[OperationalTx]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield PostGISOps(conn)
+
     # -- reading -----------------------------------------------------------------------------
 
     def _kind(self, layer: str) -> LayerKind:
@@ -424,21 +471,6 @@ class PostGISLedger(PostGISStore, Ledger):
     ) -> list[dict[str, Any]]:
         with self._pool.connection() as conn:
             return _records(conn, table, where)
-
-    # -- operational counters ----------------------------------------------------------------
-
-    def count_hit(self, key: str, *, window_s: int) -> int:
-        bucket = int(self.clock().timestamp() // window_s)
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "DELETE FROM gazar_rate_limits WHERE key = %s AND bucket < %s", (key, bucket)
-            )
-            row = conn.execute(
-                "INSERT INTO gazar_rate_limits VALUES (%s, %s, 1) ON CONFLICT (key, bucket) "
-                "DO UPDATE SET hits = gazar_rate_limits.hits + 1 RETURNING hits",
-                (key, bucket),
-            ).fetchone()
-        return int(row[0]) if row else 1
 
     # -- the log -----------------------------------------------------------------------------
 

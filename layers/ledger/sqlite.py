@@ -19,14 +19,16 @@ from layers.ledger.base import (
     ACTOR,
     APPEND_ONLY,
     APPLICATIONS,
-    RATE_LIMITS_DDL,
     RECORDS,
     Conflict,
     RecordNotFound,
-    added_columns,
     check_countable,
+    event_after,
     logged_columns,
     logged_tables,
+    missing_columns,
+    operational_columns,
+    operational_ddl,
     record_columns,
     table_kind,
     update_values,
@@ -40,7 +42,7 @@ from layers.ledger.chain import (
     chain_events,
     check_chain,
 )
-from layers.ledger.interface import Ledger, LedgerTx
+from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
 from layers.schema import REGISTRY, LayerKind
 from layers.store import ReadQuery, WriteMode
 
@@ -88,7 +90,7 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         for table, cols in RECORDS.items():
             body = ", ".join(f'"{c}" {t}' for c, t in cols)
             stmts.append(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
-        stmts.append(RATE_LIMITS_DDL)
+        stmts += operational_ddl()  # no triggers: not logged, no revision
         for table in ("gazar_events", *APPEND_ONLY[1:]):
             for op in ("UPDATE", "DELETE"):
                 stmts.append(
@@ -156,11 +158,10 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
                 "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'gazar_%'"
             ).fetchall():
                 c.execute(f'DROP TRIGGER "{name}"')
-            for table in RECORDS:  # columns added since the table was made
-                if table in tables:
-                    present = [r[1] for r in c.execute(f'PRAGMA table_info("{table}")')]
-                    for col, sqltype in added_columns(table, present):
-                        c.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {sqltype}')
+            for table in RECORDS:  # columns added since the store's tables were made
+                have = {r[1] for r in c.execute(f'PRAGMA table_info("{table}")')}
+                for col, sql_type in missing_columns(table, have):
+                    c.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {sql_type}')
             for stmt in ddl:
                 c.execute(stmt)
             c.execute(
@@ -213,6 +214,36 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock, GeoPackageStore._transaction(self) as c:
             return self._seal(c)
 
+    def log_event(
+        self,
+        *,
+        actor: str | None,
+        request: str,
+        action: str,
+        obj: str,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._lock, GeoPackageStore._transaction(self) as c:
+            c.execute(
+                "INSERT INTO gazar_changes (time, actor, request, action, object, before, after) "
+                f"VALUES ({_NOW}, ?, ?, ?, ?, NULL, ?)",
+                (actor, request, action, obj, event_after(after)),
+            )
+            self._seal(c)
+
+    # -- operational tables ------------------------------------------------------------------
+
+    def operational_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            return _GeoPackageOps(self._conn).rows(table, where)
+
+    @contextmanager
+    def operational(self) -> Iterator[OperationalTx]:
+        with self._lock, GeoPackageStore._transaction(self) as c:
+            yield _GeoPackageOps(c)
+
     # -- the store -----------------------------------------------------------
 
     def _kind(self, layer: str) -> LayerKind:
@@ -234,20 +265,6 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
     ) -> list[dict[str, Any]]:
         with self._lock:
             return _records(self._conn, table, where)
-
-    # -- operational counters ----------------------------------------------------------------
-
-    def count_hit(self, key: str, *, window_s: int) -> int:
-        now = self.clock().timestamp()
-        bucket = int(now // window_s)
-        with self._lock, GeoPackageStore._transaction(self) as c:
-            c.execute("DELETE FROM gazar_rate_limits WHERE key = ? AND bucket < ?", (key, bucket))
-            row = c.execute(
-                "INSERT INTO gazar_rate_limits VALUES (?, ?, 1) ON CONFLICT (key, bucket) "
-                "DO UPDATE SET hits = hits + 1 RETURNING hits",
-                (key, bucket),
-            ).fetchone()
-        return int(row[0])
 
     # -- the log -----------------------------------------------------------------------------
 
@@ -291,6 +308,53 @@ def _records(
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY rowid"
     return [dict(zip(cols, r, strict=True)) for r in conn.execute(sql, params).fetchall()]
+
+
+class _GeoPackageOps(OperationalTx):
+    """Rows of the operational tables (the write lock is held from BEGIN IMMEDIATE)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _where(table: str, where: Mapping[str, object] | None) -> tuple[str, list[Any]]:
+        cols = operational_columns(table)
+        clauses, params = [], []
+        for col, value in (where or {}).items():
+            if col not in cols:
+                raise StoreError(f"table '{table}' has no column '{col}'")
+            clauses.append(f'"{col}" IS ?')
+            params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def rows(
+        self, table: str, where: Mapping[str, object] | None = None, *, lock: bool = False
+    ) -> list[dict[str, Any]]:
+        cols = operational_columns(table)
+        clause, params = self._where(table, where)
+        names = ", ".join(f'"{c}"' for c in cols)
+        cur = self._c.execute(f'SELECT {names} FROM "{table}"{clause} ORDER BY rowid', params)
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def insert(self, table: str, row: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        cols = operational_columns(table)
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        tail = " ON CONFLICT DO NOTHING" if if_absent else ""
+        self._c.execute(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks}){tail}',
+            [row.get(c) for c in cols],
+        )
+
+    def update(self, table: str, where: Mapping[str, object], changes: Mapping[str, Any]) -> int:
+        cols = operational_columns(table)
+        bad = [c for c in changes if c not in cols]
+        if bad or not changes:
+            raise StoreError(f"table '{table}' has no column(s) {bad}")
+        clause, params = self._where(table, where)
+        sets = ", ".join(f'"{c}" = ?' for c in changes)
+        cur = self._c.execute(f'UPDATE "{table}" SET {sets}{clause}', [*changes.values(), *params])
+        return int(cur.rowcount)
 
 
 class _GeoPackageTx(LedgerTx):

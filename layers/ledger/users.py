@@ -1,4 +1,5 @@
-"""Users, their roles and their tokens: a token is shown once and stored only as a salted hash."""
+"""Users, their roles, their tokens and passwords: a token is shown once and stored only as a
+salted hash; a password only as its argon2 hash (:mod:`layers.ledger.passwords`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from layers.labels import pair
 from layers.ledger.base import Conflict, RecordNotFound, stamp
+from layers.ledger.passwords import check_policy, hash_password, verify_password
 
 if TYPE_CHECKING:
     from layers.ledger.interface import LedgerTx
@@ -88,8 +90,14 @@ class UserAccounts:
         soum_code: str | None = None,
         aimag_code: str | None = None,
         actor: str,
+        password: str | None = None,
     ) -> tuple[User, str]:
-        """Create a user; returns it with its token (shown once, stored only hashed)."""
+        """Create a user; returns it with its token (shown once, stored only hashed).
+
+        ``password`` (to sign in to the workbench) must meet the policy
+        (:func:`~layers.ledger.passwords.check_policy`, raising ``WeakPassword`` before
+        anything is written); without one the user has only the token.
+        """
         name = name.strip()
         if not name:
             raise ValueError("a user needs a name")
@@ -99,6 +107,8 @@ class UserAccounts:
             raise ValueError("a soum official needs --soum CODE (e.g. MN4322)")
         if role == "aimag" and not aimag_code:
             raise ValueError("an aimag official needs --aimag CODE (e.g. MN43)")
+        if password is not None:
+            check_policy(password, name=name)
         key = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
@@ -113,6 +123,7 @@ class UserAccounts:
             "token_hash": token_digest(salt, secret),
             "created_at": created,
             "revoked_at": None,
+            "password_hash": None if password is None else hash_password(password),
         }
         with self.transaction(actor=actor, request=f"users add {name} --role {role}") as tx:
             if tx.records("gazar_users", where={"name": name}):
@@ -131,6 +142,35 @@ class UserAccounts:
                 tx.update("gazar_users", rows[0]["id"], {"revoked_at": stamp(tx.now())})
             row = tx.records("gazar_users", where={"name": name})[0]
         return user_from_row(row)
+
+    def set_password(self: _Accounts, name: str, password: str, *, actor: str) -> User:
+        """Give a user a new password (checked by the policy first; logged as a change of the
+        user, without the hash)."""
+        rows = self.records("gazar_users", where={"name": name})
+        if not rows:
+            raise RecordNotFound("gazar_users", name)
+        check_policy(password, name=name)
+        hashed = hash_password(password)
+        with self.transaction(actor=actor, request=f"users password {name}") as tx:
+            rows = tx.records("gazar_users", where={"name": name})
+            if not rows:
+                raise RecordNotFound("gazar_users", name)
+            tx.update("gazar_users", rows[0]["id"], {"password_hash": hashed})
+        return user_from_row(rows[0])
+
+    def check_password(self: _Accounts, name: str, password: str) -> tuple[User | None, bool]:
+        """The user called ``name`` (None when there is none) and whether ``password`` is
+        theirs. A hash is checked whether or not the user exists or has a password, so the
+        answer takes the same time; a revoked user is returned too (the caller refuses it)."""
+        rows = self.records("gazar_users", where={"name": name}) if name else []
+        stored = rows[0]["password_hash"] if rows else None
+        ok = verify_password(password, stored)
+        return (user_from_row(rows[0]) if rows else None), ok
+
+    def user_by_id(self: _Accounts, user_id: str) -> User | None:
+        """The user with this key id, None when there is none."""
+        rows = self.records("gazar_users", where={"id": user_id})
+        return user_from_row(rows[0]) if rows else None
 
     def users(self: _Accounts) -> list[User]:
         """Every user, revoked ones included."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
@@ -281,6 +282,8 @@ def build_map(
         },
         "drawLocal": _draw_local(lang),
         "note": html.escape(text("offline_note", lang)),
+        # narrow screens (a phone): the layer list behind a button, the legend folded
+        "narrow": {"layers": text("map_layers_button", lang), "maxWidth": 640},
     }
     if draw_field:
         options["draw"] = {"field": draw_field}
@@ -294,7 +297,14 @@ def page_html(m: folium.Map, *, title: str, lang: Lang) -> str:
     inlined (:func:`web.assets.inline_assets`)."""
     root = cast(Figure, m.get_root())
     root.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="gazar_title")
-    return str(root.render()).replace("<html>", f'<html lang="{lang}">', 1)
+    page = str(root.render()).replace("<html>", f'<html lang="{lang}">', 1)
+    # folium's viewport tag forbids pinch-zoom: allow it
+    return re.sub(
+        r'<meta name="viewport"[^>]*user-scalable=no[^>]*>',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        page,
+        count=1,
+    )
 
 
 def _non_empty(frame: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:

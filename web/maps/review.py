@@ -14,7 +14,7 @@ import shapely
 
 from geo.review_types import Review, verdict_label
 from geo.rules import FINDING_COLUMNS
-from layers.labels import Lang
+from layers.labels import Lang, label
 from layers.schema import STORE_CRS
 from web.i18n import text
 from web.maps.builder import build_map
@@ -62,6 +62,33 @@ def review_overlaps(result: Review) -> gpd.GeoDataFrame:
                 "geometry": shape,
             }
         )
+    columns = list(FINDING_COLUMNS)
+    if not rows:
+        return gpd.GeoDataFrame(
+            {c: [] for c in columns if c != "geometry"}, geometry=[], crs=STORE_CRS
+        )
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=STORE_CRS)
+
+
+def allowed_overlaps(result: Review) -> gpd.GeoDataFrame:
+    """The overlaps the rules allow (``Review.overlaps`` of severity ``info``: a parcel inside
+    a proposed Land Conclusion, legacy rehabilitation land...), as ``review_overlaps`` rows
+    of severity ``info`` (drawn blue), their message naming the feature and hectares."""
+    rows: list[dict[str, Any]] = []
+    for o in result.overlaps:
+        shape = _polygonal(o.geometry)
+        if o.code is not None or shape is None:
+            continue
+        who = o.name or o.holder
+        words = {
+            lang: f"{text('doc_allowed', lang)}: {label('layer', o.layer, lang)} {o.id}"
+            f"{' · ' + who if who else ''} · {o.overlap_ha:.2f} ha"
+            for lang in ("mn", "en")
+        }
+        rows.append({"rule": "", "severity": "info", "a_layer": "proposal",
+                     "a_id": o.proposal_id, "b_layer": o.layer, "b_id": o.id,
+                     "overlap_ha": o.overlap_ha, "soum_code": None, "message_mn": words["mn"],
+                     "message_en": words["en"], "geometry": shape})  # fmt: skip
     columns = list(FINDING_COLUMNS)
     if not rows:
         return gpd.GeoDataFrame(
@@ -126,6 +153,11 @@ def review_map(
     else:
         near, bounds = {"soums": layers["soums"]} if "soums" in layers else {}, None
     findings = review_overlaps(result)
+    allowed = allowed_overlaps(result)
+    if len(allowed):
+        findings = gpd.GeoDataFrame(
+            pd.concat([findings, allowed], ignore_index=True), geometry="geometry", crs=STORE_CRS
+        )
     index = rules_index(
         pd.DataFrame(
             {
@@ -154,6 +186,7 @@ def review_map(
 
 
 __all__ = [
+    "allowed_overlaps",
     "proposal_frame",
     "review_map",
     "review_overlaps",

@@ -193,7 +193,10 @@ OVERLAP_LOOK: Final = Look(
     "severity",
     "severity",
     _fill("#e31a1c", 0.65, weight=1.5, line="#99000d"),
-    {"warn": _fill("#fd8d3c", 0.6, weight=1.5, line="#bd0026")},
+    {
+        "warn": _fill("#fd8d3c", 0.6, weight=1.5, line="#bd0026"),
+        "info": _fill("#4393c3", 0.35, weight=1, line="#2166ac"),
+    },
     fields=_fields("rule:rule", "severity:severity", "a_id", "b_id", "overlap_ha", "message"),
     rules=False,
 )

@@ -410,5 +410,45 @@
     if (opts.note) {
       map.attributionControl.addAttribution(opts.note);
     }
+    if (opts.narrow) narrow(map, opts.narrow);
+    // focus moving by keyboard to a control at the edge must not scroll the map's box (the
+    // panes would slide under the controls)
+    var container = map.getContainer();
+    container.addEventListener("scroll", function () {
+      container.scrollTop = 0;
+      container.scrollLeft = 0;
+    });
   };
+
+  /* A phone: the layer list hides behind a labelled button, the legend starts folded, the
+   * title (the page's heading already says it) is left out, so that the map's middle, where
+   * the user draws and taps, stays free. Runs after the page's other map code (folium adds
+   * the layer control after this setup). Pinch-zoom is never disabled. */
+  function narrow(map, s) {
+    var query = window.matchMedia ? window.matchMedia("(max-width: " + s.maxWidth + "px)") : null;
+    if (!query || !query.matches) return;
+    var box = map.getContainer();
+    box.classList.add("gazar-narrow");
+    window.setTimeout(function () {
+      var legendBox = box.querySelector(".gazar-legend");
+      if (legendBox) legendBox.open = false;
+      var layers = box.querySelector(".leaflet-control-layers");
+      if (!layers || box.querySelector(".gazar-layers-toggle")) return;
+      if (!layers.id) layers.id = "gazar-layers-" + L.stamp(map);
+      layers.classList.add("gazar-collapsed");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "gazar-layers-toggle leaflet-bar leaflet-control";
+      button.textContent = s.layers;
+      button.setAttribute("aria-expanded", "false");
+      button.setAttribute("aria-controls", layers.id);
+      button.addEventListener("click", function (ev) {
+        L.DomEvent.stopPropagation(ev);
+        var open = layers.classList.toggle("gazar-collapsed") === false;
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+      L.DomEvent.disableClickPropagation(button);
+      layers.parentNode.insertBefore(button, layers);
+    }, 0);
+  }
 })(window, document);

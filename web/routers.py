@@ -1,0 +1,20 @@
+"""The pages' routers, in the order ``create_app`` mounts them (after the JSON API's). A new
+page module adds its router here."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import APIRouter
+
+from web import account, admin, apidocs, apply, documents, objects, pages
+
+ROUTERS: Final[list[APIRouter]] = [
+    pages.router,
+    objects.router,
+    documents.router,  # the printed decisions (/applications/{n}/decision.pdf)
+    apidocs.router,
+    account.router,
+    admin.router,
+    apply.router,  # the organisation's pages (/apply, /my) and the objection form
+]
