@@ -5,6 +5,7 @@ analysis can use (:class:`geo.review_types.Problem`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -58,6 +59,8 @@ class ReviewContext:
         self._frames: dict[str, gpd.GeoDataFrame] = {}
         self._trees: dict[str, shapely.STRtree] = {}
         self._ids: dict[str, pd.Index] = {}
+        #: ids left out of each layer (:meth:`without`)
+        self._hidden: dict[str, frozenset[str]] = {}
         for name in REVIEW_LAYERS:
             frame = layer_or_empty(layers, name)
             if frame.crs is None or frame.crs.to_epsg() != 4326:
@@ -69,21 +72,42 @@ class ReviewContext:
             self._trees[name] = shapely.STRtree(np.asarray(frame.geometry.array, dtype=object))
             self._ids[name] = frame.index
 
+    def without(self, layer: str, ids: Sequence[str]) -> ReviewContext:
+        """The same layers with the features ``ids`` of ``layer`` left out (the indexes are
+        shared, not rebuilt): a stored feature reviewed against the rest of the store.
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> lcs = gpd.GeoDataFrame({"id": ["A", "B"]}, crs=4326,
+        ...     geometry=[box(106, 47, 106.1, 47.1), box(106.05, 47, 106.2, 47.1)])
+        >>> ctx = ReviewContext({"land_conclusions": lcs}).without("land_conclusions", ["A"])
+        >>> ctx.near("land_conclusions", np.array([box(106, 47, 106.1, 47.1)]))["id"].tolist()
+        ['B']
+        """
+        other = copy.copy(self)
+        other._hidden = {**self._hidden, layer: frozenset(str(i) for i in ids)}
+        return other
+
+    def _shown(self, layer: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        hidden = self._hidden.get(layer)
+        return frame if not hidden else frame[~frame.index.isin(list(hidden))]
+
     def frame(self, layer: str) -> gpd.GeoDataFrame:
         """The whole layer, indexed by id (as ``near`` and ``by_id`` return features)."""
-        return self._frames[layer]
+        return self._shown(layer, self._frames[layer])
 
     def near(self, layer: str, geoms: npt.NDArray[np.object_]) -> gpd.GeoDataFrame:
         """The features of ``layer`` intersecting any of ``geoms``."""
         if len(geoms) == 0:
             return self._frames[layer].iloc[:0]
         hits = np.unique(self._trees[layer].query(geoms, predicate="intersects")[1])
-        return self._frames[layer].iloc[hits]
+        return self._shown(layer, self._frames[layer].iloc[hits])
 
     def by_id(self, layer: str, ids: Sequence[str]) -> gpd.GeoDataFrame:
         """The features of ``layer`` with these ids (unknown ids are skipped)."""
         pos = self._ids[layer].get_indexer(pd.Index([str(i) for i in ids]))
-        return self._frames[layer].iloc[np.unique(pos[pos >= 0])]
+        return self._shown(layer, self._frames[layer].iloc[np.unique(pos[pos >= 0])])
 
 
 def proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, apply, documents, objects, pages
+from web import account, admin, apidocs, apply, documents, inbox, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -16,5 +16,6 @@ ROUTERS: Final[list[APIRouter]] = [
     apidocs.router,
     account.router,
     admin.router,
+    inbox.router,
     apply.router,  # the organisation's pages (/apply, /my) and the objection form
 ]

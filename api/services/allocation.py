@@ -484,6 +484,15 @@ class AllocationService(ContractOps, DocumentOps):
                     "decided_on": self._today(tx.now()),
                 }
                 if status == "issued" and valid_until is not None:
+                    if valid_until <= changes["decided_on"]:  # born expired
+                        raise Unprocessable(
+                            both(
+                                "allocation_message",
+                                "valid_until_past",
+                                day=valid_until.isoformat(),
+                                today=changes["decided_on"].isoformat(),
+                            )
+                        )
                     changes["valid_until"] = valid_until
             tx.update("land_conclusions", lc_id, changes)
             row = tx.read("land_conclusions", ids=[lc_id]).iloc[0]

@@ -12,10 +12,11 @@ from typing import Literal
 import geopandas as gpd
 
 from api.services import rasters
+from api.services.errors import NotFound
 from api.services.layers import LayerCache
 from api.services.views import check_view
 from geo.raster import Dem
-from geo.review import REVIEW_LAYERS, Review, ReviewContext
+from geo.review import KIND_LAYER, REVIEW_LAYERS, Review, ReviewContext
 from geo.settings import AnalysisSettings
 
 Kind = Literal["land_conclusion", "parcel"]
@@ -75,3 +76,35 @@ class ReviewService:
             soum=soum or None,
             dem=self.dem(proposal),
         )
+
+    def check_stored(
+        self, feature_id: str, *, kind: Kind = "land_conclusion", today: dt.date
+    ) -> tuple[gpd.GeoDataFrame, Review]:
+        """The review of a stored Land Conclusion (or parcel) against the rest of the store:
+        the feature itself is left out of the layers it is checked against. Returns the
+        stored feature (one row) and its review (for a Land Conclusion, in its own soum).
+
+        Raises
+        ------
+        NotFound
+            When the layer has no feature ``feature_id``.
+        """
+        layer = KIND_LAYER[kind]
+        frame = self.layers.get(layer)
+        row = frame[frame["id"].astype(str) == feature_id]
+        if row.empty:
+            raise NotFound(f"{layer}: no feature has the id {feature_id!r}")
+        row = row.iloc[:1].reset_index(drop=True)
+        proposal = row[[c for c in ("id", "soum_code", "land_conclusion_id", "holder")
+                        if c in row.columns] + ["geometry"]]  # fmt: skip
+        soum = str(row["soum_code"].iloc[0]) if "soum_code" in row.columns else None
+        result = check_view(
+            proposal,
+            kind=kind,
+            context=self.context().without(layer, [feature_id]),
+            today=today,
+            settings=self.settings,
+            soum=soum or None,
+            dem=self.dem(proposal),
+        )
+        return row, result
