@@ -140,10 +140,11 @@ SECRET_COLUMNS: Final = {
     "objections": ("contact",),
 }
 
-#: Operational tables: sign-in sessions, failed sign-in counters and rate limits. Kept in the store's
-#: database so that every server process shares them, but they are not layers nor allocation
-#: records: no log triggers, never a layer's revision, never in the hash chain (the sign-ins,
-#: sign-outs and lockouts themselves are logged as events, see ``Ledger.log_event``).
+#: Operational tables: sign-in sessions, failed sign-in counters and rate limits. Kept in the
+#: store's database so that every server process shares them, but they are not layers nor
+#: allocation records: no log triggers, never a layer's revision, never in the hash chain
+#: (the sign-ins, sign-outs and lockouts themselves are logged as events, see
+#: ``Ledger.log_event``).
 OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "gazar_sessions": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # SHA-256 of the session id; the id is not kept
