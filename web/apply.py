@@ -1,11 +1,10 @@
-"""The ASM organisation's pages and the public objection form (issue 13).
+"""The ASM organisation's application form and the public objection form (issue 13).
 
-``/apply`` (GET: the form and a map to draw on; POST: file the application), ``/my`` (the
-signed-in organisation's applications), ``/my/{number}`` (one of them: eligibility with
-every reason, the public number, the place in the queue, the objection window, objections,
-draw, decision, contract renewal and documents), and ``/applications/{number}/objection-form``
-(GET: the form; POST: file an objection — anyone, signed in or not; the JSON API's is
-``POST /applications/{number}/objections``).
+``/apply`` (GET: the form and a map to draw on; POST: file the application) and
+``/applications/{number}/objection-form`` (GET: the form alone; POST: file an objection —
+anyone, signed in or not; the JSON API's is ``POST /applications/{number}/objections``; the
+application's page ``/applications/{number}`` shows the same form while the window is open).
+"My applications" are in :mod:`web.my`.
 
 Every write calls the :class:`api.services.allocation.AllocationService` methods the JSON API
 calls, with the signed-in viewer's user (anonymous objections act as ``anonymous``), after
@@ -21,13 +20,11 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from api.deps import ServicesDep
 from api.services import Services
-from api.services.access import Forbidden
 from api.services.allocation import ApplicationInput
 from api.services.allocation_checks import check_contact
 from api.services.applying import (
@@ -38,15 +35,16 @@ from api.services.applying import (
     file_polygon,
     free_land_conclusions,
 )
-from api.services.errors import NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
-from layers.errors import GazarError, InvalidGeometry
+from api.services.errors import PayloadTooLarge, TooManyRequests, Unprocessable
+from api.services.objects import local_today
+from layers.errors import InvalidGeometry
 from layers.labels import LABELS, Lang, label, message
-from layers.ledger import Conflict, RecordNotFound, User
+from layers.ledger import Conflict, RecordNotFound
 from web import maps
 from web.i18n import parse_lang, text
 from web.render import map_parts, render
 from web.safejson import script_json
-from web.session import SignInNeeded, Viewer, ViewerDep, form_with_csrf, require
+from web.session import ViewerDep, client_address, form_with_csrf, require
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -57,48 +55,62 @@ _CHUNK: Final = 1 << 20
 Lang_ = Annotated[str | None, Query(description="mn (default) or en")]
 
 
-def _page(
-    request: Request, viewer: Viewer, template: str, lang: Lang, *, status: int = 200, **ctx: Any
-) -> HTMLResponse:
-    """A page with the viewer's CSRF field (web.session) and the anonymous cookie."""
-    field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(viewer.csrf)
-
-    def doc_label(code: str) -> str:
-        try:
-            return label("document_kind", str(code), lang)
-        except KeyError:
-            return str(code)
-
-    response = render(
-        request, template, lang, status=status, viewer=viewer, csrf_field=lambda: field,
-        doc_label=doc_label, **ctx,
-    )  # fmt: skip
-    anon = getattr(request.state, "new_anon", None)
-    if anon:
-        secure = request.url.scheme == "https"
-        response.set_cookie("gazar_anon", anon, httponly=True, samesite="lax", secure=secure)
-    return response
+def one_language(said: str, lang: Lang) -> str:
+    """A service's refusal (written ``"mn / en"``) in the page's language."""
+    mn, sep, en = said.partition(" / ")
+    return (mn if lang == "mn" else en) if sep else said
 
 
-def _sign_in(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", 303)
-
-
-def _lang_q(lang: Lang) -> str:
+def lang_query(lang: Lang) -> str:
     return "?lang=en" if lang == "en" else ""
 
 
-def _local(stamp: str | None) -> str:
-    """A stored UTC time as Mongolia's time (UTC+8), without microseconds."""
-    if not stamp:
-        return ""
-    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return (moment + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+def form_text(form: FormData, key: str) -> str:
+    value = form.get(key)
+    return value.strip() if isinstance(value, str) else ""
 
 
-def _today(services: Services) -> dt.date:
-    moment = services.allocation.ledger().clock()
-    return (moment + dt.timedelta(hours=services.settings.analysis.utc_offset_hours)).date()
+def shown(app: dict[str, Any], lang: Lang, today: dt.date) -> dict[str, Any]:
+    """One application as the organisation's pages show it."""
+    open_, window = _window(app.get("objection_until"), today, lang)
+    decision = app.get("decision")
+    draw = app.get("draw")
+    return {
+        **app,
+        "status_label": app.get(f"status_{lang}") or app["status"],
+        "holder_type_label": app.get(f"holder_type_{lang}") or app["holder_type"],
+        "reasons_shown": _reasons(app.get("reasons") or [], lang),
+        "notes_shown": _reasons(app.get("notes") or [], lang),
+        "window_open": open_,
+        "window_text": window,
+        "decision_shown": None if not decision else {
+            **decision,
+            "outcome_label": label("application_status",
+                                   "approved" if decision["outcome"] == "approve" else "rejected",
+                                   lang),
+        },
+        "draw_shown": None if not draw else {
+            **draw, "day": text("my_draw_set", lang).format(day=draw.get("draw_date")),
+        },
+    }  # fmt: skip
+
+
+def _reasons(items: list[dict[str, Any]], lang: Lang) -> list[dict[str, str]]:
+    return [
+        {"code": str(r["code"]), "title": str(r.get(f"title_{lang}") or r["code"]),
+         "message": str(r.get(f"message_{lang}") or "")}
+        for r in items
+    ]  # fmt: skip
+
+
+def _window(until: str | None, today: dt.date, lang: Lang) -> tuple[bool, str]:
+    if not until:
+        return False, "\u2014"
+    day = dt.date.fromisoformat(str(until)[:10])
+    left = (day - today).days
+    if left >= 0:
+        return True, text("my_window_left", lang).format(until=day.isoformat(), days=left)
+    return False, text("my_window_closed", lang).format(until=day.isoformat())
 
 
 # ------------------------------------------------------------------------------ apply
@@ -107,14 +119,13 @@ def _today(services: Services) -> dt.date:
 def _apply_page(
     request: Request,
     services: Services,
-    viewer: Viewer,
     lang: Lang,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    day = _today(services)
+    day = local_today(services)
     free = services.available_land(day)
     choices = free_land_conclusions(free)
     frames = services.layers.all(("soums", "land_conclusions", "contract_parcels"))
@@ -133,9 +144,8 @@ def _apply_page(
     }
     form = {"how": "draw", "holder_type": "partnership", "members_women": "", "members_men": ""}
     form |= values or {}
-    return _page(
+    return render(
         request,
-        viewer,
         "apply.html",
         lang,
         status=status,
@@ -156,16 +166,8 @@ def apply_form(
     request: Request, services: ServicesDep, viewer: ViewerDep, lang: Lang_ = None
 ) -> Response:
     """The application form: a Land Conclusion with free land, the parcel, the members."""
-    try:
-        require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
-    return _apply_page(request, services, viewer, parse_lang(lang))
-
-
-def _text(form: FormData, key: str) -> str:
-    value = form.get(key)
-    return value.strip() if isinstance(value, str) else ""
+    require(viewer, *APPLICANTS)
+    return _apply_page(request, services, parse_lang(lang))
 
 
 async def _upload(form: FormData, key: str, cap: int) -> tuple[str, bytes]:
@@ -195,18 +197,16 @@ def _count(values: dict[str, str], key: str, errors: dict[str, str], lang: Lang)
 async def apply_submit(request: Request, services: ServicesDep, viewer: ViewerDep) -> Response:
     """File the application and show its answer (a 303 to ``/my/{number}``), or the form
     again with its values and every error next to its field (nothing written)."""
-    try:
-        user = require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
+    user = require(viewer, *APPLICANTS)
     form = await form_with_csrf(request, viewer)
-    lang = parse_lang(_text(form, "lang") or None)
+    lang = parse_lang(form_text(form, "lang") or None)
     keys = ("land_conclusion_id", "how", "holder", "holder_type", "members_women",
             "members_men", "drawn", "corners", "requested_ha")  # fmt: skip
-    values = {k: _text(form, k) for k in keys}
+    values = {k: form_text(form, k) for k in keys}
     errors: dict[str, str] = {}
     settings = services.settings
-    choices = {c["id"]: c for c in free_land_conclusions(services.available_land(_today(services)))}
+    free = services.available_land(local_today(services))
+    choices = {c["id"]: c for c in free_land_conclusions(free)}
     lc_id = values["land_conclusion_id"]
     if lc_id not in choices:
         errors["land_conclusion_id"] = message("org_message", "no_land_conclusion", lang)
@@ -247,7 +247,7 @@ async def apply_submit(request: Request, services: ServicesDep, viewer: ViewerDe
     except PayloadTooLarge as exc:
         errors["file"] = str(exc)
     if errors:
-        return _apply_page(request, services, viewer, lang, values=values, errors=errors,
+        return _apply_page(request, services, lang, values=values, errors=errors,
                            status=422)  # fmt: skip
     filing = ApplicationInput(
         land_conclusion_id=lc_id,
@@ -263,211 +263,10 @@ async def apply_submit(request: Request, services: ServicesDep, viewer: ViewerDe
     except (Conflict, Unprocessable, InvalidGeometry) as exc:
         field = "requested_ha" if how == "size" else "form"
         errors[field] = message("org_message", "refused", lang, why=str(exc))
-        return _apply_page(request, services, viewer, lang, values=values, errors=errors,
+        return _apply_page(request, services, lang, values=values, errors=errors,
                            status=409 if isinstance(exc, Conflict) else 422)  # fmt: skip
     sep = "&" if lang == "en" else "?"
-    return RedirectResponse(f"/my/{answer['id']}{_lang_q(lang)}{sep}filed=1", 303)
-
-
-# ------------------------------------------------------------------------------ my applications
-
-
-def _reasons(items: list[dict[str, Any]], lang: Lang) -> list[dict[str, str]]:
-    return [
-        {"code": str(r["code"]), "title": str(r.get(f"title_{lang}") or r["code"]),
-         "message": str(r.get(f"message_{lang}") or "")}
-        for r in items
-    ]  # fmt: skip
-
-
-def _window(until: str | None, today: dt.date, lang: Lang) -> tuple[bool, str]:
-    if not until:
-        return False, "—"
-    day = dt.date.fromisoformat(str(until)[:10])
-    left = (day - today).days
-    if left >= 0:
-        return True, text("my_window_left", lang).format(until=day.isoformat(), days=left)
-    return False, text("my_window_closed", lang).format(until=day.isoformat())
-
-
-def _shown(app: dict[str, Any], lang: Lang, today: dt.date) -> dict[str, Any]:
-    """One application as the organisation's pages show it."""
-    open_, window = _window(app.get("objection_until"), today, lang)
-    decision = app.get("decision")
-    draw = app.get("draw")
-    return {
-        **app,
-        "status_label": app.get(f"status_{lang}") or app["status"],
-        "holder_type_label": app.get(f"holder_type_{lang}") or app["holder_type"],
-        "filed_local": _local(app.get("filed_at")),
-        "reasons_shown": _reasons(app.get("reasons") or [], lang),
-        "notes_shown": _reasons(app.get("notes") or [], lang),
-        "window_open": open_,
-        "window_text": window,
-        "objections_shown": [
-            {**o, "filed_local": _local(o.get("filed_at"))} for o in app.get("objections") or []
-        ],
-        "decision_shown": None if not decision else {
-            **decision,
-            "decided_local": _local(decision.get("decided_at")),
-            "outcome_label": label("application_status",
-                                   "approved" if decision["outcome"] == "approve" else "rejected",
-                                   lang),
-        },
-        "draw_shown": None if not draw else {
-            **draw, "day": text("my_draw_set", lang).format(day=draw.get("draw_date")),
-        },
-    }  # fmt: skip
-
-
-def _own(services: Services, number: str, user: User) -> dict[str, Any]:
-    app = services.allocation.application(number)
-    if app.get("applicant") != user.name and user.role != "admin":
-        raise Forbidden(message("org_message", "not_yours", "en"))
-    return app
-
-
-def _documents(services: Services, number: str, user: User) -> dict[str, Any] | None:
-    """The application's documents and what is still missing, once the allocation service
-    keeps documents (the "alloc" helper's ``documents``/``missing_documents``)."""
-    allocation: Any = services.allocation
-    if not hasattr(allocation, "documents"):
-        return None
-    return {
-        "items": allocation.documents(number, user=user),
-        "missing": allocation.missing_documents(number, user=user),
-        "required": list(getattr(services.settings.analysis, "required_documents", ()) or ()),
-    }
-
-
-@router.get("/my", response_class=HTMLResponse)
-def my_applications(
-    request: Request, services: ServicesDep, viewer: ViewerDep, lang: Lang_ = None
-) -> Response:
-    """The signed-in organisation's applications, newest first."""
-    try:
-        user = require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
-    language = parse_lang(lang)
-    today = _today(services)
-    rows = services.allocation.applications({"applicant": user.name})
-    apps = [
-        _shown(services.allocation.application(str(r["id"])), language, today)
-        for r in reversed(rows)
-    ]
-    return _page(request, viewer, "my.html", language, title=text("my_title", language),
-                 nav="my", apps=apps)  # fmt: skip
-
-
-def _my_one(
-    request: Request,
-    services: Services,
-    viewer: Viewer,
-    user: User,
-    number: str,
-    lang: Lang,
-    *,
-    status: int = 200,
-    doc_error: str = "",
-    filed: bool = False,
-) -> HTMLResponse:
-    app = _shown(_own(services, number, user), lang, _today(services))
-    return _page(
-        request, viewer, "my_application.html", lang, status=status,
-        title=f"{text('application_title', lang)} {number}", nav="my", app=app, filed=filed,
-        documents=_documents(services, number, user), doc_error=doc_error,
-        can_renew=hasattr(services.allocation, "request_renewal"),
-    )  # fmt: skip
-
-
-@router.get("/my/{number}", response_class=HTMLResponse)
-def my_application(
-    request: Request,
-    number: str,
-    services: ServicesDep,
-    viewer: ViewerDep,
-    lang: Lang_ = None,
-    filed: str | None = None,
-) -> Response:
-    """One of the organisation's applications, all of it."""
-    try:
-        user = require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
-    return _my_one(request, services, viewer, user, number, parse_lang(lang), filed=bool(filed))
-
-
-@router.post("/my/{number}/documents", response_class=HTMLResponse)
-async def my_document_upload(
-    request: Request, number: str, services: ServicesDep, viewer: ViewerDep
-) -> Response:
-    """Upload one required document (PDF, PNG, JPEG: the service checks size and type)."""
-    try:
-        user = require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
-    form = await form_with_csrf(request, viewer)
-    lang = parse_lang(_text(form, "lang") or None)
-    _own(services, number, user)
-    kind = _text(form, "kind")
-    try:
-        name, data = await _upload(form, "file", services.settings.api.max_body_bytes)
-        if not kind or not data:
-            raise FormProblem("file", "document_missing")
-        allocation: Any = services.allocation
-        await run_in_threadpool(
-            allocation.add_document, number, kind=kind, filename=name, data=data, user=user
-        )
-    except FormProblem as exc:
-        return _my_one(request, services, viewer, user, number, lang, status=422,
-                       doc_error=exc.text(lang))  # fmt: skip
-    except (GazarError, Conflict) as exc:
-        status = 413 if isinstance(exc, PayloadTooLarge) else 422
-        return _my_one(request, services, viewer, user, number, lang, status=status,
-                       doc_error=str(exc))  # fmt: skip
-    return RedirectResponse(f"/my/{number}{_lang_q(lang)}#documents", 303)
-
-
-@router.get("/my/{number}/documents/{doc_id}")
-def my_document(
-    request: Request, number: str, doc_id: str, services: ServicesDep, viewer: ViewerDep
-) -> Response:
-    """One uploaded document: the applicant's and the officials' only (the service checks)."""
-    if viewer.user is None:
-        return _sign_in(request)
-    if viewer.user.role == "public":
-        _own(services, number, viewer.user)  # another organisation: 403
-    allocation: Any = services.allocation
-    if not hasattr(allocation, "document"):
-        raise NotFound(f"no document {doc_id} of {number}")
-    meta, data = allocation.document(number, doc_id, user=viewer.user)
-    return Response(
-        data,
-        media_type=str(meta.get("media_type") or "application/octet-stream"),
-        headers={"Content-Disposition": "attachment", "Cache-Control": "private, no-store"},
-    )
-
-
-@router.post("/my/{number}/renewal", response_class=HTMLResponse)
-async def my_renewal(
-    request: Request, number: str, services: ServicesDep, viewer: ViewerDep
-) -> Response:
-    """Request the renewal of the application's contract (``request_renewal``)."""
-    try:
-        user = require(viewer, *APPLICANTS)
-    except SignInNeeded:
-        return _sign_in(request)
-    form = await form_with_csrf(request, viewer)
-    lang = parse_lang(_text(form, "lang") or None)
-    app = _own(services, number, user)
-    allocation: Any = services.allocation
-    try:
-        await run_in_threadpool(allocation.request_renewal, app["parcel_id"], user=user)
-    except (Conflict, Unprocessable) as exc:
-        return _my_one(request, services, viewer, user, number, lang, status=409,
-                       doc_error=str(exc))  # fmt: skip
-    return RedirectResponse(f"/my/{number}{_lang_q(lang)}", 303)
+    return RedirectResponse(f"/my/{answer['id']}{lang_query(lang)}{sep}filed=1", 303)
 
 
 # ------------------------------------------------------------------------------ objections
@@ -476,7 +275,6 @@ async def my_renewal(
 def _objection_page(
     request: Request,
     services: Services,
-    viewer: Viewer,
     number: str,
     lang: Lang,
     *,
@@ -485,9 +283,9 @@ def _objection_page(
     filed: str = "",
     status: int = 200,
 ) -> HTMLResponse:
-    app = _shown(services.allocation.application(number), lang, _today(services))
-    return _page(
-        request, viewer, "objection.html", lang, status=status,
+    app = shown(services.allocation.application(number), lang, local_today(services))
+    return render(
+        request, "objection.html", lang, status=status,
         title=f"{text('objection_title', lang)} · {number}", nav="register", app=app,
         objection={"values": values or {}, "errors": errors or {}, "filed": filed},
     )  # fmt: skip
@@ -503,7 +301,7 @@ def objection_form(
     filed: str | None = None,
 ) -> Response:
     """The application's public summary and the objection form (anyone)."""
-    return _objection_page(request, services, viewer, number, parse_lang(lang),
+    return _objection_page(request, services, number, parse_lang(lang),
                            filed=filed or "")  # fmt: skip
 
 
@@ -514,8 +312,8 @@ async def objection_submit(
     """File an objection from the form: name and reason required, contact optional and
     private; refused after the window, and beyond the per-address rate limit (429)."""
     form = await form_with_csrf(request, viewer)
-    lang = parse_lang(_text(form, "lang") or None)
-    values = {k: _text(form, k) for k in ("name", "reason", "contact")}
+    lang = parse_lang(form_text(form, "lang") or None)
+    values = {k: form_text(form, k) for k in ("name", "reason", "contact")}
     errors: dict[str, str] = {}
     if not values["name"]:
         errors["name"] = message("org_message", "objection_name", lang)
@@ -526,10 +324,10 @@ async def objection_submit(
     except Unprocessable:
         errors["contact"] = message("org_message", "contact_invalid", lang)
     if errors:
-        return _objection_page(request, services, viewer, number, lang, values=values,
+        return _objection_page(request, services, number, lang, values=values,
                                errors=errors, status=422)  # fmt: skip
     user = viewer.user
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request) or "unknown"
     api = services.settings.api
     try:
         services.allocation.application(number)  # 404 before a hit is counted
@@ -548,7 +346,7 @@ async def objection_submit(
     except TooManyRequests as exc:
         errors["form"] = message("org_message", "rate_limited", lang, limit=api.objection_limit,
                                  minutes=max(1, exc.retry_after // 60))  # fmt: skip
-        page = _objection_page(request, services, viewer, number, lang, values=values,
+        page = _objection_page(request, services, number, lang, values=values,
                                errors=errors, status=429)  # fmt: skip
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
@@ -557,9 +355,10 @@ async def objection_submit(
     except (Conflict, Unprocessable) as exc:
         errors["form"] = str(exc)
         status = 409 if isinstance(exc, Conflict) else 422
-        return _objection_page(request, services, viewer, number, lang, values=values,
+        return _objection_page(request, services, number, lang, values=values,
                                errors=errors, status=status)  # fmt: skip
+    # the application's own page, which lists the objection and says it was recorded
     sep = "&" if lang == "en" else "?"
     return RedirectResponse(
-        f"/applications/{number}/objection-form{_lang_q(lang)}{sep}filed={row['id']}", 303
+        f"/applications/{number}{lang_query(lang)}{sep}objection={row['id']}#objection", 303
     )

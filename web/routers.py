@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, apply, documents, inbox, objects, pages
+from web import account, admin, apidocs, apply, documents, inbox, my, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -17,5 +17,6 @@ ROUTERS: Final[list[APIRouter]] = [
     account.router,
     admin.router,
     inbox.router,
-    apply.router,  # the organisation's pages (/apply, /my) and the objection form
+    apply.router,  # the organisation's application form and the objection form
+    my.router,  # the organisation's applications, documents and renewal requests
 ]
