@@ -19,6 +19,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from tests import factories as f
+from tests.workbench import PASSWORD, client_sign_in
 
 LC = "LC-1"
 
@@ -34,9 +35,10 @@ class Env:
     tokens: dict[str, str]
 
     def as_user(self, name: str | None) -> TestClient:
+        """The client signed in as ``name`` through ``/login`` (None: a fresh visitor)."""
         self.client.cookies.clear()
         if name is not None:
-            self.client.cookies.set("gazar_token", self.tokens[name])
+            client_sign_in(self.client, name, PASSWORD)
         return self.client
 
     def csrf(self, path: str) -> str:
@@ -74,6 +76,7 @@ def make_store(path: Path) -> dict[str, str]:
                            ("soum", "soum"), ("mrpam", "mrpam")):  # fmt: skip
             kw = {"soum_code": "MN4322"} if role == "soum" else {}
             tokens[name] = ledger.add_user(name, role=role, actor="setup", **kw)[1]
+            ledger.set_password(name, PASSWORD, actor="setup")
     return tokens
 
 
@@ -269,8 +272,11 @@ def test_anyone_objects_and_the_contact_stays_private(env: Env) -> None:
     secret = "dorj.secret@example.mn"
     r = _object(env, number, contact=secret)
     assert r.status_code == 303, r.text
-    page = env.client.get(r.headers["location"])
-    assert f"{number}/O1" in page.text and secret not in page.text
+    where = r.headers["location"]
+    assert where.startswith(f"/applications/{number}?lang=en&objection={number}/O1")
+    page = env.client.get(where, headers={"Accept": "text/html"})
+    assert 'id="objection-filed"' in page.text and f"{number}/O1" in page.text
+    assert "Бэлчээр" in page.text and secret not in page.text
     # the organisation sees it under My applications
     env.as_user(ORG)
     mine = env.client.get("/my?lang=en").text
@@ -287,7 +293,8 @@ def test_anyone_objects_and_the_contact_stays_private(env: Env) -> None:
         assert secret not in json.dumps([e.__dict__ if hasattr(e, "__dict__") else list(e)
                                          for e in ledger.events()], default=str)  # fmt: skip
         assert ledger.records("objections")[0]["contact"] == secret  # kept in the record
-        assert ledger.events()[-1].actor == "anonymous"
+        filed = [e for e in ledger.events() if e.object.startswith("objections/")]
+        assert [e.actor for e in filed] == ["anonymous"]
         assert ledger.verify_chain().as_dict()["ok"]
 
 
@@ -357,3 +364,138 @@ def test_existing_store_gets_the_contact_column(tmp_path: Path) -> None:
         assert ledger.verify_chain().as_dict()["ok"]
     with sqlite3.connect(db) as c:
         assert "contact" in [r[1] for r in c.execute("PRAGMA table_info(objections)")]
+
+
+def test_the_application_page_carries_the_objection_form(env: Env) -> None:
+    number = _pending(env)
+    html = {"Accept": "text/html"}
+    page = env.client.get(f"/applications/{number}?lang=en", headers=html).text
+    assert 'id="objection-form"' in page and 'name="csrf_token"' in page
+    # a made-up objection id is not announced as recorded
+    page = env.client.get(f"/applications/{number}?objection=<b>forged</b>", headers=html).text
+    assert 'id="objection-filed"' not in page and "<b>forged" not in page
+
+
+def test_the_header_and_home_page_lead_an_organisation_to_apply_and_my(env: Env) -> None:
+    env.as_user(ORG)
+    home = env.client.get("/?lang=en", headers={"Accept": "text/html"}).text
+    assert 'id="home-apply"' in home and 'href="/my?lang=en"' in home
+    page = env.client.get("/register?lang=en").text
+    assert 'href="/apply?lang=en" id="apply-link"' in page
+    assert 'href="/my?lang=en" id="desk-link"' in page
+    env.as_user("soum")
+    assert 'id="apply-link"' not in env.client.get("/register").text
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _upload(env: Env, number: str, kind: str, name: str, data: bytes, **kw: Any) -> Any:
+    token = env.csrf(f"/my/{number}?lang=en")
+    return env.client.post(
+        f"/my/{number}/documents?lang=en",
+        data={"kind": kind, "csrf_token": token, "lang": "en"},
+        files={"file": (name, data, kw.get("media", "application/pdf"))},
+        headers=kw.get("headers"),
+    )
+
+
+def test_documents_upload_and_the_missing_list(env: Env) -> None:
+    env.as_user(ORG)
+    number = _filed(env, _apply(env, how="size", requested_ha="1"))
+    page = env.client.get(f"/my/{number}?lang=en").text
+    assert page.count('<li data-kind="') == 3  # registration, member list, plan
+    r = _upload(env, number, "member_list", "members.pdf", PDF)
+    assert r.status_code == 303, r.text
+    page = env.client.get(f"/my/{number}?lang=en").text
+    assert page.count('<li data-kind="') == 2 and 'data-kind="member_list"' not in page
+    assert "List of members · members.pdf" in page
+    link = re.search(rf'href="(/my/{number}/documents/D1)"', page)
+    assert link
+    got = env.client.get(link.group(1))
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert "attachment" in got.headers["content-disposition"]
+    # another organisation and a visitor get nothing
+    env.as_user(OTHER)
+    assert env.client.get(link.group(1)).status_code == 403
+    env.as_user(None)
+    assert env.client.get(link.group(1)).status_code == 303
+
+
+def test_documents_are_checked_by_content_and_size(env: Env) -> None:
+    env.as_user(ORG)
+    number = _filed(env, _apply(env, how="size", requested_ha="1"))
+    before = env.counts()
+    # an HTML page named .pdf and declared application/pdf
+    r = _upload(env, number, "registration", "cert.pdf", b"<html><script>x</script>%PDF-")
+    assert r.status_code == 422 and 'id="err-doc"' in r.text and "cert.pdf" in r.text
+    r = _upload(env, number, "registration", "empty.pdf", b"")
+    assert r.status_code == 422 and 'id="err-doc"' in r.text
+    cap = env.client.app.state.services.allocation.max_document_bytes  # type: ignore[attr-defined]
+    r = _upload(env, number, "registration", "big.pdf", PDF + b"0" * cap)
+    assert r.status_code == 413 and 'id="err-doc"' in r.text
+    r = _upload(env, number, "passport", "p.pdf", PDF)
+    assert r.status_code == 422 and 'id="err-doc"' in r.text
+    # without the CSRF token
+    r = env.client.post(f"/my/{number}/documents", data={"kind": "registration"},
+                        files={"file": ("a.pdf", PDF, "application/pdf")})  # fmt: skip
+    assert r.status_code == 403
+    assert env.counts() == before
+    # another organisation cannot add one
+    env.as_user(OTHER)
+    token = env.csrf("/my?lang=en")
+    before = env.counts()
+    r = env.client.post(f"/my/{number}/documents", data={"kind": "registration",
+                        "csrf_token": token}, files={"file": ("a.pdf", PDF, "application/pdf")})  # fmt: skip
+    assert r.status_code == 403 and env.counts() == before
+
+
+def _approved(env: Env) -> tuple[str, str]:
+    """An application of ORG, approved by the soum: its number and contract's parcel id."""
+    import datetime as dt
+
+    env.as_user(ORG)
+    number = _filed(env, _apply(env, how="size", requested_ha="1"))
+    services = env.client.app.state.services  # type: ignore[attr-defined]
+    ledger = services.allocation.ledger()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)  # after the objection window
+    ledger.clock = lambda: later
+    soum = next(u for u in ledger.users() if u.name == "soum")
+    decided = services.allocation.decide(number, outcome="approve", reason="OK", user=soum)
+    env.as_user(ORG)  # the sessions of 40 days ago have expired
+    return number, str(decided["parcel_id"])
+
+
+def test_renewal_request_within_the_window(env: Env) -> None:
+    import datetime as dt
+
+    number, parcel_id = _approved(env)
+    services = env.client.app.state.services  # type: ignore[attr-defined]
+    ledger = services.allocation.ledger()
+    page = env.client.get(f"/my/{number}?lang=en").text
+    assert 'id="contract"' in page and 'id="renew-form"' not in page  # years to go
+    expires = dt.date.fromisoformat(services.allocation.contract(parcel_id)["expires_on"])
+    soon = dt.datetime.combine(expires - dt.timedelta(days=20), dt.time(4), tzinfo=dt.UTC)
+    ledger.clock = lambda: soon
+    env.as_user(ORG)
+    page = env.client.get(f"/my/{number}?lang=en").text
+    assert 'id="renew-form"' in page and "20 days left" in page
+    token = env.csrf(f"/my/{number}?lang=en")
+    # another organisation cannot ask for it
+    env.as_user(OTHER)
+    other = env.csrf("/my")
+    r = env.client.post(f"/my/{number}/renewal", data={"csrf_token": other})
+    assert r.status_code == 403
+    env.as_user(ORG)
+    token = env.csrf(f"/my/{number}?lang=en")
+    r = env.client.post(f"/my/{number}/renewal", data={"csrf_token": token, "lang": "en"})
+    assert r.status_code == 303, r.text
+    page = env.client.get(r.headers["location"]).text
+    assert 'id="renew-sent"' in page and 'id="renew-form"' not in page
+    assert services.allocation.contract(parcel_id)["renewals"][0]["requested_by"] == ORG
+    # twice: refused with the reason, nothing written
+    before = env.counts()
+    r = env.client.post(f"/my/{number}/renewal", data={"csrf_token": token, "lang": "en"})
+    assert r.status_code == 409 and 'id="err-renew"' in r.text and "already" in r.text
+    assert env.counts() == before
