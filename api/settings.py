@@ -79,6 +79,10 @@ class ApiSettings(BaseSettings):
     #: every token until the oldest failure is that old; counted in each server process's memory
     token_failures: int = Field(5, ge=1)
     token_failure_window_s: float = Field(60.0, gt=0)
+    #: objections filed from one client address within ``objection_window_s`` seconds beyond
+    #: this many get 429 (counted in the store's database: every worker shares the count)
+    objection_limit: int = Field(5, ge=1)
+    objection_limit_window_s: int = Field(3600, ge=1)
     #: an uploaded archive (zipped shapefile, KMZ) holding more files than this gets 413
     max_upload_members: int = Field(50, ge=1)
     #: an archive whose files expand to more bytes than this, in all, gets 413 (read from the

@@ -204,12 +204,14 @@ def sign_in(page: Any, name: str, password: str, *, base: str | None = None) -> 
     """Sign ``page`` in through the ``/login`` form (of ``base``, else the page's server)."""
     root = base or re.match(r"https?://[^/]+", page.url).group(0)  # type: ignore[union-attr]
     page.context.clear_cookies()  # a fresh visitor (signing in as someone else)
-    page.goto(root + "/login", wait_until="domcontentloaded")
+    # networkidle: a favicon still loading when the form is sent is aborted (a console error)
+    page.goto(root + "/login", wait_until="networkidle")
     form = page.locator("form.login, form[action^='/login']").first
     form.locator("input[name='name']").fill(name)
     form.locator("input[name='password']").fill(password)
     with page.expect_navigation():
         form.locator("button[type='submit'], input[type='submit']").first.click()
+    page.wait_for_load_state("networkidle")
     if "/login" in page.url.split("?")[0]:
         raise AssertionError(f"{name} could not sign in: {page.locator('main').inner_text()}")
 

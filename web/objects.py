@@ -40,6 +40,7 @@ from web.i18n import parse_lang, text
 from web.negotiate import PAGES_PREFIX
 from web.register import draw_recipe, reason_rows, register_actors
 from web.render import render
+from web.session import viewer as viewer_of
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -143,8 +144,8 @@ def _lc_name(services: Services, lc_id: object) -> str:
 def home(request: Request, lang: Lang_ = None) -> HTMLResponse:
     """What Gazar is, and the ways in; the user's desk once signed in."""
     language = parse_lang(lang)
-    viewer = getattr(request.state, "viewer", None)
-    signed_in = bool(getattr(viewer, "signed_in", False))
+    viewer = viewer_of(request)  # the session's user, read now (render reads it later)
+    signed_in = viewer.signed_in
     return render(
         request,
         "home.html",
@@ -153,7 +154,7 @@ def home(request: Request, lang: Lang_ = None) -> HTMLResponse:
         nav="home",
         links=HOME_LINKS,
         signed_in=signed_in,
-        user_name=getattr(getattr(viewer, "user", None), "name", None),
+        user_name=viewer.user.name if viewer.user is not None else None,
     )
 
 
@@ -162,7 +163,11 @@ def home(request: Request, lang: Lang_ = None) -> HTMLResponse:
 
 @router.get(PAGES_PREFIX + "/applications/{number}", response_class=HTMLResponse)
 def application_page(
-    request: Request, number: str, services: ServicesDep, lang: Lang_ = None
+    request: Request,
+    number: str,
+    services: ServicesDep,
+    lang: Lang_ = None,
+    objection: Annotated[str | None, Query(description="an objection just recorded")] = None,
 ) -> HTMLResponse:
     """One application: who, where, when, its status and reasons, its place in the queue, the
     objection window, objections, draws and the decision, and a small map."""
@@ -216,6 +221,10 @@ def application_page(
             ]
         ),
         json_href=f"/applications/{number}?f=json",
+        # the objection form's answer (web.apply): named only when it is this one's
+        objection_filed=next(
+            (str(o["id"]) for o in doc.get("objections") or [] if o.get("id") == objection), ""
+        ),
     )
 
 

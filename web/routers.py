@@ -7,7 +7,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, desk, documents, inbox, objects, pages
+from web import account, admin, apidocs, apply, desk, documents, inbox, my, objects, pages
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -18,4 +18,6 @@ ROUTERS: Final[list[APIRouter]] = [
     admin.router,
     inbox.router,
     desk.router,  # the soum official's desk (/desk) and its forms
+    apply.router,  # the organisation's application form and the objection form
+    my.router,  # the organisation's applications, documents and renewal requests
 ]

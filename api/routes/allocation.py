@@ -20,12 +20,12 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 import shapely
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from api.auth import UserDep
-from api.deps import AllocationDep
+from api.deps import AllocationDep, ServicesDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
 from api.services.access import require_role
@@ -118,6 +118,12 @@ class ApplicationIn(BaseModel):
 class ObjectionIn(BaseModel):
     reason: str = Field(min_length=1)
     name: str = ""
+    contact: str | None = Field(
+        None,
+        max_length=254,
+        description="The objector's phone number or e-mail address: kept private (never in "
+        "the log, the register or a feed)",
+    )
 
 
 class DecisionIn(BaseModel):
@@ -207,10 +213,23 @@ def get_application(number: str, allocation: AllocationDep) -> dict[str, Any]:
     created=True,
 )
 def create_objection(
-    number: str, body: ObjectionIn, allocation: AllocationDep, user: UserDep
+    number: str, body: ObjectionIn, request: Request, services: ServicesDep, user: UserDep
 ) -> dict[str, Any]:
-    """Object to an application (published with it) while its objection window is open."""
-    return allocation.object_to(number, name=body.name, reason=body.reason, user=user)
+    """Object to an application (published with it) while its objection window is open;
+    anyone may object (without a token the objector's name is required); at most
+    GAZAR_OBJECTION_LIMIT per account, or per client address without a token, within
+    GAZAR_OBJECTION_LIMIT_WINDOW_S (429 beyond)."""
+    limits = services.settings.api
+    address = request.client.host if request.client else "unknown"
+    services.limits.take(
+        "objection",
+        f"user:{user.name}" if user is not None else f"address:{address}",
+        limit=limits.objection_limit,
+        window_s=limits.objection_limit_window_s,
+    )
+    return services.allocation.object_to(
+        number, name=body.name, reason=body.reason, contact=body.contact, user=user
+    )
 
 
 @_read("/applications/{number}/objections", "listObjections")

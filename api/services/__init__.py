@@ -33,6 +33,7 @@ from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
+from api.services.limits import RateLimits
 from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
@@ -73,6 +74,8 @@ class Services:
         self.pipeline = PipelineService(
             self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
         )
+        #: rate limits shared by every worker (objections per address)
+        self.limits = RateLimits(self.open_ledger)
         self.accounts = AccountService(self.open_ledger, settings.api)
         self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()

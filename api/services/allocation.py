@@ -30,6 +30,7 @@ from api.services.allocation_checks import (
     ApplicationInput,
     accepted_day,
     approval_blockers,
+    check_contact,
     check_geometry,
     check_input,
     check_move,
@@ -60,6 +61,7 @@ from layers.ledger import (
     RecordNotFound,
     User,
     parse_json_list,
+    public_record,
     stamp,
 )
 from layers.schema import STORE_CRS
@@ -215,13 +217,29 @@ class AllocationService(ContractOps, DocumentOps):
     # ----------------------------------------------------------------------- objections
 
     def object_to(
-        self, number: str, *, name: str, reason: str, user: User | None
+        self,
+        number: str,
+        *,
+        name: str,
+        reason: str,
+        user: User | None,
+        contact: str | None = None,
     ) -> dict[str, Any]:
-        """File an objection within the objection window; shown with the application."""
-        who = authorize(user, "object")
+        """File an objection within the objection window; shown with the application.
+
+        Anyone may object, signed in or not (``user`` None: logged as ``anonymous``, and the
+        objector's name is then required). ``contact`` (a phone number or an e-mail address)
+        is kept in the record only: never in the log, the register or any feed
+        (:data:`layers.ledger.SECRET_COLUMNS`).
+        """
+        who = authorize(user, "object") if user is not None else None
         if not reason.strip():
             raise Unprocessable(both("allocation_message", "objection_reason"))
-        with self.ledger().transaction(actor=who.name, request=f"object {number}") as tx:
+        if who is None and not name.strip():
+            raise Unprocessable(both("org_message", "objection_name"))
+        kept = check_contact(contact)
+        actor = _name(who)
+        with self.ledger().transaction(actor=actor, request=f"object {number}") as tx:
             app = one(tx, "applications", number).iloc[0]
             today = self._today(tx.now())
             until = app["objection_until"]
@@ -239,12 +257,13 @@ class AllocationService(ContractOps, DocumentOps):
                 "id": f"{number}/O{k}",
                 "application_id": number,
                 "filed_at": stamp(tx.now()),
-                "name": name.strip() or who.name,
+                "name": name.strip() or actor,
                 "reason": reason.strip(),
-                "actor": who.name,
+                "actor": actor,
+                "contact": kept,
             }
             tx.insert("objections", [row])
-        return row
+        return public_record("objections", row)
 
     # ------------------------------------------------------------------------ decisions
 
@@ -541,7 +560,7 @@ class AllocationService(ContractOps, DocumentOps):
         ledger = self.ledger()
         if ledger.applications(ids=[number]).empty:
             raise RecordNotFound("applications", number)
-        return ledger.records("objections", where={"application_id": number})
+        return views.public_objections(ledger, number)
 
     def decision(self, number: str) -> dict[str, Any]:
         """The decision on an application (RecordNotFound when none is recorded)."""

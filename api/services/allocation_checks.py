@@ -8,6 +8,7 @@ the checks see what the write will be judged against; a refusal raises and nothi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -157,6 +158,23 @@ def check_geometry(geom: shapely.Geometry, *, what: str = "application") -> shap
     if fixed[0] is None or fixed[0].is_empty:
         raise InvalidGeometry(f"the {what}'s polygon has no area once repaired")
     return fixed[0]
+
+
+#: an objector's contact: an e-mail address, or a phone number (digits, spaces, + - ( ))
+_EMAIL: Final = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[A-Za-z]{2,24}$")
+_PHONE: Final = re.compile(r"^\+?[0-9 ()\-]{6,24}$")
+
+
+def check_contact(contact: str | None) -> str | None:
+    """An objector's contact as kept (None for none); refused (422) unless it reads as an
+    e-mail address or a phone number."""
+    text = (contact or "").strip()
+    if not text:
+        return None
+    digits = sum(ch.isdigit() for ch in text)
+    if len(text) <= 254 and (_EMAIL.match(text) or (_PHONE.match(text) and digits >= 6)):
+        return text
+    raise Unprocessable(both("org_message", "contact_invalid"))
 
 
 def check_input(data: ApplicationInput, settings: AnalysisSettings) -> None:

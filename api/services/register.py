@@ -26,7 +26,7 @@ from geo.settings import AnalysisSettings
 from layers.cells import safe_cell
 from layers.geojson import collection
 from layers.labels import label, messages
-from layers.ledger import Ledger, RecordNotFound, parse_json_list, stamp
+from layers.ledger import Ledger, RecordNotFound, parse_json_list, public_record, stamp
 
 #: columns of ``/register.csv``: one row per record, the ``section`` saying which kind
 CSV_COLUMNS: Final = (
@@ -75,13 +75,20 @@ def application_view(ledger: Ledger, number: str, *, settings: AnalysisSettings)
     lc = str(frame["land_conclusion_id"].iloc[0])
     rows = application_rows(ledger.applications(where={"land_conclusion_id": lc}), settings)
     out = next(r for r in rows if r["id"] == number)
-    out["objections"] = ledger.records("objections", where={"application_id": number})
+    out["objections"] = public_objections(ledger, number)
     decisions = ledger.records("decisions", where={"application_id": number})
     out["decision"] = decisions[0] if decisions else None
     draws = [d for d in ledger.records("draws") if number in parse_json_list(d["applications"])]
     out["draw"] = draw_json(draws[0]) if draws else None
     out["geometry"] = shapely.geometry.mapping(frame.geometry.iloc[0])
     return out
+
+
+def public_objections(ledger: Ledger, number: str | None = None) -> list[dict[str, Any]]:
+    """The objections (to application ``number``, or all) as anyone may read them: without
+    the objector's contact, which only the record keeps."""
+    where = None if number is None else {"application_id": number}
+    return [public_record("objections", o) for o in ledger.records("objections", where=where)]
 
 
 def _application_json(row: pd.Series) -> dict[str, Any]:
@@ -154,7 +161,7 @@ def register(
     moment = now or ledger.clock()
     today = today_of(moment, settings)
     queue = application_rows(ledger.applications(), settings)
-    objections = ledger.records("objections")
+    objections = public_objections(ledger)
     count: dict[str, int] = {}
     for o in objections:
         count[o["application_id"]] = count.get(o["application_id"], 0) + 1

@@ -50,6 +50,7 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("name", "TEXT"),
         ("reason", "TEXT NOT NULL"),
         ("actor", "TEXT"),
+        ("contact", "TEXT"),  # the objector's phone or e-mail: private (SECRET_COLUMNS)
     ),
     "decisions": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # the application number: one decision each
@@ -132,16 +133,18 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 
-#: Columns never copied into the log.
+#: Columns never copied into the log (nor into any feed: :func:`public_record`).
 SECRET_COLUMNS: Final = {
     "gazar_users": ("salt", "token_hash", "password_hash"),
     "document_contents": ("data",),
+    "objections": ("contact",),
 }
 
-#: Operational tables: sign-in sessions and failed sign-in counters. Kept in the store's
-#: database so that every server process shares them, but they are not layers nor allocation
-#: records: no log triggers, never a layer's revision, never in the hash chain (the sign-ins,
-#: sign-outs and lockouts themselves are logged as events, see ``Ledger.log_event``).
+#: Operational tables: sign-in sessions, failed sign-in counters and rate limits. Kept in the
+#: store's database so that every server process shares them, but they are not layers nor
+#: allocation records: no log triggers, never a layer's revision, never in the hash chain
+#: (the sign-ins, sign-outs and lockouts themselves are logged as events, see
+#: ``Ledger.log_event``).
 OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "gazar_sessions": (
         ("id", "TEXT NOT NULL PRIMARY KEY"),  # SHA-256 of the session id; the id is not kept
@@ -159,6 +162,13 @@ OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("first_at", "TEXT NOT NULL"),
         ("last_at", "TEXT NOT NULL"),
         ("locked_until", "TEXT"),
+    ),
+    # hits per key (an action and a hashed address) in its current window of time, shared
+    # by every worker (:meth:`layers.ledger.Ledger.count_hit`)
+    "gazar_rate_limits": (
+        ("key", "TEXT NOT NULL PRIMARY KEY"),
+        ("bucket", "BIGINT NOT NULL"),  # the window: seconds since the epoch // its length
+        ("hits", "INTEGER NOT NULL"),
     ),
 }
 
@@ -188,7 +198,8 @@ def operational_columns(table: str) -> list[str]:
 
 def missing_columns(table: str, existing: set[str]) -> list[tuple[str, str]]:
     """The columns of a record table that an older store's table lacks, to be added with
-    ``ALTER TABLE ... ADD COLUMN`` when the ledger's statements change (each may be NULL)."""
+    ``ALTER TABLE ... ADD COLUMN`` when the ledger's statements change (each may be NULL;
+    e.g. ``objections.contact``). The one migration of both backends."""
     if not existing:
         return []
     return [(c, t) for c, t in RECORDS.get(table, ()) if c not in existing]
@@ -250,6 +261,12 @@ def logged_columns(table: str, geom: str) -> list[str]:
         return [*table_kind(table).columns, geom]
     secret = SECRET_COLUMNS.get(table, ())
     return [c for c, _ in RECORDS[table] if c not in secret]
+
+
+def public_record(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as anyone may read it: without the table's :data:`SECRET_COLUMNS`."""
+    secret = SECRET_COLUMNS.get(table, ())
+    return {k: v for k, v in row.items() if k not in secret}
 
 
 def record_columns(table: str) -> list[str]:

@@ -17,6 +17,9 @@ from layers.ledger.sessions import SignInRecords
 from layers.ledger.users import UserAccounts
 from layers.store import ReadQuery, Store, WriteMode
 
+#: the operational table of :meth:`Ledger.count_hit`
+RATE_LIMITS = "gazar_rate_limits"
+
 
 class LedgerTx(ABC):
     """What may be done inside one ledger transaction (the write lock is held)."""
@@ -84,6 +87,23 @@ class Ledger(Store, UserAccounts, SignInRecords):
     @abstractmethod
     def transaction(self, *, actor: str, request: str) -> AbstractContextManager[LedgerTx]:
         """One write transaction by ``actor``: every change in it is logged under that name."""
+
+    def count_hit(self, key: str, *, window_s: int) -> int:
+        """Count one hit of ``key`` in the current window of ``window_s`` seconds (server
+        time) and return the window's hits so far, this one included.
+
+        Operational data (a rate limit shared by every worker): one row per key in
+        ``gazar_rate_limits``, restarted when a new window begins; never logged, never a
+        layer's revision. The row is locked while it is counted, so that concurrent workers
+        never lose a hit.
+        """
+        bucket = int(self.clock().timestamp() // window_s)
+        with self.operational() as tx:
+            tx.insert(RATE_LIMITS, {"key": key, "bucket": bucket, "hits": 0}, if_absent=True)
+            (row,) = tx.rows(RATE_LIMITS, {"key": key}, lock=True)
+            hits = int(row["hits"]) + 1 if int(row["bucket"]) == bucket else 1
+            tx.update(RATE_LIMITS, {"key": key}, {"bucket": bucket, "hits": hits})
+        return hits
 
     @contextmanager
     def acting_as(self, actor: str, request: str) -> Iterator[None]:
