@@ -569,6 +569,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print()
         api.run(data.demo, today=DEMO_DAY, repeats=args.repeats, full=full)
+        from bench import incremental
+
+        print()
+        incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
     same_reads = True
     if not args.no_backends:
         from bench import backends

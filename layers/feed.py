@@ -77,14 +77,14 @@ def _last_ops(rows: list[tuple[Any, ...]], since: int) -> FeedChanges:
     """``(id, op, seq)`` rows in any order -> the last op of each id."""
     last: dict[str, tuple[int, str]] = {}
     top = since
-    for fid, op, seq in rows:
-        seq = int(seq)
-        top = max(top, seq)
+    for fid, op, at in rows:
+        pos = int(at)
+        top = max(top, pos)
         if op == "reset":
             continue
         have = last.get(fid)
-        if have is None or have[0] < seq:
-            last[fid] = (seq, op)
+        if have is None or have[0] < pos:
+            last[fid] = (pos, op)
     up = tuple(sorted(i for i, (_, op) in last.items() if op == "upsert"))
     gone = tuple(sorted(i for i, (_, op) in last.items() if op == "delete"))
     return FeedChanges(up, gone, top)
@@ -316,9 +316,7 @@ PG_SEQ = (
 def pg_reset(conn: Any, layer: str) -> None:
     """Forget ``layer``'s rows and raise its floor (after a wholesale rewrite)."""
     conn.execute(
-        "DO $do$ DECLARE top bigint; BEGIN\n"
-        + _PG_RESET.format(layer=_lit(layer))
-        + "END $do$"
+        "DO $do$ DECLARE top bigint; BEGIN\n" + _PG_RESET.format(layer=_lit(layer)) + "END $do$"
     )
 
 
@@ -361,4 +359,4 @@ def pg_prune(conn: Any, layer: str, keep: int | None = None) -> int:
     return int(gone)
 
 
-__all__ = ["KEEP", "FeedChanges", "sqlite_changes", "pg_changes"]
+__all__ = ["KEEP", "FeedChanges", "pg_changes", "sqlite_changes"]

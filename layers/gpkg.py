@@ -482,7 +482,7 @@ class GeoPackageStore(Store):
 
     def fids(self, layer: str, ids: list[str] | None = None) -> dict[str, int]:
         kind = self._kind(layer)
-        sql, params = f'SELECT id, fid FROM "{kind.name}"', ()
+        sql, params = f'SELECT id, fid FROM "{kind.name}"', tuple[str, ...]()
         if ids is not None:
             sql += " WHERE id IN (SELECT value FROM json_each(?))"
             params = (orjson.dumps([str(i) for i in ids]).decode(),)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -89,8 +90,10 @@ def _geoms(frame: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
 def _fids_of(frame: gpd.GeoDataFrame, fids: dict[str, int]) -> npt.NDArray[np.int64]:
     """Each row's fid; a row the fid query missed (deleted meanwhile: the feed says so next
     time) sorts last."""
-    got = pd.Series(fids, dtype="float64").reindex(frame["id"].astype(str).to_numpy())
-    return got.fillna(np.iinfo(np.int64).max).to_numpy(dtype=np.int64)
+    got = pd.Series(fids, dtype="int64").reindex(
+        frame["id"].astype(str).to_numpy(), fill_value=np.iinfo(np.int64).max
+    )
+    return cast("npt.NDArray[np.int64]", got.to_numpy(dtype=np.int64))
 
 
 class LayerCache:
@@ -254,7 +257,5 @@ def _compose(layer: str, deltas: list[LayerDelta]) -> LayerDelta:
         seen |= set(d.previous["id"].astype(str)) | set(d.upserted["id"].astype(str))
     previous = pd.concat(before, ignore_index=True)
     existed = set(previous["id"].astype(str))
-    gone = tuple(
-        sorted(i for i, k in gone_at.items() if up_at.get(i, -1) < k and i in existed)
-    )
+    gone = tuple(sorted(i for i, k in gone_at.items() if up_at.get(i, -1) < k and i in existed))
     return LayerDelta(layer, upserted, gone, previous)
