@@ -145,9 +145,11 @@ def test_a_single_write_rereads_only_its_feature(
     assert cache.get("contract_parcels") is after  # nothing changed: no read at all
     assert calls == []
     delta = cache.delta_since("contract_parcels", token)
-    assert delta is not None and delta.size == 1 and delta.previous["id"].tolist() == [
-        one["id"].iloc[0]
-    ]
+    assert (
+        delta is not None
+        and delta.size == 1
+        and delta.previous["id"].tolist() == [one["id"].iloc[0]]
+    )
     assert cache.delta_since("contract_parcels", cache.token("contract_parcels")).empty  # type: ignore[union-attr]
     assert cache.delta_since("contract_parcels", "a token never seen") is None
 
@@ -194,7 +196,9 @@ def _raw_sql_changes(store: Store, name: str, frame: gpd.GeoDataFrame) -> None:
                 f'UPDATE "{name}" SET geom = ST_Multi(ST_Translate(geom, %s, 0)) WHERE id = %s',
                 (_SHIFT, ids[1]),
             )
-            conn.execute(f'UPDATE "{name}" SET id = %s WHERE id = %s', (ids[2] + "-renamed", ids[2]))
+            conn.execute(
+                f'UPDATE "{name}" SET id = %s WHERE id = %s', (ids[2] + "-renamed", ids[2])
+            )
             conn.execute(f'DELETE FROM "{name}" WHERE id = %s', (gone,))
         return
     with sqlite3.connect(store.location) as conn:  # QGIS: its own connection, GPKG functions
@@ -205,7 +209,9 @@ def _raw_sql_changes(store: Store, name: str, frame: gpd.GeoDataFrame) -> None:
             "WHERE id = ?",
             (blob, "-sql", ids[0]),
         )
-        conn.execute(f'UPDATE "{name}" SET geom = ? WHERE id = ?', (_blob(_moved(frame.iloc[[1]])), ids[1]))
+        conn.execute(
+            f'UPDATE "{name}" SET geom = ? WHERE id = ?', (_blob(_moved(frame.iloc[[1]])), ids[1])
+        )
         conn.execute(f'UPDATE "{name}" SET id = ? WHERE id = ?', (ids[2] + "-renamed", ids[2]))
         conn.execute(f'DELETE FROM "{name}" WHERE id = ?', (gone,))
 
