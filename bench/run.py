@@ -589,6 +589,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for f in figures
             if f.goal.met(f.gazar) is False
         ]
+        from bench import incremental
+
+        print()
+        incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
     if not args.no_cli:
         from bench import startup
 

@@ -24,6 +24,7 @@ import orjson
 import pandas as pd
 import shapely
 
+from layers import feed
 from layers.errors import RecordRefused, StoreError
 from layers.gpkg_meta import layer_infos
 from layers.integrity import BrokenRow, broken_rows_query, refusal, sqlite_trigger_ddl
@@ -306,16 +307,20 @@ class GeoPackageStore(Store):
                     self._create_layer(c, kind)
                 for stmt in sqlite_trigger_ddl(kind):
                     c.execute(stmt)
+            feed.sqlite_ensure(c)
             c.execute(
                 "INSERT OR REPLACE INTO gazar_meta VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
 
     def _rules_current(self) -> bool:
-        """Whether every layer's check triggers are there as this Gazar's schema writes them."""
+        """Whether every layer's check and change feed triggers are there as this Gazar's
+        schema writes them (a store made before the feed gets it on open)."""
         have = dict(
             self._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
         )
+        if not feed.sqlite_feed_current(have):
+            return False
         for kind in REGISTRY.values():
             for stmt in sqlite_trigger_ddl(kind):
                 if stmt.startswith("CREATE TRIGGER "):
@@ -443,13 +448,51 @@ class GeoPackageStore(Store):
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
 
     def revision(self, layer: str) -> str:
+        """Gazar's write counter, ``gpkg_contents.last_change`` (GDAL and QGIS set it) and the
+        layer's change feed position (every writer moves it): three index lookups."""
         kind = layer_kind(layer)
-        row = self._conn.execute(
-            "SELECT (SELECT value FROM gazar_meta WHERE key = ?), "
-            "(SELECT last_change FROM gpkg_contents WHERE table_name = ?)",
-            (f"revision:{kind.name}", kind.name),
-        ).fetchone()
-        return f"{row[0] or 0}/{row[1]}"
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT (SELECT value FROM gazar_meta WHERE key = ?), "
+                "(SELECT last_change FROM gpkg_contents WHERE table_name = ?), "
+                f"(SELECT max(seq) FROM {feed.FEED_TABLE} WHERE layer = ?)",
+                (f"revision:{kind.name}", kind.name, kind.name),
+            ).fetchone()
+        return f"{row[0] or 0}/{row[1]}/{row[2] or 0}"
+
+    def changes(self, layer: str, since: int) -> feed.FeedChanges | None:
+        if layer not in REGISTRY:
+            return None
+        with self._lock, self._read_snapshot() as c:
+            return feed.sqlite_changes(c, layer, since)
+
+    def change_seq(self, layer: str) -> int:
+        if layer not in REGISTRY:
+            return 0
+        with self._lock:
+            return feed.sqlite_seq(self._conn, layer)
+
+    def fids(self, layer: str, ids: list[str] | None = None) -> dict[str, int]:
+        kind = self._kind(layer)
+        sql, params = f'SELECT id, fid FROM "{kind.name}"', tuple[str, ...]()
+        if ids is not None:
+            sql += " WHERE id IN (SELECT value FROM json_each(?))"
+            params = (orjson.dumps([str(i) for i in ids]).decode(),)
+        with self._lock:
+            return dict(self._conn.execute(sql, params).fetchall())
+
+    @contextmanager
+    def _read_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads seeing one state of the file (a read transaction, unless one runs)."""
+        conn = self._conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -498,6 +541,8 @@ class GeoPackageStore(Store):
             c.executemany(insert, chunk)
             if progress is not None:
                 progress(len(chunk))
+        if mode == "replace":  # rewritten wholesale: readers of the feed re-read the layer
+            feed.sqlite_reset(c, t)
         self._touch(c, t)
 
     @staticmethod
@@ -515,6 +560,8 @@ class GeoPackageStore(Store):
 
     @staticmethod
     def _touch(c: sqlite3.Connection, table: str) -> None:
+        if table in REGISTRY:
+            feed.sqlite_prune(c, table)
         c.execute(
             "INSERT INTO gazar_meta VALUES (?, '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",

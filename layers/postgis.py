@@ -35,6 +35,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from layers import feed
 from layers.errors import RecordRefused, StoreError
 from layers.integrity import (
     TRIGGER_PREFIX,
@@ -212,6 +213,7 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
     for kind in _missing_layers(conn):
         for stmt in layer_ddl(kind):
             conn.execute(stmt)
+    feed.pg_ensure(conn)
     for kind in REGISTRY.values():
         for text in pg_trigger_ddl(kind):
             conn.execute(sql.SQL(text))  # type: ignore[arg-type]  # built from the registry
@@ -233,7 +235,10 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
 
 
 def _rules_current(conn: psycopg.Connection[Any]) -> bool:
-    """Whether every layer's check trigger is there, with the body this Gazar writes."""
+    """Whether every layer's check and change feed triggers are there, as this Gazar writes
+    them (a database made before the feed gets it on open)."""
+    if not feed.pg_feed_current(conn):
+        return False
     for kind in REGISTRY.values():
         function = pg_trigger_ddl(kind)[0]
         name, body = function.split('"')[1], function.split("$body$")[1]
@@ -373,12 +378,29 @@ class PostGISStore(Store):
     def revision(self, layer: str) -> str:
         kind = self._kind(layer)
         rows = self._fetch(
-            sql.SQL("SELECT revision, xmin::text FROM {} WHERE layer = %s").format(
-                sql.Identifier(REVISION_TABLE)
-            ),
-            (kind.name,),
+            sql.SQL(
+                "SELECT (SELECT revision || '/' || xmin::text FROM {} WHERE layer = %s), "
+                "(SELECT max(seq) FROM {} WHERE layer = %s)"
+            ).format(sql.Identifier(REVISION_TABLE), sql.Identifier(feed.FEED_TABLE)),
+            (kind.name, kind.name),
         )
-        return f"{rows[0][0]}/{rows[0][1]}" if rows else "0"
+        rev, seq = rows[0]
+        return "0" if rev is None and seq is None else f"{rev or 0}/{seq or 0}"
+
+    def changes(self, layer: str, since: int) -> feed.FeedChanges | None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return feed.pg_changes(conn, layer, since)
+
+    def change_seq(self, layer: str) -> int:
+        return int(self._fetch(sql.SQL(feed.PG_SEQ), (layer, layer))[0][0])  # type: ignore[arg-type]
+
+    def fids(self, layer: str, ids: list[str] | None = None) -> dict[str, int]:
+        query = sql.SQL("SELECT id, fid FROM {}").format(sql.Identifier(self._kind(layer).name))
+        if ids is None:
+            return dict(self._fetch(query))  # type: ignore[arg-type]
+        query = sql.SQL("{} WHERE id = ANY(%s::text[])").format(query)
+        return dict(self._fetch(query, ([str(i) for i in ids],)))  # type: ignore[arg-type]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -432,6 +454,7 @@ class PostGISStore(Store):
                 ),
                 ([str(i) for i in ids],),
             )
+            feed.pg_after_write(conn, kind.name, replace=False)
             return cur.rowcount
 
 
@@ -492,7 +515,8 @@ def write_features(
 ) -> None:
     """Write one layer kind's rows (:func:`prepare_rows`) on ``conn`` in the caller's
     transaction, as ``Store.write``'s ``mode`` says: ``replace`` empties the table first,
-    ``upsert`` deletes the rows with the same ids first, ``append`` only adds."""
+    ``upsert`` deletes the rows with the same ids first, ``append`` only adds; then the change
+    feed's upkeep (``layers.feed.pg_after_write``)."""
     table = sql.Identifier(kind.name)
     if mode == "replace":
         conn.execute(sql.SQL("DELETE FROM {}").format(table))
@@ -502,6 +526,7 @@ def write_features(
             ([r[1] for r in rows],),
         )
     copy_rows(conn, kind, rows, progress)
+    feed.pg_after_write(conn, kind.name, replace=mode == "replace")
 
 
 def error_reason(exc: psycopg.Error) -> str:

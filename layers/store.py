@@ -23,6 +23,8 @@ from layers.schema import LayerKind
 if TYPE_CHECKING:  # the backends load geopandas; the interface needs it only for its types
     import geopandas as gpd
 
+    from layers.feed import FeedChanges
+
 #: Bump when the tables change; the store refuses files written by a newer Gazar.
 SCHEMA_VERSION = 1
 
@@ -83,6 +85,23 @@ class Store(ABC):
     @abstractmethod
     def revision(self, layer: str) -> str:
         """A token that changes whenever the layer changes (for caches); cheap to ask."""
+
+    def changes(self, layer: str, since: int) -> FeedChanges | None:
+        """What changed in ``layer`` after the change feed position ``since`` (``layers.feed``):
+        ``(ids_upserted, ids_deleted, last_seq)``, whoever wrote (Gazar, QGIS, psql). None when
+        the feed does not reach back to ``since`` (pruned, the layer rewritten wholesale, a
+        table outside the feed): the caller re-reads the layer."""
+        return None
+
+    def change_seq(self, layer: str) -> int:
+        """The layer's change feed position now: remember it *before* reading the layer, then
+        ask :meth:`changes` from it."""
+        return 0
+
+    def fids(self, layer: str, ids: list[str] | None = None) -> dict[str, int]:
+        """The storage key (``fid``) of each feature (of ``ids``, or all): ``read`` returns
+        rows in ``fid`` order, so a cache patching a layer keeps the order a full read has."""
+        raise NotImplementedError
 
     def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
         """One feature as a one-row GeoDataFrame; ``FeatureNotFound`` if there is none."""
