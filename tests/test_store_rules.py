@@ -283,3 +283,33 @@ def test_gazars_own_write_past_the_rules_is_refused_by_name(seeded: Store) -> No
     assert "layer rehab_zones" in text and "RZ-9" in text and "parcel_id" in text
     assert "nothing was written" in text
     assert snapshot(seeded) == before
+
+
+def test_making_the_ledger_keeps_the_stores_own_triggers(tmp_path: Any) -> None:
+    """The ledger replaces only its own triggers (log and keep) when it makes or upgrades its
+    schema: the store's rule triggers and change feed stay, in the process that made the ledger
+    as in any other."""
+    from layers.gpkg import GeoPackageStore
+    from layers.ledger import open_ledger
+
+    path = tmp_path / "fresh.gpkg"
+    with GeoPackageStore(path):
+        pass
+
+    def triggers() -> set[str]:
+        with sqlite3.connect(path) as c:
+            return {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+
+    before = triggers()
+    assert any(name.startswith("gazar_check_") for name in before)
+    with open_ledger(str(path)) as ledger:
+        after = triggers()
+        assert before <= after
+        with pytest.raises(Exception, match="rehab_zones|stage"):
+            with sqlite3.connect(path) as c:
+                register_functions(c)
+                c.execute(
+                    "INSERT INTO rehab_zones (id, geom, stage) VALUES ('Z', ?, 'nonsense')",
+                    (_blob(_multi(shapely.box(106, 47, 106.01, 47.01))),),
+                )
+        assert ledger.read("rehab_zones").empty

@@ -266,7 +266,8 @@ def _ensure(conn: psycopg.Connection[Any]) -> None:
             for name, table in conn.execute(
                 "SELECT t.tgname, quote_ident(c.relname) FROM pg_trigger AS t "
                 "JOIN pg_class AS c ON c.oid = t.tgrelid "
-                "WHERE NOT t.tgisinternal AND t.tgname LIKE 'gazar\\_%' "
+                "WHERE NOT t.tgisinternal "
+                "AND (t.tgname LIKE 'gazar\\_log%' OR t.tgname LIKE 'gazar\\_keep%') "
                 "AND c.relnamespace = current_schema()::regnamespace"
             ).fetchall():
                 conn.execute(

@@ -155,7 +155,9 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
             if APPLICATIONS.name not in tables:
                 self._create_layer(c, APPLICATIONS)
             for (name,) in c.execute(
-                "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'gazar_%'"
+                "SELECT name FROM sqlite_master WHERE type='trigger' "
+                "AND (name LIKE 'gazar\\_log\\_%' ESCAPE '\\' "
+                "OR name LIKE 'gazar\\_keep\\_%' ESCAPE '\\')"
             ).fetchall():
                 c.execute(f'DROP TRIGGER "{name}"')
             for table in RECORDS:  # columns added since the store's tables were made
