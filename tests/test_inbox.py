@@ -200,9 +200,9 @@ def test_a_soum_officials_forged_issue_is_refused_and_writes_nothing(client: Any
     from tests.workbench import client_sign_in, csrf_of
 
     lc = _submitted(client, "under_review")
-    before, events = _statuses(client), len(client.app.state.services.allocation.events())
-    client_sign_in(client, "wb-soum")
+    client_sign_in(client, "wb-soum")  # logged by design (a "sign in" event): before counting
     token = csrf_of(client.get("/map").text)  # the header's sign-out form carries it
+    before, events = _statuses(client), len(client.app.state.services.allocation.events())
     form = {"csrf_token": token, "decision_ref": "X/1", "valid_until": "2031-01-01"}
     answer = client.post(f"/inbox/{lc}/issue", data=form, follow_redirects=False)
     assert answer.status_code == 403
