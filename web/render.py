@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
+from geo.review_overlaps import STATUS_GROUP
 from geo.rules import SEVERITY_LABELS
 from layers.labels import Lang, label
 from web.headers import add_nonce, request_nonce
@@ -110,6 +111,14 @@ def _switch_url(request: Request, lang: Lang) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def status_text(layer: str, value: str | None, lang: Lang) -> str:
+    """A stored feature's status (or stage, or kind) as a person reads it."""
+    if value is None:
+        return ""
+    group = STATUS_GROUP.get(layer)
+    return label(group, value, lang) if group else value
+
+
 def render(
     request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -136,6 +145,8 @@ def render(
         "pct": _pct,
         "severity": lambda s: SEVERITY_LABELS.get(s, (s, s))[side],
         "layer": lambda name: label("layer", str(name), lang) if name else "",
+        # the review's overlapped features (_review.html, on /check and MRPAM's review)
+        "overlap_status": lambda layer, value: status_text(str(layer), value, lang),
         "shown": lambda n, total: (
             text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
         ),
