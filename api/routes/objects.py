@@ -3,8 +3,8 @@
 ``GET /land_conclusions/{lc_id}`` and ``GET /contracts/{parcel_id}`` answer a GeoJSON Feature
 with the labels, and for a Land Conclusion its pipeline step, days waiting, queue and
 contracts, for a contract its term, status, renewal window, renewals, status changes and the
-holder's rehabilitation zones (:mod:`api.services.objects`). A browser asking the same address for HTML gets the object's
-page instead (``web/negotiate.py``).
+holder's rehabilitation zones (:mod:`api.services.objects`). A browser asking the same
+address for HTML gets the object's page instead (``web/negotiate.py``).
 """
 
 from __future__ import annotations
