@@ -145,13 +145,30 @@ def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
 
 os.environ.setdefault("COLUMNS", "200")
 
+#: Debian's chromium, which every browser test drives through the ``browser`` fixture
+CHROMIUM = Path("/usr/bin/chromium")
+#: its command line (no sandbox: tests run as root in containers)
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's chromium driven by Playwright: one for the whole session, shared by every
-    browser test module (a second Playwright cannot start while one runs)."""
-    from tests.test_browser import ARGS, CHROMIUM
-
+    """Debian's chromium driven by Playwright: one for the whole session (of each xdist
+    worker), shared by every browser test. The ONLY place a test starts Playwright: its sync
+    API keeps an asyncio loop running in the thread while it is open, so a second
+    ``sync_playwright()`` in the same worker fails ("using Playwright Sync API inside the
+    asyncio loop"). A test wanting its own viewport or cookies opens a context on it
+    (``browser.new_context(...)``) and closes that context."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

@@ -23,16 +23,7 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.conftest import CHROMIUM  # noqa: E402 - after the skip; the others import it here
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
@@ -289,8 +280,13 @@ def test_check_shows_the_verdict_for_an_uploaded_file(
     assert verdict.get_attribute("data-verdict") == "conflicts"
     assert "Conflicts" in verdict.inner_text()
     assert v.page.locator("#findings tr.finding").count() == 2
+    # every overlapped feature (issue 13): the two parcels it breaks the rule with, and its
+    # Land Conclusion, which a parcel may overlap (info, drawn blue beside the red ones)
+    assert v.page.locator("tr.overlap").count() == 3
+    allowed = v.page.locator("tr.overlap[data-severity='info']")
+    assert allowed.count() == 1 and "Land Conclusions" in allowed.inner_text()
     drawn = v.drawn()
-    assert drawn["layers"]["overlaps"] == 2 and drawn["layers"]["proposal"] == 1
+    assert drawn["layers"]["overlaps"] == 3 and drawn["layers"]["proposal"] == 1
     v.clean()
 
 

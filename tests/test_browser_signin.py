@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests import factories as f
-from tests.test_browser import ARGS, CHROMIUM, serve
+from tests.test_browser import CHROMIUM, serve
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
@@ -32,14 +32,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ledger.add_user("Bolormaa", role="admin", actor="setup", password=GOOD)
     with serve(db) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("lang", ["mn", "en"])

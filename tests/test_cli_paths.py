@@ -30,6 +30,7 @@ VALUES: dict[str, str] = {
     "layer": "land_conclusions",
     "land_conclusion_id": "LC-1",
     "number": "LC-1/A1",
+    "parcel_id": "P-1",
     "outcome": "approve",
     "status": "issued",
     "draw_id": "D-1",

@@ -9,6 +9,7 @@ advisory lock), so exactly one succeeds and the others get 409 with their reason
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -199,14 +200,30 @@ def test_concurrent_approvals_on_two_workers(server: tuple[str, str, dict[str, A
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] + [409] * (N - 1), [r.text for r in responses if r.status_code >= 500]
     (won,) = [r.json() for r in responses if r.status_code == 200]
-    assert won["application_id"] == info["order"][0]  # the draw's winner
+    winner = info["order"][0]
+    assert won["application_id"] == winner  # the draw's winner
     for r in responses:
         if r.status_code == 409:
             body = r.json()
             assert body["code"] == "Conflict" and body["reasons"]
-            assert {x["code"] for x in body["reasons"]} <= {"RANKED_BEHIND", "PARCEL_OVERLAP"}
+            # before the winner's approval commits, a loser is ranked behind it; after, the
+            # same transaction has made every loser ineligible (LAND_GRANTED): not pending
+            found = {x["code"] for x in body["reasons"]}
+            assert found in ({"RANKED_BEHIND"}, {"NOT_PENDING"}), found
             assert all(x["message_mn"] and x["message_en"] for x in body["reasons"])
     assert _active_parcels_do_not_overlap(path) == 1
+    with open_ledger(path, create=False) as ledger:  # nothing half-written
+        group = set(info["numbers"])
+        decided = [d for d in ledger.records("decisions") if d["application_id"] in group]
+        assert [d["application_id"] for d in decided] == [winner]
+        for app in ledger.applications(ids=sorted(group)).to_dict("records"):
+            if app["id"] == winner:
+                assert app["status"] == "approved"
+                continue
+            assert app["status"] == "ineligible", app
+            granted = [r for r in json.loads(app["reasons"]) if r["code"] == "LAND_GRANTED"]
+            assert len(granted) == 1 and winner in granted[0]["message_en"], app
+        assert ledger.verify_chain().ok
     assert took < 30
 
     # 2. twenty approvals of one application, at once (a double-clicked button)

@@ -187,19 +187,17 @@ def test_an_issued_land_conclusion_prints(issued: TestClient) -> None:
 # --------------------------------------------------------------------------- printed at A4
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path("/tmp/shots-report")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-def test_the_report_prints_at_a4_with_its_map_and_page_numbers(client: TestClient) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_report_prints_at_a4_with_its_map_and_page_numbers(
+    client: TestClient, browser: Any
+) -> None:
     html = _report(client, "html", "en", id="NEW-7", name="North gully").text
     SHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 794, "height": 1123})
+    ctx = browser.new_context(viewport={"width": 794, "height": 1123})
+    try:
+        page = ctx.new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("request", lambda r: errors.append(r.url) if not r.url.startswith(
@@ -209,7 +207,8 @@ def test_the_report_prints_at_a4_with_its_map_and_page_numbers(client: TestClien
         page.screenshot(path=str(SHOTS / "report-print.png"), full_page=True)
         pdf = page.pdf(format="A4", print_background=True, path=str(SHOTS / "report.pdf"))
         box = page.locator("svg.doc-map").bounding_box()
-        browser.close()
+    finally:
+        ctx.close()
     assert errors == []
     assert pdf.startswith(b"%PDF-") and _pages(pdf) >= 2
     assert box is not None and box["width"] <= 794  # the map fits the A4 page

@@ -196,13 +196,30 @@ def test_the_inbox_needs_a_sign_in_and_mrpam(client: Any) -> None:
     assert page.status_code == 200 and f'data-id="{lc}"' in page.text
 
 
+def test_every_waiting_land_conclusion_s_review_page_lists_its_overlaps(client: Any) -> None:
+    """The review page draws the review's tables, the overlapped features among them (whose
+    status the shared helper ``overlap_status`` labels), for each Land Conclusion waiting."""
+    from tests.workbench import client_sign_in
+
+    client_sign_in(client, "wb-mrpam")
+    lcs = client.app.state.services.layers.get("land_conclusions")
+    waiting = sorted(lcs.loc[lcs["status"].isin(["submitted", "under_review"]), "id"])
+    assert waiting
+    overlapped = 0
+    for lc in waiting:
+        page = client.get(f"/inbox/{lc}?lang=en")
+        assert page.status_code == 200, (lc, page.text[-400:])
+        overlapped += page.text.count('<tr class="overlap"')
+    assert overlapped > 0  # the demo has a waiting one over other land
+
+
 def test_a_soum_officials_forged_issue_is_refused_and_writes_nothing(client: Any) -> None:
     from tests.workbench import client_sign_in, csrf_of
 
     lc = _submitted(client, "under_review")
-    before, events = _statuses(client), len(client.app.state.services.allocation.events())
-    client_sign_in(client, "wb-soum")
+    client_sign_in(client, "wb-soum")  # logged by design (a "sign in" event): before counting
     token = csrf_of(client.get("/map").text)  # the header's sign-out form carries it
+    before, events = _statuses(client), len(client.app.state.services.allocation.events())
     form = {"csrf_token": token, "decision_ref": "X/1", "valid_until": "2031-01-01"}
     answer = client.post(f"/inbox/{lc}/issue", data=form, follow_redirects=False)
     assert answer.status_code == 403

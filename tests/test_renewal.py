@@ -217,6 +217,15 @@ def test_the_routes(env: Env, store_location: str) -> None:
         assert r.status_code == 200 and r.json()["expires_on"] == "2032-05-30"
         doc = client.get(f"/contracts/{pid}").json()
         assert doc["renewals"][0]["decided_by"] == "soum-http"
+        # one document per contract: the GeoJSON Feature, with the allocation record
+        assert doc["type"] == "Feature" and doc["geometry"]["type"] == "Polygon"
+        props = doc["properties"]
+        assert props["expires_on"] == "2032-05-30" and props["renewal"] is None
+        assert props["application_id"] == pid.removeprefix("CP-") and props["changes"] == []
+        blocked = client.get(f"/contracts/{env.parcels['B']}").json()["properties"]["renewal"]
+        assert blocked["renewal_eligible"] is False and blocked["blocking_zones"] == ["R-B"]
+        page = client.get(f"/contracts/{env.parcels['B']}?lang=en", headers={"Accept": "text/html"})
+        assert 'id="contract-renewal"' in page.text and "Renewal refused" in page.text
         assert client.get("/contracts/NO-SUCH").status_code == 404
         app.state.services.ledger = None
 

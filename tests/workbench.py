@@ -40,6 +40,7 @@ from typing import Any, Final
 import pytest
 
 from layers.ledger import User
+from tests.conftest import CHROMIUM as CHROMIUM_PATH
 
 #: the password every workbench user has (long enough, not a common one)
 PASSWORD: Final = "Tal-Nutag-2026-workbench"
@@ -57,7 +58,7 @@ USERS: Final[tuple[tuple[str, str, str | None, str | None], ...]] = (
 #: the actor named in the log for the set-up writes
 SETUP_ACTOR: Final = "workbench-setup"
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
+CHROMIUM: Final = CHROMIUM_PATH  # the browser is conftest's session fixture ``browser``
 LOCAL: Final = ("http://127.0.0.1", "data:", "blob:", "about:")
 
 

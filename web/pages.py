@@ -212,11 +212,8 @@ def _check_page(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    from web.report import status_text
-
     context.setdefault("kind", "parcel")
     context.setdefault("soum", "")
-    context.setdefault("overlap_status", lambda layer, value: status_text(layer, value, lang))
     return render(
         request,
         "check.html",

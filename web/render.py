@@ -58,13 +58,6 @@ def _pct(value: object) -> str:
     return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
 
 
-def _overlap_status(layer: str, value: object, lang: Lang) -> str:
-    if value is None:
-        return ""
-    group = STATUS_GROUP.get(layer)
-    return label(group, str(value), lang) if group else str(value)
-
-
 def local_time(value: object, offset_hours: float = 8.0) -> str:
     """An ISO time stamp (UTC, as the ledger writes them) as Mongolia's time
     ``YYYY-MM-DD HH:MM`` (``offset_hours``: ``AnalysisSettings.utc_offset_hours``); a date
@@ -118,6 +111,14 @@ def _switch_url(request: Request, lang: Lang) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def status_text(layer: str, value: object, lang: Lang) -> str:
+    """A stored feature's status (or stage, or kind) as a person reads it."""
+    if value is None:
+        return ""
+    group = STATUS_GROUP.get(layer)
+    return label(group, str(value), lang) if group else str(value)
+
+
 def render(
     request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -144,8 +145,8 @@ def render(
         "pct": _pct,
         "severity": lambda s: SEVERITY_LABELS.get(s, (s, s))[side],
         "layer": lambda name: label("layer", str(name), lang) if name else "",
-        # an overlapped feature's status as a person reads it (the review tables, _review.html)
-        "overlap_status": lambda layer, value: _overlap_status(layer, value, lang),
+        # the review's overlapped features (_review.html, on /check and MRPAM's review)
+        "overlap_status": lambda layer, value: status_text(str(layer), value, lang),
         "shown": lambda n, total: (
             text("shown_first", lang).replace("{n}", f"{n:,}") + f" / {total:,}"
         ),

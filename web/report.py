@@ -15,7 +15,6 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.review_overlaps import STATUS_GROUP
 from geo.review_types import Review, verdict_label
 from geo.rules import SEVERITY_LABELS
 from layers.labels import Lang, label
@@ -33,7 +32,7 @@ from web.document import (
 )
 from web.fonts import FontMissing, font_files
 from web.i18n import pick, text
-from web.render import ha
+from web.render import ha, status_text
 
 
 def _words(key: str, lang: Lang, **values: object) -> str:
@@ -170,14 +169,6 @@ def review_document(
         verdict=result.verdict,
         notes=tuple(notes),
     )
-
-
-def status_text(layer: str, value: str | None, lang: Lang) -> str:
-    """A stored feature's status (or stage, or kind) as a person reads it."""
-    if value is None:
-        return ""
-    group = STATUS_GROUP.get(layer)
-    return label(group, value, lang) if group else value
 
 
 def overlap_table(result: Review, lang: Lang) -> Table:

@@ -35,10 +35,8 @@ from layers.schema import REGISTRY, layer_kind
 if TYPE_CHECKING:
     import datetime as dt
 
-    import geopandas as gpd
-
     from layers.importer import DuplicateIds, ImportPlan
-    from layers.store import LayerInfo
+    from layers.store import LayerInfo, Store
 
 _PROGRESS_FROM = 2000  # features: show a progress bar from this size on
 
@@ -248,11 +246,12 @@ def export_cmd(
     )
 
 
-def _demo_rasters(
-    layers: dict[str, gpd.GeoDataFrame], folder: Path, *, seed: int, today: dt.date
-) -> None:
+def _demo_rasters(store: Store, folder: Path, *, seed: int, today: dt.date) -> None:
+    """The demo's rasters over the store as written, allocation record included: the
+    rehabilitation zones of its contracts (and their stages) recover in the NDVI too."""
     from api.services.rasters import write_demo_rasters
 
+    layers = {name: store.read(name) for name in ("land_conclusions", "rehab_zones")}
     written = write_demo_rasters(layers, folder, seed=seed, today=today)
     out.print(f"[green]Demo rasters written:[/] {folder} ({len(written)} files: "
               "NDVI before and after, and a DEM, per soum)")  # fmt: skip
@@ -313,7 +312,7 @@ def demo_cmd(
                       f"{scale}, as of {day})")  # fmt: skip
             _demo_allocation(location, day)
             if folder is not None:
-                _demo_rasters(layers, folder, seed=seed, today=day)
+                _demo_rasters(store, folder, seed=seed, today=day)
             else:
                 out.print("Demo rasters not written: a PostGIS store keeps its rasters in the "
                           f"folder {RASTERS_ENV} names; set it to write them there")  # fmt: skip
@@ -340,8 +339,8 @@ def demo_cmd(
         for suffix in ("", "-wal", "-shm"):
             Path(tmp_name + suffix).unlink(missing_ok=True)
     out.print(f"[green]Demo store written:[/] {target} (seed {seed}, scale {scale}, as of {day})")
-    _demo_rasters(layers, raster_dir(str(target), folder=folder), seed=seed, today=day)
     with store_at(str(target)) as store:
+        _demo_rasters(store, raster_dir(str(target), folder=folder), seed=seed, today=day)
         from api.commands.summary import print_summary
 
         print_summary(store, today=day)

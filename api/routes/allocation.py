@@ -354,13 +354,6 @@ def renew_contract(
     return allocation.renew(parcel_id, reason=body.reason, user=user)
 
 
-@_read("/contracts/{parcel_id}", "getContract", "A contract with its renewals and status changes")
-def get_contract(parcel_id: str, allocation: AllocationDep) -> dict[str, Any]:
-    """One contract: its fields, the approved application, whether it may be renewed now,
-    its renewals and status changes."""
-    return allocation.contract(parcel_id)
-
-
 @_write(
     "/rehab_zones/{zone_id}/stage",
     "setRehabStage",

@@ -7,9 +7,10 @@ in both languages (status, soum name, holder type), plus what a person asks next
 - a Land Conclusion: its pipeline step and days waiting (:func:`geo.lifecycle.pipeline` with
   the settings' limits), its official hectares, its queue in order
   (:meth:`AllocationService.applications`) and its contracts;
-- a contract: its Land Conclusion and soum, the days left in its term, the renewals recorded
-  in the ledger (a ``renewals`` record table, once the ledger has one), and the rehabilitation
-  zones of its holder with their stage.
+- a contract: its Land Conclusion and soum, the days left in its term, its allocation record
+  (approved application, renewal window, renewals, status changes:
+  :meth:`AllocationService.contract`), and the rehabilitation zones of its holder with their
+  stage.
 
 Reads only: the layers through the layer cache, the allocation records through the
 allocation service. Nothing here knows HTTP.
@@ -32,7 +33,6 @@ from geo.area import official_ha
 from geo.lifecycle import pipeline
 from layers.labels import label
 from layers.ledger import RecordNotFound
-from layers.ledger.base import RECORDS
 
 if TYPE_CHECKING:  # the services import this module's callers, not the other way round
     from api.services import Services
@@ -41,7 +41,6 @@ __all__ = [
     "contract_document",
     "land_conclusion_document",
     "local_today",
-    "renewals_of",
     "soum_names",
 ]
 
@@ -151,22 +150,33 @@ def land_conclusion_document(services: Services, lc_id: str, *, today: dt.date) 
     return doc
 
 
-def renewals_of(services: Services, parcel_id: str) -> list[dict[str, Any]]:
-    """The renewals of a contract recorded in the ledger, oldest first; [] while the ledger
-    has no ``renewals`` record table (or cannot be opened)."""
-    if "renewals" not in RECORDS:
-        return []
+def _contract_record(services: Services, parcel_id: str) -> dict[str, Any]:
+    """The allocation record of a contract (:meth:`AllocationService.contract`): its renewal
+    window, renewals, status changes and approved application; empty while the ledger cannot
+    be opened."""
     try:
-        rows = services.allocation.ledger().records("renewals")
+        return services.allocation.contract(parcel_id)
     except LedgerUnavailable:
-        return []
-    keys = ("parcel_id", "contract_id", "contract_parcel_id")
-    return [r for r in rows if any(str(r.get(k)) == parcel_id for k in keys if k in r)]
+        return {"renewal": None, "renewals": [], "changes": [], "application_id": None}
+
+
+def _labelled_change(change: dict[str, Any]) -> dict[str, Any]:
+    """A contract's status change with both statuses labelled in both languages."""
+    out = dict(change)
+    out["status_before_mn"], out["status_before_en"] = _pair(
+        "contract_status", change["status_before"]
+    )
+    out["status_mn"], out["status_en"] = _pair("contract_status", change["status"])
+    return out
 
 
 def contract_document(services: Services, parcel_id: str, *, today: dt.date) -> dict[str, Any]:
-    """A contract parcel as a Feature: holder, term, status, Land Conclusion and soum, its
-    renewals, and the rehabilitation zones of its holder with their stage.
+    """A contract parcel as a Feature: holder, term, status, Land Conclusion and soum, and
+    from the allocation record (:meth:`AllocationService.contract`) the approved
+    ``application_id``, ``renewal`` (whether it may be renewed now and why, None outside the
+    window) and its status ``changes``; beside the properties, like a Land Conclusion's queue
+    and contracts, its ``renewals`` (oldest first) and the rehabilitation zones of its holder
+    with their stage.
 
     Raises
     ------
@@ -199,7 +209,11 @@ def contract_document(services: Services, parcel_id: str, *, today: dt.date) -> 
         item["stage_mn"], item["stage_en"] = _pair("rehab_stage", z["stage"])
         item["this_parcel"] = str(z["parcel_id"]) == parcel_id
         rehab.append(item)
+    record = _contract_record(services, parcel_id)
+    props["application_id"] = record["application_id"]
+    props["renewal"] = record["renewal"]
+    props["changes"] = [_labelled_change(c) for c in record["changes"]]
     doc = _feature(row, props)
-    doc["renewals"] = renewals_of(services, parcel_id)
+    doc["renewals"] = record["renewals"]
     doc["rehab_zones"] = rehab
     return doc
