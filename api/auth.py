@@ -77,7 +77,8 @@ BEARER = HTTPBearer(
     scheme_name="bearerAuth",
     bearerFormat="gazar token",
     description="A token made by `gazar users add NAME --role ROLE` (shown once): "
-    "`Authorization: Bearer <token>`. Reads need none; every write needs one.",
+    "`Authorization: Bearer <token>`. Public reads need none, nor does an objection; "
+    "every other write, and reading an application's documents, needs one.",
     auto_error=False,
 )
 

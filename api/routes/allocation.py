@@ -56,15 +56,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _write(
-    path: str, operation_id: str, summary: str, *, created: bool = False
+    path: str, operation_id: str, summary: str, *, created: bool = False, anyone: bool = False
 ) -> Callable[[F], F]:
-    """A write: POST ``path``, answering 201 (``created``) or 200, or any refusal of _ERRORS."""
+    """A write: POST ``path``, answering 201 (``created``) or 200, or any refusal of _ERRORS;
+    ``anyone``: the token is optional (the OpenAPI document says so)."""
     return router.post(
         path,
         status_code=201 if created else 200,
         operation_id=operation_id,
         summary=summary,
         responses=_ERRORS,
+        # FastAPI appends the list to the declared scheme: [{bearerAuth}, {}], the token optional
+        openapi_extra={"security": [{}]} if anyone else None,
     )
 
 
@@ -211,6 +214,7 @@ def get_application(number: str, allocation: AllocationDep) -> dict[str, Any]:
     "createObjection",
     "Object to an application within its objection window",
     created=True,
+    anyone=True,
 )
 def create_objection(
     number: str, body: ObjectionIn, request: Request, services: ServicesDep, user: UserDep

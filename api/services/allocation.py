@@ -25,10 +25,8 @@ import shapely
 from api.services import register as views
 from api.services.access import Forbidden, Unauthorized, authorize, require_role
 from api.services.allocation_checks import (
-    REHAB_ORDER,
     REVIEW_MOVES,
     ApplicationInput,
-    accepted_day,
     approval_blockers,
     check_contact,
     check_geometry,
@@ -40,7 +38,6 @@ from api.services.allocation_checks import (
     one,
     overlapping_pending,
     pad,
-    soum_of_zone,
     text_or_none,
     today_of,
 )
@@ -52,7 +49,6 @@ from geo import allocation as rules
 from geo.availability import LandConclusionNotInForce
 from geo.settings import AnalysisSettings
 from layers.errors import StoreError
-from layers.labels import label
 from layers.ledger import (
     APPLICATIONS,
     Conflict,
@@ -497,42 +493,6 @@ class AllocationService(ContractOps, DocumentOps):
                     changes["valid_until"] = valid_until
             tx.update("land_conclusions", lc_id, changes)
             row = tx.read("land_conclusions", ids=[lc_id]).iloc[0]
-        return views.feature_json(row)
-
-    def set_rehab_stage(
-        self,
-        zone_id: str,
-        *,
-        stage: str,
-        user: User | None,
-        accepted_on: dt.date | None = None,
-    ) -> dict[str, Any]:
-        """Move a rehabilitation zone forward. Acceptance records the day the commission
-        accepted it: ``accepted_on`` is required for ``accepted`` (422 without, or in the
-        future) and ignored for the other stages."""
-        require_role(user, "contracts")
-        with self.ledger().transaction(actor=_name(user), request=f"rehab {zone_id} {stage}") as tx:
-            zone = one(tx, "rehab_zones", zone_id).iloc[0]
-            soum, aimag = soum_of_zone(tx, zone)
-            authorize(user, "contracts", soum_code=soum, aimag_code=aimag)
-            if stage not in REHAB_ORDER:
-                raise Unprocessable(f"stage must be one of {', '.join(REHAB_ORDER)}, not {stage!r}")
-            now_stage = str(zone["stage"])
-            if REHAB_ORDER.index(stage) <= REHAB_ORDER.index(now_stage):
-                raise Conflict(
-                    both(
-                        "allocation_message",
-                        "rehab_forward",
-                        id=zone_id,
-                        now=now_stage,
-                        now_mn=label("rehab_stage", now_stage),
-                    )
-                )
-            changes: dict[str, Any] = {"stage": stage}
-            if stage == "accepted":
-                changes["accepted_on"] = accepted_day(accepted_on, self._today(tx.now()))
-            tx.update("rehab_zones", zone_id, changes)
-            row = tx.read("rehab_zones", ids=[zone_id]).iloc[0]
         return views.feature_json(row)
 
     # --------------------------------------------------------------------------- reads

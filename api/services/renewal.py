@@ -1,5 +1,5 @@
 """Contracts after their approval: renewal (requested by the holder, granted by an official of
-the parcel's soum) and status changes with their reasons.
+the parcel's soum), status changes with their reasons, and the stages of rehabilitation zones.
 
 Mixed into :class:`api.services.allocation.AllocationService`; each write is one ledger
 transaction whose actor is the acting user, as every allocation write.
@@ -35,9 +35,12 @@ from api.services import register as views
 from api.services.access import Forbidden, Unauthorized, authorize, require_role
 from api.services.allocation_checks import (
     CONTRACT_MOVES,
+    REHAB_ORDER,
+    accepted_day,
     check_move,
     one,
     soum_of_parcel,
+    soum_of_zone,
     today_of,
 )
 from api.services.errors import Unprocessable
@@ -250,6 +253,44 @@ class ContractOps:
         return views.feature_json(row)
 
     # -------------------------------------------------------------------------- reads
+
+    def set_rehab_stage(
+        self,
+        zone_id: str,
+        *,
+        stage: str,
+        user: User | None,
+        accepted_on: dt.date | None = None,
+    ) -> dict[str, Any]:
+        """Move a rehabilitation zone forward. Acceptance records the day the commission
+        accepted it: ``accepted_on`` is required for ``accepted`` (422 without, or in the
+        future) and ignored for the other stages."""
+        require_role(user, "contracts")
+        with self.ledger().transaction(actor=_name(user), request=f"rehab {zone_id} {stage}") as tx:
+            zone = one(tx, "rehab_zones", zone_id).iloc[0]
+            soum, aimag = soum_of_zone(tx, zone)
+            authorize(user, "contracts", soum_code=soum, aimag_code=aimag)
+            if stage not in REHAB_ORDER:
+                raise Unprocessable(f"stage must be one of {', '.join(REHAB_ORDER)}, not {stage!r}")
+            now_stage = str(zone["stage"])
+            if REHAB_ORDER.index(stage) <= REHAB_ORDER.index(now_stage):
+                raise Conflict(
+                    both(
+                        "allocation_message",
+                        "rehab_forward",
+                        id=zone_id,
+                        now=now_stage,
+                        now_mn=label("rehab_stage", now_stage),
+                    )
+                )
+            changes: dict[str, Any] = {"stage": stage}
+            if stage == "accepted":
+                changes["accepted_on"] = accepted_day(
+                    accepted_on, today_of(tx.now(), self.settings)
+                )
+            tx.update("rehab_zones", zone_id, changes)
+            row = tx.read("rehab_zones", ids=[zone_id]).iloc[0]
+        return views.feature_json(row)
 
     def contract(self, parcel_id: str, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """One contract: its fields, ``application_id`` (the approved application, None for
