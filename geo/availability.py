@@ -48,7 +48,7 @@ a per-Land-Conclusion ``union_all``/``difference`` loop (6.5 s) to
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 import geopandas as gpd
@@ -326,6 +326,7 @@ def availability(
     *,
     today: dt.date,
     threads: int | None = None,
+    ids: Collection[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """The land of each Land Conclusion in force: allocated, blocked, excluded and available.
 
@@ -353,6 +354,12 @@ def availability(
         ``expires_on`` are left out.
     threads : int, optional
         Threads for the geometry operations; default ``min(2, os.cpu_count())``.
+    ids : collection of str, optional
+        Only these Land Conclusions (those in force among them): the entry point for
+        recomputing the few a change touched (:mod:`geo.incremental`). Each row depends only
+        on its Land Conclusion and the features intersecting it, so the other layers may be
+        narrowed to the features near these Land Conclusions; a row equals the whole-store
+        answer's row.
 
     Returns
     -------
@@ -392,6 +399,8 @@ def availability(
     _need(rehab_zones, "rehab_zones", ["stage"])
 
     use = in_force(land_conclusions, today=today)
+    if ids is not None:
+        use &= land_conclusions["id"].astype(str).isin(pd.Index(list(ids), dtype=object)).to_numpy()
     lcs, repaired = _checked(land_conclusions, layer="land_conclusions", mask=use)
     par, rep = _checked(parcels, layer="contract_parcels", mask=holds_land(parcels))
     repaired += rep

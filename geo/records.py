@@ -9,11 +9,12 @@ the analysis can use and one ``RECORD_INVALID`` finding per broken row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Container, Mapping
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -35,6 +36,8 @@ class UsableRecords:
     broken: pd.DataFrame
     #: every row, with unusable geometry left out (None): to find the soum of a broken row
     located: dict[str, gpd.GeoDataFrame]
+    #: per layer checked, which rows of ``located`` are in ``frames`` (not dropped)
+    kept: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
 
 def _why(code: str, **values: object) -> tuple[str, str]:
@@ -109,13 +112,18 @@ def _reference_problems(
     frame: gpd.GeoDataFrame,
     layers: Mapping[str, gpd.GeoDataFrame],
     reported: Collection[tuple[str, str]],
+    known_ids: Mapping[str, Container[str]],
 ) -> list[tuple[int, tuple[str, str]]]:
     out = []
     for f in kind.fields:
         if f.references is None or (kind.name, f.name) in reported or f.name not in frame:
             continue
-        target = layers.get(f.references)
-        known = set() if target is None else set(target["id"].astype(str))
+        known: Container[str]
+        if f.references in known_ids:
+            known = known_ids[f.references]
+        else:
+            target = layers.get(f.references)
+            known = set() if target is None else set(target["id"].astype(str))
         values = frame[f.name]
         for i in np.flatnonzero(values.notna().to_numpy(dtype=bool)):
             if str(values.iloc[i]) not in known:
@@ -130,6 +138,7 @@ def usable_records(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     reported_references: Collection[tuple[str, str]] = (),
+    known_ids: Mapping[str, Container[str]] | None = None,
 ) -> UsableRecords:
     """Split each layer into the rows the analysis can use and its broken rows.
 
@@ -147,6 +156,9 @@ def usable_records(
         names are passed through unchecked.
     reported_references : collection of (str, str)
         ``(layer, field)`` references whose dangling values another rule reports.
+    known_ids : mapping of str to container of str, optional
+        The ids of a referenced layer, when ``layers`` holds only some rows of it (or none):
+        to check a few changed rows against the whole store (:mod:`geo.incremental`).
 
     Returns
     -------
@@ -168,6 +180,7 @@ def usable_records(
     frames: dict[str, gpd.GeoDataFrame] = dict(layers)
     located: dict[str, gpd.GeoDataFrame] = dict(layers)
     rows: list[dict[str, object]] = []
+    kept: dict[str, npt.NDArray[np.bool_]] = {}
     for name, frame in layers.items():
         kind = REGISTRY.get(name)
         if kind is None or len(frame) == 0:
@@ -176,8 +189,11 @@ def usable_records(
         _geometry_problems(frame, why)
         geometry_ok = np.array([w is None for w in why])
         _value_problems(kind, frame, why)
-        drop = np.array([w is not None for w in why])
-        for at, reason in _reference_problems(kind, frame, layers, reported_references):
+        drop = np.array([w is not None for w in why], dtype=bool)
+        kept[name] = ~drop
+        for at, reason in _reference_problems(
+            kind, frame, layers, reported_references, known_ids or {}
+        ):
             if why[at] is None:
                 why[at] = reason
         ids = frame["id"].astype(str).to_numpy(dtype=object)
@@ -191,13 +207,13 @@ def usable_records(
         if drop.any():
             frames[name] = frame[~drop].reset_index(drop=True)
         if not geometry_ok.all():
-            kept = geoms.copy()
-            kept[~geometry_ok] = None
+            shown = geoms.copy()
+            shown[~geometry_ok] = None
             located[name] = frame.set_geometry(
-                gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
+                gpd.GeoSeries(shown, index=frame.index, crs=frame.crs)
             )
     broken = pd.DataFrame(rows, columns=list(BROKEN_COLUMNS))
-    return UsableRecords(frames, broken, located)
+    return UsableRecords(frames, broken, located, kept)
 
 
 def layer_labels(layer: str) -> tuple[str, str]:

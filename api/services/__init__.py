@@ -6,8 +6,9 @@ the ``Annotated`` dependencies of ``api/deps.py``. It owns:
 
 - the settings tree (:mod:`api.settings`), the store and the allocation ledger;
 - the layer cache (:class:`~api.services.layers.LayerCache`, per layer revision);
-- the findings of every rule for a day, computed once per store revision and day and shared by
-  the ``overlaps`` collection and the map pages;
+- the findings of every rule and the available land for a day, computed once per day and
+  updated by each change (:mod:`api.services.derived`), shared by the ``overlaps`` and
+  ``available_land`` collections, the JSON API and the map pages;
 - the OGC collections, derived ones included (:mod:`api.services.collections`);
 - the review (:mod:`api.services.review`) and the proposals it reads
   (:mod:`api.services.proposals`);
@@ -31,6 +32,7 @@ import geopandas as gpd
 from api.services.accounts import AccountService
 from api.services.allocation import AllocationService, LedgerUnavailable
 from api.services.collections import CollectionCache
+from api.services.derived import DerivedCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
 from api.services.limits import RateLimits
@@ -38,7 +40,6 @@ from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
 from api.settings import Settings
-from geo.rules import analyze
 from layers.errors import GazarError, StoreError
 from layers.ledger import Ledger, open_ledger
 from layers.schema import REGISTRY
@@ -58,8 +59,14 @@ class Services:
         #: the allocation ledger; None until it can be opened (see :meth:`open_ledger`)
         self.ledger = ledger
         self.layers = LayerCache(store)
+        #: the findings and the available land per day, updated by what changed
+        self.derived = DerivedCache(self.layers, settings.analysis)
         self.collections = CollectionCache(
-            store, self.layers.get, settings=settings.analysis, findings=self.findings
+            store,
+            self.layers.get,
+            settings=settings.analysis,
+            findings=self.findings,
+            available=self._available,
         )
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
@@ -77,9 +84,7 @@ class Services:
         #: rate limits shared by every worker (objections per address)
         self.limits = RateLimits(self.open_ledger)
         self.accounts = AccountService(self.open_ledger, settings.api)
-        self._lock = threading.Lock()
         self._ledger_lock = threading.Lock()
-        self._findings: tuple[tuple[object, ...], gpd.GeoDataFrame] | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -121,16 +126,13 @@ class Services:
         return self.layers.all(REGISTRY)
 
     def findings(self, day: dt.date) -> gpd.GeoDataFrame:
-        """The findings of every rule over the whole store on ``day`` (``gazar analyze``),
-        computed once per store revision and day; the ``overlaps`` collection and the maps
-        share them."""
-        with self._lock:
-            key = (self.layers.revisions(REGISTRY), day)
-            if self._findings is not None and self._findings[0] == key:
-                return self._findings[1]
-            records = analyze(self.frames(), today=day, settings=self.settings.analysis).records
-            self._findings = (key, records)
-            return records
+        """The findings of every rule over the whole store on ``day`` (``gazar analyze``'s
+        records), computed once per day and updated by each change since
+        (:mod:`api.services.derived`); the ``overlaps`` collection and the maps share them."""
+        return self.derived.state(day).findings
+
+    def _available(self, day: dt.date) -> gpd.GeoDataFrame:
+        return self.derived.state(day).available
 
     def available_land(self, day: dt.date, *, soum: str | None = None) -> gpd.GeoDataFrame:
         """Each Land Conclusion in force with its free land on ``day`` (the ``available_land``
@@ -141,7 +143,7 @@ class Services:
         BadRequest
             When ``soum`` is the code of no soum.
         """
-        frame = self.collections.get("available_land", today=day).frame
+        frame = self._available(day)
         if soum is None:
             return frame
         lcs = self.layers.get("land_conclusions")

@@ -52,6 +52,8 @@ class Sources:
     frames: Frames
     findings: Callable[[dt.date], gpd.GeoDataFrame]
     settings: AnalysisSettings
+    #: the available land of a day (kept and updated by the service layer)
+    available: Callable[[dt.date], gpd.GeoDataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ def _overlaps(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
 
 
 def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
+    if sources.available is not None:
+        return sources.available(today)
     # broken records (RECORD_INVALID in the findings) are left out, not a reason to fail
     frames = usable_records(sources.frames).frames
     frame = availability(
@@ -387,11 +391,13 @@ class CollectionCache:
         *,
         settings: AnalysisSettings,
         findings: Callable[[dt.date], gpd.GeoDataFrame],
+        available: Callable[[dt.date], gpd.GeoDataFrame] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self._read = read
         self._findings = findings
+        self._available = available
         self._locks = {cid: threading.Lock() for cid in COLLECTIONS}
         self._data: dict[str, tuple[tuple[object, ...], CollectionData]] = {}
 
@@ -411,7 +417,7 @@ class CollectionCache:
                 frame = self._read(collection_id)
             else:
                 frames = {name: self._read(name) for name in definition.sources}
-                sources = Sources(frames, self._findings, self.settings)
+                sources = Sources(frames, self._findings, self.settings, self._available)
                 frame = definition.build(sources, day)
             data = CollectionData(frame, definition.main_date)
             self._data[collection_id] = (key, data)

@@ -63,8 +63,10 @@ from geo.rules.catalogue import (
 )
 from geo.rules.engine import (
     PAIR_OVERLAP_COLUMNS,
+    REPORTED_REFERENCES,
     Findings,
     analyze,
+    analyze_usable,
     counts_by,
     pair_overlaps,
 )
@@ -106,6 +108,7 @@ __all__ = [
     "PAIR_OVERLAP_COLUMNS",
     "PLACEHOLDERS",
     "REFERENCES",
+    "REPORTED_REFERENCES",
     "RULES",
     "SEVERITIES",
     "SEVERITY_LABELS",
@@ -122,6 +125,7 @@ __all__ = [
     "Rule",
     "Severity",
     "analyze",
+    "analyze_usable",
     "cap_findings",
     "check_tables",
     "counts_by",

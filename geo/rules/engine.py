@@ -165,13 +165,34 @@ def analyze(
     >>> found.records[["rule", "a_id", "b_id", "soum_code"]].to_dict("records")
     [{'rule': 'LC_OVER_LC', 'a_id': 'LC-1', 'b_id': 'LC-2', 'soum_code': 'MN4322'}]
     """
+    split = usable_records(
+        {name: _layer(layers, name) for name in REGISTRY},
+        reported_references=REPORTED_REFERENCES,
+    )
+    return analyze_usable(
+        split, today=today, settings=settings, pairs=pairs, live=live, rules=rules
+    )
+
+
+#: The references whose dangling values a rule reports (not ``RECORD_INVALID``).
+REPORTED_REFERENCES: Final = frozenset((r.layer, r.reference) for r in REFERENCES)
+
+
+def analyze_usable(
+    split: UsableRecords,
+    *,
+    today: dt.date,
+    settings: AnalysisSettings,
+    pairs: Sequence[OverlapPair] = OVERLAP_PAIRS,
+    live: Mapping[str, Live] = LIVE,
+    rules: Mapping[str, Rule] = RULES,
+) -> Findings:
+    """:func:`analyze` over a store already split into usable and broken records
+    (:func:`geo.records.usable_records` of every layer, with ``REPORTED_REFERENCES``), so a
+    caller that keeps the split (:mod:`geo.incremental`) need not split it twice."""
     day = _day(today)
     check_tables(pairs, rules)
     tol = float(settings.overlap_tolerance_m2)
-    split = usable_records(
-        {name: _layer(layers, name) for name in REGISTRY},
-        reported_references={(r.layer, r.reference) for r in REFERENCES},
-    )
     frames = split.frames
     live_frames = {
         name: frame[live[name].mask(frame, day)] if name in live else frame
