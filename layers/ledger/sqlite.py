@@ -278,6 +278,13 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         with self._lock:
             return [Event(*r) for r in self._conn.execute(sql, params).fetchall()]
 
+    def last_event(self) -> Event | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM gazar_events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Event(*row)
+
     def verify_chain(self) -> ChainCheck:
         with self._lock:
             pending = self._conn.execute("SELECT count(*) FROM gazar_changes").fetchone()[0]
