@@ -129,6 +129,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     ),
     "audit": ("allocation", "The append-only, hash-chained log of every change."),
     "draw": ("allocation", "Draws between competing applications: announce, then run."),
+    "verify": (
+        "verify",
+        "Check a soum's allocation from its published feeds alone (a URL or a folder).",
+    ),
 }
 
 

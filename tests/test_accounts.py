@@ -225,7 +225,7 @@ def test_an_address_is_locked_after_n_failures_over_any_names(ledger: Ledger) ->
         service(ledger, signin_address_failures=4).sign_in("boss", GOOD, "203.0.113.7")
     accounts.sign_in("boss", GOOD, "203.0.113.8")  # another address is not locked
     locks = [e for e in ledger.events() if e.action == "signin_locked"]
-    assert [e.object for e in locks] == ["gazar_signin_failures/addr:203.0.113.7"]
+    assert [e.object for e in locks] == ["gazar_signin_failures/address"]
     assert all("guess" not in (e.after or "") for e in ledger.events())
 
 
@@ -263,6 +263,8 @@ def test_an_older_store_gets_the_password_column(store_path: Path) -> None:
     with open_ledger(store_path) as led:
         led.add_user("old", role="admin", actor="setup")
     with sqlite3.connect(store_path) as conn:
+        for op in ("insert", "update", "delete"):  # an older store's triggers lacked it too
+            conn.execute(f'DROP TRIGGER "gazar_log_gazar_users_{op}"')
         conn.execute("ALTER TABLE gazar_users DROP COLUMN password_hash")
         conn.execute("UPDATE gazar_meta SET value = 'old' WHERE key = 'ledger_ddl'")
     with open_ledger(store_path) as led:

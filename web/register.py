@@ -40,7 +40,13 @@ _OUTCOME_STATUS: Final = {"approve": "approved", "reject": "rejected"}
 DRAW_STEPS: Final = ("input", "seed", "order", "command")
 
 #: the feeds a soum can publish, linked from the page
-FEEDS: Final = ("/register.json", "/register.geojson", "/register.csv")
+FEEDS: Final = (
+    "/register.json",
+    "/register.geojson",
+    "/register.csv",
+    "/log.jsonl",
+    "/log/head",
+)
 
 
 def read_register(allocation: AllocationService) -> dict[str, Any] | None:
@@ -179,6 +185,7 @@ def allocation_record(
             "draws": empty,
             "expiring": empty,
             "log": None,
+            "head": None,
         }
     name = actors or actor_names({}, lang=lang, soums=lambda c: (str(c), str(c)))
     today = str(doc["today"])
@@ -220,6 +227,7 @@ def allocation_record(
         "draws": _capped(draws, limit),
         "expiring": _capped(expiring, limit),
         "log": _log(doc["log"]),
+        "head": doc.get("log_head"),
     }
 
 

@@ -7,7 +7,19 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from web import account, admin, apidocs, apply, desk, documents, inbox, my, objects, pages
+from web import (
+    account,
+    admin,
+    apidocs,
+    apply,
+    desk,
+    documents,
+    inbox,
+    my,
+    objects,
+    pages,
+    verify_page,
+)
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
@@ -20,4 +32,5 @@ ROUTERS: Final[list[APIRouter]] = [
     desk.router,  # the soum official's desk (/desk) and its forms
     apply.router,  # the organisation's application form and the objection form
     my.router,  # the organisation's applications, documents and renewal requests
+    verify_page.router,  # /verify: the public verifier over this server's own feeds
 ]

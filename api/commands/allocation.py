@@ -463,6 +463,38 @@ def audit_log(
         typer.echo(orjson.dumps(e.as_dict()).decode())
 
 
+@audit_app.command("export")
+def audit_export(
+    out_file: Annotated[Path, typer.Option("--out", help="Write the public log here.")],
+    db: DbOption = None,
+) -> None:
+    """The public log (``/log.jsonl``'s lines, every event) into a file."""
+    from api.services import publog
+
+    def write(ledger: Ledger) -> int:
+        n = 0
+        with out_file.open("w", encoding="utf-8", newline="\n") as f:
+            for text in publog.export(ledger):
+                f.write(text)
+                n += 1
+        return n
+
+    n = _with_ledger(db, write)
+    out.print(slashed("cli_text.log_exported", count=n, path=str(out_file)))
+
+
+@audit_app.command("head")
+def audit_head(as_json: JsonOption = False, db: DbOption = None) -> None:
+    """The log's head (``/log/head``) for a notice board: seq, hash and time."""
+    from api.services import publog
+
+    head = _with_ledger(db, publog.head)
+    if as_json:
+        _echo(head)
+    else:
+        typer.echo(f"{head['seq']}:{head['hash']} {head['time'] or ''}".rstrip())
+
+
 # ------------------------------------------------------------------------------- register
 
 

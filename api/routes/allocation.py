@@ -28,6 +28,7 @@ from api.auth import UserDep
 from api.deps import AllocationDep, ServicesDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
+from api.services import publog
 from api.services.access import require_role
 from api.services.allocation import ApplicationInput
 
@@ -421,3 +422,41 @@ def events(
     limit: int = Query(100, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
     return [e.as_dict() for e in allocation.events(after=after, limit=limit)]
+
+
+@router.get(
+    "/log.jsonl",
+    operation_id="publicLog",
+    summary="The public log: one JSON object per event, paged (README: The public log)",
+    description=(
+        "Every event in order: seq, time, actor (public name) and role, request, action, "
+        "object, before and after (the exact JSON texts the hash covers, private values as "
+        "salted commitments), prev and hash. `?after=SEQ` resumes after an event; `?limit=N` "
+        f"answers at most N lines (default {publog.PAGE_DEFAULT}, at most {publog.PAGE_CAP}); "
+        'a full page carries `Link: <...?after=LAST&limit=N>; rel="next"`.'
+    ),
+    response_class=Response,
+    responses={200: {"content": {"application/jsonl": {"schema": {"type": "string"}}}}},
+)
+def public_log(
+    request: Request,
+    allocation: AllocationDep,
+    after: int = Query(0, ge=0, description="Lines after this event's seq"),
+    limit: int = Query(publog.PAGE_DEFAULT, ge=1, le=publog.PAGE_CAP),
+) -> Response:
+    lines = publog.page(allocation.ledger(), after=after, limit=limit)
+    link = publog.next_link(request.url.path, lines, limit)
+    return Response(
+        publog.text(lines),
+        media_type="application/jsonl; charset=utf-8",
+        headers={"Link": link} if link else None,
+    )
+
+
+@router.get(
+    "/log/head",
+    operation_id="publicLogHead",
+    summary="The log's head: seq, hash and time of its last event",
+)
+def public_log_head(allocation: AllocationDep) -> dict[str, Any]:
+    return publog.head(allocation.ledger())

@@ -328,8 +328,8 @@ class AccountService:
 def _lock_object(key: str, user: User | None) -> str:
     """What a lockout is logged about: the user, or the address; a name nobody has is not
     kept in the log (it may be a mistyped password)."""
-    if not key.startswith("user:"):
-        return f"gazar_signin_failures/{key}"
+    if not key.startswith("user:"):  # the address itself is committed to, not in the object
+        return "gazar_signin_failures/address"
     return f"gazar_users/{user.id}" if user is not None else "gazar_signin_failures/user"
 
 

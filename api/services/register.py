@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from api.services.allocation_checks import today_of
+from api.services.publog import head as log_head
 from geo.allocation import STATUS_LABELS, competing_groups, verify_draw
 from geo.lifecycle import expiring
 from geo.settings import AnalysisSettings
@@ -160,6 +161,7 @@ def register(
     """The public register: queue, decisions, objections, draws, contracts expiring soon."""
     moment = now or ledger.clock()
     today = today_of(moment, settings)
+    head = log_head(ledger)  # read first: every record below is at or after it
     queue = application_rows(ledger.applications(), settings)
     objections = public_objections(ledger)
     count: dict[str, int] = {}
@@ -167,8 +169,9 @@ def register(
         count[o["application_id"]] = count.get(o["application_id"], 0) + 1
     for q in queue:
         q["objection_count"] = count.get(q["id"], 0)
+    parcels = ledger.read("contract_parcels")
     soon = expiring(
-        ledger.read("contract_parcels"),
+        parcels,
         ledger.read("rehab_zones"),
         today=today,
         days=settings.expiring_days,
@@ -187,13 +190,17 @@ def register(
             "contract_term_years": settings.contract_term_years,
             "competing_window_days": settings.competing_window_days,
             "expiring_days": settings.expiring_days,
+            "utc_offset_hours": settings.utc_offset_hours,
+            "overlap_tolerance_m2": settings.overlap_tolerance_m2,
         },
         "queue": queue,
         "decisions": ledger.records("decisions"),
         "objections": objections,
         "draws": [draw_json(d) for d in ledger.records("draws")],
+        "contracts": [feature_json(r) for _, r in parcels.iterrows()],
         "expiring": expiring_rows,
         "log": ledger.verify_chain().as_dict(),
+        "log_head": head,
     }
 
 
@@ -210,6 +217,7 @@ def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str, Any]:
     """The applications as a GeoJSON FeatureCollection (properties as in the register)."""
     frame = ledger.applications()
+    head = log_head(ledger)
     rows = application_rows(frame, settings)
     decisions = {d["application_id"]: d for d in ledger.records("decisions")}
     features = []
@@ -225,7 +233,9 @@ def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str,
                 "properties": props,
             }
         )
-    return collection(features)
+    out = collection(features)
+    out["log_head"] = head
+    return out
 
 
 def register_csv(doc: Mapping[str, Any]) -> str:
@@ -236,6 +246,7 @@ def register_csv(doc: Mapping[str, Any]) -> str:
         *(_decision_csv(d) for d in doc["decisions"]),
         *(_draw_csv(w) for w in doc["draws"]),
         *(_expiring_csv(e) for e in doc["expiring"]),
+        _head_csv(doc["log_head"]),
     ]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
@@ -310,6 +321,11 @@ def _draw_csv(w: Mapping[str, Any]) -> dict[str, Any]:
         "text_en": text_en,
         "detail": f"seed={w['seed'] or ''}; winner={w['winner'] or ''}",
     }
+
+
+def _head_csv(head: Mapping[str, Any]) -> dict[str, Any]:
+    """The log's head the register was read at (``/log/head``), as the table's last row."""
+    return {"section": "log_head", "id": head["seq"], "time": head["time"], "detail": head["hash"]}
 
 
 def _expiring_csv(e: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ The log
     ``seq``, ``time`` (server, UTC), ``actor``, ``request`` (what the actor asked for, e.g.
     ``decide approve MN4322-2026-0001``), ``action`` (``insert``/``update``/``delete``/
     ``baseline``), ``object`` (``table/id``), ``before`` and ``after`` (JSON of the row; the
-    geometry as the hex of its stored blob; users without their token hash) and ``hash``::
+    geometry as the hex of its stored blob; private values as salted commitments,
+    :mod:`~layers.ledger.commit`) and ``hash``::
 
         hash = SHA-256(json.dumps([seq, time, actor, request, action, object, before, after,
                                    prev_hash], ensure_ascii=False, separators=(",", ":")))

@@ -133,7 +133,9 @@ RECORDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 
-#: Columns never copied into the log (nor into any feed: :func:`public_record`).
+#: Columns never published in the log (nor in any feed: :func:`public_record`): the triggers
+#: copy them into the unpublished ``gazar_changes`` and sealing replaces each by a salted
+#: commitment (:mod:`layers.ledger.commit`).
 SECRET_COLUMNS: Final = {
     "gazar_users": ("salt", "token_hash", "password_hash"),
     "document_contents": ("data",),
@@ -165,6 +167,15 @@ OPERATIONAL: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
     # hits per key (an action and a hashed address) in its current window of time, shared
     # by every worker (:meth:`layers.ledger.Ledger.count_hit`)
+    # the salt of each private value committed to in the log (:mod:`layers.ledger.commit`)
+    "gazar_commitments": (
+        ("id", "TEXT NOT NULL PRIMARY KEY"),  # <seq>/<side>/<field>
+        ("seq", "BIGINT NOT NULL"),
+        ("object", "TEXT NOT NULL"),
+        ("side", "TEXT NOT NULL"),
+        ("field", "TEXT NOT NULL"),
+        ("salt", "TEXT NOT NULL"),
+    ),
     "gazar_rate_limits": (
         ("key", "TEXT NOT NULL PRIMARY KEY"),
         ("bucket", "BIGINT NOT NULL"),  # the window: seconds since the epoch // its length
@@ -256,11 +267,11 @@ def logged_tables() -> list[str]:
 
 def logged_columns(table: str, geom: str) -> list[str]:
     """The columns a logged row shows: a layer's (or ``applications``') in the schema's order
-    with its geometry column ``geom`` last; a record table's without its secrets."""
+    with its geometry column ``geom`` last; a record table's all (its secrets are committed
+    to when the change is sealed: :mod:`layers.ledger.commit`)."""
     if table in REGISTRY or table == APPLICATIONS.name:
         return [*table_kind(table).columns, geom]
-    secret = SECRET_COLUMNS.get(table, ())
-    return [c for c, _ in RECORDS[table] if c not in secret]
+    return [c for c, _ in RECORDS[table]]
 
 
 def public_record(table: str, row: Mapping[str, Any]) -> dict[str, Any]:

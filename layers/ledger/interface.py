@@ -134,6 +134,10 @@ class Ledger(Store, UserAccounts, SignInRecords):
         """Sealed events with ``seq`` greater than ``after``."""
 
     @abstractmethod
+    def last_event(self) -> Event | None:
+        """The log's last sealed event (its head), None for an empty log."""
+
+    @abstractmethod
     def log_event(
         self,
         *,

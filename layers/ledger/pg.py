@@ -15,7 +15,8 @@ keeps them in the store's PostgreSQL database:
 - Changes are caught by ``AFTER INSERT``/``UPDATE``/``DELETE`` triggers ``FOR EACH
   STATEMENT`` with transition tables, on every layer table and allocation table: each changed
   row goes to ``gazar_changes`` as JSON (its columns in the schema's order, as on the
-  GeoPackage; the geometry as the hex of its WKB; ``gazar_users`` without its token hash), in
+  GeoPackage; the geometry as the hex of its WKB; private columns whole, committed to when
+  sealed: :mod:`layers.ledger.commit`), in
   the writer's own transaction, whoever writes (Gazar, ``gazar import`` through the plain store,
   QGIS, psql).
   One statement per changed statement, not one per row: a 100,000-feature ``COPY`` is logged
@@ -67,9 +68,9 @@ from layers.ledger.chain import (
     PENDING_CHANGES,
     ChainCheck,
     Event,
-    chain_events,
     check_chain,
 )
+from layers.ledger.commit import seal_changes
 from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
 from layers.ledger.pg_ops import PostGISOps
 from layers.postgis import (
@@ -339,8 +340,12 @@ def _seal(conn: psycopg.Connection[Any]) -> int:
             "prev_hash, hash) FROM STDIN"
         ) as copy,
     ):
-        for event in chain_events(rows, head):
+        events, salts = seal_changes(rows, head)
+        for event in events:
             copy.write_row(event)
+    if salts:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO gazar_commitments VALUES (%s, %s, %s, %s, %s, %s)", salts)
     # by id, not "id <= last": a writer still running may hold a lower id, not yet sealed
     conn.execute("DELETE FROM gazar_changes WHERE id = ANY(%s)", ([r[0] for r in rows],))
     return len(rows)
@@ -483,6 +488,11 @@ class PostGISLedger(PostGISStore, Ledger):
             params.append(limit)
         with self._pool.connection() as conn:
             return [Event(*r) for r in conn.execute(query, params).fetchall()]
+
+    def last_event(self) -> Event | None:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT * FROM gazar_events ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else Event(*row)
 
     def verify_chain(self) -> ChainCheck:
         with self._pool.connection() as conn, conn.transaction():

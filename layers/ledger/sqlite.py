@@ -39,9 +39,9 @@ from layers.ledger.chain import (
     PENDING_CHANGES,
     ChainCheck,
     Event,
-    chain_events,
     check_chain,
 )
+from layers.ledger.commit import seal_changes
 from layers.ledger.interface import Ledger, LedgerTx, OperationalTx
 from layers.schema import REGISTRY, LayerKind
 from layers.store import ReadQuery, WriteMode
@@ -205,10 +205,9 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
         if not rows:
             return 0
         head = c.execute(LOG_HEAD).fetchone()
-        c.executemany(
-            "INSERT INTO gazar_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            list(chain_events(rows, head)),
-        )
+        events, salts = seal_changes(rows, head)
+        c.executemany("INSERT INTO gazar_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+        c.executemany("INSERT INTO gazar_commitments VALUES (?, ?, ?, ?, ?, ?)", salts)
         c.execute("DELETE FROM gazar_changes WHERE id <= ?", (rows[-1][0],))
         return len(rows)
 
@@ -278,6 +277,13 @@ class GeoPackageLedger(GeoPackageStore, Ledger):
             params.append(limit)
         with self._lock:
             return [Event(*r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def last_event(self) -> Event | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM gazar_events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Event(*row)
 
     def verify_chain(self) -> ChainCheck:
         with self._lock:
