@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from tests.conftest import CHROMIUM  # noqa: E402 - after the skip; the others import it here
+from tests.workbench import serve  # noqa: E402 - one way to serve a store, for every browser test
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
@@ -53,38 +50,6 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # the NDVI rasters the recovery layer is measured on, as gazar demo registers them
     write_demo_rasters(layers, raster_dir(path), seed=7, today=today)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(db: Path) -> Iterator[tuple[str, Any]]:
-    """A uvicorn server on 127.0.0.1 over the store ``db``: its address and its app."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.settings import ApiSettings
-
-    app = create_app(ApiSettings(db=str(db)))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -219,7 +184,16 @@ def test_the_register_page_loads_cleanly(server: Server, browser: Any) -> None:
         assert page.locator("h2#queue").inner_text().endswith("(0)")
         head = page.locator("#log-head-hash").inner_text()
         assert len(head) == 64 and int(head, 16) >= 0
-        assert page.locator("ul.feeds a").count() == 3
+        # the register's three feeds, the log's two, and the page that verifies them
+        hrefs = page.locator("ul.feeds a").evaluate_all("(links) => links.map((a) => a.href)")
+        assert [h.split(server.url, 1)[1].split("?")[0] for h in hrefs] == [
+            "/register.json",
+            "/register.geojson",
+            "/register.csv",
+            "/log.jsonl",
+            "/log/head",
+            "/verify",
+        ]
     finally:
         page.close()
 
