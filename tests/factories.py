@@ -162,3 +162,17 @@ def die(k):
     os.kill(os.getpid(), signal.SIGKILL)   # a real crash, half-way through the write
 store.write({{"exclusions": frame}}, progress=die)
 """
+
+
+class Clock:
+    """A server clock a test sets and moves by hand (a ledger's or a session store's
+    ``clock``): calling it gives ``now``."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)

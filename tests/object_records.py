@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.factories import Clock
 from tests.hostile import HOSTILE as XSS
 
 LC = "LC-MN4322-001"
@@ -28,14 +29,6 @@ class Records:
     plain: str  #: the other one
     winner_holder: str
     lc: str = LC
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def build(folder: Path, *, today: dt.date | None = None) -> Records:

@@ -18,25 +18,15 @@ from layers.ledger import OPERATIONAL, Ledger, WeakPassword, open_ledger, sessio
 from layers.ledger.base import logged_tables
 from layers.ledger.passwords import check_policy, common_passwords
 from tests import factories as f
+from tests.factories import Clock
 
 START = dt.datetime(2026, 6, 30, 2, 0, tzinfo=dt.UTC)
 GOOD = "Steppe-Horse-42"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

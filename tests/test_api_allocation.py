@@ -13,7 +13,6 @@ import io
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from layers.ledger import Ledger, open_ledger, parse_json_list
 from layers.store import open_store
 from tests import factories as f
 from tests.conftest import BACKENDS, NO_PG, TEST_PG, pg_url
+from tests.factories import Clock
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Ulaanbaatar: applications filed
 T_WINDOW = T0 + dt.timedelta(days=1)  # objections open, competing groups closed
@@ -41,14 +41,6 @@ SOUMS = {"MN4322": ("MN43", "LC-A", 0), "MN8201": ("MN82", "LC-C", 20_000)}
 
 def box(x: float, y: float, w: float = 200, h: float = 200) -> Any:
     return f.utm_box(x, y, w, h)
-
-
-@dataclass
-class Clock:
-    now: dt.datetime = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def _apply(ledger: Ledger, lc: str, holder: str, geom: Any) -> str:
@@ -135,7 +127,7 @@ def _prepare(path: str) -> tuple[str, dict[str, Any]]:
         }
     )
     store.close()
-    clock = Clock()
+    clock = Clock(T0)
     info: dict[str, Any] = {"tokens": {}, "apps": {}}
     with open_ledger(path, clock=clock) as ledger:
         users: dict[str, dict[str, Any]] = {
@@ -207,7 +199,7 @@ def env(
     tmp_path: Path,
 ) -> Iterator[Env]:
     path = _copy_store(template[0], tmp_path)
-    clock = Clock()
+    clock = Clock(T0)
     ledger = open_ledger(path, create=False, clock=clock)
     test_client, app = client
     app.state.services.ledger = ledger

@@ -22,18 +22,11 @@ from geo.settings import AnalysisSettings
 from layers.ledger import Ledger, open_ledger
 from layers.store import open_store
 from tests import factories as f
+from tests.factories import Clock
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)
 T_DECIDE = T0 + dt.timedelta(days=30)  # the objection windows have closed
 PASSWORD = "Gobi-Wind-2026"
-
-
-@dataclass
-class Clock:
-    now: dt.datetime = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
@@ -73,7 +66,7 @@ def desk(tmp_path: Any) -> Iterator[Desk]:
                 }
             )
         )  # fmt: skip
-    clock = Clock()
+    clock = Clock(T0)
     ledger = open_ledger(path, clock=clock)
     ledger.add_user("tsetseg", role="soum", soum_code="MN4322", actor="setup", password=PASSWORD)
     ledger.add_user("bold", role="soum", soum_code="MN8201", actor="setup", password=PASSWORD)

@@ -13,20 +13,13 @@ import psycopg
 import pytest
 
 from layers.ledger import open_ledger
+from tests.factories import Clock
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 def test_count_hit_counts_per_key_and_window_and_logs_nothing(store_location: str) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     with open_ledger(store_location, clock=clock) as ledger:
         events = len(ledger.events())
         assert [ledger.count_hit("objection:a", window_s=3600) for _ in range(3)] == [1, 2, 3]
@@ -75,6 +68,12 @@ def _drop_contact(location: str) -> None:
             conn.execute("UPDATE gazar_meta SET value = 'old' WHERE key = 'ledger_ddl'")
         return
     with sqlite3.connect(location) as c:
+        # an older store's log triggers did not name the column either
+        for (name,) in c.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'objections' "
+            "AND name LIKE 'gazar_log_%'"
+        ).fetchall():
+            c.execute(f'DROP TRIGGER "{name}"')
         c.execute("ALTER TABLE objections DROP COLUMN contact")
         c.execute("UPDATE gazar_meta SET value = 'old' WHERE key = 'ledger_ddl'")
 
@@ -104,7 +103,7 @@ def test_an_older_store_gets_the_contact_column(store_location: str) -> None:
 
 @pytest.mark.parametrize("window_s", [1, 60, 86_400])
 def test_count_hit_windows_are_fixed_by_the_server_time(store_location: str, window_s: int) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     clock.now = dt.datetime.fromtimestamp((T0.timestamp() // window_s) * window_s, dt.UTC)
     with open_ledger(store_location, clock=clock) as ledger:
         assert ledger.count_hit("k", window_s=window_s) == 1

@@ -9,7 +9,6 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from geo.settings import AnalysisSettings
 from layers.ledger import GeoPackageLedger, open_ledger
 from layers.store import Store, open_store
 from tests import factories as f
+from tests.factories import Clock
 from tests.test_maps import scene_layers
 from web.assets import external_refs
 
@@ -325,20 +325,12 @@ OBJECTION = "Бэлчээрийн худаг талбай дотор байна"
 PUBLIC_VALUE = "73519"
 
 
-@dataclass
-class Clock:
-    now: dt.datetime = T_FILE
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def allocated(scene: Store) -> Iterator[tuple[TestClient, GeoPackageLedger, dict[str, str]]]:
     """The scene after the allocation process, run through :class:`AllocationService`: a free
     application (objected to, then approved), two competing ones (drawn), and one over P-1
     (ineligible, then rejected); the app reads the register through this ledger."""
-    clock = Clock()
+    clock = Clock(T_FILE)
     ledger = open_ledger(scene.location, create=False, clock=clock)
     assert isinstance(ledger, GeoPackageLedger)
     admin = local_operator("Засаг дарга")

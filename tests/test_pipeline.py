@@ -25,17 +25,10 @@ from layers.labels import label
 from layers.ledger import Conflict, Ledger, User, open_ledger
 from layers.store import open_store
 from tests import factories as f
+from tests.factories import Clock
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Ulaanbaatar
 TODAY = dt.date(2026, 5, 1)
-
-
-@dataclass
-class Clock:
-    now: dt.datetime = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
@@ -104,7 +97,7 @@ def env(store_location: str) -> Iterator[Env]:
                 "rehab_zones": f.frame("rehab_zones", [f.rehab_zone()]),
             }
         )
-    clock = Clock()
+    clock = Clock(T0)
     ledger = open_ledger(store_location, clock=clock)
     users, tokens = {}, {}
     for name, kw in USERS.items():

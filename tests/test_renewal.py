@@ -21,19 +21,12 @@ from geo.settings import AnalysisSettings
 from layers.ledger import Conflict, Ledger, User, open_ledger
 from layers.store import open_store
 from tests import factories as f
+from tests.factories import Clock
 
 T0 = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC)
 T_DECIDE = T0 + dt.timedelta(days=30)
 END = dt.date(2029, 5, 30)
 T_WINDOW = dt.datetime(2029, 5, 10, 2, 0, tzinfo=dt.UTC)  # 20 days before the end
-
-
-@dataclass
-class Clock:
-    now: dt.datetime = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
@@ -49,7 +42,7 @@ class Env:
 def env(store_location: str) -> Iterator[Env]:
     with open_store(store_location) as store:
         store.write({"land_conclusions": f.frame("land_conclusions", [f.land_conclusion()])})
-    clock = Clock()
+    clock = Clock(T0)
     ledger = open_ledger(store_location, clock=clock)
     service = AllocationService(lambda: ledger, AnalysisSettings())
     users: dict[str, User] = {}
