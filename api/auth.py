@@ -9,12 +9,13 @@ re-exported here).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -149,7 +150,7 @@ def current_user(
     if token is None:
         return None
     counter = failed_tokens(request)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request) or "unknown"
     wait = counter.retry_after(address)
     if wait is not None:
         raise TooManyRequests(both("security_message", "too_many_failures", seconds=wait), wait)
@@ -162,3 +163,47 @@ def current_user(
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 UserDep = Annotated[User | None, Depends(current_user)]
+
+
+def _proxies(request: Request) -> list[Any]:
+    """The networks of the trusted proxies (``GAZAR_TRUSTED_PROXIES``); none before start-up."""
+    services = getattr(request.app.state, "services", None)
+    return [] if services is None else list(services.settings.api.proxies())
+
+
+def _trusted_peer(request: Request) -> bool:
+    proxies = _proxies(request)
+    if not proxies or request.client is None:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return False
+    return any(peer in net for net in proxies)
+
+
+def is_https(request: Request) -> bool:
+    """Whether the request came over HTTPS: its own scheme, or a trusted proxy's
+    ``X-Forwarded-Proto``."""
+    if request.url.scheme == "https":
+        return True
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https" and _trusted_peer(request)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer's, or, behind a trusted proxy, the last address of
+    ``X-Forwarded-For`` that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    if not forwarded or not _trusted_peer(request):
+        return peer
+    proxies = _proxies(request)
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        try:
+            ip = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not any(ip in net for net in proxies):
+            return str(ip)
+    return peer

@@ -499,3 +499,28 @@ def test_renewal_request_within_the_window(env: Env) -> None:
     r = env.client.post(f"/my/{number}/renewal", data={"csrf_token": token, "lang": "en"})
     assert r.status_code == 409 and 'id="err-renew"' in r.text and "already" in r.text
     assert env.counts() == before
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_objection_limit(tmp_path: Path) -> None:
+    """Behind nginx every request comes from the proxy: the limit counts the client's address
+    from X-Forwarded-For (only from a trusted proxy), not the proxy's, so one client's five
+    objections do not stop everyone else's."""
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    db = tmp_path / "proxied.gpkg"
+    tokens = make_store(db)
+    app = create_app(ApiSettings(db=str(db), trusted_proxies="10.0.0.0/24"))
+    with TestClient(app, client=("10.0.0.2", 50000), follow_redirects=False) as client:
+        env = Env(client, db, tokens)
+        number = _pending(env)
+        body = {"name": "Бат", "reason": "Ус"}
+
+        def post(address: str) -> int:
+            headers = {"x-forwarded-for": address}
+            url = f"/applications/{number}/objections"
+            return int(client.post(url, json=body, headers=headers).status_code)
+
+        assert [post("203.0.113.5") for _ in range(5)] == [201] * 5
+        assert post("203.0.113.5") == 429
+        assert post("203.0.113.6") == 201  # another client behind the same proxy

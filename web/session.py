@@ -18,7 +18,6 @@ every form.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -30,6 +29,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from api.auth import client_address, is_https
 from api.errors import login_url
 from api.services.access import Forbidden
 from api.services.accounts import CsrfRefused, SignInNeeded
@@ -158,49 +158,6 @@ def desk_path(user: User) -> str:
 
 
 # -- addresses, HTTPS and cookies ----------------------------------------------------------
-
-
-def _trusted_peer(request: Request) -> bool:
-    services = _services(request)
-    if services is None or request.client is None:
-        return False
-    proxies = services.settings.api.proxies()
-    if not proxies:
-        return False
-    try:
-        peer = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return False
-    return any(peer in net for net in proxies)
-
-
-def is_https(request: Request) -> bool:
-    """Whether the request came over HTTPS: its own scheme, or a trusted proxy's
-    ``X-Forwarded-Proto``."""
-    if request.url.scheme == "https":
-        return True
-    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return proto == "https" and _trusted_peer(request)
-
-
-def client_address(request: Request) -> str | None:
-    """The client's address: the peer's, or, behind a trusted proxy, the last address of
-    ``X-Forwarded-For`` that is not itself a trusted proxy."""
-    peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
-    if not forwarded or not _trusted_peer(request):
-        return peer
-    services = _services(request)
-    assert services is not None
-    proxies = services.settings.api.proxies()
-    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-        try:
-            ip = ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not any(ip in net for net in proxies):
-            return str(ip)
-    return peer
 
 
 def set_session_cookie(request: Request, response: Response, session_id: str) -> None:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from api.auth import UserDep
+from api.auth import UserDep, client_address
 from api.deps import AllocationDep, ServicesDep
 from api.errors import Unprocessable
 from api.responses import GeoJSONResponse
@@ -225,7 +225,7 @@ def create_objection(
     GAZAR_OBJECTION_LIMIT per account, or per client address without a token, within
     GAZAR_OBJECTION_LIMIT_WINDOW_S (429 beyond)."""
     limits = services.settings.api
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request) or "unknown"  # behind a trusted proxy: the client's
     services.limits.take(
         "objection",
         f"user:{user.name}" if user is not None else f"address:{address}",
