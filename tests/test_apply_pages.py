@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,22 +347,6 @@ def test_objection_after_the_window_is_refused(env: Env) -> None:
                         data={"name": "a", "reason": "b", "csrf_token": token, "lang": "en"})  # fmt: skip
     assert r.status_code == 409 and 'id="err-form"' in r.text and "closed" in r.text
     assert env.counts() == before
-
-
-def test_existing_store_gets_the_contact_column(tmp_path: Path) -> None:
-    from layers.ledger import open_ledger
-
-    db = tmp_path / "old.gpkg"
-    make_store(db)
-    with sqlite3.connect(db) as c:  # a store made before the column existed
-        c.execute("ALTER TABLE objections DROP COLUMN contact")
-        c.execute("UPDATE gazar_meta SET value = 'old' WHERE key = 'ledger_ddl'")
-    with sqlite3.connect(db) as c:
-        assert "contact" not in [r[1] for r in c.execute("PRAGMA table_info(objections)")]
-    with open_ledger(db) as ledger:
-        assert ledger.verify_chain().as_dict()["ok"]
-    with sqlite3.connect(db) as c:
-        assert "contact" in [r[1] for r in c.execute("PRAGMA table_info(objections)")]
 
 
 def test_the_application_page_carries_the_objection_form(env: Env) -> None:
