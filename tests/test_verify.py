@@ -272,6 +272,21 @@ def test_a_private_value_changed_in_the_store_is_caught_by_its_commitment(
             conn.execute("ALTER TABLE objections ENABLE TRIGGER USER")
     why = _store_commitments(ledger)
     assert why is not None and objection["id"] in why and "contact" in why
+    # gazar audit verify and /audit name it too (the chain itself still holds)
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.cli import app as cli
+    from api.settings import ApiSettings
+
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(ledger.location)])
+    assert result.exit_code == 1 and f"objections/{objection['id']}" in result.output
+    assert "contact" in result.output and "commitment" in result.output
+    web = create_app(ApiSettings(db=str(ledger.location), token_failures=100_000))
+    with TestClient(web) as client:
+        check = client.get("/audit").json()
+    assert check["ok"] is False and check["first_broken"] is None
+    assert f"objections/{objection['id']}" in check["commitments"] == check["reason"]
     # the public feed shows no private value, before or after
     folder = _publish(ledger, service, tmp_path / "after")
     log = (folder / "log.jsonl").read_text(encoding="utf-8")
