@@ -450,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     if report.ok:
         checks = ", ".join(f"{k}={v}" for k, v in report.checks.items())
         print(ENGLISH["ok"].format(events=report.events, checks=checks, **report.head))
+        for note in report.notes:  # e.g. no shapely: overlaps not checked
+            print(note)
         return 0
     assert report.finding is not None
     print(report.finding.english(), file=sys.stderr)
