@@ -67,9 +67,9 @@ def story(store_location: str) -> Iterator[tuple[Ledger, AllocationService]]:
 def _publish(ledger: Ledger, service: AllocationService, folder: Path) -> Path:
     """The feeds as an outsider downloads them, named as their URLs."""
     folder.mkdir(exist_ok=True)
-    (folder / "log.jsonl").write_text("".join(publog.export(ledger)), encoding="utf-8")
-    doc = service.register()
+    doc = service.register()  # first, as the verifier reads them (its head <= the log's)
     (folder / "register.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+    (folder / "log.jsonl").write_text("".join(publog.export(ledger)), encoding="utf-8")
     return folder
 
 
@@ -272,10 +272,62 @@ def test_a_private_value_changed_in_the_store_is_caught_by_its_commitment(
             conn.execute("ALTER TABLE objections ENABLE TRIGGER USER")
     why = _store_commitments(ledger)
     assert why is not None and objection["id"] in why and "contact" in why
+    # gazar audit verify and /audit name it too (the chain itself still holds)
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.cli import app as cli
+    from api.settings import ApiSettings
+
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(ledger.location)])
+    assert result.exit_code == 1 and f"objections/{objection['id']}" in result.output
+    assert "contact" in result.output and "commitment" in result.output
+    web = create_app(ApiSettings(db=str(ledger.location), token_failures=100_000))
+    with TestClient(web) as client:
+        check = client.get("/audit").json()
+    assert check["ok"] is False and check["first_broken"] is None
+    assert f"objections/{objection['id']}" in check["commitments"] == check["reason"]
     # the public feed shows no private value, before or after
     folder = _publish(ledger, service, tmp_path / "after")
     log = (folder / "log.jsonl").read_text(encoding="utf-8")
     assert CONTACT not in log and "someone@else.mn" not in log
+
+
+def test_a_head_or_register_beyond_the_log_is_named(feeds: Path) -> None:
+    lines = _lines(feeds)
+    finding = _check(feeds, head=f"{len(lines) + 5}:{'a' * 64}").finding
+    assert finding.code == "head_missing" and finding.seq == len(lines) + 5
+    assert str(len(lines) + 5) in finding.english()
+    _write_lines(feeds, lines[:-1])  # a log downloaded older than its register
+    finding = _check(feeds).finding
+    assert finding.code == "register_head" and str(len(lines)) in finding.english()
+    assert all(publog.finding_text(finding))
+
+
+def test_a_write_landing_between_the_heads_and_the_records_reads_still_verifies(
+    story: tuple[Ledger, AllocationService], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from api.services import register
+
+    ledger, service = story
+    calls: list[int] = []
+
+    def write_once() -> None:  # a write lands after the head was read, before the records
+        calls.append(publog.head(ledger)["seq"])
+        if len(calls) == 1:
+            data = ApplicationInput(
+                "LC-1", "Org Late", "partnership", 3, 3, geometry=f.utm_box(2500, 500, 200, 200)
+            )
+            service.apply(data, user=local_operator("op"))
+
+    monkeypatch.setattr(register, "_between_reads", write_once)
+    folder = _publish(ledger, service, tmp_path / "feeds")
+    doc = _register(folder)
+    assert len(calls) == 2 and calls[1] > calls[0]  # the head moved: read again
+    assert doc["log_head"]["seq"] == calls[1] and "Org Late" in {q["holder"] for q in doc["queue"]}
+    assert _check(folder).ok, _check(folder).finding
+    geo = service.register_geojson()
+    assert geo["log_head"]["seq"] == publog.head(ledger)["seq"]
 
 
 # ------------------------------------------------------------------------- the surfaces

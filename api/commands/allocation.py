@@ -426,8 +426,11 @@ def review_cmd(
 
 @audit_app.command("verify")
 def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken event."""
-    check = _with_ledger(db, lambda ledger: ledger.verify_chain())
+    """Recompute the hash chain and check the store's private values against their
+    commitments; exit 1 naming the first broken event or changed value."""
+    from layers.ledger.commit import audit
+
+    check = _with_ledger(db, audit)
     if as_json:
         _echo(check.as_dict())
     elif check.ok:
@@ -435,6 +438,9 @@ def audit_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
             f"[green]{slashed('cli_text.chain_intact')}[/]: {check.events} "
             f"event(s), head {check.head_seq} {check.head_hash}"
         )
+    elif check.commitments is not None:
+        mismatch = slashed("cli_text.commitment_mismatch")
+        err.print(f"[bold red]{mismatch}[/]: {escape(check.commitments)}")
     else:
         broken = slashed("cli_text.chain_broken", event=check.first_broken)
         err.print(f"[bold red]{broken}[/]: {escape(check.reason or '')}")

@@ -60,6 +60,7 @@ from layers.ledger import (
     public_record,
     stamp,
 )
+from layers.ledger.commit import audit as commit_audit
 from layers.schema import STORE_CRS
 
 __all__ = ["AllocationService", "ApplicationInput", "LedgerUnavailable"]
@@ -553,8 +554,9 @@ class AllocationService(ContractOps, DocumentOps):
         return views.register_csv(self.register())
 
     def audit(self) -> dict[str, Any]:
-        """The log's hash chain recomputed (``ChainCheck.as_dict``)."""
-        return self.ledger().verify_chain().as_dict()
+        """The log's hash chain recomputed and the store's private values checked against
+        their commitments (``ChainCheck.as_dict``, :func:`layers.ledger.commit.audit`)."""
+        return commit_audit(self.ledger()).as_dict()
 
     def events(self, *, after: int = 0, limit: int | None = None) -> list[Event]:
         """The append-only log's events after ``after``, at most ``limit``."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +25,7 @@ from geo.allocation import STATUS_LABELS, competing_groups, verify_draw
 from geo.lifecycle import expiring
 from geo.settings import AnalysisSettings
 from layers.cells import safe_cell
+from layers.errors import StoreError
 from layers.geojson import collection
 from layers.labels import label, messages
 from layers.ledger import Ledger, RecordNotFound, parse_json_list, public_record, stamp
@@ -155,13 +156,52 @@ def verify(draw: Mapping[str, Any]) -> Any:
 # ------------------------------------------------------------------------------- register
 
 
+T = TypeVar("T")
+
+
+class StoreBusy(StoreError):
+    """Writes kept landing while the register was read (503: try again)."""
+
+
+#: how many times the register's reads are done again when writes keep landing between them
+READ_TRIES: Final = 20
+
+
+def _between_reads() -> None:
+    """Called between the register's first look at the head and its records (a test's hook
+    to land a write there)."""
+
+
+def as_of_one_head(ledger: Ledger, read: Callable[[], T]) -> tuple[dict[str, Any], T]:
+    """What ``read`` makes of the store and the log's head that covers exactly it.
+
+    The head is read before and after; the log is append-only and every ledger write seals
+    its events in its own transaction, so an unchanged head means no write landed between:
+    each record read has its events at or before the head, and none after it. When the head
+    moved, everything is read again (a verifier would otherwise report a row with no event
+    behind it, or one its events no longer explain). Both backends, no long snapshot held.
+    """
+    for _ in range(READ_TRIES):
+        head = log_head(ledger)
+        _between_reads()
+        out = read()
+        if log_head(ledger)["seq"] == head["seq"]:
+            return head, out
+    raise StoreBusy("the log kept moving while the register was read; try again")
+
+
 def register(
     ledger: Ledger, *, settings: AnalysisSettings, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """The public register: queue, decisions, objections, draws, contracts expiring soon."""
+    """The public register: queue, decisions, objections, draws, contracts expiring soon,
+    and the log's head covering exactly what was read (:func:`as_of_one_head`)."""
     moment = now or ledger.clock()
+    head, doc = as_of_one_head(ledger, lambda: _register(ledger, settings, moment))
+    return doc | {"log_head": head}
+
+
+def _register(ledger: Ledger, settings: AnalysisSettings, moment: dt.datetime) -> dict[str, Any]:
     today = today_of(moment, settings)
-    head = log_head(ledger)  # read first: every record below is at or after it
     queue = application_rows(ledger.applications(), settings)
     objections = public_objections(ledger)
     count: dict[str, int] = {}
@@ -200,7 +240,7 @@ def register(
         "contracts": [feature_json(r) for _, r in parcels.iterrows()],
         "expiring": expiring_rows,
         "log": ledger.verify_chain().as_dict(),
-        "log_head": head,
+        "log_head": None,
     }
 
 
@@ -216,10 +256,11 @@ def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def register_geojson(ledger: Ledger, *, settings: AnalysisSettings) -> dict[str, Any]:
     """The applications as a GeoJSON FeatureCollection (properties as in the register)."""
-    frame = ledger.applications()
-    head = log_head(ledger)
+    head, (frame, decided) = as_of_one_head(
+        ledger, lambda: (ledger.applications(), ledger.records("decisions"))
+    )
     rows = application_rows(frame, settings)
-    decisions = {d["application_id"]: d for d in ledger.records("decisions")}
+    decisions = {d["application_id"]: d for d in decided}
     features = []
     for props, geom in zip(rows, frame.geometry, strict=True):
         d = decisions.get(props["id"])

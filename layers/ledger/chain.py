@@ -67,6 +67,9 @@ class ChainCheck:
     head_hash: str | None
     #: changes caught but not yet sealed into the log
     pending: int
+    #: why a private value kept in the store does not match its commitment in the log
+    #: (:func:`layers.ledger.commit.audit`), None when all do or when not checked
+    commitments: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +79,7 @@ class ChainCheck:
             "reason": self.reason,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "pending": self.pending,
+            "commitments": self.commitments,
         }
 
 
