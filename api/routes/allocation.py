@@ -405,7 +405,11 @@ def register_csv(allocation: AllocationDep) -> Response:
     )
 
 
-@router.get("/audit", operation_id="auditVerify", summary="Recompute the log's hash chain")
+@router.get(
+    "/audit",
+    operation_id="auditVerify",
+    summary="Recompute the log's hash chain and check private values against their commitments",
+)
 def audit(allocation: AllocationDep) -> dict[str, Any]:
     return allocation.audit()
 
