@@ -158,30 +158,32 @@ def test_availability_as_geojson_and_for_a_soum_without_land_conclusions(
 def test_availability_is_computed_once_per_store_revision_and_day(
     client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import api.services.collections
+    import geo.incremental
 
-    calls: list[object] = []
-    real = api.services.collections.availability
+    calls: list[tuple[object, object]] = []  # (day, the Land Conclusions computed, None = all)
+    real = geo.incremental.availability
 
     def counted(*args: Any, **kwargs: Any) -> gpd.GeoDataFrame:
-        calls.append(kwargs["today"])
+        ids = kwargs.get("ids")
+        calls.append((kwargs["today"], None if ids is None else sorted(ids)))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.services.collections, "availability", counted)
+    monkeypatch.setattr(geo.incremental, "availability", counted)
     first = client.get("/analysis/availability", params={"today": TODAY}).json()
     soum = client.get("/analysis/availability", params={"today": TODAY, "soum": "MN4322"}).json()
     assert soum["land_conclusions"] == first["land_conclusions"]
-    assert len(calls) == 1
+    assert len(calls) == 1 and calls[0][1] is None  # one full computation serves both
     client.get("/analysis/availability", params={"today": LATER})
     assert len(calls) == 2  # another day: computed again
-    # a new parcel written to the store is seen by the next request
+    # a new parcel written to the store is seen by the next request, and only the Land
+    # Conclusion it lies in is computed again
     parcels = store.read("contract_parcels")
     extra = parcels.iloc[[0]].copy()
     extra["id"] = "P-NEW"
     extra["geometry"] = [f.utm_box(1000, 100, 200, 200)]  # 4 ha of free land in LC-1
     store.write({"contract_parcels": extra.reset_index(drop=True)})
     after = client.get("/analysis/availability", params={"today": TODAY}).json()
-    assert len(calls) == 3
+    assert len(calls) == 3 and calls[2][1] == ["LC-1"]
     [before_lc], [after_lc] = first["land_conclusions"], after["land_conclusions"]
     assert after_lc["available_ha"] == pytest.approx(before_lc["available_ha"] - 4.0, rel=1e-3)
 

@@ -31,6 +31,7 @@ VALUES: dict[str, str] = {
     "land_conclusion_id": "LC-1",
     "number": "LC-1/A1",
     "parcel_id": "P-1",
+    "where": "feeds",  # gazar verify: a folder of downloaded feeds
     "outcome": "approve",
     "status": "issued",
     "draw_id": "D-1",

@@ -91,6 +91,7 @@ def _register_doc() -> dict[str, Any]:
         ],
         "draws": [],
         "expiring": [],
+        "log_head": {"seq": 7, "time": "2026-05-20T03:00:00Z", "hash": "ab" * 32},
     }
 
 
@@ -105,6 +106,8 @@ def test_register_csv_neutralises_holders_objections_and_reasons() -> None:
     assert {r["official_ha"] for r in rows if r["section"] == "application"} == {"-5.2"}
     objection = next(r for r in rows if r["section"] == "objection")
     assert objection["holder"] == "'@SUM(A1)" and objection["text_mn"] == "'+pasture"
+    (head,) = [r for r in rows if r["section"] == "log_head"]
+    assert (head["id"], head["detail"]) == ("7", "ab" * 32)
 
 
 @pytest.fixture

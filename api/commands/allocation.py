@@ -27,8 +27,10 @@ from api.cli import (
     file_limits,
     guarded,
     out,
+    refuse,
     report_error,
     store_location,
+    words,
 )
 from api.commands.output import out_target, slashed, write_out
 from api.services.access import LOCAL, Forbidden, Unauthorized, local_operator
@@ -477,12 +479,25 @@ def audit_export(
     """The public log (``/log.jsonl``'s lines, every event) into a file."""
     from api.services import publog
 
+    out_target(out_file)  # a folder, or a file in a missing folder, is refused by name
+
     def write(ledger: Ledger) -> int:
+        # written beside the target and moved into place: an interrupted export leaves no
+        # half-written log where a previous one was
+        part = out_file.with_name(f".{out_file.name}.part")
         n = 0
-        with out_file.open("w", encoding="utf-8", newline="\n") as f:
-            for text in publog.export(ledger):
-                f.write(text)
-                n += 1
+        try:
+            with part.open("w", encoding="utf-8", newline="\n") as f:
+                for text in publog.export(ledger):
+                    f.write(text)
+                    n += 1
+            part.replace(out_file)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            reason = exc.strerror or str(exc)
+            refuse(
+                InputFileError(str(out_file), words("file_problem", "not_written", reason=reason))
+            )
         return n
 
     n = _with_ledger(db, write)

@@ -28,8 +28,10 @@ def verify_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Check the chain, an earlier head, the register against the events, draws, contract
-    overlaps and approvals; exit 1 naming the first inconsistency."""
+    """Check a soum's allocation from its published feeds alone (a URL or a folder).
+
+    The chain, an earlier head, the register against the events, draws, contract overlaps and
+    approvals; exit 1 naming the first inconsistency."""
     report = verify(source_of(where), head=head)
     mn, en = verdict(report)
     if as_json:
