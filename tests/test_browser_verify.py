@@ -4,6 +4,8 @@ no console error, no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +28,17 @@ def test_the_verify_page_shows_its_verdict_and_checks(
         response = tab.goto(f"/verify?lang={lang}")
         assert response is not None and response.status == 200
         page = tab.page
-        # the demo plants two overlapping active contracts (its parcel_parcel_overlap
-        # conflict, for validation to find): the verifier names them from the feeds alone
+        # the demo's feeds are consistent (its planted overlap is an *applied* contract over a
+        # granted one, for validation to find; the verifier checks granted contracts)
         verdict = page.locator("#verify-verdict")
-        assert verdict.is_visible() and "sev-block" in (verdict.get_attribute("class") or "")
+        assert verdict.is_visible() and "sev-ok" in (verdict.get_attribute("class") or "")
         words = verdict.inner_text()
-        assert "CP-MN4322-00001" in words and "CP-MN4322-00002" in words
-        assert ("overlap" in words) is (lang == "en")
+        assert ("Verified" in words) is (lang == "en")
+        with urllib.request.urlopen(f"{workbench.url}/log/head") as r:  # the page's own head
+            head = json.loads(r.read())
+        assert head["hash"] in words and head["seq"] > 0
         rows = page.locator("#verify-checks tr")
-        assert rows.count() >= 4  # a header and chain, register, draws (before the overlap)
+        assert rows.count() >= 6  # a header and chain, register, draws, contracts, decisions
         for i in range(rows.count()):
             assert rows.nth(i).is_visible()
         text = page.locator("#verify-checks").inner_text()
@@ -44,5 +48,7 @@ def test_the_verify_page_shows_its_verdict_and_checks(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{overflow}px wider than the window"
+        clipped = verdict.evaluate("(e) => e.scrollWidth - e.clientWidth")
+        assert clipped <= 0, f"the verdict runs {clipped}px past its box"  # the 64-hex head
         tab.shot(f"verify-{lang}-{width}", SHOTS)
         tab.clean()

@@ -19,6 +19,7 @@ from api.services import publog
 from api.services.access import local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from geo.settings import AnalysisSettings
+from layers.gpkg import register_functions
 from layers.ledger import Ledger, open_ledger
 from layers.ledger.commit import check_commitments, commitment
 from layers.verify import event_hash, folder_source, verify
@@ -385,3 +386,14 @@ def test_the_log_feed_pages_and_the_verify_page(tmp_path: Path, store_path: Path
             assert "sev-ok" in page.text
         register = client.get("/register").text
         assert f"{head['seq']}:{head['hash']}" in register
+        # decisions are append-only even for an outside tool; an application's holder changed
+        # with sqlite3 and not sealed: the page names the record and the field
+        number = client.get("/register.json").json()["queue"][0]["id"]
+        db = sqlite3.connect(store_path, isolation_level=None)
+        register_functions(db)  # the GeoPackage functions, as QGIS (GDAL) opens it
+        db.execute("UPDATE applications SET holder = 'Someone else' WHERE id = ?", (number,))
+        db.close()
+        for lang in ("mn", "en"):
+            page = client.get("/verify", params={"lang": lang})
+            assert page.status_code == 200 and "sev-block" in page.text
+            assert number in page.text and "holder" in page.text

@@ -1,8 +1,8 @@
 """Issue 17's last test: a full workbench story, driven through the pages by signed-in users,
 publishes feeds that verify cleanly on both backends.
 
-The store is built from the test factories (not the demo, whose two overlapping active
-contracts are a planted conflict the verifier rightly flags). An organisation applies on
+The store is built from the test factories (the demo's feeds verify too: see
+``tests/test_browser_verify.py``), so that every record is made through the pages. An organisation applies on
 ``/apply``; a visitor objects with a private contact; the soum official approves on ``/desk``
 after the objection window; a competing pair goes through a draw (announced, run, the winner
 approved); the contract's renewal is asked for on ``/my`` and granted on the desk; MRPAM issues

@@ -299,7 +299,7 @@ def _base_parcels(
     status = np.full(n, "", dtype=object)
     forced = {
         _PARCEL_OVERLAP[0]: "active",
-        _PARCEL_OVERLAP[1]: "active",
+        _PARCEL_OVERLAP[1]: "applied",  # applied overlapping a granted one: the check finds it
         _PARCEL_OUTSIDE[0]: "active",
         _PARCEL_PAST_EXPIRY: "active",
         **{z[1]: z[2] for z in _REHAB_OVERDUE},
