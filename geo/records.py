@@ -125,12 +125,17 @@ def _reference_problems(
             target = layers.get(f.references)
             known = set() if target is None else set(target["id"].astype(str))
         values = frame[f.name]
-        for i in np.flatnonzero(values.notna().to_numpy(dtype=bool)):
-            if str(values.iloc[i]) not in known:
-                reason = _why(
-                    "dangling_reference", field=f.name, value=values.iloc[i], target=f.references
-                )
-                out.append((int(i), reason))
+        present = np.flatnonzero(values.notna().to_numpy(dtype=bool))
+        texts = values.iloc[present].astype(str)
+        if isinstance(known, Collection):
+            found = texts.isin(known if isinstance(known, set | frozenset) else list(known))
+        else:  # a bare container: asked one value at a time
+            found = pd.Series([t in known for t in texts], index=texts.index, dtype=bool)
+        for i in present[~found.to_numpy(dtype=bool)]:
+            reason = _why(
+                "dangling_reference", field=f.name, value=values.iloc[i], target=f.references
+            )
+            out.append((int(i), reason))
     return out
 
 
@@ -139,6 +144,7 @@ def usable_records(
     *,
     reported_references: Collection[tuple[str, str]] = (),
     known_ids: Mapping[str, Container[str]] | None = None,
+    references: bool = True,
 ) -> UsableRecords:
     """Split each layer into the rows the analysis can use and its broken rows.
 
@@ -159,6 +165,10 @@ def usable_records(
     known_ids : mapping of str to container of str, optional
         The ids of a referenced layer, when ``layers`` holds only some rows of it (or none):
         to check a few changed rows against the whole store (:mod:`geo.incremental`).
+    references : bool
+        Whether to look for dangling references at all. They never drop a row, so a caller
+        reading only ``frames`` (:func:`geo.rules.pair_overlaps`, which is given two layers
+        and not the ones they refer to) passes False and skips a message per reference.
 
     Returns
     -------
@@ -191,9 +201,12 @@ def usable_records(
         _value_problems(kind, frame, why)
         drop = np.array([w is not None for w in why], dtype=bool)
         kept[name] = ~drop
-        for at, reason in _reference_problems(
-            kind, frame, layers, reported_references, known_ids or {}
-        ):
+        dangling = (
+            _reference_problems(kind, frame, layers, reported_references, known_ids or {})
+            if references
+            else []
+        )
+        for at, reason in dangling:
             if why[at] is None:
                 why[at] = reason
         ids = frame["id"].astype(str).to_numpy(dtype=object)

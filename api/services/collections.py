@@ -185,7 +185,7 @@ def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
     if sources.available is not None:
         return sources.available(today)
     # broken records (RECORD_INVALID in the findings) are left out, not a reason to fail
-    frames = usable_records(sources.frames).frames
+    frames = usable_records(sources.frames, references=False).frames
     frame = availability(
         frames["land_conclusions"],
         frames["contract_parcels"],

@@ -329,7 +329,10 @@ def pair_overlaps(
     day = _day(today)
     entry = pair_for(pairs, a_layer, b_layer)
     # broken records (RECORD_INVALID in analyze) take part in nothing
-    usable = usable_records({a_layer: _layer(layers, a_layer), b_layer: _layer(layers, b_layer)})
+    # (references are analyze's to report: the layers they point to are not read here)
+    usable = usable_records(
+        {a_layer: _layer(layers, a_layer), b_layer: _layer(layers, b_layer)}, references=False
+    )
     a, b = usable.frames[a_layer], usable.frames[b_layer]
     if entry is None or entry.rule is None:
         if a_layer == b_layer:
