@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -57,20 +58,28 @@ class ReviewContext:
 
     def __init__(self, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
         self._frames: dict[str, gpd.GeoDataFrame] = {}
-        self._trees: dict[str, shapely.STRtree] = {}
+        self._trees: dict[str, SpatialIndex] = {}
         self._ids: dict[str, pd.Index] = {}
         #: ids left out of each layer (:meth:`without`)
         self._hidden: dict[str, frozenset[str]] = {}
         for name in REVIEW_LAYERS:
-            frame = layer_or_empty(layers, name)
-            if frame.crs is None or frame.crs.to_epsg() != 4326:
-                raise ValueError(f"layer '{name}' must be in EPSG:4326, not {frame.crs}")
-            # indexed by id (the store's ids are unique; a repeated id keeps its first feature)
-            frame = frame.drop_duplicates("id")
-            frame = frame.set_axis(pd.Index(frame["id"].astype(str).to_numpy(dtype=object)))
-            self._frames[name] = frame
-            self._trees[name] = shapely.STRtree(np.asarray(frame.geometry.array, dtype=object))
-            self._ids[name] = frame.index
+            self._set(name, review_layer(layer_or_empty(layers, name), name))
+
+    @classmethod
+    def of_layers(cls, layers: Mapping[str, ReviewLayer]) -> ReviewContext:
+        """A context of layers already indexed (:func:`review_layer`), e.g. kept per layer
+        revision by a server so that a write re-indexes only the layer it changed; missing
+        layers count as empty."""
+        ctx = cls({})
+        for name, layer in layers.items():
+            if name in REVIEW_LAYERS:
+                ctx._set(name, layer)
+        return ctx
+
+    def _set(self, name: str, layer: ReviewLayer) -> None:
+        self._frames[name] = layer.frame
+        self._trees[name] = layer.tree
+        self._ids[name] = layer.frame.index
 
     def without(self, layer: str, ids: Sequence[str]) -> ReviewContext:
         """The same layers with the features ``ids`` of ``layer`` left out (the indexes are
@@ -108,6 +117,42 @@ class ReviewContext:
         """The features of ``layer`` with these ids (unknown ids are skipped)."""
         pos = self._ids[layer].get_indexer(pd.Index([str(i) for i in ids]))
         return self._shown(layer, self._frames[layer].iloc[np.unique(pos[pos >= 0])])
+
+
+class SpatialIndex(Protocol):
+    """What a review asks of a layer's index: ``shapely.STRtree.query`` over its rows
+    (``geo.index.PatchedIndex`` answers the same)."""
+
+    def query(self, geoms: Any, predicate: str | None = None) -> npt.NDArray[np.intp]: ...
+
+
+@dataclass(frozen=True)
+class ReviewLayer:
+    """One layer as a review reads it: indexed by id, and its spatial index (positions are
+    the frame's rows)."""
+
+    frame: gpd.GeoDataFrame
+    tree: SpatialIndex
+
+
+def review_layer(
+    frame: gpd.GeoDataFrame, name: str, tree: SpatialIndex | None = None
+) -> ReviewLayer:
+    """``frame`` (a layer in EPSG:4326 with an ``id`` column) indexed by id for a review.
+
+    ``tree``, an index already built over ``frame``'s rows in order (the server's
+    ``LayerCache.index``), is reused when the ids are unique, as the store keeps them; a
+    repeated id keeps its first feature, and the index is then built over those.
+    """
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        raise ValueError(f"layer '{name}' must be in EPSG:4326, not {frame.crs}")
+    first = ~frame["id"].duplicated().to_numpy(dtype=bool)
+    if not first.all():
+        frame, tree = frame[first], None
+    frame = frame.set_axis(pd.Index(frame["id"].astype(str).to_numpy(dtype=object)))
+    if tree is None:
+        tree = shapely.STRtree(np.asarray(frame.geometry.array, dtype=object))
+    return ReviewLayer(frame, tree)
 
 
 def proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

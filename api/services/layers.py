@@ -139,6 +139,12 @@ class LayerCache:
                 entry.index = PatchedIndex(_geoms(entry.frame))
             return entry.index
 
+    def indexed(self, layer: str) -> tuple[gpd.GeoDataFrame, str, PatchedIndex]:
+        """:meth:`get`, :meth:`token` and :meth:`index` taken together (one revision)."""
+        with self._lock:
+            entry = self._entry(layer)
+            return entry.frame, entry.revision, self.index(layer)
+
     def delta_since(self, layer: str, token: str) -> LayerDelta | None:
         """What changed in ``layer`` from the frame of ``token`` to the one :meth:`get`
         returns now (an empty delta when nothing did); None when the cache does not know (a

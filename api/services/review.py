@@ -17,6 +17,7 @@ from api.services.layers import LayerCache
 from api.services.views import check_view
 from geo.raster import Dem
 from geo.review import KIND_LAYER, REVIEW_LAYERS, Review, ReviewContext
+from geo.review_input import ReviewLayer, review_layer
 from geo.settings import AnalysisSettings
 
 Kind = Literal["land_conclusion", "parcel"]
@@ -38,16 +39,27 @@ class ReviewService:
         self.raster_folder = raster_folder
         self._lock = threading.Lock()
         self._context: tuple[tuple[str, ...], ReviewContext] | None = None
+        #: each review layer indexed for a review, with the revision token it was read at
+        self._layers: dict[str, tuple[str, ReviewLayer]] = {}
 
     def context(self) -> ReviewContext:
-        """The review layers indexed once, rebuilt only when one of them changes."""
+        """The review layers indexed, kept per layer revision: after a write only the layers
+        it changed are taken again, with the layer cache's spatial index (patched for a small
+        change, not rebuilt)."""
         with self._lock:
-            key = self.layers.revisions(REVIEW_LAYERS)
-            if self._context is not None and self._context[0] == key:
-                return self._context[1]
-            context = ReviewContext(self.layers.all(REVIEW_LAYERS))
-            self._context = (key, context)
-            return context
+            layers: dict[str, ReviewLayer] = {}
+            for name in REVIEW_LAYERS:
+                kept = self._layers.get(name)
+                if kept is not None and kept[0] == self.layers.token(name):
+                    layers[name] = kept[1]
+                    continue
+                frame, token, index = self.layers.indexed(name)
+                layers[name] = review_layer(frame, name, index)
+                self._layers[name] = (token, layers[name])
+            key = tuple(self._layers[name][0] for name in REVIEW_LAYERS)
+            if self._context is None or self._context[0] != key:
+                self._context = (key, ReviewContext.of_layers(layers))
+            return self._context[1]
 
     def dem(self, proposal: gpd.GeoDataFrame) -> tuple[str, Dem] | None:
         """The registered DEM's name and its elevations under ``proposal`` (only that window
