@@ -223,18 +223,22 @@ def review(
     over, repairs = _overlaps(ok, near, tol)
     repairs = [*fixed, *repairs]
     parts: list[pd.DataFrame] = []
+    b_layers = over["b_layer"].to_numpy(dtype=object)
     for pair in pairs:
         if pair.rule is None or layer not in (pair.a_layer, pair.b_layer):
             continue
         other = pair.b_layer if pair.a_layer == layer else pair.a_layer
-        flip = pair.a_layer != layer
-        owner = tuple((b, a) if flip else (a, b) for a, b in pair.same_owner)
-        others = _live(near[other], other, live, day)
-        hits = over[(over["b_layer"] == other).to_numpy() & over["b_id"].isin(others["id"])]
-        if other == layer:  # re-checking a stored feature: it does not overlap itself
-            hits = hits[hits["a_id"] != hits["b_id"]]
-        as_pair = OverlapPair(PROPOSAL, other, pair.rule, owner)
-        parts.append(overlap_part(hits, ok, others, pair=as_pair, rule=RULES[pair.rule]))
+        in_other = b_layers == other
+        if in_other.any():  # (a pair with no overlap has no findings: nothing to write)
+            flip = pair.a_layer != layer
+            owner = tuple((b, a) if flip else (a, b) for a, b in pair.same_owner)
+            others = _live(near[other], other, live, day)
+            hits = over[in_other & over["b_id"].isin(others["id"]).to_numpy()]
+            if other == layer:  # re-checking a stored feature: it does not overlap itself
+                hits = hits[hits["a_id"] != hits["b_id"]]
+            if len(hits):
+                as_pair = OverlapPair(PROPOSAL, other, pair.rule, owner)
+                parts.append(overlap_part(hits, ok, others, pair=as_pair, rule=RULES[pair.rule]))
         if other == layer and len(ok) > 1:  # the proposed features among themselves
             among = OverlapPair(PROPOSAL, PROPOSAL, pair.rule)
             part, more = overlap_findings(ok, ok, pair=among, rule=RULES[pair.rule],
@@ -322,11 +326,16 @@ def _overlaps(
     store = gpd.GeoDataFrame({"id": keys}, geometry=gpd.GeoSeries(shapes, crs=STORE_CRS))
     result = overlaps_between(ok, store, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol)
     rec = result.records
-    split = rec["b_id"].astype(str).str.split(_SEP, n=1, expand=True)
+    # each record's key back to its layer and id, by position among the keys
+    at = pd.Index(keys).get_indexer(rec["b_id"].to_numpy(dtype=object))
+    layer_of = np.concatenate([np.full(len(near[n]), n, dtype=object) for n in names] or [keys])
+    id_of = np.concatenate(
+        [near[n]["id"].astype(str).to_numpy(dtype=object) for n in names] or [keys]
+    )
     rec = rec.assign(
         a_layer=PROPOSAL,
-        b_layer=split[0] if len(rec) else pd.Series([], dtype=object),
-        b_id=split[1] if len(rec) else pd.Series([], dtype=object),
+        b_layer=pd.Series(layer_of[at], index=rec.index, dtype=rec["b_id"].dtype),
+        b_id=pd.Series(id_of[at], index=rec.index, dtype=rec["b_id"].dtype),
     )
     repaired = [
         Repaired(r.layer, r.feature_id.split(_SEP, 1)[-1], r.index, r.reason)

@@ -16,6 +16,7 @@ from typing import Final
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -91,30 +92,44 @@ def feature_overlaps(
     """
     if len(over) == 0:
         return ()
-    rec = over[over["b_layer"].isin(FEATURE_LAYERS).to_numpy()]
-    rec = rec[~((rec["b_layer"] == layer) & (rec["a_id"] == rec["b_id"])).to_numpy()]
-    if len(rec) == 0:
+    a_id = over["a_id"].astype(str).to_numpy(dtype=object)
+    b_layer = over["b_layer"].astype(str).to_numpy(dtype=object)
+    b_id = over["b_id"].astype(str).to_numpy(dtype=object)
+    keep = np.isin(b_layer, FEATURE_LAYERS) & ~((b_layer == layer) & (a_id == b_id))
+    if not keep.any():
         return ()
-    rec = rec.reset_index(drop=True)
-    pair_rules = {p.rule for p in pairs if p.rule is not None}
-    broken = findings[findings["rule"].isin(pair_rules).to_numpy() & findings["b_id"].notna()]
-    broken = broken.drop_duplicates(["a_id", "b_layer", "b_id"])  # sorted: the most severe
-    keyed = rec.merge(
-        broken[["a_id", "b_layer", "b_id", "rule", "severity"]],
-        on=["a_id", "b_layer", "b_id"],
-        how="left",
+    a_id, b_layer, b_id = a_id[keep], b_layer[keep], b_id[keep]
+    ha = over["overlap_ha"].to_numpy(dtype="float64")[keep]
+    shapes = (
+        np.asarray(over["geometry"].array, dtype=object)[keep]
+        if "geometry" in over
+        else np.full(len(a_id), None, dtype=object)
     )
-    n = len(keyed)
+    n = len(a_id)
+    # an overlap a pair rule reported takes the code and severity of its first (most severe)
+    # finding: the findings are sorted
+    pair_rules = [p.rule for p in pairs if p.rule is not None]
+    rule = np.full(n, None, dtype=object)
+    severity = np.full(n, "info", dtype=object)
+    broken = np.isin(findings["rule"].to_numpy(dtype=object), pair_rules) & findings[
+        "b_id"
+    ].notna().to_numpy(dtype=bool)
+    if broken.any():
+        at = np.flatnonzero(broken)
+        f_keys = _keys(findings["a_id"], findings["b_layer"], findings["b_id"], at)
+        first = ~pd.Index(f_keys).duplicated()
+        where = pd.Index(f_keys[first]).get_indexer(pd.Index(_keys(a_id, b_layer, b_id)))
+        hit = where >= 0
+        rule[hit] = findings["rule"].to_numpy(dtype=object)[at[first]][where[hit]]
+        severity[hit] = findings["severity"].to_numpy(dtype=object)[at[first]][where[hit]]
     name = np.full(n, None, dtype=object)
     holder = np.full(n, None, dtype=object)
     status = np.full(n, None, dtype=object)
     counts = np.ones(n, dtype=bool)
-    for name_of in keyed["b_layer"].unique():  # one pass per layer (at most five)
+    for name_of in dict.fromkeys(b_layer.tolist()):  # one pass per layer (at most five)
         frame = near[str(name_of)]
-        at = (keyed["b_layer"] == name_of).to_numpy()
-        ids = pd.Index(keyed.loc[at, "b_id"].astype(str))
-        pos = frame.index.get_indexer(ids)
-        rows = frame.iloc[pos]
+        at = b_layer == name_of
+        rows = frame.iloc[frame.index.get_indexer(b_id[at])]
         column = next((c for c in ("name", "name_en") if c in frame.columns), None)
         if column is not None:
             name[at] = rows[column].to_numpy(dtype=object)
@@ -122,37 +137,42 @@ def feature_overlaps(
             holder[at] = rows["holder"].to_numpy(dtype=object)
         if STATUS_COLUMN.get(str(name_of)) in frame.columns:
             status[at] = rows[STATUS_COLUMN[str(name_of)]].to_numpy(dtype=object)
-        rule = live.get(str(name_of))
-        if rule is not None:
-            counts[at] = np.asarray(rule.mask(rows, day), dtype=bool)
-    severity = keyed["severity"].where(keyed["severity"].notna(), "info").to_numpy(dtype=object)
-    order = pd.DataFrame(
-        {
-            "a": keyed["a_id"].astype(str),
-            "s": pd.Series(severity).map({s: i for i, s in enumerate(SEVERITIES)}),
-            "l": keyed["b_layer"].map({x: i for i, x in enumerate(FEATURE_LAYERS)}),
-            "ha": -keyed["overlap_ha"].astype(float),
-            "id": keyed["b_id"].astype(str),
-        }
-    )
-    rank = order.sort_values(["a", "s", "l", "ha", "id"], kind="stable").index.to_numpy()
-    shapes = np.asarray(keyed["geometry"], dtype=object) if "geometry" in keyed else None
+        live_rule = live.get(str(name_of))
+        if live_rule is not None:
+            counts[at] = np.asarray(live_rule.mask(rows, day), dtype=bool)
+    s_rank = np.array([SEVERITIES.index(v) for v in severity.tolist()])
+    l_rank = np.array([FEATURE_LAYERS.index(v) for v in b_layer.tolist()])
+    rank = np.lexsort((b_id, -ha, l_rank, s_rank, a_id))
     return tuple(
         Overlap(
             severity=str(severity[i]),
-            code=text_or_none(keyed.at[i, "rule"]),
-            proposal_id=str(keyed.at[i, "a_id"]),
-            layer=str(keyed.at[i, "b_layer"]),
-            id=str(keyed.at[i, "b_id"]),
+            code=text_or_none(rule[i]),
+            proposal_id=str(a_id[i]),
+            layer=str(b_layer[i]),
+            id=str(b_id[i]),
             name=text_or_none(name[i]),
             holder=text_or_none(holder[i]),
             status=text_or_none(status[i]),
             live=bool(counts[i]),
-            overlap_ha=rounded(keyed.at[i, "overlap_ha"]),
-            geometry=_shape(None if shapes is None else shapes[i]),
+            overlap_ha=rounded(ha[i]),
+            geometry=_shape(shapes[i]),
         )
         for i in rank
     )
+
+
+def _keys(
+    a: object, layer: object, b: object, at: npt.NDArray[np.intp] | None = None
+) -> npt.NDArray[np.object_]:
+    """``(a_id, layer, b_id)`` as one text key per row (at positions ``at``)."""
+    cols = [np.asarray(getattr(c, "array", c), dtype=object).astype(str) for c in (a, layer, b)]
+    if at is not None:
+        cols = [c[at] for c in cols]
+    return np.char.add(np.char.add(np.char.add(np.char.add(cols[0], _SEP), cols[1]), _SEP),
+                       cols[2]).astype(object)  # fmt: skip
+
+
+_SEP: Final = "\x1f"
 
 
 def _shape(value: object) -> shapely.Geometry | None:
