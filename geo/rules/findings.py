@@ -178,16 +178,18 @@ def reference_findings(
     none_why = none_why or pair("rule_why", "none_named")
     missing_mn, missing_en = pair("rule_why", "not_in_store")
     refs = column_of(parts, ref.reference).astype("string")
-    table = targets.drop_duplicates("id")
-    table = table.set_axis(table["id"].astype(str), axis=0)
-    found = refs.isin(table.index).fillna(False).to_numpy(dtype=bool)
+    # each target id's first row (a repeated id keeps its first feature), found by position
+    first = np.flatnonzero(~targets["id"].duplicated().to_numpy(dtype=bool))
+    keys = pd.Index(targets["id"].to_numpy(dtype=object)[first].astype(str))
+    found = refs.isin(keys).fillna(False).to_numpy(dtype=bool)
     ok = np.zeros(len(parts), dtype=bool)
     status_bad = np.zeros(len(parts), dtype=bool)
     ended = np.zeros(len(parts), dtype=bool)
     status = pd.Series([None] * len(parts), dtype=object)
     ends = pd.Series([None] * len(parts), dtype=object)
     if found.any():
-        hit = table.loc[refs[found].astype(str)]
+        wanted = pd.Index(refs[found].astype(str).to_numpy(dtype=object))
+        hit = targets.iloc[first[keys.get_indexer(wanted)]]
         valid = ref.valid.mask(hit, day)
         ok[found] = valid
         if ref.valid.column is not None:
@@ -400,9 +402,15 @@ def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFram
 
 
 def _lookup(frame: pd.DataFrame, ids: pd.Series, column: str) -> pd.Series:
-    table = frame.drop_duplicates("id")
-    values = pd.Series(table[column].to_numpy(dtype=object), index=table["id"].astype(str))
-    return pd.Series(ids.astype(str).map(values).to_numpy(dtype=object), index=ids.index)
+    """``column`` of the feature of each of ``ids`` (the first of a repeated id; NaN for an
+    unknown one), on arrays: no frame is copied."""
+    first = ~frame["id"].duplicated().to_numpy(dtype=bool)
+    keys = pd.Index(frame["id"].to_numpy(dtype=object)[first].astype(str))
+    values = frame[column].to_numpy(dtype=object)[first]
+    at = keys.get_indexer(pd.Index(ids.astype(str).to_numpy(dtype=object)))
+    out = np.full(len(at), np.nan, dtype=object)
+    out[at >= 0] = values[at[at >= 0]]
+    return pd.Series(out, index=ids.index)
 
 
 def _kind_labels(
