@@ -23,148 +23,20 @@ own errors (:mod:`api.services.errors`) are mapped to statuses by ``api/errors.p
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import threading
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-
-from api.services.accounts import AccountService
-from api.services.allocation import AllocationService, LedgerUnavailable
-from api.services.collections import CollectionCache
-from api.services.derived import DerivedCache
-from api.services.errors import BadRequest, NotFound
-from api.services.layers import LayerCache
-from api.services.limits import RateLimits
-from api.services.pipeline import PipelineService
-from api.services.rehab import RehabService
-from api.services.review import ReviewService
-from api.settings import Settings
-from layers.errors import GazarError, StoreError
-from layers.ledger import Ledger, open_ledger
-from layers.schema import REGISTRY
-from layers.store import Store, open_store
-
-_LOG = logging.getLogger("gazar")
+if TYPE_CHECKING:
+    from api.services.hub import Services
 
 __all__ = ["Services"]
 
 
-class Services:
-    """Everything the front doors share, for one store."""
+def __getattr__(name: str) -> object:
+    """``Services`` on first use (:mod:`api.services.hub`): importing a service module
+    (``api.services.views`` for ``gazar overlaps``) runs this package first, and it should not
+    import every other service with it."""
+    if name == "Services":
+        from api.services.hub import Services
 
-    def __init__(self, settings: Settings, store: Store, ledger: Ledger | None = None) -> None:
-        self.settings = settings
-        self.store = store
-        #: the allocation ledger; None until it can be opened (see :meth:`open_ledger`)
-        self.ledger = ledger
-        self.layers = LayerCache(store)
-        #: the findings and the available land per day, updated by what changed
-        self.derived = DerivedCache(self.layers, settings.analysis)
-        self.collections = CollectionCache(
-            store,
-            self.layers.get,
-            settings=settings.analysis,
-            findings=self.findings,
-            available=self._available,
-        )
-        folder = settings.store.rasters
-        self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
-        self.rehab = RehabService(self.layers, raster_folder=folder)
-        self.allocation = AllocationService(
-            self.open_ledger,
-            settings.analysis,
-            max_vertices=settings.api.max_vertices,
-            required_documents=settings.documents.required_documents,
-            max_document_bytes=settings.documents.max_document_bytes,
-        )
-        self.pipeline = PipelineService(
-            self.open_ledger, settings.analysis, max_vertices=settings.api.max_vertices
-        )
-        #: rate limits shared by every worker (objections per address)
-        self.limits = RateLimits(self.open_ledger)
-        self.accounts = AccountService(self.open_ledger, settings.api)
-        self._ledger_lock = threading.Lock()
-
-    @classmethod
-    def open(cls, settings: Settings) -> Services:
-        """Open the store of ``settings`` and its ledger (None, logged, when the ledger cannot
-        be added to the store: the maps and the OGC API still serve it)."""
-        store = open_store(settings.db)
-        try:
-            ledger: Ledger | None = open_ledger(settings.db, create=False)
-        except StoreError as exc:
-            _LOG.warning("the allocation ledger could not be opened: %s", exc)
-            ledger = None
-        return cls(settings, store, ledger)
-
-    def close(self) -> None:
-        if self.ledger is not None:
-            self.ledger.close()
-        self.store.close()
-
-    # ------------------------------------------------------------------------- ledger
-
-    def open_ledger(self) -> Ledger:
-        """The ledger of the store: the one opened with the services, or opened now when that
-        failed. Raises ``LedgerUnavailable`` (503) when it still cannot be opened."""
-        ledger = self.ledger
-        if ledger is not None:
-            return ledger
-        with self._ledger_lock:
-            if self.ledger is None:
-                try:
-                    self.ledger = open_ledger(self.settings.db, create=False)
-                except StoreError as exc:
-                    raise LedgerUnavailable(str(exc)) from exc
-            return self.ledger
-
-    # ------------------------------------------------------------------------- analysis
-
-    def frames(self) -> dict[str, gpd.GeoDataFrame]:
-        """Every store layer."""
-        return self.layers.all(REGISTRY)
-
-    def findings(self, day: dt.date) -> gpd.GeoDataFrame:
-        """The findings of every rule over the whole store on ``day`` (``gazar analyze``'s
-        records), computed once per day and updated by each change since
-        (:mod:`api.services.derived`); the ``overlaps`` collection and the maps share them."""
-        return self.derived.state(day).findings
-
-    def _available(self, day: dt.date) -> gpd.GeoDataFrame:
-        return self.derived.state(day).available
-
-    def available_land(self, day: dt.date, *, soum: str | None = None) -> gpd.GeoDataFrame:
-        """Each Land Conclusion in force with its free land on ``day`` (the ``available_land``
-        collection's frame), only ``soum``'s when given.
-
-        Raises
-        ------
-        BadRequest
-            When ``soum`` is the code of no soum.
-        """
-        frame = self._available(day)
-        if soum is None:
-            return frame
-        lcs = self.layers.get("land_conclusions")
-        if not (lcs["soum_code"] == soum).any() and soum not in set(self.layers.get("soums")["id"]):
-            raise BadRequest(
-                f"soum={soum!r}: no soum has this code; the codes are the ids of "
-                "/collections/soums/items (e.g. MN4322)"
-            )
-        keep = (frame["soum_code"] == soum).to_numpy(dtype=bool)
-        return frame[keep].reset_index(drop=True)
-
-    def recovery_layer(self) -> gpd.GeoDataFrame | None:
-        """The rehabilitation zones with their recovery on the registered NDVI rasters (the
-        ``GET /analysis/rehab`` answer with the default threshold); None when none are
-        registered or they cannot be read (logged: the maps are shown without)."""
-        minimum = float(self.settings.analysis.rehab_recovery_min)
-        try:
-            table, zones = self.rehab.recovery(min_recovery=minimum)
-        except NotFound:
-            return None
-        except GazarError as exc:
-            _LOG.warning("the recovery layer is left out: %s", exc)
-            return None
-        return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
+        return Services
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
