@@ -20,6 +20,7 @@ from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pandas as pd
 import shapely
@@ -151,6 +152,15 @@ def _wkb_of(blob: bytes) -> bytes:
     return blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111] :]
 
 
+#: ISO WKB, little-endian, of a MultiPolygon (type 6) holding one polygon: what precedes it
+_ONE_POLYGON_LE = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
+
+
+def _one_part(wkb: bytes) -> bytes:
+    """The polygon's own WKB when ``wkb`` is a (little-endian) MultiPolygon of one polygon."""
+    return wkb[9:] if wkb[:9] == _ONE_POLYGON_LE else wkb
+
+
 def _st_func(i: int) -> Any:
     def f(blob: bytes | None) -> float | None:
         if blob is None:
@@ -213,14 +223,29 @@ def _date_or_none(value: Any) -> dt.date | None:
         return None
 
 
+def _each_distinct(values: list[Any], convert: Callable[[Any], Any]) -> npt.NDArray[np.object_]:
+    """``convert`` of every value, called once per distinct value (a column holds few: dates,
+    member counts); a missing value gives ``convert(None)``. Values equal as Python values
+    (``1`` and ``1.0``) share one call: the converters here give them the same answer."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    table = np.empty(len(distinct) + 1, dtype=object)
+    table[:-1] = [convert(v) for v in distinct]
+    table[-1] = convert(None)
+    return table[codes]
+
+
 def _column_from_sql(values: list[Any], ftype: str) -> pd.Series:
     if ftype == "date":
-        return pd.Series([_date_or_none(v) for v in values], dtype=object)
+        return pd.Series(_each_distinct(values, _date_or_none), dtype=object)
     if ftype == "int":
-        return pd.Series(pd.array([_number_or_none(v, whole=True) for v in values], dtype="Int64"))
+        whole = _each_distinct(values, lambda v: _number_or_none(v, whole=True))
+        return pd.Series(whole, dtype="Int64")
     if ftype == "float":
-        numbers = [_number_or_none(v, whole=False) for v in values]
-        return pd.Series(np.array([np.nan if v is None else v for v in numbers], dtype="float64"))
+        numbers = _each_distinct(values, lambda v: _number_or_none(v, whole=False))
+        out = np.full(len(numbers), np.nan)
+        known = pd.notna(numbers)
+        out[known] = numbers[known].astype("float64")
+        return pd.Series(out)
     return pd.Series(values, dtype=object)
 
 
@@ -437,8 +462,11 @@ class GeoPackageStore(Store):
     @staticmethod
     def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(kind.columns) + 1)]
-        geoms = from_blobs(cols[0])
-        single = shapely.get_num_geometries(geoms) == 1
+        # a multi-part geometry of one part is read as that part; a little-endian MultiPolygon
+        # of one polygon (as the store writes every polygon) is cut to it in its bytes
+        wkbs = [None if b is None else _one_part(_wkb_of(b)) for b in cols[0]]
+        geoms = np.asarray(shapely.from_wkb(np.array(wkbs, dtype=object)), dtype=object)
+        single = (shapely.get_num_geometries(geoms) == 1) & (shapely.get_type_id(geoms) >= 4)
         if single.any():
             geoms[single] = shapely.get_geometry(geoms[single], 0)
         data: dict[str, Any] = {"id": pd.Series(list(cols[1]), dtype=object)}
