@@ -249,11 +249,10 @@ def review(
     soums = _soum_shares(over, near["soums"], size)
     lc_rows: list[dict[str, Any]] = []
     if kind == "parcel":
-        lc_of, lc_rows = _parcel_land_conclusions(ok, over, ctx)
-        rule_parts, more = _parcel_rules(ok, lc_of, ctx, day=day, settings=settings, tol=tol)
+        lc_of, lc_rows, lcs = _parcel_land_conclusions(ok, over, ctx)
+        rule_parts, more = _parcel_rules(ok, lc_of, lcs, day=day, settings=settings, tol=tol)
         parts += rule_parts
         repairs += more
-        lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
         lc_soum = dict(zip(lcs["id"].astype(str), lcs["soum_code"], strict=True))
         home = soum_code or next((lc_soum[c] for c in lc_of if c in lc_soum), None)
         in_home = sum(s["overlap_ha"] for s in soums if s["soum_code"] == home)
@@ -351,8 +350,9 @@ _SEP: Final = "\x1f"  # joins a layer name and a feature id into one key
 
 def _parcel_land_conclusions(
     ok: gpd.GeoDataFrame, over: pd.DataFrame, ctx: ReviewContext
-) -> tuple[list[str | None], list[dict[str, Any]]]:
-    """Each proposed parcel's Land Conclusion: the one it names, else the one it overlaps most."""
+) -> tuple[list[str | None], list[dict[str, Any]], gpd.GeoDataFrame]:
+    """Each proposed parcel's Land Conclusion: the one it names, else the one it overlaps most;
+    the rows of the report, and the Land Conclusions named (indexed by id)."""
     named = (
         ok["land_conclusion_id"].astype(object).where(ok["land_conclusion_id"].notna(), None)
         if "land_conclusion_id" in ok.columns
@@ -386,13 +386,13 @@ def _parcel_land_conclusions(
                 "overlap_ha": rounded(shared.get((pid, lc), 0.0)),
             }
         )
-    return lc_of, rows
+    return lc_of, rows, lcs
 
 
 def _parcel_rules(
     ok: gpd.GeoDataFrame,
     lc_of: list[str | None],
-    ctx: ReviewContext,
+    lcs: gpd.GeoDataFrame,
     *,
     day: dt.date,
     settings: AnalysisSettings,
@@ -401,7 +401,6 @@ def _parcel_rules(
     """PARCEL_OUTSIDE_LC, PARCEL_LC_NOT_VALID and PARCEL_OVER_CAP for proposed parcels."""
     refs = pd.Series(lc_of, index=ok.index, dtype=object)
     with_lc = ok.assign(land_conclusion_id=refs)
-    lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
     shapes = lcs.geometry
     found = refs.isin(shapes.index).to_numpy(dtype=bool)
     parts: list[pd.DataFrame] = []

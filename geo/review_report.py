@@ -4,6 +4,7 @@ typed :class:`geo.review_types.Review` built from the review's tables."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -39,23 +40,42 @@ def sorted_findings(
     """The review's finding tables in one, with the other feature's holder (or name), sorted by
     severity, rule (catalogue order), proposed feature and other feature."""
     table = pd.concat([p for p in parts if len(p)] or [parts[-1]], ignore_index=True)
-    table["holder"] = None
-    for layer in table["b_layer"].dropna().unique():
+    n = len(table)
+    b_layer = table["b_layer"].to_numpy(dtype=object)
+    b_id = table["b_id"].to_numpy(dtype=object)
+    holder = np.full(n, None, dtype=object)
+    for layer in pd.unique(b_layer[pd.notna(b_layer)]):
         frame = near.get(str(layer))
         if frame is None:
             continue
         column = next((c for c in ("holder", "name", "name_en") if c in frame.columns), None)
         if column is None:
             continue
-        at = (table["b_layer"] == layer).to_numpy()
-        names = frame[column]
-        table.loc[at, "holder"] = table.loc[at, "b_id"].astype(str).map(names).to_numpy()
+        at = b_layer == layer
+        where = frame.index.get_indexer(pd.Index(b_id[at].astype(str)))
+        names = np.append(frame[column].to_numpy(dtype=object), np.nan)  # -1: not near, NaN
+        holder[at] = names[where]
+    table["holder"] = pd.Series(holder, index=table.index, dtype=object)
+    # by severity, rule (catalogue order), proposed feature, other feature; missing first
     severity = {s: i for i, s in enumerate(SEVERITY_LABELS)}
     order = {code: i for i, code in enumerate(REVIEW_RULES)}
-    table["_s"] = table["severity"].map(severity)
-    table["_r"] = table["rule"].map(order)
-    table = table.sort_values(["_s", "_r", "a_id", "b_id"], na_position="first", kind="stable")
-    return table.drop(columns=["_s", "_r"]).reset_index(drop=True)
+    keys = list(
+        zip(
+            table["severity"].map(severity).tolist(),
+            table["rule"].map(order).tolist(),
+            table["a_id"].tolist(),
+            b_id.tolist(),
+            strict=True,
+        )
+    )
+    rank = sorted(range(n), key=lambda i: tuple(_na_first(v) for v in keys[i]))
+    return table.iloc[rank].reset_index(drop=True)
+
+
+def _na_first(value: object) -> tuple[bool, object]:
+    """A sort key placing a missing value before every other (``na_position="first"``)."""
+    missing = value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return (False, 0) if missing else (True, value)
 
 
 def build_review(
