@@ -64,13 +64,20 @@ class Line:
 
 def process_s(argv: Sequence[str], repeats: int) -> float:
     """The median wall-clock seconds of running ``argv`` to its end (output discarded)."""
+    return processes_s([argv], repeats)[0]
+
+
+def processes_s(argvs: Sequence[Sequence[str]], repeats: int) -> list[float]:
+    """The median wall-clock seconds of each of ``argvs``, run in turn ``repeats`` times
+    (interleaved, so a change in the machine's load touches Gazar and its reference alike)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    times = []
+    times: list[list[float]] = [[] for _ in argvs]
     for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for argv, spent in zip(argvs, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def _gazar(*args: str) -> list[str]:
@@ -82,15 +89,14 @@ _IMPORT_GEOPANDAS = [sys.executable, "-c", "import geopandas"]
 
 def help_row(setup: Setup) -> Line:
     line = Line("gazar --help", 0.3, reference_name='python -c "import geopandas"')
-    line.gazar = process_s(_gazar("--help"), setup.repeats)
-    line.reference = process_s(_IMPORT_GEOPANDAS, setup.repeats)
+    line.gazar, line.reference = processes_s([_gazar("--help"), _IMPORT_GEOPANDAS], setup.repeats)
     return line
 
 
 def layers_row(setup: Setup) -> Line:
     line = Line("gazar layers (GeoPackage)", 0.4, reference_name='python -c "import geopandas"')
-    line.gazar = process_s(_gazar("layers", "--db", str(setup.db)), setup.repeats)
-    line.reference = process_s(_IMPORT_GEOPANDAS, setup.repeats)
+    argv = _gazar("layers", "--db", str(setup.db))
+    line.gazar, line.reference = processes_s([argv, _IMPORT_GEOPANDAS], setup.repeats)
     return line
 
 
@@ -101,8 +107,7 @@ def overlaps_row(setup: Setup) -> Line:
         reference_name='python -c "import geopandas"',
     )
     argv = _gazar("overlaps", "--layer", "contract_parcels", "--db", str(setup.db))
-    line.gazar = process_s(argv, setup.repeats)
-    line.reference = process_s(_IMPORT_GEOPANDAS, setup.repeats)
+    line.gazar, line.reference = processes_s([argv, _IMPORT_GEOPANDAS], setup.repeats)
     return line
 
 
