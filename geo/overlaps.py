@@ -42,6 +42,7 @@ from geo.repair import (
     MIN_PER_THREAD,
     Repaired,
     RepairedResult,
+    check_lonlat,
     layer_arrays,
     map_chunks,
     polygonal_parts,
@@ -431,9 +432,9 @@ def _container_arrays(
             f"containers must be a GeoSeries or GeoDataFrame, not {type(containers).__name__}"
         )
     series = containers.geometry if isinstance(containers, gpd.GeoDataFrame) else containers
-    frame = gpd.GeoDataFrame({id_column: series.index.astype(str)}, geometry=series.array)
-    frame = frame.set_crs(series.crs, allow_override=True) if series.crs is not None else frame
-    return layer_arrays(frame, layer=layer, id_column=id_column)
+    check_lonlat(series.crs, layer=layer)  # ids from the index: no frame is built for them
+    geoms = np.asarray(series.array, dtype=object)
+    return geoms, series.index.astype(str).to_numpy(dtype=object)
 
 
 def outside_area(

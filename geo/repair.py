@@ -334,6 +334,15 @@ def repair_polygons(
     return out, repaired
 
 
+def check_lonlat(crs: Any, *, layer: str) -> None:
+    """ValueError unless ``crs`` (a layer's) is EPSG:4326, as the analyses need."""
+    if crs is None or crs.to_epsg() != 4326:
+        name = "no CRS" if crs is None else crs.to_string()
+        raise ValueError(
+            f"layer '{layer}' is in {name}; analyses need EPSG:4326 (use .to_crs(4326))"
+        )
+
+
 def layer_arrays(
     gdf: gpd.GeoDataFrame, *, layer: str, id_column: str = "id"
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
@@ -346,11 +355,7 @@ def layer_arrays(
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"layer '{layer}' must be a GeoDataFrame, not {type(gdf).__name__}")
-    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
-        crs = "no CRS" if gdf.crs is None else gdf.crs.to_string()
-        raise ValueError(
-            f"layer '{layer}' is in {crs}; analyses need EPSG:4326 (use .to_crs(4326))"
-        )
+    check_lonlat(gdf.crs, layer=layer)
     if id_column not in gdf.columns:
         raise ValueError(f"layer '{layer}' has no '{id_column}' column to name its features")
     geoms = np.asarray(gdf.geometry.array, dtype=object)
