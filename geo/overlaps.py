@@ -37,6 +37,7 @@ from geo.area import (
     official_ha_checked,
     small_official_ha,
 )
+from geo.frames import geo_frame
 from geo.quads import clip_quads, find_quads, ring_measures, ring_polygons
 from geo.repair import (
     MIN_PER_THREAD,
@@ -50,7 +51,6 @@ from geo.repair import (
     run_chunks,
     worker_count,
 )
-from layers.schema import STORE_CRS
 
 #: Columns of an overlap record, in order (``geometry`` is the shared area).
 OVERLAP_COLUMNS = ("a_layer", "a_id", "b_layer", "b_id", "overlap_ha", "geometry")
@@ -267,7 +267,7 @@ def _records(
 ) -> gpd.GeoDataFrame:
     order = np.lexsort((b_ids.astype(str), a_ids.astype(str)))
     n = len(order)
-    return gpd.GeoDataFrame(
+    return geo_frame(
         {
             # dtype=str: the same column types whether there are records or not
             "a_layer": pd.Series([a_layer] * n, dtype=str),
@@ -276,8 +276,7 @@ def _records(
             "b_id": pd.Series(b_ids[order], dtype=str),
             "overlap_ha": pd.Series(overlap_ha[order], dtype="float64"),
         },
-        geometry=gpd.GeoSeries(geoms[order], crs=STORE_CRS),
-        crs=STORE_CRS,
+        geoms[order],
     )
 
 
@@ -523,15 +522,14 @@ def outside_area(
     under = outside_ha * M2_PER_HA <= tol
     outside_ha[under] = 0.0
     outside[under] = shapely.Polygon()
-    records = gpd.GeoDataFrame(
+    records = geo_frame(
         {
             "id": p_ids,
             "container_id": np.where(has_container, c_ids, np.array(None, dtype=object)),
             "part_ha": part_ha,
             "outside_ha": outside_ha,
         },
-        geometry=gpd.GeoSeries(outside, crs=STORE_CRS),
-        crs=STORE_CRS,
+        outside,
     )
     records.index = parts.index
     return OutsideResult(records=records, repaired=(*p_fixed, *c_once.values()))

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from geo.area import areas
+from geo.frames import geo_frame
 from geo.overlaps import outside_area, overlaps_between
 from geo.raster import Dem, as_records, terrain, terrain_findings
 from geo.repair import Repaired, repair_polygons
@@ -322,7 +323,7 @@ def _overlaps(
         [np.asarray(near[n].geometry.array, dtype=object) for n in names]
         or [np.array([], dtype=object)]
     )
-    store = gpd.GeoDataFrame({"id": keys}, geometry=gpd.GeoSeries(shapes, crs=STORE_CRS))
+    store = geo_frame({"id": keys}, shapes)
     result = overlaps_between(ok, store, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol)
     rec = result.records
     # each record's key back to its layer and id, by position among the keys
