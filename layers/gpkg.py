@@ -20,7 +20,6 @@ from typing import Any, Unpack
 
 import geopandas as gpd
 import numpy as np
-import numpy.typing as npt
 import orjson
 import pandas as pd
 import shapely
@@ -28,6 +27,7 @@ import shapely
 from layers import feed
 from layers.errors import RecordRefused, StoreError
 from layers.gpkg_meta import layer_infos
+from layers.gpkg_values import column_from_sql
 from layers.integrity import BrokenRow, broken_rows_query, refusal, sqlite_trigger_ddl
 from layers.schema import REGISTRY, LayerKind, layer_kind
 from layers.store import (
@@ -210,53 +210,6 @@ def to_sql_value(value: Any, ftype: str) -> Any:
     as ISO text."""
     value = field_value(value, ftype)
     return value.isoformat() if isinstance(value, dt.date) else value
-
-
-def _date_or_none(value: Any) -> dt.date | None:
-    """A stored date; None for a missing one or for text that is no date (a row written past
-    the check triggers: the store's rules list it, ``Store.broken_rows``)."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _each_distinct(values: list[Any], convert: Callable[[Any], Any]) -> npt.NDArray[np.object_]:
-    """``convert`` of every value, called once per distinct value (a column holds few: dates,
-    member counts); a missing value gives ``convert(None)``. Values equal as Python values
-    (``1`` and ``1.0``) share one call: the converters here give them the same answer."""
-    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
-    table = np.empty(len(distinct) + 1, dtype=object)
-    table[:-1] = [convert(v) for v in distinct]
-    table[-1] = convert(None)
-    return table[codes]
-
-
-def _column_from_sql(values: list[Any], ftype: str) -> pd.Series:
-    if ftype == "date":
-        return pd.Series(_each_distinct(values, _date_or_none), dtype=object)
-    if ftype == "int":
-        whole = _each_distinct(values, lambda v: _number_or_none(v, whole=True))
-        return pd.Series(whole, dtype="Int64")
-    if ftype == "float":
-        numbers = _each_distinct(values, lambda v: _number_or_none(v, whole=False))
-        out = np.full(len(numbers), np.nan)
-        known = pd.notna(numbers)
-        out[known] = numbers[known].astype("float64")
-        return pd.Series(out)
-    return pd.Series(values, dtype=object)
-
-
-def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
-    """A stored number; None for a missing one or for a value of another type (a row written
-    past the check triggers: ``Store.broken_rows`` lists it)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if whole:
-        return int(value) if float(value).is_integer() else None
-    return float(value)
 
 
 class GeoPackageStore(Store):
@@ -471,7 +424,7 @@ class GeoPackageStore(Store):
             geoms[single] = shapely.get_geometry(geoms[single], 0)
         data: dict[str, Any] = {"id": pd.Series(list(cols[1]), dtype=object)}
         for f, values in zip(kind.fields, cols[2:], strict=True):
-            data[f.name] = _column_from_sql(list(values), f.type)
+            data[f.name] = column_from_sql(list(values), f.type)
         frame = pd.DataFrame(data)
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
 

@@ -1,0 +1,62 @@
+"""Column values as a GeoPackage returns them, converted to the frame's types (``Store.read``):
+dates as ``datetime.date``, whole numbers as ``Int64``, numbers as ``float64``; a value of the
+wrong type (a row written past the check triggers: ``Store.broken_rows`` lists it) reads as
+missing. Each distinct value of a column is converted once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    """A stored date; None for a missing one or for text that is no date (a row written past
+    the check triggers: the store's rules list it, ``Store.broken_rows``)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _each_distinct(values: list[Any], convert: Callable[[Any], Any]) -> npt.NDArray[np.object_]:
+    """``convert`` of every value, called once per distinct value (a column holds few: dates,
+    member counts); a missing value gives ``convert(None)``. Values equal as Python values
+    (``1`` and ``1.0``) share one call: the converters here give them the same answer."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    table = np.empty(len(distinct) + 1, dtype=object)
+    table[:-1] = [convert(v) for v in distinct]
+    table[-1] = convert(None)
+    return table[codes]
+
+
+def column_from_sql(values: list[Any], ftype: str) -> pd.Series:
+    """A column of ``ftype`` ("date", "int", "float", else text) from its stored values."""
+    if ftype == "date":
+        return pd.Series(_each_distinct(values, _date_or_none), dtype=object)
+    if ftype == "int":
+        whole = _each_distinct(values, lambda v: _number_or_none(v, whole=True))
+        return pd.Series(whole, dtype="Int64")
+    if ftype == "float":
+        numbers = _each_distinct(values, lambda v: _number_or_none(v, whole=False))
+        out = np.full(len(numbers), np.nan)
+        known = pd.notna(numbers)
+        out[known] = numbers[known].astype("float64")
+        return pd.Series(out)
+    return pd.Series(values, dtype=object)
+
+
+def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
+    """A stored number; None for a missing one or for a value of another type (a row written
+    past the check triggers: ``Store.broken_rows`` lists it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if whole:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
