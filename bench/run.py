@@ -266,7 +266,7 @@ def _postgis(dsn: str | None, data: BenchData) -> Iterator[Any | None]:
             ),
             "rehab_zones": (demo["rehab_zones"], [("stage", "text")]),
             "exclusions": (demo["exclusions"], []),
-            "licences": (demo["licences"], []),
+            "licences": (demo["licences"], [("expires_on", "date")]),
         }
         took = {t: postgis.load(conn, t, layer, columns=cols) for t, (layer, cols) in loads.items()}
         print("  " + ", ".join(f"{t} {s:.1f} s" for t, s in took.items()), flush=True)
