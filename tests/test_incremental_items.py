@@ -12,12 +12,14 @@ changes pile up in the overlay.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -194,4 +196,40 @@ def test_a_view_is_never_changed_by_a_later_write(filled: Store) -> None:
     assert view.frame() is frame and frame.equals(before)
     np.testing.assert_array_equal(view.ha(), ha)
     assert len(view.index()) == len(before)
+    assert_same_as_fresh(cache, filled, _LAYER)
+
+
+def test_readers_on_other_threads_see_whole_revisions(filled: Store) -> None:
+    """Writes land while two threads read views: each view read is whole (its frame, index,
+    hectares and pages agree with each other), and the last equals a fresh read."""
+    cache = LayerCache(filled)
+    cache.view(_LAYER).index()
+    stop, problems = threading.Event(), []
+
+    def read() -> None:
+        country = shapely.box(87, 41, 120, 52)
+        while not stop.is_set():
+            view = cache.view(_LAYER)
+            frame = view.frame()
+            ids = frame["id"].astype(str)
+            hits = view.index().query(country)
+            page = view.take(hits[-3:])
+            if not (
+                ids.is_unique
+                and len(frame) == len(view) == len(view.ha()) == len(view.index())
+                and page["id"].tolist() == ids.iloc[hits[-3:]].tolist()
+            ):
+                problems.append(len(view))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        for round_ in range(6):
+            _gazar_changes(filled, _LAYER, round_)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert problems == []
     assert_same_as_fresh(cache, filled, _LAYER)

@@ -1,13 +1,20 @@
 """Whole store layers in memory for the analyses, patched with just the rows that changed.
 
-Per layer the cache keeps the frame (in the order a full read gives: by the store's ``fid``),
-the store's revision token and change feed position (``layers.feed``), and, once asked for,
-each row's official hectares and a spatial index (:class:`geo.index.PatchedIndex`). When the
-revision moves, :meth:`LayerCache.get` asks ``store.changes`` what changed since its position,
-reads only the upserted ids, drops the deleted ones and patches the frame, the hectares (only
-changed rows measured) and the index (a small side tree). It re-reads the whole layer when the
-feed cannot answer (pruned, a ``replace`` write, a table outside the feed) or the change is
-large (more than :data:`FULL_READ_SHARE` of the rows, and more than :data:`FULL_READ_MIN`).
+Per layer the cache keeps a :class:`LayerView` of the store's current revision: a
+:class:`LayerBase` (a frame as read whole, in the order a full read gives: by the store's
+``fid``, with what is derived from every row once — official hectares, the spatial index, the
+id lookup) less the base rows deleted or replaced since, plus a small overlay of the rows
+inserted or replaced, and the change feed position (``layers.feed``). When the revision moves,
+:meth:`LayerCache.get` asks ``store.changes`` what changed since its position, reads only the
+upserted ids and makes a new view: the base shared, a copy of its per-row "still current" flags,
+the overlay with the fresh rows (only they are measured). Nothing copies the whole frame then:
+a reader of a few rows (a bbox page, one feature) asks :meth:`LayerCache.view`; the whole frame
+(:meth:`LayerCache.get`), every row's hectares and the index are made from base and overlay when
+first asked, once per view. The overlay folds into a new base when more than
+:data:`FOLD_SHARE` of the rows (and more than :data:`FOLD_MIN`) differ from the base. The cache
+re-reads the whole layer when the feed cannot answer (pruned, a ``replace`` write, a table
+outside the feed) or the change is large (more than :data:`FULL_READ_SHARE` of the rows, and
+more than :data:`FULL_READ_MIN`).
 
 Each refresh leaves a :class:`~layers.changes.LayerDelta` for the caches built on a layer
 (:meth:`LayerCache.delta_since`): a cache remembers the token of the frame it was built from
@@ -101,7 +108,7 @@ class LayerBase:
         self.frame = frame
         self.fids = fids
         self.geoms = _geoms(frame)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._memo: dict[object, object] = {}
 
     def __len__(self) -> int:
