@@ -592,7 +592,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import incremental
 
         print()
-        incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
+        figures = incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
+        missed += [
+            f"{f.task}: {_number(f)} ({f.goal.text})"
+            for f in figures
+            if f.goal.met(f.gazar) is False
+        ]
     if not args.no_cli:
         from bench import startup
 

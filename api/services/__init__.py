@@ -67,6 +67,7 @@ class Services:
             settings=settings.analysis,
             findings=self.findings,
             available=self._available,
+            views=self.layers.view,
         )
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
