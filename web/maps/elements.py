@@ -3,7 +3,7 @@ by ``gazar.js``, the labels they show and each layer's spec (properties, legend,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -275,12 +275,18 @@ class _Plan:
         rules: Mapping[str, list[str]] | None,
         show: bool,
         remote: RemoteLoading | None,
-        properties: Mapping[str, Sequence[object]] | None = None,
+        properties: Callable[[], Mapping[str, Sequence[object]]] | None = None,
     ) -> None:
+        """``properties``: the popup values of an inlined layer (default: its look's fields),
+        asked for only when the layer is inlined."""
         if frame is None or len(frame) == 0:
             return
         look = _in_language(look, self.lang)
-        far = remote is not None and len(frame) > remote.inline_limit
+        far = remote is not None and (
+            len(frame) > remote.inline_limit
+            or int(shapely.get_num_coordinates(frame.geometry.array).sum())
+            > remote.inline_coordinates
+        )
         remote_spec = None
         if far and remote is not None:
             remote_spec = {
@@ -301,9 +307,10 @@ class _Plan:
         spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
         data = None
         if not far:
-            props = (
-                properties if properties is not None else _properties(name, frame, look, self.lang)
-            )
+            if properties is not None:
+                props = properties()
+            else:
+                props = _properties(name, frame, look, self.lang)
             data = features_json(frame, props, simplify_deg=look.simplify_deg)
         count = f"{len(frame):,}".replace(",", " ")
         self.elements.append(GazarLayer(f"{title} ({count})", spec, data, show=show))
