@@ -142,17 +142,19 @@ def _map_page(
     """A map page: ``build(frames, *args, ...)`` over the store's layers, the findings and
     the available land of the day; an id naming nothing is a 404 page.
 
-    The map's HTML is built once per view (page, arguments, language, day) and store state
+    The map's HTML is built once per view (page, arguments, language, day, how large layers
+    load) and store state
     (:meth:`Services.map_state`, kept in ``services.pages``); the page around it (the
     signed-in user, the CSRF field, the nonce) is rendered for each request."""
     language = parse_lang(lang)
     day = _day(today)
-    view = ("map", build.__name__, args, language, day, remote)
+    far = _remote(request, day) if remote else None
+    view = ("map", build.__name__, args, language, day, far)
     try:
         parts = services.pages.get(
             view,
             services.map_state,
-            lambda: _map_parts(request, services, day, language, build, args, remote=remote),
+            lambda: _map_parts(services, day, language, build, args, remote=far),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
@@ -161,17 +163,16 @@ def _map_page(
 
 
 def _map_parts(
-    request: Request,
     services: Services,
     day: dt.date,
     language: Lang,
     build: Callable[..., folium.Map],
     args: tuple[str, ...],
     *,
-    remote: bool,
+    remote: maps.RemoteLoading | None,
 ) -> dict[str, Any]:
     frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
-    extra = {"remote": _remote(request, day)} if remote else {}
+    extra = {"remote": remote} if remote is not None else {}
     m = build(
         frames,
         *args,
