@@ -273,3 +273,21 @@ def test_the_cache_is_bounded_and_keeps_nothing_built_while_the_store_moved() ->
     with pytest.raises(KeyError):
         cache.get("e", lambda: state[0], failing)
     assert len(cache) == 1
+
+
+def test_the_check_form_keeps_its_map_and_renders_the_page_per_request(
+    client: TestClient, store: Store
+) -> None:
+    first = client.get("/check?lang=en")
+    assert first.status_code == 200 and builds(client) == 1
+    other = TestClient(client.app)  # another visitor
+    second = other.get("/check?lang=en")
+    assert builds(client) == 1
+    assert same_shape(second.text) == same_shape(first.text)
+    nonces = [set(re.findall(r'nonce="([^"]+)"', r.text)) for r in (first, second)]
+    assert len(nonces[0]) == len(nonces[1]) == 1 and nonces[0] != nonces[1]  # never kept
+    new = f.parcel("P-NEW", geometry=f.utm_box(1500, 600, 100, 100))
+    store.write({"contract_parcels": f.frame("contract_parcels", [new])}, mode="upsert")
+    after = specs(client.get("/check?lang=en").text)["contract_parcels"][1]
+    assert "P-NEW" in {feat["properties"]["id"] for feat in after["features"]}
+    assert builds(client) == 2

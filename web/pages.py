@@ -269,24 +269,29 @@ def recovery_item(zone_id: str, services: ServicesDep) -> Response:
 
 @router.get("/check", response_class=HTMLResponse)
 def check_form(request: Request, services: ServicesDep, lang: Lang_ = None) -> HTMLResponse:
-    """Upload a file or draw a polygon."""
+    """Upload a file or draw a polygon (the map kept per store state, as the map pages')."""
     language = parse_lang(lang)
-    frames = services.frames()
-    m = maps.build_map(
-        frames,
-        lang=language,
-        title=text("check_title", language),
-        remote=_remote(request),
-        draw_field="drawn",
-        hidden=("aimags",),
-    )
-    return _check_page(request, language, m, frames=frames)
+    far = _remote(request)
+
+    def build() -> dict[str, Any]:
+        m = maps.build_map(
+            services.frames(),
+            lang=language,
+            title=text("check_title", language),
+            remote=far,
+            draw_field="drawn",
+            hidden=("aimags",),
+        )
+        return map_parts(m)
+
+    parts = services.pages.get(("check", language, far), services.map_state, build)
+    return _check_page(request, language, parts, frames=services.frames())
 
 
 def _check_page(
     request: Request,
     lang: Lang,
-    m: folium.Map,
+    m: folium.Map | dict[str, Any],
     *,
     frames: dict[str, gpd.GeoDataFrame],
     status: int = 200,
@@ -302,7 +307,7 @@ def _check_page(
         title=text("check_title", lang),
         nav="check",
         soums=_soum_choices(frames, lang),
-        **map_parts(m),
+        **(m if isinstance(m, dict) else map_parts(m)),
         **context,
     )
 
