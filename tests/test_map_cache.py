@@ -1,8 +1,9 @@
-"""Map pages kept per store revision (``services.pages``): a kept page is the page a fresh
-server builds; a write (Gazar's, or an outside tool's on the file) shows on the next request;
-each language, day and view is its own page; the page around the map (the signed-in user,
-the CSRF field, the nonce) is never kept; and a large store's heavy layers are loaded by
-bounding box, not inlined (small thresholds stand for the 100k demo's sizes)."""
+"""Map pages kept per store revision (``services.pages``), on each backend: a kept page is
+the page a fresh server builds; a write (Gazar's, or an outside tool's: sqlite3 on the file,
+a psql session) shows on the next request; each language, day and view is its own page; the
+page around the map (the signed-in user, the CSRF field, the nonce) is never kept; and a
+large store's heavy layers are loaded by bounding box, not inlined (small thresholds stand
+for the 100k demo's sizes)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ PASSWORD = "Steppe-Horse-42"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "kept.gpkg") as s:
-        s.write(scene_layers())
-        yield s
+def store(store: Store) -> Store:
+    """The scene of ``tests.test_maps`` in the store of each backend."""
+    store.write(scene_layers())
+    return store
 
 
 def make_client(store: Store, **web: Any) -> TestClient:
@@ -142,10 +143,21 @@ def test_a_write_by_an_outside_tool_shows_on_the_next_request(
         feat["properties"]["id"]: feat["properties"]["holder"] for feat in before["features"]
     }
     assert holders["P-1"] != "QGIS ХХК"
-    with sqlite3.connect(store.location) as conn:  # QGIS: its own connection, GPKG functions
-        register_functions(conn)
-        conn.execute("UPDATE contract_parcels SET holder = 'QGIS ХХК' WHERE id = 'P-1'")
-        conn.execute("DELETE FROM contract_parcels WHERE id = 'P-3'")
+    change = (
+        "UPDATE contract_parcels SET holder = 'QGIS ХХК' WHERE id = 'P-1'",
+        "DELETE FROM contract_parcels WHERE id = 'P-3'",
+    )
+    if store.location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store.location, autocommit=True) as pg:  # a psql session
+            for sql in change:
+                pg.execute(sql)
+    else:
+        with sqlite3.connect(store.location) as conn:  # QGIS: its own connection
+            register_functions(conn)
+            for sql in change:
+                conn.execute(sql)
     page = client.get("/map?lang=en").text
     after = specs(page)["contract_parcels"][1]
     got = {feat["properties"]["id"]: feat["properties"]["holder"] for feat in after["features"]}
