@@ -356,3 +356,19 @@ def test_revoking_a_user_needs_its_confirmation(bench: Bench, lang: Lang) -> Non
         assert r.status_code == 200 and text("admin_revoke_done", lang) in html.unescape(r.text)
         with open_ledger(str(bench.db)) as ledger:
             assert next(u for u in ledger.users() if u.name == name).revoked_at is not None
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_proposals_review_names_it_not_hash_one(bench: Bench, lang: Lang) -> None:
+    name = f"Khonkhor QA {lang}"
+    with _client(bench, OFFICIAL) as client:
+        page = client.get("/desk/propose" + _q(lang)).text
+        data = {"csrf_token": csrf_of(page), "lang": lang, "drawn": json.dumps(OUTLINE),
+                "action": "review", "soum": "MN4322"}  # fmt: skip
+        unnamed = client.post("/desk/propose", data=data).text
+        named = client.post("/desk/propose", data={**data, "name": name}).text
+    findings = re.findall(r'<tr class="finding">.*?</tr>', unnamed, flags=re.S)
+    assert any("#1" in f for f in findings)  # without a name the outline is its number
+    findings = re.findall(r'<tr class="finding">.*?</tr>', named, flags=re.S)
+    assert findings and not any("#1" in f for f in findings)
+    assert any(name in f for f in findings)

@@ -376,6 +376,20 @@ def _soums_bounds(frames: Any, codes: list[str]) -> tuple[float, float, float, f
     return x0, y0, x1, y1
 
 
+def _named(proposal: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """The proposal as the review names it: a drawn or uploaded outline without an id takes the
+    name the official typed (the review then says "Land Conclusion Khonkhor", not "#1")."""
+    name = name.strip()[:200]
+    if not name or len(proposal) != 1:
+        return proposal
+    ids = proposal["id"] if "id" in proposal.columns else None
+    if ids is not None and ids.notna().any() and str(ids.iloc[0]).strip():
+        return proposal
+    named = proposal.copy()
+    named["id"] = [name]
+    return named
+
+
 def _propose_page(
     request: Request,
     services: Services,
@@ -397,7 +411,7 @@ def _propose_page(
     result = None
     if proposal is not None:
         result = services.review.check(
-            proposal,
+            _named(proposal, values.get("name", "")),
             kind="land_conclusion",
             today=today_of(services.allocation.ledger().clock(), services.settings.analysis),
             soum=soum or None,
