@@ -169,12 +169,16 @@ class WebSettings(BaseSettings):
 
     #: a layer with more features than this is loaded by bounding box instead of inlined
     inline_limit: int = Field(3000, ge=0)
+    #: ... or more coordinates than this (the available land of a large store)
+    inline_coordinates: int = Field(200_000, ge=0)
     #: bbox loading starts at this zoom
     min_zoom: int = Field(11, ge=0, le=19)
     #: the most features one bbox request asks for
     page_limit: int = Field(5000, ge=1)
     #: rows per register table
     register_rows: int = Field(1000, ge=1)
+    #: map pages kept built per store revision (view, language, day; 0: build every time)
+    page_cache: int = Field(64, ge=0)
 
 
 class FileSettings(BaseSettings):

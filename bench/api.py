@@ -19,6 +19,14 @@ the app, from request to response bytes).
     ``/collections/contract_parcels/items?bbox=...&limit=1000`` for a bbox around the middle
     parcel holding more than 1,000 parcels; reference: the store's bbox read of the same
     features and ``GeoDataFrame.to_json``. Goal: at most 100 ms.
+``GET /map``
+    The median of ``MAP_RUNS`` x ``repeats`` requests of the overview map with nothing
+    changed (the map kept per store state, ``services.pages``), and of ``MAP_RUNS`` x
+    ``repeats`` rounds of one parcel upserted (moved a little) then ``GET /map``; reference:
+    the same page with the kept map dropped before each request (rebuilt from the warm layer
+    and derived caches and each layer's kept GeoJSON: what a page costs without
+    ``services.pages``). Goals: at most 150 ms, and 300 ms after a write (issue 15). The
+    first, cold request is reported apart.
 
 Run alone with ``python -m bench.api [--scale K]``; ``python -m bench.run`` runs it after the
 engine comparison (``--no-api`` skips it).
@@ -46,7 +54,7 @@ import shapely
 from layers.schema import LAYER_ORDER
 
 #: requests timed per figure and per ``--repeats`` (their median is reported)
-CHECK_RUNS, PAGE_RUNS = 10, 7
+CHECK_RUNS, PAGE_RUNS, MAP_RUNS = 10, 7, 3
 #: features on the bbox page
 PAGE = 1_000
 #: the offset of the proposed parcel from the one it re-draws, in degrees (~12 m at 48° N)
@@ -263,6 +271,46 @@ def bbox_page(client: Any, store: Any, parcels: gpd.GeoDataFrame, *, runs: int) 
     return figure
 
 
+def map_pages(client: Any, store: Any, *, runs: int) -> list[Figure]:
+    """``GET /map``: with nothing changed, and after one parcel is written."""
+    url = "/map"
+    services = client.app.state.services
+    start = time.perf_counter()
+    first = client.get(url)
+    cold_ms = 1000 * (time.perf_counter() - start)
+    warm = Figure(
+        "GET /map, nothing changed", "ms", Goal("<= 150 ms", maximum=150.0),
+        reference_name="map rebuilt, layer JSON kept",
+    )  # fmt: skip
+    written = Figure(
+        "GET /map after one parcel written", "ms", Goal("<= 300 ms", maximum=300.0),
+        reference_name="map rebuilt, layer JSON kept",
+    )  # fmt: skip
+    if first.status_code != 200:
+        warm.note = written.note = f"n/a: {url} answered {first.status_code}"
+        return [warm, written]
+
+    def rebuilt() -> object:
+        services.pages.clear()
+        return client.get(url)
+
+    warm.gazar, warm.reference = medians_ms([lambda: client.get(url), rebuilt], runs)
+    warm.note = f"{len(first.content):,} bytes; the first, cold request took {cold_ms:,.0f} ms"
+    parcels = services.layers.get("contract_parcels")
+    times: list[float] = []
+    for k in range(runs):
+        one = parcels.iloc[[(k * 7919) % len(parcels)]]
+        one = one.set_geometry(one.geometry.translate(1e-5 * (k + 1), 0))
+        store.write({"contract_parcels": one}, mode="upsert")
+        start = time.perf_counter()
+        client.get(url)
+        times.append(time.perf_counter() - start)
+    written.gazar = 1000 * statistics.median(times)
+    written.reference = warm.reference
+    written.note = "the reference is the rebuild with nothing changed"
+    return [warm, written]
+
+
 # ---------------------------------------------------------------------------------------- run
 
 
@@ -296,6 +344,8 @@ def run(
             figures.append(
                 bbox_page(client, store, layers["contract_parcels"], runs=PAGE_RUNS * repeats)
             )
+            print(f"  {figures[-1].task}: done", flush=True)
+            figures.extend(map_pages(client, store, runs=MAP_RUNS * repeats))
             print(f"  {figures[-1].task}: done", flush=True)
     print_table(figures, full=full)
     print(f"load average after the run: {_load()} (figures measured on a busy machine are slower)")

@@ -8,12 +8,15 @@ benchmark's cluster. For each backend:
     writing every layer, whose triggers fill the change feed (``layers.feed``), once; reference:
     the same write into a store whose feed triggers were dropped (what the feed costs a bulk
     write; the ratio is < 1 when it costs anything).
-``LayerCache.get after one write``
+``next items page after one parcel written``
     the median of ``RUNS`` x ``repeats`` rounds of: upsert one parcel (moved a little), then
-    time ``LayerCache.get("contract_parcels")`` (the revision, the feed, the one parcel read,
-    the patched frame) and, apart, with its official hectares and spatial index patched too;
-    reference: ``store.read("contract_parcels")``, the whole layer, in the same rounds.
-    Goal: at most 50 ms (the bbox page's budget after a write, issue 15).
+    time ``GET /collections/contract_parcels/items?bbox=...&limit=10`` around it through the
+    app (in process: its layer cache refreshed from the feed, the page served from the base
+    and the overlay of changed rows); then, each on its own cache, ``LayerCache.view`` (the
+    revision, the feed, the one parcel read, the overlay), the same with official hectares
+    and the spatial index, and ``LayerCache.get`` (the whole frame made from base and overlay,
+    what a consumer of every row pays once per revision); reference: ``store.read``, the
+    whole layer, in the same rounds. Goal: at most 50 ms (issue 15); the whole frame has none.
 
 Run alone with ``python -m bench.incremental [--scale K]``; ``python -m bench.run`` runs it
 after the API figures.
@@ -31,6 +34,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import geopandas as gpd
@@ -90,10 +94,26 @@ def _write_s(store: Store, layers: Mapping[str, gpd.GeoDataFrame]) -> float:
     return time.perf_counter() - start
 
 
+def _page_ms(client: Any, box: tuple[float, float, float, float]) -> float:
+    """One ``/items`` page with ``box`` through the app (checked), in milliseconds."""
+    start = time.perf_counter()
+    r = client.get(
+        f"/collections/{_LAYER}/items", params={"bbox": ",".join(map(str, box)), "limit": 10}
+    )
+    spent = 1000 * (time.perf_counter() - start)
+    if r.status_code != 200 or not r.json()["numberMatched"]:
+        raise RuntimeError(f"the bbox page did not answer: {r.status_code} {r.text[:200]}")
+    return spent
+
+
 def measure(
     backend: str, with_feed: str, without: str, layers: Mapping[str, gpd.GeoDataFrame], runs: int
 ) -> list[Figure]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
     from api.services.layers import LayerCache
+    from api.settings import ApiSettings
 
     n = len(layers[_LAYER])
     write = Figure(
@@ -106,48 +126,63 @@ def measure(
     with open_store(without) as bare:
         _drop_feed(bare)
         write.reference = 1000 * _write_s(bare, layers)
+
+    def figure(task: str, goal: Goal) -> Figure:
+        return Figure(f"{backend}: {task}", "ms", goal, reference_name="full store.read")
+
+    goal = Goal("<= 50 ms", maximum=50.0)
+    page = figure(f"next items page (bbox, limit 10) after one parcel written, {n:,}", goal)
+    view = figure("... LayerCache.view (base + overlay) after the write", goal)
+    full = figure("... with official ha and spatial index", goal)
+    frame = figure("... the whole frame (LayerCache.get, made when asked)", Goal("none"))
     with open_store(with_feed) as store:
         write.gazar = 1000 * _write_s(store, layers)
-        get = Figure(
-            f"{backend}: LayerCache.get after one parcel written, {n:,} parcels",
-            "ms",
-            Goal("<= 50 ms", maximum=50.0),
-            reference_name="full store.read",
-        )
-        full = Figure(
-            f"{backend}: ... with official ha and spatial index patched",
-            "ms",
-            Goal("<= 50 ms", maximum=50.0),
-            reference_name="full store.read",
-        )
-        cache = LayerCache(store)
-        frame = cache.get(_LAYER)
-        cache.official_ha(_LAYER)
-        cache.index(_LAYER)
-        plain = LayerCache(store)
-        plain.get(_LAYER)
-        times: dict[str, list[float]] = {"get": [], "all": [], "read": []}
-        for k in range(runs):
-            one = frame.iloc[[(k * 7919) % n]]
-            one = one.set_geometry(one.geometry.translate(1e-5 * (k + 1), 0))
-            store.write({_LAYER: one}, mode="upsert")
-            start = time.perf_counter()
-            plain.get(_LAYER)
-            times["get"].append(time.perf_counter() - start)
-            start = time.perf_counter()
+        parcels = store.read(_LAYER)
+        geoms = parcels.geometry.to_numpy()
+        caches = {"view": LayerCache(store), "all": LayerCache(store), "get": LayerCache(store)}
+        for cache in caches.values():
             cache.get(_LAYER)
-            cache.official_ha(_LAYER)
-            cache.index(_LAYER)
-            times["all"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            store.read(_LAYER)
-            times["read"].append(time.perf_counter() - start)
-        if {plain.last_refresh[_LAYER], cache.last_refresh[_LAYER]} != {"patch"}:
-            get.note = "the cache read the layer whole: the feed did not answer"
+        caches["all"].official_ha(_LAYER)
+        caches["all"].index(_LAYER)
+        times: dict[str, list[float]] = {k: [] for k in ("page", "view", "all", "get", "read")}
+        with TestClient(create_app(ApiSettings(db=with_feed))) as client:
+            x, y = geoms[0].centroid.x, geoms[0].centroid.y
+            _page_ms(client, (x - 0.05, y - 0.05, x + 0.05, y + 0.05))  # warm: the base's parts
+            for k in range(runs):
+                i = (k * 7919) % n
+                one = parcels.iloc[[i]]
+                one = one.set_geometry(one.geometry.translate(1e-5 * (k + 1), 0))
+                store.write({_LAYER: one}, mode="upsert")
+                x, y = geoms[i].centroid.x, geoms[i].centroid.y
+                times["page"].append(_page_ms(client, (x - 0.05, y - 0.05, x + 0.05, y + 0.05)))
+                start = time.perf_counter()
+                caches["view"].view(_LAYER)
+                times["view"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                caches["all"].view(_LAYER)
+                caches["all"].official_ha(_LAYER)
+                caches["all"].index(_LAYER)
+                times["all"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                caches["get"].get(_LAYER)
+                times["get"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                store.read(_LAYER)
+                times["read"].append(time.perf_counter() - start)
+            served = client.app.state.services.layers  # type: ignore[attr-defined]
+            refreshes = {
+                served.last_refresh[_LAYER],
+                *(c.last_refresh[_LAYER] for c in caches.values()),
+            }
+        if refreshes != {"patch"}:
+            page.note = "a cache read the layer whole: the feed did not answer"
         ref = 1000 * statistics.median(times["read"])
-        get.gazar, get.reference = 1000 * statistics.median(times["get"]), ref
-        full.gazar, full.reference = 1000 * statistics.median(times["all"]), ref
-    return [write, get, full]
+        page.gazar = statistics.median(times["page"])
+        for fig, key in ((view, "view"), (full, "all"), (frame, "get")):
+            fig.gazar = 1000 * statistics.median(times[key])
+        for fig in (page, view, full, frame):
+            fig.reference = ref
+    return [write, page, view, full, frame]
 
 
 def run(

@@ -80,7 +80,7 @@ WITH lc AS MATERIALIZED (
 pieces AS MATERIALIZED (
     SELECT lc.id, lc.geom AS lg, p.geom AS g
     FROM lc JOIN {{parcels}} AS p ON ST_Intersects(lc.geom, p.geom)
-    WHERE p.status IN ('applied', 'active')
+    WHERE p.status IN ('applied', 'active', 'suspended')  -- geo.vocab.HOLDING_STATUSES
     UNION ALL
     SELECT lc.id, lc.geom, r.geom
     FROM lc JOIN {{rehab}} AS r ON ST_Intersects(lc.geom, r.geom)
@@ -89,6 +89,7 @@ pieces AS MATERIALIZED (
     SELECT lc.id, lc.geom, x.geom FROM lc JOIN {{exclusions}} AS x ON ST_Intersects(lc.geom, x.geom)
     UNION ALL
     SELECT lc.id, lc.geom, x.geom FROM lc JOIN {{licences}} AS x ON ST_Intersects(lc.geom, x.geom)
+    WHERE x.expires_on IS NULL OR x.expires_on >= %(today)s  -- not yet expired
 ),
 clipped AS MATERIALIZED (
     SELECT id, CASE WHEN ST_Covers(lg, g) THEN g
@@ -209,7 +210,7 @@ def availability(
     """``(id, area_ha, available_ha)`` of each Land Conclusion in force on ``today``.
 
     ``tables`` names the tables holding ``lcs`` (id, status, valid_until), ``parcels``
-    (id, status), ``rehab`` (id, stage), ``exclusions`` and ``licences``.
+    (id, status), ``rehab`` (id, stage), ``exclusions`` and ``licences`` (id, expires_on).
     """
     query = availability_query(tables)
     rows = conn.execute(query, {"step": LONLAT_STEP_DEG, "today": today}).fetchall()

@@ -266,7 +266,7 @@ def _postgis(dsn: str | None, data: BenchData) -> Iterator[Any | None]:
             ),
             "rehab_zones": (demo["rehab_zones"], [("stage", "text")]),
             "exclusions": (demo["exclusions"], []),
-            "licences": (demo["licences"], []),
+            "licences": (demo["licences"], [("expires_on", "date")]),
         }
         took = {t: postgis.load(conn, t, layer, columns=cols) for t, (layer, cols) in loads.items()}
         print("  " + ", ".join(f"{t} {s:.1f} s" for t, s in took.items()), flush=True)
@@ -592,7 +592,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import incremental
 
         print()
-        incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
+        figures = incremental.run(data.demo, dsn=dsn, repeats=args.repeats, full=full)
+        missed += [
+            f"{f.task}: {_number(f)} ({f.goal.text})"
+            for f in figures
+            if f.goal.met(f.gazar) is False
+        ]
     if not args.no_cli:
         from bench import startup
 

@@ -108,6 +108,27 @@ class PatchedIndex:
         other._side = _tree(other._side_geoms) if len(other._side_pos) else None
         return other
 
+    def overlaid(
+        self, main_pos: _Ints, side_geoms: _Geoms, side_pos: _Ints, side: shapely.STRtree | None
+    ) -> PatchedIndex:
+        """This index's main tree under a new map and side: ``main_pos`` gives each main entry's
+        current position (-1: gone), ``side_geoms`` at ``side_pos`` are the features since
+        (their tree ``side``, built when None). For a cache that keeps a base layer and an
+        overlay of changed rows: no rebuild of the main tree and no fold (the cache folds)."""
+        main_pos = np.asarray(main_pos, dtype=np.intp)
+        side_pos = np.asarray(side_pos, dtype=np.intp)
+        if len(main_pos) != len(self._main_pos):
+            raise ValueError("main_pos must give a position for every main entry")
+        other = object.__new__(PatchedIndex)
+        other._main, other._main_geoms, other._main_pos = self._main, self._main_geoms, main_pos
+        other._side_geoms = np.asarray(side_geoms, dtype=object)
+        other._side_pos = side_pos
+        if side is None and len(side_pos):
+            side = _tree(other._side_geoms)
+        other._side = side if len(side_pos) else None
+        other._n = int((main_pos >= 0).sum()) + len(side_pos)
+        return other
+
     def query(self, geoms: object, predicate: str | None = None) -> _Ints:
         """As ``shapely.STRtree.query`` over the current geometries: for an array of
         geometries a ``(2, k)`` array of (input position, feature position) pairs sorted by

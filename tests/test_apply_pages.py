@@ -328,7 +328,7 @@ def test_objections_are_rate_limited_per_address(env: Env) -> None:
     before = env.counts()
     r = _object(env, number)
     assert r.status_code == 429 and "Retry-After" in r.headers
-    assert 'id="err-form"' in r.text and "too many objections" in r.text
+    assert 'id="err-form"' in r.text and "Too many objections" in r.text
     assert env.counts() == before
 
 

@@ -304,6 +304,22 @@ def test_large_layers_load_by_bbox_from_the_api(server: Server, visit: Any) -> N
         doc = v.page.evaluate(f"fetch({json.dumps(pages[-1])}).then(r => r.json())")
         assert v.drawn()["layers"]["contract_parcels"] == doc["numberReturned"] > 0
         v.clean()
+        # the recovery layer (no OGC collection) and the available land (few features, many
+        # coordinates on a large store) load by bbox too
+        pages_with(WebSettings(inline_limit=2, inline_coordinates=50, min_zoom=0))
+        v = visit(server.url + "/map")
+        v.page.wait_for_function(
+            "gazar.drawn().layers.rehab_recovery > 0 && gazar.drawn().layers.available > 0"
+        )
+        for url, layer in (
+            ("/map/rehab-recovery/items?bbox=", "rehab_recovery"),
+            ("/collections/available_land/items?bbox=", "available"),
+        ):
+            asked = [u for u in v.requests if url in u]
+            assert asked, (url, v.requests)
+            doc = v.page.evaluate(f"fetch({json.dumps(asked[-1])}).then(r => r.json())")
+            assert v.drawn()["layers"][layer] == doc["numberReturned"] > 0, layer
+        v.clean()
         # above the zoom threshold nothing is fetched and the map says why
         pages_with(WebSettings(inline_limit=10, min_zoom=19))
         v = visit(server.url + "/map/soum/MN4322?lang=en")

@@ -187,6 +187,7 @@ def test_the_soum_officials_day_at_the_desk(
         assert len(order) == 2
         winner = next(n for n in rec.competing if order[0].startswith(n))
         loser = next(n for n in rec.competing if n != winner)
+        tab.page.locator(f"#draw-check-{rec.draw} summary").click()  # folded: compact
         assert tab.page.locator(f"#draw-{rec.draw} .draw-input").inner_text()
         _shot(tab, f"{shot}-draw", f"#draw-{rec.draw}")
         _decide(tab, winner, "First in the draw")

@@ -63,7 +63,9 @@ def _prepare(path: str) -> dict[str, Any]:
     lc = f.land_conclusion(valid_until=None)
     store.write({"land_conclusions": f.frame("land_conclusions", [lc])})
     store.close()
-    filed = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    # 02:00 UTC (10:00 in Mongolia): the same calendar day in both, whatever time the suite runs
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=40)
+    filed = dt.datetime.combine(day, dt.time(2), tzinfo=dt.UTC)
     clock = [filed]
     operator = local_operator("setup")
     with open_ledger(path, clock=lambda: clock[0]) as ledger:

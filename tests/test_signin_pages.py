@@ -198,7 +198,7 @@ def test_a_revoked_users_session_stops_at_once(db: Path) -> None:
         sign_in(official, "tuya")
         assert "tuya" in official.get("/map").text
         token = csrf(admin.get("/admin").text)
-        r = admin.post("/admin/users/tuya/revoke", data={"csrf_token": token})
+        r = admin.post("/admin/users/tuya/revoke", data={"csrf_token": token, "confirm": "yes"})
         assert r.status_code in {200, 303}
         page = official.get("/map")
         assert 'id="signin-link"' in page.text
@@ -246,7 +246,7 @@ def test_admin_adds_a_user_sets_a_password_and_revokes(client: TestClient, db: P
         "/admin/users/bat/password", data={"csrf_token": token, "password": "Khangai-99x"}
     )
     assert r.status_code == 200  # redirected to the screen
-    r = client.post("/admin/users/bat/revoke", data={"csrf_token": token})
+    r = client.post("/admin/users/bat/revoke", data={"csrf_token": token, "confirm": "yes"})
     assert r.status_code == 200
     logged = events(db)
     assert logged[-3:] == [("boss", "insert"), ("boss", "update"), ("boss", "update")] or (

@@ -156,6 +156,9 @@ async def admin_revoke(request: Request, name: str, viewer: ViewerDep) -> Respon
     admin = require(viewer, "admin")
     lang = parse_lang(str(form.get("lang") or "mn"))
     accounts = get_services(request).accounts
+    if form.get("confirm") != "yes":  # the confirmation step: nothing is revoked without it
+        err = message("user_message", "revoke_confirm", lang, name=name)
+        return _page(request, lang, status=422, errors={f"revoke:{name}": err})
     try:
         await run_in_threadpool(lambda: accounts.revoke(name, actor=admin.name))
     except RecordNotFound:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -43,7 +44,7 @@ from api.services.allocation_checks import today_of
 from api.services.errors import BadRequest, PayloadTooLarge, Unprocessable, hide_paths
 from api.services.proposals import proposal_from_body, proposal_from_file, proposal_geojson
 from layers.errors import GazarError, InvalidGeometry
-from layers.labels import Lang
+from layers.labels import Lang, label, message
 from layers.ledger import Conflict, User
 from layers.uploads import ReadersBusy
 from web import maps
@@ -86,10 +87,15 @@ def _field(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _field_message(code: str, name: str, lang: Lang, **values: Any) -> str:
+    """A field error that names its field (``desk_message``, the field from ``desk_field``)."""
+    return message("desk_message", code, lang, field=label("desk_field", name, lang), **values)
+
+
 def _required(form: FormData, name: str, lang: Lang) -> str:
     value = _field(form, name)
     if not value:
-        raise FieldError(name, text("desk_required", lang))
+        raise FieldError(name, _field_message("required", name, lang))
     return value
 
 
@@ -97,12 +103,12 @@ def _day(form: FormData, name: str, lang: Lang, *, required: bool = True) -> dt.
     value = _field(form, name)
     if not value:
         if required:
-            raise FieldError(name, text("desk_required", lang))
+            raise FieldError(name, _field_message("required", name, lang))
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise FieldError(name, text("desk_bad_date", lang)) from None
+        raise FieldError(name, _field_message("bad_date", name, lang)) from None
 
 
 def _next(form: FormData, lang: Lang, done: str) -> str:
@@ -309,6 +315,18 @@ async def rehab_stage(
     return await _step(request, services, viewer, f"stage-{zone_id}", "stage", act)
 
 
+def khural_bounds(services: Services, lc_id: str) -> tuple[dt.date | None, dt.date]:
+    """The days a Khural's approval of ``lc_id`` may carry: from the day it was proposed (None
+    when the store has none, or no such Land Conclusion: the service answers that) to today."""
+    ledger = services.allocation.ledger()
+    today = today_of(ledger.clock(), services.settings.analysis)
+    rows = ledger.read("land_conclusions", ids=[lc_id])
+    proposed = rows.iloc[0]["proposed_on"] if len(rows) else None
+    if proposed is None or pd.isna(proposed):
+        return None, today
+    return pd.Timestamp(proposed).date(), today
+
+
 @router.post("/desk/land_conclusions/{lc_id}/khural")
 async def khural(
     lc_id: str, request: Request, services: ServicesDep, viewer: ViewerDep
@@ -317,7 +335,15 @@ async def khural(
 
     def act(form: FormData, user: User, lang: Lang) -> None:
         day = _day(form, "approved_on", lang)
-        services.pipeline.record_khural(lc_id, approved_on=day, user=user)
+        assert day is not None
+        first, last = khural_bounds(services, lc_id)
+        if (first is not None and day < first) or day > last:
+            low = first.isoformat() if first is not None else "—"
+            raise FieldError(
+                "approved_on",
+                _field_message("khural_range", "approved_on", lang, min=low, max=last.isoformat()),
+            )
+        services.pipeline.record_khural(lc_id, approved_on=day, user=user)  # checks them again
 
     return await _step(request, services, viewer, f"khural-{lc_id}", "khural", act)
 
@@ -335,6 +361,33 @@ async def submit(
 
 
 # ------------------------------------------------------------------ a new Land Conclusion
+
+
+def _soums_bounds(frames: Any, codes: list[str]) -> tuple[float, float, float, float] | None:
+    """The box of the soums ``codes`` (the official's own), for the map to open on; None
+    (the map's default) when the store has none of them."""
+    soums = frames.get("soums")
+    if soums is None or not len(soums) or not codes:
+        return None
+    mine = soums[soums["id"].astype(str).isin(codes)]
+    if not len(mine):
+        return None
+    x0, y0, x1, y1 = (float(v) for v in mine.total_bounds)
+    return x0, y0, x1, y1
+
+
+def _named(proposal: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """The proposal as the review names it: a drawn or uploaded outline without an id takes the
+    name the official typed (the review then says "Land Conclusion Khonkhor", not "#1")."""
+    name = name.strip()[:200]
+    if not name or len(proposal) != 1:
+        return proposal
+    ids = proposal["id"] if "id" in proposal.columns else None
+    if ids is not None and ids.notna().any() and str(ids.iloc[0]).strip():
+        return proposal
+    named = proposal.copy()
+    named["id"] = [name]
+    return named
 
 
 def _propose_page(
@@ -358,7 +411,7 @@ def _propose_page(
     result = None
     if proposal is not None:
         result = services.review.check(
-            proposal,
+            _named(proposal, values.get("name", "")),
             kind="land_conclusion",
             today=today_of(services.allocation.ledger().clock(), services.settings.analysis),
             soum=soum or None,
@@ -371,6 +424,7 @@ def _propose_page(
             title=text("desk_propose_title", lang),
             draw_field="drawn",
             hidden=("aimags",),
+            bounds=_soums_bounds(frames, [soum] if soum else [c for c, _ in soums]),
         )
     return render(
         request,

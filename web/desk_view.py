@@ -133,6 +133,13 @@ def desk_context(
     for record in ledger.records("objections"):
         objections.setdefault(str(record["application_id"]), []).append(record)
 
+    # an approved application's contract (its decision names the parcel)
+    parcel_of = {
+        str(d["application_id"]): str(d["parcel_id"])
+        for d in ledger.records("decisions")
+        if d.get("parcel_id")
+    }
+    lc_soum = {str(x["id"]): str(x["soum_code"]) for x in lcs}
     queues: list[dict[str, Any]] = []
     for lc_id in [x["id"] for x in lcs]:
         rows = allocation.applications({"land_conclusion_id": lc_id})
@@ -161,9 +168,17 @@ def desk_context(
                     "draw": draw_of.get(str(a["id"])),
                     "decidable": status in ("pending", "ineligible"),
                     "decided": status in ("approved", "rejected"),
+                    "parcel_id": parcel_of.get(str(a["id"])) if status == "approved" else None,
                 }
             )
-        queues.append({"id": lc_id, "name": lc_names.get(lc_id, ""), "apps": apps})
+        queues.append(
+            {
+                "id": lc_id,
+                "name": lc_names.get(lc_id, ""),
+                "soum_code": lc_soum.get(str(lc_id), ""),
+                "apps": apps,
+            }
+        )
 
     parcels = ledger.read("contract_parcels")
     in_scope = parcels["land_conclusion_id"].isin([x["id"] for x in lcs]).to_numpy(dtype=bool)
@@ -175,6 +190,7 @@ def desk_context(
             "holder": r["holder"],
             "contract_no": r["contract_no"],
             "land_conclusion_id": r["land_conclusion_id"],
+            "soum_code": lc_soum.get(str(r["land_conclusion_id"]), ""),
             "status": r["status"],
             "status_label": label("contract_status", str(r["status"]), lang),
             "expires_on": _date(r["expires_on"]),

@@ -222,6 +222,35 @@ async def _take_step(
     return RedirectResponse(_url(f"/inbox/{lc_id}", language, done=status), status_code=303)
 
 
+@router.get("/inbox/{lc_id}/review.{fmt}")
+def inbox_review_document(
+    request: Request,
+    lc_id: str,
+    fmt: str,
+    services: ServicesDep,
+    viewer: ViewerDep,
+    lang: Lang_ = None,
+) -> Response:
+    """The Land Conclusion's review as a document for the decision file (``review.pdf`` or
+    ``review.html``): its id and name, the findings, the map, who checked it (the signed-in
+    user) and the store's revision and log head (:func:`web.report.review_document`)."""
+    from web.documents import provenance_of, respond, viewer_name
+    from web.report import review_document
+
+    require(viewer, *ROLES)
+    language = parse_lang(lang)
+    if fmt not in ("pdf", "html"):
+        raise NotFound(f"no review document as {fmt!r}: pdf or html")
+    row, result = services.review.check_stored(lc_id, today=local_today(services.settings.analysis))
+    prov = provenance_of(services)
+    doc = review_document(
+        result, lang=language, frames=services.frames(), revision=prov.revision,
+        head_seq=prov.head_seq, head_hash=prov.head_hash, checked_by=viewer_name(request),
+        proposal=row[[c for c in ("id", "name") if c in row.columns] + ["geometry"]],
+    )  # fmt: skip
+    return respond(request, services, doc, fmt)
+
+
 @router.post("/inbox/{lc_id}/start")
 async def inbox_start(
     request: Request, lc_id: str, services: ServicesDep, viewer: ViewerDep

@@ -266,6 +266,7 @@ def land_conclusion_page(
         contracts=doc["contracts"],
         sketch=sketch(layers + apps),
         json_href=f"/land_conclusions/{lc_id}?f=json",
+        today=local_today(services).isoformat(),  # the Khural date's last day
     )
 
 

@@ -25,7 +25,9 @@ from typing import Annotated, Any, Final
 import folium
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
+import shapely
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -50,10 +52,16 @@ from web.safejson import script_json
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _remote(request: Request) -> maps.RemoteLoading:
+def _remote(request: Request, day: dt.date | None = None) -> maps.RemoteLoading:
+    """How the page loads large layers; a map of another ``day`` than today inlines the
+    derived layers (their collections answer for today)."""
     s = get_services(request).settings.web
     return maps.RemoteLoading(
-        inline_limit=s.inline_limit, min_zoom=s.min_zoom, page_limit=s.page_limit
+        inline_limit=s.inline_limit,
+        inline_coordinates=s.inline_coordinates,
+        min_zoom=s.min_zoom,
+        page_limit=s.page_limit,
+        derived=day is None or day == dt.date.today(),
     )
 
 
@@ -132,25 +140,49 @@ def _map_page(
     remote: bool = True,
 ) -> HTMLResponse:
     """A map page: ``build(frames, *args, ...)`` over the store's layers, the findings and
-    the available land of the day; an id naming nothing is a 404 page."""
+    the available land of the day; an id naming nothing is a 404 page.
+
+    The map's HTML is built once per view (page, arguments, language, day, how large layers
+    load) and store state
+    (:meth:`Services.map_state`, kept in ``services.pages``); the page around it (the
+    signed-in user, the CSRF field, the nonce) is rendered for each request."""
     language = parse_lang(lang)
     day = _day(today)
-    frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
-    extra = {"remote": _remote(request)} if remote else {}
+    far = _remote(request, day) if remote else None
+    view = ("map", build.__name__, args, language, day, far)
     try:
-        m = build(
-            frames,
-            *args,
-            lang=language,
-            findings=findings,
-            available=free,
-            recovery=services.recovery_layer(),
-            **extra,
+        parts = services.pages.get(
+            view,
+            services.map_state,
+            lambda: _map_parts(services, day, language, build, args, remote=far),
         )
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
     heading = " ".join([text(title, language), *args])
-    return render(request, "map.html", language, title=heading, nav="map", **map_parts(m))
+    return render(request, "map.html", language, title=heading, nav="map", **parts)
+
+
+def _map_parts(
+    services: Services,
+    day: dt.date,
+    language: Lang,
+    build: Callable[..., folium.Map],
+    args: tuple[str, ...],
+    *,
+    remote: maps.RemoteLoading | None,
+) -> dict[str, Any]:
+    frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
+    extra = {"remote": remote} if remote is not None else {}
+    m = build(
+        frames,
+        *args,
+        lang=language,
+        findings=findings,
+        available=free,
+        recovery=services.recovery_layer(),
+        **extra,
+    )
+    return map_parts(m)
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -184,29 +216,82 @@ def map_land_conclusion(
     )  # fmt: skip
 
 
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise BadRequest(
+            f"bbox={raw!r} is not a bounding box; write four numbers: minx,miny,maxx,maxy"
+        ) from None
+    if not all(np.isfinite([x0, y0, x1, y1])) or x0 > x1 or y0 > y1:
+        raise BadRequest(f"bbox={raw!r}: write finite numbers, each lower bound first")
+    return x0, y0, x1, y1
+
+
+def _recovery(services: Services) -> gpd.GeoDataFrame:
+    frame = services.recovery_layer()
+    if frame is None:
+        raise NotFound("no NDVI rasters are registered beside the store: no recovery to show")
+    return frame
+
+
+@router.get("/map/rehab-recovery/items")
+def recovery_items(
+    services: ServicesDep,
+    bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The recovery layer's zones touching ``bbox`` (lon/lat), at most ``limit`` (and at most
+    ``GAZAR_MAP_PAGE_LIMIT``): what a map page loads as it pans when the layer is too large
+    to inline (the answer of ``GET /analysis/rehab``, drawn)."""
+    frame = _recovery(services)
+    if bbox:
+        hits = frame.sindex.query(shapely.box(*_bbox(bbox)), predicate="intersects")
+        frame = frame.iloc[np.sort(hits)]
+    cap = services.settings.web.page_limit
+    body = maps.recovery_collection(frame.iloc[: min(limit or cap, cap)], matched=len(frame))
+    return Response(body, media_type="application/geo+json")
+
+
+@router.get("/map/rehab-recovery/items/{zone_id}")
+def recovery_item(zone_id: str, services: ServicesDep) -> Response:
+    """One zone of the recovery layer (the map's search)."""
+    frame = _recovery(services)
+    row = frame[frame["id"].astype(str) == zone_id]
+    if len(row) == 0:
+        raise NotFound(f"rehab_zones has no zone {zone_id!r} with a measured recovery")
+    doc = orjson.loads(maps.recovery_collection(row.iloc[:1], matched=1))
+    return Response(orjson.dumps(doc["features"][0]), media_type="application/geo+json")
+
+
 # ------------------------------------------------------------------------------ check
 
 
 @router.get("/check", response_class=HTMLResponse)
 def check_form(request: Request, services: ServicesDep, lang: Lang_ = None) -> HTMLResponse:
-    """Upload a file or draw a polygon."""
+    """Upload a file or draw a polygon (the map kept per store state, as the map pages')."""
     language = parse_lang(lang)
-    frames = services.frames()
-    m = maps.build_map(
-        frames,
-        lang=language,
-        title=text("check_title", language),
-        remote=_remote(request),
-        draw_field="drawn",
-        hidden=("aimags",),
-    )
-    return _check_page(request, language, m, frames=frames)
+    far = _remote(request)
+
+    def build() -> dict[str, Any]:
+        m = maps.build_map(
+            services.frames(),
+            lang=language,
+            title=text("check_title", language),
+            remote=far,
+            draw_field="drawn",
+            hidden=("aimags",),
+        )
+        return map_parts(m)
+
+    parts = services.pages.get(("check", language, far), services.map_state, build)
+    return _check_page(request, language, parts, frames=services.frames())
 
 
 def _check_page(
     request: Request,
     lang: Lang,
-    m: folium.Map,
+    m: folium.Map | dict[str, Any],
     *,
     frames: dict[str, gpd.GeoDataFrame],
     status: int = 200,
@@ -222,7 +307,7 @@ def _check_page(
         title=text("check_title", lang),
         nav="check",
         soums=_soum_choices(frames, lang),
-        **map_parts(m),
+        **(m if isinstance(m, dict) else map_parts(m)),
         **context,
     )
 

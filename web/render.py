@@ -42,7 +42,34 @@ def _env() -> Environment:
     )
     # ``{{ stamp | local_time }}``: Mongolia's time, YYYY-MM-DD HH:MM
     env.filters["local_time"] = _local_time_filter
+    # ``{{ error | sentence }}``: a field's error as a sentence (capital first, full stop)
+    env.filters["sentence"] = sentence
     return env
+
+
+def sentence(value: object) -> str:
+    """A message as a sentence: its first letter a capital (Cyrillic too) and a full stop at
+    the end unless it ends with one (the services write their refusals in lower case, to be
+    joined after a colon).
+
+    Examples
+    --------
+    >>> sentence("the password is too short: at least 8 characters")
+    'The password is too short: at least 8 characters.'
+    >>> sentence("write your name.")
+    'Write your name.'
+    >>> sentence("cert.pdf: not a PDF")
+    'cert.pdf: not a PDF.'
+    >>> sentence("")
+    ''
+    """
+    words = str(value).strip()
+    if not words:
+        return words
+    first = words.split(maxsplit=1)[0].rstrip(":;,")
+    if first.replace("'", "").isalpha():  # a word, not a file's name or an id
+        words = words[0].upper() + words[1:]
+    return words if words[-1] in ".!?…" else words + "."
 
 
 def ha(value: object) -> str:
@@ -119,6 +146,13 @@ def status_text(layer: str, value: object, lang: Lang) -> str:
     return label(group, str(value), lang) if group else str(value)
 
 
+#: the desk's steps a redirect confirms with ``?done=`` (catalogue ``desk_done_<step>``)
+DESK_STEPS: Final = (
+    "decided", "announced", "drawn", "renewed", "contract", "stage", "khural", "submitted",
+    "proposed",
+)  # fmt: skip
+
+
 def render(
     request: Request, template: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -137,6 +171,9 @@ def render(
         "desk": desk_path(who.user) if who.user is not None else None,
         "role_label": lambda role: label("role", str(role), lang),
         "lang": lang,
+        # a desk step done (``?done=khural``, web/desk.py's redirect): its confirmation
+        "done_step": str(request.query_params.get("done", "")),
+        "desk_steps": DESK_STEPS,
         "other_lang": "en" if lang == "mn" else "mn",
         "t": lambda key: text(key, lang),
         "url": _url_for(lang),

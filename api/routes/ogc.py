@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from starlette.datastructures import URL
 
@@ -470,11 +471,11 @@ def items(
         "timeStamp": _now(),
         "links": _page_links(request, definition, offset=offset, size=size, matched=len(chosen)),
     }
-    frame = data.frame.iloc[page]
+    frame, ha, geoms = data.rows(page)
     body = features_to_geojson_bytes(
         frame,
-        extra={"official_ha": data.official_ha[page]},
-        geometries=crs_mod.to_crs(data.geoms[page], out_crs),
+        extra={"official_ha": ha},
+        geometries=crs_mod.to_crs(geoms, out_crs),
         members=members,
     )
     return _geojson(body, out_crs)
@@ -535,7 +536,7 @@ def feature(
     _check_parameters(request, FEATURE_PARAMETERS)
     out_crs = crs_mod.parse_crs(crs, parameter="crs")
     data = get_collections(request).get(collectionId)
-    position = data.positions.get(featureId)
+    position = data.position(featureId)
     if position is None:
         raise FeatureNotFound(collectionId, featureId)
     base = f"{_root(request)}/collections/{definition.id}"
@@ -543,10 +544,11 @@ def feature(
         _link(request.url, "self", GEOJSON, "This feature"),
         _link(base, "collection", JSON, definition.title),
     ]
+    frame, ha, geoms = data.rows(np.array([position], dtype=np.intp))
     body = feature_to_geojson_bytes(
-        data.frame.iloc[[position]],
-        extra={"official_ha": data.official_ha[[position]]},
-        geometries=crs_mod.to_crs(data.geoms[[position]], out_crs),
+        frame,
+        extra={"official_ha": ha},
+        geometries=crs_mod.to_crs(geoms, out_crs),
         members={"links": links},
     )
     return _geojson(body, out_crs)

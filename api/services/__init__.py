@@ -10,6 +10,7 @@ the ``Annotated`` dependencies of ``api/deps.py``. It owns:
   updated by each change (:mod:`api.services.derived`), shared by the ``overlaps`` and
   ``available_land`` collections, the JSON API and the map pages;
 - the OGC collections, derived ones included (:mod:`api.services.collections`);
+- the map pages' HTML per view and store state (:mod:`api.services.pages`);
 - the review (:mod:`api.services.review`) and the proposals it reads
   (:mod:`api.services.proposals`);
 - rehabilitation monitoring over registered rasters (:mod:`api.services.rehab`);

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import geopandas as gpd
 import numpy as np
@@ -30,12 +30,11 @@ import pandas as pd
 import shapely
 
 from api.services.errors import BadRequest, NotFound
-from geo.area import official_ha
+from api.services.layers import LayerView, measured_ha
 from geo.availability import availability
 from geo.records import usable_records
 from geo.rules import OVERLAP_PAIRS, SEVERITIES
 from geo.settings import AnalysisSettings
-from layers.errors import InvalidGeometry
 from layers.labels import LABELS, pair
 from layers.schema import REGISTRY, STORE_CRS, FieldType
 from layers.store import Store
@@ -261,71 +260,53 @@ def collection_def(collection_id: str) -> CollectionDef:
         ) from None
 
 
-def _official(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
-    """Official hectares of each geometry; NaN for a missing one or one that cannot be measured."""
-    out = np.full(len(geoms), np.nan)
-    present = np.flatnonzero(~shapely.is_missing(geoms))
-    if present.size == 0:
-        return out
-    try:
-        out[present] = official_ha(geoms[present])
-    except InvalidGeometry:  # rare: measure one by one, leaving the bad ones out
-        for i in present:
-            try:
-                out[i] = official_ha(geoms[i : i + 1])[0]
-            except InvalidGeometry:
-                out[i] = np.nan
-    return out
+def _days(values: pd.Series) -> npt.NDArray[np.datetime64]:
+    return pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[D]")
 
 
-@dataclass
 class CollectionData:
-    """A collection's features as served: stable order, official hectares, spatial index."""
+    """A collection's features as served: a stable order (positions), official hectares, a
+    spatial index and the extents. :class:`FrameData` holds a whole frame (the derived
+    collections); :class:`LayerData` a store layer's :class:`~api.services.layers.LayerView`,
+    so that a page after a write copies only its rows."""
 
-    frame: gpd.GeoDataFrame
     main_date: str | None
-    official_ha: npt.NDArray[np.float64] = field(init=False)
-    #: built before the data is shared between request threads
-    tree: shapely.STRtree = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.frame = self.frame.reset_index(drop=True)
-        self.official_ha = np.round(_official(self.geoms), 6)
-        self.tree = shapely.STRtree(self.geoms)
-        self.tree.query(shapely.box(0, 0, 0, 0))  # GEOS builds the tree on the first query
 
     def __len__(self) -> int:
-        return len(self.frame)
+        raise NotImplementedError
 
-    @cached_property
-    def geoms(self) -> npt.NDArray[np.object_]:
-        return np.asarray(self.frame.geometry.array, dtype=object)
+    @property
+    def frame(self) -> gpd.GeoDataFrame:
+        """Every feature, in position order."""
+        raise NotImplementedError
 
-    @cached_property
-    def ids(self) -> npt.NDArray[np.object_]:
-        return self.frame["id"].astype(str).to_numpy(dtype=object)
+    def hits(self, box: shapely.Geometry) -> npt.NDArray[np.intp]:
+        """Positions of the features whose geometry intersects ``box``."""
+        raise NotImplementedError
 
-    @cached_property
-    def positions(self) -> dict[str, int]:
-        return {fid: i for i, fid in enumerate(self.ids.tolist())}
+    def isin(self, name: str, accepted: Sequence[object]) -> npt.NDArray[np.bool_]:
+        """Per position: is the value of property ``name`` one of ``accepted``."""
+        raise NotImplementedError
 
-    @cached_property
-    def bbox(self) -> tuple[float, float, float, float] | None:
-        """Lon/lat bounds of every feature; ``None`` for a collection without geometry."""
-        present = self.geoms[~(shapely.is_missing(self.geoms) | shapely.is_empty(self.geoms))]
-        if present.size == 0:
-            return None
-        minx, miny, maxx, maxy = shapely.total_bounds(present)
-        return (float(minx), float(miny), float(maxx), float(maxy))
+    def rows(
+        self, positions: npt.NDArray[np.intp]
+    ) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+        """The features at ``positions``: their rows, official hectares and geometries."""
+        raise NotImplementedError
 
-    @cached_property
+    def position(self, feature_id: str) -> int | None:
+        """The position of feature ``feature_id``; None when there is none."""
+        raise NotImplementedError
+
+    @property
     def days(self) -> npt.NDArray[np.datetime64] | None:
         """The main date of each feature as ``datetime64[D]`` (NaT when missing)."""
-        if self.main_date is None:
-            return None
-        return pd.to_datetime(self.frame[self.main_date], errors="coerce").to_numpy(
-            dtype="datetime64[D]"
-        )
+        raise NotImplementedError
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """Lon/lat bounds of every feature; ``None`` for a collection without geometry."""
+        raise NotImplementedError
 
     @cached_property
     def interval(self) -> tuple[dt.date, dt.date] | None:
@@ -339,8 +320,115 @@ class CollectionData:
         first, last = known.min().item(), known.max().item()
         return (first, last)
 
-    def values(self, name: str) -> pd.Series:
-        return self.frame[name]
+
+class FrameData(CollectionData):
+    """A collection built from a whole frame, kept with its hectares and STRtree."""
+
+    def __init__(self, frame: gpd.GeoDataFrame, main_date: str | None) -> None:
+        self._frame = frame.reset_index(drop=True)
+        self.main_date = main_date
+        self.geoms = np.asarray(self._frame.geometry.array, dtype=object)
+        self.official_ha = np.round(measured_ha(self.geoms), 6)
+        #: built before the data is shared between request threads
+        self.tree = shapely.STRtree(self.geoms)
+        self.tree.query(shapely.box(0, 0, 0, 0))  # GEOS builds the tree on the first query
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    @property
+    def frame(self) -> gpd.GeoDataFrame:
+        return self._frame
+
+    def hits(self, box: shapely.Geometry) -> npt.NDArray[np.intp]:
+        return cast("npt.NDArray[np.intp]", self.tree.query(box, predicate="intersects"))
+
+    def isin(self, name: str, accepted: Sequence[object]) -> npt.NDArray[np.bool_]:
+        return np.asarray(self._frame[name].isin(list(accepted)).fillna(False), dtype=bool)
+
+    def rows(
+        self, positions: npt.NDArray[np.intp]
+    ) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+        return self._frame.iloc[positions], self.official_ha[positions], self.geoms[positions]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        ids = self._frame["id"].astype(str).tolist()
+        return {fid: i for i, fid in enumerate(ids)}
+
+    def position(self, feature_id: str) -> int | None:
+        return self._positions.get(feature_id)
+
+    @cached_property
+    def days(self) -> npt.NDArray[np.datetime64] | None:
+        return None if self.main_date is None else _days(self._frame[self.main_date])
+
+    @cached_property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        present = self.geoms[~(shapely.is_missing(self.geoms) | shapely.is_empty(self.geoms))]
+        if present.size == 0:
+            return None
+        minx, miny, maxx, maxy = shapely.total_bounds(present)
+        return (float(minx), float(miny), float(maxx), float(maxy))
+
+
+class LayerData(CollectionData):
+    """A store layer served from the layer cache's view of it: a bbox answered by the base's
+    tree (less its rows gone) and the overlay's, a page gathered from base and overlay rows,
+    hectares and dates computed once per base and only for the overlay's rows after."""
+
+    def __init__(self, view: LayerView, main_date: str | None) -> None:
+        self.view = view
+        self.main_date = main_date
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    @property
+    def frame(self) -> gpd.GeoDataFrame:
+        return self.view.frame()
+
+    def hits(self, box: shapely.Geometry) -> npt.NDArray[np.intp]:
+        return self.view.index().query(box, predicate="intersects")
+
+    def isin(self, name: str, accepted: Sequence[object]) -> npt.NDArray[np.bool_]:
+        view, values = self.view, list(accepted)
+
+        def mask(frame: gpd.GeoDataFrame) -> npt.NDArray[np.bool_]:
+            return np.asarray(frame[name].isin(values).fillna(False), dtype=bool)
+
+        return cast("npt.NDArray[np.bool_]", view.merge(mask(view.base.frame), mask(view.overlay)))
+
+    def rows(
+        self, positions: npt.NDArray[np.intp]
+    ) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+        frame = self.view.take(positions)
+        geoms = np.asarray(frame.geometry.array, dtype=object)
+        return frame, np.round(self.view.ha_at(positions), 6), geoms
+
+    def position(self, feature_id: str) -> int | None:
+        return self.view.position(feature_id)
+
+    @cached_property
+    def days(self) -> npt.NDArray[np.datetime64] | None:
+        column = self.main_date
+        if column is None:
+            return None
+        view = self.view
+        base = view.base.memo(("days", column), lambda: _days(view.base.frame[column]))
+        return cast("npt.NDArray[np.datetime64]", view.merge(base, _days(view.overlay[column])))
+
+    @cached_property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        view = self.view
+        base = view.base.memo("bounds", lambda: shapely.bounds(view.base.geoms))
+        bounds = np.concatenate([base[view.live], shapely.bounds(view.overlay_geoms)])
+        present = bounds[~np.isnan(bounds).any(axis=1)]
+        if present.size == 0:
+            return None
+        minx, miny = present[:, 0].min(), present[:, 1].min()
+        maxx, maxy = present[:, 2].max(), present[:, 3].max()
+        return (float(minx), float(miny), float(maxx), float(maxy))
 
 
 @dataclass(frozen=True)
@@ -361,8 +449,7 @@ def select(data: CollectionData, query: ItemQuery) -> npt.NDArray[np.intp]:
     if query.boxes:
         inside = np.zeros(len(data), dtype=bool)
         for box in query.boxes:
-            hits = data.tree.query(shapely.box(*box), predicate="intersects")
-            inside[hits] = True
+            inside[data.hits(shapely.box(*box))] = True
         keep &= inside
     if query.interval is not None:
         days = data.days
@@ -376,8 +463,7 @@ def select(data: CollectionData, query: ItemQuery) -> npt.NDArray[np.intp]:
             dated &= days <= np.datetime64(end, "D")
         keep &= dated
     for name, accepted in query.equals.items():
-        column = data.values(name)
-        keep &= np.asarray(column.isin(list(accepted)).fillna(False), dtype=bool)
+        keep &= data.isin(name, accepted)
     return np.flatnonzero(keep)
 
 
@@ -392,8 +478,11 @@ class CollectionCache:
         settings: AnalysisSettings,
         findings: Callable[[dt.date], gpd.GeoDataFrame],
         available: Callable[[dt.date], gpd.GeoDataFrame] | None = None,
+        views: Callable[[str], LayerView] | None = None,
     ) -> None:
         self.store = store
+        #: a store layer's view now (the layer cache's): its pages copy only their rows
+        self._views = views
         self.settings = settings
         self._read = read
         self._findings = findings
@@ -409,6 +498,14 @@ class CollectionCache:
         definition = collection_def(collection_id)
         day = today or dt.date.today()
         with self._locks[collection_id]:
+            if definition.build is None and self._views is not None:
+                view = self._views(collection_id)  # the layer cache asks the revision
+                old = self._data.get(collection_id)
+                if old is not None and isinstance(old[1], LayerData) and old[1].view is view:
+                    return old[1]
+                data: CollectionData = LayerData(view, definition.main_date)
+                self._data[collection_id] = ((), data)
+                return data
             key = self.key(definition, day)
             hit = self._data.get(collection_id)
             if hit is not None and hit[0] == key:
@@ -419,6 +516,6 @@ class CollectionCache:
                 frames = {name: self._read(name) for name in definition.sources}
                 sources = Sources(frames, self._findings, self.settings, self._available)
                 frame = definition.build(sources, day)
-            data = CollectionData(frame, definition.main_date)
+            data = FrameData(frame, definition.main_date)
             self._data[collection_id] = (key, data)
             return data

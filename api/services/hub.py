@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Hashable
+from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from api.services.accounts import AccountService
 from api.services.allocation import AllocationService, LedgerUnavailable
@@ -17,6 +20,7 @@ from api.services.derived import DerivedCache
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
 from api.services.limits import RateLimits
+from api.services.pages import PageCache
 from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
@@ -48,6 +52,7 @@ class Services:
             settings=settings.analysis,
             findings=self.findings,
             available=self._available,
+            views=self.layers.view,
         )
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
@@ -66,6 +71,9 @@ class Services:
         self.limits = RateLimits(self.open_ledger)
         self.accounts = AccountService(self.open_ledger, settings.api)
         self._ledger_lock = threading.Lock()
+        #: map pages (their maps' HTML) per view and :meth:`map_state`
+        self.pages: PageCache[Any] = PageCache(settings.web.page_cache)
+        self._recovery: tuple[pd.DataFrame, gpd.GeoDataFrame] | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -148,4 +156,16 @@ class Services:
         except GazarError as exc:
             _LOG.warning("the recovery layer is left out: %s", exc)
             return None
-        return gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
+        kept = self._recovery  # the same frame (and spatial index) while the answer holds
+        if kept is not None and kept[0] is table:
+            return kept[1]
+        frame = gpd.GeoDataFrame(table, geometry=zones.geometry, crs=zones.crs)
+        self._recovery = (table, frame)
+        return frame
+
+    def map_state(self) -> Hashable:
+        """What the map pages are built from, as a cache key: every layer's revision and the
+        registered rasters the recovery layer is measured on (changed by any write, Gazar's
+        or an outside tool's: the store's revision tokens follow its change feed)."""
+        minimum = float(self.settings.analysis.rehab_recovery_min)
+        return (self.layers.revisions(REGISTRY), self.rehab.recovery_key(min_recovery=minimum))

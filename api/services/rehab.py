@@ -17,6 +17,7 @@ from api.services import rasters
 from api.services.errors import BadRequest, NotFound
 from api.services.layers import LayerCache
 from geo import raster as gr
+from layers.errors import GazarError
 
 #: the raster kinds a client may name for ``before`` and ``after``
 NDVI_KINDS: Final[tuple[str, ...]] = ("ndvi_before", "ndvi_after")
@@ -34,24 +35,19 @@ class RehabService:
         self._lock = threading.Lock()
         self._cache: dict[Any, tuple[pd.DataFrame, gpd.GeoDataFrame]] = {}
 
-    def recovery(
-        self,
-        *,
-        before: str | None = None,
-        after: str | None = None,
-        min_recovery: float,
-        mode: gr.PixelMode = "weighted",
-    ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-        """Every zone's recovery (all registered pairs, or the two registered rasters named)
-        and the zones.
+    def recovery_key(self, *, min_recovery: float, mode: gr.PixelMode = "weighted") -> Any:
+        """What :meth:`recovery` with every registered pair depends on (the zones' revision,
+        the rasters' and the manifest's file stamps), without computing it: a cache key for
+        pages built on it; None when no NDVI raster is registered or the manifest is bad."""
+        try:
+            return self._plan(None, None, min_recovery, mode)[2]
+        except (NotFound, BadRequest, GazarError):
+            return None
 
-        Raises
-        ------
-        NotFound
-            When no NDVI raster is registered.
-        BadRequest
-            For a name the manifest does not list, or only one of ``before`` and ``after``.
-        """
+    def _plan(
+        self, before: str | None, after: str | None, min_recovery: float, mode: gr.PixelMode
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
+        """The registered entries, the ones used and the cache key of an answer."""
         location = self.layers.store.location
         folder = self.raster_folder
         entries = rasters.registered(location, folder=folder)
@@ -84,6 +80,28 @@ class RehabService:
             self.layers.store.revision("rehab_zones"),
             rasters.file_stamps([*used, manifest]),
         )
+        return entries, used, key
+
+    def recovery(
+        self,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        min_recovery: float,
+        mode: gr.PixelMode = "weighted",
+    ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+        """Every zone's recovery (all registered pairs, or the two registered rasters named)
+        and the zones.
+
+        Raises
+        ------
+        NotFound
+            When no NDVI raster is registered.
+        BadRequest
+            For a name the manifest does not list, or only one of ``before`` and ``after``.
+        """
+        _, used, key = self._plan(before, after, min_recovery, mode)
+        location, folder = self.layers.store.location, self.raster_folder
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import folium
@@ -15,6 +16,7 @@ import shapely
 from branca.element import Element, Figure
 from folium.plugins import Fullscreen
 
+from layers.geojson import collection, dumps, property_features
 from layers.labels import Lang, label
 from layers.schema import MONGOLIA_BOUNDS, STORE_CRS
 from web.assets import (
@@ -25,7 +27,15 @@ from web.assets import (
     localize,
 )
 from web.i18n import DRAW_LOCAL_MN, text
-from web.maps.elements import GazarLayer, GazarSetup, _official, _plain, _Plan, rules_index
+from web.maps.elements import (
+    GazarLayer,
+    GazarSetup,
+    _official,
+    _plain,
+    _Plan,
+    light_geometry,
+    rules_index,
+)
 from web.maps.styles import (
     AVAILABLE_LOOK,
     BASEMAP_ATTRIBUTION,
@@ -114,6 +124,43 @@ def recovery_properties(recovery: gpd.GeoDataFrame) -> dict[str, list[object]]:
     return props
 
 
+def recovery_collection(recovery: gpd.GeoDataFrame, *, matched: int) -> bytes:
+    """The recovery layer's features as a GeoJSON FeatureCollection (``numberMatched`` of
+    them in the request's box; light geometry, the popup values of
+    :func:`recovery_properties`): what a map page loads by bounding box.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> z = gpd.GeoDataFrame({"id": ["RZ-1"], "status": ["recovering"], "before_mean": [0.1],
+    ...     "after_mean": [0.4], "change": [0.3], "before_valid_share": [1.0],
+    ...     "after_valid_share": [1.0]}, geometry=[box(106, 47, 106.001, 47.001)], crs=4326)
+    >>> import orjson
+    >>> doc = orjson.loads(recovery_collection(z, matched=1))
+    >>> doc["numberMatched"], doc["features"][0]["id"], doc["features"][0]["properties"]["change"]
+    (1, 'RZ-1', 0.3)
+    """
+    shown = _non_empty(recovery)
+    if shown is None or len(shown) == 0:
+        return dumps(collection([], {"numberMatched": matched, "numberReturned": 0}))
+    geoms = light_geometry(shown.geometry.array, RECOVERY_LOOK.simplify_deg)
+    props = recovery_properties(shown)
+    keys = list(props)
+    rows = [dict(zip(keys, row, strict=True)) for row in zip(*props.values(), strict=True)]
+    features = property_features(rows, geoms)
+    for feature, row in zip(features, rows, strict=True):
+        feature["id"] = row["id"]
+    members = {"numberMatched": matched, "numberReturned": len(features)}
+    return dumps(collection(features, members))
+
+
+def _collection(remote: RemoteLoading | None, collection: str) -> RemoteLoading | None:
+    """``remote`` asking the OGC collection ``collection`` (a layer named otherwise)."""
+    if remote is None:
+        return None
+    return replace(remote, items_url=remote.items_url.replace("{layer}", collection))
+
+
 def _draw_local(lang: Lang) -> dict[str, Any] | None:
     return DRAW_LOCAL_MN if lang == "mn" else None
 
@@ -168,7 +215,8 @@ def build_map(
         Rehabilitation zones with their recovery (``layers.rasters.rehab_registered``: the
         zones' fields, ``status``, ``before_mean``, ``after_mean``, ``change``,
         ``before_valid_share``, ``after_valid_share``): a layer coloured by ``status``.
-        Always inlined (no API collection serves it).
+        Loaded by bounding box from ``remote.recovery_url`` when larger than
+        ``remote.inline_limit`` (as the store's large layers), else inlined.
 
     Returns
     -------
@@ -209,12 +257,19 @@ def build_map(
         title=text("layer_recovery", lang),
         rules=None,
         show="rehab_recovery" not in hidden,
-        remote=None,
-        properties=None if shown_recovery is None else recovery_properties(shown_recovery),
+        remote=None if remote is None else replace(remote, items_url=remote.recovery_url),
+        properties=None if shown_recovery is None else lambda: recovery_properties(shown_recovery),
     )
+    derived = remote if remote is not None and remote.derived else None
     extra = (  # name, features, look, rules, remote: above the store's layers
-        ("available", _non_empty(available), AVAILABLE_LOOK, None, None),
-        ("overlaps", _overlap_frame(findings, lang), OVERLAP_LOOK, None, remote),
+        (
+            "available",
+            _non_empty(available),
+            AVAILABLE_LOOK,
+            None,
+            _collection(derived, "available_land"),
+        ),
+        ("overlaps", _overlap_frame(findings, lang), OVERLAP_LOOK, None, derived),
         ("proposal", proposal, PROPOSAL_LOOK, proposal_rules, None),
     )
     for name, frame, look, rules, far in extra:
@@ -330,5 +385,6 @@ __all__ = [
     "gazar_layers",
     "layer_names",
     "page_html",
+    "recovery_collection",
     "recovery_properties",
 ]

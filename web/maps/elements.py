@@ -3,15 +3,18 @@ by ``gazar.js``, the labels they show and each layer's spec (properties, legend,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
@@ -81,7 +84,55 @@ def features_json(
     return script_json(collection(property_features(props, geoms[keep])))
 
 
+#: the inlined layers' GeoJSON kept by frame (see :func:`layer_json`)
+DATA_KEPT: Final = 32
+_data_lock = threading.Lock()
+_data: OrderedDict[tuple[object, ...], tuple[weakref.ref[gpd.GeoDataFrame], str]] = OrderedDict()
+
+
+def layer_json(
+    frame: gpd.GeoDataFrame,
+    key: tuple[object, ...],
+    properties: Callable[[], Mapping[str, Sequence[object]]],
+    *,
+    simplify_deg: float,
+) -> str:
+    """:func:`features_json` of ``frame``, kept for the same frame object and ``key`` (what
+    else the JSON depends on: layer, language, fields): the layer cache hands out one frame
+    per layer revision and never changes it in place, so a page rebuilt after a write
+    serialises only the layers the write changed. At most :data:`DATA_KEPT` are kept; a frame
+    that is gone is never matched (its entry holds it weakly)."""
+    full = (id(frame), simplify_deg, *key)
+    with _data_lock:
+        hit = _data.get(full)
+        if hit is not None and hit[0]() is frame:
+            _data.move_to_end(full)
+            return hit[1]
+    data = features_json(frame, properties(), simplify_deg=simplify_deg)
+    with _data_lock:
+        _data[full] = (weakref.ref(frame), data)
+        while len(_data) > DATA_KEPT:
+            _data.popitem(last=False)
+    return data
+
+
 # ------------------------------------------------------------------------------ folium parts
+
+
+class _Text(Element):  # type: ignore[misc]
+    """Text placed in the page as it is (branca compiles an element's text as a template:
+    seconds of Jinja lexing for a layer's GeoJSON, and its ``{{`` would be read as code)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+#: stands for a layer's GeoJSON while its script is rendered (then replaced by the text)
+_DATA_MARK: Final = "__gazar_layer_data__"
 
 
 class GazarLayer(JSCSSMixin, Layer):  # type: ignore[misc]
@@ -105,6 +156,21 @@ class GazarLayer(JSCSSMixin, Layer):  # type: ignore[misc]
         self.spec_json = script_json(spec)
         self.data_json = data if data is not None else "null"
         localize(self, [GAZAR_JS], [GAZAR_CSS])
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # branca: None here
+        """As folium renders a layer, with the GeoJSON put in after the template ran."""
+        data = self.data_json
+        self.data_json = _DATA_MARK
+        try:
+            super().render(**kwargs)
+        finally:
+            self.data_json = data
+        root = self.get_root()
+        if not isinstance(root, Figure):
+            return
+        name = self.get_name()
+        script = root.script._children[name].render()
+        root.script.add_child(_Text(script.replace(_DATA_MARK, data, 1)), name=name)
 
 
 class GazarSetup(JSCSSMixin, MacroElement):  # type: ignore[misc]
@@ -275,12 +341,18 @@ class _Plan:
         rules: Mapping[str, list[str]] | None,
         show: bool,
         remote: RemoteLoading | None,
-        properties: Mapping[str, Sequence[object]] | None = None,
+        properties: Callable[[], Mapping[str, Sequence[object]]] | None = None,
     ) -> None:
+        """``properties``: the popup values of an inlined layer (default: its look's fields),
+        asked for only when the layer is inlined."""
         if frame is None or len(frame) == 0:
             return
         look = _in_language(look, self.lang)
-        far = remote is not None and len(frame) > remote.inline_limit
+        far = remote is not None and (
+            len(frame) > remote.inline_limit
+            or int(shapely.get_num_coordinates(frame.geometry.array).sum())
+            > remote.inline_coordinates
+        )
         remote_spec = None
         if far and remote is not None:
             remote_spec = {
@@ -301,10 +373,13 @@ class _Plan:
         spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
         data = None
         if not far:
-            props = (
-                properties if properties is not None else _properties(name, frame, look, self.lang)
+            key = (name, self.lang, look.fields, look.search, look.key, properties is None)
+            data = layer_json(
+                frame,
+                key,
+                properties or (lambda: _properties(name, frame, look, self.lang)),
+                simplify_deg=look.simplify_deg,
             )
-            data = features_json(frame, props, simplify_deg=look.simplify_deg)
         count = f"{len(frame):,}".replace(",", " ")
         self.elements.append(GazarLayer(f"{title} ({count})", spec, data, show=show))
         values = (
@@ -322,6 +397,7 @@ __all__ = [
     "GazarLayer",
     "GazarSetup",
     "features_json",
+    "layer_json",
     "light_geometry",
     "rules_index",
 ]

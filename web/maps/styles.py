@@ -248,15 +248,23 @@ CORE_LAYERS: Final = (
 class RemoteLoading:
     """Serve large layers by bounding box instead of inlining them (pages served by the API).
 
-    A layer with more than ``inline_limit`` features is left out of the page; the page asks
+    A layer with more than ``inline_limit`` features, or more than ``inline_coordinates``
+    coordinates (the available land of a large store: few features, each with a hole per
+    parcel), is left out of the page; the page asks
     ``items_url`` (``{layer}`` is replaced by the layer name) for the features in view, at
-    zoom ``min_zoom`` and closer, at most ``page_limit`` at a time.
+    zoom ``min_zoom`` and closer, at most ``page_limit`` at a time. The recovery layer (no
+    OGC collection) is asked from ``recovery_url``, which answers the same way. The derived
+    collections (``overlaps``, ``available_land``) answer for today: ``derived=False`` (a map
+    of another day) keeps those layers inlined.
     """
 
     items_url: str = "/collections/{layer}/items"
+    recovery_url: str = "/map/rehab-recovery/items"
     inline_limit: int = 3000
     min_zoom: int = 11
     page_limit: int = 5000
+    inline_coordinates: int = 200_000
+    derived: bool = True
 
 
 __all__ = [
