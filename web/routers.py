@@ -18,11 +18,13 @@ from web import (
     my,
     objects,
     pages,
+    recovery_pages,
     verify_page,
 )
 
 ROUTERS: Final[list[APIRouter]] = [
     pages.router,
+    recovery_pages.router,  # the recovery layer by bbox, for the map pages
     objects.router,
     documents.router,  # the printed decisions (/applications/{n}/decision.pdf)
     apidocs.router,
