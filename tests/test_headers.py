@@ -105,7 +105,7 @@ def test_store_errors_name_no_server_path(
 ) -> None:
     """The ledger is opened on first use when the lifespan could not: the real error of a
     file that is not a store names the store's file, not its folder."""
-    import api.services
+    import api.services.hub
 
     bad = db.parent / "bad.gpkg"
     bad.write_bytes(b"not a store")
@@ -114,7 +114,7 @@ def test_store_errors_name_no_server_path(
     assert str(db.parent) in str(caught.value)  # the operator's own message names it whole
     services = client.app.state.services  # type: ignore[attr-defined]
     monkeypatch.setattr(services, "ledger", None)
-    monkeypatch.setattr(api.services, "open_ledger", lambda _db, create: open_ledger(bad))
+    monkeypatch.setattr(api.services.hub, "open_ledger", lambda _db, create: open_ledger(bad))
     r = client.get("/events")
     assert r.status_code == 503, r.text
     assert str(db.parent) not in r.text and "bad.gpkg" in r.json()["description"]
