@@ -248,7 +248,7 @@ def _shared_parts(
     used.
     """
     if not CONTAINS_SKIP or len(a) == 0:
-        return np.asarray(map_chunks(shapely.intersection, a, b, workers=workers), dtype=object)
+        return _overlay(a, b, workers=workers)
     # preparing is kept on the geometry objects, shared by every pair they are in
     shapely.prepare(a)
     shapely.prepare(b)
@@ -260,11 +260,38 @@ def _shared_parts(
     out = np.where(b_inside, b, a)  # a_inside: a; the rest are overwritten below
     rest = np.flatnonzero(~(b_inside | a_inside))
     if rest.size:
-        out[rest] = map_chunks(shapely.intersection, a[rest], b[rest], workers=workers)
+        out[rest] = _overlay(a[rest], b[rest], workers=workers)
     return out
 
 
+def _overlay(
+    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], *, workers: int
+) -> npt.NDArray[np.object_]:
+    """``shapely.intersection(a, b)`` in threads, four slices per thread: on a shared machine
+    one thread may be slowed, and the other then takes more of the slices."""
+    parts = run_chunks(
+        len(a),
+        lambda s, e: np.asarray(shapely.intersection(a[s:e], b[s:e]), dtype=object),
+        workers=workers,
+        pieces_per_thread=4,
+    )
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _shared_ha(
+    shared: npt.NDArray[np.object_], *, edges: EdgeModel, workers: int
+) -> npt.NDArray[np.float64]:
+    """:func:`_shared_ha_chunk` over slices of ``shared`` in threads (GEOS, numpy and PROJ
+    release the GIL for the coordinates, sums and projections)."""
+    parts = run_chunks(
+        len(shared),
+        lambda s, e: _shared_ha_chunk(shared[s:e], edges=edges, workers=1),
+        workers=workers,
+    )
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _shared_ha_chunk(
     shared: npt.NDArray[np.object_], *, edges: EdgeModel, workers: int
 ) -> npt.NDArray[np.float64]:
     """Official hectares of the shared parts GEOS returned (polygonal, each with some area).
