@@ -12,7 +12,11 @@ Pairs of convex four-corner polygons (:mod:`geo.quads`; parcels are drawn that w
 shortcut: their candidates are the tree's bounding-box matches, their shared part is clipped in
 numpy for all pairs at once and measured from its lon/lat area and centroid
 (:func:`geo.area.small_official_ha`), and they need no GEOS validity check. Every other pair
-goes through GEOS as above.
+goes through GEOS as above, with three savings that leave the answer as it was: a pair of small
+polygons (``DIRECT_MAX_COORDS``) goes from the bounding-box match straight to the overlay,
+which finds the few that do not meet; a pair where one polygon lies in the other's interior
+is not overlaid (the inner polygon is the shared part); and a small one-ring shared part is
+measured from its coordinates in numpy, as the clipped quadrilaterals are.
 
 Invalid input geometry is repaired first (``shapely.make_valid``, polygonal parts only) and
 each repaired feature is reported in the result's ``repaired`` list.
@@ -245,7 +249,8 @@ def _shared_parts(
 
     GEOS's fixed-precision overlay (``grid_size``) was measured as the alternative for the
     remaining pairs and is 6-14 times slower on parcels (and snaps the answer), so it is not
-    used.
+    used (again with GEOS 3.14.1 on the benchmark's 100,429 five-corner pairs: 14.9 s with
+    ``grid_size=1e-9`` against 1.43 s, one thread).
     """
     if not CONTAINS_SKIP or len(a) == 0:
         return _overlay(a, b, workers=workers)
