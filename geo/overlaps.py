@@ -55,6 +55,7 @@ from geo.repair import (
     run_chunks,
     worker_count,
 )
+from geo.shared_area import overlay_pairs, shared_ha
 
 #: Columns of an overlap record, in order (``geometry`` is the shared area).
 OVERLAP_COLUMNS = ("a_layer", "a_id", "b_layer", "b_id", "overlap_ha", "geometry")
@@ -254,7 +255,7 @@ def _shared_parts(
     ``grid_size=1e-9`` against 1.43 s, one thread).
     """
     if not CONTAINS_SKIP or len(a) == 0:
-        return _overlay(a, b, workers=workers)
+        return overlay_pairs(a, b, workers=workers)
     # preparing is kept on the geometry objects, shared by every pair they are in
     shapely.prepare(a)
     shapely.prepare(b)
@@ -266,78 +267,8 @@ def _shared_parts(
     out = np.where(b_inside, b, a)  # a_inside: a; the rest are overwritten below
     rest = np.flatnonzero(~(b_inside | a_inside))
     if rest.size:
-        out[rest] = _overlay(a[rest], b[rest], workers=workers)
+        out[rest] = overlay_pairs(a[rest], b[rest], workers=workers)
     return out
-
-
-def _overlay(
-    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], *, workers: int
-) -> npt.NDArray[np.object_]:
-    """``shapely.intersection(a, b)`` in threads, four slices per thread: on a shared machine
-    one thread may be slowed, and the other then takes more of the slices."""
-    parts = run_chunks(
-        len(a),
-        lambda s, e: np.asarray(shapely.intersection(a[s:e], b[s:e]), dtype=object),
-        workers=workers,
-        pieces_per_thread=4,
-    )
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _shared_ha(
-    shared: npt.NDArray[np.object_], *, edges: EdgeModel, workers: int
-) -> npt.NDArray[np.float64]:
-    """:func:`_shared_ha_chunk` over slices of ``shared`` in threads (GEOS, numpy and PROJ
-    release the GIL for the coordinates, sums and projections)."""
-    parts = run_chunks(
-        len(shared),
-        lambda s, e: _shared_ha_chunk(shared[s:e], edges=edges, workers=1),
-        workers=workers,
-    )
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _shared_ha_chunk(
-    shared: npt.NDArray[np.object_], *, edges: EdgeModel, workers: int
-) -> npt.NDArray[np.float64]:
-    """Official hectares of the shared parts GEOS returned (polygonal, each with some area).
-
-    Small Polygons of one ring (``LOCAL_MAX_DEG``, lon/lat edges: nearly every overlap of
-    parcels) are measured like the clipped quadrilaterals: their lon/lat area and centroid
-    from one pass over their coordinates in numpy (shoelace, local to the first vertex), then
-    :func:`geo.area.small_official_ha`, the measure ``official_ha`` gives them through GEOS's
-    area and centroid. GEOS's centroid builds a point per polygon and was most of the time
-    measuring them; every other part goes through :func:`geo.area.official_ha_checked`.
-    """
-    ha = np.zeros(len(shared), dtype="float64")
-    one_ring = shapely.get_type_id(shared) == shapely.GeometryType.POLYGON
-    one_ring[one_ring] = shapely.get_num_interior_rings(shared[one_ring]) == 0
-    rows = np.flatnonzero(one_ring) if edges == "lonlat" else np.zeros(0, dtype=np.intp)
-    done = np.zeros(len(shared), dtype=bool)
-    if rows.size:
-        coords = shapely.get_coordinates(shared[rows])
-        sizes = shapely.get_num_coordinates(shared[rows])
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        owner = np.repeat(np.arange(rows.size), sizes)
-        origin = coords[starts]
-        local = coords - origin[owner]
-        x0, y0, x1, y1 = local[:-1, 0], local[:-1, 1], local[1:, 0], local[1:, 1]
-        edge = owner[:-1] == owner[1:]  # not from one ring's last vertex to the next's first
-        cross = np.where(edge, x0 * y1 - x1 * y0, 0.0)
-        twice = np.bincount(owner[:-1], weights=cross, minlength=rows.size)
-        sum_x = np.bincount(owner[:-1], weights=(x0 + x1) * cross, minlength=rows.size)
-        sum_y = np.bincount(owner[:-1], weights=(y0 + y1) * cross, minlength=rows.size)
-        extent = np.maximum.reduceat(coords, starts) - np.minimum.reduceat(coords, starts)
-        small = (extent <= LOCAL_MAX_DEG).all(axis=1) & (twice != 0)
-        k = np.flatnonzero(small)
-        cx = sum_x[k] / (3 * twice[k]) + origin[k, 0]
-        cy = sum_y[k] / (3 * twice[k]) + origin[k, 1]
-        ha[rows[k]] = small_official_ha(np.abs(twice[k]) / 2, cx, cy)
-        done[rows[k]] = True
-    rest = np.flatnonzero(~done)
-    if rest.size:
-        ha[rest] = official_ha_checked(shared[rest], edges=edges, threads=workers)
-    return ha
 
 
 def _measure_overlaps(
@@ -360,7 +291,7 @@ def _measure_overlaps(
     # touching pairs give lines or points (area 0): drop them before projecting anything
     some = np.flatnonzero(shapely.area(inter) > 0)
     gi, gj, inter = gi[some], gj[some], polygonal_parts(inter[some])
-    ha = np.concatenate((quad_ha, _shared_ha(inter, edges=edges, workers=workers)))
+    ha = np.concatenate((quad_ha, shared_ha(inter, edges=edges, workers=workers)))
     i = np.concatenate((qi, gi)).astype(np.intp)
     j = np.concatenate((qj, gj)).astype(np.intp)
     geoms = np.concatenate((shared, inter))
