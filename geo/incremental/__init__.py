@@ -31,7 +31,9 @@ A change to the soums or aimags (which place every feature), or a change larger 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import geopandas as gpd
@@ -82,6 +84,24 @@ BLOCKERS: Final = ("contract_parcels", "rehab_zones", "exclusions", "licences")
 BoolArray = npt.NDArray[np.bool_]
 PartRule = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], pd.DataFrame]
 Frames = Mapping[str, gpd.GeoDataFrame]
+LcOrder = Sequence[str] | Callable[[], Sequence[str]] | None
+
+
+ObjArray = npt.NDArray[np.object_]
+
+
+@dataclass
+class _Pending:
+    """What changed since the findings and the available land last caught up."""
+
+    #: findings: the ids changed (upserted or deleted) and upserted, per layer
+    changed: dict[str, set[str]] = field(default_factory=dict)
+    upserted: dict[str, set[str]] = field(default_factory=dict)
+    #: availability: the touched geometries of each blocking layer, the Land Conclusions
+    #: changed (None: nothing to catch up), and their order when they changed
+    touched: dict[str, list[ObjArray | gpd.GeoSeries]] = field(default_factory=dict)
+    lc_changed: set[str] | None = None
+    lc_order: list[str] | None = None
 
 
 class DerivedState:
@@ -105,6 +125,8 @@ class DerivedState:
         self.settings = settings
         self.full_builds = 0
         self.recomputed: tuple[str, ...] = ()
+        #: taken by the answers' catching up (a reader on another thread may ask at once)
+        self._lock = threading.RLock()
         self._build(frames)
 
     # ------------------------------------------------------------------------ whole
@@ -121,10 +143,42 @@ class DerivedState:
             for name in REGISTRY
         }
         found = analyze_usable(split, today=self.today, settings=self.settings)
-        self.findings = found.records
-        self.available = _availability(split.frames, today=self.today)
-        self.recomputed = tuple(self.available["id"].astype(str))
+        self._findings_kept = found.records
+        self._available_kept = _availability(split.frames, today=self.today)
+        self._pending = _Pending()
+        self.recomputed = tuple(self._available_kept["id"].astype(str))
         self.full_builds += 1
+
+    def rebuild(self, frames: Frames) -> None:
+        """Compute the state whole again from ``frames`` (the whole current store)."""
+        with self._lock:
+            self._build(frames)
+
+    # ------------------------------------------------------------------------ answers
+
+    @property
+    def findings(self) -> gpd.GeoDataFrame:
+        """``geo.rules.FINDING_COLUMNS`` records, as :func:`geo.rules.analyze` returns them
+        (brought up to the indexes' rows when first asked after a change)."""
+        with self._lock:
+            pending = self._pending
+            if pending.changed:
+                self._findings_kept = self._findings(pending.changed, pending.upserted)
+                pending.changed, pending.upserted = {}, {}
+            return self._findings_kept
+
+    @property
+    def available(self) -> gpd.GeoDataFrame:
+        """The :func:`geo.availability.availability` frame (without ``attrs``), brought up to
+        the indexes' rows when first asked after a change."""
+        with self._lock:
+            pending = self._pending
+            if pending.lc_changed is not None:
+                self._available_kept = self._availability(
+                    pending.touched, pending.lc_changed, pending.lc_order
+                )
+                pending.touched, pending.lc_changed, pending.lc_order = {}, None, None
+            return self._available_kept
 
     # ------------------------------------------------------------------------ change
 
@@ -133,37 +187,53 @@ class DerivedState:
         deltas: Mapping[str, LayerDelta],
         *,
         frames: Callable[[], Frames],
-        lc_order: Sequence[str] | None = None,
+        lc_order: LcOrder = None,
     ) -> None:
         """Take the changes of the layers since this state was computed.
 
+        Only the indexes take the change now; the findings and the available land catch up
+        when next asked (:attr:`findings`, :attr:`available`), each with every change since
+        it last did: a reader of one pays for nothing of the other.
+
         ``frames`` gives the whole current store (for a whole computation); ``lc_order`` the
         ids of the Land Conclusions in the store's order (the order of the availability
-        rows; default: the kept index's order).
+        rows; default: the kept index's order), or a function giving them (asked now when
+        the Land Conclusions changed; when they did not, their order did not either).
         """
         deltas = {name: d for name, d in deltas.items() if not d.empty}
-        if not deltas:
-            self.recomputed = ()
-            return
-        if FULL_LAYERS & deltas.keys() or any(
-            d.size > max(50, FULL_SHARE * len(self.indexes[n])) for n, d in deltas.items()
-        ):
-            self._build(frames())
-            return
-        changed: dict[str, set[str]] = {}
-        upserted: dict[str, set[str]] = {}
-        for name, d in deltas.items():
-            up = d.upserted.reset_index(drop=True)
-            check = usable_records({name: up}, known_ids=self.indexes)
-            self.indexes[name].apply(
-                check.located.get(name, up),
-                check.kept.get(name, np.ones(len(up), dtype=bool)),
-                d.deleted,
-            )
-            upserted[name] = set(up["id"].astype(str))
-            changed[name] = upserted[name] | set(map(str, d.deleted))
-        self.findings = self._findings(changed, upserted)
-        self.available = self._availability(deltas, changed, lc_order)
+        with self._lock:
+            if not deltas:
+                if self._pending.lc_changed is None:
+                    self.recomputed = ()
+                return
+            if FULL_LAYERS & deltas.keys() or any(
+                d.size > max(50, FULL_SHARE * len(self.indexes[n])) for n, d in deltas.items()
+            ):
+                self._build(frames())
+                return
+            pending = self._pending
+            for name, d in deltas.items():
+                up = d.upserted.reset_index(drop=True)
+                check = usable_records({name: up}, known_ids=self.indexes)
+                self.indexes[name].apply(
+                    check.located.get(name, up),
+                    check.kept.get(name, np.ones(len(up), dtype=bool)),
+                    d.deleted,
+                )
+                ups = set(up["id"].astype(str))
+                pending.upserted.setdefault(name, set()).update(ups)
+                pending.changed.setdefault(name, set()).update(ups | set(map(str, d.deleted)))
+                if name in BLOCKERS:
+                    pending.touched.setdefault(name, []).append(d.touched())
+            lc_delta = deltas.get("land_conclusions")
+            lcs = set() if lc_delta is None else set(lc_delta.upserted["id"].astype(str))
+            if lc_delta is not None:
+                lcs |= set(map(str, lc_delta.deleted))
+            pending.lc_changed = (pending.lc_changed or set()) | lcs
+            if lc_delta is not None:
+                order = lc_order() if callable(lc_order) else lc_order
+                pending.lc_order = list(order if order is not None else self.indexes[
+                    "land_conclusions"])  # fmt: skip
 
     # ------------------------------------------------------------------------ findings
 
@@ -187,7 +257,7 @@ class DerivedState:
     def _findings(
         self, changed: dict[str, set[str]], upserted: dict[str, set[str]]
     ) -> gpd.GeoDataFrame:
-        old = self.findings
+        old = self._findings_kept
         drop = np.zeros(len(old), dtype=bool)
         for side in ("a", "b"):
             for layer, ids in changed.items():
@@ -334,21 +404,23 @@ class DerivedState:
 
     def _availability(
         self,
-        deltas: Mapping[str, LayerDelta],
-        changed: dict[str, set[str]],
+        touched_by: Mapping[str, Sequence[ObjArray | gpd.GeoSeries]],
+        changed_lcs: set[str],
         lc_order: Sequence[str] | None,
     ) -> gpd.GeoDataFrame:
         lcs = self.indexes["land_conclusions"]
-        affected = set(changed.get("land_conclusions", set()))
+        affected = set(changed_lcs)
         for layer in BLOCKERS:
-            if layer in deltas:
-                touched = deltas[layer].touched()
+            if touched_by.get(layer):
+                touched = np.concatenate(
+                    [np.asarray(getattr(t, "array", t), dtype=object) for t in touched_by[layer]]
+                )
                 try:
                     hit, _ = lcs.near(touched, predicate="intersects")
                 except shapely.errors.GEOSException:  # unusable geometry: the boxes decide
                     hit, _ = lcs.near(touched)
                 affected |= set(hit["id"].astype(str))
-        kept = self.available
+        kept = self._available_kept
         if not affected:
             self.recomputed = ()
             return kept
@@ -362,7 +434,8 @@ class DerivedState:
         self.recomputed = tuple(rows["id"].astype(str))
         rest = kept[~kept["id"].astype(str).isin(list(affected)).to_numpy(bool)]
         both = pd.concat([rest, new], ignore_index=True)
-        order = list(lc_order) if lc_order is not None else list(lcs)
+        # the Land Conclusions did not change: their rows keep the kept order
+        order = list(lc_order) if lc_order is not None else list(kept["id"].astype(str))
         rank = pd.Index(pd.unique(pd.Series(order, dtype=object))).get_indexer(
             both["id"].astype(str)
         )
