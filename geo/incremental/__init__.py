@@ -127,6 +127,8 @@ class DerivedState:
         self.recomputed: tuple[str, ...] = ()
         #: taken by the answers' catching up (a reader on another thread may ask at once)
         self._lock = threading.RLock()
+        #: the rows asked while the findings catch up (see :meth:`_rows`)
+        self._asked: dict[tuple[str, frozenset[str], bool], gpd.GeoDataFrame] = {}
         self._build(frames)
 
     # ------------------------------------------------------------------------ whole
@@ -163,7 +165,11 @@ class DerivedState:
         with self._lock:
             pending = self._pending
             if pending.changed:
-                self._findings_kept = self._findings(pending.changed, pending.upserted)
+                self._asked = {}
+                try:
+                    self._findings_kept = self._findings(pending.changed, pending.upserted)
+                finally:
+                    self._asked = {}
                 pending.changed, pending.upserted = {}, {}
             return self._findings_kept
 
@@ -238,9 +244,15 @@ class DerivedState:
     # ------------------------------------------------------------------------ findings
 
     def _rows(self, layer: str, ids: set[str], *, live: bool) -> gpd.GeoDataFrame:
-        """The current usable rows ``ids`` of ``layer`` (only those that count, ``live``)."""
-        frame, usable = self.indexes[layer].rows(ids)
-        return self._usable(layer, frame, usable, live=live)
+        """The current usable rows ``ids`` of ``layer`` (only those that count, ``live``);
+        the same frame for the same question while the findings catch up (the rules only
+        read it)."""
+        key = (layer, frozenset(ids), live)
+        got = self._asked.get(key)
+        if got is None:
+            frame, usable = self.indexes[layer].rows(ids)
+            got = self._asked[key] = self._usable(layer, frame, usable, live=live)
+        return got
 
     def _usable(
         self, layer: str, frame: gpd.GeoDataFrame, usable: BoolArray, *, live: bool
