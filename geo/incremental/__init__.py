@@ -45,7 +45,7 @@ import shapely
 from geo.availability import availability
 from geo.frames import layer_or_empty
 from geo.incremental.index import LayerIndex
-from geo.overlaps import overlaps_between
+from geo.overlaps import overlaps_between, overlaps_within
 from geo.records import RULE as RECORD_INVALID
 from geo.records import usable_records
 from geo.rules.catalogue import RULES
@@ -366,14 +366,13 @@ class DerivedState:
             ch = self._rows(a, upserted.get(a, set()), live=True)
             if len(ch) == 0:
                 return out
+            # the changed rows and their neighbours (the changed rows among them) as the whole
+            # layer is compared: the same pairs, each shared part computed in the same order
             cand = self._near(a, ch.geometry)
-            rec = overlaps_between(ch, cand, a_layer=a, b_layer=a, tolerance_m2=tol).records
-            rec = rec[rec["a_id"] != rec["b_id"]]
-            swap = (rec["a_id"] > rec["b_id"]).to_numpy(bool)
-            a_ids, b_ids = rec["a_id"].to_numpy(object), rec["b_id"].to_numpy(object)
-            rec = rec.assign(a_id=np.where(swap, b_ids, a_ids), b_id=np.where(swap, a_ids, b_ids))
-            rec = rec[~rec.duplicated(["a_id", "b_id"])]
-            out.append(overlap_part(rec, cand, cand, pair=pair, rule=rule))
+            rec = overlaps_within(cand, layer=a, tolerance_m2=tol).records
+            mine = list(upserted.get(a, set()))
+            rec = rec[(rec["a_id"].astype(str).isin(mine) | rec["b_id"].astype(str).isin(mine))]
+            out.append(overlap_part(rec.reset_index(drop=True), cand, cand, pair=pair, rule=rule))
             return out
         ch_a = self._rows(a, upserted.get(a, set()), live=True)
         if len(ch_a):
