@@ -30,6 +30,7 @@ A change to the soums or aimags (which place every feature), or a change larger 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -270,22 +271,37 @@ class DerivedState:
         self, changed: dict[str, set[str]], upserted: dict[str, set[str]]
     ) -> gpd.GeoDataFrame:
         old = self._findings_kept
+        # the kept findings' columns as arrays, read once (the masks below are over every row)
+        col = {c: old[c].to_numpy(dtype=object) for c in ("rule", "a_layer", "b_layer")}
+        for c in ("a_id", "b_id"):
+            col[c] = old[c].astype(str).to_numpy(dtype=object)
         drop = np.zeros(len(old), dtype=bool)
+
+        lookups: dict[tuple[str, str], tuple[npt.NDArray[np.intp], pd.Index]] = {}
+
+        def hits(side: str, layer: str, ids: set[str]) -> BoolArray:
+            """The kept findings whose ``side`` feature is one of ``ids`` of ``layer``."""
+            out = np.zeros(len(old), dtype=bool)
+            if not ids:
+                return out
+            if (side, layer) not in lookups:  # once per catch-up: a hash of the ids
+                rows = np.flatnonzero(col[f"{side}_layer"] == layer)
+                lookups[side, layer] = (rows, pd.Index(col[f"{side}_id"][rows]))
+            rows, index = lookups[side, layer]
+            if len(rows):
+                found = index.get_indexer_for(pd.Index(list(ids)))
+                out[rows[found[found >= 0]]] = True
+            return out
+
         for side in ("a", "b"):
             for layer, ids in changed.items():
-                drop |= (old[f"{side}_layer"] == layer).to_numpy(bool) & old[f"{side}_id"].astype(
-                    str
-                ).isin(list(ids)).to_numpy(bool)
+                drop |= hits(side, layer, ids)
         tol = float(self.settings.overlap_tolerance_m2)
         parts: list[pd.DataFrame] = []
 
         def forget(rule: str, layer: str, ids: set[str]) -> None:
             nonlocal drop
-            drop |= (
-                (old["rule"] == rule).to_numpy(bool)
-                & (old["a_layer"] == layer).to_numpy(bool)
-                & old["a_id"].astype(str).isin(list(ids)).to_numpy(bool)
-            )
+            drop |= (col["rule"] == rule) & hits("a", layer, ids)
 
         # parts naming a changed container or target: their containment and reference again
         for rule_code, part_layer, target, column, run in self._part_rules():
@@ -314,10 +330,63 @@ class DerivedState:
             if d.layer in upserted:
                 rows = self._rows(d.layer, upserted[d.layer], live=False)
                 parts.append(_dates(d, rows, rule=RULES[d.rule], today=self.today))
-        kept = pd.DataFrame(old[~drop].drop(columns=["soum_code"]))
-        kept["geometry"] = np.asarray(old.geometry.array, dtype=object)[~drop]
-        table = [kept, *(p for p in parts if len(p))]
-        return _finish(table, self._located(table), RULES)
+        # the kept findings whose soum may have moved (their feature names a changed one)
+        again = self._resoum(changed, hits) & ~drop
+        return self._splice(old, ~drop & ~again, again, [p for p in parts if len(p)])
+
+    def _resoum(
+        self, changed: dict[str, set[str]], hits: Callable[[str, str, set[str]], BoolArray]
+    ) -> BoolArray:
+        """The findings whose soum is found through a changed feature (``SOUM_OF``: a
+        parcel's through its Land Conclusion, a zone's through its parcel)."""
+        lcs = changed.get("land_conclusions", set())
+        parcels: set[str] = set()
+        if lcs:
+            rows, _ = self.indexes["contract_parcels"].where("land_conclusion_id", lcs)
+            parcels = set(rows["id"].astype(str))
+        parents = changed.get("contract_parcels", set()) | parcels
+        zones: set[str] = set()
+        if parents:
+            rows, _ = self.indexes["rehab_zones"].where("parcel_id", parents)
+            zones = set(rows["id"].astype(str))
+        return hits("a", "contract_parcels", parcels) | hits("a", "rehab_zones", zones)
+
+    def _splice(
+        self,
+        old: gpd.GeoDataFrame,
+        keep: BoolArray,
+        again: BoolArray,
+        parts: list[pd.DataFrame],
+    ) -> gpd.GeoDataFrame:
+        """The kept findings ``keep`` (finished and in order) with the new ``parts`` and the
+        kept rows ``again`` finished (their soums looked up) and put in their places: only
+        the new rows are finished and sorted, the rest keep their order."""
+        kept = np.flatnonzero(keep)
+        if again.any():
+            redo = pd.DataFrame(old[again].drop(columns=["soum_code"]))
+            redo["geometry"] = np.asarray(old.geometry.array, dtype=object)[again]
+            parts = [redo, *parts]
+        if not parts:
+            return old.take(kept).reset_index(drop=True)
+        fresh = _finish(parts, self._located(parts), RULES)
+        rank = {c: i for i, c in enumerate(RULES)}
+
+        def keys(frame: pd.DataFrame) -> list[tuple[int, str, str, str]]:
+            return list(
+                zip(
+                    frame["rule"].map(rank).to_numpy().tolist(),
+                    frame["soum_code"].fillna("").astype(str).tolist(),
+                    frame["a_id"].astype(str).tolist(),
+                    frame["b_id"].fillna("").astype(str).tolist(),
+                    strict=True,
+                )
+            )
+
+        at = _positions(_Keys(old, kept), keys(fresh))
+        order = np.insert(kept, at, len(old) + np.arange(len(fresh)))
+        both = pd.concat([old, fresh[list(old.columns)]], ignore_index=True)
+        out = gpd.GeoDataFrame(both.take(order).reset_index(drop=True), geometry="geometry")
+        return out[list(old.columns)]
 
     def _part_rules(self) -> list[tuple[str, str, str, str, PartRule]]:
         """(rule, part layer, target layer, reference column, findings of parts) of the
@@ -452,6 +521,38 @@ class DerivedState:
         )
         both = both.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         return gpd.GeoDataFrame(both, geometry="geometry", crs=kept.crs)
+
+
+class _Keys:
+    """The sort keys of the sorted findings ``rows`` of ``frame`` (``geo.rules.findings._finish``:
+    rule, soum, feature, other feature), read row by row only where a binary search looks."""
+
+    def __init__(self, frame: pd.DataFrame, rows: npt.NDArray[np.intp]) -> None:
+        self._rows = rows
+        self._rank = {c: i for i, c in enumerate(RULES)}
+        self._rule = frame["rule"].to_numpy(dtype=object)
+        self._soum = frame["soum_code"].to_numpy(dtype=object)
+        self._a = frame["a_id"].to_numpy(dtype=object)
+        self._b = frame["b_id"].to_numpy(dtype=object)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, k: int) -> tuple[int, str, str, str]:
+        i = self._rows[k]
+        soum, b = self._soum[i], self._b[i]
+        return (
+            self._rank[self._rule[i]],
+            "" if pd.isna(soum) else str(soum),
+            str(self._a[i]),
+            "" if pd.isna(b) else str(b),
+        )
+
+
+def _positions(keys: _Keys, new: list[tuple[int, str, str, str]]) -> npt.NDArray[np.intp]:
+    """Where each of the (sorted) ``new`` keys goes among ``keys``: after its equals, as a
+    stable sort of the kept rows then the new ones places it."""
+    return np.array([bisect.bisect_right(keys, k) for k in new], dtype=np.intp)  # type: ignore[arg-type]
 
 
 def _availability(
