@@ -277,20 +277,23 @@ class DerivedState:
             col[c] = old[c].astype(str).to_numpy(dtype=object)
         drop = np.zeros(len(old), dtype=bool)
 
-        lookups: dict[tuple[str, str], tuple[npt.NDArray[np.intp], pd.Index]] = {}
+        lookups: dict[tuple[str, str], tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], pd.Index]]
+        lookups = {}
 
         def hits(side: str, layer: str, ids: set[str]) -> BoolArray:
             """The kept findings whose ``side`` feature is one of ``ids`` of ``layer``."""
             out = np.zeros(len(old), dtype=bool)
             if not ids:
                 return out
-            if (side, layer) not in lookups:  # once per catch-up: a hash of the ids
+            if (side, layer) not in lookups:  # once per catch-up: each row's id as a code
                 rows = np.flatnonzero(col[f"{side}_layer"] == layer)
-                lookups[side, layer] = (rows, pd.Index(col[f"{side}_id"][rows]))
-            rows, index = lookups[side, layer]
-            if len(rows):
-                found = index.get_indexer_for(pd.Index(list(ids)))
-                out[rows[found[found >= 0]]] = True
+                codes, uniques = pd.factorize(col[f"{side}_id"][rows])
+                lookups[side, layer] = (rows, codes, pd.Index(uniques))
+            rows, codes, index = lookups[side, layer]
+            wanted = index.get_indexer(pd.Index(list(ids)))
+            wanted = wanted[wanted >= 0]
+            if wanted.size:
+                out[rows[np.isin(codes, wanted)]] = True
             return out
 
         for side in ("a", "b"):
