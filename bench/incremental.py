@@ -18,6 +18,17 @@ benchmark's cluster. For each backend:
     what a consumer of every row pays once per revision); reference: ``store.read``, the
     whole layer, in the same rounds. Goal: at most 50 ms (issue 15); the whole frame has none.
 
+``availability of one soum after one parcel written`` / ``overlaps page after ...``
+    the median of ``RUNS`` x ``repeats`` rounds of: upsert one parcel, then time
+    ``GET /analysis/availability?soum=MN4322`` (and, after another write,
+    ``GET /collections/overlaps/items?limit=10``) through the app, whose kept findings and
+    available land catch up with the change (``geo.incremental``); references measured in the
+    same run: the full recomputation from the layers in memory (``geo.availability`` over the
+    whole store; every rule's findings, ``geo.rules.analyze``), and on PostGIS the benchmark's
+    availability query (``bench.postgis.AVAILABILITY_SQL``, limited to the soum's Land
+    Conclusions) on the store's own tables with their GiST indexes, right after the same
+    write. Goals: at most 100 ms each (issue 15).
+
 Run alone with ``python -m bench.incremental [--scale K]``; ``python -m bench.run`` runs it
 after the API figures.
 """
@@ -182,7 +193,130 @@ def measure(
             fig.gazar = 1000 * statistics.median(times[key])
         for fig in (page, view, full, frame):
             fig.reference = ref
-    return [write, page, view, full, frame]
+        derived = _derived(backend, store, parcels, client_factory=lambda: TestClient(
+            create_app(ApiSettings(db=with_feed))), runs=runs)  # fmt: skip
+    return [write, page, view, full, frame, *derived]
+
+
+#: the soum of the availability request (the demo's), as in issue 15
+SOUM = "MN4322"
+
+
+def _soum_sql() -> str:
+    """``bench.postgis.AVAILABILITY_SQL`` for the Land Conclusions of one soum."""
+    from bench.postgis import AVAILABILITY_SQL
+
+    where = "WHERE status = 'issued'"
+    if where not in AVAILABILITY_SQL:
+        raise RuntimeError("bench.postgis.AVAILABILITY_SQL changed: its soum filter is lost")
+    return AVAILABILITY_SQL.replace(where, "WHERE soum_code = %(soum)s AND status = 'issued'")
+
+
+def _derived(
+    backend: str,
+    store: Store,
+    parcels: gpd.GeoDataFrame,
+    *,
+    client_factory: Any,
+    runs: int,
+) -> list[Figure]:
+    """The availability of one soum and the first overlaps page, each after one write."""
+    import datetime as dt
+
+    from geo.availability import availability
+    from geo.records import usable_records
+    from geo.rules import analyze
+    from geo.settings import AnalysisSettings
+    from layers.schema import REGISTRY
+
+    goal = Goal("<= 100 ms", maximum=100.0)
+    avail = Figure(
+        f"{backend}: availability?soum={SOUM} after one parcel written, {len(parcels):,}",
+        "ms",
+        goal,
+        reference_name="full recomputation",
+    )
+    over = Figure(
+        f"{backend}: ... overlaps items page (limit 10) after one parcel written",
+        "ms",
+        goal,
+        reference_name="full recomputation (every rule)",
+    )
+    pg = None
+    if store.location.startswith("postgresql"):
+        pg = Figure(
+            f"{backend}: ... availability?soum={SOUM} vs PostGIS's own query, same write",
+            "ms",
+            Goal("none (reference)"),
+            reference_name="PostGIS availability query",
+        )
+    urls = {
+        "avail": f"/analysis/availability?soum={SOUM}",
+        "over": "/collections/overlaps/items?limit=10",
+    }
+    times: dict[str, list[float]] = {"avail": [], "over": [], "pg": []}
+    conn = None
+    if pg is not None:
+        import psycopg
+        from psycopg import sql
+
+        from geo.area import LONLAT_STEP_DEG
+
+        conn = psycopg.connect(store.location, autocommit=True)
+        tables = {
+            "lcs": "land_conclusions", "parcels": "contract_parcels", "rehab": "rehab_zones",
+            "exclusions": "exclusions", "licences": "licences",
+        }  # fmt: skip
+        query = sql.SQL(_soum_sql()).format(**{k: sql.Identifier(v) for k, v in tables.items()})
+        params = {"step": LONLAT_STEP_DEG, "today": dt.date.today(), "soum": SOUM}
+    n = len(parcels)
+    try:
+        with client_factory() as client:
+            for url in urls.values():  # warm: the day's findings and available land, whole
+                if client.get(url).status_code != 200:
+                    raise RuntimeError(f"{url} did not answer")
+            for k in range(runs):
+                for j, (key, url) in enumerate(urls.items()):
+                    i = (k * 7919 + j * 104729) % n
+                    one = parcels.iloc[[i]]
+                    one = one.set_geometry(one.geometry.translate(2e-5 * (k + 1), 0))
+                    store.write({_LAYER: one}, mode="upsert")
+                    start = time.perf_counter()
+                    r = client.get(url)
+                    times[key].append(1000 * (time.perf_counter() - start))
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+                    if key == "avail" and conn is not None:
+                        start = time.perf_counter()
+                        conn.execute(query, params).fetchall()
+                        times["pg"].append(1000 * (time.perf_counter() - start))
+    finally:
+        if conn is not None:
+            conn.close()
+    frames = {name: store.read(name) for name in REGISTRY}
+    today = dt.date.today()
+    whole_a, whole_f = [], []
+    for _ in range(max(1, runs // 5)):
+        start = time.perf_counter()
+        usable = usable_records(frames).frames
+        availability(
+            usable["land_conclusions"], usable["contract_parcels"], usable["rehab_zones"],
+            usable["exclusions"], usable["licences"], today=today,
+        )  # fmt: skip
+        whole_a.append(1000 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        analyze(frames, today=today, settings=AnalysisSettings())
+        whole_f.append(1000 * (time.perf_counter() - start))
+    avail.gazar = statistics.median(times["avail"])
+    avail.reference = statistics.median(whole_a)
+    over.gazar = statistics.median(times["over"])
+    over.reference = statistics.median(whole_f)
+    out = [avail, over]
+    if pg is not None:
+        pg.gazar = avail.gazar
+        pg.reference = statistics.median(times["pg"])
+        out.append(pg)
+    return out
 
 
 def run(

@@ -383,7 +383,11 @@ def overlaps_within(
     workers = worker_count(threads)
     one = _layer(gdf, layer=layer, id_column=id_column, workers=workers)
     i, j, quad = _candidates(one, one, workers=workers)
-    first = i < j  # each unordered pair once, and no feature with itself
+    # each unordered pair once (the smaller id first: the shared part is the same geometry
+    # whatever order the rows come in, as an incremental update computes it), no feature with
+    # itself
+    text = one.ids.astype(str)
+    first = (text[i] < text[j]) | ((text[i] == text[j]) & (i < j))
     i, j, inter, ha = _measure_overlaps(
         one, one, i[first], j[first], quad[first], tolerance_m2=tol, edges=edges, workers=workers
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, cast
@@ -53,6 +53,29 @@ class Sources:
     settings: AnalysisSettings
     #: the available land of a day (kept and updated by the service layer)
     available: Callable[[dt.date], gpd.GeoDataFrame] | None = None
+
+
+class _LazyFrames(Mapping[str, gpd.GeoDataFrame]):
+    """The source layers of a derived collection, each read when first asked: a collection
+    built from the kept findings or available land makes no layer whole."""
+
+    def __init__(self, names: Sequence[str], read: Callable[[str], gpd.GeoDataFrame]) -> None:
+        self._names = tuple(names)
+        self._read = read
+        self._got: dict[str, gpd.GeoDataFrame] = {}
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._got:
+            self._got[name] = self._read(name)
+        return self._got[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass(frozen=True)
@@ -513,7 +536,7 @@ class CollectionCache:
             if definition.build is None:
                 frame = self._read(collection_id)
             else:
-                frames = {name: self._read(name) for name in definition.sources}
+                frames = _LazyFrames(definition.sources, self._read)
                 sources = Sources(frames, self._findings, self.settings, self._available)
                 frame = definition.build(sources, day)
             data = FrameData(frame, definition.main_date)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import geopandas as gpd
 
 from api.services.layers import LayerCache
 from geo.incremental import DerivedState
 from geo.settings import AnalysisSettings
-from layers.changes import LayerDelta, diff_frames
+from layers.changes import LayerDelta
 from layers.schema import REGISTRY
 
 #: Days kept at once (today and one other, e.g. a page asked about another day).
@@ -23,18 +20,18 @@ DAYS_KEPT = 2
 
 @dataclass
 class _Kept:
-    revisions: tuple[str, ...]
-    frames: dict[str, gpd.GeoDataFrame]
+    #: the layer cache's token of each layer (``REGISTRY`` order) the state is at
+    tokens: tuple[str, ...]
     state: DerivedState
 
 
 class DerivedCache:
-    """Per day: the derived answers at the store revisions they were computed at.
+    """Per day: the derived answers at the layer tokens they were computed at.
 
     When layers changed since, the change of each (a :class:`layers.changes.LayerDelta`) is
-    taken from the layer cache's change feed when it offers one (``delta_since(layer,
-    revision)`` returning a delta or None), else found by comparing the frame kept with the
-    current one (:func:`layers.changes.diff_frames`: correct, slower).
+    taken from the layer cache's change feed (:meth:`LayerCache.delta_and_token`) and given to
+    :meth:`DerivedState.advance`: no layer is made whole for it. When the cache cannot say
+    what changed (a token older than its history), the state is computed whole again.
     """
 
     def __init__(self, layers: LayerCache, settings: AnalysisSettings) -> None:
@@ -46,38 +43,40 @@ class DerivedCache:
     def state(self, day: dt.date) -> DerivedState:
         """The state of ``day`` at the store's current revisions."""
         with self._lock:
-            revisions = self.layers.revisions(REGISTRY)
             kept = self._days.get(day)
-            if kept is not None and kept.revisions == revisions:
-                return kept.state
-            frames = self.layers.all(REGISTRY)
             if kept is None:
-                state = DerivedState(frames, today=day, settings=self.settings)
+                tokens = tuple(self.layers.token(name) for name in REGISTRY)
+                state = DerivedState(self.layers.all(REGISTRY), today=day, settings=self.settings)
                 while len(self._days) >= DAYS_KEPT:
                     self._days.pop(next(iter(self._days)))
+                self._days[day] = _Kept(tokens, state)
+                return state
+            state = kept.state
+            deltas: dict[str, LayerDelta] = {}
+            known = True
+            tokens_now = []
+            for name, token in zip(REGISTRY, kept.tokens, strict=True):
+                delta, now = self.layers.delta_and_token(name, token)
+                tokens_now.append(now)
+                if now == token:
+                    continue
+                if delta is None:
+                    known = False
+                else:
+                    deltas[name] = delta
+            tokens = tuple(tokens_now)
+            if tokens == kept.tokens:
+                return state
+            if known:
+                state.advance(
+                    deltas,
+                    frames=lambda: self.layers.all(REGISTRY),
+                    lc_order=lambda: self.layers.ids("land_conclusions").tolist(),
+                )
             else:
-                state = kept.state
-                deltas = {
-                    name: self._delta(name, kept.revisions[i], kept.frames[name], frames[name])
-                    for i, name in enumerate(REGISTRY)
-                    if kept.revisions[i] != revisions[i]
-                }
-                lc_order = frames["land_conclusions"]["id"].astype(str).tolist()
-                state.advance(deltas, frames=lambda: frames, lc_order=lc_order)
-            self._days[day] = _Kept(revisions, frames, state)
+                state.rebuild(self.layers.all(REGISTRY))
+            self._days[day] = _Kept(tokens, state)
             return state
-
-    def _delta(
-        self, layer: str, revision: str, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame
-    ) -> LayerDelta:
-        feed: Callable[[str, str], LayerDelta | None] | None = getattr(
-            self.layers, "delta_since", None
-        )
-        if feed is not None:
-            delta = feed(layer, revision)
-            if delta is not None:
-                return delta
-        return diff_frames(layer, old, new)
 
 
 __all__ = ["DAYS_KEPT", "DerivedCache"]

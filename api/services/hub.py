@@ -135,14 +135,26 @@ class Services:
         frame = self._available(day)
         if soum is None:
             return frame
-        lcs = self.layers.get("land_conclusions")
-        if not (lcs["soum_code"] == soum).any() and soum not in set(self.layers.get("soums")["id"]):
+        if not self._soum_known(soum):
             raise BadRequest(
                 f"soum={soum!r}: no soum has this code; the codes are the ids of "
                 "/collections/soums/items (e.g. MN4322)"
             )
         keep = (frame["soum_code"] == soum).to_numpy(dtype=bool)
         return frame[keep].reset_index(drop=True)
+
+    def _soum_known(self, soum: str) -> bool:
+        """Does a Land Conclusion name ``soum``, or a soum have it as its id (asked of the
+        layers' views: no frame is made whole for it)."""
+        for layer, column in (("land_conclusions", "soum_code"), ("soums", "id")):
+            view = self.layers.view(layer)
+            overlay = view.overlay.get(column)
+            if overlay is not None and (overlay == soum).any():
+                return True
+            base = view.base.frame
+            if column in base and (base[column] == soum).to_numpy(dtype=bool)[view.live].any():
+                return True
+        return False
 
     def recovery_layer(self) -> gpd.GeoDataFrame | None:
         """The rehabilitation zones with their recovery on the registered NDVI rasters (the

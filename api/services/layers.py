@@ -411,19 +411,31 @@ class LayerCache:
         returns now (an empty delta when nothing did); None when the cache does not know (a
         token older than its last :data:`HISTORY` refreshes, or a whole re-read with no
         earlier frame): the caller rebuilds from the whole layer."""
+        return self.delta_and_token(layer, token)[0]
+
+    def delta_and_token(self, layer: str, token: str) -> tuple[LayerDelta | None, str]:
+        """:meth:`delta_since` and the token of the frame it leads to, taken together (a
+        write between two calls cannot slip between them)."""
         with self._lock:
             entry = self._entry(layer)
             if token == entry.revision:
                 empty = entry.view.base.frame.iloc[:0]
-                return LayerDelta(layer, empty, (), empty)
+                return LayerDelta(layer, empty, (), empty), entry.revision
             steps = entry.history
             for start in range(len(steps) - 1, -1, -1):
                 if steps[start].before == token:
                     deltas = [s.delta for s in steps[start:]]
                     if any(d is None for d in deltas):
-                        return None
-                    return _compose(layer, [d for d in deltas if d is not None])
-            return None
+                        return None, entry.revision
+                    return _compose(layer, [d for d in deltas if d is not None]), entry.revision
+            return None, entry.revision
+
+    def ids(self, layer: str) -> npt.NDArray[np.object_]:
+        """The id (as text) of each row of :meth:`get`, without making the whole frame."""
+        view = self._entry(layer).view
+        base = view.base
+        ids = base.memo("id_text", lambda: base.frame["id"].astype(str).to_numpy(dtype=object))
+        return cast("npt.NDArray[np.object_]", view.merge(ids, view.overlay_ids))
 
     def all(self, names: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:
         return {name: self.get(name) for name in names}

@@ -30,8 +30,11 @@ A change to the soums or aimags (which place every feature), or a change larger 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import geopandas as gpd
@@ -43,7 +46,7 @@ import shapely
 from geo.availability import availability
 from geo.frames import layer_or_empty
 from geo.incremental.index import LayerIndex
-from geo.overlaps import overlaps_between
+from geo.overlaps import overlaps_between, overlaps_within
 from geo.records import RULE as RECORD_INVALID
 from geo.records import usable_records
 from geo.rules.catalogue import RULES
@@ -82,6 +85,24 @@ BLOCKERS: Final = ("contract_parcels", "rehab_zones", "exclusions", "licences")
 BoolArray = npt.NDArray[np.bool_]
 PartRule = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], pd.DataFrame]
 Frames = Mapping[str, gpd.GeoDataFrame]
+LcOrder = Sequence[str] | Callable[[], Sequence[str]] | None
+
+
+ObjArray = npt.NDArray[np.object_]
+
+
+@dataclass
+class _Pending:
+    """What changed since the findings and the available land last caught up."""
+
+    #: findings: the ids changed (upserted or deleted) and upserted, per layer
+    changed: dict[str, set[str]] = field(default_factory=dict)
+    upserted: dict[str, set[str]] = field(default_factory=dict)
+    #: availability: the touched geometries of each blocking layer, the Land Conclusions
+    #: changed (None: nothing to catch up), and their order when they changed
+    touched: dict[str, list[ObjArray | gpd.GeoSeries]] = field(default_factory=dict)
+    lc_changed: set[str] | None = None
+    lc_order: list[str] | None = None
 
 
 class DerivedState:
@@ -105,6 +126,10 @@ class DerivedState:
         self.settings = settings
         self.full_builds = 0
         self.recomputed: tuple[str, ...] = ()
+        #: taken by the answers' catching up (a reader on another thread may ask at once)
+        self._lock = threading.RLock()
+        #: the rows asked while the findings catch up (see :meth:`_rows`)
+        self._asked: dict[tuple[str, frozenset[str], bool], gpd.GeoDataFrame] = {}
         self._build(frames)
 
     # ------------------------------------------------------------------------ whole
@@ -121,10 +146,46 @@ class DerivedState:
             for name in REGISTRY
         }
         found = analyze_usable(split, today=self.today, settings=self.settings)
-        self.findings = found.records
-        self.available = _availability(split.frames, today=self.today)
-        self.recomputed = tuple(self.available["id"].astype(str))
+        self._findings_kept = found.records
+        self._available_kept = _availability(split.frames, today=self.today)
+        self._pending = _Pending()
+        self.recomputed = tuple(self._available_kept["id"].astype(str))
         self.full_builds += 1
+
+    def rebuild(self, frames: Frames) -> None:
+        """Compute the state whole again from ``frames`` (the whole current store)."""
+        with self._lock:
+            self._build(frames)
+
+    # ------------------------------------------------------------------------ answers
+
+    @property
+    def findings(self) -> gpd.GeoDataFrame:
+        """``geo.rules.FINDING_COLUMNS`` records, as :func:`geo.rules.analyze` returns them
+        (brought up to the indexes' rows when first asked after a change)."""
+        with self._lock:
+            pending = self._pending
+            if pending.changed:
+                self._asked = {}
+                try:
+                    self._findings_kept = self._findings(pending.changed, pending.upserted)
+                finally:
+                    self._asked = {}
+                pending.changed, pending.upserted = {}, {}
+            return self._findings_kept
+
+    @property
+    def available(self) -> gpd.GeoDataFrame:
+        """The :func:`geo.availability.availability` frame (without ``attrs``), brought up to
+        the indexes' rows when first asked after a change."""
+        with self._lock:
+            pending = self._pending
+            if pending.lc_changed is not None:
+                self._available_kept = self._availability(
+                    pending.touched, pending.lc_changed, pending.lc_order
+                )
+                pending.touched, pending.lc_changed, pending.lc_order = {}, None, None
+            return self._available_kept
 
     # ------------------------------------------------------------------------ change
 
@@ -133,44 +194,66 @@ class DerivedState:
         deltas: Mapping[str, LayerDelta],
         *,
         frames: Callable[[], Frames],
-        lc_order: Sequence[str] | None = None,
+        lc_order: LcOrder = None,
     ) -> None:
         """Take the changes of the layers since this state was computed.
 
+        Only the indexes take the change now; the findings and the available land catch up
+        when next asked (:attr:`findings`, :attr:`available`), each with every change since
+        it last did: a reader of one pays for nothing of the other.
+
         ``frames`` gives the whole current store (for a whole computation); ``lc_order`` the
         ids of the Land Conclusions in the store's order (the order of the availability
-        rows; default: the kept index's order).
+        rows; default: the kept index's order), or a function giving them (asked now when
+        the Land Conclusions changed; when they did not, their order did not either).
         """
         deltas = {name: d for name, d in deltas.items() if not d.empty}
-        if not deltas:
-            self.recomputed = ()
-            return
-        if FULL_LAYERS & deltas.keys() or any(
-            d.size > max(50, FULL_SHARE * len(self.indexes[n])) for n, d in deltas.items()
-        ):
-            self._build(frames())
-            return
-        changed: dict[str, set[str]] = {}
-        upserted: dict[str, set[str]] = {}
-        for name, d in deltas.items():
-            up = d.upserted.reset_index(drop=True)
-            check = usable_records({name: up}, known_ids=self.indexes)
-            self.indexes[name].apply(
-                check.located.get(name, up),
-                check.kept.get(name, np.ones(len(up), dtype=bool)),
-                d.deleted,
-            )
-            upserted[name] = set(up["id"].astype(str))
-            changed[name] = upserted[name] | set(map(str, d.deleted))
-        self.findings = self._findings(changed, upserted)
-        self.available = self._availability(deltas, changed, lc_order)
+        with self._lock:
+            if not deltas:
+                if self._pending.lc_changed is None:
+                    self.recomputed = ()
+                return
+            if FULL_LAYERS & deltas.keys() or any(
+                d.size > max(50, FULL_SHARE * len(self.indexes[n])) for n, d in deltas.items()
+            ):
+                self._build(frames())
+                return
+            pending = self._pending
+            for name, d in deltas.items():
+                up = d.upserted.reset_index(drop=True)
+                check = usable_records({name: up}, known_ids=self.indexes)
+                self.indexes[name].apply(
+                    check.located.get(name, up),
+                    check.kept.get(name, np.ones(len(up), dtype=bool)),
+                    d.deleted,
+                )
+                ups = set(up["id"].astype(str))
+                pending.upserted.setdefault(name, set()).update(ups)
+                pending.changed.setdefault(name, set()).update(ups | set(map(str, d.deleted)))
+                if name in BLOCKERS:
+                    pending.touched.setdefault(name, []).append(d.touched())
+            lc_delta = deltas.get("land_conclusions")
+            lcs = set() if lc_delta is None else set(lc_delta.upserted["id"].astype(str))
+            if lc_delta is not None:
+                lcs |= set(map(str, lc_delta.deleted))
+            pending.lc_changed = (pending.lc_changed or set()) | lcs
+            if lc_delta is not None:
+                order = lc_order() if callable(lc_order) else lc_order
+                pending.lc_order = list(order if order is not None else self.indexes[
+                    "land_conclusions"])  # fmt: skip
 
     # ------------------------------------------------------------------------ findings
 
     def _rows(self, layer: str, ids: set[str], *, live: bool) -> gpd.GeoDataFrame:
-        """The current usable rows ``ids`` of ``layer`` (only those that count, ``live``)."""
-        frame, usable = self.indexes[layer].rows(ids)
-        return self._usable(layer, frame, usable, live=live)
+        """The current usable rows ``ids`` of ``layer`` (only those that count, ``live``);
+        the same frame for the same question while the findings catch up (the rules only
+        read it)."""
+        key = (layer, frozenset(ids), live)
+        got = self._asked.get(key)
+        if got is None:
+            frame, usable = self.indexes[layer].rows(ids)
+            got = self._asked[key] = self._usable(layer, frame, usable, live=live)
+        return got
 
     def _usable(
         self, layer: str, frame: gpd.GeoDataFrame, usable: BoolArray, *, live: bool
@@ -187,23 +270,41 @@ class DerivedState:
     def _findings(
         self, changed: dict[str, set[str]], upserted: dict[str, set[str]]
     ) -> gpd.GeoDataFrame:
-        old = self.findings
+        old = self._findings_kept
+        # the kept findings' columns as arrays, read once (the masks below are over every row)
+        col = {c: old[c].to_numpy(dtype=object) for c in ("rule", "a_layer", "b_layer")}
+        for c in ("a_id", "b_id"):
+            col[c] = old[c].astype(str).to_numpy(dtype=object)
         drop = np.zeros(len(old), dtype=bool)
+
+        lookups: dict[tuple[str, str], tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], pd.Index]]
+        lookups = {}
+
+        def hits(side: str, layer: str, ids: set[str]) -> BoolArray:
+            """The kept findings whose ``side`` feature is one of ``ids`` of ``layer``."""
+            out = np.zeros(len(old), dtype=bool)
+            if not ids:
+                return out
+            if (side, layer) not in lookups:  # once per catch-up: each row's id as a code
+                rows = np.flatnonzero(col[f"{side}_layer"] == layer)
+                codes, uniques = pd.factorize(col[f"{side}_id"][rows])
+                lookups[side, layer] = (rows, codes, pd.Index(uniques))
+            rows, codes, index = lookups[side, layer]
+            wanted = index.get_indexer(pd.Index(list(ids)))
+            wanted = wanted[wanted >= 0]
+            if wanted.size:
+                out[rows[np.isin(codes, wanted)]] = True
+            return out
+
         for side in ("a", "b"):
             for layer, ids in changed.items():
-                drop |= (old[f"{side}_layer"] == layer).to_numpy(bool) & old[f"{side}_id"].astype(
-                    str
-                ).isin(list(ids)).to_numpy(bool)
+                drop |= hits(side, layer, ids)
         tol = float(self.settings.overlap_tolerance_m2)
         parts: list[pd.DataFrame] = []
 
         def forget(rule: str, layer: str, ids: set[str]) -> None:
             nonlocal drop
-            drop |= (
-                (old["rule"] == rule).to_numpy(bool)
-                & (old["a_layer"] == layer).to_numpy(bool)
-                & old["a_id"].astype(str).isin(list(ids)).to_numpy(bool)
-            )
+            drop |= (col["rule"] == rule) & hits("a", layer, ids)
 
         # parts naming a changed container or target: their containment and reference again
         for rule_code, part_layer, target, column, run in self._part_rules():
@@ -232,10 +333,63 @@ class DerivedState:
             if d.layer in upserted:
                 rows = self._rows(d.layer, upserted[d.layer], live=False)
                 parts.append(_dates(d, rows, rule=RULES[d.rule], today=self.today))
-        kept = pd.DataFrame(old[~drop].drop(columns=["soum_code"]))
-        kept["geometry"] = np.asarray(old.geometry.array, dtype=object)[~drop]
-        table = [kept, *(p for p in parts if len(p))]
-        return _finish(table, self._located(table), RULES)
+        # the kept findings whose soum may have moved (their feature names a changed one)
+        again = self._resoum(changed, hits) & ~drop
+        return self._splice(old, ~drop & ~again, again, [p for p in parts if len(p)])
+
+    def _resoum(
+        self, changed: dict[str, set[str]], hits: Callable[[str, str, set[str]], BoolArray]
+    ) -> BoolArray:
+        """The findings whose soum is found through a changed feature (``SOUM_OF``: a
+        parcel's through its Land Conclusion, a zone's through its parcel)."""
+        lcs = changed.get("land_conclusions", set())
+        parcels: set[str] = set()
+        if lcs:
+            rows, _ = self.indexes["contract_parcels"].where("land_conclusion_id", lcs)
+            parcels = set(rows["id"].astype(str))
+        parents = changed.get("contract_parcels", set()) | parcels
+        zones: set[str] = set()
+        if parents:
+            rows, _ = self.indexes["rehab_zones"].where("parcel_id", parents)
+            zones = set(rows["id"].astype(str))
+        return hits("a", "contract_parcels", parcels) | hits("a", "rehab_zones", zones)
+
+    def _splice(
+        self,
+        old: gpd.GeoDataFrame,
+        keep: BoolArray,
+        again: BoolArray,
+        parts: list[pd.DataFrame],
+    ) -> gpd.GeoDataFrame:
+        """The kept findings ``keep`` (finished and in order) with the new ``parts`` and the
+        kept rows ``again`` finished (their soums looked up) and put in their places: only
+        the new rows are finished and sorted, the rest keep their order."""
+        kept = np.flatnonzero(keep)
+        if again.any():
+            redo = pd.DataFrame(old[again].drop(columns=["soum_code"]))
+            redo["geometry"] = np.asarray(old.geometry.array, dtype=object)[again]
+            parts = [redo, *parts]
+        if not parts:
+            return old.take(kept).reset_index(drop=True)
+        fresh = _finish(parts, self._located(parts), RULES)
+        rank = {c: i for i, c in enumerate(RULES)}
+
+        def keys(frame: pd.DataFrame) -> list[tuple[int, str, str, str]]:
+            return list(
+                zip(
+                    frame["rule"].map(rank).to_numpy().tolist(),
+                    frame["soum_code"].fillna("").astype(str).tolist(),
+                    frame["a_id"].astype(str).tolist(),
+                    frame["b_id"].fillna("").astype(str).tolist(),
+                    strict=True,
+                )
+            )
+
+        at = _positions(_Keys(old, kept), keys(fresh))
+        order = np.insert(kept, at, len(old) + np.arange(len(fresh)))
+        both = pd.concat([old, fresh[list(old.columns)]], ignore_index=True)
+        out = gpd.GeoDataFrame(both.take(order).reset_index(drop=True), geometry="geometry")
+        return out[list(old.columns)]
 
     def _part_rules(self) -> list[tuple[str, str, str, str, PartRule]]:
         """(rule, part layer, target layer, reference column, findings of parts) of the
@@ -284,14 +438,13 @@ class DerivedState:
             ch = self._rows(a, upserted.get(a, set()), live=True)
             if len(ch) == 0:
                 return out
+            # the changed rows and their neighbours (the changed rows among them) as the whole
+            # layer is compared: the same pairs, each shared part computed in the same order
             cand = self._near(a, ch.geometry)
-            rec = overlaps_between(ch, cand, a_layer=a, b_layer=a, tolerance_m2=tol).records
-            rec = rec[rec["a_id"] != rec["b_id"]]
-            swap = (rec["a_id"] > rec["b_id"]).to_numpy(bool)
-            a_ids, b_ids = rec["a_id"].to_numpy(object), rec["b_id"].to_numpy(object)
-            rec = rec.assign(a_id=np.where(swap, b_ids, a_ids), b_id=np.where(swap, a_ids, b_ids))
-            rec = rec[~rec.duplicated(["a_id", "b_id"])]
-            out.append(overlap_part(rec, cand, cand, pair=pair, rule=rule))
+            rec = overlaps_within(cand, layer=a, tolerance_m2=tol).records
+            mine = list(upserted.get(a, set()))
+            rec = rec[(rec["a_id"].astype(str).isin(mine) | rec["b_id"].astype(str).isin(mine))]
+            out.append(overlap_part(rec.reset_index(drop=True), cand, cand, pair=pair, rule=rule))
             return out
         ch_a = self._rows(a, upserted.get(a, set()), live=True)
         if len(ch_a):
@@ -334,21 +487,23 @@ class DerivedState:
 
     def _availability(
         self,
-        deltas: Mapping[str, LayerDelta],
-        changed: dict[str, set[str]],
+        touched_by: Mapping[str, Sequence[ObjArray | gpd.GeoSeries]],
+        changed_lcs: set[str],
         lc_order: Sequence[str] | None,
     ) -> gpd.GeoDataFrame:
         lcs = self.indexes["land_conclusions"]
-        affected = set(changed.get("land_conclusions", set()))
+        affected = set(changed_lcs)
         for layer in BLOCKERS:
-            if layer in deltas:
-                touched = deltas[layer].touched()
+            if touched_by.get(layer):
+                touched = np.concatenate(
+                    [np.asarray(getattr(t, "array", t), dtype=object) for t in touched_by[layer]]
+                )
                 try:
                     hit, _ = lcs.near(touched, predicate="intersects")
                 except shapely.errors.GEOSException:  # unusable geometry: the boxes decide
                     hit, _ = lcs.near(touched)
                 affected |= set(hit["id"].astype(str))
-        kept = self.available
+        kept = self._available_kept
         if not affected:
             self.recomputed = ()
             return kept
@@ -362,12 +517,45 @@ class DerivedState:
         self.recomputed = tuple(rows["id"].astype(str))
         rest = kept[~kept["id"].astype(str).isin(list(affected)).to_numpy(bool)]
         both = pd.concat([rest, new], ignore_index=True)
-        order = list(lc_order) if lc_order is not None else list(lcs)
+        # the Land Conclusions did not change: their rows keep the kept order
+        order = list(lc_order) if lc_order is not None else list(kept["id"].astype(str))
         rank = pd.Index(pd.unique(pd.Series(order, dtype=object))).get_indexer(
             both["id"].astype(str)
         )
         both = both.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         return gpd.GeoDataFrame(both, geometry="geometry", crs=kept.crs)
+
+
+class _Keys:
+    """The sort keys of the sorted findings ``rows`` of ``frame`` (``geo.rules.findings._finish``:
+    rule, soum, feature, other feature), read row by row only where a binary search looks."""
+
+    def __init__(self, frame: pd.DataFrame, rows: npt.NDArray[np.intp]) -> None:
+        self._rows = rows
+        self._rank = {c: i for i, c in enumerate(RULES)}
+        self._rule = frame["rule"].to_numpy(dtype=object)
+        self._soum = frame["soum_code"].to_numpy(dtype=object)
+        self._a = frame["a_id"].to_numpy(dtype=object)
+        self._b = frame["b_id"].to_numpy(dtype=object)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, k: int) -> tuple[int, str, str, str]:
+        i = self._rows[k]
+        soum, b = self._soum[i], self._b[i]
+        return (
+            self._rank[self._rule[i]],
+            "" if pd.isna(soum) else str(soum),
+            str(self._a[i]),
+            "" if pd.isna(b) else str(b),
+        )
+
+
+def _positions(keys: _Keys, new: list[tuple[int, str, str, str]]) -> npt.NDArray[np.intp]:
+    """Where each of the (sorted) ``new`` keys goes among ``keys``: after its equals, as a
+    stable sort of the kept rows then the new ones places it."""
+    return np.array([bisect.bisect_right(keys, k) for k in new], dtype=np.intp)  # type: ignore[arg-type]
 
 
 def _availability(

@@ -41,6 +41,8 @@ class LayerIndex:
         self._base_ids = frame["id"].astype(str).to_numpy(dtype=object)
         self._pos = {fid: i for i, fid in enumerate(self._base_ids.tolist())}
         self._dead = np.zeros(len(frame), dtype=bool)
+        #: per column: each value (as text) and the base rows holding it (see :meth:`where`)
+        self._groups: dict[str, dict[str, npt.NDArray[np.intp]]] = {}
         geoms = np.asarray(frame.geometry.array, dtype=object)
         self._tree = shapely.STRtree(geoms)
 
@@ -111,11 +113,17 @@ class LayerIndex:
         accepted = list({str(v) for v in values})
         if not accepted or column not in self._base.columns:
             return self._pick(np.zeros(0, np.intp), np.zeros(0, np.intp))
-        base = np.flatnonzero(
-            self._base[column].astype(str).isin(accepted).to_numpy(bool)
-            & self._base[column].notna().to_numpy(bool)
-            & ~self._dead
-        )
+        groups = self._groups.get(column)
+        if groups is None:  # once per base and column: each value's rows
+            values_of = self._base[column]
+            present = values_of.notna().to_numpy(bool)
+            text = pd.Series(values_of[present].astype(str).to_numpy(object))
+            groups = self._groups[column] = {
+                str(k): np.flatnonzero(present)[v] for k, v in text.groupby(text).indices.items()
+            }
+        hit = [groups[v] for v in accepted if v in groups]
+        base = np.unique(np.concatenate(hit)) if hit else np.zeros(0, np.intp)
+        base = base[~self._dead[base]]
         col = self._side[column]
         side = np.flatnonzero(col.astype(str).isin(accepted).to_numpy(bool) & col.notna())
         return self._pick(base, side)
