@@ -24,7 +24,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers import feed
+from layers import feed, style_table
 from layers.errors import RecordRefused, StoreError
 from layers.gpkg_meta import layer_infos
 from layers.gpkg_values import column_from_sql
@@ -286,18 +286,20 @@ class GeoPackageStore(Store):
                 for stmt in sqlite_trigger_ddl(kind):
                     c.execute(stmt)
             feed.sqlite_ensure(c)
+            style_table.sqlite_write(c)
             c.execute(
                 "INSERT OR REPLACE INTO gazar_meta VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
 
     def _rules_current(self) -> bool:
-        """Whether every layer's check and change feed triggers are there as this Gazar's
-        schema writes them (a store made before the feed gets it on open)."""
+        """Whether every layer's check and change feed triggers, and this Gazar's styles
+        (``layers.style_table``), are there as its schema writes them (a store made before the
+        feed or the styles gets them on open)."""
         have = dict(
             self._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
         )
-        if not feed.sqlite_feed_current(have):
+        if not feed.sqlite_feed_current(have) or not style_table.sqlite_current(self._conn):
             return False
         for kind in REGISTRY.values():
             for stmt in sqlite_trigger_ddl(kind):

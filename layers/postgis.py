@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from layers import feed
+from layers import feed, style_table
 from layers.errors import RecordRefused, StoreError
 from layers.integrity import (
     TRIGGER_PREFIX,
@@ -214,6 +214,7 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
         for stmt in layer_ddl(kind):
             conn.execute(stmt)
     feed.pg_ensure(conn)
+    style_table.pg_write(conn)
     for kind in REGISTRY.values():
         for text in pg_trigger_ddl(kind):
             conn.execute(sql.SQL(text))  # type: ignore[arg-type]  # built from the registry
@@ -235,9 +236,9 @@ def _apply(conn: psycopg.Connection[Any], where: str, before: int) -> None:
 
 
 def _rules_current(conn: psycopg.Connection[Any]) -> bool:
-    """Whether every layer's check and change feed triggers are there, as this Gazar writes
-    them (a database made before the feed gets it on open)."""
-    if not feed.pg_feed_current(conn):
+    """Whether every layer's check and change feed triggers and the styles are there, as this
+    Gazar writes them (a database made before the feed or the styles gets them on open)."""
+    if not feed.pg_feed_current(conn) or not style_table.pg_current(conn):
         return False
     for kind in REGISTRY.values():
         function = pg_trigger_ddl(kind)[0]
