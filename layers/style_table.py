@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from layers.labels import LANGS, Lang
+from layers.labels import LANGS, Lang, label
 from layers.qgis_styles import layer_title, qml, sld
 from layers.schema import REGISTRY
 
 STYLE_TABLE: Final = "layer_styles"
 OWNER: Final = "gazar"
 GEOMETRY_COLUMN: Final = "geom"
-#: The name of each of Gazar's styles (``styleName`` is TEXT(30) in GDAL's schema).
-STYLE_NAMES: Final[dict[Lang, str]] = {"mn": "Gazar (монгол)", "en": "Gazar (English)"}
+#: The name of each of Gazar's styles, in its own language (``styleName`` is TEXT(30) in GDAL's
+#: schema).
+STYLE_NAMES: Final[dict[Lang, str]] = {lang: label("qgis_style", lang, lang) for lang in LANGS}
 _DEFAULT_LANG: Final[Lang] = "mn"
 
 SQLITE_DDL: Final = """CREATE TABLE IF NOT EXISTS layer_styles (
