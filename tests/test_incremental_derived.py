@@ -21,6 +21,7 @@ import shapely
 
 from api.services import Services
 from api.settings import load_settings
+from geo.incremental import kept as kept_module
 from layers.changes import diff_frames
 from layers.store import Store, open_store
 from tests import factories as f
@@ -201,8 +202,17 @@ def _touched_lcs(
     return out
 
 
+def _order(frame: gpd.GeoDataFrame) -> list[tuple[object, ...]]:
+    return list(zip(frame["rule"], frame["a_id"], frame["b_id"].fillna(""), strict=True))
+
+
 @pytest.mark.parametrize("day", [DAY])
-def test_incremental_answers_equal_a_whole_recomputation(store_location: str, day: dt.date) -> None:
+@pytest.mark.parametrize("chunk", [None, 1], ids=["chunks", "one-row-chunks"])
+def test_incremental_answers_equal_a_whole_recomputation(
+    store_location: str, day: dt.date, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if chunk is not None:  # every rule's findings in many chunks: each splice crosses them
+        monkeypatch.setattr(kept_module, "CHUNK", chunk)
     settings = load_settings(db=store_location)
     with open_store(store_location) as store:
         _base(store)
@@ -224,6 +234,7 @@ def test_incremental_answers_equal_a_whole_recomputation(store_location: str, da
                 fresh.close()
             got_f, got_a = kept.findings(day), kept.available_land(day)
             _same_findings(got_f, want_f)
+            assert _order(got_f) == _order(want_f), what  # the same rows in the same order
             _same_available(got_a, want_a)
             rules_seen |= set(want_f["rule"])
             touched = _touched_lcs(before, after) & set(after["land_conclusions"]["id"])
@@ -234,6 +245,8 @@ def test_incremental_answers_equal_a_whole_recomputation(store_location: str, da
             # the overlaps collection and the soum's rows come from the same answers
             overlaps = kept.collections.get("overlaps", today=day).frame
             assert len(overlaps) == int(got_f["rule"].isin(_overlap_rules()).sum())
+            mine = got_f[got_f["rule"].isin(_overlap_rules())]
+            assert list(overlaps["a_id"]) == list(mine["a_id"]), what
             soum = kept.available_land(day, soum="MN4322")
             assert list(soum["id"]) == list(got_a["id"][got_a["soum_code"] == "MN4322"])
         assert {

@@ -53,6 +53,8 @@ class Sources:
     settings: AnalysisSettings
     #: the available land of a day (kept and updated by the service layer)
     available: Callable[[dt.date], gpd.GeoDataFrame] | None = None
+    #: the findings of some rules for the day (made of only their rows)
+    findings_of: Callable[[dt.date, Sequence[str]], gpd.GeoDataFrame] | None = None
 
 
 class _LazyFrames(Mapping[str, gpd.GeoDataFrame]):
@@ -191,8 +193,11 @@ OVERLAP_COLUMNS: Final = (
 
 
 def _overlaps(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
-    records = sources.findings(today)
-    rows = records[records["rule"].isin(OVERLAP_RULES)].reset_index(drop=True)
+    if sources.findings_of is not None:
+        rows = sources.findings_of(today, OVERLAP_RULES).reset_index(drop=True)
+    else:
+        records = sources.findings(today)
+        rows = records[records["rule"].isin(OVERLAP_RULES)].reset_index(drop=True)
     ids = rows["rule"].astype(str) + ":" + rows["a_id"].astype(str) + ":" + rows["b_id"].astype(str)
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():  # the same pair twice under one rule: keep every id unique
@@ -502,8 +507,10 @@ class CollectionCache:
         findings: Callable[[dt.date], gpd.GeoDataFrame],
         available: Callable[[dt.date], gpd.GeoDataFrame] | None = None,
         views: Callable[[str], LayerView] | None = None,
+        findings_of: Callable[[dt.date, Sequence[str]], gpd.GeoDataFrame] | None = None,
     ) -> None:
         self.store = store
+        self._findings_of = findings_of
         #: a store layer's view now (the layer cache's): its pages copy only their rows
         self._views = views
         self.settings = settings
@@ -537,7 +544,9 @@ class CollectionCache:
                 frame = self._read(collection_id)
             else:
                 frames = _LazyFrames(definition.sources, self._read)
-                sources = Sources(frames, self._findings, self.settings, self._available)
+                sources = Sources(
+                    frames, self._findings, self.settings, self._available, self._findings_of
+                )
                 frame = definition.build(sources, day)
             data = FrameData(frame, definition.main_date)
             self._data[collection_id] = (key, data)

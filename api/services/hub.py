@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -53,6 +53,7 @@ class Services:
             findings=self.findings,
             available=self._available,
             views=self.layers.view,
+            findings_of=self.findings_of,
         )
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
@@ -119,6 +120,10 @@ class Services:
         records), computed once per day and updated by each change since
         (:mod:`api.services.derived`); the ``overlaps`` collection and the maps share them."""
         return self.derived.state(day).findings
+
+    def findings_of(self, day: dt.date, rules: Sequence[str]) -> gpd.GeoDataFrame:
+        """The rows of :meth:`findings` of ``rules`` (made of only theirs)."""
+        return self.derived.state(day).findings_of(rules)
 
     def _available(self, day: dt.date) -> gpd.GeoDataFrame:
         return self.derived.state(day).available

@@ -30,7 +30,6 @@ A change to the soums or aimags (which place every feature), or a change larger 
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +45,7 @@ import shapely
 from geo.availability import availability
 from geo.frames import layer_or_empty
 from geo.incremental.index import LayerIndex
+from geo.incremental.kept import KeptFindings
 from geo.overlaps import overlaps_between, overlaps_within
 from geo.records import RULE as RECORD_INVALID
 from geo.records import usable_records
@@ -146,7 +146,7 @@ class DerivedState:
             for name in REGISTRY
         }
         found = analyze_usable(split, today=self.today, settings=self.settings)
-        self._findings_kept = found.records
+        self._kept = KeptFindings.of_records(found.records)
         self._available_kept = _availability(split.frames, today=self.today)
         self._pending = _Pending()
         self.recomputed = tuple(self._available_kept["id"].astype(str))
@@ -164,15 +164,23 @@ class DerivedState:
         """``geo.rules.FINDING_COLUMNS`` records, as :func:`geo.rules.analyze` returns them
         (brought up to the indexes' rows when first asked after a change)."""
         with self._lock:
-            pending = self._pending
-            if pending.changed:
+            return self._caught_up().whole
+
+    def findings_of(self, rules: Sequence[str]) -> gpd.GeoDataFrame:
+        """The rows of :attr:`findings` of ``rules`` (made of only theirs)."""
+        with self._lock:
+            return self._caught_up().of(rules)
+
+    def _caught_up(self) -> KeptFindings:
+        pending = self._pending
+        if pending.changed:
+            self._asked = {}
+            try:
+                self._kept = self._findings(pending.changed, pending.upserted)
+            finally:
                 self._asked = {}
-                try:
-                    self._findings_kept = self._findings(pending.changed, pending.upserted)
-                finally:
-                    self._asked = {}
-                pending.changed, pending.upserted = {}, {}
-            return self._findings_kept
+            pending.changed, pending.upserted = {}, {}
+        return self._kept
 
     @property
     def available(self) -> gpd.GeoDataFrame:
@@ -269,32 +277,10 @@ class DerivedState:
 
     def _findings(
         self, changed: dict[str, set[str]], upserted: dict[str, set[str]]
-    ) -> gpd.GeoDataFrame:
-        old = self._findings_kept
-        # the kept findings' columns as arrays, read once (the masks below are over every row)
-        col = {c: old[c].to_numpy(dtype=object) for c in ("rule", "a_layer", "b_layer")}
-        for c in ("a_id", "b_id"):
-            col[c] = old[c].astype(str).to_numpy(dtype=object)
-        drop = np.zeros(len(old), dtype=bool)
-
-        lookups: dict[tuple[str, str], tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], pd.Index]]
-        lookups = {}
-
-        def hits(side: str, layer: str, ids: set[str]) -> BoolArray:
-            """The kept findings whose ``side`` feature is one of ``ids`` of ``layer``."""
-            out = np.zeros(len(old), dtype=bool)
-            if not ids:
-                return out
-            if (side, layer) not in lookups:  # once per catch-up: each row's id as a code
-                rows = np.flatnonzero(col[f"{side}_layer"] == layer)
-                codes, uniques = pd.factorize(col[f"{side}_id"][rows])
-                lookups[side, layer] = (rows, codes, pd.Index(uniques))
-            rows, codes, index = lookups[side, layer]
-            wanted = index.get_indexer(pd.Index(list(ids)))
-            wanted = wanted[wanted >= 0]
-            if wanted.size:
-                out[rows[np.isin(codes, wanted)]] = True
-            return out
+    ) -> KeptFindings:
+        kept = self._kept
+        drop = np.zeros(len(kept), dtype=bool)
+        hits = kept.hits
 
         for side in ("a", "b"):
             for layer, ids in changed.items():
@@ -304,7 +290,7 @@ class DerivedState:
 
         def forget(rule: str, layer: str, ids: set[str]) -> None:
             nonlocal drop
-            drop |= (col["rule"] == rule) & hits("a", layer, ids)
+            drop |= kept.is_rule(rule) & hits("a", layer, ids)
 
         # parts naming a changed container or target: their containment and reference again
         for rule_code, part_layer, target, column, run in self._part_rules():
@@ -335,7 +321,7 @@ class DerivedState:
                 parts.append(_dates(d, rows, rule=RULES[d.rule], today=self.today))
         # the kept findings whose soum may have moved (their feature names a changed one)
         again = self._resoum(changed, hits) & ~drop
-        return self._splice(old, ~drop & ~again, again, [p for p in parts if len(p)])
+        return self._splice(kept, ~drop & ~again, again, [p for p in parts if len(p)])
 
     def _resoum(
         self, changed: dict[str, set[str]], hits: Callable[[str, str, set[str]], BoolArray]
@@ -355,41 +341,19 @@ class DerivedState:
         return hits("a", "contract_parcels", parcels) | hits("a", "rehab_zones", zones)
 
     def _splice(
-        self,
-        old: gpd.GeoDataFrame,
-        keep: BoolArray,
-        again: BoolArray,
-        parts: list[pd.DataFrame],
-    ) -> gpd.GeoDataFrame:
+        self, kept: KeptFindings, keep: BoolArray, again: BoolArray, parts: list[pd.DataFrame]
+    ) -> KeptFindings:
         """The kept findings ``keep`` (finished and in order) with the new ``parts`` and the
         kept rows ``again`` finished (their soums looked up) and put in their places: only
         the new rows are finished and sorted, the rest keep their order."""
-        kept = np.flatnonzero(keep)
         if again.any():
-            redo = pd.DataFrame(old[again].drop(columns=["soum_code"]))
-            redo["geometry"] = np.asarray(old.geometry.array, dtype=object)[again]
+            old = kept.rows(again)
+            redo = pd.DataFrame(old.drop(columns=["soum_code"]))
+            redo["geometry"] = np.asarray(old.geometry.array, dtype=object)
             parts = [redo, *parts]
         if not parts:
-            return old.take(kept).reset_index(drop=True)
-        fresh = _finish(parts, self._located(parts), RULES)
-        rank = {c: i for i, c in enumerate(RULES)}
-
-        def keys(frame: pd.DataFrame) -> list[tuple[int, str, str, str]]:
-            return list(
-                zip(
-                    frame["rule"].map(rank).to_numpy().tolist(),
-                    frame["soum_code"].fillna("").astype(str).tolist(),
-                    frame["a_id"].astype(str).tolist(),
-                    frame["b_id"].fillna("").astype(str).tolist(),
-                    strict=True,
-                )
-            )
-
-        at = _positions(_Keys(old, kept), keys(fresh))
-        order = np.insert(kept, at, len(old) + np.arange(len(fresh)))
-        both = pd.concat([old, fresh[list(old.columns)]], ignore_index=True)
-        out = gpd.GeoDataFrame(both.take(order).reset_index(drop=True), geometry="geometry")
-        return out[list(old.columns)]
+            return kept.splice(keep, None)
+        return kept.splice(keep, _finish(parts, self._located(parts), RULES))
 
     def _part_rules(self) -> list[tuple[str, str, str, str, PartRule]]:
         """(rule, part layer, target layer, reference column, findings of parts) of the
@@ -524,38 +488,6 @@ class DerivedState:
         )
         both = both.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         return gpd.GeoDataFrame(both, geometry="geometry", crs=kept.crs)
-
-
-class _Keys:
-    """The sort keys of the sorted findings ``rows`` of ``frame`` (``geo.rules.findings._finish``:
-    rule, soum, feature, other feature), read row by row only where a binary search looks."""
-
-    def __init__(self, frame: pd.DataFrame, rows: npt.NDArray[np.intp]) -> None:
-        self._rows = rows
-        self._rank = {c: i for i, c in enumerate(RULES)}
-        self._rule = frame["rule"].to_numpy(dtype=object)
-        self._soum = frame["soum_code"].to_numpy(dtype=object)
-        self._a = frame["a_id"].to_numpy(dtype=object)
-        self._b = frame["b_id"].to_numpy(dtype=object)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, k: int) -> tuple[int, str, str, str]:
-        i = self._rows[k]
-        soum, b = self._soum[i], self._b[i]
-        return (
-            self._rank[self._rule[i]],
-            "" if pd.isna(soum) else str(soum),
-            str(self._a[i]),
-            "" if pd.isna(b) else str(b),
-        )
-
-
-def _positions(keys: _Keys, new: list[tuple[int, str, str, str]]) -> npt.NDArray[np.intp]:
-    """Where each of the (sorted) ``new`` keys goes among ``keys``: after its equals, as a
-    stable sort of the kept rows then the new ones places it."""
-    return np.array([bisect.bisect_right(keys, k) for k in new], dtype=np.intp)  # type: ignore[arg-type]
 
 
 def _availability(
