@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from layers.store import Store, open_store
 from tests import factories as f
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: the day of the small demo the incremental-cache tests write to
+DEMO_DAY = dt.date(2025, 6, 1)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mongolia"
 
@@ -174,3 +181,20 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, gpd.GeoDataFrame]:
+    """The small demo (``scale=1``) dated :data:`DEMO_DAY`."""
+    from layers.demo import build_demo
+
+    return build_demo(seed=7, scale=1, today=DEMO_DAY)
+
+
+@pytest.fixture
+def filled(store: Store, demo: dict[str, gpd.GeoDataFrame]) -> Store:
+    """The store holding every layer of :func:`demo`."""
+    from layers.schema import LAYER_ORDER
+
+    store.write({name: demo[name] for name in LAYER_ORDER})
+    return store

@@ -26,7 +26,6 @@ from api.app import create_app
 from api.services import layers as layer_cache
 from api.services.layers import LayerCache, LayerView
 from api.settings import ApiSettings
-from layers.demo import build_demo
 from layers.schema import LAYER_ORDER
 from layers.store import Store
 from tests.test_incremental_layers import _raw_sql_changes, assert_same_as_fresh
@@ -34,17 +33,6 @@ from tests.test_incremental_layers import _raw_sql_changes, assert_same_as_fresh
 DAY = dt.date(2025, 6, 1)
 _LAYER = "contract_parcels"
 _SHIFT = 0.003  # degrees a moved parcel travels: out of its old small box
-
-
-@pytest.fixture(scope="module")
-def demo() -> dict[str, gpd.GeoDataFrame]:
-    return build_demo(seed=7, scale=1, today=DAY)
-
-
-@pytest.fixture
-def filled(store: Store, demo: dict[str, gpd.GeoDataFrame]) -> Store:
-    store.write({name: demo[name] for name in LAYER_ORDER})
-    return store
 
 
 @pytest.fixture

@@ -33,17 +33,6 @@ DAY = dt.date(2025, 6, 1)
 _SHIFT = 0.0002  # degrees a changed feature moves (stays inside Mongolia)
 
 
-@pytest.fixture(scope="module")
-def demo() -> dict[str, gpd.GeoDataFrame]:
-    return build_demo(seed=7, scale=1, today=DAY)
-
-
-@pytest.fixture
-def filled(store: Store, demo: dict[str, gpd.GeoDataFrame]) -> Store:
-    store.write({name: demo[name] for name in LAYER_ORDER})
-    return store
-
-
 def _values(column: pd.Series) -> list[object]:
     return [None if pd.isna(v) else v for v in column.astype(object).tolist()]
 

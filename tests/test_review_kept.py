@@ -11,31 +11,18 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pytest
 import shapely
 
 from api.services.layers import LayerCache
 from api.services.review import ReviewService
 from geo.review import REVIEW_LAYERS, ReviewContext, review
 from geo.settings import AnalysisSettings
-from layers.demo import build_demo
-from layers.schema import LAYER_ORDER, STORE_CRS
+from layers.schema import STORE_CRS
 from layers.store import Store
 
 DAY = dt.date(2025, 6, 1)
 SETTINGS = AnalysisSettings()
 _SHIFT = 0.00015  # degrees (~12 m): a re-drawn feature overlaps the one it re-draws
-
-
-@pytest.fixture(scope="module")
-def demo() -> dict[str, gpd.GeoDataFrame]:
-    return build_demo(seed=7, scale=1, today=DAY)
-
-
-@pytest.fixture
-def filled(store: Store, demo: dict[str, gpd.GeoDataFrame]) -> Store:
-    store.write({name: demo[name] for name in LAYER_ORDER})
-    return store
 
 
 def _moved(rows: gpd.GeoDataFrame, dx: float = _SHIFT) -> gpd.GeoDataFrame:
