@@ -4,10 +4,10 @@ value and label is escaped.
 
 A layer whose colour depends on a coded column (``status``, ``stage``, ``kind``) is categorised on
 that column with one category per value of its vocabulary (``layers.labels``), labelled in the
-legend in one language; the others have one symbol. :data:`PAINTS` holds the web map's colours
-(``web.maps.styles.LOOKS``: the same fill, opacity, outline, width and dashes; a test checks that
-the two agree, as ``layers`` imports nothing from ``web``). :mod:`layers.style_table` writes the
-documents into the store's ``layer_styles`` table.
+legend in one language; the others have one symbol. :data:`PAINTS` is the one palette: the web
+map draws the store's layers from it too (``web.maps.styles.LOOKS``: fill, opacity, outline,
+width and dashes), so QGIS and the browser show the same colours. :mod:`layers.style_table`
+writes the documents into the store's ``layer_styles`` table.
 
 Examples
 --------
@@ -72,7 +72,7 @@ class LayerPaint:
     values: dict[str, Paint]
 
 
-#: The web map's looks of the store's layers (``web.maps.styles.LOOKS``).
+#: The store's layers' colours, for QGIS here and for the web map (``web.maps.styles.LOOKS``).
 PAINTS: Final[dict[str, LayerPaint]] = {
     "aimags": LayerPaint(None, Paint(None, 0.0, "#555555", 2.5, (8, 5)), {}),
     "soums": LayerPaint(None, Paint("#f6f3ea", 0.55, "#7a7a7a", 1), {}),

@@ -94,7 +94,7 @@ def _categories(doc: str) -> tuple[str | None, str | None, list[tuple[str, str, 
 
 
 def test_the_palette_is_the_web_maps() -> None:
-    """layers/ cannot import web/: its copy of the colours must agree with the web map's."""
+    """The web map's looks are drawn from the palette the QGIS styles use, value for value."""
     for layer, look in LOOKS.items():
         paint = PAINTS[layer]
         assert paint.key == look.key, layer

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from layers.qgis_styles import PAINTS, Paint
+
 Bounds = tuple[float, float, float, float]
 Style = dict[str, Any]
 
@@ -50,12 +52,31 @@ def _fill(color: str, opacity: float, *, weight: float = 1.5, line: str | None =
     return {"color": line or color, "fillColor": color, "fillOpacity": opacity, "weight": weight}
 
 
+def _leaflet(p: Paint) -> Style:
+    """A palette symbol (:data:`layers.qgis_styles.PAINTS`) as Leaflet's path options."""
+    style: Style = (
+        {"color": p.line, "weight": p.width, "fillOpacity": 0, "fill": False}
+        if p.fill is None
+        else {"color": p.line, "fillColor": p.fill, "fillOpacity": p.opacity, "weight": p.width}
+    )
+    if p.dash:
+        style["dashArray"] = " ".join(f"{d:g}" for d in p.dash)
+    return style
+
+
+def _painted(layer: str) -> tuple[Style, dict[str, Style]]:
+    """A store layer's default style and its style per value, from the one palette the web map
+    and the store's QGIS styles share."""
+    paint = PAINTS[layer]
+    return _leaflet(paint.default), {v: _leaflet(p) for v, p in paint.values.items()}
+
+
 #: Layers from bottom to top, and how each is drawn.
 LOOKS: Final[dict[str, Look]] = {
     "aimags": Look(
         None,
         None,
-        {"color": "#555555", "weight": 2.5, "fillOpacity": 0, "dashArray": "8 5", "fill": False},
+        *_painted("aimags"),
         fields=_fields("name"),
         simplify_deg=1e-3,
         rules=False,
@@ -63,7 +84,7 @@ LOOKS: Final[dict[str, Look]] = {
     "soums": Look(
         None,
         None,
-        {"color": "#7a7a7a", "weight": 1, "fillColor": "#f6f3ea", "fillOpacity": 0.55},
+        *_painted("soums"),
         fields=_fields("name", "aimag_code"),
         search=("id", "name"),
         simplify_deg=3e-4,
@@ -72,17 +93,7 @@ LOOKS: Final[dict[str, Look]] = {
     "land_conclusions": Look(
         "status",
         "land_conclusion_status",
-        _fill("#2166ac", 0.08, weight=2),
-        {
-            "proposed": _fill("#c2a5cf", 0.12, weight=2),
-            "khural_approved": _fill("#9970ab", 0.12, weight=2),
-            "submitted": _fill("#762a83", 0.12, weight=2),
-            "under_review": _fill("#f4a582", 0.15, weight=2),
-            "issued": _fill("#2166ac", 0.10, weight=2.5),
-            "rejected": _fill("#878787", 0.08, weight=1.5) | {"dashArray": "4 4"},
-            "revoked": _fill("#4d4d4d", 0.08, weight=1.5) | {"dashArray": "4 4"},
-            "expired": _fill("#bababa", 0.08, weight=1.5) | {"dashArray": "4 4"},
-        },
+        *_painted("land_conclusions"),
         fields=_fields(
             "name",
             "status:land_conclusion_status",
@@ -101,25 +112,14 @@ LOOKS: Final[dict[str, Look]] = {
     "exclusions": Look(
         "kind",
         "exclusion_kind",
-        _fill("#525252", 0.25),
-        {
-            "protected_area": _fill("#1b7837", 0.22, line="#00441b"),
-            "water_protection": _fill("#4393c3", 0.30, line="#053061"),
-            "settlement": _fill("#8c6d31", 0.30),
-            "other": _fill("#525252", 0.25),
-        },
+        *_painted("exclusions"),
         fields=_fields("name", "kind:exclusion_kind", "official_ha"),
         search=("id", "name"),
     ),
     "licences": Look(
         "kind",
         "licence_kind",
-        _fill("#c51b7d", 0.18),
-        {
-            "MV": _fill("#c51b7d", 0.22),
-            "XV": _fill("#de77ae", 0.15),
-            "other": _fill("#b8a1c4", 0.15),
-        },
+        *_painted("licences"),
         fields=_fields(
             "holder",
             "kind:licence_kind",
@@ -134,13 +134,7 @@ LOOKS: Final[dict[str, Look]] = {
     "rehab_zones": Look(
         "stage",
         "rehab_stage",
-        _fill("#8c510a", 0.45),
-        {
-            "required": _fill("#8c510a", 0.55),
-            "technical_done": _fill("#bf812d", 0.50),
-            "biological_done": _fill("#dfc27d", 0.50, line="#8c510a"),
-            "accepted": _fill("#f6e8c3", 0.35, line="#8c510a"),
-        },
+        *_painted("rehab_zones"),
         fields=_fields(
             "holder", "stage:rehab_stage", "parcel_id", "official_ha", "due_on", "accepted_on"
         ),
@@ -149,14 +143,7 @@ LOOKS: Final[dict[str, Look]] = {
     "contract_parcels": Look(
         "status",
         "contract_status",
-        _fill("#e66101", 0.45),
-        {
-            "applied": _fill("#fdb863", 0.55, line="#b35806"),
-            "active": _fill("#e66101", 0.55, line="#7f3b08"),
-            "suspended": _fill("#8073ac", 0.50),
-            "expired": _fill("#bdbdbd", 0.45, line="#636363"),
-            "terminated": _fill("#636363", 0.35),
-        },
+        *_painted("contract_parcels"),
         fields=_fields(
             "holder",
             "holder_type:holder_type",
