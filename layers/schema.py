@@ -54,6 +54,9 @@ class LayerKind:
     role: Literal["core", "reference"] = "core"
     #: well-known source column names matched automatically (lower-case source -> field)
     aliases: dict[str, str] = field(default_factory=dict)
+    #: the geometry type every feature is stored as (a Polygon is stored as a one-part
+    #: MultiPolygon); the OGC API declares it and serves features as this type
+    geometry: Literal["MultiPolygon"] = "MultiPolygon"
 
     @property
     def columns(self) -> list[str]:

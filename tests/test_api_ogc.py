@@ -273,7 +273,7 @@ def test_items_are_geojson_with_counts_links_and_official_hectares(client: TestC
     assert link(doc, "collection")["href"] == "http://testserver/collections/contract_parcels"  # type: ignore[index]
     assert link(doc, "next") is None and link(doc, "prev") is None
     first = doc["features"][0]
-    assert first["geometry"]["type"] == "Polygon"
+    assert first["geometry"]["type"] == "MultiPolygon"  # as the store holds it
     props = first["properties"]
     assert props["official_ha"] == pytest.approx(1.0, rel=1e-4)  # a 100 m square
     assert props["signed_on"] == "2025-01-01"
@@ -434,13 +434,13 @@ def test_datetime_on_a_collection_without_dates_is_400(web: TestClient) -> None:
 
 
 def test_output_in_epsg_4326_puts_latitude_first(web: TestClient) -> None:
-    lonlat = items(web, id="P-01")["features"][0]["geometry"]["coordinates"][0]
+    lonlat = items(web, id="P-01")["features"][0]["geometry"]["coordinates"][0][0]
     r = web.get(
         "/collections/contract_parcels/items",
         params={"id": "P-01", "crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
     )
     assert r.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4326>"
-    latlon = r.json()["features"][0]["geometry"]["coordinates"][0]
+    latlon = r.json()["features"][0]["geometry"]["coordinates"][0][0]
     assert np.allclose(np.asarray(latlon)[:, ::-1], lonlat, rtol=0, atol=1e-12)
     assert 48 < latlon[0][0] < 49 and 106 < latlon[0][1] < 107
 
@@ -448,7 +448,7 @@ def test_output_in_epsg_4326_puts_latitude_first(web: TestClient) -> None:
 def test_output_in_utm_is_in_metres(web: TestClient) -> None:
     r = web.get("/collections/contract_parcels/items", params={"id": "P-02", "crs": UTM48})
     assert r.headers["content-crs"] == f"<{UTM48}>"
-    ring = np.asarray(r.json()["features"][0]["geometry"]["coordinates"][0])
+    ring = np.asarray(r.json()["features"][0]["geometry"]["coordinates"][0][0])
     local = ring - np.asarray(f.ORIGIN)
     # P-02 is the square x 250..350, y 100..200 m from ORIGIN
     assert local[:, 0].min() == pytest.approx(250, abs=1e-6)
@@ -488,7 +488,7 @@ def test_one_feature_with_its_links(client: TestClient) -> None:
     assert link(doc, "collection")["href"] == "http://testserver/collections/contract_parcels"  # type: ignore[index]
     utm = client.get("/collections/contract_parcels/items/P-05", params={"crs": "[EPSG:32648]"})
     assert utm.headers["content-crs"] == f"<{UTM48}>"
-    assert utm.json()["geometry"]["coordinates"][0][0][0] > 100_000  # metres
+    assert utm.json()["geometry"]["coordinates"][0][0][0][0] > 100_000  # metres
 
 
 def test_unknown_feature_is_404_and_unknown_parameter_400(web: TestClient) -> None:

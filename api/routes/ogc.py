@@ -38,6 +38,7 @@ from api.schemas import (
     LandingPage,
     Queryables,
 )
+from api.services.collection_schema import as_declared, schema_doc
 from api.services.collections import (
     COLLECTIONS,
     CollectionCache,
@@ -65,6 +66,7 @@ CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
 )
 
 #: Parameters ``/items`` takes besides the collection's queryables.
@@ -246,6 +248,8 @@ def _collection_doc(
         _link(f"{base}/items", "items", GEOJSON, "The features (GeoJSON)"),
         _link(f"{base}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
               SCHEMA_JSON, "The properties features can be filtered on"),
+        _link(f"{base}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON,
+              "The properties and geometry type of the features"),
     ]  # fmt: skip
     if not definition.derived:
         links += [
@@ -389,6 +393,21 @@ def queryables(request: Request, collectionId: CollectionId) -> OrjsonResponse:
 
 
 @router.get(
+    "/collections/{collectionId}/schema",
+    operation_id="getSchema",
+    summary="The properties of a collection's features and their geometry type (Part 5)",
+    responses={200: {"content": {SCHEMA_JSON: {"schema": {"type": "object"}}}}, **_errors(404)},
+)
+def schema(request: Request, collectionId: CollectionId) -> OrjsonResponse:
+    definition = collection_def(collectionId)
+    data = get_collections(request).get(collectionId)
+    url = f"{_root(request)}/collections/{definition.id}/schema"
+    response = _json(schema_doc(definition, data, url))
+    response.headers["content-type"] = SCHEMA_JSON
+    return response
+
+
+@router.get(
     "/collections/{collectionId}/items",
     operation_id="getFeatures",
     summary="The features of a collection (GeoJSON), filtered and paged",
@@ -475,7 +494,7 @@ def items(
     body = features_to_geojson_bytes(
         frame,
         extra={"official_ha": ha},
-        geometries=crs_mod.to_crs(geoms, out_crs),
+        geometries=crs_mod.to_crs(as_declared(definition, geoms), out_crs),
         members=members,
     )
     return _geojson(body, out_crs)
@@ -548,7 +567,7 @@ def feature(
     body = feature_to_geojson_bytes(
         frame,
         extra={"official_ha": ha},
-        geometries=crs_mod.to_crs(geoms, out_crs),
+        geometries=crs_mod.to_crs(as_declared(definition, geoms), out_crs),
         members={"links": links},
     )
     return _geojson(body, out_crs)
