@@ -342,6 +342,8 @@ def build_map(
     }
     if draw_field:
         options["draw"] = {"field": draw_field}
+    else:  # the view (centre, zoom, layers, open feature) in the address, for links
+        options["share"] = True
     GazarSetup(options).add_to(m)
     m.fit_bounds([[box[1], box[0]], [box[3], box[2]]], padding=(12, 12))
     return m

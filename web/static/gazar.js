@@ -88,6 +88,15 @@
         if (spec.interactive === false) return;
         path.bindPopup(function () { return popupContent(spec, feature.properties); },
           { maxWidth: 380 });
+        // the open feature is part of the view a copied link restores (see share)
+        path.on("popupopen", function () {
+          reg.selected = spec.layer + ":" + feature.properties.id;
+          if (reg.writeHash) reg.writeHash();
+        });
+        path.on("popupclose", function () {
+          if (reg.selected === spec.layer + ":" + feature.properties.id) reg.selected = null;
+          if (reg.writeHash) reg.writeHash();
+        });
       }
     });
     layer.gazarSpec = spec;
@@ -157,12 +166,22 @@
     layer.on("remove", function () { setStatus(map, layer, null); });
   }
 
-  function openById(map, layer, id) {
+  /* Opens the popup of feature ``id``; ``keepView`` (a link's restored view) keeps the map
+   * where the link put it instead of panning the popup into view. */
+  function openById(map, layer, id, keepView) {
+    keepView = keepView || layer._gazarKeepView;
     layer._gazarOpen = null;
+    layer._gazarKeepView = false;
     layer.eachLayer(function (path) {
-      if (path.feature && String(path.feature.properties.id) === String(id)) path.openPopup();
+      if (!path.feature || String(path.feature.properties.id) !== String(id)) return;
+      var popup = path.getPopup(), pan = popup && popup.options.autoPan;
+      if (popup && keepView) popup.options.autoPan = false;
+      path.openPopup();
+      if (popup && keepView) popup.options.autoPan = pan;
     });
   }
+
+  gazar.readHash = readHash;
 
   /* What the map draws now: polygons on the map, per layer, and how many the canvas draws. */
   gazar.drawn = function (map) {
@@ -411,6 +430,7 @@
       map.attributionControl.addAttribution(opts.note);
     }
     if (opts.narrow) narrow(map, opts.narrow);
+    if (opts.share) share(map);
     // focus moving by keyboard to a control at the edge must not scroll the map's box (the
     // panes would slide under the controls)
     var container = map.getContainer();
@@ -419,6 +439,83 @@
       container.scrollLeft = 0;
     });
   };
+
+  /* The view in the page's address, so that a copied link opens the same view:
+   * #map=ZOOM/LAT/LON&layers=a,b&sel=layer:id (the layers switched on, the feature whose popup
+   * is open). Read once the page's map code has run (the view fitted, the layer list made);
+   * parts that do not parse or name no layer of this map are ignored. Kept up to date with
+   * history.replaceState, so panning adds no history entries. The values only ever reach
+   * setView, addLayer/removeLayer and an id comparison, never the page. */
+  function readHash() {
+    var out = {};
+    String(window.location.hash || "").replace(/^#/, "").split("&").forEach(function (part) {
+      var i = part.indexOf("=");
+      if (i < 1) return;
+      try {
+        out[part.slice(0, i)] = decodeURIComponent(part.slice(i + 1));
+      } catch (e) { /* a broken escape: the part is ignored */ }
+    });
+    return out;
+  }
+
+  function share(map) {
+    var reg = registry(map);
+    var ready = false, timer = null;
+    function named(l) { return l.gazarSpec && l.gazarSpec.layer; }
+    function write() {
+      if (!ready) return;
+      var c = map.getCenter();
+      var parts = ["map=" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5)];
+      var on = reg.layers.filter(function (l) { return named(l) && map.hasLayer(l); });
+      parts.push("layers=" + on.map(function (l) { return encodeURIComponent(named(l)); }).join(","));
+      if (reg.selected) parts.push("sel=" + encodeURIComponent(reg.selected));
+      var hash = "#" + parts.join("&");
+      if (window.location.hash !== hash) window.history.replaceState(window.history.state, "", hash);
+    }
+    reg.writeHash = function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(write, 150);
+    };
+    function restore() {
+      var h = readHash();
+      var v = /^(\d{1,2})\/(-?\d{1,2}(?:\.\d+)?)\/(-?\d{1,3}(?:\.\d+)?)$/.exec(h.map || "");
+      if (v) {
+        var z = Number(v[1]), lat = Number(v[2]), lng = Number(v[3]);
+        if (z <= map.getMaxZoom() && Math.abs(lat) <= 85 && Math.abs(lng) <= 180) {
+          map.setView([lat, lng], Math.max(z, map.getMinZoom()), { animate: false });
+        }
+      }
+      if (typeof h.layers === "string") {
+        var names = reg.layers.map(named);
+        var wanted = h.layers.split(",").filter(function (n) { return names.indexOf(n) >= 0; });
+        // a list naming no layer of this map (another page's, or garbage) is not a choice
+        if (h.layers && !wanted.length) wanted = null;
+        if (wanted) reg.layers.forEach(function (l) {
+          if (!named(l)) return;
+          var on = wanted.indexOf(named(l)) >= 0;
+          if (on && !map.hasLayer(l)) map.addLayer(l);
+          if (!on && map.hasLayer(l)) map.removeLayer(l);
+        });
+      }
+      var sel = /^([a-z_]+):(.+)$/.exec(h.sel || "");
+      if (sel) {
+        reg.layers.forEach(function (l) {
+          if (named(l) !== sel[1] || !map.hasLayer(l)) return;
+          reg.selected = sel[1] + ":" + sel[2];
+          openById(map, l, sel[2], true);
+          // a layer loaded by bbox opens it when its features arrive
+          if (l.gazarSpec.remote) {
+            l._gazarOpen = sel[2];
+            l._gazarKeepView = true;
+          }
+        });
+      }
+      ready = true;
+      write();
+    }
+    map.on("moveend overlayadd overlayremove", reg.writeHash);
+    window.setTimeout(restore, 0);
+  }
 
   /* A phone: the layer list hides behind a labelled button, the legend starts folded, the
    * title (the page's heading already says it) is left out, so that the map's middle, where

@@ -1,0 +1,127 @@
+"""A map's view travels in its address: a copied link opens the same centre, zoom, layers and
+open feature, at desktop and phone widths, in both languages (Debian's chromium)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from tests.conftest import CHROMIUM  # noqa: E402
+from tests.test_browser import Server, demo_db, server  # noqa: E402,F401 - shared fixtures
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
+)
+
+PAGE = "/map/land-conclusion/LC-MN4322-001"
+PARCEL = "CP-MN4322-00002"
+
+VIEW = """() => {
+  const map = gazar.maps[0];
+  const c = map.getCenter();
+  const on = map._gazar.layers.filter(l => map.hasLayer(l)).map(l => l.gazarSpec.layer);
+  const popup = document.querySelector('.leaflet-popup-content');
+  return {zoom: map.getZoom(), lat: c.lat, lng: c.lng, on: on.sort(),
+          popup: popup ? popup.innerText : null};
+}"""
+
+
+@pytest.fixture
+def open_page(browser: Any, server: Server) -> Iterator[Any]:
+    contexts: list[Any] = []
+
+    def go(url: str, width: int) -> tuple[Any, list[str], list[str]]:
+        ctx = browser.new_context(viewport={"width": width, "height": 800})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        errors: list[str] = []
+        outside: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith(server.url) else outside.append(r.url),
+        )
+        page.goto(url, wait_until="networkidle")
+        page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
+        return page, errors, outside
+
+    yield go
+    for ctx in contexts:
+        ctx.close()
+
+
+def _click_parcel(page: Any) -> None:
+    point = page.evaluate(
+        """(id) => {
+          const map = gazar.maps[0];
+          let target = null;
+          map._gazar.layers.forEach(l => l.eachLayer(p => {
+            if (p.feature && p.feature.properties.id === id) target = p;
+          }));
+          const c = map.latLngToContainerPoint(target.getBounds().getCenter());
+          const box = map.getContainer().getBoundingClientRect();
+          return {x: box.left + c.x, y: box.top + c.y};
+        }""",
+        PARCEL,
+    )
+    page.mouse.click(point["x"], point["y"])
+    page.locator(".leaflet-popup-content").wait_for()
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1280, "mn"), (390, "en")])
+def test_a_copied_link_opens_the_same_view(
+    server: Server, open_page: Any, width: int, lang: str
+) -> None:
+    page, errors, outside = open_page(f"{server.url}{PAGE}?lang={lang}", width)
+    page.wait_for_function("() => location.hash.indexOf('map=') === 1")
+    # the user zooms in on the parcel, switches the licences off and opens the parcel's popup
+    page.evaluate(
+        """(id) => {
+          const map = gazar.maps[0];
+          map._gazar.layers.forEach(l => l.eachLayer(p => {
+            if (p.feature && p.feature.properties.id === id) map.setView(p.getBounds().getCenter(), 15, {animate: false});
+          }));
+          map._gazar.layers.filter(l => l.gazarSpec.layer === 'licences')
+             .forEach(l => map.removeLayer(l));
+        }""",
+        PARCEL,
+    )
+    _click_parcel(page)
+    page.wait_for_function(
+        f"() => location.hash.indexOf('sel=contract_parcels%3A{PARCEL}') > 0"
+    )
+    before = page.evaluate(VIEW)
+    assert before["zoom"] == 15 and "licences" not in before["on"]
+    assert "contract_parcels" in before["on"] and PARCEL in before["popup"]
+    link = page.url
+    assert "#map=15/" in link and "layers=" in link
+
+    again, errors2, outside2 = open_page(link, width)
+    again.locator(".leaflet-popup-content").wait_for()
+    after = again.evaluate(VIEW)
+    assert after["zoom"] == before["zoom"]
+    assert after["lat"] == pytest.approx(before["lat"], abs=1e-4)
+    assert after["lng"] == pytest.approx(before["lng"], abs=1e-4)
+    assert after["on"] == before["on"]
+    assert PARCEL in after["popup"]
+    assert errors == errors2 == [] and outside == outside2 == []
+
+
+def test_a_broken_or_hostile_address_is_ignored(server: Server, open_page: Any) -> None:
+    plain, _, _ = open_page(f"{server.url}{PAGE}?lang=en", 1280)
+    default = plain.evaluate(VIEW)
+    hostile = (
+        "#map=99/999/abc&layers=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E"
+        "&sel=contract_parcels:%3Cscript%3E&junk=%E0%A4%A"
+    )
+    page, errors, outside = open_page(f"{server.url}{PAGE}?lang=en{hostile}", 1280)
+    got = page.evaluate(VIEW)
+    assert (got["zoom"], got["popup"]) == (default["zoom"], None)  # the fitted view, no popup
+    assert got["on"] == default["on"]  # the list named no layer of this map: not a choice
+    assert page.locator("img[src=x]").count() == 0
+    assert errors == [] and outside == []
