@@ -3,7 +3,9 @@ open feature, at desktop and phone widths, in both languages (Debian's chromium)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from tests.conftest import CHROMIUM  # noqa: E402
-from tests.test_browser import Server, demo_db, server  # noqa: E402,F401 - shared fixtures
+from tests.workbench import serve  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
@@ -28,6 +30,26 @@ VIEW = """() => {
   return {zoom: map.getZoom(), lat: c.lat, lng: c.lng, on: on.sort(),
           popup: popup ? popup.innerText : null};
 }"""
+
+
+@dataclass
+class Server:
+    url: str
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The small demo, served."""
+    from layers.demo import build_demo
+    from layers.schema import LAYER_ORDER
+    from layers.store import open_store
+
+    path = tmp_path_factory.mktemp("share") / "demo.gpkg"
+    layers = build_demo(seed=7, scale=1, today=dt.date.today())
+    with open_store(path) as store:
+        store.write({name: layers[name] for name in LAYER_ORDER})
+    with serve(path) as (url, _app):
+        yield Server(url)
 
 
 @pytest.fixture
@@ -92,9 +114,7 @@ def test_a_copied_link_opens_the_same_view(
         PARCEL,
     )
     _click_parcel(page)
-    page.wait_for_function(
-        f"() => location.hash.indexOf('sel=contract_parcels%3A{PARCEL}') > 0"
-    )
+    page.wait_for_function(f"() => location.hash.indexOf('sel=contract_parcels%3A{PARCEL}') > 0")
     before = page.evaluate(VIEW)
     assert before["zoom"] == 15 and "licences" not in before["on"]
     assert "contract_parcels" in before["on"] and PARCEL in before["popup"]
