@@ -115,6 +115,13 @@ def test_a_copied_link_opens_the_same_view(
     )
     _click_parcel(page)
     page.wait_for_function(f"() => location.hash.indexOf('sel=contract_parcels%3A{PARCEL}') > 0")
+    # the popup may pan the map into view: wait until the address holds where it came to rest
+    page.wait_for_function(
+        """() => {
+          const map = gazar.maps[0], c = map.getCenter();
+          return location.hash.indexOf(c.lat.toFixed(5) + '/' + c.lng.toFixed(5)) > 0;
+        }"""
+    )
     before = page.evaluate(VIEW)
     assert before["zoom"] == 15 and "licences" not in before["on"]
     assert "contract_parcels" in before["on"] and PARCEL in before["popup"]
@@ -144,4 +151,26 @@ def test_a_broken_or_hostile_address_is_ignored(server: Server, open_page: Any) 
     assert (got["zoom"], got["popup"]) == (default["zoom"], None)  # the fitted view, no popup
     assert got["on"] == default["on"]  # the list named no layer of this map: not a choice
     assert page.locator("img[src=x]").count() == 0
+    assert errors == [] and outside == []
+
+
+@pytest.mark.parametrize(("width", "lang", "name"), [(1280, "mn", "Мандал"), (390, "en", "Mandal")])
+def test_a_popup_names_the_soum_and_links_to_its_map(
+    server: Server, open_page: Any, width: int, lang: str, name: str
+) -> None:
+    page, errors, outside = open_page(f"{server.url}{PAGE}?lang={lang}", width)
+    # open the Land Conclusion's popup as a click on its edge would (parcels cover its middle)
+    page.evaluate(
+        """() => gazar.maps[0]._gazar.layers.forEach(l => l.eachLayer(p => {
+             if (l.gazarSpec.layer === 'land_conclusions') p.openPopup();
+           }))"""
+    )
+    link = page.locator(".leaflet-popup-content a", has_text=name)
+    link.wait_for()
+    assert link.inner_text() == f"{name} (MN4322)"
+    suffix = "?lang=en" if lang == "en" else ""
+    assert link.get_attribute("href") == f"/map/soum/MN4322{suffix}"
+    link.click()
+    page.wait_for_url(f"**/map/soum/MN4322{suffix}*")
+    page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
     assert errors == [] and outside == []

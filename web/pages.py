@@ -170,7 +170,9 @@ def _map_parts(
     remote: maps.RemoteLoading | None,
 ) -> dict[str, Any]:
     frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
-    extra = {"remote": remote} if remote is not None else {}
+    extra: dict[str, Any] = {"place_links": True}
+    if remote is not None:
+        extra["remote"] = remote
     m = build(
         frames,
         *args,

@@ -180,6 +180,8 @@ def build_map(
     draw_field: str | None = None,
     hidden: Collection[str] = (),
     recovery: gpd.GeoDataFrame | None = None,
+    names: Mapping[str, gpd.GeoDataFrame] | None = None,
+    place_links: bool = False,
 ) -> folium.Map:
     """A map of the store's layers with the analysis results on top.
 
@@ -217,6 +219,11 @@ def build_map(
         ``before_valid_share``, ``after_valid_share``): a layer coloured by ``status``.
         Loaded by bounding box from ``remote.recovery_url`` when larger than
         ``remote.inline_limit`` (as the store's large layers), else inlined.
+    names : mapping of str to GeoDataFrame, optional
+        Where popups take soum and aimag names from (``soums``, ``aimags``; default ``layers``):
+        a ``soum_code`` or ``aimag_code`` shows as "name (code)".
+    place_links : bool
+        A soum's name links to its map page ``/map/soum/{code}`` (served pages only).
 
     Returns
     -------
@@ -340,6 +347,7 @@ def build_map(
         # narrow screens (a phone): the layer list behind a button, the legend folded
         "narrow": {"layers": text("map_layers_button", lang), "maxWidth": 640},
     }
+    options["places"] = _places(names or layers, lang, links=place_links)
     if draw_field:
         options["draw"] = {"field": draw_field}
     else:  # the view (centre, zoom, layers, open feature) in the address, for links
@@ -347,6 +355,28 @@ def build_map(
     GazarSetup(options).add_to(m)
     m.fit_bounds([[box[1], box[0]], [box[3], box[2]]], padding=(12, 12))
     return m
+
+
+def _places(
+    layers: Mapping[str, gpd.GeoDataFrame], lang: Lang, *, links: bool
+) -> dict[str, dict[str, Any]]:
+    """The soum and aimag names popups show for ``soum_code``/``aimag_code`` (in ``lang``, the
+    other language when it is missing); on a served page a soum also links to its map page."""
+    out: dict[str, dict[str, Any]] = {}
+    for field, name in (("soum_code", "soums"), ("aimag_code", "aimags")):
+        frame = layers.get(name)
+        if frame is None or len(frame) == 0:
+            continue
+        first, second = ("name_mn", "name_en") if lang == "mn" else ("name_en", "name_mn")
+        names = frame[first].where(frame[first].notna() & (frame[first] != ""), frame[second])
+        keep = names.notna().to_numpy()
+        entry: dict[str, Any] = {
+            "names": dict(zip(frame["id"].astype(str)[keep], names[keep].astype(str), strict=True))
+        }
+        if links and field == "soum_code":
+            entry["href"] = "/map/soum/{code}" + ("?lang=en" if lang == "en" else "")
+        out[field] = entry
+    return out
 
 
 def page_html(m: folium.Map, *, title: str, lang: Lang) -> str:

@@ -75,6 +75,7 @@ def soum_map(
     remote: RemoteLoading | None = None,
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
+    place_links: bool = False,
 ) -> folium.Map:
     """One soum: its outline and every feature touching it.
 
@@ -89,6 +90,8 @@ def soum_map(
     name = _name(soum, lang)
     return build_map(
         part,
+        names=layers,
+        place_links=place_links,
         lang=lang,
         title=f"{text('title_soum', lang)}: {name} ({code})",
         findings=_with_findings(part, findings),
@@ -109,6 +112,7 @@ def land_conclusion_map(
     available: gpd.GeoDataFrame | None = None,
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
+    place_links: bool = False,
 ) -> folium.Map:
     """One Land Conclusion with its parcels and zones and everything it touches.
 
@@ -140,6 +144,8 @@ def land_conclusion_map(
         recovery = recovery[recovery["id"].astype(str).isin(shown["id"].astype(str))]
     return build_map(
         part,
+        names=layers,
+        place_links=place_links,
         lang=lang,
         title=f"{text('title_land_conclusion', lang)}: {land_conclusion_id} {name or ''}".strip(),
         findings=_with_findings(part, findings),
@@ -159,10 +165,13 @@ def overview_map(
     remote: RemoteLoading | None = None,
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
+    place_links: bool = False,
 ) -> folium.Map:
     """Every soum and every feature of the store."""
     return build_map(
         layers,
+        names=layers,
+        place_links=place_links,
         lang=lang,
         title=text("title_overview", lang),
         findings=findings,

@@ -45,6 +45,23 @@
     return v;
   }
 
+  /* A soum or aimag code as its name (and code), a soum linked to its map page when served. */
+  function place(spec, field, props, value, cell) {
+    var known = spec.places && spec.places[field.key];
+    var code = props[field.key];
+    if (!known || isEmpty(code) || known.names[code] === undefined) {
+      cell.textContent = value;
+      return;
+    }
+    var text = known.names[code] + " (" + code + ")";
+    if (known.href) {
+      var a = el("a", null, text, cell);
+      a.href = known.href.replace("{code}", encodeURIComponent(code));
+    } else {
+      cell.textContent = text;
+    }
+  }
+
   function popupContent(spec, props) {
     var box = el("div", "gazar-popup");
     var head = isEmpty(props.id) ? spec.title : spec.title + " " + props.id;
@@ -55,7 +72,7 @@
       if (value === null) return;
       var row = el("tr", null, null, table);
       el("th", null, field.label, row);
-      el("td", null, value, row);
+      place(spec, field, props, value, el("td", null, null, row));
     });
     if (spec.rulesLabel) {
       var broken = (spec.rules && spec.rules[props.id]) || props.rules || [];
@@ -411,6 +428,7 @@
   gazar.setup = function (map, opts) {
     var reg = registry(map);
     reg.strings = opts.strings || {};
+    reg.layers.forEach(function (l) { l.gazarSpec.places = opts.places || {}; });
     if (opts.drawLocal && L.drawLocal) merge(L.drawLocal, opts.drawLocal);
     L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
     if (opts.title) {
