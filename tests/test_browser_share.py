@@ -174,3 +174,71 @@ def test_a_popup_names_the_soum_and_links_to_its_map(
     page.wait_for_url(f"**/map/soum/MN4322{suffix}*")
     page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
     assert errors == [] and outside == []
+
+
+@pytest.mark.parametrize(
+    ("width", "lang", "paper", "turn", "words"),
+    [(1280, "en", "A3", "landscape", ("Legend", "Printed on")),
+     (390, "mn", "A4", "portrait", ("Тайлбар", "Хэвлэсэн огноо"))],
+)  # fmt: skip
+def test_the_print_view_holds_title_date_legend_scale_and_north(
+    server: Server,
+    open_page: Any,
+    width: int,
+    lang: str,
+    paper: str,
+    turn: str,
+    words: tuple[str, str],
+) -> None:
+    page, errors, outside = open_page(f"{server.url}{PAGE}?lang={lang}", width)
+    # the browser's own dialog is not under test: note that it was asked for instead
+    page.evaluate("() => { window.print = () => { window.__printed = true; }; }")
+    page.locator(".gazar-print summary").click()
+    page.locator(".gazar-print select[name=paper]").select_option(paper)
+    page.locator(".gazar-print select[name=orientation]").select_option(turn)
+    page.locator(".gazar-print button").click()
+    page.wait_for_function("() => window.__printed === true")
+    assert f"size: {paper} {turn}" in page.locator("#gazar-page-size").text_content()
+    page.emulate_media(media="print")
+    head = page.locator(".gazar-print-head")
+    assert head.is_visible() and words[1] in head.inner_text()
+    box = page.evaluate(
+        """() => {
+          const r = e => { const b = e.getBoundingClientRect();
+                           return [b.left, b.top, b.right, b.bottom, b.width, b.height]; };
+          const map = gazar.maps[0].getContainer();
+          return {map: r(map), legend: r(map.querySelector('.gazar-legend')),
+                  scale: r(map.querySelector('.leaflet-control-scale')),
+                  north: r(map.querySelector('.gazar-north')),
+                  open: map.querySelector('.gazar-legend').open,
+                  cut: map.querySelector('.gazar-legend').scrollHeight
+                       - map.querySelector('.gazar-legend').clientHeight};
+        }"""
+    )
+    mm = 96 / 25.4
+    long_side, short_side = {"A4": (297, 210), "A3": (420, 297)}[paper]
+    expected_w = (long_side if turn == "landscape" else short_side) - 20
+    assert box["map"][4] == pytest.approx(expected_w * mm, abs=2)
+    assert box["open"] is True and box["cut"] <= 1  # the whole legend, not a scrolled part
+    m = box["map"]
+    for part in ("legend", "scale", "north"):
+        left, top, right, bottom, w, h = box[part]
+        assert w > 0 and h > 0, part  # drawn
+        assert left >= m[0] and top >= m[1] and right <= m[2] and bottom <= m[3], part
+    assert words[0] in page.locator(".gazar-legend").inner_text()
+    assert not page.locator(".gazar-print").is_visible()  # the controls stay off the paper
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    import re
+
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # all of it on one sheet
+    sheet = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert sheet is not None
+    points = sorted((float(sheet.group(1)), float(sheet.group(2))), reverse=turn == "landscape")
+    assert points == pytest.approx(
+        [x * 72 / 25.4 for x in (short_side, long_side)][:: 1 if turn == "portrait" else -1], abs=1
+    )
+    # after printing, the page is as it was
+    page.emulate_media(media="screen")
+    page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    assert not page.evaluate("() => document.documentElement.classList.contains('gazar-printing')")
+    assert errors == [] and outside == []

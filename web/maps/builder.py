@@ -346,6 +346,14 @@ def build_map(
         "note": html.escape(text("offline_note", lang)),
         # narrow screens (a phone): the layer list behind a button, the legend folded
         "narrow": {"layers": text("map_layers_button", lang), "maxWidth": 640},
+        "print": {
+            "title": title or text("print_map", lang),
+            **{
+                k: text(f"print_{k}", lang)
+                for k in ("map", "paper", "orientation", "portrait", "landscape", "go", "date")
+            },
+            "north": text("north", lang),
+        },
     }
     options["places"] = _places(names or layers, lang, links=place_links)
     if draw_field:

@@ -449,6 +449,7 @@
     }
     if (opts.narrow) narrow(map, opts.narrow);
     if (opts.share) share(map);
+    if (opts.print) printView(map, opts.print);
     // focus moving by keyboard to a control at the edge must not scroll the map's box (the
     // panes would slide under the controls)
     var container = map.getContainer();
@@ -533,6 +534,98 @@
     }
     map.on("moveend overlayadd overlayremove", reg.writeHash);
     window.setTimeout(restore, 0);
+  }
+
+  /* The print view: paper (A4/A3) and orientation chosen, the map is sized to the page's
+   * printable area (10 mm margins, a heading of title and date above), the legend opened
+   * beside a north arrow and the scale bar, the other controls hidden (gazar.css, @media
+   * print), then the browser's print dialog; everything is put back after printing. */
+  var PAPER = { A4: [210, 297], A3: [297, 420] };
+
+  gazar.printLayout = function (map, paper, orientation, s) {
+    var size = PAPER[paper] || PAPER.A4;
+    var wide = orientation === "landscape";
+    var w = (wide ? size[1] : size[0]) - 20, h = (wide ? size[0] : size[1]) - 20;
+    var box = map.getContainer(), centre = map.getCenter(), zoom = map.getZoom();
+    var style = document.getElementById("gazar-page-size");
+    if (!style) {
+      // the page's Content Security Policy admits a style element with the page's nonce
+      style = document.createElement("style");
+      var signed = document.querySelector("script[nonce], style[nonce]");
+      if (signed && signed.nonce) style.setAttribute("nonce", signed.nonce);
+      style.id = "gazar-page-size";
+      document.head.appendChild(style);
+    }
+    style.textContent = "@page { size: " + paper + " " + orientation + "; margin: 10mm; }";
+    var head = document.querySelector(".gazar-print-head");
+    if (!head) {
+      head = el("div", "gazar-print-head");
+      box.parentNode.insertBefore(head, box);
+    }
+    head.textContent = "";
+    el("div", "gazar-print-title", s.title, head);
+    var now = new Date();
+    var day = now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-" +
+      String(now.getDate()).padStart(2, "0");
+    el("div", "gazar-print-date", s.date + ": " + day, head);
+    var saved = { width: box.style.width, height: box.style.height };
+    box.style.width = w + "mm";
+    box.style.height = (h - 30) + "mm";  // 30 mm for the heading (two lines of title)
+    document.documentElement.classList.add("gazar-printing");
+    var legendBox = box.querySelector(".gazar-legend");
+    var legendOpen = legendBox ? legendBox.open : null;
+    if (legendBox) legendBox.open = true;
+    map.invalidateSize({ animate: false });
+    map.setView(centre, zoom, { animate: false });
+    return function restore() {
+      box.style.width = saved.width;
+      box.style.height = saved.height;
+      document.documentElement.classList.remove("gazar-printing");
+      if (legendBox) legendBox.open = legendOpen;
+      map.invalidateSize({ animate: false });
+      map.setView(centre, zoom, { animate: false });
+    };
+  };
+
+  function printView(map, s) {
+    control("bottomleft", function () {
+      var arrow = el("div", "gazar-north leaflet-bar");
+      arrow.setAttribute("aria-hidden", "true");
+      el("span", "gazar-north-arrow", "\u25B2", arrow);
+      el("span", null, s.north, arrow);
+      return arrow;
+    }).addTo(map);
+    control("topleft", function () {
+      var box = L.DomUtil.create("details", "gazar-print leaflet-bar");
+      el("summary", null, s.map, box);
+      var form = el("div", "gazar-print-form", null, box);
+      function choice(label, name, values) {
+        var lab = el("label", null, label, form);
+        var select = el("select", null, null, lab);
+        select.name = name;
+        values.forEach(function (v) {
+          var o = el("option", null, v[1], select);
+          o.value = v[0];
+        });
+        return select;
+      }
+      var paper = choice(s.paper, "paper", [["A4", "A4"], ["A3", "A3"]]);
+      var turn = choice(s.orientation, "orientation",
+        [["landscape", s.landscape], ["portrait", s.portrait]]);
+      var go = el("button", null, s.go, form);
+      go.type = "button";
+      go.addEventListener("click", function () {
+        box.open = false;
+        var restore = gazar.printLayout(map, paper.value, turn.value, s);
+        window.addEventListener("afterprint", function once() {
+          window.removeEventListener("afterprint", once);
+          restore();
+        });
+        window.setTimeout(function () { window.print(); }, 300);  // tiles of the new size
+      });
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    }).addTo(map);
   }
 
   /* A phone: the layer list hides behind a labelled button, the legend starts folded, the
