@@ -242,3 +242,80 @@ def test_the_print_view_holds_title_date_legend_scale_and_north(
     page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
     assert not page.evaluate("() => document.documentElement.classList.contains('gazar-printing')")
     assert errors == [] and outside == []
+
+
+@pytest.fixture(scope="module")
+def queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The demo with its allocation record (pending applications in Mandal), served."""
+    from api.services.allocation_checks import today_of
+    from api.services.demo_allocation import demo_allocation, demo_clock, demo_users
+    from geo.settings import AnalysisSettings
+    from layers.ledger import open_ledger
+    from tests.workbench import build_store
+
+    settings = AnalysisSettings()
+    today = today_of(dt.datetime.now(dt.UTC), settings)
+    db = build_store(tmp_path_factory.mktemp("queue"), today=today)
+    clock = demo_clock()
+    with open_ledger(str(db), clock=clock) as ledger:
+        demo_users(ledger)
+        record = demo_allocation(ledger, clock, today=today, settings=settings)
+    assert record is not None
+    with serve(db) as (url, _app):
+        yield Server(url)
+
+
+@pytest.mark.parametrize(("width", "lang", "title", "place"), [
+    (1280, "en", "Pending applications", "Position now"),
+    (390, "mn", "Хүлээгдэж буй өргөдөл", "Одоогийн байр"),
+])  # fmt: skip
+def test_pending_applications_are_a_layer_with_numbers_and_queue_places(
+    queue_server: Server,
+    browser: Any,
+    width: int,
+    lang: str,
+    title: str,
+    place: str,
+) -> None:
+    import json
+    import urllib.request
+
+    server = queue_server
+    with urllib.request.urlopen(f"{server.url}/register.json") as r:
+        queue = {q["id"]: q for q in json.load(r)["queue"] if q["status"] == "pending"}
+    assert queue  # the demo has pending applications
+    ctx = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.url}/map/soum/MN4322?lang={lang}", wait_until="networkidle")
+        page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
+        shown = page.evaluate(
+            """() => { const out = {};
+               gazar.maps[0]._gazar.layers.filter(l => l.gazarSpec.layer === 'applications')
+                 .forEach(l => l.eachLayer(p => { out[p.feature.properties.id] = p.feature.properties; }));
+               return out; }"""
+        )
+        mine = {k: q for k, q in queue.items() if q["soum_code"] == "MN4322"}
+        assert set(shown) == set(mine)
+        for number, props in shown.items():
+            assert props["position"] == mine[number]["position"]  # the register's queue place
+            assert "applicant" not in props and "notes" not in props  # public fields only
+        assert title in (page.locator(".gazar-legend").text_content() or "")  # folded on a phone
+        number = sorted(shown)[0]
+        page.evaluate(
+            """(id) => gazar.maps[0]._gazar.layers.forEach(l => l.eachLayer(p => {
+                 if (l.gazarSpec.layer === 'applications' && p.feature.properties.id === id)
+                   p.openPopup();
+               }))""",
+            number,
+        )
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        text = popup.inner_text()
+        assert number in text and place in text and str(shown[number]["position"]) in text
+        assert errors == []
+    finally:
+        ctx.close()

@@ -170,7 +170,7 @@ def _map_parts(
     remote: maps.RemoteLoading | None,
 ) -> dict[str, Any]:
     frames, findings, free = services.frames(), services.findings(day), services.available_land(day)
-    extra: dict[str, Any] = {"place_links": True}
+    extra: dict[str, Any] = {"place_links": True, "applications": services.pending_applications()}
     if remote is not None:
         extra["remote"] = remote
     m = build(

@@ -185,4 +185,32 @@ class Services:
         registered rasters the recovery layer is measured on (changed by any write, Gazar's
         or an outside tool's: the store's revision tokens follow its change feed)."""
         minimum = float(self.settings.analysis.rehab_recovery_min)
-        return (self.layers.revisions(REGISTRY), self.rehab.recovery_key(min_recovery=minimum))
+        return (
+            self.layers.revisions(REGISTRY),
+            self.rehab.recovery_key(min_recovery=minimum),
+            self._applications_revision(),
+        )
+
+    def _applications_revision(self) -> str | None:
+        try:
+            return self.open_ledger().revision("applications")
+        except (LedgerUnavailable, StoreError):
+            return None
+
+    def pending_applications(self) -> gpd.GeoDataFrame | None:
+        """The pending applications as the public register shows them (number, holder, Land
+        Conclusion, soum, filed at, objections until, official hectares, place in its Land
+        Conclusion's queue); None without a ledger. No contact or account is included."""
+        try:
+            frame = self.open_ledger().applications(where={"status": "pending"})
+        except (LedgerUnavailable, StoreError):
+            return None
+        if len(frame) == 0:
+            return None
+        from api.services.register import application_rows
+
+        rows = application_rows(frame, self.settings.analysis)
+        public = ("id", "land_conclusion_id", "soum_code", "holder", "holder_type",
+                  "official_ha", "filed_at", "objection_until", "position")  # fmt: skip
+        table = pd.DataFrame([{k: r.get(k) for k in public} for r in rows])
+        return gpd.GeoDataFrame(table, geometry=frame.geometry.array, crs=frame.crs)

@@ -37,6 +37,7 @@ from web.maps.elements import (
     rules_index,
 )
 from web.maps.styles import (
+    APPLICATION_LOOK,
     AVAILABLE_LOOK,
     BASEMAP_ATTRIBUTION,
     BASEMAP_TILES,
@@ -182,6 +183,7 @@ def build_map(
     recovery: gpd.GeoDataFrame | None = None,
     names: Mapping[str, gpd.GeoDataFrame] | None = None,
     place_links: bool = False,
+    applications: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """A map of the store's layers with the analysis results on top.
 
@@ -224,6 +226,9 @@ def build_map(
         a ``soum_code`` or ``aimag_code`` shows as "name (code)".
     place_links : bool
         A soum's name links to its map page ``/map/soum/{code}`` (served pages only).
+    applications : GeoDataFrame, optional
+        Pending applications as the public register shows them (``id`` is the public number,
+        ``position`` the place in its Land Conclusion's queue): a dashed layer above the parcels.
 
     Returns
     -------
@@ -277,6 +282,7 @@ def build_map(
             _collection(derived, "available_land"),
         ),
         ("overlaps", _overlap_frame(findings, lang), OVERLAP_LOOK, None, derived),
+        ("applications", _non_empty(applications), APPLICATION_LOOK, None, None),
         ("proposal", proposal, PROPOSAL_LOOK, proposal_rules, None),
     )
     for name, frame, look, rules, far in extra:

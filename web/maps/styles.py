@@ -211,6 +211,17 @@ RECOVERY_LOOK: Final = Look(
     search=(),
     rules=False,
 )
+#: Pending applications (the public register's queue): dashed, above the parcels.
+APPLICATION_LOOK: Final = Look(
+    None,
+    None,
+    {"color": "#6a3d9a", "weight": 2, "dashArray": "6 4", "fillColor": "#cab2d6",
+     "fillOpacity": 0.35},
+    fields=_fields("holder", "holder_type:holder_type", "land_conclusion_id", "soum_code",
+                   "position", "filed_at", "objection_until", "official_ha"),
+    search=("id", "holder"),
+    rules=False,
+)  # fmt: skip
 PROPOSAL_LOOK: Final = Look(
     "verdict",
     "verdict",

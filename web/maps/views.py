@@ -76,6 +76,7 @@ def soum_map(
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
     place_links: bool = False,
+    applications: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """One soum: its outline and every feature touching it.
 
@@ -92,6 +93,7 @@ def soum_map(
         part,
         names=layers,
         place_links=place_links,
+        applications=_touching(applications, outline),
         lang=lang,
         title=f"{text('title_soum', lang)}: {name} ({code})",
         findings=_with_findings(part, findings),
@@ -113,6 +115,7 @@ def land_conclusion_map(
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
     place_links: bool = False,
+    applications: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """One Land Conclusion with its parcels and zones and everything it touches.
 
@@ -146,6 +149,7 @@ def land_conclusion_map(
         part,
         names=layers,
         place_links=place_links,
+        applications=_touching(applications, shape),
         lang=lang,
         title=f"{text('title_land_conclusion', lang)}: {land_conclusion_id} {name or ''}".strip(),
         findings=_with_findings(part, findings),
@@ -166,12 +170,14 @@ def overview_map(
     basemap: bool = True,
     recovery: gpd.GeoDataFrame | None = None,
     place_links: bool = False,
+    applications: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Every soum and every feature of the store."""
     return build_map(
         layers,
         names=layers,
         place_links=place_links,
+        applications=applications,
         lang=lang,
         title=text("title_overview", lang),
         findings=findings,
