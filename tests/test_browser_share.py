@@ -319,3 +319,48 @@ def test_pending_applications_are_a_layer_with_numbers_and_queue_places(
         assert errors == []
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize(("width", "lang", "words"), [
+    (1280, "mn", ("OGC API цуглуулгууд", "Дараагийн хуудас →", "Нийт объект: 100; харуулсан: 21–40")),
+    (390, "en", ("OGC API collections", "Next page →", "Features 21–40 of 100")),
+])  # fmt: skip
+def test_the_ogc_collections_are_browsable_pages(
+    server: Server, browser: Any, width: int, lang: str, words: tuple[str, str, str]
+) -> None:
+    import json
+    import urllib.request
+
+    ctx = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        outside: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request", lambda r: None if r.url.startswith(server.url) else outside.append(r.url)
+        )
+        page.goto(f"{server.url}/collections?lang={lang}", wait_until="networkidle")
+        assert words[0] in page.locator("h1").inner_text()
+        rows = page.locator("#ogc-collections table tr")
+        assert rows.count() == 1 + 9  # every store layer and the two derived collections
+        page.locator("#collection-contract_parcels a").click()
+        page.wait_for_url("**/collections/contract_parcels*")
+        assert "MultiPolygon" in page.locator("table.facts").inner_text()
+        page.locator("a.button").click()
+        page.wait_for_url("**/collections/contract_parcels/items*")
+        assert page.locator("#items-table tr").count() == 1 + 20
+        assert page.locator("svg.object-map path").count() == 20  # the small map of the page
+        page.get_by_text(words[1]).click()
+        page.wait_for_url("**offset=20**")
+        assert page.locator("#items-shown").inner_text() == words[2]
+        # no horizontal scrolling of the page itself on a phone (the table scrolls in its box)
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert errors == [] and outside == []
+    finally:
+        ctx.close()
+    # a program asking at the same address still gets JSON / GeoJSON
+    with urllib.request.urlopen(f"{server.url}/collections/contract_parcels/items?limit=1") as r:
+        assert r.headers["content-type"].startswith("application/geo+json")
+        assert json.load(r)["numberReturned"] == 1

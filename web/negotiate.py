@@ -1,8 +1,9 @@
 """One address per object for people and programs: content negotiation by ASGI middleware.
 
 ``/``, ``/applications/{number}``, ``/land_conclusions/{id}``, ``/contracts/{parcel_id}`` and
-``/draws/{id}`` are answered by the JSON API (the routes of ``api/routes``) unless the request
-prefers HTML: then :class:`Negotiate` rewrites a GET or HEAD to the page's internal path
+``/draws/{id}``, and the OGC API's ``/collections``, ``/collections/{id}`` and
+``/collections/{id}/items`` are answered by the JSON API (the routes of ``api/routes``) unless
+the request prefers HTML: then :class:`Negotiate` rewrites a GET or HEAD to the page's internal path
 (``/_pages/...``, served by :mod:`web.objects`), so neither the routes nor the pages import the
 other. A request prefers HTML when ``?f=html`` is given, or (without ``f``) when its ``Accept``
 header rates ``text/html`` above ``application/json`` (a browser's navigation); no ``Accept``,
@@ -27,6 +28,8 @@ PAGES_PREFIX: Final = "/_pages"
 
 #: an object address: a collection and one id (no further segment)
 _OBJECT: Final = re.compile(r"^/(applications|land_conclusions|contracts|draws)/([^/]+)$")
+#: the OGC API's collections, a collection and its items (their pages: :mod:`web.ogc_pages`)
+_COLLECTIONS: Final = re.compile(r"^/collections(/[^/]+(/items)?)?$")
 
 HTML: Final = "text/html"
 JSON_TYPES: Final = ("application/json", "application/geo+json", "application/problem+json")
@@ -85,7 +88,7 @@ def page_path(path: str) -> str | None:
     """
     if path == "/":
         return f"{PAGES_PREFIX}/home"
-    if _OBJECT.match(path):
+    if _OBJECT.match(path) or _COLLECTIONS.match(path):
         return PAGES_PREFIX + path
     return None
 
@@ -115,7 +118,9 @@ class Negotiate(HttpMiddleware):
         )
         html = prefers_html(accept, fs[-1] if fs else None)
         scope = dict(scope)
-        scope["query_string"] = urlencode(rest).encode("latin-1")
+        if html or not _COLLECTIONS.match(path):
+            scope["query_string"] = urlencode(rest).encode("latin-1")
+        # else: the OGC API's routes read ``f`` themselves (json, geojson; anything else is 400)
         if html:
             scope["path"] = target
             scope["raw_path"] = quote(target).encode("latin-1")

@@ -17,6 +17,7 @@ from web import (
     inbox,
     my,
     objects,
+    ogc_pages,
     pages,
     recovery_pages,
     verify_page,
@@ -26,6 +27,7 @@ ROUTERS: Final[list[APIRouter]] = [
     pages.router,
     recovery_pages.router,  # the recovery layer by bbox, for the map pages
     objects.router,
+    ogc_pages.router,  # the OGC API's collections for browsers (/collections, negotiated)
     documents.router,  # the printed decisions (/applications/{n}/decision.pdf)
     apidocs.router,
     account.router,
