@@ -1,0 +1,79 @@
+"""Run by tests/test_qgis.py under Debian's python3 with python3-qgis (not the project's venv):
+opens Gazar's data in headless QGIS and prints what QGIS sees as JSON on stdout.
+
+    python3 tests/qgis_probe.py '{"gpkg": PATH, "layers": [...], "url": URL, "bbox": [...],
+                                  "edit": {"layer": L, "id": ID, "field": F, "good": V, "bad": W}}'
+"""
+
+import json
+import os
+import sys
+
+from qgis.core import (  # type: ignore[import-not-found]
+    QgsApplication,
+    QgsFeatureRequest,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+
+
+def _layer(layer: QgsVectorLayer) -> dict:
+    renderer = layer.renderer()
+    cats = None
+    if renderer is not None and hasattr(renderer, "categories"):
+        cats = [[c.value(), c.label()] for c in renderer.categories()]
+    return {
+        "valid": layer.isValid(),
+        "count": layer.featureCount(),
+        "fields": [f.name() for f in layer.fields()],
+        "wkb": int(layer.wkbType()),
+        "renderer": renderer.type() if renderer is not None else None,
+        "categories": cats,
+    }
+
+
+def _edit(path: str, spec: dict) -> dict:
+    layer = QgsVectorLayer(f"{path}|layername={spec['layer']}", spec["layer"], "ogr")
+    index = layer.fields().indexOf(spec["field"])
+    request = QgsFeatureRequest().setFilterExpression(f"\"id\" = '{spec['id']}'")
+    fid = next(layer.getFeatures(request)).id()
+    out = {}
+    for key in ("good", "bad"):
+        layer.startEditing()
+        layer.changeAttributeValue(fid, index, spec[key])
+        committed = layer.commitChanges()
+        out[key] = {"committed": committed, "errors": list(layer.commitErrors())}
+        if not committed:
+            layer.rollBack()
+    return out
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    app = QgsApplication([], False)
+    app.initQgis()
+    out: dict = {"gpkg": {}, "oapif": {}}
+    for name in config["layers"]:
+        uri = f"{config['gpkg']}|layername={name}"
+        out["gpkg"][name] = _layer(QgsVectorLayer(uri, name, "ogr"))
+    if config.get("url"):
+        for name in config["oapif"]:
+            uri = f"url='{config['url']}' typename='{name}'"
+            layer = QgsVectorLayer(uri, name, "OAPIF")
+            seen = _layer(layer)
+            seen["iterated"] = sum(1 for _ in layer.getFeatures())
+            box = QgsRectangle(*config["bbox"])
+            seen["in_bbox"] = sorted(
+                str(f["id"]) for f in layer.getFeatures(QgsFeatureRequest().setFilterRect(box))
+            )
+            out["oapif"][name] = seen
+    if config.get("edit"):
+        out["edit"] = _edit(config["gpkg"], config["edit"])
+    print(json.dumps(out), flush=True)
+    # QGIS 3.22 can crash tearing down providers in a script (exitQgis with layers alive):
+    # what was seen is printed, so leave without the teardown
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
