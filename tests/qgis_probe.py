@@ -12,6 +12,7 @@ import sys
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
     QgsFeatureRequest,
+    QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
 )
@@ -67,6 +68,15 @@ def main() -> None:
                 str(f["id"]) for f in layer.getFeatures(QgsFeatureRequest().setFilterRect(box))
             )
             out["oapif"][name] = seen
+    if config.get("raster"):
+        raster = QgsRasterLayer(config["raster"], "available")
+        provider = raster.dataProvider()
+        out["raster"] = {
+            "valid": raster.isValid(),
+            "crs": raster.crs().authid(),
+            "nodata": provider.sourceNoDataValue(1) if provider.sourceHasNoDataValue(1) else None,
+            "size": [raster.width(), raster.height()],
+        }
     if config.get("edit"):
         out["edit"] = _edit(config["gpkg"], config["edit"])
     print(json.dumps(out), flush=True)

@@ -3,7 +3,7 @@ the GeoPackage's layers open valid with the store's counts, fields and MultiPoly
 draw with their default style from ``layer_styles``; the OGC API collections open through
 QGIS's OAPIF provider with the server's counts and bbox answers; an edit committed from QGIS
 reaches the store, and an edit breaking the schema is refused with the store's message and
-nothing written."""
+nothing written; the availability raster opens with its CRS and nodata."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rasterio
+from typer.testing import CliRunner
 
+from api.cli import app
 from layers.qgis_styles import categories
 from layers.schema import REGISTRY
 from layers.store import Store, open_store
+from tests.conftest import DEMO_DAY
 from tests.workbench import serve
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -75,6 +79,15 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     # the server reads one file, QGIS edits another (a backup: the store's WAL included)
     with sqlite3.connect(store_path) as src, sqlite3.connect(gpkg) as dst:
         src.backup(dst)
+    raster = tmp_path / "available.tif"
+    made = CliRunner().invoke(
+        app, ["export-raster", "available", "--out", str(raster), "--db", str(store_path),
+              "--today", DEMO_DAY.isoformat(), "--soum", "MN4322"],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    with rasterio.open(raster) as src:
+        expected_raster = {"crs": f"EPSG:{src.crs.to_epsg()}", "nodata": src.nodata,
+                           "size": [src.width, src.height]}  # fmt: skip
     with serve(store_path) as (url, _app):
         import urllib.request
 
@@ -89,6 +102,7 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
                 "url": url,
                 "oapif": ["contract_parcels", "land_conclusions"],
                 "bbox": box,
+                "raster": str(raster),
                 "edit": {"layer": "contract_parcels", "id": target, "field": "status",
                          "good": "expired", "bad": "no-such-status"},
             },
@@ -111,6 +125,10 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
         assert api["wkb"] == 6, name  # typed as the API declares: MultiPolygon
     assert seen["oapif"]["contract_parcels"]["in_bbox"] == served_in_box
     assert served_in_box  # the box holds parcels
+    # the availability raster: its CRS (the area's UTM zone) and nodata, as Gazar wrote them
+    assert seen["raster"]["valid"]
+    assert {k: seen["raster"][k] for k in expected_raster} == expected_raster
+    assert expected_raster["nodata"] == 255
     edit = seen["edit"]
     assert edit["good"]["committed"], edit["good"]["errors"]
     assert not edit["bad"]["committed"]
