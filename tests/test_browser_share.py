@@ -170,8 +170,16 @@ def test_a_popup_names_the_soum_and_links_to_its_map(
     assert link.inner_text() == f"{name} (MN4322)"
     suffix = "?lang=en" if lang == "en" else ""
     assert link.get_attribute("href") == f"/map/soum/MN4322{suffix}"
-    link.click()
-    page.wait_for_url(f"**/map/soum/MN4322{suffix}*")
+    # the popup pans the map into view: click once the map has come to rest (the address
+    # holds the centre it rests at), else the click can land where the link was a moment ago
+    page.wait_for_function(
+        """() => {
+          const map = gazar.maps[0], c = map.getCenter();
+          return location.hash.indexOf(c.lat.toFixed(5) + '/' + c.lng.toFixed(5)) > 0;
+        }"""
+    )
+    with page.expect_navigation(url=f"**/map/soum/MN4322{suffix}*", timeout=60_000):
+        link.click()
     page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
     assert errors == [] and outside == []
 
