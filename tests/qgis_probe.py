@@ -12,6 +12,7 @@ import sys
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
     QgsFeatureRequest,
+    QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
@@ -49,6 +50,21 @@ def _edit(path: str, spec: dict) -> dict:
     return out
 
 
+def _project(path: str) -> dict:
+    project = QgsProject.instance()
+    project.clear()
+    read = project.read(path)
+    root = project.layerTreeRoot()
+    layers = {}
+    for layer in project.mapLayers().values():
+        seen = _layer(layer)
+        seen["provider"] = layer.providerType()
+        seen["crs"] = layer.crs().authid()
+        layers[layer.id()] = seen
+    groups = [[g.name(), [n.layerId() for n in g.findLayers()]] for g in root.findGroups()]
+    return {"read": read, "title": project.title(), "layers": layers, "groups": groups}
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     app = QgsApplication([], False)
@@ -77,6 +93,7 @@ def main() -> None:
             "nodata": provider.sourceNoDataValue(1) if provider.sourceHasNoDataValue(1) else None,
             "size": [raster.width(), raster.height()],
         }
+    out["projects"] = {path: _project(path) for path in config.get("projects", [])}
     if config.get("edit"):
         out["edit"] = _edit(config["gpkg"], config["edit"])
     print(json.dumps(out), flush=True)
