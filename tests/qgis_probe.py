@@ -2,6 +2,7 @@
 opens Gazar's data in headless QGIS and prints what QGIS sees as JSON on stdout.
 
     python3 tests/qgis_probe.py '{"gpkg": PATH, "layers": [...], "url": URL, "bbox": [...],
+                                  "page_size": N, "raster": PATH, "projects": [PATH, ...],
                                   "edit": {"layer": L, "id": ID, "field": F, "good": V, "bad": W}}'
 """
 
@@ -62,7 +63,9 @@ def _project(path: str) -> dict:
         seen["crs"] = layer.crs().authid()
         layers[layer.id()] = seen
     groups = [[g.name(), [n.layerId() for n in g.findLayers()]] for g in root.findGroups()]
-    return {"read": read, "title": project.title(), "layers": layers, "groups": groups}
+    title = project.title()
+    project.clear()  # the edit below opens the file on its own
+    return {"read": read, "title": title, "layers": layers, "groups": groups}
 
 
 def main() -> None:
@@ -84,6 +87,12 @@ def main() -> None:
                 str(f["id"]) for f in layer.getFeatures(QgsFeatureRequest().setFilterRect(box))
             )
             out["oapif"][name] = seen
+        if config.get("page_size"):
+            # small pages: QGIS follows the server's next links page by page
+            name = config["oapif"][0]
+            uri = f"url='{config['url']}' typename='{name}' pageSize='{config['page_size']}'"
+            layer = QgsVectorLayer(uri, name, "OAPIF")
+            out["paged"] = sorted(str(f["id"]) for f in layer.getFeatures())
     if config.get("raster"):
         raster = QgsRasterLayer(config["raster"], "available")
         provider = raster.dataProvider()
