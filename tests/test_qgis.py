@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from layers.labels import label
 from layers.qgis_styles import categories
-from layers.schema import REGISTRY
+from layers.schema import LAYER_ORDER, REGISTRY
 from layers.store import Store, open_store
 from tests.conftest import DEMO_DAY
 from tests.workbench import serve
@@ -198,3 +198,25 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
                 assert layer["count"] == counts[name], (variant, name)
                 cats = [[v, lab] for v, lab, _paint in categories(name, "mn")]
                 assert layer["categories"] == (cats or None), (variant, name)
+
+
+def test_qgis_opens_the_postgis_project_with_every_layer_valid_and_styled(
+    pg_database: str, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    with open_store(pg_database) as store:
+        store.write({name: demo[name] for name in LAYER_ORDER})
+        counts = {info.layer: info.count for info in store.layers()}
+    out = tmp_path / "pg.qgz"
+    wrote = gazar("qgis-project", "--out", str(out), "--db", pg_database)
+    assert wrote.exit_code == 0, wrote.output
+    home = tmp_path / "qgis-home"
+    home.mkdir(mode=0o700)
+    seen = probe({"layers": [], "projects": [str(out)]}, home)["projects"][str(out)]
+    assert seen["read"]
+    assert set(seen["layers"]) == {f"gazar_{n}" for n in REGISTRY}
+    for name in REGISTRY:
+        layer = seen["layers"][f"gazar_{name}"]
+        assert layer["valid"] and layer["provider"] == "postgres", name
+        assert layer["count"] == counts[name] and layer["wkb"] == 6, name
+        cats = [[v, lab] for v, lab, _paint in categories(name, "mn")]
+        assert layer["categories"] == (cats or None), name
