@@ -2,8 +2,10 @@
 the GeoPackage's layers open valid with the store's counts, fields and MultiPolygon type and
 draw with their default style from ``layer_styles``; the OGC API collections open through
 QGIS's OAPIF provider with the server's counts and bbox answers; an edit committed from QGIS
-reaches the store, and an edit breaking the schema is refused with the store's message and
-nothing written; the availability raster opens with its CRS and nodata."""
+reaches the store (``gazar export``) and the log (after ``gazar audit seal``), and an edit
+breaking the schema is refused with the store's message and nothing written; the availability
+raster opens with its CRS and nodata; the projects ``gazar qgis-project`` writes (from the file,
+the server and PostGIS) open with every layer valid, grouped and styled."""
 
 from __future__ import annotations
 
