@@ -19,8 +19,7 @@ from layers.schema import REGISTRY
 from layers.store import open_store
 
 CORE = ["gazar_rehab_zones", "gazar_contract_parcels", "gazar_land_conclusions"]
-# outlines (aimags) above the filled reference layers, so no fill hides them
-REFERENCE = ["gazar_aimags", "gazar_licences", "gazar_exclusions", "gazar_soums"]
+REFERENCE = {f"gazar_{n}" for n, kind in REGISTRY.items() if kind.role == "reference"}
 
 
 def gazar(*argv: str) -> Result:
@@ -50,6 +49,12 @@ def groups(root: ET.Element) -> dict[str, list[str]]:
     }
 
 
+def check_reference(listed: list[str]) -> None:
+    assert set(listed) == REFERENCE
+    # outlines (aimags) above the filled soums, so no fill hides them
+    assert listed.index("gazar_aimags") < listed.index("gazar_soums")
+
+
 def map_layers(root: ET.Element) -> dict[str, ET.Element]:
     return {el.findtext("id", ""): el for el in root.iter("maplayer")}
 
@@ -61,10 +66,10 @@ def test_the_file_project_groups_and_styles_every_layer(gpkg: Path, tmp_path: Pa
     assert not (tmp_path / "gazar.qgz.part").exists()
     root = project(out)
     assert root.findtext("title") == label("qgis_group", "project", "mn")
-    assert groups(root) == {
-        label("qgis_group", "core", "mn"): CORE,
-        label("qgis_group", "reference", "mn"): REFERENCE,
-    }
+    tree = groups(root)
+    assert list(tree) == [label("qgis_group", g, "mn") for g in ("core", "reference")]
+    assert tree[label("qgis_group", "core", "mn")] == CORE
+    check_reference(tree[label("qgis_group", "reference", "mn")])
     layers = map_layers(root)
     assert set(layers) == {f"gazar_{n}" for n in REGISTRY}
     for name in REGISTRY:
@@ -116,11 +121,11 @@ def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None
     done = gazar("qgis-project", "--out", str(out), "--url", "http://127.0.0.1:8000/")
     assert done.exit_code == 0, done.output
     root = project(out)
-    assert groups(root) == {
-        label("qgis_group", "derived", "mn"): ["gazar_overlaps", "gazar_available_land"],
-        label("qgis_group", "core", "mn"): CORE,
-        label("qgis_group", "reference", "mn"): REFERENCE,
-    }
+    tree = groups(root)
+    assert list(tree) == [label("qgis_group", g, "mn") for g in ("derived", "core", "reference")]
+    assert tree[label("qgis_group", "derived", "mn")] == ["gazar_overlaps", "gazar_available_land"]
+    assert tree[label("qgis_group", "core", "mn")] == CORE
+    check_reference(tree[label("qgis_group", "reference", "mn")])
     for layer_id, el in map_layers(root).items():
         name = layer_id.removeprefix("gazar_")
         assert el.findtext("provider") == "OAPIF"
