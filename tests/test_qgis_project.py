@@ -8,11 +8,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from api.cli import app
+from api.services.qgis_project import Source, datasource
 from layers.labels import label
 from layers.qgis_styles import qml
 from layers.schema import REGISTRY
@@ -100,9 +102,14 @@ def test_the_english_project_and_a_rewrite_replace_the_file(gpkg: Path, tmp_path
     assert [c.get("label") for c in parcels.iter("category")][:2] == ["Applied", "Active"]
 
 
-def test_the_postgis_project_names_the_tables_without_the_password(tmp_path: Path) -> None:
+def test_the_postgis_project_names_the_tables_without_the_password(
+    pg_database: str, tmp_path: Path
+) -> None:
+    with open_store(pg_database):
+        pass  # a Gazar store
+    parts = urlsplit(pg_database)
+    url = parts._replace(netloc=f"{parts.username}:s3cret@{parts.hostname}:{parts.port}").geturl()
     out = tmp_path / "pg.qgz"
-    url = "postgresql://planner:s3cret@db.example:5433/gazar?options=-csearch_path%3Dgz"
     done = gazar("qgis-project", "--out", str(out), "--db", url)
     assert done.exit_code == 0, done.output
     raw = zipfile.ZipFile(out).read("pg.qgs").decode()
@@ -110,9 +117,18 @@ def test_the_postgis_project_names_the_tables_without_the_password(tmp_path: Pat
     el = map_layers(project(out))["gazar_contract_parcels"]
     assert el.findtext("provider") == "postgres"
     assert el.findtext("datasource") == (
+        f"dbname='{parts.path.lstrip('/')}' host='{parts.hostname}' port='{parts.port}' "
+        f"user='{parts.username}' sslmode=prefer key='fid' srid=4326 type=MultiPolygon "
+        """checkPrimaryKeyUnicity='0' table="public"."contract_parcels" (geom)"""
+    )
+
+
+def test_a_postgis_schema_from_the_url_names_the_tables() -> None:
+    url = "postgresql://planner:s3cret@db.example:5433/gazar?options=-csearch_path%3Dgz,public"
+    uri = datasource(Source("postgis", url), "soums", Path("/"))
+    assert uri == (
         "dbname='gazar' host='db.example' port='5433' user='planner' sslmode=prefer key='fid' "
-        "srid=4326 type=MultiPolygon checkPrimaryKeyUnicity='0' "
-        'table="gz"."contract_parcels" (geom)'
+        """srid=4326 type=MultiPolygon checkPrimaryKeyUnicity='0' table="gz"."soums" (geom)"""
     )
 
 

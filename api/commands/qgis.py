@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import DbOption, app, err, refuse, store_location, words
+from api.cli import DbOption, app, err, refuse, store_at, words
 from api.commands.output import out_target
 from api.services.qgis_project import URL_RE, Source, write_project
 from layers.errors import InputFileError
@@ -39,17 +39,18 @@ def qgis_project_cmd(
     """
     target = out_target(out_file)
     assert target is not None
-    if target.suffix.lower() != ".qgz":
-        refuse(InputFileError(str(target), words("file_problem", "not_suffix", suffix=".qgz")))
     language = parse_lang(lang)
     if url is not None:
         if URL_RE.fullmatch(url) is None:
             refuse(InputFileError("--url", words("file_problem", "bad_url")))
         source = Source("oapif", url)
     else:
-        where = store_location(db)
+        with store_at(db) as store:  # a Gazar store, its layers' styles written
+            where = store.location
         postgis = where.startswith(("postgresql://", "postgres://"))
         source = Source("postgis", where) if postgis else Source("gpkg", str(Path(where).resolve()))
+    if target.suffix.lower() != ".qgz":
+        refuse(InputFileError(str(target), words("file_problem", "not_suffix", suffix=".qgz")))
     try:
         layers = write_project(target, source, language)
     except OSError as exc:
