@@ -98,6 +98,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "in\nforce, 255 (nodata) outside — QGIS opens it as it is.",
     ),
     "map": ("map", "Write one HTML file with the map, Leaflet and every plugin inside it."),
+    "qgis-project": (
+        "qgis",
+        "Write a QGIS project with every layer, grouped and styled as the web map draws them.",
+    ),
     "apply": (
         "allocation",
         "Apply for a parcel: the server stamps the time, numbers it and checks eligibility.",

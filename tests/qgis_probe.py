@@ -2,6 +2,7 @@
 opens Gazar's data in headless QGIS and prints what QGIS sees as JSON on stdout.
 
     python3 tests/qgis_probe.py '{"gpkg": PATH, "layers": [...], "url": URL, "bbox": [...],
+                                  "page_size": N, "raster": PATH, "projects": [PATH, ...],
                                   "edit": {"layer": L, "id": ID, "field": F, "good": V, "bad": W}}'
 """
 
@@ -12,6 +13,7 @@ import sys
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
     QgsFeatureRequest,
+    QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
@@ -49,6 +51,23 @@ def _edit(path: str, spec: dict) -> dict:
     return out
 
 
+def _project(path: str) -> dict:
+    project = QgsProject.instance()
+    project.clear()
+    read = project.read(path)
+    root = project.layerTreeRoot()
+    layers = {}
+    for layer in project.mapLayers().values():
+        seen = _layer(layer)
+        seen["provider"] = layer.providerType()
+        seen["crs"] = layer.crs().authid()
+        layers[layer.id()] = seen
+    groups = [[g.name(), [n.layerId() for n in g.findLayers()]] for g in root.findGroups()]
+    title = project.title()
+    project.clear()  # the edit below opens the file on its own
+    return {"read": read, "title": title, "layers": layers, "groups": groups}
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     app = QgsApplication([], False)
@@ -68,6 +87,12 @@ def main() -> None:
                 str(f["id"]) for f in layer.getFeatures(QgsFeatureRequest().setFilterRect(box))
             )
             out["oapif"][name] = seen
+        if config.get("page_size"):
+            # small pages: QGIS follows the server's next links page by page
+            name = config["oapif"][0]
+            uri = f"url='{config['url']}' typename='{name}' pageSize='{config['page_size']}'"
+            layer = QgsVectorLayer(uri, name, "OAPIF")
+            out["paged"] = sorted(str(f["id"]) for f in layer.getFeatures())
     if config.get("raster"):
         raster = QgsRasterLayer(config["raster"], "available")
         provider = raster.dataProvider()
@@ -77,6 +102,7 @@ def main() -> None:
             "nodata": provider.sourceNoDataValue(1) if provider.sourceHasNoDataValue(1) else None,
             "size": [raster.width(), raster.height()],
         }
+    out["projects"] = {path: _project(path) for path in config.get("projects", [])}
     if config.get("edit"):
         out["edit"] = _edit(config["gpkg"], config["edit"])
     print(json.dumps(out), flush=True)

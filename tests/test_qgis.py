@@ -2,8 +2,10 @@
 the GeoPackage's layers open valid with the store's counts, fields and MultiPolygon type and
 draw with their default style from ``layer_styles``; the OGC API collections open through
 QGIS's OAPIF provider with the server's counts and bbox answers; an edit committed from QGIS
-reaches the store, and an edit breaking the schema is refused with the store's message and
-nothing written; the availability raster opens with its CRS and nodata."""
+reaches the store (``gazar export``) and the log (after ``gazar audit seal``), and an edit
+breaking the schema is refused with the store's message and nothing written; the availability
+raster opens with its CRS and nodata; the projects ``gazar qgis-project`` writes (from the file,
+the server and PostGIS) open with every layer valid, grouped and styled."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ import rasterio
 from typer.testing import CliRunner
 
 from api.cli import app
+from layers.labels import label
 from layers.qgis_styles import categories
-from layers.schema import REGISTRY
+from layers.schema import LAYER_ORDER, REGISTRY
 from layers.store import Store, open_store
 from tests.conftest import DEMO_DAY
 from tests.workbench import serve
@@ -65,6 +68,10 @@ def probe(config: dict[str, Any], home: Path) -> dict[str, Any]:
     return result
 
 
+def gazar(*argv: str) -> Any:
+    return CliRunner().invoke(app, list(argv))
+
+
 def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     filled: Store, store_path: Path, tmp_path: Path
 ) -> None:
@@ -85,6 +92,11 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
               "--today", DEMO_DAY.isoformat(), "--soum", "MN4322"],
     )  # fmt: skip
     assert made.exit_code == 0, made.output
+    # the log starts before QGIS edits (its baseline), so QGIS's edit is a change of its own
+    assert gazar("audit", "seal", "--db", str(gpkg)).exit_code == 0
+    projects = {"file": tmp_path / "file.qgz", "url": tmp_path / "url.qgz"}
+    wrote = gazar("qgis-project", "--out", str(projects["file"]), "--db", str(gpkg))
+    assert wrote.exit_code == 0, wrote.output
     with rasterio.open(raster) as src:
         expected_raster = {"crs": f"EPSG:{src.crs.to_epsg()}", "nodata": src.nodata,
                            "size": [src.width, src.height]}  # fmt: skip
@@ -95,6 +107,8 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
             f"{url}/collections/contract_parcels/items?limit=1000&bbox={','.join(map(str, box))}"
         ) as r:
             served_in_box = sorted(f["id"] for f in json.load(r)["features"])
+        wrote = gazar("qgis-project", "--out", str(projects["url"]), "--url", url)
+        assert wrote.exit_code == 0, wrote.output
         seen = probe(
             {
                 "gpkg": str(gpkg),
@@ -102,6 +116,8 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
                 "url": url,
                 "oapif": ["contract_parcels", "land_conclusions"],
                 "bbox": box,
+                "page_size": 25,
+                "projects": [str(projects["file"]), str(projects["url"])],
                 "raster": str(raster),
                 "edit": {"layer": "contract_parcels", "id": target, "field": "status",
                          "good": "expired", "bad": "no-such-status"},
@@ -124,6 +140,9 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
         assert api["iterated"] == counts[name], name
         assert api["wkb"] == 6, name  # typed as the API declares: MultiPolygon
     assert seen["oapif"]["contract_parcels"]["in_bbox"] == served_in_box
+    # paging: 25 a page, every parcel once
+    assert seen["paged"] == sorted(parcels["id"].astype(str))
+    assert len(parcels) > 25
     assert served_in_box  # the box holds parcels
     # the availability raster: its CRS (the area's UTM zone) and nodata, as Gazar wrote them
     assert seen["raster"]["valid"]
@@ -138,3 +157,68 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     with open_store(gpkg) as store:
         row = store.read("contract_parcels", ids=[target])
         assert row["status"].tolist() == ["expired"]  # the good edit, and not the bad one
+    # gazar sees the edit, and logs it once sealed: one change, active -> expired
+    exported = tmp_path / "parcels.geojson"
+    assert (
+        gazar("export", "contract_parcels", "--out", str(exported), "--db", str(gpkg)).exit_code
+        == 0
+    )
+    statuses = {f["properties"]["id"]: f["properties"]["status"]
+                for f in json.loads(exported.read_text())["features"]}  # fmt: skip
+    assert statuses[target] == "expired"
+    sealed = gazar("audit", "seal", "--db", str(gpkg))
+    assert sealed.exit_code == 0 and sealed.output.startswith("1 "), sealed.output
+    log = tmp_path / "log.jsonl"
+    assert gazar("audit", "export", "--out", str(log), "--db", str(gpkg)).exit_code == 0
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    mine = [e for e in events if e["object"] == f"contract_parcels/{target}"]
+    assert len(mine) == 2, mine  # the baseline, then QGIS's edit (the refused one left none)
+    assert json.loads(mine[0]["after"])["status"] == parcels["status"].iloc[0]
+    assert json.loads(mine[1]["before"])["status"] == parcels["status"].iloc[0]
+    assert json.loads(mine[1]["after"])["status"] == "expired"
+    assert gazar("audit", "verify", "--db", str(gpkg)).exit_code == 0
+    # the projects: every layer valid, grouped, styled, from the file and from the server
+    for variant, provider in (("file", "ogr"), ("url", "OAPIF")):
+        opened = seen["projects"][str(projects[variant])]
+        assert opened["read"], variant
+        groups = dict((name, ids) for name, ids in opened["groups"])
+        layers = opened["layers"]
+        expected_ids = {f"gazar_{n}" for n in REGISTRY}
+        if variant == "url":
+            expected_ids |= {"gazar_overlaps", "gazar_available_land"}
+        assert set(layers) == expected_ids, variant
+        assert set().union(*groups.values()) == expected_ids, variant
+        assert groups[label("qgis_group", "core", "mn")] == [
+            "gazar_rehab_zones", "gazar_contract_parcels", "gazar_land_conclusions"
+        ]  # fmt: skip
+        for layer_id, layer in layers.items():
+            name = layer_id.removeprefix("gazar_")
+            assert layer["valid"] and layer["provider"] == provider, (variant, name)
+            assert layer["crs"] == "EPSG:4326", (variant, name)
+            assert layer["wkb"] == 6, (variant, name)
+            if name in counts:
+                assert layer["count"] == counts[name], (variant, name)
+                cats = [[v, lab] for v, lab, _paint in categories(name, "mn")]
+                assert layer["categories"] == (cats or None), (variant, name)
+
+
+def test_qgis_opens_the_postgis_project_with_every_layer_valid_and_styled(
+    pg_database: str, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    with open_store(pg_database) as store:
+        store.write({name: demo[name] for name in LAYER_ORDER})
+        counts = {info.layer: info.count for info in store.layers()}
+    out = tmp_path / "pg.qgz"
+    wrote = gazar("qgis-project", "--out", str(out), "--db", pg_database)
+    assert wrote.exit_code == 0, wrote.output
+    home = tmp_path / "qgis-home"
+    home.mkdir(mode=0o700)
+    seen = probe({"layers": [], "projects": [str(out)]}, home)["projects"][str(out)]
+    assert seen["read"]
+    assert set(seen["layers"]) == {f"gazar_{n}" for n in REGISTRY}
+    for name in REGISTRY:
+        layer = seen["layers"][f"gazar_{name}"]
+        assert layer["valid"] and layer["provider"] == "postgres", name
+        assert layer["count"] == counts[name] and layer["wkb"] == 6, name
+        cats = [[v, lab] for v, lab, _paint in categories(name, "mn")]
+        assert layer["categories"] == (cats or None), name

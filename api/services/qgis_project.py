@@ -1,0 +1,190 @@
+"""A QGIS project of the store (``gazar qgis-project``): every layer, grouped and styled, read
+from the GeoPackage file, the PostGIS database or a server's OGC API – Features.
+
+The project is a ``.qgs`` document built here with :mod:`xml.etree.ElementTree` (every name and
+value escaped) and zipped as QGIS's ``.qgz``; no QGIS is needed to write it. Each layer carries
+the QML style of :mod:`layers.qgis_styles` (the web map's colours, the legend in the project's
+language), so QGIS draws it as the web map does. The groups, top to bottom: the derived
+collections (served only: overlaps, available land), Gazar's own layers, the reference layers.
+
+A GeoPackage is named relative to the project (the two can be moved together); a PostGIS
+connection is written without its password (QGIS asks for it, or reads ``~/.pgpass``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from api.services.collection_schema import geometry_type
+from api.services.collections import COLLECTIONS, CollectionDef
+from layers.labels import Lang, label
+from layers.qgis_styles import QGIS_VERSION, layer_paint, qml
+from layers.schema import REGISTRY
+
+Kind = Literal["gpkg", "postgis", "oapif"]
+
+#: QGIS's name of the geometry family of each declared type (the ``geometry`` attribute)
+_FAMILY: Final = {
+    "Point": "Point", "MultiPoint": "Point",
+    "LineString": "Line", "MultiLineString": "Line",
+    "Polygon": "Polygon", "MultiPolygon": "Polygon",
+}  # fmt: skip
+_PROVIDERS: Final[dict[Kind, str]] = {"gpkg": "ogr", "postgis": "postgres", "oapif": "OAPIF"}
+#: a server address QGIS can be given inside a quoted URI value: no quotes, spaces or backslashes
+URL_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~\-/%]*)?")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the project's layers are read from."""
+
+    kind: Kind
+    #: the GeoPackage (absolute), the PostGIS URL or the server's address
+    where: str
+
+
+@dataclass(frozen=True)
+class ProjectLayer:
+    id: str
+    name: str
+    group: Literal["derived", "core", "reference"]
+    definition: CollectionDef
+
+
+def project_layers(source: Source) -> list[ProjectLayer]:
+    """The project's layers in the layer tree's order (top first): the derived collections
+    (only from a server), Gazar's layers, the reference layers; a layer without fill (an
+    outline) above the filled ones of its group, so no fill hides it."""
+    groups: dict[str, list[str]] = {"derived": [], "core": [], "reference": []}
+    for name, kind in REGISTRY.items():
+        groups[kind.role].insert(0, name)
+    if source.kind == "oapif":
+        groups["derived"] = [cid for cid, d in COLLECTIONS.items() if d.derived]
+    out = []
+    for group, names in groups.items():
+        names.sort(key=lambda n: layer_paint(n).default.fill is not None)  # stable
+        out += [ProjectLayer(f"gazar_{n}", n, group, COLLECTIONS[n]) for n in names]  # type: ignore[arg-type]
+    return out
+
+
+def _quoted(value: str) -> str:
+    """A value of a QGIS data source URI, quoted as ``QgsDataSourceUri`` does."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _postgis_prefix(url: str) -> tuple[str, str]:
+    """The connection part of a QGIS PostGIS URI (no password) and the tables' schema."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    keys = {"dbname": "dbname", "host": "host", "port": "port", "user": "user"}
+    parts = [f"{q}={_quoted(str(params[k]))}" for k, q in keys.items() if params.get(k)]
+    parts.append(f"sslmode={params.get('sslmode') or 'prefer'}")
+    found = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", str(params.get("options", "")))
+    return " ".join(parts), found.group(1) if found else "public"
+
+
+def datasource(source: Source, layer: str, project_dir: Path) -> str:
+    """The QGIS data source of ``layer`` from ``source``."""
+    if source.kind == "gpkg":
+        rel = os.path.relpath(source.where, project_dir)
+        path = rel if rel.startswith("../") else f"./{rel}"
+        return f"{path}|layername={layer}"
+    if source.kind == "postgis":
+        prefix, schema = _postgis_prefix(source.where)
+        declared = geometry_type(COLLECTIONS[layer])
+        return (
+            f"{prefix} key='fid' srid=4326 type={declared} checkPrimaryKeyUnicity='0' "
+            f'table="{schema}"."{layer}" (geom)'
+        )
+    return f"url={_quoted(source.where.rstrip('/'))} typename={_quoted(layer)} pagingEnabled='true'"
+
+
+def _srs(parent: ET.Element) -> None:
+    srs = ET.SubElement(parent, "spatialrefsys")
+    for tag, value in (
+        ("wkt", ""),
+        ("proj4", "+proj=longlat +datum=WGS84 +no_defs"),
+        ("srsid", "3452"),
+        ("srid", "4326"),
+        ("authid", "EPSG:4326"),
+        ("description", "WGS 84"),
+        ("projectionacronym", "longlat"),
+        ("ellipsoidacronym", "EPSG:7030"),
+        ("geographicflag", "true"),
+    ):
+        ET.SubElement(srs, tag).text = value
+
+
+def _map_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: Lang, where: Path):
+    declared = geometry_type(layer.definition)
+    element = ET.SubElement(
+        parent, "maplayer", type="vector", geometry=_FAMILY[declared], wkbType=declared,
+        hasScaleBasedVisibilityFlag="0", autoRefreshEnabled="0", readOnly="0",
+    )  # fmt: skip
+    ET.SubElement(element, "id").text = layer.id
+    ET.SubElement(element, "datasource").text = datasource(source, layer.name, where)
+    ET.SubElement(element, "layername").text = _title(layer, lang)
+    _srs(ET.SubElement(element, "srs"))
+    ET.SubElement(element, "provider", encoding="UTF-8").text = _PROVIDERS[source.kind]
+    style = ET.fromstring(qml(layer.name, lang))
+    element.extend(list(style))
+
+
+def _title(layer: ProjectLayer, lang: Lang) -> str:
+    return layer.definition.title_mn if lang == "mn" else layer.definition.title_en
+
+
+def project_xml(source: Source, lang: Lang, project_dir: Path) -> str:
+    """The ``.qgs`` document: every layer of ``source`` grouped, styled in ``lang``."""
+    layers = project_layers(source)
+    title = label("qgis_group", "project", lang)
+    root = ET.Element("qgis", projectname=title, version=QGIS_VERSION)
+    ET.SubElement(root, "homePath", path="")
+    ET.SubElement(root, "title").text = title
+    _srs(ET.SubElement(root, "projectCrs"))
+    tree = ET.SubElement(root, "layer-tree-group")
+    ET.SubElement(tree, "customproperties")
+    groups: dict[str, ET.Element] = {}
+    for layer in layers:
+        if layer.group not in groups:
+            groups[layer.group] = ET.SubElement(
+                tree, "layer-tree-group", name=label("qgis_group", layer.group, lang),
+                checked="Qt::Checked", expanded="1",
+            )  # fmt: skip
+            ET.SubElement(groups[layer.group], "customproperties")
+        node = ET.SubElement(
+            groups[layer.group], "layer-tree-layer", id=layer.id, name=_title(layer, lang),
+            source=datasource(source, layer.name, project_dir),
+            providerKey=_PROVIDERS[source.kind], checked="Qt::Checked", expanded="1",
+        )  # fmt: skip
+        ET.SubElement(node, "customproperties")
+    listed = ET.SubElement(root, "projectlayers")
+    for layer in layers:
+        _map_layer(listed, layer, source, lang, project_dir)
+    properties = ET.SubElement(root, "properties")
+    paths = ET.SubElement(properties, "Paths")
+    ET.SubElement(paths, "Absolute", type="bool").text = "false"
+    body = ET.tostring(root, encoding="unicode")
+    return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
+
+
+def write_project(out: Path, source: Source, lang: Lang) -> list[ProjectLayer]:
+    """Write the project to ``out`` (a ``.qgz``): to ``out.part`` first, then renamed, so a
+    failure leaves no half-written project. Returns the layers written."""
+    project_dir = out.resolve().parent
+    document = project_xml(source, lang, project_dir)
+    part = out.with_name(out.name + ".part")
+    try:
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{out.stem}.qgs", document)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    return project_layers(source)

@@ -1,0 +1,171 @@
+"""``gazar qgis-project`` without QGIS: the .qgz holds one .qgs with every layer grouped, styled
+with the layers' QML and read from the GeoPackage, PostGIS or a server's OGC API (QGIS itself
+opens the projects in tests/test_qgis.py); bad --out and --url are refused by name, nothing
+written."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from api.cli import app
+from api.services.qgis_project import Source, datasource
+from layers.labels import label
+from layers.qgis_styles import qml
+from layers.schema import REGISTRY
+from layers.store import open_store
+
+CORE = ["gazar_rehab_zones", "gazar_contract_parcels", "gazar_land_conclusions"]
+REFERENCE = {f"gazar_{n}" for n, kind in REGISTRY.items() if kind.role == "reference"}
+
+
+def gazar(*argv: str) -> Result:
+    return CliRunner().invoke(app, list(argv))
+
+
+@pytest.fixture
+def gpkg(tmp_path: Path) -> Path:
+    path = tmp_path / "data" / "g.gpkg"
+    path.parent.mkdir()
+    open_store(path, create=True).close()
+    return path
+
+
+def project(path: Path) -> ET.Element:
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == [f"{path.stem}.qgs"]
+        return ET.fromstring(archive.read(f"{path.stem}.qgs"))
+
+
+def groups(root: ET.Element) -> dict[str, list[str]]:
+    tree = root.find("layer-tree-group")
+    assert tree is not None
+    return {
+        g.get("name", ""): [n.get("id", "") for n in g.findall("layer-tree-layer")]
+        for g in tree.findall("layer-tree-group")
+    }
+
+
+def check_reference(listed: list[str]) -> None:
+    assert set(listed) == REFERENCE
+    # outlines (aimags) above the filled soums, so no fill hides them
+    assert listed.index("gazar_aimags") < listed.index("gazar_soums")
+
+
+def map_layers(root: ET.Element) -> dict[str, ET.Element]:
+    return {el.findtext("id", ""): el for el in root.iter("maplayer")}
+
+
+def test_the_file_project_groups_and_styles_every_layer(gpkg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gazar.qgz"
+    done = gazar("qgis-project", "--out", str(out), "--db", str(gpkg))
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "gazar.qgz.part").exists()
+    root = project(out)
+    assert root.findtext("title") == label("qgis_group", "project", "mn")
+    tree = groups(root)
+    assert list(tree) == [label("qgis_group", g, "mn") for g in ("core", "reference")]
+    assert tree[label("qgis_group", "core", "mn")] == CORE
+    check_reference(tree[label("qgis_group", "reference", "mn")])
+    layers = map_layers(root)
+    assert set(layers) == {f"gazar_{n}" for n in REGISTRY}
+    for name in REGISTRY:
+        el = layers[f"gazar_{name}"]
+        assert el.findtext("datasource") == f"./data/g.gpkg|layername={name}"  # relative
+        assert el.findtext("provider") == "ogr"
+        assert el.get("wkbType") == "MultiPolygon" and el.get("geometry") == "Polygon"
+        assert el.findtext("layername") == label("layer", name, "mn")
+        assert el.findtext("srs/spatialrefsys/authid") == "EPSG:4326"
+        style = ET.fromstring(qml(name, "mn")).find("renderer-v2")
+        assert style is not None
+        renderer = el.find("renderer-v2")
+        assert renderer is not None
+        assert ET.tostring(renderer) == ET.tostring(style), name  # the layer's QML, as it is
+    paths = root.find("properties/Paths/Absolute")
+    assert paths is not None and paths.text == "false"
+
+
+def test_the_english_project_and_a_rewrite_replace_the_file(gpkg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gazar.qgz"
+    out.write_bytes(b"an older project")
+    done = gazar("qgis-project", "--out", str(out), "--db", str(gpkg), "--lang", "en")
+    assert done.exit_code == 0, done.output
+    root = project(out)
+    assert list(groups(root)) == ["Gazar layers", "Reference layers"]
+    parcels = map_layers(root)["gazar_contract_parcels"]
+    assert parcels.findtext("layername") == label("layer", "contract_parcels", "en")
+    assert [c.get("label") for c in parcels.iter("category")][:2] == ["Applied", "Active"]
+
+
+def test_the_postgis_project_names_the_tables_without_the_password(
+    pg_database: str, tmp_path: Path
+) -> None:
+    with open_store(pg_database):
+        pass  # a Gazar store
+    parts = urlsplit(pg_database)
+    url = parts._replace(netloc=f"{parts.username}:s3cret@{parts.hostname}:{parts.port}").geturl()
+    out = tmp_path / "pg.qgz"
+    done = gazar("qgis-project", "--out", str(out), "--db", url)
+    assert done.exit_code == 0, done.output
+    raw = zipfile.ZipFile(out).read("pg.qgs").decode()
+    assert "s3cret" not in raw
+    el = map_layers(project(out))["gazar_contract_parcels"]
+    assert el.findtext("provider") == "postgres"
+    assert el.findtext("datasource") == (
+        f"dbname='{parts.path.lstrip('/')}' host='{parts.hostname}' port='{parts.port}' "
+        f"user='{parts.username}' sslmode=prefer key='fid' srid=4326 type=MultiPolygon "
+        """checkPrimaryKeyUnicity='0' table="public"."contract_parcels" (geom)"""
+    )
+
+
+def test_a_postgis_schema_from_the_url_names_the_tables() -> None:
+    url = "postgresql://planner:s3cret@db.example:5433/gazar?options=-csearch_path%3Dgz,public"
+    uri = datasource(Source("postgis", url), "soums", Path("/"))
+    assert uri == (
+        "dbname='gazar' host='db.example' port='5433' user='planner' sslmode=prefer key='fid' "
+        """srid=4326 type=MultiPolygon checkPrimaryKeyUnicity='0' table="gz"."soums" (geom)"""
+    )
+
+
+def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None:
+    out = tmp_path / "api.qgz"
+    done = gazar("qgis-project", "--out", str(out), "--url", "http://127.0.0.1:8000/")
+    assert done.exit_code == 0, done.output
+    root = project(out)
+    tree = groups(root)
+    assert list(tree) == [label("qgis_group", g, "mn") for g in ("derived", "core", "reference")]
+    assert tree[label("qgis_group", "derived", "mn")] == ["gazar_overlaps", "gazar_available_land"]
+    assert tree[label("qgis_group", "core", "mn")] == CORE
+    check_reference(tree[label("qgis_group", "reference", "mn")])
+    for layer_id, el in map_layers(root).items():
+        name = layer_id.removeprefix("gazar_")
+        assert el.findtext("provider") == "OAPIF"
+        assert el.findtext("datasource") == (
+            f"url='http://127.0.0.1:8000' typename='{name}' pagingEnabled='true'"
+        )
+        assert el.get("wkbType") == "MultiPolygon"
+
+
+@pytest.mark.parametrize(
+    ("out", "extra", "told"),
+    [
+        ("gazar.txt", [], "must end in .qgz"),
+        ("missing/gazar.qgz", [], "no such folder"),
+        ("folder.qgz", [], "is a folder"),
+        ("gazar.qgz", ["--url", "http://x' y"], "--url"),
+    ],
+)
+def test_bad_out_or_url_is_refused_by_name_and_nothing_written(
+    gpkg: Path, tmp_path: Path, out: str, extra: list[str], told: str
+) -> None:
+    (tmp_path / "folder.qgz").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = gazar("qgis-project", "--out", str(tmp_path / out), "--db", str(gpkg), *extra)
+    assert done.exit_code != 0
+    assert told in done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
