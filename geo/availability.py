@@ -58,6 +58,7 @@ import pandas as pd
 import shapely
 
 from geo.area import official_ha, official_ha_checked, polygon_parts
+from geo.prepared import map_grouped, prepared
 from geo.repair import (
     Repaired,
     layer_arrays,
@@ -190,12 +191,13 @@ def _clip(lcs: ObjArray, sources: ObjArray, *, workers: int) -> tuple[ObjArray, 
     present = ~(shapely.is_missing(sources) | shapely.is_empty(sources))
     keep = np.flatnonzero(present)
     tree = shapely.STRtree(sources[keep])
-    lc_i, src_j = tree.query(lcs, predicate="intersects")
-    src_j = keep[src_j]
-    pieces = sources[src_j].copy()
-    covered = map_chunks(
-        shapely.covers, lcs[lc_i], pieces, workers=workers, minimum=_MIN_PAIRS_PER_THREAD
-    ).astype(bool)
+    with prepared(lcs):
+        lc_i, src_j = tree.query(lcs, predicate="intersects")
+        src_j = keep[src_j]
+        pieces = sources[src_j].copy()
+        covered = map_grouped(
+            shapely.covers, lc_i, lcs[lc_i], pieces, workers=workers, minimum=_MIN_PAIRS_PER_THREAD
+        ).astype(bool)
     cut = np.flatnonzero(~covered)
     if cut.size:
         pieces[cut] = polygonal_parts(shapely.intersection(pieces[cut], lcs[lc_i[cut]]))
@@ -413,7 +415,6 @@ def availability(
     repaired += rep
 
     n = len(lcs)
-    shapely.prepare(lcs)
     a, a_lc = _clip(lcs, par, workers=workers)
     r, r_lc = _clip(lcs, rez, workers=workers)
     x, x_lc = _clip(lcs, np.concatenate([exc, lic]), workers=workers)

@@ -42,6 +42,7 @@ from geo.area import (
     small_official_ha,
 )
 from geo.frames import geo_frame
+from geo.prepared import map_grouped, prepared
 from geo.quads import clip_quads, find_quads, ring_measures, ring_polygons
 from geo.repair import (
     MIN_PER_THREAD,
@@ -154,10 +155,11 @@ def _meeting(
     keep = np.ones(len(i), dtype=bool)
     large = np.flatnonzero((a.sizes[i] > DIRECT_MAX_COORDS) | (b.sizes[j] > DIRECT_MAX_COORDS))
     if large.size:
-        shapely.prepare(a.geoms[np.unique(i[large])])  # once per polygon, before the threads
-        keep[large] = map_chunks(
-            shapely.intersects, a.geoms[i[large]], b.geoms[j[large]], workers=workers
-        ).astype(bool)
+        owner = i[large]
+        with prepared(a.geoms[np.unique(owner)]):  # once per polygon, before the threads
+            keep[large] = map_grouped(
+                shapely.intersects, owner, a.geoms[owner], b.geoms[j[large]], workers=workers
+            ).astype(bool)
     return keep
 
 
@@ -243,11 +245,18 @@ CONTAINS_SKIP = True
 
 
 def _shared_parts(
-    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], *, workers: int
+    a: npt.NDArray[np.object_],
+    b: npt.NDArray[np.object_],
+    a_pos: npt.NDArray[np.intp],
+    b_pos: npt.NDArray[np.intp],
+    *,
+    workers: int,
 ) -> npt.NDArray[np.object_]:
     """``shapely.intersection(a, b)`` pair by pair, skipping the overlay where one contains the
     other properly (prepared ``contains_properly``, as PostGIS users are advised to): the
     shared part is then the inner polygon, measured like any intersection by the caller.
+    ``a_pos``, ``b_pos``: the pairs' positions in their layers (which polygon each row's
+    prepared test belongs to, so that one thread has all of a polygon's rows).
 
     GEOS's fixed-precision overlay (``grid_size``) was measured as the alternative for the
     remaining pairs and is 6-14 times slower on parcels (and snaps the answer), so it is not
@@ -257,13 +266,12 @@ def _shared_parts(
     if not CONTAINS_SKIP or len(a) == 0:
         return overlay_pairs(a, b, workers=workers)
     # preparing is kept on the geometry objects, shared by every pair they are in
-    shapely.prepare(a)
-    shapely.prepare(b)
-    b_inside = map_chunks(shapely.contains_properly, a, b, workers=workers).astype(bool)
-    a_inside = ~b_inside
-    a_inside[a_inside] = map_chunks(
-        shapely.contains_properly, b[a_inside], a[a_inside], workers=workers
-    ).astype(bool)
+    with prepared(a, b):
+        b_inside = map_grouped(shapely.contains_properly, a_pos, a, b, workers=workers).astype(bool)
+        a_inside = ~b_inside
+        a_inside[a_inside] = map_grouped(
+            shapely.contains_properly, b_pos[a_inside], b[a_inside], a[a_inside], workers=workers
+        ).astype(bool)
     out = np.where(b_inside, b, a)  # a_inside: a; the rest are overwritten below
     rest = np.flatnonzero(~(b_inside | a_inside))
     if rest.size:
@@ -287,7 +295,7 @@ def _measure_overlaps(
     qi, qj, shared, quad_ha = _quad_overlaps(a, b, i[quad], j[quad], edges=edges, workers=workers)
     # other pairs: GEOS overlay, but for pairs where one holds the other whole
     gi, gj = i[~quad], j[~quad]
-    inter = _shared_parts(a.geoms[gi], b.geoms[gj], workers=workers)
+    inter = _shared_parts(a.geoms[gi], b.geoms[gj], gi, gj, workers=workers)
     # touching pairs give lines or points (area 0): drop them before projecting anything
     some = np.flatnonzero(shapely.area(inter) > 0)
     gi, gj, inter = gi[some], gj[some], polygonal_parts(inter[some])
