@@ -9,6 +9,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import orjson
+import pandas as pd
 import pytest
 import shapely
 
@@ -495,3 +496,37 @@ def test_the_recovery_layer_follows_the_selection_and_can_start_hidden(
     hidden = maps.build_map(layers, recovery=recovery, hidden=("rehab_recovery",))
     assert by_name(hidden)["rehab_recovery"].show is False
     assert "rehab_recovery" not in maps.layer_names(maps.overview_map(layers))
+
+
+def test_rules_index_lists_each_features_messages_in_order_once() -> None:
+    from web.maps.elements import rules_index
+
+    rng = np.random.default_rng(2)
+    n = 3_000
+    layers = np.array(["contract_parcels", "land_conclusions", None], dtype=object)
+    findings = pd.DataFrame(
+        {
+            "a_layer": layers[rng.integers(0, 2, n)],
+            "a_id": [f"F-{k}" for k in rng.integers(0, 400, n)],
+            "b_layer": layers[rng.integers(0, 3, n)],  # None: a finding of one feature
+            "b_id": [f"F-{k}" for k in rng.integers(0, 400, n)],
+            "message_mn": [f"дүрэм {k}" for k in rng.integers(0, 6, n)],
+            "message_en": [f"rule {k}" for k in rng.integers(0, 6, n)],
+        }
+    )
+    findings.loc[findings["b_layer"].isna(), "b_id"] = None
+    expected: dict[str, dict[str, list[str]]] = {}
+    for side in ("a", "b"):  # the a sides first, then the b sides
+        for layer, fid, message in zip(
+            findings[f"{side}_layer"], findings[f"{side}_id"], findings["message_en"], strict=True
+        ):
+            if pd.isna(layer) or pd.isna(fid):
+                continue
+            msgs = expected.setdefault(layer, {}).setdefault(fid, [])
+            if message not in msgs:
+                msgs.append(message)
+    got = rules_index(findings, "en")
+    assert got == expected
+    # the features in the order they first appear, as the straightforward walk finds them
+    assert [list(v) for v in got.values()] == [list(v) for v in expected.values()]
+    assert rules_index(findings.iloc[:0], "mn") == {}

@@ -30,11 +30,11 @@ from web.i18n import DRAW_LOCAL_MN, text
 from web.maps.elements import (
     GazarLayer,
     GazarSetup,
+    RulesIndex,
     _official,
     _plain,
     _Plan,
     light_geometry,
-    rules_index,
 )
 from web.maps.styles import (
     APPLICATION_LOOK,
@@ -249,7 +249,7 @@ def build_map(
         if frame.crs is not None and frame.crs.to_epsg() != 4326:
             raise ValueError(f"layer '{name}' must be in EPSG:4326, not {frame.crs}")
     plan = _Plan(lang)
-    index = rules_index(findings, lang)
+    index = RulesIndex(findings, lang)
     for name in LAYER_ORDER:
         frame = layers.get(name)
         plan.add(
@@ -257,7 +257,7 @@ def build_map(
             frame,
             LOOKS[name],
             title=label("layer", name, lang),
-            rules=index.get(name),
+            rules=index,
             show=name not in hidden,
             remote=remote if name not in ("soums", "aimags") else None,
         )

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
@@ -215,10 +216,70 @@ def _in_language(look: Look, lang: Lang) -> Look:
     return replace(look, fields=fields)
 
 
-def rules_index(findings: pd.DataFrame | None, lang: Lang) -> dict[str, dict[str, list[str]]]:
-    """The messages of the rules each feature breaks: ``{layer: {id: [message, ...]}}``.
+class RulesIndex:
+    """The messages of the rules each feature breaks, per layer, each layer's built only when
+    a map asks for it: a layer drawn from its features by bounding box with more findings than
+    a page inlines leaves its rules out, and a store whose contracts have all expired has tens
+    of thousands of findings that such a map would otherwise index on every rebuild.
 
-    Both features of a pair finding break the rule.
+    Both features of a pair finding break the rule. Features come in the order they first
+    appear (the ``a`` sides, then the ``b`` sides), each one's messages in row order, once.
+    """
+
+    def __init__(self, findings: pd.DataFrame | None, lang: Lang) -> None:
+        self._rows: dict[str, npt.NDArray[np.intp]] = {}
+        self._counts: dict[str, int] = {}
+        if findings is None or len(findings) == 0:
+            return
+        message = findings["message_mn" if lang == "mn" else "message_en"].astype(str)
+        sides = [
+            pd.DataFrame(
+                {"layer": findings[f"{s}_layer"], "id": findings[f"{s}_id"], "msg": message}
+            )
+            for s in ("a", "b")
+        ]
+        table = pd.concat(sides, ignore_index=True).dropna(subset=["layer", "id"])
+        table = table.astype({"layer": str, "id": str})
+        self._layer = table["layer"].to_numpy(dtype=object)
+        self._id = table["id"].to_numpy(dtype=object)
+        self._msg = table["msg"].to_numpy(dtype=object)
+        layer_codes, layers = pd.factorize(self._layer)
+        for k, layer in enumerate(layers.tolist()):
+            rows = np.flatnonzero(layer_codes == k)
+            self._rows[layer] = rows
+            self._counts[layer] = len(pd.unique(self._id[rows]))
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self._rows)
+
+    def count(self, layer: str) -> int:
+        """How many features of ``layer`` break a rule."""
+        return self._counts.get(layer, 0)
+
+    def get(self, layer: str) -> dict[str, list[str]] | None:
+        """``{id: [message, ...]}`` of ``layer`` (None when none of its features breaks one):
+        one sort and slices of one list, no group object per feature."""
+        rows = self._rows.get(layer)
+        if rows is None:
+            return None
+        # each message once per feature (a rule broken with two neighbours says so once)
+        pairs, _ = pd.factorize(pd.Series(self._id[rows]) + "\x00" + pd.Series(self._msg[rows]))
+        rows = rows[np.sort(np.unique(pairs, return_index=True)[1])]
+        codes, _ = pd.factorize(self._id[rows])
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.diff(codes[order], prepend=-1))
+        ends = [*starts[1:].tolist(), len(order)]
+        msgs = self._msg[rows[order]].tolist()
+        ids = self._id[rows[order[starts]]].tolist()
+        return {
+            fid: msgs[start:end] for fid, start, end in zip(ids, starts.tolist(), ends, strict=True)
+        }
+
+
+def rules_index(findings: pd.DataFrame | None, lang: Lang) -> dict[str, dict[str, list[str]]]:
+    """The messages of the rules each feature breaks: ``{layer: {id: [message, ...]}}`` (every
+    layer of :class:`RulesIndex` built).
 
     Examples
     --------
@@ -228,19 +289,8 @@ def rules_index(findings: pd.DataFrame | None, lang: Lang) -> dict[str, dict[str
     >>> rules_index(f, "en")["contract_parcels"]
     {'P-1': ['P-1 overlaps P-2'], 'P-2': ['P-1 overlaps P-2']}
     """
-    out: dict[str, dict[str, list[str]]] = {}
-    if findings is None or len(findings) == 0:
-        return out
-    message = findings["message_mn" if lang == "mn" else "message_en"].astype(str)
-    sides = [
-        pd.DataFrame({"layer": findings[f"{s}_layer"], "id": findings[f"{s}_id"], "msg": message})
-        for s in ("a", "b")
-    ]
-    table = pd.concat(sides, ignore_index=True).dropna(subset=["layer", "id"])
-    table = table.drop_duplicates()
-    for (layer, fid), msgs in table.groupby(["layer", "id"], sort=False)["msg"]:
-        out.setdefault(str(layer), {})[str(fid)] = msgs.tolist()
-    return out
+    index = RulesIndex(findings, lang)
+    return {layer: index.get(layer) or {} for layer in index.layers}
 
 
 # ------------------------------------------------------------------------------ layer specs
@@ -338,13 +388,14 @@ class _Plan:
         look: Look,
         *,
         title: str,
-        rules: Mapping[str, list[str]] | None,
+        rules: Mapping[str, list[str]] | RulesIndex | None,
         show: bool,
         remote: RemoteLoading | None,
         properties: Callable[[], Mapping[str, Sequence[object]]] | None = None,
     ) -> None:
         """``properties``: the popup values of an inlined layer (default: its look's fields),
-        asked for only when the layer is inlined."""
+        asked for only when the layer is inlined; ``rules``: the layer's rule messages, or the
+        index to take them from (only when the popups show them)."""
         if frame is None or len(frame) == 0:
             return
         look = _in_language(look, self.lang)
@@ -366,10 +417,13 @@ class _Plan:
                     "capped": text("shown_first", self.lang),
                 },
             }
-        if far and remote is not None and rules is not None and len(rules) > remote.inline_limit:
+        broken = rules.count(name) if isinstance(rules, RulesIndex) else len(rules or ())
+        if far and remote is not None and broken > remote.inline_limit:
             # a layer too large to inline has too many findings to inline too: its popups
             # leave the rules out rather than say none are broken
             look = replace(look, rules=False)
+        if isinstance(rules, RulesIndex):
+            rules = rules.get(name) if look.rules else None
         spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
         data = None
         if not far:
@@ -396,6 +450,7 @@ class _Plan:
 __all__ = [
     "GazarLayer",
     "GazarSetup",
+    "RulesIndex",
     "features_json",
     "layer_json",
     "light_geometry",
