@@ -64,8 +64,11 @@ def _project(path: str) -> dict:
         layers[layer.id()] = seen
     groups = [[g.name(), [n.layerId() for n in g.findLayers()]] for g in root.findGroups()]
     title = project.title()
+    view = project.viewSettings().defaultViewExtent()
+    extent = None if view.isNull() else [view.xMinimum(), view.yMinimum(), view.xMaximum(),
+                                         view.yMaximum(), view.crs().authid()]  # fmt: skip
     project.clear()  # the edit below opens the file on its own
-    return {"read": read, "title": title, "layers": layers, "groups": groups}
+    return {"read": read, "title": title, "layers": layers, "groups": groups, "extent": extent}
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import rasterio
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.services.qgis_project import store_extent
 from layers.labels import label
 from layers.qgis_styles import categories
 from layers.schema import LAYER_ORDER, REGISTRY
@@ -97,6 +98,9 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     projects = {"file": tmp_path / "file.qgz", "url": tmp_path / "url.qgz"}
     wrote = gazar("qgis-project", "--out", str(projects["file"]), "--db", str(gpkg))
     assert wrote.exit_code == 0, wrote.output
+    with open_store(gpkg, create=False) as opened_store:
+        opens_at = store_extent(opened_store.layers())
+    assert opens_at is not None
     with rasterio.open(raster) as src:
         expected_raster = {"crs": f"EPSG:{src.crs.to_epsg()}", "nodata": src.nodata,
                            "size": [src.width, src.height]}  # fmt: skip
@@ -181,6 +185,10 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     for variant, provider in (("file", "ogr"), ("url", "OAPIF")):
         opened = seen["projects"][str(projects[variant])]
         assert opened["read"], variant
+        if variant == "file":  # it opens at Gazar's own layers
+            *box, crs = opened["extent"]
+            assert crs == "EPSG:4326"
+            assert box == pytest.approx(list(opens_at), abs=1e-9)
         groups = dict((name, ids) for name, ids in opened["groups"])
         layers = opened["layers"]
         expected_ids = {f"gazar_{n}" for n in REGISTRY}

@@ -169,3 +169,33 @@ def test_bad_out_or_url_is_refused_by_name_and_nothing_written(
     assert done.exit_code != 0
     assert told in done.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_the_project_opens_at_gazars_own_layers(gpkg: Path, tmp_path: Path) -> None:
+    from shapely import box
+
+    from tests import factories as f
+
+    with open_store(gpkg) as store:
+        store.write(
+            {
+                "soums": f.frame("soums", [f.soum(geometry=box(105.0, 46.0, 108.0, 48.5))]),
+                "land_conclusions": f.frame(
+                    "land_conclusions", [f.land_conclusion(geometry=box(106.2, 47.1, 106.4, 47.2))]
+                ),
+            }
+        )
+    out = tmp_path / "gazar.qgz"
+    assert gazar("qgis-project", "--out", str(out), "--db", str(gpkg)).exit_code == 0
+    view = project(out).find("ProjectViewSettings/DefaultViewExtent")
+    assert view is not None  # the Land Conclusion's bounds, not the soum's
+    got = [float(view.get(k, "nan")) for k in ("xmin", "ymin", "xmax", "ymax")]
+    assert got == pytest.approx([106.2, 47.1, 106.4, 47.2])
+    assert view.findtext("spatialrefsys/authid") == "EPSG:4326"
+    canvas = project(out).find("mapcanvas/extent")
+    assert canvas is not None and float(canvas.findtext("xmin", "nan")) == pytest.approx(106.2)
+    # an empty store: no extent (QGIS opens at the layers' full extent)
+    empty = tmp_path / "empty.gpkg"
+    open_store(empty).close()
+    assert gazar("qgis-project", "--out", str(out), "--db", str(empty)).exit_code == 0
+    assert project(out).find("ProjectViewSettings") is None

@@ -9,7 +9,7 @@ import typer
 
 from api.cli import DbOption, app, err, refuse, store_at, words
 from api.commands.output import out_target
-from api.services.qgis_project import URL_RE, Source, write_project
+from api.services.qgis_project import URL_RE, Source, store_extent, write_project
 from layers.errors import InputFileError
 from layers.labels import parse_lang
 
@@ -43,16 +43,17 @@ def qgis_project_cmd(
     if url is not None:
         if URL_RE.fullmatch(url) is None:
             refuse(InputFileError("--url", words("file_problem", "bad_url")))
-        source = Source("oapif", url)
+        source, extent = Source("oapif", url), None
     else:
         with store_at(db) as store:  # a Gazar store, its layers' styles written
             where = store.location
+            extent = store_extent(store.layers())
         postgis = where.startswith(("postgresql://", "postgres://"))
         source = Source("postgis", where) if postgis else Source("gpkg", str(Path(where).resolve()))
     if target.suffix.lower() != ".qgz":
         refuse(InputFileError(str(target), words("file_problem", "not_suffix", suffix=".qgz")))
     try:
-        layers = write_project(target, source, language)
+        layers = write_project(target, source, language, extent)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         refuse(InputFileError(str(target), words("file_problem", "not_written", reason=reason)))

@@ -17,6 +17,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -26,6 +27,7 @@ from api.services.collections import COLLECTIONS, CollectionDef
 from layers.labels import Lang, label
 from layers.qgis_styles import QGIS_VERSION, layer_paint, qml
 from layers.schema import REGISTRY
+from layers.store import LayerInfo
 
 Kind = Literal["gpkg", "postgis", "oapif"]
 
@@ -141,14 +143,62 @@ def _title(layer: ProjectLayer, lang: Lang) -> str:
     return layer.definition.title_mn if lang == "mn" else layer.definition.title_en
 
 
-def project_xml(source: Source, lang: Lang, project_dir: Path) -> str:
-    """The ``.qgs`` document: every layer of ``source`` grouped, styled in ``lang``."""
+#: (minx, miny, maxx, maxy) in EPSG:4326
+Extent = tuple[float, float, float, float]
+
+
+def store_extent(infos: Iterable[LayerInfo]) -> Extent | None:
+    """Where the project opens: the bounds of Gazar's own layers (Land Conclusions, parcels,
+    rehabilitation), else of every layer; None for an empty store.
+
+    Examples
+    --------
+    >>> store_extent([LayerInfo("soums", 2, (90.0, 41.0, 120.0, 52.0)),
+    ...               LayerInfo("land_conclusions", 1, (106.0, 47.0, 106.5, 47.2)),
+    ...               LayerInfo("contract_parcels", 0, None)])
+    (106.0, 47.0, 106.5, 47.2)
+    """
+    boxes = [(i.layer, i.bbox) for i in infos if i.bbox is not None and i.layer in REGISTRY]
+    core = [b for name, b in boxes if REGISTRY[name].role == "core"]
+    chosen = core or [b for _name, b in boxes]
+    if not chosen:
+        return None
+    return (
+        min(b[0] for b in chosen),
+        min(b[1] for b in chosen),
+        max(b[2] for b in chosen),
+        max(b[3] for b in chosen),
+    )
+
+
+def _view(root: ET.Element, extent: Extent) -> None:
+    """The extent QGIS opens the project at: the project's default view (QGIS 3.10 and
+    later) and the map canvas's saved extent (what older QGIS and the desktop restore)."""
+    xmin, ymin, xmax, ymax = (repr(float(v)) for v in extent)
+    view = ET.SubElement(root, "ProjectViewSettings", UseProjectScales="0", rotation="0")
+    ET.SubElement(view, "Scales")
+    default = ET.SubElement(view, "DefaultViewExtent", xmin=xmin, ymin=ymin, xmax=xmax, ymax=ymax)
+    _srs(default)
+    canvas = ET.SubElement(root, "mapcanvas", name="theMapCanvas", annotationsVisible="1")
+    ET.SubElement(canvas, "units").text = "degrees"
+    box = ET.SubElement(canvas, "extent")
+    for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
+        ET.SubElement(box, tag).text = value
+    ET.SubElement(canvas, "rotation").text = "0"
+    _srs(ET.SubElement(canvas, "destinationsrs"))
+
+
+def project_xml(source: Source, lang: Lang, project_dir: Path, extent: Extent | None = None) -> str:
+    """The ``.qgs`` document: every layer of ``source`` grouped, styled in ``lang``, opening
+    at ``extent`` when given."""
     layers = project_layers(source)
     title = label("qgis_group", "project", lang)
     root = ET.Element("qgis", projectname=title, version=QGIS_VERSION)
     ET.SubElement(root, "homePath", path="")
     ET.SubElement(root, "title").text = title
     _srs(ET.SubElement(root, "projectCrs"))
+    if extent is not None:
+        _view(root, extent)
     tree = ET.SubElement(root, "layer-tree-group")
     ET.SubElement(tree, "customproperties")
     groups: dict[str, ET.Element] = {}
@@ -175,11 +225,13 @@ def project_xml(source: Source, lang: Lang, project_dir: Path) -> str:
     return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
 
 
-def write_project(out: Path, source: Source, lang: Lang) -> list[ProjectLayer]:
+def write_project(
+    out: Path, source: Source, lang: Lang, extent: Extent | None = None
+) -> list[ProjectLayer]:
     """Write the project to ``out`` (a ``.qgz``): to ``out.part`` first, then renamed, so a
     failure leaves no half-written project. Returns the layers written."""
     project_dir = out.resolve().parent
-    document = project_xml(source, lang, project_dir)
+    document = project_xml(source, lang, project_dir, extent)
     part = out.with_name(out.name + ".part")
     try:
         with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as archive:
