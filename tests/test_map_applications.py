@@ -1,13 +1,17 @@
 """The map pages' pending-applications layer follows the ledger: an application filed after a
-map page was built (and kept in the page cache) is on the next answer, on both backends."""
+map page was built (and kept in the page cache) is on the next answer, on both backends; the
+standalone file `gazar map` writes shows them too."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api.app import create_app
+from api.cli import app
 from api.services.access import local_operator
 from api.services.allocation import AllocationService, ApplicationInput
 from api.settings import ApiSettings
@@ -45,3 +49,31 @@ def test_a_filed_application_is_drawn_on_the_next_map_page(store_location: str) 
             assert second in again and first in again
     finally:
         ledger.close()
+
+
+def test_the_standalone_map_file_shows_the_pending_applications(
+    store_location: str, tmp_path: Path
+) -> None:
+    with open_store(store_location) as store:
+        store.write({"land_conclusions": f.frame("land_conclusions", [f.land_conclusion()])})
+    out = tmp_path / "map.html"
+    # a store with no application yet: the file has no such layer
+    done = CliRunner().invoke(
+        app, ["map", "--out", str(out), "--db", store_location, "--lang", "en"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "Pending applications" not in out.read_text(encoding="utf-8")
+    ledger = open_ledger(store_location)
+    try:
+        service = AllocationService(lambda: ledger, AnalysisSettings())
+        data = ApplicationInput("LC-1", "Org A", "partnership", 3, 3,
+                                geometry=f.utm_box(500, 100, 200, 200))  # fmt: skip
+        number = str(service.apply(data, user=local_operator("op"))["id"])
+    finally:
+        ledger.close()
+    done = CliRunner().invoke(
+        app, ["map", "--out", str(out), "--db", store_location, "--lang", "en"]
+    )
+    assert done.exit_code == 0, done.output
+    page = out.read_text(encoding="utf-8")
+    assert "Pending applications" in page and number in page

@@ -13,10 +13,13 @@ from api.cli import settings as cli_settings
 from api.commands.options import SoumOption, TodayOption
 from api.commands.output import out_target, write_out
 from api.services import rasters
+from api.services.register import pending_applications
 from api.settings import load_settings
 from geo.availability import availability
 from geo.rules import analyze
-from layers.errors import GazarError
+from geo.settings import AnalysisSettings
+from layers.errors import GazarError, StoreError
+from layers.ledger import open_ledger
 from layers.schema import REGISTRY
 from web import maps
 from web.assets import external_refs, inline_assets
@@ -60,6 +63,7 @@ def map_cmd(
     with store_at(db, create=False) as store:
         layers = guarded(lambda: {name: store.read(name) for name in REGISTRY})
         location = store.location
+    applications = _pending(location, settings)
     recovery = _recovery(
         location,
         layers["rehab_zones"],
@@ -78,7 +82,7 @@ def map_cmd(
         )
     )
     shown = {"lang": language, "findings": findings, "available": free, "basemap": basemap,
-             "recovery": recovery}  # fmt: skip
+             "recovery": recovery, "applications": applications}  # fmt: skip
     if land_conclusion:
         m = guarded(lambda: maps.land_conclusion_map(layers, land_conclusion, **shown))
         title = f"{text('title_land_conclusion', language)} {land_conclusion}"
@@ -101,6 +105,19 @@ def map_cmd(
     write_out(out_file, page)
     size = out_file.stat().st_size
     err.print(f"wrote {out_file} ({size / 1e6:.1f} MB): opens offline in any browser")
+
+
+def _pending(location: str, settings: AnalysisSettings) -> gpd.GeoDataFrame | None:
+    """The pending applications as the public register shows them, from the store's ledger
+    (None when it has none, or no ledger: a store only written by other tools)."""
+    try:
+        ledger = open_ledger(location, create=False)
+    except StoreError:
+        return None
+    try:
+        return guarded(lambda: pending_applications(ledger, settings))
+    finally:
+        ledger.close()
 
 
 def _recovery(

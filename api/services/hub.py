@@ -201,16 +201,9 @@ class Services:
         """The pending applications as the public register shows them (number, holder, Land
         Conclusion, soum, filed at, objections until, official hectares, place in its Land
         Conclusion's queue); None without a ledger. No contact or account is included."""
+        from api.services.register import pending_applications
+
         try:
-            frame = self.open_ledger().applications(where={"status": "pending"})
+            return pending_applications(self.open_ledger(), self.settings.analysis)
         except (LedgerUnavailable, StoreError):
             return None
-        if len(frame) == 0:
-            return None
-        from api.services.register import application_rows
-
-        rows = application_rows(frame, self.settings.analysis)
-        public = ("id", "land_conclusion_id", "soum_code", "holder", "holder_type",
-                  "official_ha", "filed_at", "objection_until", "position")  # fmt: skip
-        table = pd.DataFrame([{k: r.get(k) for k in public} for r in rows])
-        return gpd.GeoDataFrame(table, geometry=frame.geometry.array, crs=frame.crs)

@@ -104,6 +104,24 @@ def _application_json(row: pd.Series) -> dict[str, Any]:
     return out
 
 
+#: what a map shows of a pending application: its public number and place, no contact
+PENDING_MAP_FIELDS: Final = ("id", "land_conclusion_id", "soum_code", "holder", "holder_type",
+                             "official_ha", "filed_at", "objection_until", "position")  # fmt: skip
+
+
+def pending_applications(ledger: Ledger, settings: AnalysisSettings) -> gpd.GeoDataFrame | None:
+    """The pending applications as the public register shows them (number, holder, Land
+    Conclusion, soum, filed at, objections until, official hectares, place in its Land
+    Conclusion's queue), for the map pages and ``gazar map``; None when there are none. No
+    contact or account is included."""
+    frame = ledger.applications(where={"status": "pending"})
+    if len(frame) == 0:
+        return None
+    rows = application_rows(frame, settings)
+    table = pd.DataFrame([{k: r.get(k) for k in PENDING_MAP_FIELDS} for r in rows])
+    return gpd.GeoDataFrame(table, geometry=frame.geometry.array, crs=frame.crs)
+
+
 def application_rows(frame: gpd.GeoDataFrame, settings: AnalysisSettings) -> list[dict[str, Any]]:
     """Applications as JSON, oldest first, each with ``position`` (its place among the pending
     applications of its Land Conclusion now) and ``group`` (the pending applications it
