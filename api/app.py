@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +24,8 @@ from web.negotiate import Negotiate
 from web.routers import ROUTERS as PAGES  # api/ imports web/ only here and in commands
 from web.session import error_page
 
+_LOG = logging.getLogger("gazar.app")
+
 
 def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     """Build the app for ``settings``: the whole tree, or the server's part of it with the rest
@@ -38,9 +43,14 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.open(tree)
         app.state.services = services
+        warming = _start_warming(services) if tree.api.warm_on_start else None
+        app.state.warming = warming
         try:
             yield
         finally:
+            if warming is not None:  # the store stays open until the step under way ends
+                warming[0].set()
+                warming[1].join()
             services.close()
 
     app = FastAPI(
@@ -71,3 +81,22 @@ def create_app(settings: Settings | ApiSettings | None = None) -> FastAPI:
         app.include_router(page)
     use_openapi_30(app)  # OGC API – Features' oas30 class and its clients read OpenAPI 3.0
     return app
+
+
+def _start_warming(services: Services) -> tuple[threading.Event, threading.Thread]:
+    """:meth:`Services.warm` in a background thread (a failure is logged: the requests that
+    need the step meet it themselves, with its error)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        start = time.perf_counter()
+        try:
+            done = services.warm(stop)
+        except Exception:
+            _LOG.exception("warming the caches failed")
+            return
+        _LOG.info("caches warm (%s) in %.1f s", ", ".join(done), time.perf_counter() - start)
+
+    thread = threading.Thread(target=run, name="gazar-warm", daemon=True)
+    thread.start()
+    return stop, thread

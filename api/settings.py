@@ -74,6 +74,10 @@ class ApiSettings(BaseSettings):
     max_vertices: int = Field(100_000, ge=4)
     #: a check with more features than this gets 422
     max_check_features: int = Field(200, ge=1)
+    #: when the server starts, read every layer and work out the day's findings, available
+    #: land and the review's indexes in the background, so that the first visitor does not
+    #: wait seconds for them (``gazar serve`` turns it on; requests are answered meanwhile)
+    warm_on_start: bool = False
     #: after this many failed token checks from one client address within
     #: ``token_failure_window_s`` seconds, that address gets 429 (with ``Retry-After``) for
     #: every token until the oldest failure is that old; counted in each server process's memory

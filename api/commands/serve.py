@@ -41,7 +41,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.settings import load_settings
+    from api.settings import ApiSettings, load_settings
 
     location = cli_location(db)
     with store_at(location, create=False) as store:  # refuse a missing store before listening
@@ -54,13 +54,17 @@ def serve(
     out.print(f"  {'QGIS, GDAL:':<27} ogrinfo OAPIF:{root}/")
     out.print(slashed("cli_text.serve_stop"))
     if workers == 1:
-        uvicorn.run(create_app(load_settings(db=location)), host=host, port=port)
+        # the first visitor does not wait for the caches (other GAZAR_* settings still apply)
+        api = ApiSettings(db=location, warm_on_start=True)
+        uvicorn.run(create_app(load_settings(db=location, api=api)), host=host, port=port)
         return
     # each worker process builds its own app (api.settings reads GAZAR_DB): uvicorn hands the
     # store to the workers through an env file it loads before starting them
     with tempfile.TemporaryDirectory(prefix="gazar-serve-") as folder:
         env_file = Path(folder) / "gazar.env"
-        env_file.write_text(f"GAZAR_DB={json.dumps(location)}\n", encoding="utf-8")
+        env_file.write_text(
+            f"GAZAR_DB={json.dumps(location)}\nGAZAR_WARM_ON_START=true\n", encoding="utf-8"
+        )
         uvicorn.run(
             "api.app:create_app",
             factory=True,

@@ -88,6 +88,26 @@ class Services:
             ledger = None
         return cls(settings, store, ledger)
 
+    def warm(self, stop: threading.Event | None = None) -> list[str]:
+        """Read every layer and work out today's findings, available land and the review's
+        indexes, as the first requests would (each step a cache of its own, kept per
+        revision: a request arriving meanwhile waits for the step it needs, or shares it).
+        Stops between steps once ``stop`` is set. Returns the steps done."""
+        day = dt.date.today()
+        steps = (
+            ("layers", self.frames),
+            ("findings", lambda: self.findings(day)),
+            ("available_land", lambda: self.available_land(day)),
+            ("review", self.review.context),
+        )
+        done: list[str] = []
+        for name, step in steps:
+            if stop is not None and stop.is_set():
+                break
+            step()
+            done.append(name)
+        return done
+
     def close(self) -> None:
         if self.ledger is not None:
             self.ledger.close()
