@@ -21,6 +21,7 @@ from api.services import Services
 from api.settings import ApiSettings, Settings, load_settings
 from web.headers import SecurityHeaders
 from web.negotiate import Negotiate
+from web.pages import warm_overview
 from web.routers import ROUTERS as PAGES  # api/ imports web/ only here and in commands
 from web.session import error_page
 
@@ -91,7 +92,7 @@ def _start_warming(services: Services) -> tuple[threading.Event, threading.Threa
     def run() -> None:
         start = time.perf_counter()
         try:
-            done = services.warm(stop)
+            done = services.warm(stop, extra=(("map", lambda: warm_overview(services)),))
         except Exception:
             _LOG.exception("warming the caches failed")
             return

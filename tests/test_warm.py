@@ -1,6 +1,7 @@
 """``gazar serve`` warms the caches when it starts (``GAZAR_WARM_ON_START``): every layer read,
-the day's findings and available land worked out and the review's indexes built in the
-background, so that the first visitor of a large store does not wait seconds for them."""
+the day's findings and available land worked out, the review's indexes and the overview map
+(both languages) built in the background, so that the first visitor of a large store does not
+wait seconds for them."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def test_the_server_warms_its_caches_when_asked(store_path: Path) -> None:
         services = client.app.state.services
         assert client.app.state.warming is None
         assert today not in services.derived._days and services.review._context is None
+        assert services.pages.builds == 0
     with TestClient(create_app(ApiSettings(db=str(store_path), warm_on_start=True))) as client:
         services = client.app.state.services
         _stop, thread = client.app.state.warming
@@ -45,6 +47,11 @@ def test_the_server_warms_its_caches_when_asked(store_path: Path) -> None:
         assert not thread.is_alive()
         assert today in services.derived._days  # the findings and available land of today
         assert services.review._context is not None  # the review's indexes
+        built = services.pages.builds
+        assert built >= 2  # the overview map in both languages
+        for url in ("/map", "/map?lang=en"):
+            assert client.get(url).status_code == 200
+        assert services.pages.builds == built  # the first visitors were given the kept maps
         kept = services.derived.state(today)
         free = client.get("/analysis/availability?soum=MN4322")
         assert free.status_code == 200
@@ -73,3 +80,4 @@ def test_stopping_the_server_stops_the_warm_up_between_steps(store_path: Path) -
         stop.set()
         assert services.warm(stop) == []
         assert services.warm() == ["layers", "findings", "available_land", "review"]
+        assert services.warm(extra=(("more", lambda: None),))[-1] == "more"

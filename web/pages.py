@@ -38,7 +38,7 @@ from geo.area import official_ha
 from geo.availability import availability_totals
 from geo.review import Review
 from layers.errors import FeatureNotFound, GazarError
-from layers.labels import Lang, label
+from layers.labels import LANGS, Lang, label
 from layers.uploads import ReadersBusy
 from web import maps
 from web.assets import AssetMissing, static_file
@@ -53,7 +53,11 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 def _remote(request: Request, day: dt.date | None = None) -> maps.RemoteLoading:
     """How the page loads large layers; a map of another ``day`` than today inlines the
     derived layers (their collections answer for today)."""
-    s = get_services(request).settings.web
+    return _remote_for(get_services(request), day)
+
+
+def _remote_for(services: Services, day: dt.date | None) -> maps.RemoteLoading:
+    s = services.settings.web
     return maps.RemoteLoading(
         inline_limit=s.inline_limit,
         inline_coordinates=s.inline_coordinates,
@@ -147,17 +151,40 @@ def _map_page(
     language = parse_lang(lang)
     day = _day(today)
     far = _remote(request, day) if remote else None
-    view = ("map", build.__name__, args, language, day, far)
     try:
-        parts = services.pages.get(
-            view,
-            services.map_state,
-            lambda: _map_parts(services, day, language, build, args, remote=far),
-        )
+        parts = _kept_map_parts(services, day, language, build, args, remote=far)
     except FeatureNotFound as exc:
         return _error(request, language, str(exc), status=404)
     heading = " ".join([text(title, language), *args])
     return render(request, "map.html", language, title=heading, nav="map", **parts)
+
+
+def _kept_map_parts(
+    services: Services,
+    day: dt.date,
+    language: Lang,
+    build: Callable[..., folium.Map],
+    args: tuple[str, ...],
+    *,
+    remote: maps.RemoteLoading | None,
+) -> dict[str, Any]:
+    """:func:`_map_parts` kept in ``services.pages`` per view and store state."""
+    view = ("map", build.__name__, args, language, day, remote)
+    return services.pages.get(
+        view,
+        services.map_state,
+        lambda: _map_parts(services, day, language, build, args, remote=remote),
+    )
+
+
+def warm_overview(services: Services) -> None:
+    """Build ``/map``'s map for today in both languages, as its first visitors would ask
+    (``gazar serve`` does it when it starts, after the layers and findings)."""
+    day = dt.date.today()
+    for language in LANGS:
+        _kept_map_parts(
+            services, day, language, maps.overview_map, (), remote=_remote_for(services, day)
+        )
 
 
 def _map_parts(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -88,17 +88,23 @@ class Services:
             ledger = None
         return cls(settings, store, ledger)
 
-    def warm(self, stop: threading.Event | None = None) -> list[str]:
+    def warm(
+        self,
+        stop: threading.Event | None = None,
+        extra: Sequence[tuple[str, Callable[[], object]]] = (),
+    ) -> list[str]:
         """Read every layer and work out today's findings, available land and the review's
         indexes, as the first requests would (each step a cache of its own, kept per
         revision: a request arriving meanwhile waits for the step it needs, or shares it).
-        Stops between steps once ``stop`` is set. Returns the steps done."""
+        Then the ``extra`` steps (the app adds the overview map's pages). Stops between steps
+        once ``stop`` is set. Returns the steps done."""
         day = dt.date.today()
         steps = (
             ("layers", self.frames),
             ("findings", lambda: self.findings(day)),
             ("available_land", lambda: self.available_land(day)),
             ("review", self.review.context),
+            *extra,
         )
         done: list[str] = []
         for name, step in steps:
