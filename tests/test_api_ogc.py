@@ -692,10 +692,12 @@ def test_serve_runs_uvicorn_on_the_store(
     assert (kw["host"], kw["port"]) == ("127.0.0.1", 8123)
     if workers == 1:
         with TestClient(target) as c:  # the app itself, serving the store named
+            assert c.app.state.settings.api.warm_on_start  # type: ignore[attr-defined]
             assert items(c)["numberMatched"] == 13
     else:  # each worker builds the app from the env file uvicorn loads for them
         assert target == "api.app:create_app"
         assert kw["factory"] is True and kw["workers"] == 3
-        assert env_files == [f"GAZAR_DB={json.dumps(gpkg)}\n"]
+        # the workers warm their caches when they start
+        assert env_files == [f"GAZAR_DB={json.dumps(gpkg)}\nGAZAR_WARM_ON_START=true\n"]
         assert os.environ["GAZAR_DB"] == "unset"
         assert not Path(kw["env_file"]).exists()
