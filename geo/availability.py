@@ -58,7 +58,7 @@ import pandas as pd
 import shapely
 
 from geo.area import official_ha, official_ha_checked, polygon_parts
-from geo.prepared import map_grouped, prepared
+from geo.prepared import map_grouped, prepared_large
 from geo.repair import (
     Repaired,
     layer_arrays,
@@ -191,13 +191,13 @@ def _clip(lcs: ObjArray, sources: ObjArray, *, workers: int) -> tuple[ObjArray, 
     present = ~(shapely.is_missing(sources) | shapely.is_empty(sources))
     keep = np.flatnonzero(present)
     tree = shapely.STRtree(sources[keep])
-    with prepared(lcs):
-        lc_i, src_j = tree.query(lcs, predicate="intersects")
-        src_j = keep[src_j]
-        pieces = sources[src_j].copy()
-        covered = map_grouped(
-            shapely.covers, lc_i, lcs[lc_i], pieces, workers=workers, minimum=_MIN_PAIRS_PER_THREAD
-        ).astype(bool)
+    lands = prepared_large(lcs, np.arange(len(lcs)))  # the large ones as prepared copies
+    lc_i, src_j = tree.query(lands, predicate="intersects")
+    src_j = keep[src_j]
+    pieces = sources[src_j].copy()
+    covered = map_grouped(
+        shapely.covers, lc_i, lands[lc_i], pieces, workers=workers, minimum=_MIN_PAIRS_PER_THREAD
+    ).astype(bool)
     cut = np.flatnonzero(~covered)
     if cut.size:
         pieces[cut] = polygonal_parts(shapely.intersection(pieces[cut], lcs[lc_i[cut]]))

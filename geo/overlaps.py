@@ -42,7 +42,7 @@ from geo.area import (
     small_official_ha,
 )
 from geo.frames import geo_frame
-from geo.prepared import map_grouped, prepared
+from geo.prepared import map_grouped, prepared_large
 from geo.quads import clip_quads, find_quads, ring_measures, ring_polygons
 from geo.repair import (
     MIN_PER_THREAD,
@@ -156,10 +156,10 @@ def _meeting(
     large = np.flatnonzero((a.sizes[i] > DIRECT_MAX_COORDS) | (b.sizes[j] > DIRECT_MAX_COORDS))
     if large.size:
         owner = i[large]
-        with prepared(a.geoms[np.unique(owner)]):  # once per polygon, before the threads
-            keep[large] = map_grouped(
-                shapely.intersects, owner, a.geoms[owner], b.geoms[j[large]], workers=workers
-            ).astype(bool)
+        first = prepared_large(a.geoms[owner], owner)
+        keep[large] = map_grouped(
+            shapely.intersects, owner, first, b.geoms[j[large]], workers=workers
+        ).astype(bool)
     return keep
 
 
@@ -265,13 +265,17 @@ def _shared_parts(
     """
     if not CONTAINS_SKIP or len(a) == 0:
         return overlay_pairs(a, b, workers=workers)
-    # preparing is kept on the geometry objects, shared by every pair they are in
-    with prepared(a, b):
-        b_inside = map_grouped(shapely.contains_properly, a_pos, a, b, workers=workers).astype(bool)
-        a_inside = ~b_inside
-        a_inside[a_inside] = map_grouped(
-            shapely.contains_properly, b_pos[a_inside], b[a_inside], a[a_inside], workers=workers
-        ).astype(bool)
+    # a large polygon is tested through one prepared copy, shared by every pair it is in
+    first = prepared_large(a, a_pos)
+    b_inside: npt.NDArray[np.bool_] = map_grouped(
+        shapely.contains_properly, a_pos, first, b, workers=workers
+    ).astype(bool)
+    a_inside = ~b_inside
+    rows = np.flatnonzero(a_inside)
+    second = prepared_large(b[rows], b_pos[rows])
+    a_inside[rows] = map_grouped(
+        shapely.contains_properly, b_pos[rows], second, a[rows], workers=workers
+    ).astype(bool)
     out = np.where(b_inside, b, a)  # a_inside: a; the rest are overwritten below
     rest = np.flatnonzero(~(b_inside | a_inside))
     if rest.size:

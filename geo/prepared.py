@@ -6,20 +6,20 @@ the first time at once corrupt them and crash the process (seen as a worker cras
 suite, reproduced with two threads calling ``contains_properly`` on shared prepared polygons).
 So the analyses
 
-* prepare geometry only inside :func:`prepared`, which holds one process-wide lock and removes
-  the preparation on the way out: geometry shared between requests (the layer caches') is
-  never left prepared for another thread to find, and two analyses never use one prepared
-  geometry at once;
+* never prepare a layer's own geometry objects, which the server's layer caches hand to every
+  request (another request's threads would find them prepared): :func:`tested` gives the
+  large polygons of a predicate's first argument as prepared private copies, one per feature,
+  and leaves the small ones unprepared (a polygon of a few dozen coordinates is tested as fast
+  as it is: 100,000 pairs of five-corner parcels took 13–23 ms either way);
 * split a predicate across threads with :func:`map_grouped`, which gives all the rows of one
-  prepared geometry to the same thread.
+  prepared copy to the same thread.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -27,35 +27,43 @@ import shapely
 
 from geo.repair import MIN_PER_THREAD
 
-#: held while any analysis holds prepared geometry (re-entrant: an analysis may call another)
-_LOCK = threading.RLock()
+#: polygons of more coordinates than this are tested through a prepared copy
+PREPARE_MIN_COORDS: Final = 32
 
 #: slices per thread in :func:`map_grouped` (groups differ in size; more slices even them out)
-PIECES_PER_THREAD = 4
+PIECES_PER_THREAD: Final = 4
 
 
-@contextmanager
-def prepared(*arrays: npt.NDArray[np.object_]) -> Iterator[None]:
-    """Prepare ``arrays`` for the ``with`` block, under the process-wide lock.
+def prepared_large(
+    geoms: npt.NDArray[np.object_], positions: npt.NDArray[np.integer]
+) -> npt.NDArray[np.object_]:
+    """``geoms`` ready to be a predicate's first argument: its polygons of more than
+    :data:`PREPARE_MIN_COORDS` coordinates replaced by prepared copies (one copy per
+    position in the layer, shared by its rows), the others as they are.
+
+    ``positions``: each row's feature (its position in its layer), so that rows of one feature
+    share one copy. The input objects are left unprepared.
 
     Examples
     --------
-    >>> from shapely import box
-    >>> geoms = np.array([box(0, 0, 2, 2)])
-    >>> with prepared(geoms):
-    ...     bool(shapely.is_prepared(geoms[0]))
-    True
-    >>> bool(shapely.is_prepared(geoms[0]))
-    False
+    >>> from shapely import Point, box
+    >>> big, small = Point(0, 0).buffer(10), box(0, 0, 1, 1)
+    >>> rows = prepared_large(np.array([big, small, big]), np.array([0, 1, 0]))
+    >>> [bool(shapely.is_prepared(g)) for g in rows], rows[0] is rows[2], rows[0] is big
+    ([True, False, True], True, False)
+    >>> bool(shapely.is_prepared(big)), bool(shapely.equals_exact(rows[0], big, 0))
+    (False, True)
     """
-    with _LOCK:
-        try:
-            for arr in arrays:
-                shapely.prepare(arr)
-            yield
-        finally:
-            for arr in arrays:
-                shapely.destroy_prepared(arr)
+    out = np.array(geoms, dtype=object, copy=True)
+    large = np.flatnonzero(shapely.get_num_coordinates(out) > PREPARE_MIN_COORDS)
+    if large.size:
+        _, first, inverse = np.unique(
+            np.asarray(positions)[large], return_index=True, return_inverse=True
+        )
+        copies = np.asarray(shapely.transform(out[large[first]], lambda c: c, include_z=None))
+        shapely.prepare(copies)
+        out[large] = copies[inverse.reshape(-1)]
+    return out
 
 
 def map_grouped(
@@ -67,7 +75,7 @@ def map_grouped(
 ) -> npt.NDArray[np.generic]:
     """``op(*arrays)`` row by row, in threads, with every row of one ``owner`` in one thread.
 
-    ``owner`` says which prepared geometry each row tests against (its position in the layer):
+    ``owner`` says which (prepared) geometry each row tests against (its position in the layer):
     rows are ordered by it and cut between owners only, so no prepared geometry is used by two
     threads. The answers come back in the rows' order.
 
@@ -77,9 +85,8 @@ def map_grouped(
     >>> square = box(0, 0, 10, 10)
     >>> inner = points(np.arange(12_000) % 12, 5)
     >>> owner = np.zeros(12_000, dtype=int)
-    >>> with prepared(np.array([square])):
-    ...     inside = map_grouped(shapely.contains_properly, owner, np.full(12_000, square),
-    ...                          inner, workers=2)
+    >>> first = prepared_large(np.full(12_000, square), owner)
+    >>> inside = map_grouped(shapely.contains_properly, owner, first, inner, workers=2)
     >>> int(inside.sum())
     9000
     """

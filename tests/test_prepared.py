@@ -1,5 +1,5 @@
 """Prepared geometry and threads: no prepared polygon is used by two threads at once, and the
-analyses leave none prepared behind them.
+analyses never prepare a layer's own geometry objects (the server's caches share them).
 
 GEOS builds a prepared geometry's indexes on first use without a lock; two threads doing it at
 once crashed a test worker (``test_quads``, Land Conclusions with split edges). These tests do
@@ -14,12 +14,11 @@ from collections import defaultdict
 
 import geopandas as gpd
 import numpy as np
-import pytest
 import shapely
 
 from geo.availability import availability
 from geo.overlaps import overlaps_between, overlaps_within
-from geo.prepared import map_grouped, prepared
+from geo.prepared import map_grouped, prepared_large
 from tests import factories as f
 
 
@@ -39,25 +38,32 @@ def test_every_row_of_one_owner_runs_in_one_thread_and_answers_keep_their_order(
     lock = threading.Lock()
 
     def op(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        mine = {next(k for k in range(7) if big[k] is g) for g in set(a.tolist())}
+        mine = {
+            next(k for k in range(7) if shapely.equals_exact(big[k], g, 0)) for g in set(a.tolist())
+        }
+        assert shapely.is_prepared(a).all()  # the big polygons, through their copies
         with lock:
             for k in mine:
                 seen[k].add(threading.get_ident())
         return np.asarray(shapely.intersects(a, b))
 
-    with prepared(big):
-        got = map_grouped(op, owner, big[owner], small, workers=2)
+    got = map_grouped(op, owner, prepared_large(big[owner], owner), small, workers=2)
     assert all(len(threads) == 1 for threads in seen.values()), seen
     assert len(set().union(*seen.values())) == 2  # and the work was shared out
     np.testing.assert_array_equal(got, shapely.intersects(big[owner], small))
 
 
-def test_prepared_removes_the_preparation_even_when_the_block_fails() -> None:
-    big, _ = big_and_small(3, 0)
-    with pytest.raises(RuntimeError), prepared(big):
-        assert shapely.is_prepared(big).all()
-        raise RuntimeError("the analysis failed")
-    assert not shapely.is_prepared(big).any()
+def test_large_polygons_are_tested_through_prepared_copies_small_ones_as_they_are() -> None:
+    big, small = big_and_small(3, 4)
+    geoms = np.concatenate([big, small, big[:1]])
+    positions = np.array([0, 1, 2, 10, 11, 12, 13, 0])
+    rows = prepared_large(geoms, positions)
+    assert shapely.is_prepared(rows).tolist() == [True] * 3 + [False] * 4 + [True]
+    assert rows[0] is rows[7]  # one copy per feature
+    assert not any(rows[k] is geoms[k] for k in range(3))
+    assert all(rows[k] is geoms[k] for k in range(3, 7))
+    assert shapely.equals_exact(rows, geoms, 0).all()
+    assert not shapely.is_prepared(geoms).any()
 
 
 def layer(prefix: str, geoms: np.ndarray) -> gpd.GeoDataFrame:
