@@ -115,7 +115,6 @@
     }
     layer.gazarNameRefresh = refresh;
     map.on("zoomend", refresh);
-    layer.on("add", function () { window.setTimeout(refresh, 0); });
     return function (feature, path) {
       var text = feature.properties.label;
       if (isEmpty(text)) return;
@@ -125,7 +124,13 @@
         direction: point ? "right" : "center", offset: point ? [6, 0] : [0, 0],
         className: "gazar-name gazar-name-" + spec.layer
       });
-      named.push({ path: path, zoom: nameZoom(spec, feature.properties) });
+      var item = { path: path, zoom: nameZoom(spec, feature.properties) };
+      named.push(item);
+      // Leaflet opens a permanent label whenever its feature is added (the layer switched on,
+      // a link's layers restored): closed again at once below the feature's zoom
+      path.on("add", function () {
+        if (map.getZoom() < item.zoom) path.closeTooltip();
+      });
     };
   }
 
@@ -244,13 +249,14 @@
 
   gazar.readHash = readHash;
 
-  /* What the map draws now: polygons on the map, per layer, and how many the canvas draws. */
+  /* What the map draws now: the features' paths on the map (polygons, lines and point
+   * markers), per layer, and how many the canvas draws. */
   gazar.drawn = function (map) {
     map = map || gazar.maps[0];
     var out = { total: 0, canvas: 0, layers: {} };
     Object.keys(map._layers).forEach(function (k) {
       var l = map._layers[k];
-      if (l instanceof L.Polygon) {
+      if (l instanceof L.Path) {
         out.total += 1;
         if (l._renderer instanceof L.Canvas) out.canvas += 1;
       }
