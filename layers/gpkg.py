@@ -26,6 +26,7 @@ import shapely
 
 from layers import feed, style_table
 from layers.errors import RecordRefused, StoreError
+from layers.geomtypes import SQL_NAME, to_stored
 from layers.gpkg_meta import layer_infos
 from layers.gpkg_values import column_from_sql
 from layers.integrity import BrokenRow, broken_rows_query, refusal, sqlite_trigger_ddl
@@ -325,7 +326,7 @@ class GeoPackageStore(Store):
         t = kind.name
         cols = [
             "fid INTEGER PRIMARY KEY AUTOINCREMENT",
-            f"{GEOM} MULTIPOLYGON",
+            f"{GEOM} {SQL_NAME[kind.geometry]}",
             "id TEXT NOT NULL UNIQUE",
         ]
         for f in kind.fields:
@@ -338,8 +339,8 @@ class GeoPackageStore(Store):
             (t, t, kind.name.replace("_", " "), SRS_ID),
         )
         c.execute(
-            "INSERT INTO gpkg_geometry_columns VALUES (?, ?, 'MULTIPOLYGON', ?, 0, 0)",
-            (t, GEOM, SRS_ID),
+            "INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)",
+            (t, GEOM, SQL_NAME[kind.geometry], SRS_ID),
         )
         c.execute(
             f'CREATE VIRTUAL TABLE "rtree_{t}_{GEOM}" USING rtree(id, minx, maxx, miny, maxy)'
@@ -531,11 +532,7 @@ class GeoPackageStore(Store):
     @staticmethod
     def _rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
         check_batch(kind, gdf)
-        geoms = np.asarray(gdf.geometry.array, dtype=object)
-        polys = shapely.get_type_id(geoms) == 3
-        if polys.any():
-            geoms = geoms.copy()
-            geoms[polys] = shapely.multipolygons(geoms[polys, None])
+        geoms = to_stored(kind.geometry, np.asarray(gdf.geometry.array, dtype=object))
         columns: list[list[Any]] = [to_blobs(geoms), [str(v) for v in gdf["id"]]]
         for f in kind.fields:
             columns.append([to_sql_value(v, f.type) for v in gdf[f.name].tolist()])

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import geopandas as gpd
+import numpy as np
+import shapely
 
 from layers.errors import InputFileError, Problem, ValidationFailed
 from layers.readers import SourceInfo, read_features
 from layers.schema import REGISTRY, LayerKind, layer_kind, licence_kind_from_number
 from layers.store import Store
+from layers.translit import latin
 from layers.uploads import ReadLimits
 from layers.validate import validate_layer
 
@@ -32,17 +35,78 @@ class ImportPlan:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_mapping(items: list[str]) -> dict[str, str]:
-    """``["id=ADM2_PCODE", ...]`` -> ``{"id": "ADM2_PCODE"}`` (destination -> source)."""
+def parse_mapping(items: list[str], option: str = "--map") -> dict[str, str]:
+    """``["id=ADM2_PCODE", ...]`` -> ``{"id": "ADM2_PCODE"}`` (destination -> source; for
+    ``--set``, field -> the value every feature gets)."""
     out: dict[str, str] = {}
+    what = "SOURCE_COLUMN" if option == "--map" else "VALUE"
     for item in items:
         dst, sep, src = item.partition("=")
         if not sep or not dst.strip() or not src.strip():
-            raise InputFileError("--map", f"'{item}' must look like FIELD=SOURCE_COLUMN")
+            raise InputFileError(option, f"'{item}' must look like FIELD={what}")
         if dst.strip() in out:
-            raise InputFileError("--map", f"field '{dst.strip()}' is mapped twice")
+            raise InputFileError(option, f"field '{dst.strip()}' is given twice")
         out[dst.strip()] = src.strip()
     return out
+
+
+def _set_values(
+    frame: gpd.GeoDataFrame, kind: LayerKind, values: Mapping[str, str], file: str
+) -> gpd.GeoDataFrame:
+    """Every feature gets ``values`` (``--set kind=soum_centre``): a field the file lacks; a
+    field the file has, or one the layer does not have, is refused (validation checks the
+    value as any other)."""
+    problems = []
+    for name, value in values.items():
+        if name not in kind.columns or name == "id":
+            fields = ", ".join(kind.columns[1:])
+            reason = f"--set {name}={value}: '{name}' is not a field of {kind.name} ({fields})"
+            problems.append(Problem(file, None, None, name, reason))
+        elif name in frame.columns:
+            reason = f"--set {name}={value}: the file already has '{name}' (leave out --set)"
+            problems.append(Problem(file, None, None, name, reason))
+    if problems:
+        raise ValidationFailed(problems)
+    return frame.assign(**dict(values)) if values else frame
+
+
+def _prefixed_ids(frame: gpd.GeoDataFrame, prefix: str) -> tuple[gpd.GeoDataFrame, str]:
+    """Ids made ``prefix`` + the file's id, or ``prefix`` + the feature's number (from 1) when
+    the file has no id column (a national road layer has none that is unique)."""
+    if "id" in frame.columns:
+        present = frame["id"].notna() & (frame["id"].astype(str).str.strip() != "")
+        text = frame["id"].map(
+            lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+        )
+        ids = (prefix + text).where(present, None)
+        return frame.assign(id=ids), f"ids prefixed with '{prefix}'"
+    numbers = [f"{prefix}{i}" for i in range(1, len(frame) + 1)]
+    return frame.assign(id=numbers), f"ids numbered {prefix}1 to {prefix}{len(frame)}"
+
+
+def _without_empty(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if not empty.any():
+        return frame, []
+    where = np.flatnonzero(empty)
+    ids = frame["id"].to_numpy(dtype=object)[where] if "id" in frame.columns else where
+    named = ", ".join(f"#{i} ({fid})" for i, fid in zip(where[:20], ids[:20], strict=True))
+    more = f" and {len(where) - 20} more" if len(where) > 20 else ""
+    note = f"{len(where)} feature(s) without geometry left out (--drop-empty): {named}{more}"
+    return frame[~empty].reset_index(drop=True), [note]
+
+
+def _latin_names(frame: gpd.GeoDataFrame, kind: LayerKind) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """A layer with ``name_latin`` that the file leaves out gets the Cyrillic ``name`` written
+    in Latin letters (MNS 5217, :mod:`layers.translit`)."""
+    have = set(frame.columns)
+    if "name_latin" not in kind.columns or "name_latin" in have or "name" not in have:
+        return frame, []
+    names = frame["name"]
+    latin_names = names.map(lambda v: latin(v) if isinstance(v, str) and v.strip() else None)
+    note = "name_latin written from name in Latin letters (MNS 5217 transliteration)"
+    return frame.assign(name_latin=latin_names), [note]
 
 
 def shapefile_names(kind: LayerKind) -> dict[str, str]:
@@ -195,11 +259,28 @@ def plan_import(
     limits: ReadLimits | None = None,
     replace: bool = False,
     duplicate_ids: DuplicateIds = "refuse",
+    values: Mapping[str, str] | None = None,
+    id_prefix: str | None = None,
+    drop_empty: bool = False,
 ) -> ImportPlan:
-    """Read and validate ``file`` for ``layer``; ``ValidationFailed`` lists every problem."""
+    """Read and validate ``file`` for ``layer``; ``ValidationFailed`` lists every problem.
+
+    ``values``: fields every feature gets (``--set``); ``id_prefix``: put before every id,
+    or the features numbered after it when the file has no ids (``--id-prefix``);
+    ``drop_empty``: leave out the features without geometry, naming them (``--drop-empty``),
+    instead of refusing the file."""
     kind = layer_kind(layer)
     frame, info = read_features(file, crs=crs, source_layer=source_layer, limits=limits)
     frame, notes = _name_columns(frame, kind, mapping or {}, info.file)
+    frame = _set_values(frame, kind, values or {}, info.file)
+    if id_prefix:
+        frame, note = _prefixed_ids(frame, id_prefix)
+        notes.append(note)
+    if drop_empty:
+        frame, dropped = _without_empty(frame)
+        notes += dropped
+    frame, latin_notes = _latin_names(frame, kind)
+    notes += latin_notes
     if kind.name == "licences" and "kind" not in frame.columns and "id" in frame.columns:
         frame["kind"] = [licence_kind_from_number(str(v)) for v in frame["id"]]
         notes.append("licence kind (MV/XV/other) taken from the licence number's prefix")

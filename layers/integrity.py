@@ -36,9 +36,20 @@ Dialect = Literal["sqlite", "pg"]
 _MINX, _MINY, _MAXX, _MAXY = MONGOLIA_BOUNDS
 BOUNDS_RULE = f"must lie inside Mongolia (lon {_MINX:g} to {_MAXX:g}, lat {_MINY:g} to {_MAXY:g})"
 TYPE_RULE = "must be a MultiPolygon (a Polygon is stored as a one-part MultiPolygon)"
+#: the geometry type rule of each declared type
+TYPE_RULES = {
+    "MultiPolygon": TYPE_RULE,
+    "MultiLineString": "must be a MultiLineString (a LineString is stored as a one-part "
+    "MultiLineString)",
+    "Point": "must be a Point",
+}
 
-# WKB type of a 2D MultiPolygon, little and big endian, as hex (byte order byte + uint32)
-_WKB_MULTIPOLYGON = ("0106000000", "0000000006")
+#: WKB type of each declared 2D type, little and big endian, as hex (byte order byte + uint32)
+_WKB_TYPES = {
+    "MultiPolygon": ("0106000000", "0000000006"),
+    "MultiLineString": ("0105000000", "0000000005"),
+    "Point": ("0101000000", "0000000001"),
+}
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,7 @@ def _sqlite_wkb_type(geom: str) -> str:
 def _geometry_rules(kind: LayerKind) -> list[StoreRule]:
     g = "{r}.geom"
     wkb = _sqlite_wkb_type(g)
-    multi = ", ".join(_lit(t) for t in _WKB_MULTIPOLYGON)
+    multi = ", ".join(_lit(t) for t in _WKB_TYPES[kind.geometry])
     outside_sqlite = (
         f"ST_MinX({g}) < {_MINX!r} OR ST_MaxX({g}) > {_MAXX!r} "
         f"OR ST_MinY({g}) < {_MINY!r} OR ST_MaxY({g}) > {_MAXY!r}"
@@ -143,9 +154,9 @@ def _geometry_rules(kind: LayerKind) -> list[StoreRule]:
         StoreRule(
             name,
             "geometry",
-            TYPE_RULE,
+            TYPE_RULES[kind.geometry],
             f"{g} IS NOT NULL AND (substr(hex({g}), 1, 4) != '4750' OR {wkb} NOT IN ({multi}))",
-            None,  # the column's type, geometry(MultiPolygon, 4326), refuses anything else
+            None,  # the column's type, e.g. geometry(MultiPolygon, 4326), refuses anything else
             f"'WKB type ' || {wkb}",
         ),
         StoreRule(

@@ -4,8 +4,9 @@ For an aimag office or MRPAM, where many people edit at once and several server 
 one database. ``open_store("postgresql://user@host/db")`` opens it; nothing else in Gazar knows
 which backend runs.
 
-- One table per layer kind (``fid`` identity key, ``geom geometry(MultiPolygon, 4326)`` with a
-  GiST index, a unique ``id``, one column per schema field; dates are ``DATE``), created in the
+- One table per layer kind (``fid`` identity key, ``geom geometry(MultiPolygon, 4326)``, or the
+  layer's declared type, with a GiST index, a unique ``id``, one column per schema field; dates
+  are ``DATE``), created in the
   first schema of the connection's ``search_path`` (``public`` unless the URL says otherwise,
   e.g. ``?options=-csearch_path%3Dgazar,public``).
 - ``gazar_schema_version`` records the migrations applied; :func:`migrate` (``gazar migrate``)
@@ -37,6 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from layers import feed, style_table
 from layers.errors import RecordRefused, StoreError
+from layers.geomtypes import to_stored
 from layers.integrity import (
     TRIGGER_PREFIX,
     BrokenRow,
@@ -76,7 +78,9 @@ def layer_ddl(kind: LayerKind) -> list[sql.Composed]:
     table = sql.Identifier(kind.name)
     cols: list[sql.Composable] = [
         sql.SQL("fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
-        sql.SQL("{} geometry(MultiPolygon, {})").format(sql.Identifier(GEOM), sql.Literal(SRID)),
+        sql.SQL("{} geometry({}, {})").format(
+            sql.Identifier(GEOM), sql.SQL(kind.geometry), sql.Literal(SRID)
+        ),
         sql.SQL("id text NOT NULL UNIQUE"),
     ]
     for f in kind.fields:
@@ -291,14 +295,6 @@ def _column(values: Sequence[Any], ftype: str) -> pd.Series:
     if ftype == "float":
         return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
     return pd.Series(list(values), dtype=object)
-
-
-def _multi(geoms: np.ndarray) -> np.ndarray:
-    polys = shapely.get_type_id(geoms) == 3
-    if polys.any():
-        geoms = geoms.copy()
-        geoms[polys] = shapely.multipolygons(geoms[polys, None])
-    return geoms
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -557,7 +553,7 @@ def frame_from_rows(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoData
 def prepare_rows(kind: LayerKind, gdf: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     """The batch as COPY rows: (hex EWKB, id, fields...); checked before any connection is used."""
     check_batch(kind, gdf)
-    geoms = _multi(np.asarray(gdf.geometry.array, dtype=object))
+    geoms = to_stored(kind.geometry, np.asarray(gdf.geometry.array, dtype=object))
     ewkb = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
     columns: list[Iterable[Any]] = [ewkb, [str(v) for v in gdf["id"]]]
     for f in kind.fields:

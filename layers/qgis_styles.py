@@ -4,7 +4,11 @@ value and label is escaped.
 
 A layer whose colour depends on a coded column (``status``, ``stage``, ``kind``) is categorised on
 that column with one category per value of its vocabulary (``layers.labels``), labelled in the
-legend in one language; the others have one symbol. :data:`PAINTS` is the one palette: the web
+legend in one language; the others have one symbol. Each symbol follows the layer's geometry
+(``LayerKind.geometry``): a fill for polygons, a line for roads, a point marker for settlements;
+the background layers (:data:`LABELLED`) carry labels from their names, the Mongolian name in the
+Mongolian style and the Latin one (else the Mongolian) in the English. :data:`PAINTS` is the one
+palette: the web
 map draws the store's layers from it too (``web.maps.styles.LOOKS``: fill, opacity, outline,
 width and dashes), so QGIS and the browser show the same colours. :mod:`layers.style_table`
 writes the documents into the store's ``layer_styles`` table.
@@ -44,14 +48,25 @@ _SLD_NS: Final = {
 
 @dataclass(frozen=True)
 class Paint:
-    """One polygon symbol: Leaflet's ``fillColor``/``fillOpacity``/``color``/``weight``/
-    ``dashArray`` (``fill`` None: outline only; the outline is opaque, as Leaflet's default)."""
+    """One symbol: Leaflet's ``fillColor``/``fillOpacity``/``color``/``weight``/``dashArray``
+    (``fill`` None: outline only; the outline is opaque, as Leaflet's default). For a line
+    layer ``line`` and ``width`` draw the line; for a point layer the marker is a circle of
+    diameter ``size`` pixels filled with ``fill``, outlined with ``line``."""
 
     fill: str | None
     opacity: float
     line: str
     width: float
     dash: tuple[float, ...] = ()
+    size: float = 0.0
+
+
+def _stroke(colour: str, width: float, *dash: float) -> Paint:
+    return Paint(None, 0.0, colour, width, dash)
+
+
+def _marker(fill: str, size: float, *, line: str = "#ffffff", width: float = 1.0) -> Paint:
+    return Paint(fill, 1.0, line, width, (), size)
 
 
 def _paint(fill: str, opacity: float, *, width: float = 1.5, line: str | None = None) -> Paint:
@@ -119,6 +134,17 @@ PAINTS: Final[dict[str, LayerPaint]] = {
             "accepted": _paint("#f6e8c3", 0.35, line="#8c510a"),
         },
     ),
+    "water": LayerPaint(None, Paint("#a6cee3", 0.75, "#4a90c2", 1), {}),
+    "roads": LayerPaint(None, _stroke("#9c6b3c", 1.6), {}),
+    "settlements": LayerPaint(
+        "kind",
+        _marker("#404040", 6),
+        {
+            "aimag_centre": _marker("#b2182b", 10, width=1.5),
+            "soum_centre": _marker("#404040", 7),
+            "village": _marker("#737373", 5),
+        },
+    ),
     "contract_parcels": LayerPaint(
         "status",
         _paint("#e66101", 0.45),
@@ -131,6 +157,15 @@ PAINTS: Final[dict[str, LayerPaint]] = {
         },
     ),
 }
+#: The layers labelled with a name: the column of the Mongolian label and of the Latin one.
+LABELLED: Final[dict[str, tuple[str, str]]] = {
+    "settlements": ("name", "name_latin"),
+    "water": ("name", "name_latin"),
+    "roads": ("name", "name_latin"),
+}
+#: QGIS's ``layerGeometryType`` and symbol type of each declared geometry type
+_QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
+                         "MultiPolygon": ("2", "fill")}  # fmt: skip
 #: A layer with no look of its own (a layer added to the registry before its colours).
 _PLAIN: Final = LayerPaint(None, _paint("#969696", 0.3), {})
 
@@ -155,6 +190,12 @@ def categories(layer: str, lang: Lang, labeller: Labeller | None = None) -> list
     return [(v, name(group, v), look.values.get(v, look.default)) for v in LABELS[group]]
 
 
+def _geometry(layer: str) -> str:
+    """The layer's declared geometry type (a derived collection's are MultiPolygons)."""
+    kind = REGISTRY.get(layer)
+    return "MultiPolygon" if kind is None else kind.geometry
+
+
 def layer_title(layer: str, lang: Lang) -> str:
     return label("layer", layer, lang)
 
@@ -173,13 +214,45 @@ def _props(parent: ET.Element, props: dict[str, str]) -> None:
         ET.SubElement(parent, "prop", k=k, v=v)
 
 
-def _qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint) -> None:
+def _qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint, kind: str = "fill") -> None:
     symbol = ET.SubElement(
-        parent, tag, type="fill", name=name, alpha="1", clip_to_extent="1", force_rhr="0"
+        parent, tag, type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
     )
+    cls = {"fill": "SimpleFill", "line": "SimpleLine", "marker": "SimpleMarker"}[kind]
     layer = ET.SubElement(
-        symbol, "layer", {"class": "SimpleFill", "pass": "0", "enabled": "1", "locked": "0"}
+        symbol, "layer", {"class": cls, "pass": "0", "enabled": "1", "locked": "0"}
     )
+    if kind == "line":
+        _props(
+            layer,
+            {
+                "line_color": _rgba(paint.line, 1.0),
+                "line_width": f"{paint.width:g}",
+                "line_width_unit": "Pixel",
+                "line_style": "dash" if paint.dash else "solid",
+                "use_custom_dash": "1" if paint.dash else "0",
+                "customdash": ";".join(f"{d:g}" for d in paint.dash) or "5;2",
+                "customdash_unit": "Pixel",
+                "capstyle": "round",
+                "joinstyle": "round",
+            },
+        )
+        return
+    if kind == "marker":
+        _props(
+            layer,
+            {
+                "name": "circle",
+                "color": _rgba(paint.fill or "#000000", paint.opacity),
+                "outline_color": _rgba(paint.line, 1.0),
+                "outline_style": "solid",
+                "outline_width": f"{paint.width:g}",
+                "outline_width_unit": "Pixel",
+                "size": f"{paint.size:g}",
+                "size_unit": "Pixel",
+            },
+        )
+        return
     _props(
         layer,
         {
@@ -200,7 +273,14 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     """The layer's QGIS style (a ``.qml`` document): categorised on its coded column with the
     web map's colours and the legend in ``lang``, or one symbol."""
     look = layer_paint(layer)
-    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology")
+    geometry_type, kind = _QGIS_GEOMETRY[_geometry(layer)]
+    labelled = layer in LABELLED
+    root = ET.Element(
+        "qgis",
+        version=QGIS_VERSION,
+        styleCategories="Symbology|Labeling" if labelled else "Symbology",
+        labelsEnabled="1" if labelled else "0",
+    )
     cats = categories(layer, lang, labeller)
     if cats:
         renderer = ET.SubElement(
@@ -216,20 +296,52 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
         symbols = ET.SubElement(renderer, "symbols")
         for i, (value, text, paint) in enumerate(cats):
             ET.SubElement(listed, "category", value=value, symbol=str(i), label=text, render="true")
-            _qml_symbol(symbols, "symbol", str(i), paint)
+            _qml_symbol(symbols, "symbol", str(i), paint, kind)
         source = ET.SubElement(renderer, "source-symbol")
-        _qml_symbol(source, "symbol", "0", look.default)
+        _qml_symbol(source, "symbol", "0", look.default, kind)
     else:
         renderer = ET.SubElement(
             root, "renderer-v2", type="singleSymbol", symbollevels="0", forceraster="0"
         )
         symbols = ET.SubElement(renderer, "symbols")
-        _qml_symbol(symbols, "symbol", "0", look.default)
+        _qml_symbol(symbols, "symbol", "0", look.default, kind)
+    if labelled:
+        _qml_labels(root, layer, lang, kind)
     ET.SubElement(root, "blendMode").text = "0"
     ET.SubElement(root, "featureBlendMode").text = "0"
-    ET.SubElement(root, "layerGeometryType").text = "2"
+    ET.SubElement(root, "layerGeometryType").text = geometry_type
     body = ET.tostring(root, encoding="unicode")
     return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
+
+
+def label_expression(layer: str, lang: Lang) -> tuple[str, bool]:
+    """The field (Mongolian) or expression (English: the Latin name, else the Mongolian) a
+    layer's features are labelled with, and whether it is an expression."""
+    mn, latin = LABELLED[layer]
+    if lang == "mn":
+        return mn, False
+    return f'coalesce("{latin}", "{mn}")', True
+
+
+def _qml_labels(root: ET.Element, layer: str, lang: Lang, kind: str) -> None:
+    field, expression = label_expression(layer, lang)
+    settings = ET.SubElement(ET.SubElement(root, "labeling", type="simple"), "settings")
+    ET.SubElement(
+        settings,
+        "text-style",
+        fieldName=field,
+        isExpression="1" if expression else "0",
+        fontFamily="DejaVu Sans",
+        fontSize="8" if kind == "line" else "9",
+        fontSizeUnit="Point",
+        textColor=_rgba("#1a1a1a", 1.0),
+        fontItalic="1" if layer == "water" else "0",
+    )
+    ET.SubElement(settings, "text-buffer", bufferDraw="1", bufferSize="1",
+                  bufferSizeUnits="MM", bufferColor=_rgba("#ffffff", 1.0))  # fmt: skip
+    # placement: around a point, along a line, inside a polygon
+    placement = {"marker": "0", "line": "2", "fill": "1"}[kind]
+    ET.SubElement(settings, "placement", placement=placement, dist="1", distUnits="MM")
 
 
 # --- SLD ------------------------------------------------------------------------------------
@@ -241,7 +353,9 @@ def _svg(parent: ET.Element, tag: str, params: dict[str, str]) -> None:
         ET.SubElement(el, "se:SvgParameter", name=name).text = value
 
 
-def _sld_rule(fts: ET.Element, title: str, key: str | None, value: str | None, p: Paint) -> None:
+def _sld_rule(
+    fts: ET.Element, title: str, key: str | None, value: str | None, p: Paint, kind: str = "fill"
+) -> None:
     rule = ET.SubElement(fts, "se:Rule")
     ET.SubElement(rule, "se:Name").text = title
     ET.SubElement(ET.SubElement(rule, "se:Description"), "se:Title").text = title
@@ -249,6 +363,21 @@ def _sld_rule(fts: ET.Element, title: str, key: str | None, value: str | None, p
         equal = ET.SubElement(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo")
         ET.SubElement(equal, "ogc:PropertyName").text = key
         ET.SubElement(equal, "ogc:Literal").text = value
+    if kind == "marker":
+        graphic = ET.SubElement(ET.SubElement(rule, "se:PointSymbolizer"), "se:Graphic")
+        mark = ET.SubElement(graphic, "se:Mark")
+        ET.SubElement(mark, "se:WellKnownName").text = "circle"
+        _svg(mark, "se:Fill", {"fill": p.fill or "#000000"})
+        _svg(mark, "se:Stroke", {"stroke": p.line, "stroke-width": f"{p.width:g}"})
+        ET.SubElement(graphic, "se:Size").text = f"{p.size:g}"
+        return
+    if kind == "line":
+        line = {"stroke": p.line, "stroke-width": f"{p.width:g}", "stroke-linejoin": "round",
+                "stroke-linecap": "round"}  # fmt: skip
+        if p.dash:
+            line["stroke-dasharray"] = " ".join(f"{d:g}" for d in p.dash)
+        _svg(ET.SubElement(rule, "se:LineSymbolizer"), "se:Stroke", line)
+        return
     symbolizer = ET.SubElement(rule, "se:PolygonSymbolizer")
     if p.fill:
         _svg(symbolizer, "se:Fill", {"fill": p.fill, "fill-opacity": f"{p.opacity:g}"})
@@ -270,9 +399,28 @@ def sld(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     ET.SubElement(ET.SubElement(user, "se:Description"), "se:Title").text = layer_title(layer, lang)
     fts = ET.SubElement(user, "se:FeatureTypeStyle")
     cats = categories(layer, lang, labeller)
+    kind = _QGIS_GEOMETRY[_geometry(layer)][1]
     for value, text, paint in cats:
-        _sld_rule(fts, text, look.key, value, paint)
+        _sld_rule(fts, text, look.key, value, paint, kind)
     if not cats:
-        _sld_rule(fts, layer_title(layer, lang), None, None, look.default)
+        _sld_rule(fts, layer_title(layer, lang), None, None, look.default, kind)
+    if layer in LABELLED:
+        _sld_labels(fts, layer, lang)
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _sld_labels(fts: ET.Element, layer: str, lang: Lang) -> None:
+    """A rule labelling every feature with its name (the Latin one in English)."""
+    mn, latin = LABELLED[layer]
+    rule = ET.SubElement(fts, "se:Rule")
+    ET.SubElement(rule, "se:Name").text = label("map_label", "names", lang)
+    text = ET.SubElement(rule, "se:TextSymbolizer")
+    ET.SubElement(ET.SubElement(text, "se:Label"), "ogc:PropertyName").text = (
+        mn if lang == "mn" else latin
+    )
+    _svg(text, "se:Font", {"font-family": "DejaVu Sans", "font-size": "11"})
+    halo = ET.SubElement(text, "se:Halo")
+    ET.SubElement(halo, "se:Radius").text = "1"
+    _svg(halo, "se:Fill", {"fill": "#ffffff"})
+    _svg(text, "se:Fill", {"fill": "#1a1a1a"})

@@ -1,8 +1,12 @@
 """Layer kinds: one registry entry per layer, with its fields, types and allowed values.
 
-Every layer has a unique string ``id`` and Polygon/MultiPolygon geometry in EPSG:4326.
-Validation (``layers.validate``), the store (``layers.store``) and the analyses (``geo``)
-read these definitions; adding a layer kind is adding an entry to ``REGISTRY``.
+Every layer has a unique string ``id`` and geometry of one declared type in EPSG:4326: the
+Gazar layers and most reference layers are MultiPolygons; ``roads`` are MultiLineStrings and
+``settlements`` Points (reference layers for the maps' background). Validation
+(``layers.validate``), the store (``layers.store``) and the analyses (``geo``) read these
+definitions; adding a layer kind is adding an entry to ``REGISTRY``. The analyses (overlaps,
+availability, review, areas) read only ``AREA_LAYERS``, the polygonal layers that take part in
+them: lines and points never reach area code.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Literal
 from layers.labels import LABELS
 
 FieldType = Literal["str", "int", "float", "date", "enum"]
+GeometryType = Literal["MultiPolygon", "MultiLineString", "Point"]
 
 STORE_CRS = "EPSG:4326"
 
@@ -55,8 +60,16 @@ class LayerKind:
     #: well-known source column names matched automatically (lower-case source -> field)
     aliases: dict[str, str] = field(default_factory=dict)
     #: the geometry type every feature is stored as (a Polygon is stored as a one-part
-    #: MultiPolygon); the OGC API declares it and serves features as this type
-    geometry: Literal["MultiPolygon"] = "MultiPolygon"
+    #: MultiPolygon, a LineString as a one-part MultiLineString); the OGC API declares it and
+    #: serves features as this type
+    geometry: GeometryType = "MultiPolygon"
+    #: whether the analyses (overlaps, availability, review, areas) read this layer
+    analysed: bool = True
+
+    @property
+    def polygonal(self) -> bool:
+        """Whether the layer holds (Multi)Polygons."""
+        return self.geometry == "MultiPolygon"
 
     @property
     def columns(self) -> list[str]:
@@ -169,6 +182,48 @@ LICENCES = LayerKind(
     },
 )
 
+ROADS = LayerKind(
+    "roads",
+    (
+        Field("name", "str"),
+        Field("name_latin", "str"),
+        Field("kind", "enum", enum="road_kind"),
+        #: the source's own road class (ALAGaC ``CODE`` 1-4), kept as it is published
+        Field("class_code", "int", minimum=0),
+    ),
+    role="reference",
+    aliases={"code": "class_code", "name_cyr": "name"},
+    geometry="MultiLineString",
+    analysed=False,
+)
+
+WATER = LayerKind(
+    "water",
+    (
+        Field("name", "str"),
+        Field("name_latin", "str"),
+        Field("kind", "enum", required=True, enum="water_kind", default="lake"),
+    ),
+    role="reference",
+    aliases={"name_mon_cyr": "name", "name_cyr": "name"},
+    analysed=False,
+)
+
+SETTLEMENTS = LayerKind(
+    "settlements",
+    (
+        Field("name", "str", required=True),
+        Field("name_latin", "str"),
+        Field("kind", "enum", required=True, enum="settlement_kind"),
+        Field("soum_code", "str"),
+        Field("aimag_code", "str"),
+    ),
+    role="reference",
+    aliases={"name_cyr": "name"},
+    geometry="Point",
+    analysed=False,
+)
+
 REGISTRY: dict[str, LayerKind] = {
     k.name: k
     for k in (
@@ -179,8 +234,15 @@ REGISTRY: dict[str, LayerKind] = {
         SOUMS,
         EXCLUSIONS,
         LICENCES,
+        WATER,
+        ROADS,
+        SETTLEMENTS,
     )
 }
+
+#: The layers the analyses read (overlaps, availability, review, areas, the rules): polygonal
+#: layers with ``analysed``; the background layers (water, roads, settlements) are not among them.
+AREA_LAYERS: tuple[str, ...] = tuple(n for n, k in REGISTRY.items() if k.polygonal and k.analysed)
 
 #: The order layers are written in so that references resolve (referenced layers first).
 LAYER_ORDER: tuple[str, ...] = tuple(REGISTRY)

@@ -37,6 +37,8 @@ GEOMETRY_COLUMN: Final = "geom"
 #: schema).
 STYLE_NAMES: Final[dict[Lang, str]] = {lang: label("qgis_style", lang, lang) for lang in LANGS}
 _DEFAULT_LANG: Final[Lang] = "mn"
+#: QGIS's ``type`` of each declared geometry type (PostGIS's table has the column)
+QGIS_TYPES: Final = {"MultiPolygon": "Polygon", "MultiLineString": "Line", "Point": "Point"}
 
 SQLITE_DDL: Final = """CREATE TABLE IF NOT EXISTS layer_styles (
   id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256),
@@ -185,7 +187,7 @@ def pg_write(conn: Any) -> None:
             f"INSERT INTO {STYLE_TABLE} (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
             "owner, type) VALUES (current_database(), current_schema(), %s, %s, %s, "
-            "XMLPARSE(DOCUMENT %s), XMLPARSE(DOCUMENT %s), %s, %s, %s, 'Polygon')",
+            "XMLPARSE(DOCUMENT %s), XMLPARSE(DOCUMENT %s), %s, %s, %s, %s)",
             [
                 (
                     r.layer,
@@ -196,6 +198,7 @@ def pg_write(conn: Any) -> None:
                     r.default and r.layer not in chosen,
                     r.description,
                     OWNER,
+                    QGIS_TYPES[REGISTRY[r.layer].geometry],
                 )
                 for r in gazar_styles()
             ],

@@ -20,8 +20,9 @@ import pandas as pd
 import shapely
 
 from layers.errors import Problem, ValidationFailed
+from layers.geomtypes import ACCEPTED, NEEDS
 from layers.labels import LABELS
-from layers.schema import MONGOLIA_BOUNDS, Field, LayerKind
+from layers.schema import MONGOLIA_BOUNDS, Field, GeometryType, LayerKind
 
 DEFAULT_CAP = 200
 
@@ -130,8 +131,11 @@ def _convert(f: Field, value: Any, enum_table: Mapping[str, str]) -> Any:
     raise AssertionError(f.type)  # pragma: no cover - the schema's types are closed
 
 
-def _check_geometry(col: _Collector, geoms: np.ndarray) -> np.ndarray:
-    """Refuse unusable geometry, repair the repairable; returns the geometry to store."""
+def _check_geometry(
+    col: _Collector, geoms: np.ndarray, declared: GeometryType = "MultiPolygon"
+) -> np.ndarray:
+    """Refuse unusable geometry (a type other than ``declared``'s, NaN, outside Mongolia),
+    repair the repairable polygons; returns the geometry to store."""
     out = shapely.force_2d(geoms.copy())
     n = len(out)
     missing = shapely.is_missing(out)
@@ -141,14 +145,14 @@ def _check_geometry(col: _Collector, geoms: np.ndarray) -> np.ndarray:
     present = ~(missing | empty)
 
     types = np.array(shapely.get_type_id(out))
-    polygonal = np.isin(types, (3, 6))
-    for i in np.flatnonzero(present & ~polygonal):
+    accepted = np.isin(types, ACCEPTED[declared])
+    for i in np.flatnonzero(present & ~accepted):
         col.add(
             int(i),
             "geometry",
-            f"geometry is a {out[i].geom_type}; this layer needs Polygon or MultiPolygon",
+            f"geometry is a {out[i].geom_type}; this layer needs {NEEDS[declared]}",
         )
-    check = present & polygonal
+    check = present & accepted
 
     coords, index = shapely.get_coordinates(out[check], return_index=True)
     where = np.flatnonzero(check)
@@ -164,7 +168,8 @@ def _check_geometry(col: _Collector, geoms: np.ndarray) -> np.ndarray:
         jumps[1:] = same & (np.abs(np.diff(coords[:, 0])) > 180)
         for i in np.unique(where[index[jumps]]):
             if not bad_coord[i]:
-                col.add(int(i), "geometry", "a ring crosses the antimeridian (180° longitude)")
+                what = "a ring" if declared == "MultiPolygon" else "a line"
+                col.add(int(i), "geometry", f"{what} crosses the antimeridian (180° longitude)")
                 bad_coord[i] = True
 
     minx, miny, maxx, maxy = MONGOLIA_BOUNDS
@@ -185,6 +190,11 @@ def _check_geometry(col: _Collector, geoms: np.ndarray) -> np.ndarray:
 
     usable = check & ~bad_coord
     invalid = usable & ~shapely.is_valid(out)
+    if declared != "MultiPolygon":  # a line of one point, repeated: nothing to repair
+        for i in np.flatnonzero(invalid):
+            reason = shapely.is_valid_reason(out[i])
+            col.add(int(i), "geometry", f"invalid geometry ({reason})")
+        return out
     for i in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(out[i])
         repaired = shapely.make_valid(out[i])
@@ -296,7 +306,7 @@ def validate_layer(
             out[f.name] = pd.Series(converted, dtype=object)
 
     geoms = np.asarray(gdf.geometry.array, dtype=object) if n else np.array([], dtype=object)
-    fixed = _check_geometry(col, geoms)
+    fixed = _check_geometry(col, geoms, kind.geometry)
 
     if col.problems:
         raise ValidationFailed(col.problems, truncated=col.dropped, warnings=col.warnings)

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 #: the day of the small demo the incremental-cache tests write to
 DEMO_DAY = dt.date(2025, 6, 1)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mongolia"
+#: The real data, ``../shared/data/mongolia`` beside the repository (``GAZAR_TEST_SHARED`` names
+#: it for a checkout elsewhere, e.g. a git worktree)
+SHARED = Path(
+    os.environ.get("GAZAR_TEST_SHARED")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mongolia"
+)
 
 #: A PostgreSQL superuser URL on a throwaway cluster (``./scripts/test`` starts one and sets it).
 #: Each test that uses a store gets a fresh database there, made from a PostGIS template.

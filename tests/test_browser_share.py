@@ -12,6 +12,7 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from layers.schema import REGISTRY  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
 from tests.workbench import serve  # noqa: E402
 
@@ -352,7 +353,8 @@ def test_the_ogc_collections_are_browsable_pages(
         page.goto(f"{server.url}/collections?lang={lang}", wait_until="networkidle")
         assert words[0] in page.locator("h1").inner_text()
         rows = page.locator("#ogc-collections table tr")
-        assert rows.count() == 1 + 9  # every store layer and the two derived collections
+        # a header, every store layer and the two derived collections
+        assert rows.count() == 1 + len(REGISTRY) + 2
         page.locator("#collection-contract_parcels a").click()
         page.wait_for_url("**/collections/contract_parcels*")
         assert "MultiPolygon" in page.locator("table.facts").inner_text()

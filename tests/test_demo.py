@@ -86,7 +86,12 @@ def test_layer_follows_schema(demo: dict[str, gpd.GeoDataFrame], layer: str) -> 
     assert list(gdf.columns) == [*kind.columns, "geometry"]
     assert gdf.crs is not None and gdf.crs.to_epsg() == 4326
     assert len(gdf) > 0
-    assert set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}
+    accepted = {
+        "MultiPolygon": {"Polygon", "MultiPolygon"},
+        "MultiLineString": {"LineString", "MultiLineString"},
+        "Point": {"Point"},
+    }[kind.geometry]
+    assert set(gdf.geom_type) <= accepted
     assert gdf.geometry.is_valid.all()
     assert not gdf.geometry.is_empty.any()
     ids = gdf["id"].tolist()
@@ -401,3 +406,45 @@ def test_tiny_hand_built_overlap_helper() -> None:
     ((i, j, area),) = _overlaps(squares)  # the corner-touching third one is no overlap
     assert (i, j) == (0, 1)
     assert area == pytest.approx(1000, rel=0.01)
+
+
+# ------------------------------------------------------------------------------ background
+
+
+def test_background_layers_are_generated_for_the_demo_soums(
+    demo: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """The demo's settlements are its soum centres (Cyrillic and Latin names, one aimag
+    centre) and Tunkhel village; its roads join them end to end; its lakes lie clear of every
+    Land Conclusion, parcel, licence and exclusion."""
+    places = demo["settlements"].set_index("id")
+    soums = demo["soums"].set_index("id")
+    for code, soum in soums.iterrows():
+        centre = places.loc[f"ST-{code}"]
+        assert (centre["name"], centre["name_latin"]) == (soum["name_mn"], soum["name_en"])
+        assert centre["soum_code"] == code and centre["aimag_code"] == soum["aimag_code"]
+        assert soum.geometry.contains(centre.geometry), code
+    assert places.loc["ST-MN8201", "kind"] == "aimag_centre"
+    assert places.loc["ST-TUNKHEL", ["name", "kind"]].tolist() == ["Түнхэл", "village"]
+    points = set(places.geometry.apply(lambda p: (round(p.x, 6), round(p.y, 6))))
+    for line in demo["roads"].geometry:
+        ends = {
+            tuple(round(v, 6) for v in line.coords[0]),
+            tuple(round(v, 6) for v in line.coords[-1]),
+        }
+        assert ends <= points, ends  # every road runs from one settlement to another
+        assert line.length > 0.1
+    assert set(demo["roads"]["kind"]) == {"paved", "gravel", "earth"}
+    lakes = demo["water"]
+    assert len(lakes) == 3 and set(lakes["kind"]) == {"lake"}
+    for layer in ("land_conclusions", "contract_parcels", "licences", "exclusions"):
+        assert not demo[layer].intersects(shapely.union_all(lakes.geometry.array)).any(), layer
+
+
+def test_large_demo_keeps_extra_land_conclusions_off_the_lakes(
+    demo5: dict[str, gpd.GeoDataFrame],
+) -> None:
+    lakes = shapely.union_all(demo5["water"].geometry.array)
+    assert len(demo5["land_conclusions"]) > 20
+    assert not demo5["land_conclusions"].intersects(lakes).any()
+    assert not demo5["contract_parcels"].intersects(lakes).any()

@@ -25,8 +25,9 @@ from api.services.layers import LayerCache, measured_ha
 from geo.index import PatchedIndex
 from layers import feed
 from layers.demo import build_demo
+from layers.geomtypes import to_stored
 from layers.gpkg import register_functions, to_blobs
-from layers.schema import LAYER_ORDER, REGISTRY
+from layers.schema import LAYER_ORDER, REGISTRY, GeometryType
 from layers.store import Store, open_store
 
 DAY = dt.date(2025, 6, 1)
@@ -172,17 +173,18 @@ def _raw_sql_changes(store: Store, name: str, frame: gpd.GeoDataFrame) -> None:
     ids = frame["id"].tolist()
     gone = ids[3] if len(ids) > 3 else ids[0]
     cols = ", ".join(f'"{c}"' for c in kind.columns[1:])
+    multi = "ST_Multi" if kind.geometry.startswith("Multi") else ""  # a Point stays a Point
     if store.location.startswith("postgresql"):
         import psycopg
 
         with psycopg.connect(store.location, autocommit=True) as conn:
             conn.execute(
-                f'INSERT INTO "{name}" (geom, id, {cols}) SELECT ST_Multi(ST_Translate(geom, '
+                f'INSERT INTO "{name}" (geom, id, {cols}) SELECT {multi}(ST_Translate(geom, '
                 f'%s, %s)), id || %s, {cols} FROM "{name}" WHERE id = %s',
                 (_SHIFT, _SHIFT, "-sql", ids[0]),
             )
             conn.execute(
-                f'UPDATE "{name}" SET geom = ST_Multi(ST_Translate(geom, %s, 0)) WHERE id = %s',
+                f'UPDATE "{name}" SET geom = {multi}(ST_Translate(geom, %s, 0)) WHERE id = %s',
                 (_SHIFT, ids[1]),
             )
             conn.execute(
@@ -192,25 +194,25 @@ def _raw_sql_changes(store: Store, name: str, frame: gpd.GeoDataFrame) -> None:
         return
     with sqlite3.connect(store.location) as conn:  # QGIS: its own connection, GPKG functions
         register_functions(conn)
-        blob = _blob(_moved(frame.iloc[[0]]))
+        blob = _blob(_moved(frame.iloc[[0]]), kind.geometry)
         conn.execute(
             f'INSERT INTO "{name}" (geom, id, {cols}) SELECT ?, id || ?, {cols} FROM "{name}" '
             "WHERE id = ?",
             (blob, "-sql", ids[0]),
         )
         conn.execute(
-            f'UPDATE "{name}" SET geom = ? WHERE id = ?', (_blob(_moved(frame.iloc[[1]])), ids[1])
+            f'UPDATE "{name}" SET geom = ? WHERE id = ?',
+            (_blob(_moved(frame.iloc[[1]]), kind.geometry), ids[1]),
         )
         conn.execute(f'UPDATE "{name}" SET id = ? WHERE id = ?', (ids[2] + "-renamed", ids[2]))
         conn.execute(f'DELETE FROM "{name}" WHERE id = ?', (gone,))
 
 
-def _blob(one: gpd.GeoDataFrame) -> bytes:
-    """The GeoPackage blob of a one-row frame's geometry, as a MultiPolygon (as QGIS writes)."""
-    geom = one.geometry.iloc[0]
-    if geom.geom_type == "Polygon":
-        geom = shapely.MultiPolygon([geom])
-    return to_blobs(np.array([geom], dtype=object))[0]
+def _blob(one: gpd.GeoDataFrame, declared: GeometryType = "MultiPolygon") -> bytes:
+    """The GeoPackage blob of a one-row frame's geometry as the layer's declared type, e.g. a
+    MultiPolygon (as QGIS writes)."""
+    geoms = to_stored(declared, np.array([one.geometry.iloc[0]], dtype=object))
+    return to_blobs(geoms)[0]
 
 
 def test_raw_sql_writes_are_seen_as_gazar_writes(

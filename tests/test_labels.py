@@ -69,6 +69,8 @@ DATA_FILES: dict[str, str] = {
     "layers/corners.py": "parsing input: the Cyrillic column names a corner list may be "
     "imported with (дугаар, цэг, уртраг, өргөрөг, ...)",
     "layers/labels.py": "the catalogue's loader: its doctest examples print catalogue entries",
+    "layers/translit.py": "the Cyrillic alphabet written in Latin letters (MNS 5217), and its "
+    "doctest examples (place names)",
 }
 
 #: Cyrillic words that are data wherever they stand, and why.

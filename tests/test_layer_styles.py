@@ -135,7 +135,8 @@ def test_qml_is_categorised_with_the_web_maps_colours(layer: str) -> None:
 def test_sld_has_one_rule_per_category(layer: str) -> None:
     root = ET.fromstring(sld(layer, "mn"))
     assert root.tag == "{http://www.opengis.net/sld}StyledLayerDescriptor"
-    rules = list(root.iter(f"{SE}Rule"))
+    # the background layers' name labels are a rule of their own (a TextSymbolizer)
+    rules = [r for r in root.iter(f"{SE}Rule") if r.find(f"{SE}TextSymbolizer") is None]
     _, _, cats = _categories(qml(layer, "mn"))
     assert len(rules) == max(1, len(cats))
     for rule, (value, text, _) in zip(rules, cats, strict=False):
@@ -145,8 +146,13 @@ def test_sld_has_one_rule_per_category(layer: str) -> None:
         assert equal.findtext(f"{OGC}Literal") == value
         assert rule.findtext(f"{SE}Name") == text
         fill = {p.get("name"): p.text for p in rule.iter(f"{SE}SvgParameter")}
-        look = LOOKS[layer].styles.get(value, LOOKS[layer].style)
+        look = LOOKS[layer].style | LOOKS[layer].styles.get(value, {})
         assert fill["fill"] == look["fillColor"] and fill["stroke"] == look["color"]
+        if REGISTRY[layer].geometry == "Point":  # a circle marker of the web map's size
+            assert rule.find(f"{SE}PointSymbolizer/{SE}Graphic/{SE}Mark") is not None
+            assert float(rule.findtext(f"{SE}PointSymbolizer/{SE}Graphic/{SE}Size") or 0) == (
+                2 * look["radius"]
+            )
 
 
 def test_a_hostile_label_is_escaped() -> None:
@@ -258,3 +264,47 @@ def test_styles_break_neither_the_audit_nor_the_feed(store_location: str) -> Non
     result = CliRunner().invoke(app, ["audit", "verify", "--db", store_location])
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
+
+
+#: the QML symbol type, SLD symbolizer and ``layerGeometryType`` of each declared type
+SYMBOLS = {
+    "MultiPolygon": ("fill", "PolygonSymbolizer", "2"),
+    "MultiLineString": ("line", "LineSymbolizer", "1"),
+    "Point": ("marker", "PointSymbolizer", "0"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(REGISTRY))
+def test_each_layer_is_drawn_as_its_geometry_type(layer: str) -> None:
+    """Roads get a line symbol, settlements a point marker, polygons a fill, in QML and SLD."""
+    symbol, symbolizer, code = SYMBOLS[REGISTRY[layer].geometry]
+    for lang in ("mn", "en"):
+        root = ET.fromstring(qml(layer, lang))
+        assert {s.get("type") for s in root.iter("symbol")} == {symbol}, layer
+        assert root.findtext("layerGeometryType") == code
+        doc = ET.fromstring(sld(layer, lang))
+        drawn = {
+            child.tag.removeprefix(SE)
+            for rule in doc.iter(f"{SE}Rule")
+            for child in rule
+            if child.tag.endswith("Symbolizer")
+        }
+        assert drawn - {"TextSymbolizer"} == {symbolizer}, layer
+
+
+@pytest.mark.parametrize("layer", ["settlements", "water", "roads"])
+def test_the_background_is_labelled_by_name_in_each_language(layer: str) -> None:
+    mn = ET.fromstring(qml(layer, "mn"))
+    assert mn.get("labelsEnabled") == "1"
+    style = mn.find("labeling/settings/text-style")
+    assert style is not None
+    assert (style.get("fieldName"), style.get("isExpression")) == ("name", "0")
+    en = ET.fromstring(qml(layer, "en")).find("labeling/settings/text-style")
+    assert en is not None and en.get("isExpression") == "1"
+    assert en.get("fieldName") == 'coalesce("name_latin", "name")'
+    for lang, field in (("mn", "name"), ("en", "name_latin")):
+        text = ET.fromstring(sld(layer, lang)).find(f".//{SE}TextSymbolizer")
+        assert text is not None
+        assert text.findtext(f"{SE}Label/{OGC}PropertyName") == field
+    # the polygon layers carry no labels
+    assert ET.fromstring(qml("contract_parcels", "mn")).get("labelsEnabled") == "0"

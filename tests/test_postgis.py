@@ -77,7 +77,11 @@ def test_migrations_reach_the_store_schema_version() -> None:
 @needs_pg
 def test_tables_have_typed_columns_and_gist_indexes(pg: Store, pg_database: str) -> None:
     geometry = _sql(pg_database, "SELECT f_table_name, type, srid FROM geometry_columns")
-    assert sorted(geometry) == sorted((name, "MULTIPOLYGON", 4326) for name in REGISTRY)
+    assert sorted(geometry) == sorted(
+        (name, kind.geometry.upper(), 4326) for name, kind in REGISTRY.items()
+    )
+    assert ("roads", "MULTILINESTRING", 4326) in geometry
+    assert ("settlements", "POINT", 4326) in geometry
     types = dict(
         _sql(
             pg_database,

@@ -55,6 +55,13 @@ def check_reference(listed: list[str]) -> None:
     assert set(listed) == REFERENCE
     # outlines (aimags) above the filled soums, so no fill hides them
     assert listed.index("gazar_aimags") < listed.index("gazar_soums")
+    # the background's points above its lines above its water, all above the areas' fills
+    order = [listed.index(f"gazar_{n}") for n in ("settlements", "roads", "water", "soums")]
+    assert order == sorted(order)
+
+
+#: QGIS's geometry family of each declared type
+FAMILY = {"MultiPolygon": "Polygon", "MultiLineString": "Line", "Point": "Point"}
 
 
 def map_layers(root: ET.Element) -> dict[str, ET.Element]:
@@ -78,7 +85,8 @@ def test_the_file_project_groups_and_styles_every_layer(gpkg: Path, tmp_path: Pa
         el = layers[f"gazar_{name}"]
         assert el.findtext("datasource") == f"./data/g.gpkg|layername={name}"  # relative
         assert el.findtext("provider") == "ogr"
-        assert el.get("wkbType") == "MultiPolygon" and el.get("geometry") == "Polygon"
+        declared = REGISTRY[name].geometry
+        assert el.get("wkbType") == declared and el.get("geometry") == FAMILY[declared], name
         assert el.findtext("layername") == label("layer", name, "mn")
         assert el.findtext("srs/spatialrefsys/authid") == "EPSG:4326"
         style = ET.fromstring(qml(name, "mn")).find("renderer-v2")
@@ -148,7 +156,8 @@ def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None
         assert el.findtext("datasource") == (
             f"url='http://127.0.0.1:8000' typename='{name}' pagingEnabled='true'"
         )
-        assert el.get("wkbType") == "MultiPolygon"
+        kind = REGISTRY.get(name)
+        assert el.get("wkbType") == ("MultiPolygon" if kind is None else kind.geometry)
 
 
 @pytest.mark.parametrize(

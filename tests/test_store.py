@@ -26,6 +26,9 @@ def test_new_store_has_every_layer_empty(store: Store) -> None:
         "soums",
         "exclusions",
         "licences",
+        "water",
+        "roads",
+        "settlements",
     ]
     assert all(i.count == 0 and i.bbox is None for i in infos)
     assert store.schema_version() == SCHEMA_VERSION

@@ -77,12 +77,19 @@ def _not_found(request: Request, lang: Lang, message: str) -> HTMLResponse:
 # ------------------------------------------------------------------------------ sketch
 
 
-def _rings(geom: Any) -> Iterable[Sequence[tuple[float, float]]]:
+def _rings(geom: Any) -> Iterable[tuple[Sequence[tuple[float, float]], bool]]:
+    """Each ring (closed) or line (open) of a geometry, with whether it is closed."""
     for part in getattr(geom, "geoms", [geom]):
         if isinstance(part, shapely.Polygon):
-            yield list(part.exterior.coords)
+            yield list(part.exterior.coords), True
             for hole in part.interiors:
-                yield list(hole.coords)
+                yield list(hole.coords), True
+        elif isinstance(part, shapely.LineString):
+            yield list(part.coords), False
+
+
+def _points(geom: Any) -> list[tuple[float, float]]:
+    return [(p.x, p.y) for p in getattr(geom, "geoms", [geom]) if isinstance(p, shapely.Point)]
 
 
 def sketch(layers: Sequence[tuple[Any, str, str]], *, width: int = 480, height: int = 300) -> str:
@@ -100,21 +107,32 @@ def sketch(layers: Sequence[tuple[Any, str, str]], *, width: int = 480, height: 
     ox = (width - span_x * scale) / 2
     oy = (height - span_y * scale) / 2
 
+    def at(x: float, y: float) -> str:
+        return f"{ox + (x - x0) * kx * scale:.1f} {height - oy - (y - y0) * scale:.1f}"
+
     def d(geom: Any) -> str:
         return " ".join(
-            "M "
-            + " L ".join(
-                f"{ox + (x - x0) * kx * scale:.1f} {height - oy - (y - y0) * scale:.1f}"
-                for x, y, *_ in ring
-            )
-            + " Z"
-            for ring in _rings(geom)
+            "M " + " L ".join(at(x, y) for x, y, *_ in ring) + (" Z" if closed else "")
+            for ring, closed in _rings(geom)
         )
 
-    paths = "".join(
-        f'<path class="{c}" d="{d(g)}" fill-rule="evenodd"><title>{escape(t)}</title></path>'
-        for g, c, t in shapes
-    )
+    def mark(geom: Any, c: str, t: str) -> str:
+        title = f"<title>{escape(t)}</title>"
+        dots = "".join(
+            f'<circle class="{c}" cx="{at(x, y).split()[0]}" cy="{at(x, y).split()[1]}" r="4">'
+            f"{title}</circle>"
+            for x, y in _points(geom)
+        )
+        lines = d(geom)
+        fill = "" if geom.geom_type.endswith("Polygon") else ' fill="none"'
+        path = (
+            f'<path class="{c}" d="{lines}" fill-rule="evenodd"{fill}>{title}</path>'
+            if lines
+            else ""
+        )
+        return path + dots
+
+    paths = "".join(mark(g, c, t) for g, c, t in shapes)
     return str(
         Markup(
             f'<svg class="object-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import ServicesDep
-from api.services.collection_schema import geometry_type
+from api.services.collection_schema import carries_area, geometry_type
 from api.services.collections import COLLECTIONS, ItemQuery, select
 from layers.labels import Lang
 from web.i18n import parse_lang, text
@@ -149,6 +149,7 @@ def items_page(
         c={"id": cid, "title": _title(definition, language)},
         fields=fields,
         rows=rows,
+        area=carries_area(definition),
         sketch=picture,
         matched=len(chosen),
         first=offset + 1 if rows else 0,

@@ -65,7 +65,7 @@ from layers.cells import frame_csv
 from layers.errors import InvalidGeometry
 from layers.labels import label
 from layers.readers import read_features
-from layers.schema import REGISTRY, STORE_CRS
+from layers.schema import AREA_LAYERS, STORE_CRS
 from layers.store import Store
 
 CrsOption = Annotated[
@@ -197,8 +197,8 @@ def overlaps_cmd(
     if against is not None and layer is None:
         raise typer.BadParameter("--against needs --layer", param_hint="--against")
     for value, hint in ((layer, "--layer"), (against, "--against")):
-        if value is not None and value not in REGISTRY:
-            raise typer.BadParameter(f"choose one of {', '.join(REGISTRY)}", param_hint=hint)
+        if value is not None and value not in AREA_LAYERS:
+            raise typer.BadParameter(f"choose one of {', '.join(AREA_LAYERS)}", param_hint=hint)
     settings = (
         analysis_settings()
         if tolerance_m2 is None
@@ -276,7 +276,7 @@ def analyze_cmd(
     day = parse_today(today)
     settings = analysis_settings()
     with store_at(db, create=False) as store:
-        layers = guarded(lambda: _read_layers(store, REGISTRY))
+        layers = guarded(lambda: _read_layers(store, AREA_LAYERS))
     found = guarded(lambda: analyze(layers, today=day, settings=settings))
     for r in found.repaired:
         err.print(f"  ~ {r.as_problem()}", markup=False)

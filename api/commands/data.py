@@ -91,6 +91,9 @@ def _run_import(
     dry_run: bool,
     replace: bool,
     duplicate_ids: DuplicateIds,
+    values: list[str] | None = None,
+    id_prefix: str | None = None,
+    drop_empty: bool = False,
 ) -> None:
     from layers.importer import commit_import, parse_mapping, plan_import
 
@@ -107,6 +110,9 @@ def _run_import(
                 limits=file_limits(),
                 replace=replace,
                 duplicate_ids=duplicate_ids,
+                values=parse_mapping(values or [], "--set"),
+                id_prefix=id_prefix,
+                drop_empty=drop_empty,
             )
 
         p = guarded(plan)
@@ -168,6 +174,33 @@ DuplicateOption = Annotated[
 ]
 
 
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Give every feature a value the file lacks: FIELD=VALUE (repeatable), "
+        "e.g. --set kind=soum_centre.",
+    ),
+]
+IdPrefixOption = Annotated[
+    str | None,
+    typer.Option(
+        "--id-prefix",
+        help="Put this before every id (e.g. SC- for soum centres), or number the features "
+        "after it when the file has no id column.",
+    ),
+]
+
+
+DropEmptyOption = Annotated[
+    bool,
+    typer.Option(
+        "--drop-empty",
+        help="Leave out features without geometry (each named) instead of refusing the file.",
+    ),
+]
+
+
 def _duplicates(value: str) -> DuplicateIds:
     if value not in ("refuse", "drop-identical", "keep-first", "suffix"):
         raise typer.BadParameter(
@@ -193,6 +226,9 @@ def import_cmd(
     duplicate_ids: DuplicateOption = "refuse",
     source_layer: SourceLayerOption = None,
     db: DbOption = None,
+    set_: SetOption = None,
+    id_prefix: IdPrefixOption = None,
+    drop_empty: DropEmptyOption = False,
 ) -> None:
     """Validate a file and import it into a layer: all of it, or nothing."""
     _run_import(
@@ -205,6 +241,9 @@ def import_cmd(
         dry_run=dry_run,
         replace=replace,
         duplicate_ids=_duplicates(duplicate_ids),
+        values=set_,
+        id_prefix=id_prefix,
+        drop_empty=drop_empty,
     )
 
 
@@ -217,10 +256,14 @@ def validate_cmd(
     duplicate_ids: DuplicateOption = "refuse",
     source_layer: SourceLayerOption = None,
     db: DbOption = None,
+    set_: SetOption = None,
+    id_prefix: IdPrefixOption = None,
+    drop_empty: DropEmptyOption = False,
 ) -> None:
     """Check a file as `gazar import --dry-run` would; writes nothing."""
     import_cmd(layer, file, map_=map_, crs=crs, dry_run=True, duplicate_ids=duplicate_ids,
-               source_layer=source_layer, db=db)  # fmt: skip
+               source_layer=source_layer, db=db, set_=set_, id_prefix=id_prefix,
+               drop_empty=drop_empty)  # fmt: skip
 
 
 @app.command("export")

@@ -44,7 +44,7 @@ from api.services.views import (
     rehab_json,
 )
 from layers.errors import InvalidGeometry
-from layers.schema import REGISTRY
+from layers.schema import AREA_LAYERS
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 
@@ -111,14 +111,14 @@ def overlaps(
         Query(
             description="Overlaps within this layer (or with `against`). Without it: every "
             "pair of layers the rules forbid to overlap.",
-            json_schema_extra={"enum": list(REGISTRY)},
+            json_schema_extra={"enum": list(AREA_LAYERS)},
         ),
     ] = None,
     against: Annotated[
         str | None,
         Query(
             description="Overlaps of `layer` with this layer.",
-            json_schema_extra={"enum": list(REGISTRY)},
+            json_schema_extra={"enum": list(AREA_LAYERS)},
         ),
     ] = None,
     tolerance_m2: Annotated[
@@ -131,9 +131,9 @@ def overlaps(
     """The same records as `gazar overlaps --format json` (`format=geojson`: the shared areas
     as features)."""
     for value, name in ((layer, "layer"), (against, "against")):
-        if value is not None and value not in REGISTRY:
+        if value is not None and value not in AREA_LAYERS:
             raise BadRequest(
-                f"{name}={value!r} is not a layer; choose one of {', '.join(REGISTRY)}"
+                f"{name}={value!r} is not a layer; choose one of {', '.join(AREA_LAYERS)}"
             )
     if against is not None and layer is None:
         raise BadRequest("against needs layer: give the layer to compare with it")

@@ -38,7 +38,7 @@ from api.schemas import (
     LandingPage,
     Queryables,
 )
-from api.services.collection_schema import as_declared, schema_doc
+from api.services.collection_schema import area_extra, as_declared, schema_doc
 from api.services.collections import (
     COLLECTIONS,
     CollectionCache,
@@ -494,7 +494,7 @@ def items(
     frame, ha, geoms = data.rows(page)
     body = features_to_geojson_bytes(
         frame,
-        extra={"official_ha": ha},
+        extra=area_extra(definition, ha),
         geometries=crs_mod.to_crs(as_declared(definition, geoms), out_crs),
         members=members,
     )
@@ -567,7 +567,7 @@ def feature(
     frame, ha, geoms = data.rows(np.array([position], dtype=np.intp))
     body = feature_to_geojson_bytes(
         frame,
-        extra={"official_ha": ha},
+        extra=area_extra(definition, ha),
         geometries=crs_mod.to_crs(as_declared(definition, geoms), out_crs),
         members={"links": links},
     )

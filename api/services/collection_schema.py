@@ -44,6 +44,17 @@ def geometry_type(definition: CollectionDef) -> str:
     return REGISTRY[definition.id].geometry
 
 
+def carries_area(definition: CollectionDef) -> bool:
+    """Whether the collection's features carry ``official_ha``: polygons do, the lines and
+    points of the background layers (roads, settlements) do not."""
+    return geometry_type(definition) == "MultiPolygon"
+
+
+def area_extra(definition: CollectionDef, ha: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """The properties added to each served feature: ``official_ha`` for polygons, else none."""
+    return {"official_ha": ha} if carries_area(definition) else {}
+
+
 def as_declared(definition: CollectionDef, geoms: npt.NDArray[np.object_]) -> Any:
     """``geoms`` with every single part of the declared multi-part type made that type.
 
@@ -86,12 +97,13 @@ def schema_doc(definition: CollectionDef, data: CollectionData, url: str) -> dic
         elif definition.main_date is not None and name == definition.main_date:
             prop["x-ogc-role"] = "primary-instant"
         properties[name] = prop
-    properties["official_ha"] = {
-        "title": "official_ha",
-        "type": "number",
-        "description": "Official area in hectares (the cadastre's rule), computed by Gazar",
-        "readOnly": True,
-    }
+    if carries_area(definition):
+        properties["official_ha"] = {
+            "title": "official_ha",
+            "type": "number",
+            "description": "Official area in hectares (the cadastre's rule), computed by Gazar",
+            "readOnly": True,
+        }
     properties["geometry"] = {
         "format": GEOMETRY_FORMATS[geometry_type(definition)],
         "x-ogc-role": "primary-geometry",

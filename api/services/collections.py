@@ -36,7 +36,7 @@ from geo.records import usable_records
 from geo.rules import OVERLAP_PAIRS, SEVERITIES
 from geo.settings import AnalysisSettings
 from layers.labels import LABELS, pair
-from layers.schema import REGISTRY, STORE_CRS, FieldType
+from layers.schema import AREA_LAYERS, REGISTRY, STORE_CRS, FieldType
 from layers.store import Store
 
 Frames = Mapping[str, gpd.GeoDataFrame]
@@ -226,7 +226,7 @@ def _available_land(sources: Sources, today: dt.date) -> gpd.GeoDataFrame:
 
 
 _LAYERS: Final = tuple(REGISTRY)
-_LAYER_CHOICES: Final = tuple(REGISTRY)
+_LAYER_CHOICES: Final = AREA_LAYERS
 
 
 def _derived(

@@ -12,7 +12,7 @@ from api.services.layers import LayerCache
 from geo.incremental import DerivedState
 from geo.settings import AnalysisSettings
 from layers.changes import LayerDelta
-from layers.schema import REGISTRY
+from layers.schema import AREA_LAYERS
 
 #: Days kept at once (today and one other, e.g. a page asked about another day).
 DAYS_KEPT = 2
@@ -20,7 +20,7 @@ DAYS_KEPT = 2
 
 @dataclass
 class _Kept:
-    #: the layer cache's token of each layer (``REGISTRY`` order) the state is at
+    #: the layer cache's token of each layer (``AREA_LAYERS`` order) the state is at
     tokens: tuple[str, ...]
     state: DerivedState
 
@@ -45,8 +45,10 @@ class DerivedCache:
         with self._lock:
             kept = self._days.get(day)
             if kept is None:
-                tokens = tuple(self.layers.token(name) for name in REGISTRY)
-                state = DerivedState(self.layers.all(REGISTRY), today=day, settings=self.settings)
+                tokens = tuple(self.layers.token(name) for name in AREA_LAYERS)
+                state = DerivedState(
+                    self.layers.all(AREA_LAYERS), today=day, settings=self.settings
+                )
                 while len(self._days) >= DAYS_KEPT:
                     self._days.pop(next(iter(self._days)))
                 self._days[day] = _Kept(tokens, state)
@@ -55,7 +57,7 @@ class DerivedCache:
             deltas: dict[str, LayerDelta] = {}
             known = True
             tokens_now = []
-            for name, token in zip(REGISTRY, kept.tokens, strict=True):
+            for name, token in zip(AREA_LAYERS, kept.tokens, strict=True):
                 delta, now = self.layers.delta_and_token(name, token)
                 tokens_now.append(now)
                 if now == token:
@@ -70,11 +72,11 @@ class DerivedCache:
             if known:
                 state.advance(
                     deltas,
-                    frames=lambda: self.layers.all(REGISTRY),
+                    frames=lambda: self.layers.all(AREA_LAYERS),
                     lc_order=lambda: self.layers.ids("land_conclusions").tolist(),
                 )
             else:
-                state.rebuild(self.layers.all(REGISTRY))
+                state.rebuild(self.layers.all(AREA_LAYERS))
             self._days[day] = _Kept(tokens, state)
             return state
 

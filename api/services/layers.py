@@ -55,10 +55,12 @@ _F64 = npt.NDArray[np.float64]
 
 
 def measured_ha(geoms: npt.NDArray[np.object_]) -> _F64:
-    """Official hectares of each geometry; NaN for a missing one or one that cannot be
-    measured (as the collections serve them)."""
+    """Official hectares of each geometry; NaN for a missing one, a line or a point (a
+    background layer's: no area rule applies to them) or one that cannot be measured (as the
+    collections serve them)."""
     out = np.full(len(geoms), np.nan)
-    present = np.flatnonzero(~shapely.is_missing(geoms))
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6, 7))
+    present = np.flatnonzero(~shapely.is_missing(geoms) & polygonal)
     if present.size == 0:
         return out
     try:

@@ -61,8 +61,8 @@ class ProjectLayer:
 
 def project_layers(source: Source) -> list[ProjectLayer]:
     """The project's layers in the layer tree's order (top first): the derived collections
-    (only from a server), Gazar's layers, the reference layers; a layer without fill (an
-    outline) above the filled ones of its group, so no fill hides it."""
+    (only from a server), Gazar's layers, the reference layers; points, lines and a layer
+    without fill (an outline) above the filled ones of its group, so no fill hides them."""
     groups: dict[str, list[str]] = {"derived": [], "core": [], "reference": []}
     for name, kind in REGISTRY.items():
         groups[kind.role].insert(0, name)
@@ -70,9 +70,19 @@ def project_layers(source: Source) -> list[ProjectLayer]:
         groups["derived"] = [cid for cid, d in COLLECTIONS.items() if d.derived]
     out = []
     for group, names in groups.items():
-        names.sort(key=lambda n: layer_paint(n).default.fill is not None)  # stable
+        names.sort(key=_tree_rank)  # stable
         out += [ProjectLayer(f"gazar_{n}", n, group, COLLECTIONS[n]) for n in names]  # type: ignore[arg-type]
     return out
+
+
+def _tree_rank(name: str) -> int:
+    """Where a layer goes in its group (top first): points, lines, outlines, then fills."""
+    kind = REGISTRY.get(name)
+    if kind is not None and kind.geometry == "Point":
+        return 0
+    if kind is not None and kind.geometry == "MultiLineString":
+        return 1
+    return 2 if layer_paint(name).default.fill is None else 3
 
 
 def _quoted(value: str) -> str:

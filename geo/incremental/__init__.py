@@ -73,7 +73,7 @@ from geo.rules.tables import (
 )
 from geo.settings import AnalysisSettings
 from layers.changes import LayerDelta
-from layers.schema import REGISTRY
+from layers.schema import AREA_LAYERS, REGISTRY
 
 #: Layers whose change recomputes everything (they place every feature in a soum).
 FULL_LAYERS: Final = frozenset({"soums", "aimags"})
@@ -135,7 +135,7 @@ class DerivedState:
     # ------------------------------------------------------------------------ whole
 
     def _build(self, frames: Frames) -> None:
-        layers = {name: layer_or_empty(frames, name) for name in REGISTRY}
+        layers = {name: layer_or_empty(frames, name) for name in AREA_LAYERS}
         split = usable_records(layers, reported_references=REPORTED_REFERENCES)
         self.indexes = {
             name: LayerIndex(
@@ -143,7 +143,7 @@ class DerivedState:
                 split.located[name],
                 split.kept.get(name, np.ones(len(layers[name]), dtype=bool)),
             )
-            for name in REGISTRY
+            for name in AREA_LAYERS
         }
         found = analyze_usable(split, today=self.today, settings=self.settings)
         self._kept = KeptFindings.of_records(found.records)
@@ -378,7 +378,7 @@ class DerivedState:
         self, changed: dict[str, set[str]], forget: Callable[[str, str, set[str]], None]
     ) -> pd.DataFrame:
         affected = {name: set(ids) for name, ids in changed.items()}
-        for kind in REGISTRY.values():
+        for kind in (REGISTRY[name] for name in AREA_LAYERS):
             for f in kind.fields:
                 if f.references in changed and (kind.name, f.name) not in REPORTED_REFERENCES:
                     named, _ = self.indexes[kind.name].where(f.name, changed[f.references])

@@ -42,7 +42,7 @@ from geo.rules.tables import (
     pair_for,
 )
 from geo.settings import AnalysisSettings
-from layers.schema import REGISTRY, STORE_CRS
+from layers.schema import AREA_LAYERS, STORE_CRS
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def analyze(
     [{'rule': 'LC_OVER_LC', 'a_id': 'LC-1', 'b_id': 'LC-2', 'soum_code': 'MN4322'}]
     """
     split = usable_records(
-        {name: _layer(layers, name) for name in REGISTRY},
+        {name: _layer(layers, name) for name in AREA_LAYERS},
         reported_references=REPORTED_REFERENCES,
     )
     return analyze_usable(
@@ -324,8 +324,8 @@ def pair_overlaps(
     [{'a_id': 'LC-1', 'b_id': 'LC-2', 'rule': None}]
     """
     for name in (a_layer, b_layer):
-        if name not in REGISTRY:
-            raise ValueError(f"unknown layer '{name}'; the layers are: {', '.join(REGISTRY)}")
+        if name not in AREA_LAYERS:
+            raise ValueError(f"unknown layer '{name}'; the layers are: {', '.join(AREA_LAYERS)}")
     day = _day(today)
     entry = pair_for(pairs, a_layer, b_layer)
     # broken records (RECORD_INVALID in analyze) take part in nothing

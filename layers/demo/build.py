@@ -13,6 +13,7 @@ import shapely
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
+from layers.demo import background
 from layers.demo.shapes import (
     _GENERATED,
     _NAME_FIRST,
@@ -147,9 +148,22 @@ def build_demo(
     reserved = _reference_layers(rng, tables, today)
     lc_cells, reserved_lcs = _base_land_conclusions(rng, tables, today)
     _base_parcels(rng, tables, today, lc_cells)
+    water = _background(tables)
     if scale > 1:
-        _extra(rng, tables, today, int(scale), soums, [*reserved, *reserved_lcs])
+        _extra(rng, tables, today, int(scale), soums, [*reserved, *reserved_lcs, *water])
     return {name: t.frame() for name, t in tables.items()}
+
+
+def _background(tables: dict[str, _Table]) -> list[BaseGeometry]:
+    """The generated background (``layers.demo.background``); returns the lakes."""
+    for layer, columns in (
+        ("settlements", background.settlements()),
+        ("roads", background.roads()),
+        ("water", background.lakes()),
+    ):
+        geometry = columns.pop("geometry")
+        tables[layer].add(geometry, **columns)
+    return list(tables["water"].parts[-1]["geometry"])
 
 
 def _reference_layers(

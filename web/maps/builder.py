@@ -39,6 +39,7 @@ from web.maps.elements import (
 from web.maps.styles import (
     APPLICATION_LOOK,
     AVAILABLE_LOOK,
+    BACKGROUND_LAYERS,
     BASEMAP_ATTRIBUTION,
     BASEMAP_TILES,
     CORE_LAYERS,
@@ -259,7 +260,7 @@ def build_map(
             title=label("layer", name, lang),
             rules=index,
             show=name not in hidden,
-            remote=remote if name not in ("soums", "aimags") else None,
+            remote=remote if name not in ("soums", "aimags", *BACKGROUND_LAYERS) else None,
         )
     shown_recovery = _non_empty(recovery)
     plan.add(

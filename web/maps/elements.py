@@ -319,7 +319,20 @@ def _properties(name: str, frame: gpd.GeoDataFrame, look: Look, lang: Lang) -> d
             col = frame[key]
             ha = key.endswith("_ha")
             props[key] = _plain(pd.to_numeric(col, errors="coerce").round(4) if ha else col)
+    if look.label_zoom:
+        props["label"] = _plain(_map_names(frame, lang))
     return props
+
+
+def _map_names(frame: gpd.GeoDataFrame, lang: Lang) -> pd.Series:
+    """The name a background feature shows on the map: its Mongolian ``name``, or in English
+    its ``name_latin`` (the Mongolian name when it has none)."""
+    empty = pd.Series(None, index=frame.index, dtype=object)
+    mn = frame.get("name", empty)
+    if lang == "mn":
+        return mn
+    latin = frame.get("name_latin", empty)
+    return latin.where(latin.notna() & (latin.astype(str) != ""), mn)
 
 
 def _official(frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -358,6 +371,8 @@ def _spec(
         "search": list(look.search),
         "remote": remote,
     }
+    if look.label_zoom:
+        spec["names"] = {"key": look.label_key, "zoom": look.label_zoom}
     if look.rules:
         spec["rules"] = dict(rules or {})
         spec["rulesLabel"] = text("field_rules", lang)
@@ -427,7 +442,8 @@ class _Plan:
         spec = _spec(name, title, look, self.lang, rules=rules, remote=remote_spec)
         data = None
         if not far:
-            key = (name, self.lang, look.fields, look.search, look.key, properties is None)
+            key = (name, self.lang, look.fields, look.search, look.key, properties is None,
+                   bool(look.label_zoom))  # fmt: skip
             data = layer_json(
                 frame,
                 key,
@@ -444,6 +460,8 @@ class _Plan:
         items = _legend_items(look, values, self.lang)
         if not items:
             items = [{"label": title, "style": look.style}]
+        if int(shapely.get_type_id(frame.geometry.array[:1])[0]) in (1, 5):  # lines: a stroke
+            items = [{**item, "shape": "line"} for item in items]
         self.legend.append({"title": title, "items": items})
 
 

@@ -35,6 +35,10 @@ class Look:
     simplify_deg: float = 2e-6
     #: whether popups list the rules the feature breaks
     rules: bool = True
+    #: names shown on the map (the background layers): the zoom from which a feature's name
+    #: shows, by the value of ``label_key`` (``"*"``: any other value); empty: no names shown
+    label_zoom: dict[str, int] = field(default_factory=dict)
+    label_key: str | None = None
 
 
 def _fields(*specs: str) -> tuple[tuple[str, str | None], ...]:
@@ -61,6 +65,9 @@ def _leaflet(p: Paint) -> Style:
     )
     if p.dash:
         style["dashArray"] = " ".join(f"{d:g}" for d in p.dash)
+    if p.size:  # a point layer: a circle marker of that diameter
+        style["radius"] = p.size / 2
+        style["fillOpacity"] = p.opacity
     return style
 
 
@@ -89,6 +96,37 @@ LOOKS: Final[dict[str, Look]] = {
         search=("id", "name"),
         simplify_deg=3e-4,
         rules=False,
+    ),
+    # the background, beneath the ASM layers: lakes, roads, then the settlements' markers
+    "water": Look(
+        None,
+        None,
+        *_painted("water"),
+        fields=_fields("name", "name_latin", "kind:water_kind"),
+        search=("name", "name_latin"),
+        simplify_deg=2e-4,
+        rules=False,
+        label_zoom={"*": 9},
+    ),
+    "roads": Look(
+        None,
+        None,
+        *_painted("roads"),
+        fields=_fields("name", "name_latin", "kind:road_kind", "class_code"),
+        simplify_deg=5e-4,
+        rules=False,
+        label_zoom={"*": 11},
+    ),
+    "settlements": Look(
+        "kind",
+        "settlement_kind",
+        *_painted("settlements"),
+        fields=_fields("name", "name_latin", "kind:settlement_kind", "soum_code", "aimag_code"),
+        search=("name", "name_latin"),
+        simplify_deg=0,
+        rules=False,
+        label_zoom={"aimag_centre": 6, "soum_centre": 9, "*": 11},
+        label_key="kind",
     ),
     "land_conclusions": Look(
         "status",
@@ -232,6 +270,8 @@ PROPOSAL_LOOK: Final = Look(
 
 #: Store layers in drawing order.
 LAYER_ORDER: Final = tuple(LOOKS)
+#: The background layers: always inlined (drawn at every zoom), named on the map.
+BACKGROUND_LAYERS: Final = ("water", "roads", "settlements")
 #: Layers whose features the conflict rules talk about.
 CORE_LAYERS: Final = (
     "land_conclusions",
@@ -267,6 +307,7 @@ class RemoteLoading:
 
 __all__ = [
     "AVAILABLE_LOOK",
+    "BACKGROUND_LAYERS",
     "BASEMAP_ATTRIBUTION",
     "BASEMAP_TILES",
     "CORE_LAYERS",

@@ -9,12 +9,13 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from layers.errors import FeatureNotFound
 from layers.labels import Lang
 from web.i18n import text
 from web.maps.builder import _bounds_of, build_map
-from web.maps.styles import RemoteLoading
+from web.maps.styles import BACKGROUND_LAYERS, RemoteLoading
 
 # ------------------------------------------------------------------------------ selections
 
@@ -65,6 +66,25 @@ def select_area(layers: Mapping[str, gpd.GeoDataFrame], area: Any) -> dict[str, 
     return out
 
 
+#: how far around a soum or a Land Conclusion its map shows the background (degrees)
+SOUM_SURROUNDINGS_DEG = 0.2
+LC_SURROUNDINGS_DEG = 0.15
+
+
+def _with_background(
+    part: dict[str, gpd.GeoDataFrame],
+    layers: Mapping[str, gpd.GeoDataFrame],
+    area: Any,
+    margin: float,
+) -> dict[str, gpd.GeoDataFrame]:
+    """``part`` with the background (lakes, roads, settlements) of ``area``'s surroundings:
+    the towns, lakes and roads around a place, not only those touching it."""
+    x0, y0, x1, y1 = area.bounds
+    around = shapely.box(x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    near = select_area({n: layers[n] for n in BACKGROUND_LAYERS if n in layers}, around)
+    return {**part, **near}
+
+
 def soum_map(
     layers: Mapping[str, gpd.GeoDataFrame],
     code: str,
@@ -88,6 +108,7 @@ def soum_map(
     soum = _one(layers.get("soums"), "soums", code)
     outline = soum.geometry.iloc[0]
     part = select_area({k: v for k, v in layers.items() if k != "aimags"}, outline)
+    part = _with_background(part, layers, outline, SOUM_SURROUNDINGS_DEG)
     name = _name(soum, lang)
     return build_map(
         part,
@@ -127,6 +148,7 @@ def land_conclusion_map(
     lc = _one(layers.get("land_conclusions"), "land_conclusions", land_conclusion_id)
     shape = lc.geometry.iloc[0]
     part = select_area({k: v for k, v in layers.items() if k != "aimags"}, shape)
+    part = _with_background(part, layers, shape, LC_SURROUNDINGS_DEG)
     parcels = layers.get("contract_parcels")
     if parcels is not None and len(parcels):
         own = parcels[parcels["land_conclusion_id"].astype(str) == str(land_conclusion_id)]

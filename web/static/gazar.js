@@ -94,14 +94,61 @@
     return L.extend({}, spec.style, (spec.styles && spec.styles[value]) || {});
   }
 
+  /* The zoom from which a feature's name shows (``spec.names``: by the value of its key). */
+  function nameZoom(spec, props) {
+    var zoom = spec.names.zoom, value = spec.names.key ? props[spec.names.key] : null;
+    return zoom[value] !== undefined ? zoom[value] : zoom["*"];
+  }
+
+  /* Names of the background layers (settlements, lakes, roads): permanent labels shown from
+   * each feature's zoom on, hidden below it and while the layer is off. */
+  function names(map, layer, spec) {
+    var named = [];
+    layer.gazarNamed = named;
+    function refresh() {
+      var z = map.getZoom(), on = map.hasLayer(layer);
+      named.forEach(function (item) {
+        var want = on && z >= item.zoom;
+        if (want && !item.path.isTooltipOpen()) item.path.openTooltip();
+        else if (!want && item.path.isTooltipOpen()) item.path.closeTooltip();
+      });
+    }
+    layer.gazarNameRefresh = refresh;
+    map.on("zoomend", refresh);
+    return function (feature, path) {
+      var text = feature.properties.label;
+      if (isEmpty(text)) return;
+      var point = feature.geometry && feature.geometry.type === "Point";
+      path.bindTooltip(String(text), {
+        permanent: true, interactive: false, opacity: 0.95,
+        direction: point ? "right" : "center", offset: point ? [6, 0] : [0, 0],
+        className: "gazar-name gazar-name-" + spec.layer
+      });
+      var item = { path: path, zoom: nameZoom(spec, feature.properties) };
+      named.push(item);
+      // Leaflet opens a permanent label whenever its feature is added (the layer switched on,
+      // a link's layers restored): closed again at once below the feature's zoom
+      path.on("add", function () {
+        if (map.getZoom() < item.zoom) path.closeTooltip();
+      });
+    };
+  }
+
   /* One layer: ``spec`` says how to style, label and (for large layers) load it; ``data`` is
-   * an inline FeatureCollection or null when the features come from ``spec.remote``. */
+   * an inline FeatureCollection or null when the features come from ``spec.remote``. Points
+   * are circle markers (the style's ``radius``); ``spec.names`` labels features by name. */
   gazar.layer = function (map, spec, data) {
     var reg = registry(map);
-    var layer = L.geoJSON(null, {
+    var layer;
+    var nameOf = null;
+    layer = L.geoJSON(null, {
       style: function (feature) { return styleOf(spec, feature); },
+      pointToLayer: function (feature, latlng) {
+        return L.circleMarker(latlng, styleOf(spec, feature));
+      },
       interactive: spec.interactive !== false,
       onEachFeature: function (feature, path) {
+        if (nameOf) nameOf(feature, path);
         if (spec.interactive === false) return;
         path.bindPopup(function () { return popupContent(spec, feature.properties); },
           { maxWidth: 380 });
@@ -117,7 +164,9 @@
       }
     });
     layer.gazarSpec = spec;
+    if (spec.names) nameOf = names(map, layer, spec);
     if (data) layer.addData(data);
+    if (spec.names) layer.gazarNameRefresh();
     reg.layers.push(layer);
     if (spec.remote) bboxLoader(map, layer, spec);
     return layer;
@@ -200,13 +249,14 @@
 
   gazar.readHash = readHash;
 
-  /* What the map draws now: polygons on the map, per layer, and how many the canvas draws. */
+  /* What the map draws now: the features' paths on the map (polygons, lines and point
+   * markers), per layer, and how many the canvas draws. */
   gazar.drawn = function (map) {
     map = map || gazar.maps[0];
     var out = { total: 0, canvas: 0, layers: {} };
     Object.keys(map._layers).forEach(function (k) {
       var l = map._layers[k];
-      if (l instanceof L.Polygon) {
+      if (l instanceof L.Path) {
         out.total += 1;
         if (l._renderer instanceof L.Canvas) out.canvas += 1;
       }
@@ -235,6 +285,8 @@
           sw.style.background = item.style.fillOpacity === 0 ? "transparent" : item.style.fillColor;
           sw.style.borderColor = item.style.color;
           if (item.style.dashArray) sw.style.borderStyle = "dashed";
+          if (item.style.radius) sw.className += " gazar-swatch-point";  // a marker
+          if (item.shape === "line") sw.className += " gazar-swatch-line";
           el("span", null, item.label, row);
         });
       });
@@ -270,7 +322,11 @@
     }
     function go(hit) {
       if (!map.hasLayer(hit.layer)) map.addLayer(hit.layer);
-      map.fitBounds(hit.path.getBounds(), { maxZoom: 15, padding: [40, 40] });
+      if (hit.path.getBounds) {
+        map.fitBounds(hit.path.getBounds(), { maxZoom: 15, padding: [40, 40] });
+      } else {  // a point (a settlement): its neighbourhood
+        map.setView(hit.path.getLatLng(), Math.max(map.getZoom(), 12));
+      }
       hit.path.openPopup();
     }
     function remoteLookup(q, list) {
