@@ -19,9 +19,10 @@ down). What is drawn depends on the feature's size at that zoom:
   and carries its ``id`` and the styling properties the collection has (``status``, ``stage``,
   ``kind``, ``severity``, ``rule``, ``name``, ``name_mn``, ``name_en``). Points are always kept.
 
-Everything is vectorised over the tile's features (``shapely`` 2); the library
-``mapbox_vector_tile`` writes the protobuf. Tiles are kept in a bounded LRU per
-(collection, revision of its sources, z, x, y): a write gives the next request a new tile.
+Everything is vectorised over the tile's features (``shapely`` 2), the geometry commands too
+(:mod:`api.services.mvt`, into ``mapbox_vector_tile``'s protobuf message). Tiles are kept in
+a bounded LRU per (collection, revision of its sources, z, x, y): a write gives the next
+request a new tile.
 Nothing here imports FastAPI.
 """
 
@@ -35,7 +36,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import mapbox_vector_tile
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -49,6 +49,7 @@ from api.services.collections import (
     collection_def,
 )
 from api.services.errors import NotFound
+from api.services.mvt import encode_layer
 
 #: the tile matrix set served, and its URI
 TILE_MATRIX_SET: Final = "WebMercatorQuad"
@@ -144,15 +145,17 @@ def tile_lonlat_bounds(z: int, y: int, x: int, buffer: float = 0.0) -> tuple[flo
     return (lon(-grow), lat(1.0 + grow), lon(1.0 + grow), lat(-grow))
 
 
-def _to_tile(z: int, y: int, x: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Lon/lat coordinates (an (n, 2) array) to units of tile ``z/y/x`` (y down)."""
+def _to_tile(z: int, y: int, x: int, *, snap: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    """Lon/lat coordinates (an (n, 2) array) to units of tile ``z/y/x`` (y down); ``snap``:
+    rounded to whole units."""
     n = float(1 << z)
 
     def transform(coords: np.ndarray) -> np.ndarray:
         lat = np.radians(np.clip(coords[:, 1], -MAX_LAT, MAX_LAT))
         u = (coords[:, 0] + 180.0) / 360.0 * n - x
         v = (1.0 - np.log(np.tan(lat) + 1.0 / np.cos(lat)) / math.pi) / 2.0 * n - y
-        return np.column_stack([u * EXTENT, v * EXTENT])
+        out = np.column_stack([u * EXTENT, v * EXTENT])
+        return np.rint(out) if snap else out
 
     return transform
 
@@ -220,20 +223,6 @@ def _source(data: CollectionData) -> _Source:
     key = next((k for k in STYLE_KEYS if k in columns), None)
     types = shapely.get_type_id(geoms).astype(np.int64)
     return _Source(data, geoms, bounds, types, properties, key)
-
-
-def _rows(
-    source: _Source, positions: npt.NDArray[np.intp], extra: dict[str, object] | None = None
-) -> list[dict[str, object]]:
-    cols = {k: v[positions] for k, v in source.properties.items()}
-    keys = list(cols)
-    out = []
-    for values in zip(*(cols[k] for k in keys), strict=True):
-        row = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
-        if extra:
-            row.update(extra)
-        out.append(row)
-    return out
 
 
 def _cells(low: np.ndarray, high: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
@@ -343,36 +332,68 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     small = (width < SMALL_PX * PIXEL) & (height < SMALL_PX * PIXEL)
     small &= np.isin(types, _POLYGONAL)
     drop = tiny & np.isin(types, _LINEAR)
-    features: list[dict[str, Any]] = []
-    if small.any():
-        features += _aggregate(source, hits[small], low[small], high[small])
+    groups = _aggregate(source, hits[small], low[small], high[small]) if small.any() else []
     whole = hits[~(small | drop)]
     if whole.size:
-        features += _whole(source, whole, to_tile)
-    if not features:
+        rest = ~(small | drop)
+        snapped = _to_tile(z, y, x, snap=True)
+        geoms, positions = _whole(source, whole, snapped, low[rest], high[rest])
+    else:
+        geoms, positions = _NONE, whole
+    if not groups and not len(geoms):
         return None
-    return bytes(
-        mapbox_vector_tile.encode(
-            [{"name": layer, "features": features}],
-            default_options={
-                "extents": EXTENT,
-                "y_coord_down": True,
-                "check_winding_order": False,
-            },
-        )
-    )
+    features = _columns_of(source, groups, geoms, positions)
+    return encode_layer(layer, *features, extent=EXTENT)
+
+
+_NONE: Final = np.empty(0, dtype=object)
+
+
+def _columns_of(
+    source: _Source,
+    groups: list[dict[str, Any]],
+    geoms: npt.NDArray[np.object_],
+    positions: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.object_], dict[str, npt.NDArray[np.object_]]]:
+    """The tile's geometries (aggregates first, then whole features) and their property
+    columns."""
+    k = len(groups)
+    shapes = np.empty(k + len(geoms), dtype=object)
+    shapes[:k] = [g["geometry"] for g in groups]
+    shapes[k:] = geoms
+    names = list(dict.fromkeys([*source.properties, *(n for g in groups for n in g["properties"])]))
+    columns = {}
+    for name in names:
+        col = np.full(len(shapes), None, dtype=object)
+        col[:k] = [g["properties"].get(name) for g in groups]
+        if name in source.properties:
+            col[k:] = source.properties[name][positions]
+        columns[name] = col
+    return shapes, columns
 
 
 def _whole(
-    source: _Source, positions: npt.NDArray[np.intp], to_tile: Callable[[np.ndarray], np.ndarray]
-) -> list[dict[str, Any]]:
-    """The features at ``positions`` in tile units: clipped to the buffered tile, simplified,
-    snapped to whole units (valid), polygons oriented as MVT wants (exterior positive in y-down
-    coordinates); those that vanish are left out."""
+    source: _Source,
+    positions: npt.NDArray[np.intp],
+    to_tile: Callable[[np.ndarray], np.ndarray],
+    low: np.ndarray,
+    high: np.ndarray,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.intp]]:
+    """The features at ``positions`` (``low``, ``high``: their boxes in tile units) in whole
+    tile units: clipped to the buffered tile (only those crossing its edge), simplified (only
+    those with more than a four-corner parcel's points: Douglas-Peucker keeps a subset of the
+    points), made valid where the snap broke them, polygons oriented as MVT wants (exterior
+    positive in y-down coordinates); those that vanish are left out."""
     geoms = shapely.transform(source.geoms[positions], to_tile)
-    geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
-    geoms = shapely.simplify(geoms, SIMPLIFY_PX * PIXEL, preserve_topology=True)
-    geoms = shapely.set_precision(geoms, 1.0, mode="pointwise")
+    lo, hi = -BUFFER, EXTENT + BUFFER
+    edge = (low < lo).any(axis=1) | (high > hi).any(axis=1)
+    if edge.any():
+        geoms[edge] = shapely.set_precision(
+            shapely.clip_by_rect(geoms[edge], lo, lo, hi, hi), 1.0, mode="pointwise"
+        )
+    many = shapely.get_num_coordinates(geoms) > 8
+    if many.any():
+        geoms[many] = shapely.simplify(geoms[many], SIMPLIFY_PX * PIXEL, preserve_topology=True)
     broken = ~shapely.is_valid(geoms)
     if broken.any():  # a ring the snap made touch itself, or collapse
         geoms[broken] = shapely.make_valid(geoms[broken])
@@ -381,8 +402,7 @@ def _whole(
         geoms[polygonal] = shapely.orient_polygons(geoms[polygonal], exterior_cw=False)
     geoms = _drop_collections(geoms)
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    rows = _rows(source, positions[keep])
-    return [{"geometry": g, "properties": row} for g, row in zip(geoms[keep], rows, strict=True)]
+    return geoms[keep], positions[keep]
 
 
 def _drop_collections(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
