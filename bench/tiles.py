@@ -73,10 +73,15 @@ def _describe(body: bytes | None) -> tuple[int, int]:
 
 
 def run(
-    parcels: gpd.GeoDataFrame, conn: Any | None, *, repeats: int = 3, full: bool = True
+    parcels: gpd.GeoDataFrame,
+    conn: Any | None,
+    *,
+    repeats: int = 3,
+    full: bool = True,
+    table: bool = True,
 ) -> list[Figure]:
     """Measure a tile at each of :data:`ZOOMS` (``conn``: PostGIS with the ``parcels`` table
-    loaded, or None), print the table."""
+    loaded, or None); ``table``: print their table."""
     from api.services import tiles
     from api.services.collections import FrameData
 
@@ -118,7 +123,8 @@ def run(
         figure.note = note
         print(f"  {figure.task}: {figure.gazar:.1f} ms", flush=True)
         figures.append(figure)
-    print_table(figures, full=full)
+    if table:
+        print_table(figures, full=full)
     return figures
 
 
