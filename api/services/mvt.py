@@ -186,8 +186,9 @@ def _bytes_field(number: int, payload: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=1 << 17)
 def _value_of(kind: str, value: object) -> bytes:
-    """:func:`_value`, kept (``kind``: the value's type name, so that 1, 1.0 and True differ)."""
-    return _value(value)
+    """:func:`_value` as a field of a layer (``values``, 4), kept (``kind``: the value's type
+    name, so that 1, 1.0 and True differ)."""
+    return _bytes_field(4, _value(value))
 
 
 def _value(value: object) -> bytes:
@@ -205,7 +206,7 @@ def _tags(
     columns: Mapping[str, npt.NDArray[np.object_]], n: int
 ) -> tuple[_Ints, _Ints, list[str], list[bytes]]:
     """Per feature its tags (key and value indices, interleaved), their count per feature,
-    the keys and the encoded values (each distinct typed value once)."""
+    the keys and the encoded values as layer fields (each distinct typed value once)."""
     names = list(columns)
     if not names or n == 0:
         return np.empty(0, np.int64), np.zeros(n, np.int64), [], []
@@ -291,7 +292,7 @@ def encode_layer(
             _bytes_field(1, name.encode("utf-8")),
             features,
             *(_bytes_field(3, k.encode("utf-8")) for k in keys),
-            *(_bytes_field(4, v) for v in values),
+            *values,
             _field(5, 0) + _uvarint(extent),
         ]
     )
