@@ -373,3 +373,29 @@ def test_the_vectorised_encoder_writes_what_the_library_writes() -> None:
         assert x["geometry"]["type"] == y["geometry"]["type"]
         assert shape(x["geometry"]).equals(shape(y["geometry"]))
         assert shape(x["geometry"]).equals(g)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_polygon_commands_from_coordinates_equal_the_geometry_path(multi: bool) -> None:
+    """Few-corner polygons are encoded straight from their coordinates: rings of either
+    orientation (a hole too) come out as the geometry path writes them, and a polygon that
+    snaps to no area is handed back to the geometry path."""
+    from api.services.mvt import commands, polygon_commands
+
+    def snap(c: np.ndarray) -> np.ndarray:
+        return np.rint(c * 10)
+
+    cw = shapely.Polygon([(0, 0), (0, 50), (50, 50), (50, 0)])
+    ccw = shapely.Polygon(
+        [(60, 0), (90, 0), (90, 40), (60, 40)], [[(70, 10), (70, 20), (80, 20), (80, 10)]]
+    )
+    flat = shapely.Polygon([(0, 100), (50, 100.01), (0, 100.02)])
+    geoms = np.array([cw, ccw, flat], dtype=object)
+    if multi:
+        geoms = np.array([shapely.MultiPolygon([g]) for g in geoms], dtype=object)
+    cmds, owner, collapsed = polygon_commands(geoms, snap)
+    assert collapsed.tolist() == [False, False, True]
+    want = shapely.orient_polygons(shapely.transform(geoms[:2], snap), exterior_cw=False)
+    want_cmds, want_owner = commands(want)
+    assert cmds.tolist() == want_cmds.tolist()
+    assert owner.tolist() == want_owner.tolist()

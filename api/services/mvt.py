@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -233,19 +233,66 @@ def _tags(
     return pairs, 2 * present.sum(axis=1), names, encoded
 
 
+def polygon_commands(
+    geoms: npt.NDArray[np.object_], to_tile: Callable[[np.ndarray], np.ndarray]
+) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]]:
+    """The commands of lon/lat (Multi)Polygons in tile units (``to_tile``: lon/lat to whole
+    tile units) straight from their coordinates, with no geometry made: each ring turned to
+    the orientation MVT wants (exterior positive by the surveyor's formula, holes negative).
+    Also which geometries collapsed (a ring of no area once snapped): those need the
+    geometry path (made valid), and their commands are left out."""
+    _, coords, offsets = shapely.to_ragged_array(geoms)
+    if len(offsets) == 3:  # MultiPolygons (or a mix)
+        ring_at, poly_at, geom_at = offsets
+    else:  # Polygons: each its own geometry
+        ring_at, poly_at = offsets
+        geom_at = np.arange(len(poly_at), dtype=np.int64)
+    xy = to_tile(coords)
+    nring = len(ring_at) - 1
+    ring_of = np.repeat(np.arange(nring), np.diff(ring_at))
+    poly_of_ring = np.repeat(np.arange(len(poly_at) - 1), np.diff(poly_at))
+    geom_of_ring = np.repeat(np.arange(len(geom_at) - 1), np.diff(geom_at))[poly_of_ring]
+    exterior = np.zeros(nring, dtype=bool)
+    exterior[poly_at[:-1][np.diff(poly_at) > 0]] = True
+    # twice the signed area of each ring (the closing point repeats the first)
+    nxt = np.roll(xy, -1, axis=0)
+    cross = xy[:, 0] * nxt[:, 1] - nxt[:, 0] * xy[:, 1]
+    cross[ring_at[1:] - 1] = 0.0  # the closing point: no edge to the next ring
+    area = np.bincount(ring_of, weights=cross, minlength=nring)
+    collapsed = np.zeros(len(geoms), dtype=bool)
+    collapsed[geom_of_ring[area == 0]] = True
+    flip = np.where(exterior, area < 0, area > 0)
+    start = ring_at[:-1][ring_of]
+    end = ring_at[1:][ring_of]
+    i = np.arange(len(xy))
+    order = np.where(flip[ring_of], start + end - 1 - i, i)
+    keep = ~collapsed[geom_of_ring][ring_of]
+    cmds, owner = _paths(xy[order][keep], ring_of[keep], geom_of_ring, closed=True)
+    return cmds, owner, collapsed
+
+
 def encode_layer(
     name: str,
     geoms: npt.NDArray[np.object_],
     columns: Mapping[str, npt.NDArray[np.object_]],
     *,
     extent: int = 4096,
+    more: tuple[_Ints, _Ints, int] | None = None,
 ) -> bytes:
     """A tile of one layer ``name``: ``geoms`` (see the module) with the properties
-    ``columns`` (one value per geometry: text, a whole number, a float or a boolean; None
-    leaves the property out of that feature). A geometry that leaves no command
-    is left out. The whole message is written as one run of varints with numpy."""
-    n = len(geoms)
+    ``columns`` (one value per feature: text, a whole number, a float or a boolean; None
+    leaves the property out of that feature). ``more``: the commands and owners of further
+    polygon features numbered from ``len(geoms)`` on, and how many (their columns follow
+    ``geoms``'s). A feature that leaves no command is left out. The whole message is written
+    as one run of varints with numpy."""
     cmds, owner = commands(geoms)
+    kinds = np.vectorize(_KIND.get, otypes=[np.int64])(shapely.get_type_id(geoms)) if len(
+        geoms) else np.empty(0, np.int64)  # fmt: skip
+    if more is not None:
+        cmds = np.concatenate([cmds, more[0]])
+        owner = np.concatenate([owner, more[1] + len(geoms)])
+        kinds = np.concatenate([kinds, np.full(more[2], 3, dtype=np.int64)])
+    n = len(kinds)
     ncmd = np.bincount(owner, minlength=n).astype(np.int64)
     tags, ntag, keys, values = _tags(columns, n)
     kept = ncmd > 0
@@ -255,8 +302,6 @@ def encode_layer(
     tag_bytes = np.bincount(np.repeat(np.arange(n), ntag), weights=tag_size, minlength=n)
     cmd_bytes = np.bincount(owner, weights=cmd_size, minlength=n)
     tag_bytes, cmd_bytes = tag_bytes.astype(np.int64), cmd_bytes.astype(np.int64)
-    kinds = np.vectorize(_KIND.get, otypes=[np.int64])(shapely.get_type_id(geoms)) if n else (
-        np.empty(0, np.int64))  # fmt: skip
     _, tl = varints(tag_bytes)
     _, cl = varints(cmd_bytes)
     # Feature: 0x12 len tags... 0x18 type 0x22 len geometry...

@@ -49,7 +49,7 @@ from api.services.collections import (
     collection_def,
 )
 from api.services.errors import NotFound
-from api.services.mvt import encode_layer
+from api.services.mvt import encode_layer, polygon_commands
 
 #: the tile matrix set served, and its URI
 TILE_MATRIX_SET: Final = "WebMercatorQuad"
@@ -172,6 +172,8 @@ class _Source:
     geoms: npt.NDArray[np.object_]
     bounds: npt.NDArray[np.float64]
     types: npt.NDArray[np.int64]
+    #: coordinates of each geometry
+    ncoords: npt.NDArray[np.int64]
     properties: dict[str, npt.NDArray[np.object_]]
     key: str | None
 
@@ -222,7 +224,8 @@ def _source(data: CollectionData) -> _Source:
     properties: dict[str, npt.NDArray[np.object_]] = {c: _column(data, c) for c in wanted}
     key = next((k for k in STYLE_KEYS if k in columns), None)
     types = shapely.get_type_id(geoms).astype(np.int64)
-    return _Source(data, geoms, bounds, types, properties, key)
+    ncoords = shapely.get_num_coordinates(geoms).astype(np.int64)
+    return _Source(data, geoms, bounds, types, ncoords, properties, key)
 
 
 def _cells(low: np.ndarray, high: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
@@ -333,17 +336,30 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     small &= np.isin(types, _POLYGONAL)
     drop = tiny & np.isin(types, _LINEAR)
     groups = _aggregate(source, hits[small], low[small], high[small]) if small.any() else []
-    whole = hits[~(small | drop)]
+    snapped = _to_tile(z, y, x, snap=True)
+    # polygons of a few corners inside the buffered tile: commands straight from coordinates
+    lo, hi = -BUFFER, EXTENT + BUFFER
+    inside = (low >= lo).all(axis=1) & (high <= hi).all(axis=1)
+    fast = ~(small | drop) & inside & np.isin(types, _POLYGONAL) & (source.ncoords[hits] <= 10)
+    more, quick = None, hits[:0]
+    if fast.any():
+        cmds, owner, collapsed = polygon_commands(source.geoms[hits[fast]], snapped)
+        if collapsed.any():  # renumber the others; the collapsed take the geometry path
+            fast[np.flatnonzero(fast)[collapsed]] = False
+            renumber = np.cumsum(~collapsed) - 1
+            owner = renumber[owner]
+        quick = hits[fast]
+        more = (cmds, owner, len(quick))
+    rest = ~(small | drop | fast)
+    whole = hits[rest]
     if whole.size:
-        rest = ~(small | drop)
-        snapped = _to_tile(z, y, x, snap=True)
         geoms, positions = _whole(source, whole, snapped, low[rest], high[rest])
     else:
         geoms, positions = _NONE, whole
-    if not groups and not len(geoms):
+    if not groups and not len(geoms) and not len(quick):
         return None
-    features = _columns_of(source, groups, geoms, positions)
-    return encode_layer(layer, *features, extent=EXTENT)
+    shapes, columns = _columns_of(source, groups, geoms, np.concatenate([positions, quick]))
+    return encode_layer(layer, shapes, columns, extent=EXTENT, more=more)
 
 
 _NONE: Final = np.empty(0, dtype=object)
@@ -355,8 +371,8 @@ def _columns_of(
     geoms: npt.NDArray[np.object_],
     positions: npt.NDArray[np.intp],
 ) -> tuple[npt.NDArray[np.object_], dict[str, npt.NDArray[np.object_]]]:
-    """The tile's geometries (aggregates first, then whole features) and their property
-    columns."""
+    """The tile's geometries (aggregates first, then whole features) and the property columns
+    of those and then of the rest of ``positions`` (features encoded without a geometry)."""
     k = len(groups)
     shapes = np.empty(k + len(geoms), dtype=object)
     shapes[:k] = [g["geometry"] for g in groups]
@@ -364,7 +380,7 @@ def _columns_of(
     names = list(dict.fromkeys([*source.properties, *(n for g in groups for n in g["properties"])]))
     columns = {}
     for name in names:
-        col = np.full(len(shapes), None, dtype=object)
+        col = np.full(k + len(positions), None, dtype=object)
         col[:k] = [g["properties"].get(name) for g in groups]
         if name in source.properties:
             col[k:] = source.properties[name][positions]
