@@ -155,15 +155,29 @@ def varints(values: npt.ArrayLike) -> tuple[npt.NDArray[np.uint8], _Ints]:
     ([1, 172, 2], [1, 2])
     """
     v = np.asarray(values, dtype=np.uint64)
+    if len(v) == 0:
+        return np.empty(0, np.uint8), np.empty(0, np.int64)
+    width = max(1, (int(v.max()).bit_length() + 6) // 7)  # bytes of the largest
+    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
+    groups = (v[:, None] >> shifts[None, :]) & np.uint64(0x7F)
     size = np.ones(len(v), dtype=np.int64)
-    for shift in range(7, 64, 7):
-        size += v >= (np.uint64(1) << np.uint64(shift))
-    owner = np.repeat(np.arange(len(v)), size)
-    start = np.cumsum(size) - size
-    j = (np.arange(int(size.sum())) - start[owner]).astype(np.uint64)
-    byte = (v[owner] >> (np.uint64(7) * j)) & np.uint64(0x7F)
-    more = j < (size[owner] - 1).astype(np.uint64)
-    return (byte | (more.astype(np.uint64) << np.uint64(7))).astype(np.uint8), size
+    for k in range(1, width):
+        size += v >= (np.uint64(1) << np.uint64(7 * k))
+    j = np.arange(width)[None, :]
+    groups |= (j < (size[:, None] - 1)).astype(np.uint64) << np.uint64(7)
+    return groups[j < size[:, None]].astype(np.uint8), size
+
+
+def _sizes(values: npt.ArrayLike) -> _Ints:
+    """The byte length of each value's varint (what :func:`varints` would write)."""
+    v = np.asarray(values, dtype=np.uint64)
+    size = np.ones(len(v), dtype=np.int64)
+    top = int(v.max()) if len(v) else 0
+    k = 1
+    while top >= 1 << (7 * k):
+        size += v >= (np.uint64(1) << np.uint64(7 * k))
+        k += 1
+    return size
 
 
 def _uvarint(n: int) -> bytes:
@@ -210,23 +224,20 @@ def _tags(
     names = list(columns)
     if not names or n == 0:
         return np.empty(0, np.int64), np.zeros(n, np.int64), [], []
-    index: dict[tuple[type, object], int] = {}
-    encoded: list[bytes] = []
+    # each distinct (type, value) once, numbered in the order first seen
+    index: dict[tuple[str, object], int] = {}
     value_ids = np.full((n, len(names)), -1, dtype=np.int64)
     for c, name in enumerate(names):
         col = np.asarray(columns[name], dtype=object)
         ok = np.asarray(pd.notna(col), dtype=bool)
         if not ok.any():
             continue
-        codes, uniques = pd.factorize(pd.Series(col[ok], dtype=object), sort=False)
-        ids = np.empty(len(uniques), dtype=np.int64)
-        for u, value in enumerate(uniques):
-            slot = (type(value), value)
-            if slot not in index:
-                index[slot] = len(encoded)
-                encoded.append(_value_of(type(value).__name__, value))
-            ids[u] = index[slot]
+        codes, uniques = pd.factorize(col[ok], sort=False)
+        ids = np.array(
+            [index.setdefault((type(v).__name__, v), len(index)) for v in uniques], dtype=np.int64
+        )
         value_ids[np.flatnonzero(ok), c] = ids[codes]
+    encoded = [_value_of(kind, v) for kind, v in index]
     present = value_ids >= 0
     keys = np.broadcast_to(np.arange(len(names), dtype=np.int64), value_ids.shape)
     pairs = np.stack([keys[present], value_ids[present]], axis=1).ravel()
@@ -297,13 +308,13 @@ def encode_layer(
     tags, ntag, keys, values = _tags(columns, n)
     kept = ncmd > 0
     # per feature: the byte lengths of its packed tags and geometry
-    _, tag_size = varints(tags)
-    _, cmd_size = varints(cmds)
+    tag_size = _sizes(tags)
+    cmd_size = _sizes(cmds)
     tag_bytes = np.bincount(np.repeat(np.arange(n), ntag), weights=tag_size, minlength=n)
     cmd_bytes = np.bincount(owner, weights=cmd_size, minlength=n)
     tag_bytes, cmd_bytes = tag_bytes.astype(np.int64), cmd_bytes.astype(np.int64)
-    _, tl = varints(tag_bytes)
-    _, cl = varints(cmd_bytes)
+    tl = _sizes(tag_bytes)
+    cl = _sizes(cmd_bytes)
     # Feature: 0x12 len tags... 0x18 type 0x22 len geometry...
     body = 1 + tl + tag_bytes + 2 + 1 + cl + cmd_bytes
     # each feature as tokens (every token one varint): 0x12 body | 0x12 ntags tags | 0x18 type
