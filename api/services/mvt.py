@@ -244,25 +244,62 @@ def _tags(
     return pairs, 2 * present.sum(axis=1), names, encoded
 
 
-def polygon_commands(
-    geoms: npt.NDArray[np.object_], to_tile: Callable[[np.ndarray], np.ndarray]
-) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]]:
-    """The commands of lon/lat (Multi)Polygons in tile units (``to_tile``: lon/lat to whole
-    tile units) straight from their coordinates, with no geometry made: each ring turned to
-    the orientation MVT wants (exterior positive by the surveyor's formula, holes negative).
-    Also which geometries collapsed (a ring of no area once snapped): those need the
-    geometry path (made valid), and their commands are left out."""
+#: (Multi)Polygons as arrays: coordinates, and the offsets of rings (coordinates per ring),
+#: polygons (rings per polygon) and geometries (polygons per geometry)
+Ragged = tuple[np.ndarray, _Ints, _Ints, _Ints]
+
+
+def ragged(geoms: npt.NDArray[np.object_]) -> Ragged:
+    """``geoms`` (Polygons and MultiPolygons) as :data:`Ragged` arrays."""
     _, coords, offsets = shapely.to_ragged_array(geoms)
     if len(offsets) == 3:  # MultiPolygons (or a mix)
         ring_at, poly_at, geom_at = offsets
     else:  # Polygons: each its own geometry
         ring_at, poly_at = offsets
         geom_at = np.arange(len(poly_at), dtype=np.int64)
-    xy = to_tile(coords)
+    return coords, ring_at.astype(np.int64), poly_at.astype(np.int64), geom_at.astype(np.int64)
+
+
+def _ranges(start: _Ints, end: _Ints) -> tuple[_Ints, _Ints]:
+    """Every index of the ranges ``start[k]:end[k]`` in turn, and the new offsets."""
+    count = end - start
+    offsets = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=offsets[1:])
+    idx = np.arange(int(offsets[-1]), dtype=np.int64) + np.repeat(start - offsets[:-1], count)
+    return idx, offsets
+
+
+def take(arrays: Ragged, which: npt.NDArray[np.intp]) -> Ragged:
+    """The geometries ``which`` of :data:`Ragged` arrays, as ragged arrays of their own."""
+    coords, ring_at, poly_at, geom_at = arrays
+    polys, new_geom = _ranges(geom_at[which], geom_at[which + 1])
+    rings, new_poly = _ranges(poly_at[polys], poly_at[polys + 1])
+    points, new_ring = _ranges(ring_at[rings], ring_at[rings + 1])
+    return coords[points], new_ring, new_poly, new_geom
+
+
+def polygon_commands(
+    geoms: npt.NDArray[np.object_], to_tile: Callable[[np.ndarray], np.ndarray]
+) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]]:
+    """The commands of lon/lat (Multi)Polygons in tile units (``to_tile``: lon/lat to whole
+    tile units) straight from their coordinates (see :func:`ring_commands`)."""
+    coords, ring_at, poly_at, geom_at = ragged(geoms)
+    return ring_commands(to_tile(coords), ring_at, poly_at, geom_at)
+
+
+def ring_commands(
+    xy: np.ndarray, ring_at: _Ints, poly_at: _Ints, geom_at: _Ints
+) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]]:
+    """The commands of (Multi)Polygons given as ragged arrays with coordinates ``xy`` in whole
+    tile units, with no geometry made: each ring turned to the orientation MVT wants (exterior
+    positive by the surveyor's formula, holes negative). Also which geometries collapsed (a
+    ring of no area once snapped): those need the geometry path (made valid), and their
+    commands are left out."""
+    ngeom = len(geom_at) - 1
     nring = len(ring_at) - 1
     ring_of = np.repeat(np.arange(nring), np.diff(ring_at))
     poly_of_ring = np.repeat(np.arange(len(poly_at) - 1), np.diff(poly_at))
-    geom_of_ring = np.repeat(np.arange(len(geom_at) - 1), np.diff(geom_at))[poly_of_ring]
+    geom_of_ring = np.repeat(np.arange(ngeom), np.diff(geom_at))[poly_of_ring]
     exterior = np.zeros(nring, dtype=bool)
     exterior[poly_at[:-1][np.diff(poly_at) > 0]] = True
     # twice the signed area of each ring (the closing point repeats the first)
@@ -270,7 +307,7 @@ def polygon_commands(
     cross = xy[:, 0] * nxt[:, 1] - nxt[:, 0] * xy[:, 1]
     cross[ring_at[1:] - 1] = 0.0  # the closing point: no edge to the next ring
     area = np.bincount(ring_of, weights=cross, minlength=nring)
-    collapsed = np.zeros(len(geoms), dtype=bool)
+    collapsed = np.zeros(ngeom, dtype=bool)
     collapsed[geom_of_ring[area == 0]] = True
     flip = np.where(exterior, area < 0, area > 0)
     start = ring_at[:-1][ring_of]
@@ -355,4 +392,13 @@ def encode_layer(
     return _bytes_field(3, layer)
 
 
-__all__ = ["commands", "encode_layer", "varints"]
+__all__ = [
+    "Ragged",
+    "commands",
+    "encode_layer",
+    "polygon_commands",
+    "ragged",
+    "ring_commands",
+    "take",
+    "varints",
+]

@@ -49,7 +49,14 @@ from api.services.collections import (
     collection_def,
 )
 from api.services.errors import NotFound
-from api.services.mvt import encode_layer, polygon_commands
+from api.services.mvt import (
+    Ragged,
+    encode_layer,
+    polygon_commands,
+    ragged,
+    ring_commands,
+    take,
+)
 
 #: the tile matrix set served, and its URI
 TILE_MATRIX_SET: Final = "WebMercatorQuad"
@@ -176,6 +183,9 @@ class _Source:
     ncoords: npt.NDArray[np.int64]
     properties: dict[str, npt.NDArray[np.object_]]
     key: str | None
+    #: a polygon layer's coordinates as ragged arrays, in Web Mercator world units (0 to 1,
+    #: y down): a tile only scales and snaps them (None for other layers)
+    world: Ragged | None = None
 
 
 def _columns(data: CollectionData) -> list[str]:
@@ -225,7 +235,11 @@ def _source(data: CollectionData) -> _Source:
     key = next((k for k in STYLE_KEYS if k in columns), None)
     types = shapely.get_type_id(geoms).astype(np.int64)
     ncoords = shapely.get_num_coordinates(geoms).astype(np.int64)
-    return _Source(data, geoms, bounds, types, ncoords, properties, key)
+    world = None
+    if len(geoms) and np.isin(types, _POLYGONAL).all():
+        coords, ring_at, poly_at, geom_at = ragged(geoms)
+        world = (_to_tile(0, 0, 0)(coords) / EXTENT, ring_at, poly_at, geom_at)
+    return _Source(data, geoms, bounds, types, ncoords, properties, key, world)
 
 
 def _cells(low: np.ndarray, high: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
@@ -343,7 +357,13 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     fast = ~(small | drop) & inside & np.isin(types, _POLYGONAL) & (source.ncoords[hits] <= 10)
     more, quick = None, hits[:0]
     if fast.any():
-        cmds, owner, collapsed = polygon_commands(source.geoms[hits[fast]], snapped)
+        if source.world is not None:
+            world, ring_at, poly_at, geom_at = take(source.world, hits[fast])
+            n = float(1 << z)
+            xy = np.rint((world * n - np.array([x, y], dtype=float)) * EXTENT)
+            cmds, owner, collapsed = ring_commands(xy, ring_at, poly_at, geom_at)
+        else:
+            cmds, owner, collapsed = polygon_commands(source.geoms[hits[fast]], snapped)
         if collapsed.any():  # renumber the others; the collapsed take the geometry path
             fast[np.flatnonzero(fast)[collapsed]] = False
             renumber = np.cumsum(~collapsed) - 1
