@@ -23,6 +23,7 @@ from shapely.geometry import shape
 from api.services.collections import FrameData
 from api.services.tiles import BUFFER, EXTENT, MAX_ZOOM, encode_tile
 from layers.store import Store
+from tests import factories as f
 from tests.test_api_ogc import client_for, problem, scene_layers
 
 R = 6378137.0
@@ -282,11 +283,15 @@ def test_a_write_gives_a_new_tile_and_an_unchanged_store_the_kept_one(
     assert status["P-02"] == "applied"
     changed = parcel.copy()
     changed["status"] = "suspended"
+    changed["geometry"] = [f.utm_box(270, 130, 60, 60)]  # moved and smaller
     scene.write({"contract_parcels": changed}, mode="upsert")
-    new = {x["properties"]["id"]: x for x in get_tile(client, "contract_parcels", 16, row, col)[
-        "features"]}  # fmt: skip
+    after = get_tile(client, "contract_parcels", 16, row, col)
+    new = {x["properties"]["id"]: x for x in after["features"]}
     assert new["P-02"]["properties"]["status"] == "suspended"
     assert tiles.made == made + 1
+    # the kept server (the write laid over its cached layer) answers as a fresh one
+    with client_for(scene.location) as fresh:
+        assert get_tile(fresh, "contract_parcels", 16, row, col) == after
     scene.delete("contract_parcels", ["P-02"])
     gone = get_tile(client, "contract_parcels", 16, row, col)
     assert "P-02" not in {x["properties"]["id"] for x in gone.get("features", [])}

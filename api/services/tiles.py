@@ -29,6 +29,7 @@ Nothing here imports FastAPI.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -183,9 +184,11 @@ class _Source:
     ncoords: npt.NDArray[np.int64]
     properties: dict[str, npt.NDArray[np.object_]]
     key: str | None
-    #: a polygon layer's coordinates as ragged arrays, in Web Mercator world units (0 to 1,
-    #: y down): a tile only scales and snaps them (None for other layers)
-    world: Ragged | None = None
+    #: a polygon layer's coordinates as ragged arrays in Web Mercator world units (0 to 1,
+    #: y down), a tile only scales and snaps them: those of a layer's base (made once per
+    #: base, shared by the revisions on it) and of its overlay, and each position's row in
+    #: them (``-1 - k``: overlay row k); None for other layers
+    world: tuple[Ragged, Ragged | None, npt.NDArray[np.intp]] | None = None
 
 
 def _columns(data: CollectionData) -> list[str]:
@@ -207,6 +210,8 @@ def _plain(values: pd.Series) -> npt.NDArray[np.object_]:
     out = values.astype(object).to_numpy(dtype=object, copy=True)
     missing = pd.isna(values).to_numpy()
     out[missing] = None
+    if set(map(type, out[~missing])) <= {str, int, float, bool}:
+        return out  # text and Python numbers (the usual): nothing to convert
     for i in np.flatnonzero(~missing):
         v = out[i]
         if isinstance(v, np.generic):
@@ -214,6 +219,15 @@ def _plain(values: pd.Series) -> npt.NDArray[np.object_]:
         elif not isinstance(v, str | int | float | bool):
             out[i] = str(v)
     return out
+
+
+def _world(geoms: npt.NDArray[np.object_]) -> Ragged | None:
+    """Polygons' coordinates as ragged arrays in world units; None when not all are
+    polygons (a base holding a missing geometry, say)."""
+    if not len(geoms) or not np.isin(shapely.get_type_id(geoms), _POLYGONAL).all():
+        return None
+    coords, ring_at, poly_at, geom_at = ragged(geoms)
+    return (_to_tile(0, 0, 0)(coords) / EXTENT, ring_at, poly_at, geom_at)
 
 
 def _source(data: CollectionData) -> _Source:
@@ -237,8 +251,16 @@ def _source(data: CollectionData) -> _Source:
     ncoords = shapely.get_num_coordinates(geoms).astype(np.int64)
     world = None
     if len(geoms) and np.isin(types, _POLYGONAL).all():
-        coords, ring_at, poly_at, geom_at = ragged(geoms)
-        world = (_to_tile(0, 0, 0)(coords) / EXTENT, ring_at, poly_at, geom_at)
+        if isinstance(data, LayerData):
+            view = data.view
+            base = view.base.memo("tile_world", lambda: _world(view.base.geoms))
+            over = _world(view.overlay_geoms) if len(view.overlay_geoms) else None
+            if base is not None:
+                world = (base, over, view.source())
+        else:
+            whole = _world(geoms)
+            if whole is not None:
+                world = (whole, None, np.arange(len(geoms), dtype=np.intp))
     return _Source(data, geoms, bounds, types, ncoords, properties, key, world)
 
 
@@ -311,6 +333,21 @@ def encode_tile(data: CollectionData, layer: str, z: int, y: int, x: int) -> byt
     return _encode(_source(data), layer, z, y, x)
 
 
+def _concat(parts: list[Ragged]) -> Ragged:
+    """Ragged arrays one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    coords = np.concatenate([p[0] for p in parts])
+    offsets = []
+    for k in (1, 2, 3):  # each part's offsets continue from the last of the one before
+        out, shift = [parts[0][k]], 0
+        for prev, part in itertools.pairwise(parts):
+            shift += int(prev[k][-1])
+            out.append(part[k][1:] + shift)
+        offsets.append(np.concatenate(out))
+    return coords, offsets[0], offsets[1], offsets[2]
+
+
 def _hits(source: _Source, bounds: tuple[float, ...]) -> npt.NDArray[np.intp]:
     """Positions (ascending) of the features whose geometry intersects the lon/lat box
     ``bounds``: the index's candidates by bounding box, and of those whose box is not inside
@@ -357,18 +394,27 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     fast = ~(small | drop) & inside & np.isin(types, _POLYGONAL) & (source.ncoords[hits] <= 10)
     more, quick = None, hits[:0]
     if fast.any():
+        idx = np.flatnonzero(fast)
         if source.world is not None:
-            world, ring_at, poly_at, geom_at = take(source.world, hits[fast])
+            base, over, row_of = source.world
+            rows = row_of[hits[idx]]
+            in_base = rows >= 0
+            order = np.concatenate([idx[in_base], idx[~in_base]])
+            parts = [take(base, rows[in_base])]
+            if over is not None and (~in_base).any():
+                parts.append(take(over, -1 - rows[~in_base]))
+            world, ring_at, poly_at, geom_at = _concat(parts)
             n = float(1 << z)
             xy = np.rint((world * n - np.array([x, y], dtype=float)) * EXTENT)
             cmds, owner, collapsed = ring_commands(xy, ring_at, poly_at, geom_at)
         else:
-            cmds, owner, collapsed = polygon_commands(source.geoms[hits[fast]], snapped)
+            order = idx
+            cmds, owner, collapsed = polygon_commands(source.geoms[hits[idx]], snapped)
         if collapsed.any():  # renumber the others; the collapsed take the geometry path
-            fast[np.flatnonzero(fast)[collapsed]] = False
+            fast[order[collapsed]] = False
             renumber = np.cumsum(~collapsed) - 1
             owner = renumber[owner]
-        quick = hits[fast]
+        quick = hits[order[~collapsed]]
         more = (cmds, owner, len(quick))
     rest = ~(small | drop | fast)
     whole = hits[rest]
