@@ -7,6 +7,8 @@ Each timing is the median of ``--repeats`` runs (a single run when the first one
 than ``SLOW_S``). Every engine's answer is checked against Gazar's: the same overlapping pairs
 (shared area above the tolerance) and the same total area to a relative ``AGREE_REL``. The
 exit status is 1 when engines disagree, 0 otherwise: a missed speed goal is printed, not fatal.
+A vector tile of the parcels at zoom 6, 9 and 12 is measured against PostGIS ``ST_AsMVT`` on
+the same table (:mod:`bench.tiles`; ``--no-tiles`` skips it).
 """
 
 from __future__ import annotations
@@ -494,6 +496,12 @@ def _print_table(rows: Sequence[Row], *, full: bool) -> None:
     print(line)
 
 
+def print_table(figures: Sequence[Any], *, full: bool) -> None:
+    from bench.api import print_table as table
+
+    table(figures, full=full)
+
+
 def _number(figure: Any) -> str:
     """An API figure's value as the table prints it."""
     from bench.api import _number as number
@@ -514,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-backends", action="store_true", help="skip reading the store from each backend"
     )
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line processes")
+    parser.add_argument("--no-tiles", action="store_true", help="skip the vector tiles")
     args = parser.parse_args(argv)
     scale = args.scale or (SMALL_SCALE if args.small else FULL_SCALE)
     full = scale >= FULL_SCALE
@@ -568,6 +577,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             Row(f"availability: {len(lcs):,} LCs x {n} parcels", "availability", Goal(1.5))
         )
         bench.review(Row(f"proposal review vs {n} parcels", "review", Goal(0.03)))
+        tile_figures = []
+        if not args.no_tiles:  # needs the PostGIS tables of this run: inside the block
+            from bench import tiles
+
+            print("\nvector tiles (OGC API – Tiles) against PostGIS ST_AsMVT", flush=True)
+            tile_figures = tiles.run(
+                data.parcels, conn, repeats=args.repeats, full=full, table=False
+            )
 
     print()
     _print_table(bench.rows, full=full)
@@ -579,6 +596,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     missed = [
         f"{r.task}: {r.verdict(full=full)}" for r in bench.rows if "MISSED" in r.verdict(full=full)
     ]
+    if tile_figures:
+        from bench import tiles
+
+        print()
+        print_table(tile_figures, full=full)
+        missed += tiles.missed(tile_figures) if full else []
     if not args.no_api:
         from bench import api
 

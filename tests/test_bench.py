@@ -202,3 +202,16 @@ def test_main_exits_non_zero_when_engines_disagree(
     monkeypatch.setattr(run, "overlay_overlaps", drops_a_pair)
     assert run.main(argv) == 1
     assert "overlay DISAGREE" in capsys.readouterr().out
+
+
+def test_the_tile_figures_run_without_postgis(tiny: BenchData) -> None:
+    from bench import tiles
+
+    figures = tiles.run(tiny.parcels, None, repeats=1, full=False)
+    assert [f.task.split(" (")[0] for f in figures] == [f"vector tile z{z}" for z in tiles.ZOOMS]
+    for f in figures:
+        assert f.gazar is not None and f.gazar > 0
+        assert f.reference is None and "n/a" in f.reference_name
+        # the densest tile holds parcels, every one of them counted
+        assert "standing for 0 parcels" not in f.note
+    assert tiles.missed(figures) == []

@@ -320,12 +320,17 @@ def test_large_layers_load_by_bbox_from_the_api(server: Server, visit: Any) -> N
             doc = v.page.evaluate(f"fetch({json.dumps(asked[-1])}).then(r => r.json())")
             assert v.drawn()["layers"][layer] == doc["numberReturned"] > 0, layer
         v.clean()
-        # above the zoom threshold nothing is fetched and the map says why
+        # below the zoom threshold no feature is fetched: the layer is drawn from its vector
+        # tiles instead (tests/test_browser_tiles.py checks what they paint)
         pages_with(WebSettings(inline_limit=10, min_zoom=19))
         v = visit(server.url + "/map/soum/MN4322?lang=en")
         v.page.wait_for_function("gazar.drawn().layers.contract_parcels === 0")
-        v.page.wait_for_selector(".gazar-status:has-text('Zoom in to see them')")
+        v.page.wait_for_function(
+            "Object.values(gazar.maps[0]._layers).some(l => l.gazarLayer === 'contract_parcels')"
+        )
         assert not [u for u in v.requests if "/collections/contract_parcels/items" in u]
+        v.page.wait_for_load_state("networkidle")
+        assert [u for u in v.requests if "/collections/contract_parcels/tiles/" in u]
         v.clean()
     finally:
         services.settings = before

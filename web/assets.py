@@ -36,6 +36,7 @@ def static_roots(node_modules: Path | None = None) -> dict[str, Path]:
         "vendor/leaflet": modules / "leaflet" / "dist",
         "vendor/leaflet-draw": modules / "leaflet-draw" / "dist",
         "vendor/leaflet.fullscreen": modules / "leaflet.fullscreen",
+        "vendor/leaflet.vectorgrid": modules / "leaflet.vectorgrid" / "dist",
         "vendor/swagger-ui": modules / "swagger-ui-dist",
         "gazar": GAZAR_STATIC,
     }
@@ -57,6 +58,12 @@ FULLSCREEN_JS: Final[Asset] = (
 FULLSCREEN_CSS: Final[Asset] = (
     "Control.FullScreen.css",
     f"{STATIC_URL}/vendor/leaflet.fullscreen/Control.FullScreen.css",
+)
+#: Leaflet.VectorGrid (with its protobuf reader bundled): large layers drawn from the API's
+#: vector tiles at low zooms
+VECTORGRID_JS: Final[Asset] = (
+    "leaflet_vectorgrid",
+    f"{STATIC_URL}/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
 )
 GAZAR_JS: Final[Asset] = ("gazar_js", f"{STATIC_URL}/gazar/gazar.js")
 GAZAR_CSS: Final[Asset] = ("gazar_css", f"{STATIC_URL}/gazar/gazar.css")

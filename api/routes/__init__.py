@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import allocation, analysis, documents, export, objects, ogc, pipeline
+from api.routes import allocation, analysis, documents, export, objects, ogc, pipeline, tiles
 
 ROUTERS: list[APIRouter] = [
     ogc.router,
+    tiles.router,
     analysis.router,
     export.router,
     allocation.router,

@@ -48,6 +48,7 @@ from api.services.collections import (
     collection_def,
     select,
 )
+from api.services.tiles import TILES_CONFORMANCE
 from layers.errors import FeatureNotFound
 from layers.geojson import feature_to_geojson_bytes, features_to_geojson_bytes
 from layers.labels import bilingual
@@ -68,6 +69,7 @@ CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    *TILES_CONFORMANCE,
 )
 
 #: Parameters ``/items`` takes besides the collection's queryables.
@@ -251,6 +253,8 @@ def _collection_doc(
               SCHEMA_JSON, "The properties features can be filtered on"),
         _link(f"{base}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON,
               "The properties and geometry type of the features"),
+        _link(f"{base}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON,
+              "Vector tiles (Mapbox Vector Tiles, WebMercatorQuad)"),
     ]  # fmt: skip
     if not definition.derived:
         links += [

@@ -24,6 +24,7 @@ from api.services.pages import PageCache
 from api.services.pipeline import PipelineService
 from api.services.rehab import RehabService
 from api.services.review import ReviewService
+from api.services.tiles import TileCache
 from api.settings import Settings
 from layers.errors import GazarError, StoreError
 from layers.ledger import Ledger, open_ledger
@@ -55,6 +56,8 @@ class Services:
             views=self.layers.view,
             findings_of=self.findings_of,
         )
+        #: vector tiles of every collection, per revision (OGC API – Tiles)
+        self.tiles = TileCache(self.collections)
         folder = settings.store.rasters
         self.review = ReviewService(self.layers, settings.analysis, raster_folder=folder)
         self.rehab = RehabService(self.layers, raster_folder=folder)

@@ -160,7 +160,12 @@ def _collection(remote: RemoteLoading | None, collection: str) -> RemoteLoading 
     """``remote`` asking the OGC collection ``collection`` (a layer named otherwise)."""
     if remote is None:
         return None
-    return replace(remote, items_url=remote.items_url.replace("{layer}", collection))
+    tiles = remote.tiles_url
+    return replace(
+        remote,
+        items_url=remote.items_url.replace("{layer}", collection),
+        tiles_url=None if tiles is None else tiles.replace("{layer}", collection),
+    )
 
 
 def _draw_local(lang: Lang) -> dict[str, Any] | None:
@@ -270,7 +275,9 @@ def build_map(
         title=text("layer_recovery", lang),
         rules=None,
         show="rehab_recovery" not in hidden,
-        remote=None if remote is None else replace(remote, items_url=remote.recovery_url),
+        remote=None
+        if remote is None
+        else replace(remote, items_url=remote.recovery_url, tiles_url=None),
         properties=None if shown_recovery is None else lambda: recovery_properties(shown_recovery),
     )
     derived = remote if remote is not None and remote.derived else None

@@ -30,6 +30,7 @@ from web.assets import (
     DRAW_JS,
     GAZAR_CSS,
     GAZAR_JS,
+    VECTORGRID_JS,
     localize,
 )
 from web.i18n import text
@@ -156,7 +157,8 @@ class GazarLayer(JSCSSMixin, Layer):  # type: ignore[misc]
         self.spec = dict(spec)
         self.spec_json = script_json(spec)
         self.data_json = data if data is not None else "null"
-        localize(self, [GAZAR_JS], [GAZAR_CSS])
+        tiled = bool((spec.get("remote") or {}).get("tiles"))
+        localize(self, [VECTORGRID_JS, GAZAR_JS] if tiled else [GAZAR_JS], [GAZAR_CSS])
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # branca: None here
         """As folium renders a layer, with the GeoJSON put in after the template ran."""
@@ -335,6 +337,16 @@ def _map_names(frame: gpd.GeoDataFrame, lang: Lang) -> pd.Series:
     return latin.where(latin.notna() & (latin.astype(str) != ""), mn)
 
 
+def _tiles(remote: RemoteLoading, name: str) -> dict[str, str]:
+    """The vector tiles a large layer is drawn from below ``remote.min_zoom``: their address
+    template (``{z}/{y}/{x}``) and the tile layer's name (the collection's id)."""
+    if remote.tiles_url is None:
+        return {}
+    url = remote.tiles_url.replace("{layer}", name)
+    collection = url.split("/collections/", 1)[-1].split("/", 1)[0]
+    return {"tiles": url, "tilesLayer": collection}
+
+
 def _official(frame: gpd.GeoDataFrame) -> np.ndarray:
     if "official_ha" in frame.columns:
         return np.asarray(frame["official_ha"], dtype=float)
@@ -423,6 +435,7 @@ class _Plan:
         if far and remote is not None:
             remote_spec = {
                 "url": remote.items_url.format(layer=name),
+                **_tiles(remote, name),
                 "minZoom": remote.min_zoom,
                 "limit": remote.page_limit,
                 "strings": {

@@ -290,13 +290,17 @@ class RemoteLoading:
     coordinates (the available land of a large store: few features, each with a hole per
     parcel), is left out of the page; the page asks
     ``items_url`` (``{layer}`` is replaced by the layer name) for the features in view, at
-    zoom ``min_zoom`` and closer, at most ``page_limit`` at a time. The recovery layer (no
-    OGC collection) is asked from ``recovery_url``, which answers the same way. The derived
+    zoom ``min_zoom`` and closer, at most ``page_limit`` at a time; below ``min_zoom`` the
+    layer is drawn from the collection's vector tiles (``tiles_url``, ``{layer}`` replaced as
+    in ``items_url``; None: nothing below ``min_zoom``), coloured as the features are. The
+    recovery layer (no OGC collection, no tiles) is asked from ``recovery_url``, which answers
+    the same way. The derived
     collections (``overlaps``, ``available_land``) answer for today: ``derived=False`` (a map
     of another day) keeps those layers inlined.
     """
 
     items_url: str = "/collections/{layer}/items"
+    tiles_url: str | None = "/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}"
     recovery_url: str = "/map/rehab-recovery/items"
     inline_limit: int = 3000
     min_zoom: int = 11

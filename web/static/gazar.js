@@ -1,6 +1,7 @@
 /* Gazar's map code: layers coloured by status, bilingual popups built from the data, a legend,
  * search by id or holder, measurement, a drawn proposal for the check page, and large layers
- * loaded by bounding box from the API (OGC API Features) as the user pans.
+ * loaded by bounding box from the API (OGC API Features) as the user pans, drawn from the
+ * API's vector tiles (OGC API Tiles, with Leaflet.VectorGrid) when zoomed out further.
  * Needs Leaflet; measuring and drawing need Leaflet.draw. Every string a person reads comes
  * from the page (Mongolian or English), none is written here. */
 (function (window, document) {
@@ -184,8 +185,49 @@
     reg.status.style.display = lines.length ? "" : "none";
   }
 
+  /* The style of a feature of a vector tile: the layer's own, filled as the feature layer is;
+   * a tile's aggregate of polygons too small to see (``aggregated``) is filled solid with the
+   * value's colour, without an outline that would blur the pixels it covers. */
+  function tileStyle(spec, props) {
+    var s = styleOf(spec, { properties: props });
+    s.fill = s.fill !== false && s.fillOpacity !== 0;
+    if (props.aggregated) {
+      s.fill = true;
+      s.fillColor = s.fillColor || s.color;
+      s.fillOpacity = Math.max(s.fillOpacity || 0, 0.85);
+      s.stroke = false;
+    }
+    return s;
+  }
+
+  /* Below ``minZoom`` a large layer is drawn from its collection's vector tiles (no popups:
+   * those come with the features from ``minZoom``). Made on first use; needs VectorGrid. */
+  function tiles(map, layer, spec, on) {
+    var remote = spec.remote;
+    if (!remote.tiles || !L.vectorGrid) return false;
+    if (!on) {
+      if (layer.gazarTiles && map.hasLayer(layer.gazarTiles)) map.removeLayer(layer.gazarTiles);
+      return true;
+    }
+    if (!layer.gazarTiles) {
+      var styles = {};
+      styles[remote.tilesLayer] = function (props) { return tileStyle(spec, props); };
+      layer.gazarTiles = L.vectorGrid.protobuf(remote.tiles, {
+        rendererFactory: L.canvas.tile,
+        vectorTileLayerStyles: styles,
+        interactive: false,
+        zIndex: registry(map).layers.indexOf(layer) + 1,
+        fetchOptions: { credentials: "same-origin" }
+      });
+      layer.gazarTiles.gazarLayer = spec.layer;
+    }
+    if (!map.hasLayer(layer.gazarTiles)) map.addLayer(layer.gazarTiles);
+    return true;
+  }
+
   /* Large layers: fetch the features in view (padded) from the OGC items endpoint whenever the
-   * map stops moving, above ``minZoom`` only. Stale answers are dropped, not aborted. */
+   * map stops moving, above ``minZoom`` only (below it, the vector tiles). Stale answers are
+   * dropped, not aborted. */
   function bboxLoader(map, layer, spec) {
     var remote = spec.remote, s = remote.strings, timer = null, seq = 0, lastKey = null;
     layer.gazarLoads = 0;
@@ -194,9 +236,10 @@
       if (map.getZoom() < remote.minZoom) {
         layer.clearLayers();
         lastKey = null;
-        setStatus(map, layer, s.zoomIn);
+        setStatus(map, layer, tiles(map, layer, spec, true) ? null : s.zoomIn);
         return;
       }
+      tiles(map, layer, spec, false);
       var b = map.getBounds().pad(0.2);
       var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
         .map(function (x) { return x.toFixed(5); }).join(",");
@@ -229,7 +272,10 @@
     }
     map.on("moveend", later);
     layer.on("add", later);
-    layer.on("remove", function () { setStatus(map, layer, null); });
+    layer.on("remove", function () {
+      tiles(map, layer, spec, false);
+      setStatus(map, layer, null);
+    });
   }
 
   /* Opens the popup of feature ``id``; ``keepView`` (a link's restored view) keeps the map
