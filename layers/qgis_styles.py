@@ -164,7 +164,7 @@ LABELLED: Final[dict[str, tuple[str, str]]] = {
     "roads": ("name", "name_latin"),
 }
 #: QGIS's ``layerGeometryType`` and symbol type of each declared geometry type
-_QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
+QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
                          "MultiPolygon": ("2", "fill")}  # fmt: skip
 #: A layer with no look of its own (a layer added to the registry before its colours).
 _PLAIN: Final = LayerPaint(None, _paint("#969696", 0.3), {})
@@ -214,7 +214,7 @@ def _props(parent: ET.Element, props: dict[str, str]) -> None:
         ET.SubElement(parent, "prop", k=k, v=v)
 
 
-def _qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint, kind: str = "fill") -> None:
+def qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint, kind: str = "fill") -> None:
     symbol = ET.SubElement(
         parent, tag, type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
     )
@@ -273,7 +273,7 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     """The layer's QGIS style (a ``.qml`` document): categorised on its coded column with the
     web map's colours and the legend in ``lang``, or one symbol."""
     look = layer_paint(layer)
-    geometry_type, kind = _QGIS_GEOMETRY[_geometry(layer)]
+    geometry_type, kind = QGIS_GEOMETRY[_geometry(layer)]
     labelled = layer in LABELLED
     root = ET.Element(
         "qgis",
@@ -296,15 +296,15 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
         symbols = ET.SubElement(renderer, "symbols")
         for i, (value, text, paint) in enumerate(cats):
             ET.SubElement(listed, "category", value=value, symbol=str(i), label=text, render="true")
-            _qml_symbol(symbols, "symbol", str(i), paint, kind)
+            qml_symbol(symbols, "symbol", str(i), paint, kind)
         source = ET.SubElement(renderer, "source-symbol")
-        _qml_symbol(source, "symbol", "0", look.default, kind)
+        qml_symbol(source, "symbol", "0", look.default, kind)
     else:
         renderer = ET.SubElement(
             root, "renderer-v2", type="singleSymbol", symbollevels="0", forceraster="0"
         )
         symbols = ET.SubElement(renderer, "symbols")
-        _qml_symbol(symbols, "symbol", "0", look.default, kind)
+        qml_symbol(symbols, "symbol", "0", look.default, kind)
     if labelled:
         _qml_labels(root, layer, lang, kind)
     ET.SubElement(root, "blendMode").text = "0"
@@ -399,7 +399,7 @@ def sld(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     ET.SubElement(ET.SubElement(user, "se:Description"), "se:Title").text = layer_title(layer, lang)
     fts = ET.SubElement(user, "se:FeatureTypeStyle")
     cats = categories(layer, lang, labeller)
-    kind = _QGIS_GEOMETRY[_geometry(layer)][1]
+    kind = QGIS_GEOMETRY[_geometry(layer)][1]
     for value, text, paint in cats:
         _sld_rule(fts, text, look.key, value, paint, kind)
     if not cats:

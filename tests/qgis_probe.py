@@ -3,6 +3,7 @@ opens Gazar's data in headless QGIS and prints what QGIS sees as JSON on stdout.
 
     python3 tests/qgis_probe.py '{"gpkg": PATH, "layers": [...], "url": URL, "bbox": [...],
                                   "page_size": N, "raster": PATH, "projects": [PATH, ...],
+                                  "renders": {PROJECT: [[LAYER_ID, [x0, y0, x1, y1]], ...]},
                                   "edit": {"layer": L, "id": ID, "field": F, "good": V, "bad": W}}'
 """
 
@@ -12,12 +13,18 @@ import sys
 
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
+    QgsCoordinateReferenceSystem,
     QgsFeatureRequest,
+    QgsMapLayerType,
+    QgsMapRendererSequentialJob,
+    QgsMapSettings,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
 )
+from qgis.PyQt.QtCore import QSize  # type: ignore[import-not-found]
+from qgis.PyQt.QtGui import QColor  # type: ignore[import-not-found]
 
 
 def _layer(layer: QgsVectorLayer) -> dict:
@@ -51,24 +58,57 @@ def _edit(path: str, spec: dict) -> dict:
     return out
 
 
-def _project(path: str) -> dict:
+def _tiles(layer) -> dict:
+    """A vector tile layer: its source and the styles of its renderer."""
+    renderer = layer.renderer()
+    styles = [[s.styleName(), s.layerName(), s.filterExpression()] for s in renderer.styles()]
+    return {"valid": layer.isValid(), "source": layer.sourcePath(), "styles": styles,
+            "renderer": renderer.type()}  # fmt: skip
+
+
+def _render(layer, box: list) -> dict:
+    """Draw ``layer`` alone over ``box`` (lon/lat) into 256 x 256 pixels as QGIS's map
+    canvas does (the layer's scale range applied): the scale and the pixels painted."""
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    settings.setOutputSize(QSize(256, 256))
+    settings.setExtent(QgsRectangle(*box))
+    settings.setBackgroundColor(QColor(0, 0, 0, 0))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    bits = image.constBits()
+    bits.setsize(image.sizeInBytes())
+    alpha = bytes(bits)[3::4]  # ARGB32, little-endian: every fourth byte
+    return {"scale": settings.scale(), "painted": sum(1 for a in alpha if a),
+            "errors": [e.message for e in job.errors()]}  # fmt: skip
+
+
+def _project(path: str, renders: list) -> dict:
     project = QgsProject.instance()
     project.clear()
     read = project.read(path)
     root = project.layerTreeRoot()
     layers = {}
     for layer in project.mapLayers().values():
-        seen = _layer(layer)
+        tiled = layer.type() == QgsMapLayerType.VectorTileLayer
+        seen = _tiles(layer) if tiled else _layer(layer)
         seen["provider"] = layer.providerType()
         seen["crs"] = layer.crs().authid()
+        seen["scales"] = [layer.hasScaleBasedVisibility(), layer.minimumScale(),
+                          layer.maximumScale()]  # fmt: skip
         layers[layer.id()] = seen
+    drawn = [[lid, box, _render(project.mapLayer(lid), box)] for lid, box in renders]
     groups = [[g.name(), [n.layerId() for n in g.findLayers()]] for g in root.findGroups()]
     title = project.title()
     view = project.viewSettings().defaultViewExtent()
     extent = None if view.isNull() else [view.xMinimum(), view.yMinimum(), view.xMaximum(),
                                          view.yMaximum(), view.crs().authid()]  # fmt: skip
     project.clear()  # the edit below opens the file on its own
-    return {"read": read, "title": title, "layers": layers, "groups": groups, "extent": extent}
+    return {"read": read, "title": title, "layers": layers, "groups": groups, "extent": extent,
+            "drawn": drawn}  # fmt: skip
 
 
 def main() -> None:
@@ -105,7 +145,8 @@ def main() -> None:
             "nodata": provider.sourceNoDataValue(1) if provider.sourceHasNoDataValue(1) else None,
             "size": [raster.width(), raster.height()],
         }
-    out["projects"] = {path: _project(path) for path in config.get("projects", [])}
+    renders = config.get("renders", {})
+    out["projects"] = {p: _project(p, renders.get(p, [])) for p in config.get("projects", [])}
     if config.get("edit"):
         out["edit"] = _edit(config["gpkg"], config["edit"])
     print(json.dumps(out), flush=True)

@@ -21,7 +21,7 @@ import rasterio
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.services.qgis_project import store_extent
+from api.services.qgis_project import FEATURES_FROM_SCALE, TILED, store_extent
 from layers.labels import label
 from layers.qgis_styles import categories
 from layers.schema import LAYER_ORDER, REGISTRY
@@ -83,6 +83,11 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
     x0, y0, x1, y1 = parcels.geometry.iloc[:5].total_bounds
     box = [x0, y0, x1, y1]
     target = str(parcels["id"].iloc[0])
+    # two views of the server's project around one parcel: zoomed out (about 90 km across)
+    # and zoomed in (600 m)
+    cx, cy = parcels.geometry.iloc[0].representative_point().coords[0]
+    views = {"out": [cx - 0.6, cy - 0.3, cx + 0.6, cy + 0.3],
+             "in": [cx - 0.004, cy - 0.002, cx + 0.004, cy + 0.002]}  # fmt: skip
     home = tmp_path / "qgis-home"
     home.mkdir(mode=0o700)
     gpkg = tmp_path / "copy.gpkg"
@@ -124,6 +129,10 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
                 "bbox": box,
                 "page_size": 25,
                 "projects": [str(projects["file"]), str(projects["url"])],
+                "renders": {str(projects["url"]): [
+                    [layer, views[view]] for view in ("out", "in")
+                    for layer in ("gazar_tiles_contract_parcels", "gazar_contract_parcels")
+                ]},
                 "raster": str(raster),
                 "edit": {"layer": "contract_parcels", "id": target, "field": "status",
                          "good": "expired", "bad": "no-such-status"},
@@ -196,7 +205,39 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
         expected_ids = {f"gazar_{n}" for n in REGISTRY}
         if variant == "url":
             expected_ids |= {"gazar_overlaps", "gazar_available_land"}
+            tiles = {i: layers.pop(i) for i in list(layers) if i.startswith("gazar_tiles_")}
+            assert set(tiles) == {f"gazar_tiles_{n}" for n in TILED}
+            for layer_id, tile_layer in tiles.items():
+                name = layer_id.removeprefix("gazar_tiles_")
+                assert tile_layer["valid"] and tile_layer["provider"] == "vectortile", name
+                assert tile_layer["crs"] == "EPSG:3857", name
+                assert tile_layer["source"] == (
+                    f"{url}/collections/{name}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+                )
+                assert tile_layer["renderer"] == "basic"
+                assert {s[1] for s in tile_layer["styles"]} == {name}
+                cats = (
+                    [lab for _v, lab, _paint in categories(name, "mn")] if name in REGISTRY else []
+                )
+                if cats:
+                    assert [s[0] for s in tile_layer["styles"][1:]] == cats, name
+                assert tile_layer["scales"] == [True, 0, FEATURES_FROM_SCALE], name
+                assert layers[f"gazar_{name}"]["scales"] == [True, FEATURES_FROM_SCALE, 0], name
+            # QGIS draws the parcels from Gazar's tiles zoomed out, from the features zoomed in
+            drawn = {(lid, tuple(box)): seen_ for lid, box, seen_ in opened["drawn"]}
+            for view, shown, hidden in (
+                ("out", "gazar_tiles_contract_parcels", "gazar_contract_parcels"),
+                ("in", "gazar_contract_parcels", "gazar_tiles_contract_parcels"),
+            ):
+                on, off = drawn[(shown, tuple(views[view]))], drawn[(hidden, tuple(views[view]))]
+                assert not on["errors"] and not off["errors"], (on, off)
+                assert (on["scale"] > FEATURES_FROM_SCALE) == (view == "out"), on
+                assert on["painted"] > 10, (view, on)  # a few small parcels at 1:1,000,000
+                assert off["painted"] == 0, (view, off)
         assert set(layers) == expected_ids, variant
+        tiles_group = groups.pop(label("qgis_group", "tiles", "mn"), [])
+        assert set(tiles_group) == ({f"gazar_tiles_{n}" for n in TILED} if variant == "url"
+                                    else set()), variant  # fmt: skip
         assert set().union(*groups.values()) == expected_ids, variant
         assert groups[label("qgis_group", "core", "mn")] == [
             "gazar_rehab_zones", "gazar_contract_parcels", "gazar_land_conclusions"

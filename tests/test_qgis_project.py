@@ -5,6 +5,7 @@ written."""
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -14,11 +15,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from api.services.qgis_project import Source, datasource
+from api.services.qgis_project import FEATURES_FROM_SCALE, Source, datasource
 from layers.labels import label
-from layers.qgis_styles import qml
+from layers.qgis_styles import categories, layer_paint, qml
 from layers.schema import REGISTRY
 from layers.store import open_store
+from web.maps.styles import RemoteLoading
 
 CORE = ["gazar_rehab_zones", "gazar_contract_parcels", "gazar_land_conclusions"]
 REFERENCE = {f"gazar_{n}" for n, kind in REGISTRY.items() if kind.role == "reference"}
@@ -146,11 +148,20 @@ def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None
     assert done.exit_code == 0, done.output
     root = project(out)
     tree = groups(root)
-    assert list(tree) == [label("qgis_group", g, "mn") for g in ("derived", "core", "reference")]
+    assert list(tree) == [
+        label("qgis_group", g, "mn") for g in ("tiles", "derived", "core", "reference")
+    ]
     assert tree[label("qgis_group", "derived", "mn")] == ["gazar_overlaps", "gazar_available_land"]
     assert tree[label("qgis_group", "core", "mn")] == CORE
     check_reference(tree[label("qgis_group", "reference", "mn")])
-    for layer_id, el in map_layers(root).items():
+    # the overview: the large layers' tiles, in the tree's order of their features
+    tiled = [f"gazar_tiles_{n}" for n in ("overlaps", "available_land", "rehab_zones",
+             "contract_parcels", "land_conclusions", "licences", "exclusions")]  # fmt: skip
+    assert tree[label("qgis_group", "tiles", "mn")] == tiled
+    layers = map_layers(root)
+    for layer_id, el in layers.items():
+        if layer_id.startswith("gazar_tiles_"):
+            continue
         name = layer_id.removeprefix("gazar_")
         assert el.findtext("provider") == "OAPIF"
         assert el.findtext("datasource") == (
@@ -158,6 +169,42 @@ def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None
         )
         kind = REGISTRY.get(name)
         assert el.get("wkbType") == ("MultiPolygon" if kind is None else kind.geometry)
+        # a layer with tiles draws its features zoomed in only, the others at every scale
+        switched = f"gazar_tiles_{name}" in tiled
+        assert el.get("hasScaleBasedVisibilityFlag") == ("1" if switched else "0"), name
+        if switched:
+            assert el.get("minScale") == str(FEATURES_FROM_SCALE)
+    for layer_id in tiled:
+        el, name = layers[layer_id], layer_id.removeprefix("gazar_tiles_")
+        assert el.get("type") == "vector-tile" and el.findtext("provider") == "vectortile"
+        assert el.findtext("datasource") == (
+            "type=xyz&url=http://127.0.0.1:8000/collections/"
+            f"{name}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}&zmax=14&zmin=0"
+        )
+        # the complement of the features' range: tiles from 1:200,000 out
+        assert el.get("maxScale") == str(FEATURES_FROM_SCALE) and el.get("minScale") == "0"
+        styles = el.findall("renderer/styles/style")
+        assert {s.get("layer") for s in styles} == {name}  # the tile's layer: the collection
+        cats = categories(name, "mn") if name in REGISTRY else []
+        if cats:  # one style per category (the legend in Mongolian), and one for the rest
+            assert [s.get("name") for s in styles[1:]] == [text for _v, text, _p in cats]
+            key = layer_paint(name).key
+            assert [s.get("expression") for s in styles[1:]] == [
+                f'"{key}" = \'{v}\'' for v, _t, _p in cats
+            ]
+            assert styles[0].get("expression", "").startswith(f'"{key}" IS NULL OR')
+        else:
+            assert len(styles) == 1 and styles[0].get("expression") == ""
+        colours = [s.find("symbols/symbol/layer/prop[@k='color']") for s in styles]
+        assert all(c is not None for c in colours)
+
+
+def test_the_overview_switches_where_the_web_map_does() -> None:
+    """The tiles give way to the features at the web map's zoom 11, taken at Mongolia's middle
+    latitude (QGIS measures scale on the ground; a Web Mercator pixel shrinks by cos lat)."""
+    zoom = RemoteLoading.__dataclass_fields__["min_zoom"].default
+    at_47 = 559_082_264.0287178 / 2**zoom * math.cos(math.radians(47)) * 96 / 90.7142857
+    assert abs(at_47 - FEATURES_FROM_SCALE) / FEATURES_FROM_SCALE < 0.05
 
 
 @pytest.mark.parametrize(

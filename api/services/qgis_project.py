@@ -7,6 +7,13 @@ the QML style of :mod:`layers.qgis_styles` (the web map's colours, the legend in
 language), so QGIS draws it as the web map does. The groups, top to bottom: the derived
 collections (served only: overlaps, available land), Gazar's own layers, the reference layers.
 
+A project of a server also opens the server's vector tiles (OGC API – Tiles) of the layers that
+can be large (:data:`TILED`) as QGIS vector tile layers in an overview group on top, styled as
+their features are, and switches between the two as the web map does between its zoom levels:
+zoomed out (smaller than 1::data:`FEATURES_FROM_SCALE`) QGIS draws the tiles, zoomed in the
+features (for identify, attributes and editing); a national view of 100,000 parcels then asks
+for a few tiles, not every feature.
+
 A GeoPackage is named relative to the project (the two can be moved together); a PostGIS
 connection is written without its password (QGIS asks for it, or reads ``~/.pgpass``).
 """
@@ -25,7 +32,15 @@ from typing import Final, Literal
 from api.services.collection_schema import geometry_type
 from api.services.collections import COLLECTIONS, CollectionDef
 from layers.labels import Lang, label
-from layers.qgis_styles import QGIS_VERSION, layer_paint, qml
+from layers.qgis_styles import (
+    QGIS_GEOMETRY,
+    QGIS_VERSION,
+    Paint,
+    categories,
+    layer_paint,
+    qml,
+    qml_symbol,
+)
 from layers.schema import REGISTRY
 from layers.store import LayerInfo
 
@@ -38,6 +53,19 @@ _FAMILY: Final = {
     "Polygon": "Polygon", "MultiPolygon": "Polygon",
 }  # fmt: skip
 _PROVIDERS: Final[dict[Kind, str]] = {"gpkg": "ogr", "postgis": "postgres", "oapif": "OAPIF"}
+#: QGIS's provider of a vector tile layer
+TILE_PROVIDER: Final = "vectortile"
+#: the collections a server's project also draws from vector tiles when zoomed out
+TILED: Final = frozenset({
+    "overlaps", "available_land", "land_conclusions", "contract_parcels", "rehab_zones",
+    "licences", "exclusions",
+})  # fmt: skip
+#: the scale (1:N) the tiled layers switch at: features from it in, tiles beyond it. It is the
+#: web map's zoom 11 (``web.maps.styles.RemoteLoading.min_zoom``), 1:288,895 at the equator,
+#: at Mongolia's middle latitude (47° N: times cos 47° ≈ 1:197,000), rounded to a map scale
+FEATURES_FROM_SCALE: Final = 200_000
+#: the deepest tiles QGIS asks for (it draws them larger beyond)
+TILE_MAX_ZOOM: Final = 14
 #: a server address QGIS can be given inside a quoted URI value: no quotes, spaces or backslashes
 URL_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[A-Za-z0-9._~\-/%]*)?")
 
@@ -55,23 +83,33 @@ class Source:
 class ProjectLayer:
     id: str
     name: str
-    group: Literal["derived", "core", "reference"]
+    group: Literal["tiles", "derived", "core", "reference"]
     definition: CollectionDef
+
+    @property
+    def tiled(self) -> bool:
+        """A vector tile layer (the overview group of a server's project)."""
+        return self.group == "tiles"
 
 
 def project_layers(source: Source) -> list[ProjectLayer]:
     """The project's layers in the layer tree's order (top first): the derived collections
     (only from a server), Gazar's layers, the reference layers; points, lines and a layer
-    without fill (an outline) above the filled ones of its group, so no fill hides them."""
-    groups: dict[str, list[str]] = {"derived": [], "core": [], "reference": []}
+    without fill (an outline) above the filled ones of its group, so no fill hides them. A
+    server's project has the vector tiles of the :data:`TILED` layers on top, in that order."""
+    groups: dict[str, list[str]] = {"tiles": [], "derived": [], "core": [], "reference": []}
     for name, kind in REGISTRY.items():
         groups[kind.role].insert(0, name)
     if source.kind == "oapif":
         groups["derived"] = [cid for cid, d in COLLECTIONS.items() if d.derived]
+    for names in groups.values():
+        names.sort(key=_tree_rank)  # stable
+    if source.kind == "oapif":
+        groups["tiles"] = [n for names in groups.values() for n in names if n in TILED]
     out = []
     for group, names in groups.items():
-        names.sort(key=_tree_rank)  # stable
-        out += [ProjectLayer(f"gazar_{n}", n, group, COLLECTIONS[n]) for n in names]  # type: ignore[arg-type]
+        prefix = "gazar_tiles_" if group == "tiles" else "gazar_"
+        out += [ProjectLayer(f"{prefix}{n}", n, group, COLLECTIONS[n]) for n in names]  # type: ignore[arg-type]
     return out
 
 
@@ -102,6 +140,22 @@ def _postgis_prefix(url: str) -> tuple[str, str]:
     return " ".join(parts), found.group(1) if found else "public"
 
 
+def tiles_datasource(url: str, layer: str) -> str:
+    """The QGIS data source of the vector tiles of ``layer`` on the server at ``url``."""
+    template = f"{url.rstrip('/')}/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+    return f"type=xyz&url={template}&zmax={TILE_MAX_ZOOM}&zmin=0"
+
+
+def _source_of(layer: ProjectLayer, source: Source, project_dir: Path) -> str:
+    if layer.tiled:
+        return tiles_datasource(source.where, layer.name)
+    return datasource(source, layer.name, project_dir)
+
+
+def _provider(layer: ProjectLayer, source: Source) -> str:
+    return TILE_PROVIDER if layer.tiled else _PROVIDERS[source.kind]
+
+
 def datasource(source: Source, layer: str, project_dir: Path) -> str:
     """The QGIS data source of ``layer`` from ``source``."""
     if source.kind == "gpkg":
@@ -118,27 +172,38 @@ def datasource(source: Source, layer: str, project_dir: Path) -> str:
     return f"url={_quoted(source.where.rstrip('/'))} typename={_quoted(layer)} pagingEnabled='true'"
 
 
-def _srs(parent: ET.Element) -> None:
+#: the spatial reference systems a project names: its own (WGS 84) and the tiles' (Web Mercator)
+_SRS: Final = {
+    4326: (("proj4", "+proj=longlat +datum=WGS84 +no_defs"), ("srsid", "3452"), ("srid", "4326"),
+           ("authid", "EPSG:4326"), ("description", "WGS 84"), ("projectionacronym", "longlat"),
+           ("ellipsoidacronym", "EPSG:7030"), ("geographicflag", "true")),
+    3857: (("proj4", "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 "
+                     "+units=m +nadgrids=@null +wktext +no_defs"),
+           ("srsid", "3857"), ("srid", "3857"), ("authid", "EPSG:3857"),
+           ("description", "WGS 84 / Pseudo-Mercator"), ("projectionacronym", "merc"),
+           ("ellipsoidacronym", "EPSG:7030"), ("geographicflag", "false")),
+}  # fmt: skip
+
+
+def _srs(parent: ET.Element, epsg: int = 4326) -> None:
     srs = ET.SubElement(parent, "spatialrefsys")
-    for tag, value in (
-        ("wkt", ""),
-        ("proj4", "+proj=longlat +datum=WGS84 +no_defs"),
-        ("srsid", "3452"),
-        ("srid", "4326"),
-        ("authid", "EPSG:4326"),
-        ("description", "WGS 84"),
-        ("projectionacronym", "longlat"),
-        ("ellipsoidacronym", "EPSG:7030"),
-        ("geographicflag", "true"),
-    ):
+    ET.SubElement(srs, "wkt").text = ""
+    for tag, value in _SRS[epsg]:
         ET.SubElement(srs, tag).text = value
 
 
 def _map_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: Lang, where: Path):
+    if layer.tiled:
+        _tile_layer(parent, layer, source, lang)
+        return
     declared = geometry_type(layer.definition)
+    # a layer with tiles draws its features only zoomed in (QGIS: while scale < minScale)
+    switched = source.kind == "oapif" and layer.name in TILED
     element = ET.SubElement(
         parent, "maplayer", type="vector", geometry=_FAMILY[declared], wkbType=declared,
-        hasScaleBasedVisibilityFlag="0", autoRefreshEnabled="0", readOnly="0",
+        hasScaleBasedVisibilityFlag="1" if switched else "0",
+        minScale=str(FEATURES_FROM_SCALE) if switched else "0", maxScale="0",
+        autoRefreshEnabled="0", readOnly="0",
     )  # fmt: skip
     ET.SubElement(element, "id").text = layer.id
     ET.SubElement(element, "datasource").text = datasource(source, layer.name, where)
@@ -149,8 +214,54 @@ def _map_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: La
     element.extend(list(style))
 
 
+def _tile_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: Lang) -> None:
+    """A vector tile layer of the server's tiles, drawn zoomed out (QGIS: while scale >=
+    maxScale), with one style per category of the layer's coded column (the tiles carry it,
+    the aggregated small features too) and one for the features of no category."""
+    element = ET.SubElement(
+        parent, "maplayer", type="vector-tile", hasScaleBasedVisibilityFlag="1",
+        minScale="0", maxScale=str(FEATURES_FROM_SCALE), autoRefreshEnabled="0",
+    )  # fmt: skip
+    ET.SubElement(element, "id").text = layer.id
+    ET.SubElement(element, "datasource").text = tiles_datasource(source.where, layer.name)
+    ET.SubElement(element, "layername").text = _title(layer, lang)
+    _srs(ET.SubElement(element, "srs"), 3857)
+    ET.SubElement(element, "provider").text = TILE_PROVIDER
+    geometry, kind = QGIS_GEOMETRY[geometry_type(layer.definition)]
+    renderer = ET.SubElement(element, "renderer", type="basic")
+    styles = ET.SubElement(renderer, "styles")
+    look = layer_paint(layer.name)
+    cats = categories(layer.name, lang) if layer.name in REGISTRY else []
+
+    def style(name: str, expression: str, paint: Paint) -> None:
+        node = ET.SubElement(styles, "style", {
+            "name": name, "layer": layer.name, "geometry": geometry, "expression": expression,
+            "enabled": "1", "min-zoom": "-1", "max-zoom": "-1",
+        })  # fmt: skip
+        qml_symbol(ET.SubElement(node, "symbols"), "symbol", "0", paint, kind)
+
+    if cats and look.key is not None:
+        quoted = ", ".join(_literal(value) for value, _text, _paint in cats)
+        style(label("qgis_group", "other", lang),
+              f'"{look.key}" IS NULL OR "{look.key}" NOT IN ({quoted})', look.default)  # fmt: skip
+        for value, text, paint in cats:
+            style(text, f'"{look.key}" = {_literal(value)}', paint)
+    else:
+        style(_title(layer, lang), "", look.default)
+    ET.SubElement(element, "blendMode").text = "0"
+    ET.SubElement(element, "layerOpacity").text = "1"
+
+
+def _literal(value: str) -> str:
+    """A string literal of a QGIS expression."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _title(layer: ProjectLayer, lang: Lang) -> str:
-    return layer.definition.title_mn if lang == "mn" else layer.definition.title_en
+    title = layer.definition.title_mn if lang == "mn" else layer.definition.title_en
+    if layer.tiled:
+        return f"{title} ({label('qgis_group', 'tiles_suffix', lang)})"
+    return title
 
 
 #: (minx, miny, maxx, maxy) in EPSG:4326
@@ -221,8 +332,8 @@ def project_xml(source: Source, lang: Lang, project_dir: Path, extent: Extent | 
             ET.SubElement(groups[layer.group], "customproperties")
         node = ET.SubElement(
             groups[layer.group], "layer-tree-layer", id=layer.id, name=_title(layer, lang),
-            source=datasource(source, layer.name, project_dir),
-            providerKey=_PROVIDERS[source.kind], checked="Qt::Checked", expanded="1",
+            source=_source_of(layer, source, project_dir),
+            providerKey=_provider(layer, source), checked="Qt::Checked", expanded="1",
         )  # fmt: skip
         ET.SubElement(node, "customproperties")
     listed = ET.SubElement(root, "projectlayers")
