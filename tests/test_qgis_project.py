@@ -190,7 +190,7 @@ def test_the_server_project_adds_the_derived_collections(tmp_path: Path) -> None
             assert [s.get("name") for s in styles[1:]] == [text for _v, text, _p in cats]
             key = layer_paint(name).key
             assert [s.get("expression") for s in styles[1:]] == [
-                f'"{key}" = \'{v}\'' for v, _t, _p in cats
+                f"\"{key}\" = '{v}'" for v, _t, _p in cats
             ]
             assert styles[0].get("expression", "").startswith(f'"{key}" IS NULL OR')
         else:
