@@ -13,6 +13,7 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from layers.labels import text  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
 from tests.workbench import serve  # noqa: E402
 
@@ -109,6 +110,14 @@ def test_parcels_are_drawn_from_tiles_zoomed_out_and_as_features_from_zoom_11(
         assert any(s == 200 and "/WebMercatorQuad/6/" in u for u, s in parcel_tiles), tiles
         drawn = page.evaluate("() => gazar.drawn()")
         assert drawn["layers"]["contract_parcels"] == 0  # no features below zoom 11
+        # the status says why a click opens no popup yet, in the page's language
+        hint = text("zoom_in_for_details", lang)  # type: ignore[arg-type]
+        title = page.evaluate(
+            "() => gazar.maps[0]._gazar.layers.map(l => l.gazarSpec)"
+            ".find(s => s.layer === 'contract_parcels').title"
+        )
+        status = page.locator(".gazar-status")
+        assert f"{title}: {hint}" in status.inner_text(), status.inner_text()
         # from zoom 11: the features by bounding box (popups), the tiles gone
         page.evaluate(
             """async () => {
@@ -122,6 +131,9 @@ def test_parcels_are_drawn_from_tiles_zoomed_out_and_as_features_from_zoom_11(
         )
         page.wait_for_function("() => gazar.drawn().layers.contract_parcels > 0", timeout=15000)
         assert page.evaluate("() => !gazar.maps[0].hasLayer(window.__tilesLeft)")
+        page.wait_for_function(
+            "h => !document.querySelector('.gazar-status').textContent.includes(h)", arg=hint
+        )
         assert errors == []
         assert outside == []
     finally:

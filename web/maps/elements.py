@@ -440,6 +440,7 @@ class _Plan:
                 "limit": remote.page_limit,
                 "strings": {
                     "zoomIn": text("zoom_in_to_load", self.lang),
+                    "details": text("zoom_in_for_details", self.lang),
                     "loading": text("loading", self.lang),
                     "failed": text("load_failed", self.lang),
                     "capped": text("shown_first", self.lang),

@@ -236,7 +236,8 @@
       if (map.getZoom() < remote.minZoom) {
         layer.clearLayers();
         lastKey = null;
-        setStatus(map, layer, tiles(map, layer, spec, true) ? null : s.zoomIn);
+        // drawn from tiles: say why a click opens nothing (the popups come from minZoom)
+        setStatus(map, layer, tiles(map, layer, spec, true) ? s.details : s.zoomIn);
         return;
       }
       tiles(map, layer, spec, false);
