@@ -4,12 +4,16 @@ bounding box (``gazar layers``), without importing geopandas, pandas or shapely.
 The bounding box comes from each layer's R-tree (``rtree_<layer>_geom``), whose 32-bit bounds
 SQLite rounds outwards: the features whose R-tree bound lies within ``_RTREE_SLACK_DEG`` of
 the layer's extreme are the only ones that can hold it, and their exact (64-bit) envelopes
-are read from their geometry blobs' headers. A layer of 100,000 parcels is listed in
-milliseconds instead of decoding every blob.
+are read from their geometry blobs' headers. The rounded extreme itself comes from the
+R-tree's root node (``rtree_<layer>_geom_node``, node 1: its few cells bound the whole tree;
+SQLite keeps them tight as rows are deleted), not from a scan of every entry; whenever the root
+cannot be read as expected, or its bound finds no feature, the scan answers instead. A layer of
+100,000 parcels is listed in milliseconds instead of decoding every blob.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import struct
 from collections.abc import Iterable
@@ -79,36 +83,82 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("ST_IsEmpty", 1, _is_empty, deterministic=True)
 
 
+#: a 2-D R-tree cell: the row (or child node) id, then minx, maxx, miny, maxy as 32-bit floats
+_CELL = struct.Struct(">q4f")
+
+
+def root_bounds(conn: sqlite3.Connection, name: str) -> tuple[float, ...] | None:
+    """(minx, maxx, miny, maxy) of the R-tree of ``name`` from its root node's cells, rounded
+    outwards as the R-tree stores them; None when the root is not one this reads (the
+    caller then scans the R-tree) or holds no cell.
+
+    SQLite's R-tree node: a 2-byte depth (the root only), a 2-byte cell count, then the
+    cells, big-endian."""
+    try:
+        row = conn.execute(
+            f'SELECT data FROM "rtree_{name}_{GEOM}_node" WHERE nodeno = 1'
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    data = row[0] if row else None
+    if not isinstance(data, bytes) or len(data) < 4:
+        return None
+    cells = int.from_bytes(data[2:4], "big")
+    if cells == 0 or len(data) < 4 + cells * _CELL.size:
+        return None
+    found = [_CELL.unpack_from(data, 4 + i * _CELL.size)[1:] for i in range(cells)]
+    bounds = (
+        min(c[0] for c in found), max(c[1] for c in found),
+        min(c[2] for c in found), max(c[3] for c in found),
+    )  # fmt: skip
+    if not all(math.isfinite(b) for b in bounds) or bounds[0] > bounds[1] or bounds[2] > bounds[3]:
+        return None
+    return bounds
+
+
+def _exact(
+    conn: sqlite3.Connection, name: str, rough: tuple[float, ...]
+) -> tuple[float, ...] | None:
+    """The exact (minx, maxx, miny, maxy) from the features whose R-tree bound lies near the
+    rounded extremes ``rough``; None when one finds no feature."""
+    rtree = f'"rtree_{name}_{GEOM}"'
+    exact = []
+    for k, (func, col, agg, near) in enumerate(
+        (
+            ("ST_MinX", "minx", "min", "<="),
+            ("ST_MaxX", "maxx", "max", ">="),
+            ("ST_MinY", "miny", "min", "<="),
+            ("ST_MaxY", "maxy", "max", ">="),
+        )
+    ):
+        limit = rough[k] + (_RTREE_SLACK_DEG if near == "<=" else -_RTREE_SLACK_DEG)
+        value = conn.execute(
+            f'SELECT {agg}({func}({GEOM})) FROM "{name}" WHERE fid IN '
+            f"(SELECT id FROM {rtree} WHERE {col} {near} ?)",
+            (limit,),
+        ).fetchone()[0]
+        if value is None:
+            return None
+        exact.append(value)
+    return tuple(exact)
+
+
 def layer_infos(conn: sqlite3.Connection, names: Iterable[str]) -> list[LayerInfo]:
     """Each layer's feature count and exact bounding box (None when it has no geometry);
     ``conn`` must have :func:`register_functions`."""
     out = []
     for name in names:
-        rtree = f'"rtree_{name}_{GEOM}"'
         count = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        rough = conn.execute(
-            f"SELECT min(minx), max(maxx), min(miny), max(maxy) FROM {rtree}"
-        ).fetchone()
-        if rough[0] is None:
+        quick = root_bounds(conn, name)
+        exact = None if quick is None else _exact(conn, name, quick)
+        if exact is None:  # the root was not read, or its bound found nothing: scan
+            rough = conn.execute(
+                f'SELECT min(minx), max(maxx), min(miny), max(maxy) FROM "rtree_{name}_{GEOM}"'
+            ).fetchone()
+            exact = None if rough[0] is None else _exact(conn, name, rough)
+        if exact is None:
             out.append(LayerInfo(name, count, None))
             continue
-        exact = []
-        for k, (func, col, agg, near) in enumerate(
-            (
-                ("ST_MinX", "minx", "min", "<="),
-                ("ST_MaxX", "maxx", "max", ">="),
-                ("ST_MinY", "miny", "min", "<="),
-                ("ST_MaxY", "maxy", "max", ">="),
-            )
-        ):
-            limit = rough[k] + (_RTREE_SLACK_DEG if near == "<=" else -_RTREE_SLACK_DEG)
-            exact.append(
-                conn.execute(
-                    f'SELECT {agg}({func}({GEOM})) FROM "{name}" WHERE fid IN '
-                    f"(SELECT id FROM {rtree} WHERE {col} {near} ?)",
-                    (limit,),
-                ).fetchone()[0]
-            )
         minx, maxx, miny, maxy = exact
         out.append(LayerInfo(name, count, (minx, miny, maxx, maxy)))
     return out

@@ -131,3 +131,62 @@ def test_layers_of_a_geopackage_imports_neither_geopandas_nor_pandas(tmp_path: P
         assert row[0] == info["count"]
         assert (None if row[1] is None else list(row[1:])) == info["bbox"]
     conn.close()
+
+
+def test_layer_bounds_from_the_rtree_root_stay_exact_after_deletes(tmp_path: Path) -> None:
+    """The rounded extreme read from the R-tree's root node equals a scan of every entry, on a
+    tree of several levels, also after the features holding the extremes are deleted; the
+    exact bounds then equal the features' own."""
+    import sqlite3
+
+    import shapely
+
+    from layers.demo import build_demo
+    from layers.gpkg import register_functions
+    from layers.gpkg_meta import layer_infos, root_bounds
+    from layers.store import open_store
+
+    db = tmp_path / "gazar.gpkg"
+    layers = build_demo(seed=7, scale=3)
+    parcels = layers["contract_parcels"]
+    assert len(parcels) > 200  # more than one R-tree node holds
+    with open_store(db) as store:
+        store.write(layers)
+        x = shapely.bounds(parcels.geometry.to_numpy())
+        # drop the westmost and the northmost parcels: the layer's extent shrinks
+        gone = list(parcels["id"].iloc[[int(x[:, 0].argmin()), int(x[:, 3].argmax())]])
+        store.delete("contract_parcels", gone)
+        left = store.read("contract_parcels")
+    conn = sqlite3.connect(db)
+    register_functions(conn)
+    depth = int.from_bytes(
+        conn.execute(
+            'SELECT data FROM "rtree_contract_parcels_geom_node" WHERE nodeno = 1'
+        ).fetchone()[0][:2],
+        "big",
+    )
+    assert depth >= 1  # the root holds nodes, not features
+    scanned = conn.execute(
+        'SELECT min(minx), max(maxx), min(miny), max(maxy) FROM "rtree_contract_parcels_geom"'
+    ).fetchone()
+    assert root_bounds(conn, "contract_parcels") == tuple(scanned)
+    (info,) = layer_infos(conn, ["contract_parcels"])
+    assert info.count == len(left)
+    assert info.bbox == tuple(float(v) for v in left.total_bounds)
+    assert info.bbox[0] > x[:, 0].min() and info.bbox[3] < x[:, 3].max()
+    conn.close()
+
+
+def test_a_root_node_it_cannot_read_falls_back_to_the_scan(tmp_path: Path) -> None:
+    import sqlite3
+
+    from layers.gpkg_meta import root_bounds
+
+    conn = sqlite3.connect(tmp_path / "odd.sqlite")
+    conn.execute('CREATE TABLE "rtree_x_geom_node" (nodeno INTEGER PRIMARY KEY, data BLOB)')
+    for data in (b"", b"\x00\x00\x00\x05" + b"\x00" * 10, b"\x00\x00\x00\x00"):
+        conn.execute('DELETE FROM "rtree_x_geom_node"')
+        conn.execute('INSERT INTO "rtree_x_geom_node" VALUES (1, ?)', (data,))
+        assert root_bounds(conn, "x") is None, data  # short, or no cell
+    assert root_bounds(conn, "missing") is None  # no such table
+    conn.close()
