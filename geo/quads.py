@@ -142,8 +142,10 @@ def clip_quads(subject: FloatArray, clip: FloatArray) -> tuple[FloatArray, npt.N
         sx, sy = clip[:, e, 0, None], clip[:, e, 1, None]
         dx = clip[:, (e + 1) % 4, 0, None] - sx
         dy = clip[:, (e + 1) % 4, 1, None] - sy
-        # >= 0: on the inner (left) side of the clip edge
-        side = dx * (ys[:, : width + 1] - sy) - dy * (xs[:, : width + 1] - sx)
+        # >= 0: on the inner (left) side of the clip edge; the padding past a polygon's
+        # vertices holds whatever ``np.empty`` left (maybe inf or nan): masked by ``present``
+        with np.errstate(invalid="ignore", over="ignore"):
+            side = dx * (ys[:, : width + 1] - sy) - dy * (xs[:, : width + 1] - sx)
         present = np.arange(width)[None, :] < count[:, None]
         # only polygons with a vertex outside this edge change
         rows = np.flatnonzero((present & (side[:, :width] < 0)).any(axis=1))
