@@ -138,3 +138,63 @@ def test_parcels_are_drawn_from_tiles_zoomed_out_and_as_features_from_zoom_11(
         assert outside == []
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The 100,000-parcel demo (``gazar demo --scale 1000``), served."""
+    from layers.demo import build_demo
+    from layers.schema import LAYER_ORDER
+    from layers.store import open_store
+
+    path = tmp_path_factory.mktemp("national") / "demo.gpkg"
+    layers = build_demo(seed=7, scale=1000, today=dt.date.today())
+    assert len(layers["contract_parcels"]) >= 100_000
+    with open_store(path) as store:
+        store.write({name: layers[name] for name in LAYER_ORDER})
+    with serve(path) as (url, _app):
+        yield url
+
+
+def test_the_national_view_of_the_100k_demo_draws_every_parcel_layer_from_tiles(
+    browser: Any, national: str
+) -> None:
+    """Zoom 6 over the whole demo: the parcels (and the other large layers) come as tiles that
+    paint, no feature is fetched, no console error, nothing leaves the machine."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        outside: list[str] = []
+        items: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith(national) else outside.append(r.url))
+        page.on("request", lambda r: items.append(r.url) if "/items" in r.url else None)
+        page.goto(f"{national}/map", wait_until="networkidle", timeout=120_000)
+        page.wait_for_function("() => window.gazar && gazar.maps && gazar.maps.length > 0")
+        page.evaluate(
+            """() => {
+              const map = gazar.maps[0];
+              map.fitBounds(gazar.maps[0]._gazar.layers.map(l => l.getBounds ? l.getBounds()
+                : null).filter(b => b && b.isValid()).reduce((a, b) => a.extend(b)),
+                {animate: false});
+              map.setZoom(6, {animate: false});
+            }"""
+        )
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function(
+            "() => { const m = gazar.maps[0]; return Object.values(m._layers).some("
+            "l => l.gazarLayer === 'contract_parcels' && l._loading === false); }",
+            timeout=60_000,
+        )
+        assert page.evaluate("() => gazar.maps[0].getZoom()") == 6
+        painted = page.evaluate(PAINTED)
+        assert painted["contract_parcels"]["tiles"] > 0, painted
+        assert painted["contract_parcels"]["painted"] > 500, painted  # 100k parcels, visibly
+        assert page.evaluate("() => gazar.drawn()")["layers"]["contract_parcels"] == 0
+        assert not [u for u in items if "contract_parcels" in u], items  # tiles only
+        assert errors == []
+        assert outside == []
+    finally:
+        ctx.close()
