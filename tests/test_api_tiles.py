@@ -289,9 +289,15 @@ def test_a_write_gives_a_new_tile_and_an_unchanged_store_the_kept_one(
     new = {x["properties"]["id"]: x for x in after["features"]}
     assert new["P-02"]["properties"]["status"] == "suspended"
     assert tiles.made == made + 1
-    # the kept server (the write laid over its cached layer) answers as a fresh one
+    # the kept server (the write laid over its cached layer) answers as a fresh one, also
+    # at a zoom where the parcels are aggregated by status (the overlay's status counted)
+    low = tile_of(*parcel.geometry.iloc[0].centroid.coords[0], 8)
+    kept_low = get_tile(client, "contract_parcels", 8, *low)
+    assert any(x["properties"].get("aggregated") for x in kept_low["features"])
+    assert "suspended" in {x["properties"].get("status") for x in kept_low["features"]}
     with client_for(scene.location) as fresh:
         assert get_tile(fresh, "contract_parcels", 16, row, col) == after
+        assert get_tile(fresh, "contract_parcels", 8, *low) == kept_low
     scene.delete("contract_parcels", ["P-02"])
     gone = get_tile(client, "contract_parcels", 16, row, col)
     assert "P-02" not in {x["properties"]["id"] for x in gone.get("features", [])}

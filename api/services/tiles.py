@@ -33,7 +33,7 @@ import itertools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -172,6 +172,35 @@ def _to_tile(z: int, y: int, x: int, *, snap: bool = False) -> Callable[[np.ndar
 
 
 @dataclass(frozen=True)
+class _Properties:
+    """The tile properties of every position without one array per revision: a layer's
+    values per base row (made once per base) and per overlay row, and each position's row in
+    them (``-1 - k``: overlay row k), gathered only for the positions a tile holds; a whole
+    frame's values are its own (``row_of`` None)."""
+
+    base: dict[str, npt.NDArray[np.object_]]
+    overlay: dict[str, npt.NDArray[np.object_]]
+    row_of: npt.NDArray[np.intp] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.base
+
+    def take(self, name: str, positions: npt.NDArray[np.intp]) -> npt.NDArray[np.object_]:
+        if self.row_of is None:
+            return self.base[name][positions]
+        rows = self.row_of[positions]
+        out = np.empty(len(rows), dtype=object)
+        in_base = rows >= 0
+        out[in_base] = self.base[name][rows[in_base]]
+        if not in_base.all():
+            out[~in_base] = self.overlay[name][-1 - rows[~in_base]]
+        return out
+
+
+@dataclass(frozen=True)
 class _Source:
     """What tiles are cut from, per collection revision: every position's geometry, lon/lat
     bounds, type and tile properties; the collection's own spatial index answers boxes."""
@@ -182,7 +211,7 @@ class _Source:
     types: npt.NDArray[np.int64]
     #: coordinates of each geometry
     ncoords: npt.NDArray[np.int64]
-    properties: dict[str, npt.NDArray[np.object_]]
+    properties: _Properties
     key: str | None
     #: a polygon layer's coordinates as ragged arrays in Web Mercator world units (0 to 1,
     #: y down), a tile only scales and snaps them: those of a layer's base (made once per
@@ -197,12 +226,21 @@ def _columns(data: CollectionData) -> list[str]:
     return [str(c) for c in data.frame.columns]
 
 
-def _column(data: CollectionData, name: str) -> npt.NDArray[np.object_]:
+def _properties(data: CollectionData, names: Sequence[str]) -> _Properties:
+    """The columns ``names`` as MVT values: a layer's base columns made once per base (a
+    write converts only its overlay's rows), a derived frame's whole."""
     if isinstance(data, LayerData):
         view = data.view
-        base = view.base.memo(("tile_col", name), lambda: _plain(view.base.frame[name]))
-        return np.asarray(view.merge(base, _plain(view.overlay[name])), dtype=object)
-    return _plain(data.frame[name])
+
+        def base(name: str) -> npt.NDArray[np.object_]:
+            return view.base.memo(("tile_col", name), lambda: _plain(view.base.frame[name]))
+
+        return _Properties(
+            {n: base(n) for n in names},
+            {n: _plain(view.overlay[n]) for n in names},
+            view.source(),
+        )
+    return _Properties({n: _plain(data.frame[n]) for n in names}, {})
 
 
 def _plain(values: pd.Series) -> npt.NDArray[np.object_]:
@@ -245,10 +283,19 @@ def _source(data: CollectionData) -> _Source:
         raise TypeError(type(data).__name__)
     columns = _columns(data)
     wanted = [c for c in ("id", *PROPERTIES) if c in columns]
-    properties: dict[str, npt.NDArray[np.object_]] = {c: _column(data, c) for c in wanted}
+    properties = _properties(data, wanted)
     key = next((k for k in STYLE_KEYS if k in columns), None)
-    types = shapely.get_type_id(geoms).astype(np.int64)
-    ncoords = shapely.get_num_coordinates(geoms).astype(np.int64)
+    if isinstance(data, LayerData):  # the base's once, the overlay's per revision
+        view = data.view
+        kinds = view.base.memo("tile_types", lambda: shapely.get_type_id(view.base.geoms))
+        counts = view.base.memo("tile_ncoords",
+                                lambda: shapely.get_num_coordinates(view.base.geoms))  # fmt: skip
+        types = view.merge(kinds, shapely.get_type_id(view.overlay_geoms)).astype(np.int64)
+        ncoords = view.merge(counts, shapely.get_num_coordinates(view.overlay_geoms))
+        ncoords = ncoords.astype(np.int64)
+    else:
+        types = shapely.get_type_id(geoms).astype(np.int64)
+        ncoords = shapely.get_num_coordinates(geoms).astype(np.int64)
     world = None
     if len(geoms) and np.isin(types, _POLYGONAL).all():
         if isinstance(data, LayerData):
@@ -294,7 +341,7 @@ def _aggregate(
         values = np.zeros(len(positions), dtype=np.int64)
         uniques: Sequence[object] = [None]
     else:
-        codes, found = pd.factorize(pd.Series(source.properties[source.key][positions]))
+        codes, found = pd.factorize(pd.Series(source.properties.take(source.key, positions)))
         uniques = list(found)
         values = np.asarray(codes, dtype=np.int64)  # -1: no value
     size = PIXEL
@@ -449,7 +496,7 @@ def _columns_of(
         col = np.full(k + len(positions), None, dtype=object)
         col[:k] = [g["properties"].get(name) for g in groups]
         if name in source.properties:
-            col[k:] = source.properties[name][positions]
+            col[k:] = source.properties.take(name, positions)
         columns[name] = col
     return shapes, columns
 
