@@ -33,7 +33,7 @@ import itertools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,6 +58,7 @@ from api.services.mvt import (
     ring_commands,
     take,
 )
+from api.services.tile_properties import TileProperties, tile_properties
 
 #: the tile matrix set served, and its URI
 TILE_MATRIX_SET: Final = "WebMercatorQuad"
@@ -172,35 +173,6 @@ def _to_tile(z: int, y: int, x: int, *, snap: bool = False) -> Callable[[np.ndar
 
 
 @dataclass(frozen=True)
-class _Properties:
-    """The tile properties of every position without one array per revision: a layer's
-    values per base row (made once per base) and per overlay row, and each position's row in
-    them (``-1 - k``: overlay row k), gathered only for the positions a tile holds; a whole
-    frame's values are its own (``row_of`` None)."""
-
-    base: dict[str, npt.NDArray[np.object_]]
-    overlay: dict[str, npt.NDArray[np.object_]]
-    row_of: npt.NDArray[np.intp] | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.base)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.base
-
-    def take(self, name: str, positions: npt.NDArray[np.intp]) -> npt.NDArray[np.object_]:
-        if self.row_of is None:
-            return self.base[name][positions]
-        rows = self.row_of[positions]
-        out = np.empty(len(rows), dtype=object)
-        in_base = rows >= 0
-        out[in_base] = self.base[name][rows[in_base]]
-        if not in_base.all():
-            out[~in_base] = self.overlay[name][-1 - rows[~in_base]]
-        return out
-
-
-@dataclass(frozen=True)
 class _Source:
     """What tiles are cut from, per collection revision: every position's geometry, lon/lat
     bounds, type and tile properties; the collection's own spatial index answers boxes."""
@@ -211,7 +183,7 @@ class _Source:
     types: npt.NDArray[np.int64]
     #: coordinates of each geometry
     ncoords: npt.NDArray[np.int64]
-    properties: _Properties
+    properties: TileProperties
     key: str | None
     #: a polygon layer's coordinates as ragged arrays in Web Mercator world units (0 to 1,
     #: y down), a tile only scales and snaps them: those of a layer's base (made once per
@@ -224,39 +196,6 @@ def _columns(data: CollectionData) -> list[str]:
     if isinstance(data, LayerData):
         return [str(c) for c in data.view.base.frame.columns]
     return [str(c) for c in data.frame.columns]
-
-
-def _properties(data: CollectionData, names: Sequence[str]) -> _Properties:
-    """The columns ``names`` as MVT values: a layer's base columns made once per base (a
-    write converts only its overlay's rows), a derived frame's whole."""
-    if isinstance(data, LayerData):
-        view = data.view
-
-        def base(name: str) -> npt.NDArray[np.object_]:
-            return view.base.memo(("tile_col", name), lambda: _plain(view.base.frame[name]))
-
-        return _Properties(
-            {n: base(n) for n in names},
-            {n: _plain(view.overlay[n]) for n in names},
-            view.source(),
-        )
-    return _Properties({n: _plain(data.frame[n]) for n in names}, {})
-
-
-def _plain(values: pd.Series) -> npt.NDArray[np.object_]:
-    """A column as MVT values: text, whole numbers and floats; None for a missing value."""
-    out = values.astype(object).to_numpy(dtype=object, copy=True)
-    missing = pd.isna(values).to_numpy()
-    out[missing] = None
-    if set(map(type, out[~missing])) <= {str, int, float, bool}:
-        return out  # text and Python numbers (the usual): nothing to convert
-    for i in np.flatnonzero(~missing):
-        v = out[i]
-        if isinstance(v, np.generic):
-            out[i] = v.item()
-        elif not isinstance(v, str | int | float | bool):
-            out[i] = str(v)
-    return out
 
 
 def _world(geoms: npt.NDArray[np.object_]) -> Ragged | None:
@@ -283,7 +222,7 @@ def _source(data: CollectionData) -> _Source:
         raise TypeError(type(data).__name__)
     columns = _columns(data)
     wanted = [c for c in ("id", *PROPERTIES) if c in columns]
-    properties = _properties(data, wanted)
+    properties = tile_properties(data, wanted)
     key = next((k for k in STYLE_KEYS if k in columns), None)
     if isinstance(data, LayerData):  # the base's once, the overlay's per revision
         view = data.view
