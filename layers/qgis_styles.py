@@ -163,6 +163,41 @@ LABELLED: Final[dict[str, tuple[str, str]]] = {
     "water": ("name", "name_latin"),
     "roads": ("name", "name_latin"),
 }
+#: From which zoom of the web map a labelled layer's names show, by the value of a column (the
+#: column, and ``"*"`` for any other value); QGIS shows them from the matching scale
+#: (:func:`zoom_scale`).
+LABEL_ZOOM: Final[dict[str, tuple[str | None, dict[str, int]]]] = {
+    "water": (None, {"*": 9}),
+    "roads": (None, {"*": 11}),
+    "settlements": ("kind", {"aimag_centre": 6, "soum_centre": 9, "*": 11}),
+}
+#: the ground scale (1:N) of the web map's zoom 11 at Mongolia's middle latitude: 1:288,895 at
+#: the equator times cos 47° (QGIS measures scale on the ground; a Web Mercator pixel shrinks
+#: by cos lat) ≈ 1:197,000, rounded to a map scale
+ZOOM_11_SCALE: Final = 200_000
+
+
+def zoom_scale(zoom: int) -> int:
+    """The scale (1:N) in QGIS of the web map's ``zoom`` over Mongolia.
+
+    >>> zoom_scale(11), zoom_scale(9), zoom_scale(6)
+    (200000, 800000, 6400000)
+    """
+    return int(ZOOM_11_SCALE * 2 ** (11 - zoom))
+
+
+def label_show_expression(layer: str) -> str:
+    """A QGIS expression true where a feature's label shows at the map's scale, as the web
+    map shows its name from :data:`LABEL_ZOOM`; empty for a layer labelled at every scale."""
+    if layer not in LABEL_ZOOM:
+        return ""
+    key, zooms = LABEL_ZOOM[layer]
+    rest = f"@map_scale <= {zoom_scale(zooms['*'])}"
+    cases = [f"WHEN \"{key}\" = '{v}' THEN @map_scale <= {zoom_scale(z)}"
+             for v, z in zooms.items() if v != "*" and key is not None]  # fmt: skip
+    return f"CASE {' '.join(cases)} ELSE {rest} END" if cases else rest
+
+
 #: QGIS's ``layerGeometryType`` and symbol type of each declared geometry type
 QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
                          "MultiPolygon": ("2", "fill")}  # fmt: skip
@@ -342,6 +377,16 @@ def _qml_labels(root: ET.Element, layer: str, lang: Lang, kind: str) -> None:
     # placement: around a point, along a line, inside a polygon
     placement = {"marker": "0", "line": "2", "fill": "1"}[kind]
     ET.SubElement(settings, "placement", placement=placement, dist="1", distUnits="MM")
+    show = label_show_expression(layer)
+    if show:  # names from the web map's zoom: a national view is not buried in road names
+        dd = ET.SubElement(ET.SubElement(settings, "dd_properties"), "Option", type="Map")
+        ET.SubElement(dd, "Option", type="QString", name="name", value="")
+        props = ET.SubElement(dd, "Option", type="Map", name="properties")
+        prop = ET.SubElement(props, "Option", type="Map", name="Show")
+        ET.SubElement(prop, "Option", type="bool", name="active", value="true")
+        ET.SubElement(prop, "Option", type="QString", name="expression", value=show)
+        ET.SubElement(prop, "Option", type="int", name="type", value="3")
+        ET.SubElement(dd, "Option", type="QString", name="type", value="collection")
 
 
 # --- SLD ------------------------------------------------------------------------------------
@@ -411,16 +456,39 @@ def sld(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
 
 
 def _sld_labels(fts: ET.Element, layer: str, lang: Lang) -> None:
-    """A rule labelling every feature with its name (the Latin one in English)."""
+    """Rules labelling the features with their names (the Latin ones in English) from the
+    web map's zoom (:data:`LABEL_ZOOM`): one per value of the column named there with a zoom
+    of its own, and one for the rest, each up to its scale (``MaxScaleDenominator``)."""
     mn, latin = LABELLED[layer]
-    rule = ET.SubElement(fts, "se:Rule")
-    ET.SubElement(rule, "se:Name").text = label("map_label", "names", lang)
-    text = ET.SubElement(rule, "se:TextSymbolizer")
-    ET.SubElement(ET.SubElement(text, "se:Label"), "ogc:PropertyName").text = (
-        mn if lang == "mn" else latin
-    )
-    _svg(text, "se:Font", {"font-family": "DejaVu Sans", "font-size": "11"})
-    halo = ET.SubElement(text, "se:Halo")
-    ET.SubElement(halo, "se:Radius").text = "1"
-    _svg(halo, "se:Fill", {"fill": "#ffffff"})
-    _svg(text, "se:Fill", {"fill": "#1a1a1a"})
+    key, zooms = LABEL_ZOOM.get(layer, (None, {}))
+    own = [v for v in zooms if v != "*"] if key else []
+    groups: list[tuple[str | None, int | None]] = [(v, zooms[v]) for v in own]
+    groups.append((None, zooms.get("*")))
+    for value, zoom in groups:
+        rule = ET.SubElement(fts, "se:Rule")
+        ET.SubElement(rule, "se:Name").text = label("map_label", "names", lang) + (
+            f" ({value})" if value else ""
+        )
+        if key and value:
+            equal = ET.SubElement(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo")
+            ET.SubElement(equal, "ogc:PropertyName").text = key
+            ET.SubElement(equal, "ogc:Literal").text = value
+        elif key and own:  # every other value
+            where = ET.SubElement(rule, "ogc:Filter")
+            if len(own) > 1:
+                where = ET.SubElement(where, "ogc:And")
+            for other in own:
+                differs = ET.SubElement(where, "ogc:PropertyIsNotEqualTo")
+                ET.SubElement(differs, "ogc:PropertyName").text = key
+                ET.SubElement(differs, "ogc:Literal").text = other
+        if zoom is not None:
+            ET.SubElement(rule, "se:MaxScaleDenominator").text = str(zoom_scale(zoom))
+        text = ET.SubElement(rule, "se:TextSymbolizer")
+        ET.SubElement(ET.SubElement(text, "se:Label"), "ogc:PropertyName").text = (
+            mn if lang == "mn" else latin
+        )
+        _svg(text, "se:Font", {"font-family": "DejaVu Sans", "font-size": "11"})
+        halo = ET.SubElement(text, "se:Halo")
+        ET.SubElement(halo, "se:Radius").text = "1"
+        _svg(halo, "se:Fill", {"fill": "#ffffff"})
+        _svg(text, "se:Fill", {"fill": "#1a1a1a"})

@@ -14,10 +14,14 @@ import sys
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
     QgsCoordinateReferenceSystem,
+    QgsExpression,
+    QgsExpressionContext,
+    QgsExpressionContextScope,
     QgsFeatureRequest,
     QgsMapLayerType,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
+    QgsPalLayerSettings,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
@@ -34,12 +38,42 @@ def _layer(layer: QgsVectorLayer) -> dict:
         cats = [[c.value(), c.label()] for c in renderer.categories()]
     return {
         "valid": layer.isValid(),
+        "labels": _labels(layer),
         "count": layer.featureCount(),
         "fields": [f.name() for f in layer.fields()],
         "wkb": int(layer.wkbType()),
         "renderer": renderer.type() if renderer is not None else None,
         "categories": cats,
     }
+
+
+#: the scales the label rule is tried at: the web map's zooms 6, 9 and 11 over Mongolia
+LABEL_SCALES = (6_400_000, 800_000, 200_000)
+
+
+def _labels(layer) -> dict | None:
+    """The layer's labels: whether shown, the data-defined Show rule, and for each feature
+    (its ``kind``, if any) whether QGIS shows its label at each of :data:`LABEL_SCALES`."""
+    if not layer.labelsEnabled() or layer.labeling() is None:
+        return None
+    settings = layer.labeling().settings()
+    prop = settings.dataDefinedProperties().property(QgsPalLayerSettings.Show)
+    rule = prop.expressionString() if prop.isActive() else ""
+    shown = []
+    if rule:
+        expression = QgsExpression(rule)
+        for feature in layer.getFeatures():
+            row = []
+            for scale in LABEL_SCALES:
+                context = QgsExpressionContext()
+                scope = QgsExpressionContextScope()
+                scope.setVariable("map_scale", scale)
+                context.appendScope(scope)
+                context.setFeature(feature)
+                row.append(bool(expression.evaluate(context)))
+            kind = feature["kind"] if layer.fields().indexOf("kind") >= 0 else None
+            shown.append([kind, row])
+    return {"field": settings.fieldName, "rule": rule, "shown": shown}
 
 
 def _edit(path: str, spec: dict) -> dict:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from layers.labels import LABELS
-from layers.qgis_styles import PAINTS, qml, sld
+from layers.qgis_styles import LABEL_ZOOM, PAINTS, qml, sld
 from layers.schema import REGISTRY
 from layers.store import open_store
 from layers.style_table import OWNER, STYLE_NAMES, STYLE_TABLE, write_styles
@@ -308,3 +308,28 @@ def test_the_background_is_labelled_by_name_in_each_language(layer: str) -> None
         assert text.findtext(f"{SE}Label/{OGC}PropertyName") == field
     # the polygon layers carry no labels
     assert ET.fromstring(qml("contract_parcels", "mn")).get("labelsEnabled") == "0"
+
+
+def test_names_show_from_the_web_maps_zoom_in_the_sld_too() -> None:
+    """The SLD's label rules end at the scale of the web map's label zoom: the settlements'
+    aimag centres from 1:6,400,000 in, soum centres from 1:800,000, the rest from 1:200,000."""
+    rules = [
+        r for r in ET.fromstring(sld("settlements", "en")).iter(f"{SE}Rule")
+        if r.find(f"{SE}TextSymbolizer") is not None
+    ]  # fmt: skip
+    seen = {}
+    for rule in rules:
+        equal = rule.find(f"{OGC}Filter/{OGC}PropertyIsEqualTo/{OGC}Literal")
+        value = equal.text if equal is not None else "*"
+        seen[value] = int(rule.findtext(f"{SE}MaxScaleDenominator") or 0)
+        if value == "*":  # the rest: neither of the two with a zoom of their own
+            others = {e.text for e in rule.iter(f"{OGC}Literal")}
+            assert others == {"aimag_centre", "soum_centre"}
+    assert seen == {"aimag_centre": 6_400_000, "soum_centre": 800_000, "*": 200_000}
+    (roads,) = [r for r in ET.fromstring(sld("roads", "mn")).iter(f"{SE}Rule")
+                if r.find(f"{SE}TextSymbolizer") is not None]  # fmt: skip
+    assert roads.findtext(f"{SE}MaxScaleDenominator") == "200000"
+    assert roads.find(f"{OGC}Filter") is None
+    # the web map and QGIS read the same table
+    assert LOOKS["settlements"].label_zoom == LABEL_ZOOM["settlements"][1]
+    assert LOOKS["settlements"].label_key == LABEL_ZOOM["settlements"][0]

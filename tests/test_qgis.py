@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.services.qgis_project import FEATURES_FROM_SCALE, TILED, store_extent
 from layers.labels import label
-from layers.qgis_styles import categories
+from layers.qgis_styles import LABEL_ZOOM, categories, label_show_expression
 from layers.schema import LAYER_ORDER, REGISTRY
 from layers.store import Store, open_store
 from tests.conftest import DEMO_DAY
@@ -145,6 +145,16 @@ def test_qgis_opens_the_store_and_the_api_as_gazar_serves_them(
         assert layer["count"] == counts[name], name
         assert layer["fields"] == ["fid", *kind.columns], name
         assert layer["wkb"] == WKB[kind.geometry], name  # MultiPolygon, or the layer's type
+        if name in LABEL_ZOOM:  # names from the web map's zoom: QGIS evaluates the rule
+            labels = layer["labels"]
+            assert labels is not None and labels["rule"] == label_show_expression(name), name
+            key, zooms = LABEL_ZOOM[name]
+            assert len(labels["shown"]) == counts[name], name
+            for value, row in labels["shown"]:
+                zoom = zooms.get(value, zooms["*"]) if key else zooms["*"]
+                assert row == [z >= zoom for z in (6, 9, 11)], (name, value, row)
+            if key:  # the store holds the values whose names show early
+                assert set(zooms) - {"*"} <= {v for v, _row in labels["shown"]}, name
         expected = [[v, label] for v, label, _paint in categories(name, "mn")]
         if expected:
             assert layer["renderer"] == "categorizedSymbol", name

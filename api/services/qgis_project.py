@@ -40,6 +40,7 @@ from layers.qgis_styles import (
     layer_paint,
     qml,
     qml_symbol,
+    zoom_scale,
 )
 from layers.schema import REGISTRY
 from layers.store import LayerInfo
@@ -60,10 +61,9 @@ TILED: Final = frozenset({
     "overlaps", "available_land", "land_conclusions", "contract_parcels", "rehab_zones",
     "licences", "exclusions",
 })  # fmt: skip
-#: the scale (1:N) the tiled layers switch at: features from it in, tiles beyond it. It is the
-#: web map's zoom 11 (``web.maps.styles.RemoteLoading.min_zoom``), 1:288,895 at the equator,
-#: at Mongolia's middle latitude (47° N: times cos 47° ≈ 1:197,000), rounded to a map scale
-FEATURES_FROM_SCALE: Final = 200_000
+#: the scale (1:N) the tiled layers switch at: features from it in, tiles beyond it — the web
+#: map's zoom 11 (``web.maps.styles.RemoteLoading.min_zoom``) over Mongolia
+FEATURES_FROM_SCALE: Final = zoom_scale(11)
 #: the deepest tiles QGIS asks for (it draws them larger beyond)
 TILE_MAX_ZOOM: Final = 14
 #: a server address QGIS can be given inside a quoted URI value: no quotes, spaces or backslashes

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from layers.qgis_styles import PAINTS, Paint
+from layers.qgis_styles import LABEL_ZOOM, PAINTS, Paint
 
 Bounds = tuple[float, float, float, float]
 Style = dict[str, Any]
@@ -106,7 +106,7 @@ LOOKS: Final[dict[str, Look]] = {
         search=("name", "name_latin"),
         simplify_deg=2e-4,
         rules=False,
-        label_zoom={"*": 9},
+        label_zoom=LABEL_ZOOM["water"][1],
     ),
     "roads": Look(
         None,
@@ -115,7 +115,7 @@ LOOKS: Final[dict[str, Look]] = {
         fields=_fields("name", "name_latin", "kind:road_kind", "class_code"),
         simplify_deg=5e-4,
         rules=False,
-        label_zoom={"*": 11},
+        label_zoom=LABEL_ZOOM["roads"][1],
     ),
     "settlements": Look(
         "kind",
@@ -125,8 +125,8 @@ LOOKS: Final[dict[str, Look]] = {
         search=("name", "name_latin"),
         simplify_deg=0,
         rules=False,
-        label_zoom={"aimag_centre": 6, "soum_centre": 9, "*": 11},
-        label_key="kind",
+        label_zoom=LABEL_ZOOM["settlements"][1],
+        label_key=LABEL_ZOOM["settlements"][0],
     ),
     "land_conclusions": Look(
         "status",
