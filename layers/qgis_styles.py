@@ -186,6 +186,15 @@ def zoom_scale(zoom: int) -> int:
     return int(ZOOM_11_SCALE * 2 ** (11 - zoom))
 
 
+def expression_literal(value: str) -> str:
+    """A string literal of a QGIS expression.
+
+    >>> expression_literal("Öndör'khaan")
+    "'Öndör''khaan'"
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
 def label_show_expression(layer: str) -> str:
     """A QGIS expression true where a feature's label shows at the map's scale, as the web
     map shows its name from :data:`LABEL_ZOOM`; empty for a layer labelled at every scale."""
@@ -193,13 +202,13 @@ def label_show_expression(layer: str) -> str:
         return ""
     key, zooms = LABEL_ZOOM[layer]
     rest = f"@map_scale <= {zoom_scale(zooms['*'])}"
-    cases = [f"WHEN \"{key}\" = '{v}' THEN @map_scale <= {zoom_scale(z)}"
+    cases = [f'WHEN "{key}" = {expression_literal(v)} THEN @map_scale <= {zoom_scale(z)}'
              for v, z in zooms.items() if v != "*" and key is not None]  # fmt: skip
     return f"CASE {' '.join(cases)} ELSE {rest} END" if cases else rest
 
 
 #: QGIS's ``layerGeometryType`` and symbol type of each declared geometry type
-QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
+_QGIS_GEOMETRY: Final = {"Point": ("0", "marker"), "MultiLineString": ("1", "line"),
                          "MultiPolygon": ("2", "fill")}  # fmt: skip
 #: A layer with no look of its own (a layer added to the registry before its colours).
 _PLAIN: Final = LayerPaint(None, _paint("#969696", 0.3), {})
@@ -249,7 +258,7 @@ def _props(parent: ET.Element, props: dict[str, str]) -> None:
         ET.SubElement(parent, "prop", k=k, v=v)
 
 
-def qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint, kind: str = "fill") -> None:
+def _qml_symbol(parent: ET.Element, tag: str, name: str, paint: Paint, kind: str = "fill") -> None:
     symbol = ET.SubElement(
         parent, tag, type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0"
     )
@@ -308,7 +317,7 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     """The layer's QGIS style (a ``.qml`` document): categorised on its coded column with the
     web map's colours and the legend in ``lang``, or one symbol."""
     look = layer_paint(layer)
-    geometry_type, kind = QGIS_GEOMETRY[_geometry(layer)]
+    geometry_type, kind = _QGIS_GEOMETRY[_geometry(layer)]
     labelled = layer in LABELLED
     root = ET.Element(
         "qgis",
@@ -331,15 +340,15 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
         symbols = ET.SubElement(renderer, "symbols")
         for i, (value, text, paint) in enumerate(cats):
             ET.SubElement(listed, "category", value=value, symbol=str(i), label=text, render="true")
-            qml_symbol(symbols, "symbol", str(i), paint, kind)
+            _qml_symbol(symbols, "symbol", str(i), paint, kind)
         source = ET.SubElement(renderer, "source-symbol")
-        qml_symbol(source, "symbol", "0", look.default, kind)
+        _qml_symbol(source, "symbol", "0", look.default, kind)
     else:
         renderer = ET.SubElement(
             root, "renderer-v2", type="singleSymbol", symbollevels="0", forceraster="0"
         )
         symbols = ET.SubElement(renderer, "symbols")
-        qml_symbol(symbols, "symbol", "0", look.default, kind)
+        _qml_symbol(symbols, "symbol", "0", look.default, kind)
     if labelled:
         _qml_labels(root, layer, lang, kind)
     ET.SubElement(root, "blendMode").text = "0"
@@ -347,6 +356,34 @@ def qml(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     ET.SubElement(root, "layerGeometryType").text = geometry_type
     body = ET.tostring(root, encoding="unicode")
     return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
+
+
+def vector_tile_renderer(parent: ET.Element, layer: str, lang: Lang, title: str) -> None:
+    """The basic renderer of a QGIS vector tile layer of ``layer``'s tiles (whose tile layer
+    is named after it): one style per category of the coded column, with the web map's
+    colours and the legend in ``lang`` (the tiles carry the column, their aggregates of small
+    features too), after one for the features of no category; one style named ``title`` for a
+    layer of one symbol."""
+    look = layer_paint(layer)
+    geometry, kind = _QGIS_GEOMETRY[_geometry(layer)]
+    styles = ET.SubElement(ET.SubElement(parent, "renderer", type="basic"), "styles")
+
+    def style(name: str, expression: str, paint: Paint) -> None:
+        node = ET.SubElement(styles, "style", {
+            "name": name, "layer": layer, "geometry": geometry, "expression": expression,
+            "enabled": "1", "min-zoom": "-1", "max-zoom": "-1",
+        })  # fmt: skip
+        _qml_symbol(ET.SubElement(node, "symbols"), "symbol", "0", paint, kind)
+
+    cats = categories(layer, lang)
+    if not cats or look.key is None:
+        style(title, "", look.default)
+        return
+    listed = ", ".join(expression_literal(value) for value, _text, _paint in cats)
+    style(label("qgis_group", "other", lang),
+          f'"{look.key}" IS NULL OR "{look.key}" NOT IN ({listed})', look.default)  # fmt: skip
+    for value, text, paint in cats:
+        style(text, f'"{look.key}" = {expression_literal(value)}', paint)
 
 
 def label_expression(layer: str, lang: Lang) -> tuple[str, bool]:
@@ -398,6 +435,13 @@ def _svg(parent: ET.Element, tag: str, params: dict[str, str]) -> None:
         ET.SubElement(el, "se:SvgParameter", name=name).text = value
 
 
+def _sld_compare(parent: ET.Element, tag: str, key: str, value: str) -> None:
+    """``key`` compared with the literal ``value`` (``tag``: ``ogc:PropertyIsEqualTo``...)."""
+    compare = ET.SubElement(parent, tag)
+    ET.SubElement(compare, "ogc:PropertyName").text = key
+    ET.SubElement(compare, "ogc:Literal").text = value
+
+
 def _sld_rule(
     fts: ET.Element, title: str, key: str | None, value: str | None, p: Paint, kind: str = "fill"
 ) -> None:
@@ -405,9 +449,7 @@ def _sld_rule(
     ET.SubElement(rule, "se:Name").text = title
     ET.SubElement(ET.SubElement(rule, "se:Description"), "se:Title").text = title
     if key is not None and value is not None:
-        equal = ET.SubElement(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo")
-        ET.SubElement(equal, "ogc:PropertyName").text = key
-        ET.SubElement(equal, "ogc:Literal").text = value
+        _sld_compare(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo", key, value)
     if kind == "marker":
         graphic = ET.SubElement(ET.SubElement(rule, "se:PointSymbolizer"), "se:Graphic")
         mark = ET.SubElement(graphic, "se:Mark")
@@ -444,7 +486,7 @@ def sld(layer: str, lang: Lang, labeller: Labeller | None = None) -> str:
     ET.SubElement(ET.SubElement(user, "se:Description"), "se:Title").text = layer_title(layer, lang)
     fts = ET.SubElement(user, "se:FeatureTypeStyle")
     cats = categories(layer, lang, labeller)
-    kind = QGIS_GEOMETRY[_geometry(layer)][1]
+    kind = _QGIS_GEOMETRY[_geometry(layer)][1]
     for value, text, paint in cats:
         _sld_rule(fts, text, look.key, value, paint, kind)
     if not cats:
@@ -470,17 +512,13 @@ def _sld_labels(fts: ET.Element, layer: str, lang: Lang) -> None:
             f" ({value})" if value else ""
         )
         if key and value:
-            equal = ET.SubElement(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo")
-            ET.SubElement(equal, "ogc:PropertyName").text = key
-            ET.SubElement(equal, "ogc:Literal").text = value
+            _sld_compare(ET.SubElement(rule, "ogc:Filter"), "ogc:PropertyIsEqualTo", key, value)
         elif key and own:  # every other value
             where = ET.SubElement(rule, "ogc:Filter")
             if len(own) > 1:
                 where = ET.SubElement(where, "ogc:And")
             for other in own:
-                differs = ET.SubElement(where, "ogc:PropertyIsNotEqualTo")
-                ET.SubElement(differs, "ogc:PropertyName").text = key
-                ET.SubElement(differs, "ogc:Literal").text = other
+                _sld_compare(where, "ogc:PropertyIsNotEqualTo", key, other)
         if zoom is not None:
             ET.SubElement(rule, "se:MaxScaleDenominator").text = str(zoom_scale(zoom))
         text = ET.SubElement(rule, "se:TextSymbolizer")

@@ -32,16 +32,7 @@ from typing import Final, Literal
 from api.services.collection_schema import geometry_type
 from api.services.collections import COLLECTIONS, CollectionDef
 from layers.labels import Lang, label
-from layers.qgis_styles import (
-    QGIS_GEOMETRY,
-    QGIS_VERSION,
-    Paint,
-    categories,
-    layer_paint,
-    qml,
-    qml_symbol,
-    zoom_scale,
-)
+from layers.qgis_styles import QGIS_VERSION, layer_paint, qml, vector_tile_renderer, zoom_scale
 from layers.schema import REGISTRY
 from layers.store import LayerInfo
 
@@ -216,8 +207,7 @@ def _map_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: La
 
 def _tile_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: Lang) -> None:
     """A vector tile layer of the server's tiles, drawn zoomed out (QGIS: while scale >=
-    maxScale), with one style per category of the layer's coded column (the tiles carry it,
-    the aggregated small features too) and one for the features of no category."""
+    maxScale) with :func:`layers.qgis_styles.vector_tile_renderer`."""
     element = ET.SubElement(
         parent, "maplayer", type="vector-tile", hasScaleBasedVisibilityFlag="1",
         minScale="0", maxScale=str(FEATURES_FROM_SCALE), autoRefreshEnabled="0",
@@ -227,34 +217,9 @@ def _tile_layer(parent: ET.Element, layer: ProjectLayer, source: Source, lang: L
     ET.SubElement(element, "layername").text = _title(layer, lang)
     _srs(ET.SubElement(element, "srs"), 3857)
     ET.SubElement(element, "provider").text = TILE_PROVIDER
-    geometry, kind = QGIS_GEOMETRY[geometry_type(layer.definition)]
-    renderer = ET.SubElement(element, "renderer", type="basic")
-    styles = ET.SubElement(renderer, "styles")
-    look = layer_paint(layer.name)
-    cats = categories(layer.name, lang) if layer.name in REGISTRY else []
-
-    def style(name: str, expression: str, paint: Paint) -> None:
-        node = ET.SubElement(styles, "style", {
-            "name": name, "layer": layer.name, "geometry": geometry, "expression": expression,
-            "enabled": "1", "min-zoom": "-1", "max-zoom": "-1",
-        })  # fmt: skip
-        qml_symbol(ET.SubElement(node, "symbols"), "symbol", "0", paint, kind)
-
-    if cats and look.key is not None:
-        quoted = ", ".join(_literal(value) for value, _text, _paint in cats)
-        style(label("qgis_group", "other", lang),
-              f'"{look.key}" IS NULL OR "{look.key}" NOT IN ({quoted})', look.default)  # fmt: skip
-        for value, text, paint in cats:
-            style(text, f'"{look.key}" = {_literal(value)}', paint)
-    else:
-        style(_title(layer, lang), "", look.default)
+    vector_tile_renderer(element, layer.name, lang, _title(layer, lang))
     ET.SubElement(element, "blendMode").text = "0"
     ET.SubElement(element, "layerOpacity").text = "1"
-
-
-def _literal(value: str) -> str:
-    """A string literal of a QGIS expression."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _title(layer: ProjectLayer, lang: Lang) -> str:
