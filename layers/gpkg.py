@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from layers import feed, style_table
+from layers.bulk import paused_gc
 from layers.errors import RecordRefused, StoreError
 from layers.geomtypes import SQL_NAME, to_stored
 from layers.gpkg_meta import layer_infos
@@ -378,7 +379,7 @@ class GeoPackageStore(Store):
             return {r[0] for r in self._conn.execute(f'SELECT id FROM "{kind.name}"')}
 
     def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
-        with self._lock:
+        with paused_gc(), self._lock:
             return self._read_kind(self._kind(layer), **query)
 
     def _kind(self, layer: str) -> LayerKind:

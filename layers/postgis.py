@@ -37,6 +37,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from layers import feed, style_table
+from layers.bulk import paused_gc
 from layers.errors import RecordRefused, StoreError
 from layers.geomtypes import to_stored
 from layers.integrity import (
@@ -497,7 +498,7 @@ def read_features(
     caller's transaction when it has one): :func:`select_features` decoded by
     :func:`frame_from_rows`."""
     statement, params = select_features(kind, **query)
-    with conn.cursor(binary=True) as cur:
+    with conn.cursor(binary=True) as cur, paused_gc():
         cur.execute(statement, params)
         return frame_from_rows(kind, cur.fetchall())
 
