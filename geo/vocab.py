@@ -95,7 +95,7 @@ class Live:
         """
         ok = np.ones(len(frame), dtype=bool)
         if self.column is not None:
-            values = column_of(frame, self.column).astype("string").fillna("").to_numpy()
+            values = text_values(column_of(frame, self.column))
             if self.keep is not None:
                 ok &= np.isin(values, self.keep)
             if self.drop:
@@ -236,6 +236,31 @@ def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name]
 
 
+def text_values(values: pd.Series) -> npt.NDArray[np.object_]:
+    """A column's values as an object array for comparing with code-list values: an empty
+    one (None, NaN, NA) is ``""``, any other value is kept as it is (a ``str`` in a store's
+    layer). Membership of a tuple of strings is then what it is for ``astype("string")``,
+    which costs ~90 µs even for one row (a review asks a dozen times).
+
+    Examples
+    --------
+    >>> text_values(pd.Series(["issued", None, float("nan")], dtype=object)).tolist()
+    ['issued', '', '']
+    """
+    raw = values.to_numpy(dtype=object)
+    return np.where(pd.isna(raw), "", raw).astype(object)
+
+
+def plain_dates(values: pd.Series) -> npt.NDArray[np.object_] | None:
+    """The values as an object array when each is a ``datetime.date`` (not a datetime) or
+    None, as the store's date columns hold them; None otherwise (a caller then parses them
+    with :func:`stamps`)."""
+    raw = values.to_numpy(dtype=object)
+    if all(v is None or type(v) is dt.date for v in raw.tolist()):
+        return raw
+    return None
+
+
 def stamps(values: pd.Series) -> pd.Series:
     """Dates as datetime64 (NaT for empty ones); a value that is no date is refused."""
     raw = pd.Series(values.to_numpy(dtype=object))
@@ -255,4 +280,7 @@ def before(values: pd.Series, today: dt.date) -> BoolArray:
     ...        dt.date(2025, 1, 1)).tolist()
     [True, False, False]
     """
+    dates = plain_dates(values) if type(today) is dt.date else None
+    if dates is not None:  # the store's own dates, compared as they are (~50× pd.to_datetime)
+        return np.fromiter((d is not None and d < today for d in dates.tolist()), bool, len(dates))
     return (stamps(values) < pd.Timestamp(today)).to_numpy(dtype=bool)

@@ -11,6 +11,7 @@ import datetime as dt
 import doctest
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,6 +26,7 @@ from geo.summary import soum_summary
 from geo.vocab import (
     HOLDING_STATUSES,
     OPEN_STATUSES,
+    before,
     holder_key,
     holder_keys,
     holds_land,
@@ -204,3 +206,34 @@ def test_once_terminated_the_land_is_free_for_all_four(store: dict) -> None:
     assert row["allocated_ha"] == pytest.approx(4.0, rel=1e-3)
     result = review(_over_p1(), kind="parcel", layers=store, today=TODAY, settings=SETTINGS)
     assert not [x for x in result["findings"] if x["code"] == "PARCEL_OVERLAP"]
+
+
+# --------------------------------------------- the fast paths answer as pandas' parsing does
+
+
+def test_before_on_plain_dates_answers_as_on_parsed_ones() -> None:
+    days = [dt.date(2026, 4, 30), None, TODAY, dt.date(2027, 1, 1), dt.date(1999, 12, 31)]
+    expected = [True, False, False, False, True]
+    assert geo.vocab.plain_dates(pd.Series(days, dtype=object)) is not None
+    assert before(pd.Series(days, dtype=object), TODAY).tolist() == expected
+    # the same days as text and as datetimes go through pd.to_datetime
+    texts = pd.Series([None if d is None else d.isoformat() for d in days], dtype=object)
+    assert geo.vocab.plain_dates(texts) is None
+    assert before(texts, TODAY).tolist() == expected
+    stamps = pd.Series([None if d is None else pd.Timestamp(d) for d in days], dtype=object)
+    assert before(stamps, TODAY).tolist() == expected
+    # NaN is an empty date on both paths
+    assert before(pd.Series([float("nan"), dt.date(2020, 1, 1)]), TODAY).tolist() == [False, True]
+
+
+def test_text_values_keep_the_code_list_membership_of_astype_string() -> None:
+    values = pd.Series(["issued", None, float("nan"), pd.NA, 7, "Issued", " issued"], dtype=object)
+    codes = ("issued", "", "7")
+    fast = np.isin(geo.vocab.text_values(values), codes)
+    slow = np.isin(values.astype("string").fillna("").to_numpy(), codes)
+    # a number is not its text (astype("string") made 7 the code "7"): code lists hold text
+    assert fast.tolist() == [True, True, True, True, False, False, False]
+    assert slow.tolist()[:4] == fast.tolist()[:4]
+    assert slow.tolist()[5:] == fast.tolist()[5:]
+    mask = geo.vocab.Live("status", keep=("issued",)).mask(pd.DataFrame({"status": values}))
+    assert mask.tolist() == [True, False, False, False, False, False, False]

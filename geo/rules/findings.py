@@ -23,7 +23,7 @@ from geo.repair import Repaired
 from geo.rules.catalogue import FINDING_COLUMNS, Rule
 from geo.rules.tables import SOUM_OF, ContainmentRule, DateRule, Live, OverlapPair, ReferenceRule
 from geo.templates import fill
-from geo.vocab import before, column_of, holder_keys, stamps
+from geo.vocab import before, column_of, holder_keys, plain_dates, stamps
 from layers.labels import LABELS, pair
 from layers.schema import REGISTRY, STORE_CRS
 
@@ -448,6 +448,9 @@ def _labels(
 
 
 def _iso(values: pd.Series) -> npt.NDArray[np.object_]:
+    plain = plain_dates(values)
+    if plain is not None:
+        return np.array(["—" if d is None else d.isoformat() for d in plain.tolist()], object)
     dates = stamps(values)
     return dates.dt.strftime("%Y-%m-%d").fillna("—").to_numpy(dtype=object)
 
