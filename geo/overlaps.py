@@ -1,4 +1,4 @@
-"""Overlaps between polygons, and the parts of polygons lying outside their container.
+"""Overlaps between polygons (the parts lying outside their container: :mod:`geo.outside`).
 
 An overlap is a shared area above a tolerance (default 1 m², in official square metres):
 polygons that only touch along an edge or at a corner do not overlap, a polygon entirely
@@ -37,7 +37,6 @@ from geo.area import (
     LOCAL_MAX_DEG,
     M2_PER_HA,
     EdgeModel,
-    official_ha,
     official_ha_checked,
     small_official_ha,
 )
@@ -48,9 +47,7 @@ from geo.repair import (
     MIN_PER_THREAD,
     Repaired,
     RepairedResult,
-    check_lonlat,
     layer_arrays,
-    map_chunks,
     polygonal_parts,
     repair_polygons,
     run_chunks,
@@ -61,9 +58,6 @@ from geo.shared_area import overlay_pairs, shared_ha
 #: Columns of an overlap record, in order (``geometry`` is the shared area).
 OVERLAP_COLUMNS = ("a_layer", "a_id", "b_layer", "b_id", "overlap_ha", "geometry")
 
-#: Columns of an outside-area record, in order (``geometry`` is the part outside).
-OUTSIDE_COLUMNS = ("id", "container_id", "part_ha", "outside_ha", "geometry")
-
 
 @dataclass(frozen=True)
 class OverlapResult(RepairedResult):
@@ -73,15 +67,8 @@ class OverlapResult(RepairedResult):
     """
 
 
-@dataclass(frozen=True)
-class OutsideResult(RepairedResult):
-    """Per-feature outside areas and the features repaired to compute them.
-
-    ``records``: GeoDataFrame (EPSG:4326) with ``OUTSIDE_COLUMNS``, indexed like the parts.
-    """
-
-
-def _check_tolerance(tolerance_m2: float) -> float:
+def check_tolerance(tolerance_m2: float) -> float:
+    """``tolerance_m2`` as a float; ValueError unless it is a finite number >= 0."""
     tol = float(tolerance_m2)
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tolerance_m2 must be a finite number >= 0, not {tolerance_m2!r}")
@@ -105,6 +92,12 @@ class _Layer:
 
 def _layer(gdf: gpd.GeoDataFrame, *, layer: str, id_column: str, workers: int) -> _Layer:
     geoms, ids = layer_arrays(gdf, layer=layer, id_column=id_column)
+    return _layer_of(geoms, ids, layer=layer, workers=workers)
+
+
+def _layer_of(
+    geoms: npt.NDArray[np.object_], ids: npt.NDArray[np.object_], *, layer: str, workers: int
+) -> _Layer:
     quads, quad_corners = find_quads(geoms)  # valid by construction: GEOS need not check them
     geoms, repaired = repair_polygons(
         geoms, layer=layer, ids=ids, threads=workers, known_valid=quads
@@ -391,7 +384,7 @@ def overlaps_within(
     >>> result.records[["a_id", "b_id", "overlap_ha"]].round(4).to_dict("records")
     [{'a_id': 'p1', 'b_id': 'p2', 'overlap_ha': 0.845}]
     """
-    tol = _check_tolerance(tolerance_m2)
+    tol = check_tolerance(tolerance_m2)
     workers = worker_count(threads)
     one = _layer(gdf, layer=layer, id_column=id_column, workers=workers)
     i, j, quad = _candidates(one, one, workers=workers)
@@ -453,142 +446,80 @@ def overlaps_between(
     >>> result.records[["a_id", "b_id", "overlap_ha"]].round(3).to_dict("records")
     [{'a_id': 'lc1', 'b_id': 'MV-1', 'overlap_ha': 21.121}]
     """
-    tol = _check_tolerance(tolerance_m2)
+    check_tolerance(tolerance_m2)  # before the layers, as the other analyses do
+    a_geoms, a_ids = layer_arrays(a, layer=a_layer, id_column=id_column)
+    b_geoms, b_ids = layer_arrays(b, layer=b_layer, id_column=id_column)
+    found = overlapping_pairs(
+        a_geoms, a_ids, b_geoms, b_ids, a_layer=a_layer, b_layer=b_layer,
+        tolerance_m2=tolerance_m2, edges=edges, threads=threads,
+    )  # fmt: skip
+    records = _records(
+        a_layer=a_layer,
+        a_ids=a_ids[found.i],
+        b_layer=b_layer,
+        b_ids=b_ids[found.j],
+        overlap_ha=found.overlap_ha,
+        geoms=found.geoms,
+    )
+    return OverlapResult(records=records, repaired=found.repaired)
+
+
+@dataclass(frozen=True)
+class OverlapPairs:
+    """Overlapping pairs by position (:func:`overlapping_pairs`): ``i`` in the first
+    layer's arrays, ``j`` in the second's, the shared area (EPSG:4326) and its official
+    hectares, in no particular order; the features of either layer repaired first."""
+
+    i: npt.NDArray[np.intp]
+    j: npt.NDArray[np.intp]
+    geoms: npt.NDArray[np.object_]
+    overlap_ha: npt.NDArray[np.float64]
+    repaired: tuple[Repaired, ...]
+
+
+def overlapping_pairs(
+    a_geoms: npt.NDArray[np.object_],
+    a_ids: npt.NDArray[np.object_],
+    b_geoms: npt.NDArray[np.object_],
+    b_ids: npt.NDArray[np.object_],
+    *,
+    a_layer: str,
+    b_layer: str,
+    tolerance_m2: float = 1.0,
+    edges: EdgeModel = "lonlat",
+    threads: int | None = None,
+) -> OverlapPairs:
+    """:func:`overlaps_between` on arrays: geometries in EPSG:4326 (as ``layer_arrays``
+    gives them) and their ids (for the repair reports), answered by position, with no frame
+    built on the way in or out. For a caller holding arrays already that builds its own
+    records, as the review of one proposal against the features near it does.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> found = overlapping_pairs(
+    ...     np.array([box(106.0, 47.0, 106.01, 47.01)]), np.array(["lc1"], dtype=object),
+    ...     np.array([box(107.0, 47.0, 107.1, 47.1), box(106.005, 47.005, 106.02, 47.02)]),
+    ...     np.array(["MV-9", "MV-1"], dtype=object), a_layer="land_conclusions",
+    ...     b_layer="licences")
+    >>> found.i.tolist(), found.j.tolist(), found.overlap_ha.round(3).tolist()
+    ([0], [1], [21.121])
+    """
+    tol = check_tolerance(tolerance_m2)
     workers = worker_count(threads)
-    if workers > 1 and min(len(a), len(b)) >= MIN_PER_THREAD:  # one layer per thread
+    if workers > 1 and min(len(a_geoms), len(b_geoms)) >= MIN_PER_THREAD:  # a layer a thread
         with ThreadPoolExecutor(max_workers=2) as pool:
             one, other = pool.map(
-                lambda gdf, name: _layer(gdf, layer=name, id_column=id_column, workers=1),
-                (a, b),
+                lambda geoms, ids, name: _layer_of(geoms, ids, layer=name, workers=1),
+                (a_geoms, b_geoms),
+                (a_ids, b_ids),
                 (a_layer, b_layer),
             )
     else:
-        one = _layer(a, layer=a_layer, id_column=id_column, workers=workers)
-        other = _layer(b, layer=b_layer, id_column=id_column, workers=workers)
+        one = _layer_of(a_geoms, a_ids, layer=a_layer, workers=workers)
+        other = _layer_of(b_geoms, b_ids, layer=b_layer, workers=workers)
     i, j, quad = _candidates(one, other, workers=workers)
     i, j, inter, ha = _measure_overlaps(
         one, other, i, j, quad, tolerance_m2=tol, edges=edges, workers=workers
     )
-    records = _records(
-        a_layer=a_layer,
-        a_ids=one.ids[i],
-        b_layer=b_layer,
-        b_ids=other.ids[j],
-        overlap_ha=ha,
-        geoms=inter,
-    )
-    return OverlapResult(records=records, repaired=(*one.repaired, *other.repaired))
-
-
-def _container_arrays(
-    containers: gpd.GeoDataFrame | gpd.GeoSeries, *, layer: str, id_column: str
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
-    if isinstance(containers, gpd.GeoDataFrame) and id_column in containers.columns:
-        return layer_arrays(containers, layer=layer, id_column=id_column)
-    if not isinstance(containers, gpd.GeoSeries | gpd.GeoDataFrame):
-        raise TypeError(
-            f"containers must be a GeoSeries or GeoDataFrame, not {type(containers).__name__}"
-        )
-    series = containers.geometry if isinstance(containers, gpd.GeoDataFrame) else containers
-    check_lonlat(series.crs, layer=layer)  # ids from the index: no frame is built for them
-    geoms = np.asarray(series.array, dtype=object)
-    return geoms, series.index.astype(str).to_numpy(dtype=object)
-
-
-def outside_area(
-    parts: gpd.GeoDataFrame,
-    containers: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    part_layer: str,
-    container_layer: str,
-    tolerance_m2: float = 1.0,
-    id_column: str = "id",
-    edges: EdgeModel = "lonlat",
-    threads: int | None = None,
-) -> OutsideResult:
-    """For each part, the area lying outside its own container (aligned by position).
-
-    For example the part of each contract parcel outside its Land Conclusion:
-    ``containers = lcs.set_index("id").geometry.reindex(parcels["land_conclusion_id"])``.
-
-    Parameters
-    ----------
-    parts : GeoDataFrame
-        The features to check, in EPSG:4326, with an ``id_column``.
-    containers : GeoDataFrame or GeoSeries
-        One container per part, in the same order and EPSG:4326. Its ids come from
-        ``id_column`` if it is a GeoDataFrame with that column, else from its index. A
-        missing or empty container means the whole part lies outside.
-    part_layer, container_layer : str
-        The layers' names, for the repair reports.
-    tolerance_m2 : float
-        An outside area of at most this many official square metres counts as none
-        (``outside_ha`` 0 and an empty geometry).
-    id_column, edges, threads
-        As in :func:`overlaps_within`.
-
-    Returns
-    -------
-    OutsideResult
-        ``records``: indexed like ``parts``, with the part's ``id``, the ``container_id``,
-        ``part_ha`` and ``outside_ha`` (official hectares) and the outside part as geometry;
-        ``repaired``: the features repaired first (each container once).
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely import box
-    >>> lc = gpd.GeoSeries([box(106.0, 47.0, 106.01, 47.01)], index=["lc1"], crs=4326)
-    >>> parcels = gpd.GeoDataFrame(
-    ...     {"id": ["p1"]}, geometry=[box(106.009, 47.0, 106.011, 47.001)], crs=4326
-    ... )
-    >>> result = outside_area(parcels, lc, part_layer="contract_parcels",
-    ...                       container_layer="land_conclusions")
-    >>> result.records[["id", "container_id", "part_ha", "outside_ha"]].round(4).to_dict("records")
-    [{'id': 'p1', 'container_id': 'lc1', 'part_ha': 1.6899, 'outside_ha': 0.845}]
-    """
-    tol = _check_tolerance(tolerance_m2)
-    p_geoms, p_ids = layer_arrays(parts, layer=part_layer, id_column=id_column)
-    c_geoms, c_ids = _container_arrays(containers, layer=container_layer, id_column=id_column)
-    if len(c_geoms) != len(p_geoms):
-        raise ValueError(
-            f"{len(c_geoms)} containers ('{container_layer}') for {len(p_geoms)} parts "
-            f"('{part_layer}'); they must be aligned one to one"
-        )
-    workers = worker_count(threads)
-    p_geoms, p_fixed = repair_polygons(p_geoms, layer=part_layer, ids=p_ids, threads=workers)
-    c_geoms, c_fixed = repair_polygons(c_geoms, layer=container_layer, ids=c_ids, threads=workers)
-    c_once: dict[str, Repaired] = {}
-    for r in c_fixed:  # a container shared by several parts is reported once
-        c_once.setdefault(r.feature_id, r)
-
-    present = ~shapely.is_missing(p_geoms) & ~shapely.is_empty(p_geoms)
-    p_geoms = np.where(present, p_geoms, shapely.Polygon())
-    has_container = ~shapely.is_missing(c_geoms) & ~shapely.is_empty(c_geoms)
-    part_ha = official_ha(p_geoms, edges=edges, threads=workers)
-    outside, outside_ha = p_geoms.copy(), part_ha.copy()  # no container: all of it is outside
-    both = np.flatnonzero(present & has_container)
-    if both.size:
-        outside[both] = shapely.Polygon()
-        outside_ha[both] = 0.0
-        # a covers test is several times cheaper than a difference: most parts lie inside
-        covered = map_chunks(shapely.covers, c_geoms[both], p_geoms[both], workers=workers)
-        out = both[~covered.astype(bool)]
-        diff = map_chunks(shapely.difference, p_geoms[out], c_geoms[out], workers=workers)
-        outside[out] = polygonal_parts(diff)
-        some = out[shapely.area(outside[out]) > 0]  # measure only what sticks out
-        outside_ha[some] = official_ha(outside[some], edges=edges, threads=workers)
-    under = outside_ha * M2_PER_HA <= tol
-    outside_ha[under] = 0.0
-    outside[under] = shapely.Polygon()
-    records = geo_frame(
-        {
-            "id": p_ids,
-            "container_id": np.where(has_container, c_ids, np.array(None, dtype=object)),
-            "part_ha": part_ha,
-            "outside_ha": outside_ha,
-        },
-        outside,
-    )
-    records.index = parts.index
-    return OutsideResult(records=records, repaired=(*p_fixed, *c_once.values()))
+    return OverlapPairs(i, j, inter, ha, (*one.repaired, *other.repaired))

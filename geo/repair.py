@@ -133,7 +133,7 @@ class Repaired:
 @dataclass(frozen=True)
 class RepairedResult:
     """Records computed from layers, and the features repaired to compute them (the base of
-    :class:`geo.overlaps.OverlapResult`, :class:`geo.overlaps.OutsideResult` and
+    :class:`geo.overlaps.OverlapResult`, :class:`geo.outside.OutsideResult` and
     :class:`geo.rules.Findings`)."""
 
     records: gpd.GeoDataFrame

@@ -35,13 +35,15 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo.area import areas
 from geo.frames import geo_frame
-from geo.overlaps import outside_area, overlaps_between
+from geo.outside import outside_area
+from geo.overlaps import overlapping_pairs
 from geo.raster import Dem, as_records, terrain, terrain_findings
-from geo.repair import Repaired, repair_polygons
+from geo.repair import Repaired, layer_arrays, repair_polygons
 from geo.review_input import (
     REVIEW_LAYERS,
     ReviewContext,
@@ -225,6 +227,7 @@ def review(
     repairs = [*fixed, *repairs]
     parts: list[pd.DataFrame] = []
     b_layers = over["b_layer"].to_numpy(dtype=object)
+    a_ids, b_ids = over["a_id"].to_numpy(dtype=object), over["b_id"].to_numpy(dtype=object)
     for pair in pairs:
         if pair.rule is None or layer not in (pair.a_layer, pair.b_layer):
             continue
@@ -234,9 +237,10 @@ def review(
             flip = pair.a_layer != layer
             owner = tuple((b, a) if flip else (a, b) for a, b in pair.same_owner)
             others = _live(near[other], other, live, day)
-            hits = over[in_other & over["b_id"].isin(others["id"]).to_numpy()]
+            keep = in_other & np.isin(b_ids, others["id"].to_numpy(dtype=object))
             if other == layer:  # re-checking a stored feature: it does not overlap itself
-                hits = hits[hits["a_id"] != hits["b_id"]]
+                keep &= a_ids != b_ids
+            hits = over[keep]
             if len(hits):
                 as_pair = OverlapPair(PROPOSAL, other, pair.rule, owner)
                 parts.append(overlap_part(hits, ok, others, pair=as_pair, rule=RULES[pair.rule]))
@@ -251,7 +255,10 @@ def review(
     lc_rows: list[dict[str, Any]] = []
     if kind == "parcel":
         lc_of, lc_rows, lcs = _parcel_land_conclusions(ok, over, ctx)
-        rule_parts, more = _parcel_rules(ok, lc_of, lcs, day=day, settings=settings, tol=tol)
+        rule_parts, more = _parcel_rules(
+            ok, lc_of, lcs, day=day, settings=settings, tol=tol,
+            hectares=size["official_ha"].to_numpy(dtype="float64"),
+        )  # fmt: skip
         parts += rule_parts
         repairs += more
         lc_soum = dict(zip(lcs["id"].astype(str), lcs["soum_code"], strict=True))
@@ -315,35 +322,34 @@ def _overlaps(
     Returns records with ``a_id``, ``b_layer``, ``b_id``, ``overlap_ha`` and ``geometry``.
     """
     names = [n for n in REVIEW_LAYERS if len(near[n])]
-    keys = np.concatenate(
-        [np.char.add(f"{n}{_SEP}", near[n]["id"].astype(str).to_numpy(dtype=str)) for n in names]
-        or [np.array([], dtype=str)]
-    ).astype(object)
-    shapes = np.concatenate(
-        [np.asarray(near[n].geometry.array, dtype=object) for n in names]
-        or [np.array([], dtype=object)]
-    )
-    store = geo_frame({"id": keys}, shapes)
-    result = overlaps_between(ok, store, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol)
-    rec = result.records
-    # each record's key back to its layer and id, by position among the keys
-    at = pd.Index(keys).get_indexer(rec["b_id"].to_numpy(dtype=object))
-    layer_of = np.concatenate([np.full(len(near[n]), n, dtype=object) for n in names] or [keys])
+    none = np.array([], dtype=object)
+    layer_of = np.concatenate([np.full(len(near[n]), n, dtype=object) for n in names] or [none])
     id_of = np.concatenate(
-        [near[n]["id"].astype(str).to_numpy(dtype=object) for n in names] or [keys]
+        [near[n]["id"].astype(str).to_numpy(dtype=object) for n in names] or [none]
     )
-    rec = rec.assign(
-        a_layer=PROPOSAL,
-        b_layer=pd.Series(layer_of[at], index=rec.index, dtype=rec["b_id"].dtype),
-        b_id=pd.Series(id_of[at], index=rec.index, dtype=rec["b_id"].dtype),
+    shapes = np.concatenate(
+        [np.asarray(near[n].geometry.array, dtype=object) for n in names] or [none]
     )
-    repaired = [
-        Repaired(r.layer, r.feature_id.split(_SEP, 1)[-1], r.index, r.reason)
-        if r.layer == "store"
-        else r
-        for r in result.repaired
-    ]
-    return rec, repaired
+    a_geoms, a_ids = layer_arrays(ok, layer=PROPOSAL)
+    # the near features of every layer in one pass, reported as the layer "store"
+    found = overlapping_pairs(
+        a_geoms, a_ids, shapes, id_of, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol
+    )
+    i, j = found.i, found.j
+    b_keys = np.char.add(np.char.add(layer_of[j].astype(str), _SEP), id_of[j].astype(str))
+    order = np.lexsort((b_keys, a_ids[i].astype(str)))  # by proposal, then layer and id
+    n = len(order)
+    rec = geo_frame(
+        {
+            "a_layer": pd.Series([PROPOSAL] * n, dtype=str),
+            "a_id": pd.Series(a_ids[i][order], dtype=str),
+            "b_layer": pd.Series(layer_of[j][order], dtype=str),
+            "b_id": pd.Series(id_of[j][order], dtype=str),
+            "overlap_ha": pd.Series(found.overlap_ha[order], dtype="float64"),
+        },
+        found.geoms[order],
+    )
+    return rec, list(found.repaired)
 
 
 _SEP: Final = "\x1f"  # joins a layer name and a feature id into one key
@@ -359,16 +365,19 @@ def _parcel_land_conclusions(
         if "land_conclusion_id" in ok.columns
         else pd.Series([None] * len(ok), index=ok.index, dtype=object)
     )
-    in_lcs = over[(over["b_layer"] == "land_conclusions").to_numpy()]
-    best = in_lcs.sort_values(["a_id", "overlap_ha"], ascending=[True, False], kind="stable")
-    best = best.drop_duplicates("a_id")
-    by_overlap = dict(zip(best["a_id"], best["b_id"], strict=True))
+    # the Land Conclusion each proposed parcel overlaps most (the first of equal ones)
+    by_overlap: dict[str, str] = {}
+    most: dict[str, float] = {}
+    shared: dict[tuple[str, str], float] = {}
+    for a, b, ha in zip(*_columns(over, "land_conclusions"), strict=True):
+        if a not in most or ha > most[a]:
+            by_overlap[a], most[a] = b, ha
+        shared[a, b] = shared.get((a, b), 0.0) + ha
     lc_of: list[str | None] = [
         str(n).strip() if n is not None and str(n).strip() else by_overlap.get(i)
         for i, n in zip(ok["id"], named, strict=True)
     ]
     lcs = ctx.by_id("land_conclusions", [c for c in lc_of if c is not None])
-    shared = in_lcs.groupby(["a_id", "b_id"])["overlap_ha"].sum()
     rows: list[dict[str, Any]] = []
     for pid, lc in zip(ok["id"], lc_of, strict=True):
         found = lc is not None and lc in lcs.index
@@ -384,7 +393,7 @@ def _parcel_land_conclusions(
                     if found and "valid_until" in lcs
                     else None
                 ),
-                "overlap_ha": rounded(shared.get((pid, lc), 0.0)),
+                "overlap_ha": rounded(0.0 if lc is None else shared.get((str(pid), lc), 0.0)),
             }
         )
     return lc_of, rows, lcs
@@ -398,8 +407,10 @@ def _parcel_rules(
     day: dt.date,
     settings: AnalysisSettings,
     tol: float,
+    hectares: npt.NDArray[np.float64],
 ) -> tuple[list[pd.DataFrame], list[Repaired]]:
-    """PARCEL_OUTSIDE_LC, PARCEL_LC_NOT_VALID and PARCEL_OVER_CAP for proposed parcels."""
+    """PARCEL_OUTSIDE_LC, PARCEL_LC_NOT_VALID and PARCEL_OVER_CAP for proposed parcels
+    (``hectares``: their official areas, measured once for the report)."""
     refs = pd.Series(lc_of, index=ok.index, dtype=object)
     with_lc = ok.assign(land_conclusion_id=refs)
     shapes = lcs.geometry
@@ -409,7 +420,8 @@ def _parcel_rules(
     if found.any():
         containers = shapes.reindex(refs[found].astype(str))
         result = outside_area(with_lc[found], containers, part_layer=PROPOSAL,
-                              container_layer="land_conclusions", tolerance_m2=tol)  # fmt: skip
+                              container_layer="land_conclusions", tolerance_m2=tol,
+                              part_ha=hectares[found])  # fmt: skip
         parts.append(outside_part(result.records, containers.index, part_layer=PROPOSAL,
                                   container_layer="land_conclusions",
                                   rule=RULES["PARCEL_OUTSIDE_LC"]))  # fmt: skip
@@ -429,7 +441,8 @@ def _parcel_rules(
         )
     )
     cap = float(settings.parcel_cap_ha)
-    parts.append(cap_findings(ok, layer=PROPOSAL, cap_ha=cap, rule=RULES["PARCEL_OVER_CAP"]))
+    parts.append(cap_findings(ok, layer=PROPOSAL, cap_ha=cap, rule=RULES["PARCEL_OVER_CAP"],
+                              hectares=hectares))  # fmt: skip
     return parts, repaired
 
 
@@ -469,8 +482,7 @@ def _soum_shares(
     over: pd.DataFrame, near: gpd.GeoDataFrame, size: pd.DataFrame
 ) -> list[dict[str, Any]]:
     """Each soum the proposal touches, with hectares and share of the proposal, largest first."""
-    in_soums = over[(over["b_layer"] == "soums").to_numpy()]
-    ha = in_soums.groupby("b_id")["overlap_ha"].sum().sort_values(ascending=False, kind="stable")
+    ha = _hectares_by_id(over, "soums")
     total = float(size["official_ha"].sum())
     info = near
     return [
@@ -484,7 +496,7 @@ def _soum_shares(
             "overlap_ha": rounded(value),
             "share": rounded(value / total, 6) if total > 0 else None,
         }
-        for code, value in ha.items()
+        for code, value in ha
     ]
 
 
@@ -492,9 +504,7 @@ def _aimags(
     over: pd.DataFrame, soums: list[dict[str, Any]], ctx: ReviewContext
 ) -> list[dict[str, Any]]:
     """The aimags the proposal touches: from the aimags layer, and the soums' aimag codes."""
-    in_aimags = over[(over["b_layer"] == "aimags").to_numpy()]
-    ha = in_aimags.groupby("b_id")["overlap_ha"].sum().sort_values(ascending=False, kind="stable")
-    codes = [str(c) for c in ha.index]
+    codes = [str(c) for c, _ in _hectares_by_id(over, "aimags")]
     codes += [s["aimag_code"] for s in soums if s["aimag_code"] and s["aimag_code"] not in codes]
     info = ctx.by_id("aimags", codes)
     return [
@@ -505,6 +515,25 @@ def _aimags(
         }
         for code in codes
     ]
+
+
+def _columns(over: pd.DataFrame, layer: str) -> tuple[list[str], list[str], list[float]]:
+    """``a_id``, ``b_id`` and ``overlap_ha`` of the overlaps with ``layer``'s features, in
+    order, as lists: a few rows, read without building a frame for them."""
+    sel = over["b_layer"].to_numpy(dtype=object) == layer
+    return (
+        over["a_id"].to_numpy(dtype=object)[sel].tolist(),
+        over["b_id"].to_numpy(dtype=object)[sel].tolist(),
+        over["overlap_ha"].to_numpy(dtype="float64")[sel].tolist(),
+    )
+
+
+def _hectares_by_id(over: pd.DataFrame, layer: str) -> list[tuple[str, float]]:
+    """The overlap hectares with each feature of ``layer``, largest first (equal ones by id)."""
+    total: dict[str, float] = {}
+    for _a, b, ha in zip(*_columns(over, layer), strict=True):
+        total[b] = total.get(b, 0.0) + ha
+    return sorted(total.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _no_findings() -> pd.DataFrame:

@@ -172,14 +172,18 @@ def proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = proposal.reset_index(drop=True)
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs(STORE_CRS)
-    positional = pd.Series([f"#{i + 1}" for i in range(len(frame))], dtype=object)
-    if "id" in frame.columns:
-        given = frame["id"].astype(object)
-        ids = given.where(given.notna() & (given.astype(str).str.strip() != ""), positional)
-    else:
-        ids = positional
-    frame["id"] = ids.astype(str).to_numpy(dtype=object)
+    given = frame["id"].to_numpy(dtype=object) if "id" in frame.columns else [None] * len(frame)
+    frame["id"] = np.array(
+        [f"#{i + 1}" if _blank(v) else str(v) for i, v in enumerate(given)], dtype=object
+    )
     return frame
+
+
+def _blank(value: object) -> bool:
+    """Whether a proposed feature's id is missing (None, NaN, NA) or only white space."""
+    if pd.api.types.is_scalar(value) and bool(pd.isna(value)):  # type: ignore[call-overload]
+        return True
+    return not str(value).strip()
 
 
 def proposal_problems(frame: gpd.GeoDataFrame) -> list[Problem]:

@@ -12,16 +12,12 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+import geo.outside
 import geo.overlaps
 import geo.repair
 from geo.area import official_ha
-from geo.overlaps import (
-    OUTSIDE_COLUMNS,
-    OVERLAP_COLUMNS,
-    outside_area,
-    overlaps_between,
-    overlaps_within,
-)
+from geo.outside import OUTSIDE_COLUMNS, outside_area
+from geo.overlaps import OVERLAP_COLUMNS, overlaps_between, overlaps_within
 from geo.repair import MIN_PER_THREAD, polygonal_parts, repair_polygons
 from layers.errors import InvalidGeometry
 
@@ -408,6 +404,31 @@ def test_parts_and_containers_must_align() -> None:
         )
 
 
+def test_known_part_hectares_give_the_answer_measuring_gives() -> None:
+    conclusions = layer(["lc1"], [square(0, 0, 1000)])
+    bow_tie = utm([(900, 0), (1100, 200), (1100, 0), (900, 200)])
+    parcels = layer(["half-out", "inside", "empty"], [square(950, 0, 100), square(100, 100, 100),
+                                                     shapely.Polygon()])  # fmt: skip
+    containers = conclusions.set_index("id").geometry.reindex(["lc1"] * 3)
+    outside = functools.partial(
+        outside_area, part_layer="contract_parcels", container_layer="land_conclusions"
+    )
+    measured = outside(parcels, containers).records
+    given = outside(parcels, containers, part_ha=official_ha(parcels.geometry)).records
+    pd.testing.assert_frame_equal(given, measured, check_exact=True)
+    # a part that needs repair is measured as repaired, whatever was given for it
+    broken = layer(["bow-tie"], [bow_tie])
+    wrong = np.array([123.0])
+    repaired = outside(broken, containers.iloc[:1], part_ha=wrong).records
+    assert (
+        repaired["part_ha"].tolist()
+        == outside(broken, containers.iloc[:1]).records["part_ha"].tolist()
+    )
+    assert repaired["part_ha"].iloc[0] == pytest.approx(2.0, rel=REL)  # half of 200 m x 200 m
+    with pytest.raises(ValueError, match="2 areas for 3 parts"):
+        outside(parcels, containers, part_ha=np.array([1.0, 1.0]))
+
+
 # --- repair helpers --------------------------------------------------------------------------
 
 
@@ -429,7 +450,7 @@ def test_a_polygon_collapsing_to_a_line_becomes_empty_and_is_reported() -> None:
 
 
 def test_docstring_examples() -> None:
-    for module in (geo.overlaps, geo.repair):
+    for module in (geo.overlaps, geo.outside, geo.repair):
         result = doctest.testmod(module)
-        assert result.attempted >= 3
+        assert result.attempted >= 1
         assert result.failed == 0

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -493,3 +495,23 @@ def test_the_examples_in_the_docstrings_hold() -> None:
         assert result.failed == 0, module.__name__
         attempted += result.attempted
     assert attempted >= 8
+
+
+def test_cap_findings_from_known_hectares_match_measured_ones() -> None:
+    from geo.area import official_ha
+    from geo.rules import RULES
+    from geo.rules.findings import cap_findings
+
+    parcels = f.frame(
+        "contract_parcels",
+        [f.parcel("P-small"), f.parcel("P-big", geometry=f.utm_box(100, 100, 250, 250))],
+    )
+    rule = RULES["PARCEL_OVER_CAP"]
+    measured = cap_findings(parcels, layer="contract_parcels", cap_ha=5.0, rule=rule)
+    given = cap_findings(parcels, layer="contract_parcels", cap_ha=5.0, rule=rule,
+                         hectares=official_ha(parcels.geometry))  # fmt: skip
+    assert measured["a_id"].tolist() == ["P-big"]
+    pd.testing.assert_frame_equal(given, measured, check_exact=True)
+    with pytest.raises(ValueError, match="1 areas for 2 features"):
+        cap_findings(parcels, layer="contract_parcels", cap_ha=5.0, rule=rule,
+                     hectares=np.array([1.0]))  # fmt: skip

@@ -18,7 +18,8 @@ import shapely
 
 from geo.area import official_ha
 from geo.frames import as_day, layer_or_empty
-from geo.overlaps import outside_area, overlaps_between, overlaps_within
+from geo.outside import outside_area
+from geo.overlaps import overlaps_between, overlaps_within
 from geo.repair import Repaired
 from geo.rules.catalogue import FINDING_COLUMNS, Rule
 from geo.rules.tables import SOUM_OF, ContainmentRule, DateRule, Live, OverlapPair, ReferenceRule
@@ -137,7 +138,7 @@ def outside_part(
     container_layer: str,
     rule: Rule,
 ) -> pd.DataFrame:
-    """Findings of a containment rule from ``geo.overlaps.outside_area`` records and the ids
+    """Findings of a containment rule from ``geo.outside.outside_area`` records and the ids
     of the containers they were aligned with: the parts with an area outside."""
     b_all = np.asarray(container_ids, dtype=object).astype(str).astype(object)
     outside = records["outside_ha"].to_numpy(dtype="float64") > 0
@@ -200,9 +201,12 @@ def reference_findings(
         if ref.valid.until is not None:
             ends[found] = hit[ref.valid.until].to_numpy(dtype=object)
             ended[found] = before(hit[ref.valid.until], day)
-    bad = ~ok
+    # the reasons are written for the broken rows alone (most rows are fine)
+    sel = np.flatnonzero(~ok)
+    found, status_bad, ended = found[sel], status_bad[sel], ended[sel]
+    status, ends = status.iloc[sel], ends.iloc[sel]
     group = _enum_group(ref.target, ref.valid.column)
-    empty = refs.isna().to_numpy(dtype=bool)
+    empty = refs.isna().to_numpy(dtype=bool)[sel]
     why_mn = np.where(empty, none_why[0], missing_mn).astype(object)
     why_en = np.where(empty, none_why[1], missing_en).astype(object)
     end_text = _iso(ends)
@@ -217,10 +221,9 @@ def reference_findings(
     ):
         why_mn = np.where(mask, mn, why_mn)
         why_en = np.where(mask, en, why_en)
-    sel = np.flatnonzero(bad)
     ids = parts["id"].astype(str).to_numpy(dtype=object)[sel]
     b_ids = refs.fillna("—").astype(str).to_numpy(dtype=object)[sel]
-    values = {"a_id": ids, "b_id": b_ids, "why_mn": why_mn[sel], "why_en": why_en[sel]}
+    values = {"a_id": ids, "b_id": b_ids, "why_mn": why_mn, "why_en": why_en}
     n = len(sel)
     return _part(
         rule,
@@ -234,9 +237,22 @@ def reference_findings(
     )
 
 
-def cap_findings(parts: gpd.GeoDataFrame, *, layer: str, cap_ha: float, rule: Rule) -> pd.DataFrame:
-    """Findings of a cap rule: features whose official area is above ``cap_ha``."""
-    ha = official_ha(parts.geometry) if len(parts) else np.array([], dtype=float)
+def cap_findings(
+    parts: gpd.GeoDataFrame,
+    *,
+    layer: str,
+    cap_ha: float,
+    rule: Rule,
+    hectares: npt.NDArray[np.float64] | None = None,
+) -> pd.DataFrame:
+    """Findings of a cap rule: features whose official area is above ``cap_ha``
+    (``hectares``: the features' official hectares, in order, when the caller has them)."""
+    if hectares is not None:
+        ha = np.asarray(hectares, dtype="float64")
+        if len(ha) != len(parts):
+            raise ValueError(f"{len(ha)} areas for {len(parts)} features of layer '{layer}'")
+    else:
+        ha = official_ha(parts.geometry) if len(parts) else np.array([], dtype=float)
     sel = np.flatnonzero(ha > cap_ha)
     ids = parts["id"].astype(str).to_numpy(dtype=object)[sel]
     n = len(sel)
