@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -61,8 +62,8 @@ def sorted_findings(
     order = {code: i for i, code in enumerate(REVIEW_RULES)}
     keys = list(
         zip(
-            table["severity"].map(severity).tolist(),
-            table["rule"].map(order).tolist(),
+            [severity.get(v, math.nan) for v in table["severity"].tolist()],
+            [order.get(v, math.nan) for v in table["rule"].tolist()],
             table["a_id"].tolist(),
             b_id.tolist(),
             strict=True,
@@ -70,6 +71,14 @@ def sorted_findings(
     )
     rank = sorted(range(n), key=lambda i: tuple(_na_first(v) for v in keys[i]))
     return table.iloc[rank].reset_index(drop=True)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``table.to_dict("records")`` (Python values, the geometry as is) read column by column:
+    a review's few findings, without pandas' per-row machinery."""
+    columns = [str(c) for c in table.columns]
+    values = [table[c].tolist() for c in table.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _na_first(value: object) -> tuple[bool, object]:
@@ -95,7 +104,8 @@ def build_review(
     problems: list[Problem],
 ) -> Review:
     """The typed review of the tables a review computed: verdicts, areas, findings."""
-    blocked = set(findings.loc[findings["severity"] == "block", "a_id"].astype(str))
+    rows = _records(findings)
+    blocked = {str(r["a_id"]) for r in rows if r["severity"] == "block"}
     if frame.empty or not usable.all():
         verdict: Verdict = "invalid"
     elif blocked:
@@ -123,7 +133,7 @@ def build_review(
         else:
             features.append(FeatureReview(fid, None, None, None, "invalid", geometry=shape))
     official = float(size["official_ha"].sum()) if len(size) else 0.0
-    counts = findings["severity"].value_counts()
+    counts = Counter(r["severity"] for r in rows)
     return Review(
         kind=kind,
         today=day,
@@ -141,8 +151,8 @@ def build_review(
             None if outside_ha is None or official <= 0 else rounded(outside_ha / official, 6)
         ),
         land_conclusions=tuple(ParcelLandConclusion(**r) for r in lc_rows),
-        findings=tuple(_finding(r) for r in findings.to_dict("records")),
-        counts={s: int(counts.get(s, 0)) for s in SEVERITY_LABELS},
+        findings=tuple(_finding(r) for r in rows),
+        counts={s: counts[s] for s in SEVERITY_LABELS},
         repairs=tuple(repairs),
         problems=tuple(problems),
     )

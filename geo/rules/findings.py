@@ -186,8 +186,8 @@ def reference_findings(
     ok = np.zeros(len(parts), dtype=bool)
     status_bad = np.zeros(len(parts), dtype=bool)
     ended = np.zeros(len(parts), dtype=bool)
-    status = pd.Series([None] * len(parts), dtype=object)
-    ends = pd.Series([None] * len(parts), dtype=object)
+    status = np.full(len(parts), None, dtype=object)
+    ends = np.full(len(parts), None, dtype=object)
     if found.any():
         wanted = pd.Index(refs[found].astype(str).to_numpy(dtype=object))
         hit = targets.iloc[first[keys.get_indexer(wanted)]]
@@ -204,7 +204,7 @@ def reference_findings(
     # the reasons are written for the broken rows alone (most rows are fine)
     sel = np.flatnonzero(~ok)
     found, status_bad, ended = found[sel], status_bad[sel], ended[sel]
-    status, ends = status.iloc[sel], ends.iloc[sel]
+    status, ends = pd.Series(status[sel], dtype=object), pd.Series(ends[sel], dtype=object)
     group = _enum_group(ref.target, ref.valid.column)
     empty = refs.isna().to_numpy(dtype=bool)[sel]
     why_mn = np.where(empty, none_why[0], missing_mn).astype(object)
