@@ -204,14 +204,15 @@ def reference_findings(
     # the reasons are written for the broken rows alone (most rows are fine)
     sel = np.flatnonzero(~ok)
     found, status_bad, ended = found[sel], status_bad[sel], ended[sel]
-    status, ends = pd.Series(status[sel], dtype=object), pd.Series(ends[sel], dtype=object)
+    shown = pd.Series(status[sel], dtype=object)
+    ended_on = pd.Series(ends[sel], dtype=object)
     group = _enum_group(ref.target, ref.valid.column)
     empty = refs.isna().to_numpy(dtype=bool)[sel]
     why_mn = np.where(empty, none_why[0], missing_mn).astype(object)
     why_en = np.where(empty, none_why[1], missing_en).astype(object)
-    end_text = _iso(ends)
-    status_mn = _templates("status", status=_labels(group, status, "mn"))[0]
-    status_en = _templates("status", status=_labels(group, status, "en"))[1]
+    end_text = _iso(ended_on)
+    status_mn = _templates("status", status=_labels(group, shown, "mn"))[0]
+    status_en = _templates("status", status=_labels(group, shown, "en"))[1]
     end_mn, end_en = _templates("ended", date=end_text)
     both = found & status_bad & ended
     for mask, mn, en in (
