@@ -317,12 +317,12 @@ def _records(
     n = len(order)
     return geo_frame(
         {
-            # dtype=str: the same column types whether there are records or not
-            "a_layer": pd.Series([a_layer] * n, dtype=str),
-            "a_id": pd.Series(a_ids[order], dtype=str),
-            "b_layer": pd.Series([b_layer] * n, dtype=str),
-            "b_id": pd.Series(b_ids[order], dtype=str),
-            "overlap_ha": pd.Series(overlap_ha[order], dtype="float64"),
+            # dtype "str": the same column types whether there are records or not
+            "a_layer": pd.array([a_layer] * n, dtype="str"),
+            "a_id": pd.array(a_ids[order], dtype="str"),
+            "b_layer": pd.array([b_layer] * n, dtype="str"),
+            "b_id": pd.array(b_ids[order], dtype="str"),
+            "overlap_ha": np.asarray(overlap_ha, dtype="float64")[order],
         },
         geoms[order],
     )

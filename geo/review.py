@@ -341,11 +341,11 @@ def _overlaps(
     n = len(order)
     rec = geo_frame(
         {
-            "a_layer": pd.Series([PROPOSAL] * n, dtype=str),
-            "a_id": pd.Series(a_ids[i][order], dtype=str),
-            "b_layer": pd.Series(layer_of[j][order], dtype=str),
-            "b_id": pd.Series(id_of[j][order], dtype=str),
-            "overlap_ha": pd.Series(found.overlap_ha[order], dtype="float64"),
+            "a_layer": pd.array([PROPOSAL] * n, dtype="str"),
+            "a_id": pd.array(a_ids[i][order], dtype="str"),
+            "b_layer": pd.array(layer_of[j][order], dtype="str"),
+            "b_id": pd.array(id_of[j][order], dtype="str"),
+            "overlap_ha": found.overlap_ha[order].astype("float64"),
         },
         found.geoms[order],
     )
