@@ -116,11 +116,17 @@ def test_holder_key(name: object, key: str) -> None:
 
 def test_holder_keys_is_holder_key_on_every_row() -> None:
     names = pd.Series(
-        [" Алтан  Шижир", None, "ALTAN shijir", "", float("nan")], index=[5, 6, 7, 8, 9]
+        [" Алтан  Шижир", None, "ALTAN shijir", "", float("nan"), pd.NA, pd.NaT, 7, "\tА\nБ "],
+        index=[5, 6, 7, 8, 9, 10, 11, 12, 13],
+        dtype=object,
     )
     keys = holder_keys(names)
-    assert keys.index.tolist() == [5, 6, 7, 8, 9]
+    assert keys.index.tolist() == [5, 6, 7, 8, 9, 10, 11, 12, 13]
     assert keys.tolist() == [holder_key(n) for n in names]
+    # the same keys pandas' string methods give (what holder_keys computed before)
+    text = names.astype("string").str.split().str.join(" ").str.casefold()
+    assert keys.tolist() == text.fillna("").astype(object).tolist()
+    assert keys.tolist()[:4] == ["алтан шижир", "", "altan shijir", ""]
 
 
 # ------------------------------------------------------- one suspended parcel, four readers

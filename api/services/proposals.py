@@ -20,9 +20,9 @@ import shapely
 
 from api.services.errors import BadRequest, PayloadTooLarge, Unprocessable
 from api.settings import ApiSettings
+from geo.frames import geo_frame
 from layers.errors import GazarError, InvalidGeometry
 from layers.sandbox import read_bounded
-from layers.schema import STORE_CRS
 from layers.uploads import ReadersBusy, UploadTooLarge
 
 GEOMETRY_TYPES: Final = frozenset(
@@ -87,7 +87,7 @@ def proposal_from_body(body: bytes, *, settings: ApiSettings) -> gpd.GeoDataFram
             f"the proposal has {vertices:,} vertices; at most {settings.max_vertices:,} are "
             "accepted (GAZAR_MAX_VERTICES): simplify the outline or send fewer features"
         )
-    return gpd.GeoDataFrame({"id": ids, **columns}, geometry=geoms, crs=STORE_CRS)
+    return geo_frame({"id": ids, **columns}, geoms)  # EPSG:4326, as GeoDataFrame(...) gives
 
 
 def proposal_from_file(
