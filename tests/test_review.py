@@ -475,3 +475,44 @@ def test_a_feature_that_no_longer_counts_is_listed_as_info() -> None:
     assert (lic.severity, lic.code, lic.live) == ("info", None, False)
     assert lic.overlap_ha == pytest.approx(4.0, rel=1e-4)
     assert "PARCEL_OVER_LICENCE" not in codes(result)
+
+
+def test_the_reviews_overlaps_are_the_engines_layer_by_layer() -> None:
+    """The review sends every near feature to the engine in one pass, as arrays
+    (``geo.overlaps.overlapping_pairs``): the records equal ``overlaps_between`` of the
+    proposal with each layer, in the order of proposal, layer and id."""
+    import datetime as dt
+
+    import pandas as pd
+
+    import geo.review
+    from geo.overlaps import overlaps_between
+    from layers.demo import build_demo
+
+    demo = build_demo(seed=5, scale=3, today=dt.date(2026, 5, 1))
+    context = ReviewContext(demo)
+    parcels = demo["contract_parcels"]
+    compared = 0
+    for k in range(0, len(parcels), 37):
+        shape = parcels.geometry.iloc[k]
+        ok = proposal(
+            shapely.affinity.translate(shape, 0.0002, 0.0001),
+            shapely.affinity.scale(shape, 4, 4),
+            id=["P-1", "P-2"],
+        )
+        geoms = np.asarray(ok.geometry.array, dtype=object)
+        near = {name: context.near(name, geoms) for name in REVIEW_LAYERS}
+        got, _ = geo.review._overlaps(ok, near, 1.0)
+        parts = []
+        for name in REVIEW_LAYERS:
+            if len(near[name]):
+                rec = overlaps_between(ok, near[name], a_layer="proposal", b_layer=name).records
+                parts.append(rec)
+        want = pd.concat(parts, ignore_index=True)
+        want = want.iloc[np.lexsort((want["b_id"], want["b_layer"], want["a_id"]))]
+        assert len(got) > 0
+        pd.testing.assert_frame_equal(
+            got.reset_index(drop=True), want.reset_index(drop=True), check_exact=True
+        )
+        compared += len(got)
+    assert compared > 20
