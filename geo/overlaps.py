@@ -304,23 +304,27 @@ def _measure_overlaps(
     return i[keep], j[keep], geoms[keep], ha[keep]
 
 
-def _records(
+def overlap_records(
     *,
     a_layer: str,
     a_ids: npt.NDArray[np.object_],
-    b_layer: str,
+    b_layer: str | npt.NDArray[np.object_],
     b_ids: npt.NDArray[np.object_],
     overlap_ha: np.ndarray,
     geoms: npt.NDArray[np.object_],
 ) -> gpd.GeoDataFrame:
-    order = np.lexsort((b_ids.astype(str), a_ids.astype(str)))
-    n = len(order)
+    """Overlap records (``OVERLAP_COLUMNS``) of pairs given by their ids, sorted by ``a_id``,
+    ``b_layer`` and ``b_id``; ``b_layer`` is one name, or one per pair (the review's features
+    of every layer at once)."""
+    n = len(a_ids)
+    b_layers = np.full(n, b_layer, dtype=object) if isinstance(b_layer, str) else b_layer
+    order = np.lexsort((b_ids.astype(str), b_layers.astype(str), a_ids.astype(str)))
     return geo_frame(
         {
             # dtype "str": the same column types whether there are records or not
             "a_layer": pd.array([a_layer] * n, dtype="str"),
             "a_id": pd.array(a_ids[order], dtype="str"),
-            "b_layer": pd.array([b_layer] * n, dtype="str"),
+            "b_layer": pd.array(b_layers[order], dtype="str"),
             "b_id": pd.array(b_ids[order], dtype="str"),
             "overlap_ha": np.asarray(overlap_ha, dtype="float64")[order],
         },
@@ -400,7 +404,7 @@ def overlaps_within(
     a_ids, b_ids = ids[i], ids[j]
     swap = a_ids.astype(str) > b_ids.astype(str)
     a_ids, b_ids = np.where(swap, b_ids, a_ids), np.where(swap, a_ids, b_ids)
-    records = _records(
+    records = overlap_records(
         a_layer=layer, a_ids=a_ids, b_layer=layer, b_ids=b_ids, overlap_ha=ha, geoms=inter
     )
     return OverlapResult(records=records, repaired=tuple(one.repaired))
@@ -453,7 +457,7 @@ def overlaps_between(
         a_geoms, a_ids, b_geoms, b_ids, a_layer=a_layer, b_layer=b_layer,
         tolerance_m2=tolerance_m2, edges=edges, threads=threads,
     )  # fmt: skip
-    records = _records(
+    records = overlap_records(
         a_layer=a_layer,
         a_ids=a_ids[found.i],
         b_layer=b_layer,

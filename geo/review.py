@@ -39,9 +39,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.area import areas
-from geo.frames import geo_frame
 from geo.outside import outside_area
-from geo.overlaps import overlapping_pairs
+from geo.overlaps import overlap_records, overlapping_pairs
 from geo.raster import Dem, as_records, terrain, terrain_findings
 from geo.repair import Repaired, layer_arrays, repair_polygons
 from geo.review_input import (
@@ -335,24 +334,15 @@ def _overlaps(
     found = overlapping_pairs(
         a_geoms, a_ids, shapes, id_of, a_layer=PROPOSAL, b_layer="store", tolerance_m2=tol
     )
-    i, j = found.i, found.j
-    b_keys = np.char.add(np.char.add(layer_of[j].astype(str), _SEP), id_of[j].astype(str))
-    order = np.lexsort((b_keys, a_ids[i].astype(str)))  # by proposal, then layer and id
-    n = len(order)
-    rec = geo_frame(
-        {
-            "a_layer": pd.array([PROPOSAL] * n, dtype="str"),
-            "a_id": pd.array(a_ids[i][order], dtype="str"),
-            "b_layer": pd.array(layer_of[j][order], dtype="str"),
-            "b_id": pd.array(id_of[j][order], dtype="str"),
-            "overlap_ha": found.overlap_ha[order].astype("float64"),
-        },
-        found.geoms[order],
+    rec = overlap_records(
+        a_layer=PROPOSAL,
+        a_ids=a_ids[found.i],
+        b_layer=layer_of[found.j],
+        b_ids=id_of[found.j],
+        overlap_ha=found.overlap_ha,
+        geoms=found.geoms,
     )
     return rec, list(found.repaired)
-
-
-_SEP: Final = "\x1f"  # joins a layer name and a feature id into one key
 
 
 def _parcel_land_conclusions(

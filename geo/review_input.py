@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from geo.review_types import Problem
+from geo.vocab import is_missing
 from layers.labels import messages
 from layers.schema import MONGOLIA_BOUNDS, REGISTRY, STORE_CRS
 
@@ -181,9 +182,7 @@ def proposal_frame(proposal: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _blank(value: object) -> bool:
     """Whether a proposed feature's id is missing (None, NaN, NA) or only white space."""
-    if pd.api.types.is_scalar(value) and bool(pd.isna(value)):  # type: ignore[call-overload]
-        return True
-    return not str(value).strip()
+    return is_missing(value) or not str(value).strip()
 
 
 def proposal_problems(frame: gpd.GeoDataFrame) -> list[Problem]:

@@ -206,10 +206,21 @@ def holder_key(name: object) -> str:
     ('', '', '')
     """
     if not isinstance(name, str):
-        if name is None or (pd.api.types.is_scalar(name) and bool(pd.isna(name))):  # type: ignore[call-overload]
+        if is_missing(name):
             return ""
         name = str(name)
     return " ".join(name.split()).casefold()
+
+
+def is_missing(value: object) -> bool:
+    """Whether one value is missing: None, or a scalar NaN, NA or NaT (a list is a value).
+
+    Examples
+    --------
+    >>> is_missing(None), is_missing(pd.NA), is_missing(float("nan")), is_missing([1])
+    (True, True, True, False)
+    """
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))  # type: ignore[call-overload]
 
 
 def holder_keys(names: pd.Series) -> pd.Series:
