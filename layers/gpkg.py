@@ -409,12 +409,13 @@ class GeoPackageStore(Store):
         if ids is not None:
             clauses.append("id IN (SELECT value FROM json_each(?))")
             params.append(orjson.dumps([str(i) for i in ids]).decode())
-        cols = ", ".join(f'"{c}"' for c in kind.columns)
+        shown = kind.only(query.get("columns"))  # KeyError: unknown column
+        cols = ", ".join(f'"{c}"' for c in shown.columns)
         sql = f'SELECT {GEOM}, {cols} FROM "{kind.name}"'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY fid"
-        return self._frame(kind, self._conn.execute(sql, params).fetchall())
+        return self._frame(shown, self._conn.execute(sql, params).fetchall())
 
     @staticmethod
     def _frame(kind: LayerKind, rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:

@@ -459,8 +459,9 @@ class PostGISStore(Store):
 def select_features(
     kind: LayerKind, **filters: Unpack[ReadQuery]
 ) -> tuple[sql.Composed, list[Any]]:
-    """The query reading a layer kind's features (WKB first, then its columns) and its values:
-    ``Store.read``'s filters (``bbox``, ``where``, ``ids``) as SQL."""
+    """The query reading a layer kind's features (WKB first, then its columns, or the
+    ``columns`` asked for) and its values: ``Store.read``'s filters (``bbox``, ``where``,
+    ``ids``) as SQL."""
     bbox, where, ids = filters.get("bbox"), filters.get("where"), filters.get("ids")
     clauses: list[sql.Composable] = []
     params: list[Any] = []
@@ -481,9 +482,10 @@ def select_features(
     if ids is not None:
         clauses.append(sql.SQL("id = ANY(%s::text[])"))
         params.append([str(i) for i in ids])
+    shown = kind.only(filters.get("columns"))  # KeyError: unknown column
     query = sql.SQL("SELECT ST_AsBinary({geom}), {cols} FROM {t}").format(
         geom=sql.Identifier(GEOM),
-        cols=sql.SQL(", ").join(map(sql.Identifier, kind.columns)),
+        cols=sql.SQL(", ").join(map(sql.Identifier, shown.columns)),
         t=sql.Identifier(kind.name),
     )
     if clauses:
@@ -500,7 +502,7 @@ def read_features(
     statement, params = select_features(kind, **query)
     with conn.cursor(binary=True) as cur, paused_gc():
         cur.execute(statement, params)
-        return frame_from_rows(kind, cur.fetchall())
+        return frame_from_rows(kind.only(query.get("columns")), cur.fetchall())
 
 
 def write_features(

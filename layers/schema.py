@@ -11,7 +11,8 @@ them: lines and points never reach area code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from layers.labels import LABELS
@@ -84,6 +85,31 @@ class LayerKind:
 
     def fields_of_type(self, *types: FieldType) -> list[Field]:
         return [f for f in self.fields if f.type in types]
+
+    def only(self, columns: Iterable[str] | None) -> LayerKind:
+        """The kind with only the fields named in ``columns``, in table order (``id`` is
+        always kept; None: all fields): what a read of some columns decodes.
+
+        Raises
+        ------
+        KeyError
+            Naming a column the layer does not have.
+
+        Examples
+        --------
+        >>> CONTRACT_PARCELS.only(["status", "holder"]).columns
+        ['id', 'holder', 'status']
+        """
+        if columns is None:
+            return self
+        wanted = set(columns) - {"id"}
+        unknown = wanted - {f.name for f in self.fields}
+        if unknown:
+            raise KeyError(
+                f"layer '{self.name}' has no column {', '.join(sorted(unknown))}; "
+                f"its columns: {', '.join(self.columns)}"
+            )
+        return replace(self, fields=tuple(f for f in self.fields if f.name in wanted))
 
 
 def _date(name: str, *, required: bool = False) -> Field:

@@ -11,7 +11,7 @@ import math
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
@@ -40,6 +40,7 @@ class ReadQuery(TypedDict, total=False):
     bbox: tuple[float, float, float, float] | None
     where: Mapping[str, object] | None
     ids: list[str] | None
+    columns: Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,15 @@ class Store(ABC):
         bbox: tuple[float, float, float, float] | None = None,
         where: Mapping[str, object] | None = None,
         ids: list[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """A layer as a GeoDataFrame in EPSG:4326 with the schema's columns in order.
 
         ``bbox`` keeps features whose bounding box intersects it (spatial index);
         ``where`` keeps features whose columns equal the given values; ``ids`` keeps those ids.
+        ``columns`` reads only those attribute columns (``id`` and the geometry always come,
+        the columns in table order, decoded as in a whole read; KeyError naming an unknown
+        one): a caller that needs four of twelve columns does not decode the other eight.
         Date columns hold ``datetime.date`` objects or ``None``.
         """
 

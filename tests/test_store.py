@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import shapely
 
 from layers.errors import FeatureNotFound, LayerNotFound, StoreError
+from layers.schema import REGISTRY
 from layers.store import SCHEMA_VERSION, Store, open_store
 from tests import factories as f
 from tests.conftest import snapshot
@@ -64,6 +66,36 @@ def test_bbox_where_and_ids(seeded: Store) -> None:
     info = {i.layer: i for i in seeded.layers()}["exclusions"]
     assert info.count == 2
     assert info.bbox is not None and info.bbox[2] == pytest.approx(far.bounds[2])
+
+
+def test_a_read_of_some_columns_is_the_whole_read_cut_to_them(filled: Store) -> None:
+    """``columns=`` reads ``id``, those columns (in table order, whatever order they were
+    asked in) and the geometry, with the values and dtypes of a whole read, on every layer and
+    with every filter; an unknown column is refused by name, not read as empty."""
+    for info in filled.layers():
+        kind = REGISTRY[info.layer]
+        names = [f.name for f in kind.fields]
+        whole = filled.read(info.layer)
+        for asked in ([], names[::-2], names, ["id", *names[:1]]):
+            part = filled.read(info.layer, columns=asked)
+            expected = ["id", *(n for n in names if n in asked), "geometry"]
+            assert list(part.columns) == expected, (info.layer, asked)
+            assert part.crs == whole.crs
+            pd.testing.assert_frame_equal(
+                pd.DataFrame(part.drop(columns="geometry")),
+                pd.DataFrame(whole[expected[:-1]]),
+                check_exact=True,
+            )
+            assert shapely.equals_exact(part.geometry.array, whole.geometry.array, 0).all()
+        if info.bbox is not None and len(whole):
+            first = whole.iloc[0]
+            cut = filled.read(
+                info.layer, bbox=first.geometry.bounds, ids=[first["id"]], columns=names[:1]
+            )
+            assert cut["id"].tolist() == [first["id"]]
+            assert list(cut.columns) == ["id", *names[:1], "geometry"]
+    with pytest.raises(KeyError, match="no column colour"):
+        filled.read("contract_parcels", columns=["status", "colour"])
 
 
 def test_unknown_layer_and_feature(seeded: Store) -> None:

@@ -31,7 +31,7 @@ class LedgerTx(ABC):
     @abstractmethod
     def read(self, layer: str, **query: Unpack[ReadQuery]) -> gpd.GeoDataFrame:
         """A layer, or ``applications``, as the transaction sees it (``query``: the filters
-        ``bbox``, ``where`` and ``ids`` of :meth:`layers.store.Store.read`)."""
+        ``bbox``, ``where``, ``ids`` and ``columns`` of :meth:`layers.store.Store.read`)."""
 
     @abstractmethod
     def records(
