@@ -20,7 +20,7 @@ import shapely
 
 from geo.repair import first_lonlat_problem, polygonal_parts
 from layers.labels import messages, pair
-from layers.schema import MONGOLIA_BOUNDS, REGISTRY, LayerKind
+from layers.schema import MONGOLIA_BOUNDS, REGISTRY, Field, LayerKind
 
 RULE = "RECORD_INVALID"
 
@@ -44,11 +44,30 @@ def _why(code: str, **values: object) -> tuple[str, str]:
     return messages("record_why", code, **{k: str(v) for k, v in values.items()})
 
 
+def _checked(f: Field) -> bool:
+    """Whether :func:`usable_records` checks the field's values (a code list, a minimum)."""
+    return f.type == "enum" or (f.minimum is not None and f.type in ("int", "float"))
+
+
+def checked_columns(layer: str) -> list[str]:
+    """The columns of ``layer`` whose values :func:`usable_records` checks (code lists and
+    minimums), in table order: a caller reading only some columns reads these too, or a
+    broken row would take part in the analysis.
+
+    Examples
+    --------
+    >>> checked_columns("contract_parcels")
+    ['holder_type', 'members_women', 'members_men', 'status']
+    """
+    kind = REGISTRY.get(layer)
+    return [] if kind is None else [f.name for f in kind.fields if _checked(f)]
+
+
 def _value_problems(
     kind: LayerKind, frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None]
 ) -> None:
     for f in kind.fields:
-        if f.name not in frame.columns:
+        if f.name not in frame.columns or not _checked(f):
             continue
         column = frame[f.name]
         present = column.notna().to_numpy(dtype=bool)

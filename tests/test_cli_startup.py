@@ -190,3 +190,29 @@ def test_a_root_node_it_cannot_read_falls_back_to_the_scan(tmp_path: Path) -> No
         assert root_bounds(conn, "x") is None, data  # short, or no cell
     assert root_bounds(conn, "missing") is None  # no such table
     conn.close()
+
+
+def test_overlaps_reads_only_its_columns_without_loading_gdal(tmp_path: Path) -> None:
+    """``gazar overlaps`` reads the store with sqlite3 and only the columns its rules use: GDAL
+    (pyogrio), folium, FastAPI and rasterio are never loaded (GDAL's own start and teardown
+    cost a command ~0.2 s), and the answer is the one from whole layers."""
+    import datetime as dt
+
+    import orjson
+
+    from api.services.views import layers_of, overlap_pairs, overlaps_json, overlaps_view
+    from layers.demo import build_demo
+    from layers.store import open_store
+
+    day = dt.date(2025, 6, 1)
+    db = tmp_path / "gazar.gpkg"
+    with open_store(db) as store:
+        store.write(build_demo(seed=7, scale=1, today=day))
+        pairs = overlap_pairs(None, None)
+        whole = {name: store.read(name) for name in layers_of(pairs)}
+    expected = overlaps_json(overlaps_view(whole, pairs=pairs, today=day, tolerance_m2=1.0))
+    assert any(r["rule"] for r in expected)  # the demo's deliberate overlaps
+    argv = ("overlaps", "--db", str(db), "--today", day.isoformat(), "--format", "json")
+    text, heavy = _gazar(*argv)
+    assert not {"pyogrio", "folium", "fastapi", "rasterio", "starlette"} & set(heavy), heavy
+    assert orjson.loads(text) == orjson.loads(orjson.dumps(expected))

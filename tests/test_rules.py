@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.records import checked_columns
 from geo.rules import (
     CAPS,
     CONTAINMENT,
@@ -31,10 +32,15 @@ from geo.rules import (
     counts_by,
     format_ha,
     pair_for,
+    pair_overlap_columns,
+    pair_overlaps,
 )
 from geo.settings import AnalysisSettings
+from geo.vocab import holds_land
 from layers.demo import build_demo, expected_conflicts
+from layers.schema import REGISTRY
 from tests import factories as f
+from tests.conftest import DEMO_DAY
 from tests.factories import frames
 
 TODAY = dt.date(2025, 6, 30)
@@ -515,3 +521,81 @@ def test_cap_findings_from_known_hectares_match_measured_ones() -> None:
     with pytest.raises(ValueError, match="1 areas for 2 features"):
         cap_findings(parcels, layer="contract_parcels", cap_ha=5.0, rule=rule,
                      hectares=np.array([1.0]))  # fmt: skip
+
+
+Frames = dict[str, gpd.GeoDataFrame]
+
+
+def _with_broken_copies(layers: Frames) -> Frames:
+    """``layers`` with, per layer and per column ``usable_records`` checks, a copy of the
+    layer's first feature whose value there is broken: each copy overlaps its original, so a
+    reader that left the column out would compare it and find an overlap more."""
+    out = dict(layers)
+    for name, frame in layers.items():
+        kind = REGISTRY.get(name)
+        if kind is None or frame.empty:
+            continue
+        copies = []
+        for column in checked_columns(name):
+            field = kind.field(column)
+            copy = frame.iloc[[0]].copy()
+            copy["id"] = f"{copy['id'].iloc[0]}-BROKEN-{column}"
+            copy[column] = "bogus" if field.type == "enum" else (field.minimum or 0) - 5
+            copies.append(copy)
+        out[name] = gpd.GeoDataFrame(pd.concat([frame, *copies], ignore_index=True), crs=frame.crs)
+    # two open zones over a live parcel, its holder's by one column each (the holder's own
+    # business): a reader that left either column out would report them
+    parcels, zones = layers["contract_parcels"], layers["rehab_zones"]
+    parcel = parcels[holds_land(parcels)].iloc[0]
+    zone = zones[zones["stage"] != "accepted"].iloc[[0, 0]].copy()
+    zone["id"] = ["R-OWN-BY-HOLDER", "R-OWN-BY-PARCEL"]
+    zone["holder"] = [parcel["holder"], "Someone Else LLC"]
+    zone["parcel_id"] = [None, parcel["id"]]
+    zone["geometry"] = [parcel.geometry, parcel.geometry]
+    out["rehab_zones"] = gpd.GeoDataFrame(
+        pd.concat([out["rehab_zones"], zone], ignore_index=True), crs=zones.crs
+    )
+    return out
+
+
+def _cut(layers: Frames, columns: dict[str, list[str]]) -> Frames:
+    return {name: layers[name][["id", *cols, "geometry"]] for name, cols in columns.items()}
+
+
+def _answer(layers: Frames, a: str, b: str) -> tuple[pd.DataFrame, tuple[object, ...]] | str:
+    try:
+        records, repaired = pair_overlaps(
+            layers, a_layer=a, b_layer=b, today=DEMO_DAY, tolerance_m2=1
+        )
+    except ValueError as exc:  # a live filter's column left out
+        return str(exc)
+    return pd.DataFrame(records.to_wkb()), repaired
+
+
+def test_pair_overlaps_from_its_columns_only_answer_as_from_whole_layers() -> None:
+    """``pair_overlap_columns`` is what a store read of some columns (``gazar overlaps``)
+    asks for: the answer from just those columns is the answer from whole layers, broken rows
+    included, for every pair; and each column it names matters (left out, the answer changes
+    or the rule refuses the layer), so the list cannot quietly grow short."""
+    layers = _with_broken_copies(dict(build_demo(seed=7, scale=1, today=DEMO_DAY)))
+    pairs = [(p.a_layer, p.b_layer) for p in OVERLAP_PAIRS] + [("licences", "land_conclusions")]
+    mattered: set[tuple[str, str]] = set()
+    for a, b in pairs:
+        columns = pair_overlap_columns(a, b)
+        whole = _answer(layers, a, b)
+        assert not isinstance(whole, str), whole
+        got = _answer(_cut(layers, columns), a, b)
+        assert not isinstance(got, str), got
+        pd.testing.assert_frame_equal(got[0], whole[0], check_exact=True)
+        assert got[1] == whole[1]
+        for name, cols in columns.items():
+            for column in cols:
+                fewer = {**columns, name: [c for c in cols if c != column]}
+                short = _answer(_cut(layers, fewer), a, b)
+                if isinstance(short, str) or not short[0].equals(whole[0]):
+                    mattered.add((name, column))
+    named = {
+        (n, c) for a, b in pairs for n, cols in pair_overlap_columns(a, b).items() for c in cols
+    }
+    assert named - mattered == set()
+    assert ("rehab_zones", "holder") in named and ("licences", "expires_on") in named

@@ -45,7 +45,7 @@ from api.commands.output import (
     table,
 )
 from api.services.views import (
-    layers_of,
+    overlap_columns,
     overlap_pairs,
     overlaps_json,
     overlaps_view,
@@ -64,7 +64,6 @@ from geo.settings import AnalysisSettings
 from layers.cells import frame_csv
 from layers.errors import InvalidGeometry
 from layers.labels import label
-from layers.readers import read_features
 from layers.schema import AREA_LAYERS, STORE_CRS
 from layers.store import Store
 
@@ -111,6 +110,8 @@ def area_cmd(
     """Official (cadastre, UTM zone of the centroid) and true hectares of every feature."""
     fmt = _choice(fmt, ("csv", "json", "geojson"), "--format")
     out_target(out_file)
+    from layers.readers import read_features  # GDAL: loaded (and torn down) by file commands only
+
     frame, info = guarded(
         lambda: read_features(file, crs=crs, source_layer=source_layer, limits=file_limits())
     )
@@ -206,8 +207,10 @@ def overlaps_cmd(
     )
     day = parse_today(today)
     wanted = overlap_pairs(layer, against)
-    with store_at(db, create=False) as store:
-        layers = guarded(lambda: _read_layers(store, layers_of(wanted)))
+    with store_at(db, create=False) as store:  # only the columns the rules read
+        layers = guarded(
+            lambda: {n: store.read(n, columns=c) for n, c in overlap_columns(wanted).items()}
+        )
     found = guarded(
         lambda: overlaps_view(
             layers, pairs=wanted, today=day, tolerance_m2=settings.overlap_tolerance_m2

@@ -24,10 +24,10 @@ from geo.lifecycle import expiring, overdue_contracts
 from geo.raster import RECOVERY_LABELS, Dem, label_of
 from geo.repair import Repaired
 from geo.review import Kind, Review, ReviewContext, review
-from geo.rules import OVERLAP_PAIRS, pair_overlaps
+from geo.rules import OVERLAP_PAIRS, pair_overlap_columns, pair_overlaps
 from geo.settings import AnalysisSettings
 from layers.geojson import collection, property_features
-from layers.schema import STORE_CRS
+from layers.schema import REGISTRY, STORE_CRS
 
 #: the layers ``availability`` subtracts from the Land Conclusions
 AVAILABILITY_LAYERS: tuple[str, ...] = ("contract_parcels", "rehab_zones", "exclusions", "licences")
@@ -95,6 +95,25 @@ def overlap_pairs(layer: str | None, against: str | None) -> list[tuple[str, str
 def layers_of(pairs: Iterable[tuple[str, str]]) -> set[str]:
     """Every layer named in ``pairs``."""
     return {name for pair in pairs for name in pair}
+
+
+def overlap_columns(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The columns ``overlaps_view`` of ``pairs`` reads of each layer
+    (``geo.rules.pair_overlap_columns``, joined over the pairs, in table order): a reader of
+    a whole store reads only these.
+
+    Examples
+    --------
+    >>> overlap_columns([("contract_parcels", "contract_parcels")])
+    {'contract_parcels': ['holder_type', 'members_women', 'members_men', 'status']}
+    """
+    found: dict[str, set[str]] = {}
+    for a, b in pairs:
+        for name, columns in pair_overlap_columns(a, b).items():
+            found.setdefault(name, set()).update(columns)
+    return {
+        name: [c for c in REGISTRY[name].columns if c in columns] for name, columns in found.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ from geo.rules.engine import (
     analyze,
     analyze_usable,
     counts_by,
+    pair_overlap_columns,
     pair_overlaps,
 )
 from geo.rules.findings import (
@@ -134,6 +135,7 @@ __all__ = [
     "overlap_findings",
     "overlap_part",
     "pair_for",
+    "pair_overlap_columns",
     "pair_overlaps",
     "reference_findings",
     "soum_codes",
