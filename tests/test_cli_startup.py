@@ -81,6 +81,10 @@ def test_a_command_imports_only_its_module() -> None:
     text, heavy = _gazar("layers", "--help")
     assert "--db" in text and "Each layer with its feature count" in text
     assert not {"folium", "fastapi", "rasterio", "geopandas"} & set(heavy), heavy
+    # a review printed as JSON needs no document: its templates, map and PDF load on demand
+    text, heavy = _gazar("check", "--help")
+    assert "--format" in text and "geopandas" in heavy  # the command module was loaded
+    assert not {"folium", "fastapi", "starlette"} & set(heavy), heavy
 
 
 def test_table_names_every_registered_command_with_its_module_and_help() -> None:

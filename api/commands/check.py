@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import geopandas as gpd
 import numpy as np
@@ -44,9 +44,9 @@ from layers.labels import parse_lang
 from layers.readers import read_features
 from layers.schema import STORE_CRS
 from layers.store import Store
-from web.docpdf import document_pdf
-from web.document import Document, document_html
-from web.report import review_document
+
+if TYPE_CHECKING:
+    from web.document import Document
 
 # ----------------------------------------------------------------------------------- check
 
@@ -125,6 +125,10 @@ def check_cmd(
     if fmt == "json":
         emit(dumps(result.as_json()), out_file)
         return
+    # the document's templates, map and PDF (jinja2, folium, weasyprint) only for a document
+    from web.docpdf import document_pdf
+    from web.document import document_html
+
     with store_at(db, create=False) as store:
         doc = guarded(lambda: _document(store, result, proposal, file=file, lang=lang,
                                         checked_by=checked_by or _os_user()))  # fmt: skip
@@ -207,6 +211,7 @@ def _document(
 ) -> Document:
     """The review as the document, with the store's revision and its log's head."""
     from layers.ledger import open_ledger
+    from web.report import review_document
 
     head_seq = head_hash = None
     try:
