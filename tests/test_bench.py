@@ -200,7 +200,9 @@ def test_main_exits_non_zero_when_engines_disagree(
         return honest(a, b).iloc[1:]
 
     monkeypatch.setattr(run, "overlay_overlaps", drops_a_pair)
-    assert run.main(argv) == 1
+    # the engines' rows alone: the disagreement is theirs (the rest ran above)
+    engines_only = [*argv, "--no-api", "--no-backends", "--no-cli", "--no-tiles"]
+    assert run.main(engines_only) == 1
     assert "overlay DISAGREE" in capsys.readouterr().out
 
 
