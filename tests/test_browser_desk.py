@@ -35,7 +35,7 @@ from api.services.demo_allocation import (
 from geo.settings import AnalysisSettings
 from layers.labels import label, message, text
 from layers.ledger import open_ledger
-from tests.workbench import CHROMIUM, Tab, Workbench, browse, build_store, serve
+from tests.workbench import CHROMIUM, Tab, Workbench, browse, build_store, serve, settle
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -73,8 +73,9 @@ def _q(lang: str) -> str:
 
 
 def _submit(tab: Tab, selector: str) -> None:
-    with tab.page.expect_navigation(wait_until="networkidle"):
+    with tab.page.expect_navigation():
         tab.page.locator(selector).click()
+    settle(tab.page)
 
 
 def _decide(tab: Tab, number: str, reason: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from layers.labels import label, text
-from tests.workbench import CHROMIUM, Workbench, browse, workbench  # noqa: F401
+from tests.workbench import CHROMIUM, Workbench, browse, settle, workbench  # noqa: F401
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -63,7 +63,7 @@ def test_mrpam_starts_the_review_and_issues_a_submitted_land_conclusion(
         tab.shot(f"{shot}-inbox", SHOTS)
         # its full review, then the steps
         submitted.locator("a.open").click()
-        tab.page.wait_for_load_state("networkidle")
+        settle(tab.page)
         assert tab.page.locator("#verdict").is_visible()
         assert tab.page.locator("#findings").count() == 1
         assert tab.page.locator("#lc-status").get_attribute("data-status") == "submitted"
@@ -125,7 +125,7 @@ def test_the_review_of_a_land_conclusion_under_review_reads_at_every_width(
         lc_id = row.get_attribute("data-id")
         tab.shot(f"{lang}-{width}-inbox-under-review", SHOTS)
         row.locator("a.open").click()
-        tab.page.wait_for_load_state("networkidle")
+        settle(tab.page)
         assert tab.page.locator("#inbox-issue").is_visible()
         assert tab.page.locator("#inbox-reject").is_visible()
         # a rejection without a reason is refused, nothing changes

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.workbench import CHROMIUM, PASSWORD, Workbench, browse, build_store, serve
+from tests.workbench import CHROMIUM, PASSWORD, Workbench, browse, build_store, serve, settle
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -134,7 +134,7 @@ def test_the_organisation_story(
         _shot(page, f"{name}-home")
         page.locator("#home-apply").click()
         page.wait_for_url("**/apply*")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         page.wait_for_function("window.gazar && gazar.maps.length > 0")
         page.select_option("#land_conclusion_id", LC)
         page.check("#how-draw")
@@ -147,7 +147,7 @@ def test_the_organisation_story(
         _shot(page, f"{name}-apply-drawn")
         page.locator("#apply-submit").click()
         page.wait_for_url("**/my/**")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         number = page.locator("dd.number").inner_text().strip()
         assert number.startswith("MN4322-")
         assert page.locator("#filed").is_visible()
@@ -169,7 +169,7 @@ def test_the_organisation_story(
             with anon.page.expect_navigation():
                 anon.page.keyboard.press("Enter")
             anon.page.wait_for_selector("#objection-filed")
-            anon.page.wait_for_load_state("networkidle")
+            settle(anon.page)
             assert f"/applications/{number}" in anon.page.url
             assert "dorj@example.mn" not in anon.page.content()
             assert "Бэлчээрийн газар" in anon.page.locator("#app-objections").inner_text()
@@ -179,7 +179,7 @@ def test_the_organisation_story(
         # the organisation sees it under My applications (the header's link)
         page.locator("#desk-link").click()
         page.wait_for_url("**/my*")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         card = page.locator(f"#app-{number}")
         assert "Бэлчээрийн газар" in card.inner_text() and "Дорж" in card.inner_text()
         _shot(page, f"{name}-my")
@@ -195,7 +195,7 @@ def test_the_organisation_story(
         )
         with page.expect_navigation():
             page.locator("#doc-upload").click()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         assert page.locator("#docs-missing li").count() == missing - 1
         assert page.locator("#docs-missing li[data-kind='member_list']").count() == 0
         assert "members.pdf" in page.locator("#docs-uploaded").inner_text()
@@ -208,7 +208,7 @@ def test_the_organisation_story(
         if page.locator("#renew-form").count():
             with page.expect_navigation():
                 page.locator("#renew").click()
-            page.wait_for_load_state("networkidle")
+            settle(page)
         assert page.locator("#renew-sent").is_visible()
         assert page.locator("#renew-form").count() == 0
         _shot(page, f"{name}-renewal")

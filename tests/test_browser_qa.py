@@ -30,7 +30,7 @@ from api.services.demo_allocation import DemoRecord, demo_allocation, demo_clock
 from geo.settings import AnalysisSettings
 from layers.labels import text
 from layers.ledger import open_ledger
-from tests.workbench import CHROMIUM, Tab, Workbench, browse, build_store, serve
+from tests.workbench import CHROMIUM, Tab, Workbench, browse, build_store, serve, settle
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -156,8 +156,9 @@ def test_the_workbench_fits_a_phone_and_links_through(
         _visit(tab, "/my", lang, width)
         entry = tab.page.locator("[id^='register-']").first
         href = str(entry.get_attribute("href"))
-        with tab.page.expect_navigation(wait_until="networkidle"):
+        with tab.page.expect_navigation():
             entry.click()
+        settle(tab.page)
         anchor = href.partition("#")[2]
         assert tab.page.locator(f"[id='{anchor}']").count() == 1, href
         tab.goto(_q("/my", lang))
@@ -168,8 +169,9 @@ def test_the_workbench_fits_a_phone_and_links_through(
         _visit(tab, "/desk", lang, width, text("desk_title", lang))  # type: ignore[arg-type]
         run = tab.page.locator(f"#run-{rec.draw} button[type='submit']")
         if run.count():
-            with tab.page.expect_navigation(wait_until="networkidle"):
+            with tab.page.expect_navigation():
                 run.click()
+            settle(tab.page)
         draw = tab.page.locator(f"#draw-{rec.draw}")
         assert draw.locator("ol.order li").count() == 2
         assert not draw.locator(".draw-input").is_visible()  # folded

@@ -211,9 +211,17 @@ def track_requests(page: Any) -> None:
     """Keep the requests ``page`` has in flight, for :func:`settle`."""
     flying: set[Any] = set()
     _IN_FLIGHT[id(page)] = flying
-    page.on("request", lambda r: flying.add(r))
-    page.on("requestfinished", lambda r: flying.discard(r))
-    page.on("requestfailed", lambda r: flying.discard(r))
+
+    # Playwright takes Python functions as handlers, not a set's builtin methods
+    def started(request: Any) -> None:
+        flying.add(request)
+
+    def ended(request: Any) -> None:
+        flying.discard(request)
+
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
     page.on("close", lambda _: _IN_FLIGHT.pop(id(page), None))
 
 
