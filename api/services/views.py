@@ -111,9 +111,7 @@ def overlap_columns(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for a, b in pairs:
         for name, columns in pair_overlap_columns(a, b).items():
             found.setdefault(name, set()).update(columns)
-    return {
-        name: [c for c in REGISTRY[name].columns if c in columns] for name, columns in found.items()
-    }
+    return {name: REGISTRY[name].only(columns).columns[1:] for name, columns in found.items()}
 
 
 @dataclass(frozen=True)

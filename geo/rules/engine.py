@@ -305,12 +305,7 @@ def pair_overlap_columns(
         for a_col, b_col in entry.same_owner:
             wanted[entry.a_layer].add(a_col)
             wanted[entry.b_layer].add(b_col)
-    return {
-        name: [c for c in REGISTRY[name].columns if c in found and c != "id"]
-        if name in REGISTRY
-        else sorted(found - {"id"})
-        for name, found in wanted.items()
-    }
+    return {name: REGISTRY[name].only(found).columns[1:] for name, found in wanted.items()}
 
 
 def pair_overlaps(
