@@ -39,6 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "gpkg_only: the test reads the GeoPackage file itself (sqlite, GDAL)"
     )
+    config.addinivalue_line(
+        "markers",
+        "production_hashes: the test hashes passwords at the production cost (see "
+        "_cheap_password_hashes)",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -108,6 +113,32 @@ def _no_ambient_db(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch a store or a rasters folder named by the environment."""
     monkeypatch.delenv("GAZAR_DB", raising=False)
     monkeypatch.delenv("GAZAR_RASTERS", raising=False)
+
+
+#: argon2id at its lowest cost (one pass over 8 KiB): the same algorithm, hash format and code
+#: path as production, in about a millisecond instead of ~0.1 s
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed at :data:`CHEAP_ARGON2` in this process, as Django's test settings do
+    with their hashers: the suite hashes and verifies a password in thousands of set-ups and
+    sign-ins, each ~0.1 s at pwdlib's recommended 64 MiB and three passes. A stored hash names
+    its parameters, so a hash made either way verifies either way. A test marked
+    ``production_hashes`` (the one asserting the production parameters) keeps them, and so do
+    the servers and commands tests start in other processes."""
+    if request.node.get_closest_marker("production_hashes"):
+        return
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from layers.ledger import passwords
+
+    cheap = PasswordHash((Argon2Hasher(**CHEAP_ARGON2),))
+    dummy = cheap.hash("not anyone's password")
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
 
 
 @pytest.fixture
