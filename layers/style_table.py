@@ -161,11 +161,13 @@ def pg_current(conn: Any) -> bool:
     if not row or row[0] is None:
         return False
     rows = conn.execute(
-        f"SELECT description FROM {STYLE_TABLE} WHERE {_MINE.replace('?', '%s')} "
-        "AND f_table_schema = current_schema()",
+        f"SELECT description, f_table_catalog = current_database() FROM {STYLE_TABLE} "
+        f"WHERE {_MINE.replace('?', '%s')} AND f_table_schema = current_schema()",
         _mine_params(),
     ).fetchall()
-    return _rows_current([r[0] for r in rows])
+    # rows naming another database come from a copy (CREATE DATABASE ... TEMPLATE, a restore
+    # under a new name): QGIS looks styles up by the database's name, so they are stale
+    return all(here for _, here in rows) and _rows_current([r[0] for r in rows])
 
 
 def pg_write(conn: Any) -> None:
@@ -173,8 +175,12 @@ def pg_write(conn: Any) -> None:
     transaction (a ``psycopg`` connection)."""
     conn.execute(PG_DDL)
     here = "f_table_schema = current_schema() AND f_table_catalog = current_database()"
+    # Gazar's rows of this schema under any database name: a copied database's rows name the
+    # original, and are replaced rather than kept beside the new ones
     conn.execute(
-        f"DELETE FROM {STYLE_TABLE} WHERE {_MINE.replace('?', '%s')} AND {here}", _mine_params()
+        f"DELETE FROM {STYLE_TABLE} WHERE {_MINE.replace('?', '%s')} "
+        "AND f_table_schema = current_schema()",
+        _mine_params(),
     )
     chosen = {
         r[0]

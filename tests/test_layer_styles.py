@@ -249,6 +249,34 @@ def test_stale_styles_are_rewritten_on_open(store_location: str) -> None:
     assert len(rows) == 2 * len(REGISTRY) and all(r["description"] != "old" for r in rows)
 
 
+def test_a_copied_database_names_itself_in_its_styles(pg_database: str) -> None:
+    """A store copied under a new name (``CREATE DATABASE ... TEMPLATE``, a restore elsewhere)
+    holds rows naming the original database, which QGIS does not look up: the copy's first open
+    replaces them with one set naming the copy, and a user's row is left as it was."""
+    from urllib.parse import urlsplit
+
+    open_store(pg_database).close()
+    _add_user_style(pg_database, default=False)
+    source = urlsplit(pg_database).path.lstrip("/")
+    copy = f"{source}_copy"
+    admin_url = urlsplit(pg_database)._replace(path="/postgres").geturl()
+    copy_url = urlsplit(pg_database)._replace(path=f"/{copy}").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+        try:
+            open_store(copy_url).close()
+            open_store(copy_url).close()
+            with psycopg.connect(copy_url) as pg:
+                rows = pg.execute(
+                    f"SELECT f_table_catalog, owner FROM {STYLE_TABLE} ORDER BY id"
+                ).fetchall()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+    gazars = [catalog for catalog, owner in rows if owner == OWNER]
+    assert gazars == [copy] * (2 * len(REGISTRY))
+    assert [catalog for catalog, owner in rows if owner == "alice"] == [source]
+
+
 def test_styles_break_neither_the_audit_nor_the_feed(store_location: str) -> None:
     from tests import factories as f
 
