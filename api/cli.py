@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -385,8 +386,17 @@ def store_at(db: str | None, *, create: bool = False) -> Iterator[Store]:
 
 
 def main() -> None:
+    """The ``gazar`` program: runs the command, then lets the process end."""
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover
         err.print("interrupted; nothing half-written was kept")
         sys.exit(130)
+    finally:
+        # The process ends here. The interpreter's last garbage collection would walk every
+        # object still alive (the libraries, the answer's leftovers: ~0.08 s after a 100k-row
+        # command) to find cycles the operating system reclaims anyway; frozen objects are
+        # skipped. Exit handlers, the standard streams' flushing and every object freed by its
+        # reference count still happen as before (nothing Gazar writes waits on a collection:
+        # stores and files are closed by their ``with`` blocks).
+        gc.freeze()

@@ -220,3 +220,39 @@ def test_overlaps_reads_only_its_columns_without_loading_gdal(tmp_path: Path) ->
     text, heavy = _gazar(*argv)
     assert not {"pyogrio", "folium", "fastapi", "rasterio", "starlette"} & set(heavy), heavy
     assert orjson.loads(text) == orjson.loads(orjson.dumps(expected))
+
+
+_ENDING = """
+import atexit, gc, sys
+from api.cli import main
+atexit.register(lambda: print("exit handler ran, frozen:", gc.get_freeze_count() > 0))
+sys.argv = ["gazar", *{argv!r}]
+main()
+"""
+
+
+def test_the_process_ends_with_its_exit_handlers_and_whole_output(tmp_path: Path) -> None:
+    """``main`` skips the interpreter's last cycle collection (the objects are frozen), and
+    what a command writes is all there: the file, the standard streams, the exit handlers."""
+    import orjson
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from layers.demo import build_demo
+    from layers.store import open_store
+
+    db, out = tmp_path / "gazar.gpkg", tmp_path / "overlaps.json"
+    with open_store(db) as store:
+        store.write(build_demo(seed=7, scale=1))
+    argv = ["overlaps", "--db", str(db), "--format", "json", "--today", "2026-12-01"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _ENDING.format(argv=[*argv, "--out", str(out)])],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "exit handler ran, frozen: True"
+    in_process = CliRunner().invoke(app, argv)
+    assert in_process.exit_code == 0, in_process.output
+    expected = orjson.loads(in_process.stdout)
+    assert expected and orjson.loads(out.read_bytes()) == expected
