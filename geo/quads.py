@@ -10,7 +10,9 @@ other pair; both give the same pairs and areas (``tests/test_quads.py``).
 A quadrilateral here is a Polygon of exactly five coordinates (four corners and the first again:
 no room for a hole) with finite values, whose four turns all go the same way with none
 straight: that is exactly a convex, non-degenerate four-corner ring (a bow-tie turns both
-ways).
+ways). A turn counts only when it is well above the rounding of the products it is computed
+from, so that float arithmetic never calls a corner convex that GEOS's exact orientation test
+would call straight or reversed; such a nearly straight ring goes to GEOS.
 
 Coordinates are taken relative to the first corner of each pair's first polygon before any
 arithmetic, as GEOS does for areas, so that a few hundred square metres at longitude 106 keep
@@ -84,13 +86,18 @@ def find_quads(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], FloatArray]
     ring = shapely.get_coordinates(arr[candidates]).reshape(-1, 5, 2)
     ex = ring[:, 1:, 0] - ring[:, :4, 0]  # edge k: corner k -> corner k + 1
     ey = ring[:, 1:, 1] - ring[:, :4, 1]
-    turn = np.empty_like(ex)  # at corner k + 1, from edge k to edge k + 1
+    nx, ny = np.roll(ex, -1, axis=1), np.roll(ey, -1, axis=1)  # edge k + 1
     with np.errstate(invalid="ignore", over="ignore"):
-        turn[:, :3] = ex[:, :3] * ey[:, 1:] - ey[:, :3] * ex[:, 1:]
-        turn[:, 3] = ex[:, 3] * ey[:, 0] - ey[:, 3] * ex[:, 0]
+        # the turn at corner k + 1, from edge k to edge k + 1, and the size of its two products:
+        # a turn is trusted only well above their rounding (a few 1e-16 of it), so that one
+        # float arithmetic calls convex is convex by GEOS's exact orientation test too (a
+        # nearly straight corner or a spike goes to GEOS)
+        p, q = ex * ny, ey * nx
+        turn = p - q
+        margin = 1e-12 * (np.abs(p) + np.abs(q))
         # a NaN or infinite coordinate makes some turn NaN or infinite
-        left = ((turn > 0) & (turn < np.inf)).all(axis=1)
-        right = ((turn < 0) & (turn > -np.inf)).all(axis=1)
+        left = ((turn > margin) & (turn < np.inf)).all(axis=1)
+        right = ((turn < -margin) & (turn > -np.inf)).all(axis=1)
     ok = left | right
     mask[candidates[ok]] = True
     corners = ring[ok, :4]

@@ -123,6 +123,19 @@ def test_anything_else_is_not_a_quad(geom: shapely.Geometry | None) -> None:
     assert convex_quads(np.array([geom], dtype=object)).tolist() == [False]
 
 
+def test_a_corner_straight_to_within_rounding_is_left_to_geos() -> None:
+    """A turn no larger than the rounding of its own products could have its sign wrong in
+    float arithmetic: such a corner is not trusted to be convex (GEOS decides), while a tiny
+    turn of the same exact coordinates computed well above the rounding still is a quad."""
+    ulp = float(np.spacing(47.25))
+    nearly = shapely.Polygon([(106.0, 47.0), (106.5, 47.25 - ulp), (107.0, 47.5), (106.0, 47.5)])
+    clear = shapely.Polygon(
+        [(106.0, 47.0), (106.5, 47.25 - 64 * ulp), (107.0, 47.5), (106.0, 47.5)]
+    )
+    assert convex_quads([nearly, clear]).tolist() == [False, True]
+    assert shapely.is_valid(nearly)  # and GEOS measures it on the general path
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_a_nan_or_infinite_corner_is_not_a_quad_and_is_still_refused() -> None:
     nan = shapely.Polygon([(106.0, 47.0), (106.01, 47.0), (106.01, np.nan), (106.0, 47.01)])
