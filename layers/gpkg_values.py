@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +41,13 @@ def column_from_sql(values: list[Any], ftype: str) -> pd.Series:
     if ftype == "date":
         return pd.Series(_each_distinct(values, _date_or_none), dtype=object)
     if ftype == "int":
-        whole = _each_distinct(values, lambda v: _number_or_none(v, whole=True))
-        return pd.Series(whole, dtype="Int64")
+        # the distinct values' integers and which are missing, gathered by code: no object
+        # column converted to Int64 value by value (a third of the time of 100k rows)
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        whole = [_number_or_none(v, whole=True) for v in distinct]
+        known = np.array([w is not None for w in whole] + [False])  # code -1: missing
+        ints = np.array([0 if w is None else w for w in whole] + [0], dtype=np.int64)
+        return pd.Series(pd.arrays.IntegerArray(ints[codes], ~known[codes]))
     if ftype == "float":
         numbers = _each_distinct(values, lambda v: _number_or_none(v, whole=False))
         out = np.full(len(numbers), np.nan)
@@ -57,6 +62,14 @@ def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
     past the check triggers: ``Store.broken_rows`` lists it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if whole:
-        return int(value) if float(value).is_integer() else None
+    if whole:  # a whole number Int64 holds (a REAL of 1e300 is not one)
+        whole_value = int(value) if float(value).is_integer() else None
+        return (
+            whole_value
+            if whole_value is not None and _INT64[0] <= whole_value <= _INT64[1]
+            else None
+        )
     return float(value)
+
+
+_INT64: Final = (int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max))

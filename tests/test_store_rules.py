@@ -245,6 +245,19 @@ def test_migrate_lists_rows_that_already_break_the_rules(seeded: Store, backend:
                 pg.execute("UPDATE contract_parcels SET status = 'bogus' WHERE id = 'P-1'")
 
 
+@pytest.mark.gpkg_only
+def test_a_number_no_whole_column_holds_reads_as_missing_and_is_listed(seeded: Store) -> None:
+    """A REAL too large for Int64 (1e300) in a whole-number column, written past the triggers
+    (SQLite keeps it as a REAL): the layer still reads, the value as missing, and the store
+    lists the row as breaking its rules."""
+    _force(seeded, "gpkg", [("P-HUGE", {"members_men": 1e300}), ("P-HALF", {"members_men": 2.5})])
+    parcels = seeded.read("contract_parcels").set_index("id")
+    assert str(parcels["members_men"].dtype) == "Int64"
+    assert parcels["members_men"].isna()[["P-HUGE", "P-HALF"]].all()
+    assert parcels["members_men"].drop(["P-HUGE", "P-HALF"]).notna().all()
+    assert {r.id for r in seeded.broken_rows()} == {"P-HUGE", "P-HALF"}
+
+
 def test_a_self_crossing_ring_is_repaired_and_reported(seeded: Store, backend: str) -> None:
     """No SQL check can see a self-crossing ring in plain SQLite, so on both backends the store
     takes it: the analysis repairs a repairable one (listed as repaired, the rest unchanged) and
