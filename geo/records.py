@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from geo.repair import first_lonlat_problem, polygonal_parts
+from geo.repair import first_lonlat_problem, map_chunks, polygonal_parts, worker_count
 from layers.labels import messages, pair
 from layers.schema import MONGOLIA_BOUNDS, REGISTRY, Field, LayerKind
 
@@ -97,14 +97,20 @@ def _geometry_problems(frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None
     for i in np.flatnonzero(wrong):
         why[i] = why[i] or _why("not_polygon", type=geoms[i].geom_type)
     check = np.flatnonzero(present & ~wrong)
+    # GEOS's validity test of every polygon, in threads as the analyses' own (it releases the
+    # GIL); a NaN coordinate makes a polygon invalid, so only the invalid ones are scanned for
+    # one, coordinate by coordinate
+    valid = map_chunks(shapely.is_valid, geoms[check], workers=worker_count(None)).astype(bool)
     while check.size:
-        problem = first_lonlat_problem(geoms[check])
+        problem = first_lonlat_problem(
+            geoms[check], nan_suspects=~valid, present=np.ones(check.size, dtype=bool)
+        )
         if problem is None:
             break
         at, reason = problem
         j = int(check[at])
         why[j] = why[j] or _why("bad_coordinates", reason=reason)
-        check = np.delete(check, at)
+        check, valid = np.delete(check, at), np.delete(valid, at)
     minx, miny, maxx, maxy = MONGOLIA_BOUNDS
     bounds = shapely.bounds(geoms[check]) if check.size else np.empty((0, 4))
     outside = (
@@ -116,8 +122,7 @@ def _geometry_problems(frame: gpd.GeoDataFrame, why: list[tuple[str, str] | None
     for i, b in zip(check[outside], bounds[outside], strict=True):
         text = ", ".join(f"{v:.6f}" for v in b)
         why[i] = why[i] or _why("outside_mongolia", bounds=text)
-    inside = check[~outside]
-    invalid = inside[~shapely.is_valid(geoms[inside])] if inside.size else inside
+    invalid = check[~outside & ~valid]
     if invalid.size:
         fixed = polygonal_parts(shapely.make_valid(geoms[invalid]))
         for i, g in zip(invalid, fixed, strict=True):
