@@ -13,6 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+#: the range of a whole-number column (pandas' Int64)
+_INT64: Final = (int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max))
+
 
 def _date_or_none(value: Any) -> dt.date | None:
     """A stored date; None for a missing one or for text that is no date (a row written past
@@ -25,14 +28,23 @@ def _date_or_none(value: Any) -> dt.date | None:
         return None
 
 
-def _each_distinct(values: list[Any], convert: Callable[[Any], Any]) -> npt.NDArray[np.object_]:
-    """``convert`` of every value, called once per distinct value (a column holds few: dates,
-    member counts); a missing value gives ``convert(None)``. Values equal as Python values
-    (``1`` and ``1.0``) share one call: the converters here give them the same answer."""
+def _distinct(
+    values: list[Any], convert: Callable[[Any], Any]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """Each value's code, and ``convert`` of each distinct value by code (the last entry, for
+    code -1, is ``convert(None)``): ``convert`` is called once per distinct value (a column
+    holds few: dates, member counts). Values equal as Python values (``1`` and ``1.0``) share
+    one call: the converters here give them the same answer."""
     codes, distinct = pd.factorize(np.asarray(values, dtype=object))
     table = np.empty(len(distinct) + 1, dtype=object)
     table[:-1] = [convert(v) for v in distinct]
     table[-1] = convert(None)
+    return codes, table
+
+
+def _each_distinct(values: list[Any], convert: Callable[[Any], Any]) -> npt.NDArray[np.object_]:
+    """``convert`` of every value (see :func:`_distinct`)."""
+    codes, table = _distinct(values, convert)
     return table[codes]
 
 
@@ -43,10 +55,9 @@ def column_from_sql(values: list[Any], ftype: str) -> pd.Series:
     if ftype == "int":
         # the distinct values' integers and which are missing, gathered by code: no object
         # column converted to Int64 value by value (a third of the time of 100k rows)
-        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
-        whole = [_number_or_none(v, whole=True) for v in distinct]
-        known = np.array([w is not None for w in whole] + [False])  # code -1: missing
-        ints = np.array([0 if w is None else w for w in whole] + [0], dtype=np.int64)
+        codes, table = _distinct(values, lambda v: _number_or_none(v, whole=True))
+        known = np.array([w is not None for w in table])
+        ints = np.array([0 if w is None else w for w in table], dtype=np.int64)
         return pd.Series(pd.arrays.IntegerArray(ints[codes], ~known[codes]))
     if ftype == "float":
         numbers = _each_distinct(values, lambda v: _number_or_none(v, whole=False))
@@ -63,13 +74,8 @@ def _number_or_none(value: Any, *, whole: bool) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if whole:  # a whole number Int64 holds (a REAL of 1e300 is not one)
-        whole_value = int(value) if float(value).is_integer() else None
-        return (
-            whole_value
-            if whole_value is not None and _INT64[0] <= whole_value <= _INT64[1]
-            else None
-        )
+        if not float(value).is_integer():
+            return None
+        number = int(value)
+        return number if _INT64[0] <= number <= _INT64[1] else None
     return float(value)
-
-
-_INT64: Final = (int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max))

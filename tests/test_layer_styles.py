@@ -255,13 +255,14 @@ def test_a_copied_database_names_itself_in_its_styles(pg_database: str) -> None:
     replaces them with one set naming the copy, and a user's row is left as it was."""
     from urllib.parse import urlsplit
 
+    from tests.conftest import pg_url
+
     open_store(pg_database).close()
     _add_user_style(pg_database, default=False)
     source = urlsplit(pg_database).path.lstrip("/")
     copy = f"{source}_copy"
-    admin_url = urlsplit(pg_database)._replace(path="/postgres").geturl()
-    copy_url = urlsplit(pg_database)._replace(path=f"/{copy}").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    copy_url = pg_url(copy)
+    with psycopg.connect(pg_url("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
         try:
             open_store(copy_url).close()
