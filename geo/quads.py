@@ -137,59 +137,64 @@ def clip_quads(subject: FloatArray, clip: FloatArray) -> tuple[FloatArray, npt.N
     ([4], [[2.0, 2.0], [1.0, 2.0], [1.0, 1.0], [2.0, 1.0]])
     """
     n = len(subject)
-    # rings kept closed (the first vertex again at ``count``), x and y apart: the next vertex
-    # of every vertex is then a slice, not a gather
-    xs = np.empty((n, 9))
-    ys = np.empty((n, 9))
-    xs[:, :4], ys[:, :4] = subject[..., 0], subject[..., 1]
-    xs[:, 4], ys[:, 4] = xs[:, 0], ys[:, 0]
+    # rings kept closed (the first vertex again at ``count``), x and y apart and vertex-major
+    # (row k holds every polygon's k-th vertex): the next vertex of every vertex is then a
+    # contiguous slice, and a clipped polygon's vertices are scattered into place through flat
+    # positions instead of a two-dimensional gather
+    xs = np.empty((9, n))
+    ys = np.empty((9, n))
+    xs[:4], ys[:4] = subject[..., 0].T, subject[..., 1].T
+    xs[4], ys[4] = xs[0], ys[0]
+    cx, cy = np.ascontiguousarray(clip[..., 0].T), np.ascontiguousarray(clip[..., 1].T)
     count = np.full(n, 4, dtype=np.intp)
     width = 4
     for e in range(4):
-        sx, sy = clip[:, e, 0, None], clip[:, e, 1, None]
-        dx = clip[:, (e + 1) % 4, 0, None] - sx
-        dy = clip[:, (e + 1) % 4, 1, None] - sy
+        sx, sy = cx[e], cy[e]
+        dx, dy = cx[(e + 1) % 4] - sx, cy[(e + 1) % 4] - sy
         # >= 0: on the inner (left) side of the clip edge; the padding past a polygon's
         # vertices holds whatever ``np.empty`` left (maybe inf or nan): masked by ``present``
         with np.errstate(invalid="ignore", over="ignore"):
-            side = dx * (ys[:, : width + 1] - sy) - dy * (xs[:, : width + 1] - sx)
-        present = np.arange(width)[None, :] < count[:, None]
+            side = dx * (ys[: width + 1] - sy) - dy * (xs[: width + 1] - sx)
+        present = np.arange(width)[:, None] < count
         # only polygons with a vertex outside this edge change
-        rows = np.flatnonzero((present & (side[:, :width] < 0)).any(axis=1))
+        rows = np.flatnonzero((present & (side[:width] < 0)).any(axis=0))
         if rows.size == 0:
             continue
-        s0, s1 = side[rows, :width], side[rows, 1 : width + 1]
-        x0, x1 = xs[rows, :width], xs[rows, 1 : width + 1]
-        y0, y1 = ys[rows, :width], ys[rows, 1 : width + 1]
-        present = present[rows]
-        inside, inside_after = s0 >= 0, s1 >= 0
+        s, x, y, present = (
+            side[:, rows],
+            xs[: width + 1, rows],
+            ys[: width + 1, rows],
+            present[:, rows],
+        )
+        s0, s1 = s[:width], s[1:]
+        inside_after = s1 >= 0
         with np.errstate(invalid="ignore", divide="ignore"):
             t = s0 / (s0 - s1)
         # each edge of the polygon gives: where it crosses the clip line, then its end if inside
-        keep = np.empty((rows.size, 2 * width), dtype=bool)
-        keep[:, 0::2] = present & (inside != inside_after)
-        keep[:, 1::2] = present & inside_after
-        out_x = np.empty((rows.size, 2 * width))
-        out_y = np.empty((rows.size, 2 * width))
+        keep = np.empty((2 * width, rows.size), dtype=bool)
+        keep[0::2] = present & ((s0 >= 0) != inside_after)
+        keep[1::2] = present & inside_after
+        out_x = np.empty((2 * width, rows.size))
+        out_y = np.empty((2 * width, rows.size))
         with np.errstate(invalid="ignore"):
-            out_x[:, 0::2] = x0 + t * (x1 - x0)
-            out_y[:, 0::2] = y0 + t * (y1 - y0)
-        out_x[:, 1::2], out_y[:, 1::2] = x1, y1
-        slot = np.cumsum(keep, axis=1) - 1  # where each kept vertex goes, in order
-        new_count = slot[:, -1] + 1
+            out_x[0::2] = x[:width] + t * (x[1:] - x[:width])
+            out_y[0::2] = y[:width] + t * (y[1:] - y[:width])
+        out_x[1::2], out_y[1::2] = x[1:], y[1:]
+        slot = np.cumsum(keep, axis=0) - 1  # where each kept vertex goes, in order
+        new_count = slot[-1] + 1
         longest = int(new_count.max())
-        if longest + 1 > xs.shape[1]:  # only near-degenerate input adds more than one vertex
-            grow = np.zeros((n, longest + 1 - xs.shape[1]))
-            xs, ys = np.hstack((xs, grow)), np.hstack((ys, grow))
-        r, c = np.nonzero(keep)
-        xs[rows[r], slot[r, c]] = out_x[r, c]
-        ys[rows[r], slot[r, c]] = out_y[r, c]
+        if longest + 1 > xs.shape[0]:  # only near-degenerate input adds more than one vertex
+            grow = np.zeros((longest + 1 - xs.shape[0], n))
+            xs, ys = np.vstack((xs, grow)), np.vstack((ys, grow))
+        flat = (slot * n + rows)[keep]
+        xs.reshape(-1)[flat] = out_x[keep]
+        ys.reshape(-1)[flat] = out_y[keep]
         count[rows] = new_count
-        xs[rows, new_count] = xs[rows, 0]
-        ys[rows, new_count] = ys[rows, 0]
+        xs[new_count, rows] = xs[0, rows]
+        ys[new_count, rows] = ys[0, rows]
         width = max(width, longest)
     width = max(int(count.max(initial=0)), 1)
-    return np.stack((xs[:, :width], ys[:, :width]), axis=2), count
+    return np.stack((xs[:width].T, ys[:width].T), axis=2), count
 
 
 def ring_measures(
