@@ -98,13 +98,17 @@ def _layer(gdf: gpd.GeoDataFrame, *, layer: str, id_column: str, workers: int) -
 def _layer_of(
     geoms: npt.NDArray[np.object_], ids: npt.NDArray[np.object_], *, layer: str, workers: int
 ) -> _Layer:
-    quads, quad_corners = find_quads(geoms)  # valid by construction: GEOS need not check them
+    sizes = shapely.get_num_coordinates(geoms).astype(np.intp)
+    # quadrilaterals are valid by construction: GEOS need not check them
+    quads, quad_corners = find_quads(geoms, sizes=sizes)
     geoms, repaired = repair_polygons(
         geoms, layer=layer, ids=ids, threads=workers, known_valid=quads
     )
+    if repaired:  # a repair changes the geometry, and with it its size
+        changed = np.flatnonzero(~quads)
+        sizes[changed] = shapely.get_num_coordinates(geoms[changed])
     corners = np.full((len(geoms), 4, 2), np.nan)
     corners[quads] = quad_corners
-    sizes = shapely.get_num_coordinates(geoms).astype(np.intp)
     return _Layer(geoms, ids, quads, corners, sizes, repaired)
 
 
@@ -394,9 +398,11 @@ def overlaps_within(
     i, j, quad = _candidates(one, one, workers=workers)
     # each unordered pair once (the smaller id first: the shared part is the same geometry
     # whatever order the rows come in, as an incremental update computes it), no feature with
-    # itself
-    text = one.ids.astype(str)
-    first = (text[i] < text[j]) | ((text[i] == text[j]) & (i < j))
+    # itself (every feature is its own candidate: dropped by position before any id is read)
+    other = np.flatnonzero(i != j)
+    i, j, quad = i[other], j[other], quad[other]
+    a_text, b_text = one.ids[i].astype(str), one.ids[j].astype(str)
+    first = (a_text < b_text) | ((a_text == b_text) & (i < j))
     i, j, inter, ha = _measure_overlaps(
         one, one, i[first], j[first], quad[first], tolerance_m2=tol, edges=edges, workers=workers
     )

@@ -66,8 +66,13 @@ def quad_corners(geoms: npt.ArrayLike) -> FloatArray:
     return corners
 
 
-def find_quads(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+def find_quads(
+    geoms: npt.ArrayLike, *, sizes: npt.NDArray[np.intp] | None = None
+) -> tuple[npt.NDArray[np.bool_], FloatArray]:
     """Which geometries are convex quadrilaterals, and their corners counter-clockwise.
+
+    ``sizes``: each geometry's number of coordinates (``shapely.get_num_coordinates``), if the
+    caller has them already.
 
     Returns
     -------
@@ -76,17 +81,19 @@ def find_quads(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], FloatArray]
     """
     arr = np.asarray(geoms, dtype=object).reshape(-1)
     mask = np.zeros(len(arr), dtype=bool)
+    if sizes is None:
+        sizes = shapely.get_num_coordinates(arr)
     # five coordinates leave no room for a hole (every ring has at least four), and GEOS
     # only builds closed rings
-    candidates = np.flatnonzero(
-        (shapely.get_type_id(arr) == GeometryType.POLYGON) & (shapely.get_num_coordinates(arr) == 5)
-    )
+    candidates = np.flatnonzero((sizes == 5) & (shapely.get_type_id(arr) == GeometryType.POLYGON))
     if candidates.size == 0:
         return mask, np.zeros((0, 4, 2))
     ring = shapely.get_coordinates(arr[candidates]).reshape(-1, 5, 2)
-    ex = ring[:, 1:, 0] - ring[:, :4, 0]  # edge k: corner k -> corner k + 1
-    ey = ring[:, 1:, 1] - ring[:, :4, 1]
-    nx, ny = np.roll(ex, -1, axis=1), np.roll(ey, -1, axis=1)  # edge k + 1
+    # vertex-major (row k: every ring's corner k), so that each edge is a contiguous slice
+    x, y = np.ascontiguousarray(ring[..., 0].T), np.ascontiguousarray(ring[..., 1].T)
+    ex, ey = x[1:] - x[:4], y[1:] - y[:4]  # edge k: corner k -> corner k + 1
+    after = [1, 2, 3, 0]
+    nx, ny = ex[after], ey[after]  # edge k + 1
     with np.errstate(invalid="ignore", over="ignore"):
         # the turn at corner k + 1, from edge k to edge k + 1, and the size of its two products:
         # a turn is trusted only well above their rounding (a few 1e-16 of it), so that one
@@ -96,8 +103,8 @@ def find_quads(geoms: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], FloatArray]
         turn = p - q
         margin = 1e-12 * (np.abs(p) + np.abs(q))
         # a NaN or infinite coordinate makes some turn NaN or infinite
-        left = ((turn > margin) & (turn < np.inf)).all(axis=1)
-        right = ((turn < -margin) & (turn > -np.inf)).all(axis=1)
+        left = ((turn > margin) & (turn < np.inf)).all(axis=0)
+        right = ((turn < -margin) & (turn > -np.inf)).all(axis=0)
     ok = left | right
     mask[candidates[ok]] = True
     corners = ring[ok, :4]

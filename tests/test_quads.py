@@ -64,7 +64,7 @@ def geos_only(monkeypatch: pytest.MonkeyPatch) -> GeosOnly:
             m.setattr(
                 geo.overlaps,
                 "find_quads",
-                lambda geoms: (np.zeros(len(geoms), dtype=bool), np.zeros((0, 4, 2))),
+                lambda geoms, **_: (np.zeros(len(geoms), dtype=bool), np.zeros((0, 4, 2))),
             )
             return f()
 
