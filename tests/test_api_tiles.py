@@ -332,6 +332,25 @@ def test_lines_and_points_encode_too() -> None:
     assert encode_tile(data, "reference", 13, row + 20, col) is None
 
 
+def test_varints_of_a_run_equal_each_value_encoded_alone() -> None:
+    """The vectorised varints (one byte for most values, the longer values' further bytes
+    written apart) against the one-value encoder, around every byte boundary."""
+    from api.services.mvt import _uvarint, varints
+
+    edges = [v for k in range(1, 10) for v in (2 ** (7 * k) - 1, 2 ** (7 * k))]
+    rng = np.random.default_rng(3)
+    for values in (
+        [0, 1, 127],
+        [0, *edges, 2**64 - 1, 5],
+        rng.integers(0, 300, 2_000).tolist(),
+        rng.integers(0, 2**63 - 1, 500, dtype=np.int64).tolist(),
+    ):
+        data, size = varints(np.array(values, dtype=np.uint64))
+        alone = [_uvarint(int(v)) for v in values]
+        assert data.tobytes() == b"".join(alone)
+        assert size.tolist() == [len(b) for b in alone]
+
+
 def test_the_vectorised_encoder_writes_what_the_library_writes() -> None:
     """:mod:`api.services.mvt` against ``mapbox_vector_tile.encode`` on every geometry type
     (holes, several parts, repeated points): both decode to the same features."""

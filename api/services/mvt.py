@@ -122,19 +122,19 @@ def commands(geoms: npt.NDArray[np.object_]) -> tuple[_Ints, _Ints]:
     types = shapely.get_type_id(geoms)
     index = np.arange(len(geoms), dtype=np.int64)
     parts: list[tuple[_Ints, _Ints]] = []
-    polygonal = np.isin(types, (3, 6))
+    polygonal = (types == 3) | (types == 6)
     if polygonal.any():
         polys, poly_of = shapely.get_parts(geoms[polygonal], return_index=True)
         rings, ring_of = shapely.get_rings(polys, return_index=True)
         coords, path_of = shapely.get_coordinates(rings, return_index=True)
         owners = index[polygonal][poly_of][ring_of]
         parts.append(_paths(coords, path_of, owners, closed=True))
-    linear = np.isin(types, (1, 2, 5))
+    linear = (types == 1) | (types == 2) | (types == 5)
     if linear.any():
         lines, line_of = shapely.get_parts(geoms[linear], return_index=True)
         coords, path_of = shapely.get_coordinates(lines, return_index=True)
         parts.append(_paths(coords, path_of, index[linear][line_of], closed=False))
-    punctual = np.isin(types, (0, 4))
+    punctual = (types == 0) | (types == 4)
     if punctual.any():
         parts.append(_points(geoms[punctual], index[punctual]))
     if not parts:
@@ -157,15 +157,23 @@ def varints(values: npt.ArrayLike) -> tuple[npt.NDArray[np.uint8], _Ints]:
     v = np.asarray(values, dtype=np.uint64)
     if len(v) == 0:
         return np.empty(0, np.uint8), np.empty(0, np.int64)
-    width = max(1, (int(v.max()).bit_length() + 6) // 7)  # bytes of the largest
-    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
-    groups = (v[:, None] >> shifts[None, :]) & np.uint64(0x7F)
-    size = np.ones(len(v), dtype=np.int64)
-    for k in range(1, width):
-        size += v >= (np.uint64(1) << np.uint64(7 * k))
-    j = np.arange(width)[None, :]
-    groups |= (j < (size[:, None] - 1)).astype(np.uint64) << np.uint64(7)
-    return groups[j < size[:, None]].astype(np.uint8), size
+    size = _sizes(v)
+    low = (v & np.uint64(0x7F)).astype(np.uint8)
+    if int(size.max()) == 1:  # a tile's tokens are nearly all below 128: one byte each
+        return low, size
+    # each value's first byte, then only the longer values' further bytes (a high bit on
+    # every byte but a value's last)
+    start = np.cumsum(size) - size
+    out = np.empty(int(start[-1] + size[-1]), dtype=np.uint8)
+    out[start] = low | ((size > 1).astype(np.uint8) << 7)
+    rows = np.flatnonzero(size > 1)
+    k = 1
+    while rows.size:
+        group = ((v[rows] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        out[start[rows] + k] = group | ((size[rows] > k + 1).astype(np.uint8) << 7)
+        k += 1
+        rows = rows[size[rows] > k]
+    return out, size
 
 
 def _sizes(values: npt.ArrayLike) -> _Ints:

@@ -370,14 +370,15 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     types = source.types[hits]
     tiny = (width < PIXEL) & (height < PIXEL)
     small = (width < SMALL_PX * PIXEL) & (height < SMALL_PX * PIXEL)
-    small &= np.isin(types, _POLYGONAL)
-    drop = tiny & np.isin(types, _LINEAR)
+    polygonal = (types == 3) | (types == 6)  # _POLYGONAL
+    small &= polygonal
+    drop = tiny & ((types == 1) | (types == 2) | (types == 5))  # _LINEAR
     groups = _aggregate(source, hits[small], low[small], high[small]) if small.any() else []
     snapped = _to_tile(z, y, x, snap=True)
     # polygons of a few corners inside the buffered tile: commands straight from coordinates
     lo, hi = -BUFFER, EXTENT + BUFFER
     inside = (low >= lo).all(axis=1) & (high <= hi).all(axis=1)
-    fast = ~(small | drop) & inside & np.isin(types, _POLYGONAL) & (source.ncoords[hits] <= 10)
+    fast = ~(small | drop) & inside & polygonal & (source.ncoords[hits] <= 10)
     more, quick = None, hits[:0]
     if fast.any():
         idx = np.flatnonzero(fast)
