@@ -429,3 +429,49 @@ def test_polygon_commands_from_coordinates_equal_the_geometry_path(multi: bool) 
     want_cmds, want_owner = commands(want)
     assert cmds.tolist() == want_cmds.tolist()
     assert owner.tolist() == want_owner.tolist()
+
+
+def test_four_corner_rings_take_fixed_rows_equal_to_the_general_path() -> None:
+    """A tile of one-ring four-corner parcels is written as fixed rows of 11 integers; the
+    result equals the general ragged path and the geometry path: rings of both orientations,
+    a parcel that snaps to nothing (handed back), and a tile where a snapped parcel repeats a
+    corner (the general path then leaves the point out)."""
+    from api.services import mvt
+
+    rng = np.random.default_rng(11)
+    n = 400
+    centre = rng.uniform(0, 400, (n, 1, 2))
+    half = rng.uniform(0.2, 6, (n, 1, 2))
+    square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=float)
+    corners = centre + half * square[None]
+    corners[::2] = corners[::2, ::-1]  # half of them clockwise
+    corners[7] = corners[7, :1] + np.array([[0, 0], [0.001, 0], [0.001, 0.0001], [0, 0.0001]])
+    geoms = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1))
+
+    def snap(c: np.ndarray) -> np.ndarray:
+        return np.rint(c * 10)
+
+    coords, ring_at, poly_at, geom_at = mvt.ragged(geoms)
+    assert mvt._one_ring_quads(ring_at, poly_at, geom_at)
+    assert mvt._quad_commands(snap(coords), n) is not None  # the fixed path is taken here
+    fast = mvt.ring_commands(snap(coords), ring_at, poly_at, geom_at)
+    general = mvt._ring_commands(snap(coords), ring_at, poly_at, geom_at)
+    for got, want in zip(fast, general, strict=True):
+        assert got.tolist() == want.tolist()
+    assert fast[2].tolist() == [i == 7 for i in range(n)]
+    kept = shapely.orient_polygons(shapely.transform(geoms[~fast[2]], snap), exterior_cw=False)
+    want_cmds, want_owner = mvt.commands(kept)
+    renumber = np.flatnonzero(~fast[2])
+    assert fast[0].tolist() == want_cmds.tolist()
+    assert fast[1].tolist() == renumber[want_owner].tolist()
+
+    # a corner that snaps onto the next one: the whole tile goes the general way
+    corners[3, 1] = corners[3, 0] + 0.01
+    geoms = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1))
+    coords, ring_at, poly_at, geom_at = mvt.ragged(geoms)
+    assert mvt._quad_commands(snap(coords), n) is None
+    fast = mvt.ring_commands(snap(coords), ring_at, poly_at, geom_at)
+    general = mvt._ring_commands(snap(coords), ring_at, poly_at, geom_at)
+    for got, want in zip(fast, general, strict=True):
+        assert got.tolist() == want.tolist()
+    assert len(fast[0]) == 11 * (n - 1) - 2  # parcel 3 lost a point: LineTo of two

@@ -236,15 +236,15 @@ def _tags(
     index: dict[tuple[str, object], int] = {}
     value_ids = np.full((n, len(names)), -1, dtype=np.int64)
     for c, name in enumerate(names):
-        col = np.asarray(columns[name], dtype=object)
-        ok = np.asarray(pd.notna(col), dtype=bool)
-        if not ok.any():
+        # a missing value (None, NaN, NA) gets code -1 and is left out of its feature
+        codes, uniques = pd.factorize(np.asarray(columns[name], dtype=object), sort=False)
+        if not len(uniques):
             continue
-        codes, uniques = pd.factorize(col[ok], sort=False)
         ids = np.array(
             [index.setdefault((type(v).__name__, v), len(index)) for v in uniques], dtype=np.int64
         )
-        value_ids[np.flatnonzero(ok), c] = ids[codes]
+        ok = np.flatnonzero(codes >= 0)
+        value_ids[ok, c] = ids[codes[ok]]
     encoded = [_value_of(kind, v) for kind, v in index]
     present = value_ids >= 0
     keys = np.broadcast_to(np.arange(len(names), dtype=np.int64), value_ids.shape)
@@ -303,6 +303,57 @@ def ring_commands(
     positive by the surveyor's formula, holes negative). Also which geometries collapsed (a
     ring of no area once snapped): those need the geometry path (made valid), and their
     commands are left out."""
+    ngeom = len(geom_at) - 1
+    if _one_ring_quads(ring_at, poly_at, geom_at):
+        fixed = _quad_commands(xy, ngeom)
+        if fixed is not None:
+            return fixed
+    return _ring_commands(xy, ring_at, poly_at, geom_at)
+
+
+def _one_ring_quads(ring_at: _Ints, poly_at: _Ints, geom_at: _Ints) -> bool:
+    """Whether every geometry is one polygon of one ring of five coordinates (a four-corner
+    parcel, the common case of a dense tile)."""
+    n = len(geom_at) - 1
+    return bool(
+        n > 0 and len(poly_at) == n + 1 and len(ring_at) == n + 1
+        and int(ring_at[-1]) == 5 * n and (np.diff(ring_at) == 5).all()
+        and (np.diff(poly_at) == 1).all() and (np.diff(geom_at) == 1).all()
+    )  # fmt: skip
+
+
+def _quad_commands(xy: np.ndarray, n: int) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]] | None:
+    """:func:`ring_commands` of ``n`` one-ring four-corner polygons, as fixed-width rows: per
+    feature MoveTo, one LineTo of three points and ClosePath (11 integers). None when a kept
+    ring repeats a point once snapped (its commands leave the point out: the general path)."""
+    ring = xy.reshape(n, 5, 2)
+    x, y = ring[..., 0], ring[..., 1]
+    # twice each ring's signed area; 0: collapsed (the geometry path makes it valid)
+    area = (x[:, :4] * y[:, 1:] - x[:, 1:] * y[:, :4]).sum(axis=1)
+    collapsed = area == 0
+    keep = np.flatnonzero(~collapsed)
+    corners = ring[keep, :4]
+    flip = area[keep] < 0  # an exterior ring turns positive: its corners reversed
+    corners[flip] = corners[flip][:, [0, 3, 2, 1]]
+    xy_int = np.rint(corners).astype(np.int64)
+    delta = xy_int.copy()
+    delta[:, 1:] -= xy_int[:, :-1]  # the first from the origin: one ring per feature
+    if (delta[:, 1:] == 0).all(axis=2).any():
+        return None
+    zz = _zigzag(delta)
+    out = np.empty((len(keep), 11), dtype=np.int64)
+    out[:, 0] = (1 << 3) | MOVE_TO
+    out[:, 1:3] = zz[:, 0]
+    out[:, 3] = (3 << 3) | LINE_TO
+    out[:, 4:10] = zz[:, 1:].reshape(len(keep), 6)
+    out[:, 10] = (1 << 3) | CLOSE_PATH
+    return out.reshape(-1), np.repeat(keep.astype(np.int64), 11), collapsed
+
+
+def _ring_commands(
+    xy: np.ndarray, ring_at: _Ints, poly_at: _Ints, geom_at: _Ints
+) -> tuple[_Ints, _Ints, npt.NDArray[np.bool_]]:
+    """:func:`ring_commands` for any (Multi)Polygons."""
     ngeom = len(geom_at) - 1
     nring = len(ring_at) - 1
     ring_of = np.repeat(np.arange(nring), np.diff(ring_at))
