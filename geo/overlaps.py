@@ -321,14 +321,18 @@ def overlap_records(
     ``b_layer`` and ``b_id``; ``b_layer`` is one name, or one per pair (the review's features
     of every layer at once)."""
     n = len(a_ids)
-    b_layers = np.full(n, b_layer, dtype=object) if isinstance(b_layer, str) else b_layer
-    order = np.lexsort((b_ids.astype(str), b_layers.astype(str), a_ids.astype(str)))
+    if isinstance(b_layer, str):  # one layer: nothing to sort by there
+        order = np.lexsort((b_ids.astype(str), a_ids.astype(str)))
+        b_layers = pd.array([b_layer] * n, dtype="str")
+    else:
+        order = np.lexsort((b_ids.astype(str), b_layer.astype(str), a_ids.astype(str)))
+        b_layers = pd.array(b_layer[order], dtype="str")
     return geo_frame(
         {
             # dtype "str": the same column types whether there are records or not
             "a_layer": pd.array([a_layer] * n, dtype="str"),
             "a_id": pd.array(a_ids[order], dtype="str"),
-            "b_layer": pd.array(b_layers[order], dtype="str"),
+            "b_layer": b_layers,
             "b_id": pd.array(b_ids[order], dtype="str"),
             "overlap_ha": np.asarray(overlap_ha, dtype="float64")[order],
         },
