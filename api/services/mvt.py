@@ -317,7 +317,7 @@ def _one_ring_quads(ring_at: _Ints, poly_at: _Ints, geom_at: _Ints) -> bool:
     n = len(geom_at) - 1
     return bool(
         n > 0 and len(poly_at) == n + 1 and len(ring_at) == n + 1
-        and int(ring_at[-1]) == 5 * n and (np.diff(ring_at) == 5).all()
+        and (np.diff(ring_at) == 5).all()
         and (np.diff(poly_at) == 1).all() and (np.diff(geom_at) == 1).all()
     )  # fmt: skip
 

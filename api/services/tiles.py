@@ -103,6 +103,12 @@ _POLYGONAL: Final = (3, 6)  # shapely type ids of Polygon and MultiPolygon
 _LINEAR: Final = (1, 2, 5)  # LineString, LinearRing, MultiLineString
 
 
+def _of_type(types: npt.NDArray[np.int64], kinds: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """Which ``types`` are among ``kinds``: ``np.isin`` by comparisons (a few microseconds
+    instead of ~40 per call, on the few hundred features of a tile)."""
+    return np.logical_or.reduce([types == k for k in kinds])
+
+
 # ----------------------------------------------------------------------------- tile matrix
 
 
@@ -370,9 +376,9 @@ def _encode(source: _Source, layer: str, z: int, y: int, x: int) -> bytes | None
     types = source.types[hits]
     tiny = (width < PIXEL) & (height < PIXEL)
     small = (width < SMALL_PX * PIXEL) & (height < SMALL_PX * PIXEL)
-    polygonal = (types == 3) | (types == 6)  # _POLYGONAL
+    polygonal = _of_type(types, _POLYGONAL)
     small &= polygonal
-    drop = tiny & ((types == 1) | (types == 2) | (types == 5))  # _LINEAR
+    drop = tiny & _of_type(types, _LINEAR)
     groups = _aggregate(source, hits[small], low[small], high[small]) if small.any() else []
     snapped = _to_tile(z, y, x, snap=True)
     # polygons of a few corners inside the buffered tile: commands straight from coordinates
