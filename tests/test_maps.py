@@ -499,7 +499,7 @@ def test_the_recovery_layer_follows_the_selection_and_can_start_hidden(
 
 
 def test_rules_index_lists_each_features_messages_in_order_once() -> None:
-    from web.maps.elements import rules_index
+    from web.maps.elements import RulesIndex, rules_index
 
     rng = np.random.default_rng(2)
     n = 3_000
@@ -530,3 +530,12 @@ def test_rules_index_lists_each_features_messages_in_order_once() -> None:
     # the features in the order they first appear, as the straightforward walk finds them
     assert [list(v) for v in got.values()] == [list(v) for v in expected.values()]
     assert rules_index(findings.iloc[:0], "mn") == {}
+    index = RulesIndex(findings, "en")
+    assert {layer: index.count(layer) for layer in index.layers} == {
+        layer: len(features) for layer, features in expected.items()
+    }
+    assert index.count("licences") == 0
+    # ids that are not text are read as their text (keys "17", never 17)
+    numbers = [int(str(v)[2:]) for v in findings["a_id"]]
+    texts = findings.assign(a_id=[str(k) for k in numbers])
+    assert rules_index(findings.assign(a_id=numbers), "en") == rules_index(texts, "en")

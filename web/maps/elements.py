@@ -3,6 +3,7 @@ by ``gazar.js``, the labels they show and each layer's spec (properties, legend,
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections import OrderedDict
@@ -198,7 +199,12 @@ class GazarSetup(JSCSSMixin, MacroElement):  # type: ignore[misc]
 # ------------------------------------------------------------------------------ labels
 
 
+@functools.cache
 def _labels(lang: Lang) -> dict[str, dict[str, str]]:
+    """Every label group of the catalogue in ``lang``, with the rules', severities',
+    verdicts' and recovery classes': made once per language (the catalogue is read once per
+    process) and shared by every layer of every map, so callers read it and never change it
+    (a map asked for it once per layer, ~20,000 lookups a build)."""
     groups = {g: {v: label(g, v, lang) for v in values} for g, values in LABELS.items()}
     side = 0 if lang == "mn" else 1
     groups["rule"] = {code: (r.title_mn, r.title_en)[side] for code, r in RULES.items()}
@@ -218,6 +224,15 @@ def _in_language(look: Look, lang: Lang) -> Look:
     return replace(look, fields=fields)
 
 
+def _texts(values: pd.Series | npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """``values`` as text, as ``astype(str)`` makes them, copied only when some value is not
+    already a ``str`` (a findings column of ids or messages always is)."""
+    arr = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        return arr
+    return pd.Series(arr, dtype=object).astype(str).to_numpy(dtype=object)
+
+
 class RulesIndex:
     """The messages of the rules each feature breaks, per layer, each layer's built only when
     a map asks for it: a layer drawn from its features by bounding box with more findings than
@@ -233,31 +248,31 @@ class RulesIndex:
         self._counts: dict[str, int] = {}
         if findings is None or len(findings) == 0:
             return
-        message = findings["message_mn" if lang == "mn" else "message_en"].astype(str)
-        sides = [
-            pd.DataFrame(
-                {"layer": findings[f"{s}_layer"], "id": findings[f"{s}_id"], "msg": message}
-            )
-            for s in ("a", "b")
-        ]
-        table = pd.concat(sides, ignore_index=True).dropna(subset=["layer", "id"])
-        table = table.astype({"layer": str, "id": str})
-        self._layer = table["layer"].to_numpy(dtype=object)
-        self._id = table["id"].to_numpy(dtype=object)
-        self._msg = table["msg"].to_numpy(dtype=object)
-        layer_codes, layers = pd.factorize(self._layer)
-        for k, layer in enumerate(layers.tolist()):
-            rows = np.flatnonzero(layer_codes == k)
-            self._rows[layer] = rows
-            self._counts[layer] = len(pd.unique(self._id[rows]))
+        sides = ("a", "b")
+        layer = np.concatenate([findings[f"{s}_layer"].to_numpy(dtype=object) for s in sides])
+        ids = np.concatenate([findings[f"{s}_id"].to_numpy(dtype=object) for s in sides])
+        keep = np.flatnonzero(pd.notna(layer) & pd.notna(ids))
+        message = _texts(findings["message_mn" if lang == "mn" else "message_en"])
+        self._id = _texts(ids[keep])
+        self._msg = np.concatenate([message, message])[keep]
+        # each layer's rows in order, by one stable sort of their layer codes
+        layer_codes, layers = pd.factorize(_texts(layer[keep]))
+        order = np.argsort(layer_codes, kind="stable")
+        cuts = np.searchsorted(layer_codes[order], np.arange(len(layers) + 1))
+        for k, name in enumerate(layers.tolist()):
+            self._rows[name] = order[cuts[k] : cuts[k + 1]]
 
     @property
     def layers(self) -> list[str]:
         return list(self._rows)
 
     def count(self, layer: str) -> int:
-        """How many features of ``layer`` break a rule."""
-        return self._counts.get(layer, 0)
+        """How many features of ``layer`` break a rule (counted when first asked: a map asks
+        only for the layers it loads by bounding box)."""
+        if layer not in self._counts:
+            rows = self._rows.get(layer)
+            self._counts[layer] = 0 if rows is None else len(pd.unique(self._id[rows]))
+        return self._counts[layer]
 
     def get(self, layer: str) -> dict[str, list[str]] | None:
         """``{id: [message, ...]}`` of ``layer`` (None when none of its features breaks one):
@@ -400,6 +415,11 @@ def _legend_items(look: Look, values: Collection[str] | None, lang: Lang) -> lis
     return [{"label": labels.get(v, v), "style": look.style | look.styles[v]} for v in keep]
 
 
+def _broken(rules: Mapping[str, list[str]] | RulesIndex | None, layer: str) -> int:
+    """How many features of ``layer`` break a rule, by ``rules`` (an index or one layer's)."""
+    return rules.count(layer) if isinstance(rules, RulesIndex) else len(rules or ())
+
+
 @dataclass
 class _Plan:
     """The layers of one map before they become folium elements."""
@@ -446,8 +466,7 @@ class _Plan:
                     "capped": text("shown_first", self.lang),
                 },
             }
-        broken = rules.count(name) if isinstance(rules, RulesIndex) else len(rules or ())
-        if far and remote is not None and broken > remote.inline_limit:
+        if far and remote is not None and _broken(rules, name) > remote.inline_limit:
             # a layer too large to inline has too many findings to inline too: its popups
             # leave the rules out rather than say none are broken
             look = replace(look, rules=False)
